@@ -1,0 +1,1 @@
+"""gRPC entry points: servicers, interceptors, proto <-> domain conversion, server assembly."""

@@ -1,0 +1,133 @@
+"""Proto <-> domain mapping; protobuf messages stop here and never reach domain/ or store/."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from dncgate.domain.errors import InvalidArgument
+from dncgate.domain.registry import ConsentChange, PreferenceChange
+from dncgate.domain.types import Category, Decision, Mode, Reason, Source, categories_of
+from dncgate.service.gateway import CheckInput, CheckResult
+from dncgate.v1 import common_pb2, gateway_pb2, registry_pb2
+
+_DECISION = {Decision.ALLOW: gateway_pb2.DECISION_ALLOW, Decision.BLOCK: gateway_pb2.DECISION_BLOCK}
+_REASON: dict[Reason, Any] = {r: gateway_pb2.Reason.Value(f"REASON_{r.value}") for r in Reason}
+_MODE_TO_PB = {Mode.ENFORCE: common_pb2.MODE_ENFORCE, Mode.MONITOR: common_pb2.MODE_MONITOR}
+_MODE_FROM_PB = {v: k for k, v in _MODE_TO_PB.items()}
+
+
+def ts(dt: datetime | None) -> Timestamp | None:
+    if dt is None:
+        return None
+    t = Timestamp()
+    t.FromDatetime(dt.astimezone(UTC))
+    return t
+
+
+def from_ts(t: Timestamp, field: str) -> datetime:
+    try:
+        return t.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise InvalidArgument(field, "is not a valid timestamp") from None
+
+
+def opt_ts(msg: object, field: str, name: str | None = None) -> datetime | None:
+    """A Timestamp field as an aware datetime, None when unset."""
+    if not msg.HasField(field):  # type: ignore[attr-defined]
+        return None
+    return from_ts(getattr(msg, field), name or field)
+
+
+def category(value: int, field: str = "category") -> Category:
+    try:
+        return Category(value)
+    except ValueError:
+        raise InvalidArgument(field, f"unknown category {value}") from None
+
+
+def categories(values: Iterable[int], field: str = "categories") -> list[Category]:
+    out: list[Category] = []
+    for i, v in enumerate(values):
+        c = category(v, f"{field}[{i}]")
+        if c is Category.UNSPECIFIED:
+            raise InvalidArgument(f"{field}[{i}]", "CATEGORY_UNSPECIFIED is not a category")
+        out.append(c)
+    return out
+
+
+def source(value: int) -> Source:
+    try:
+        return Source(value)
+    except ValueError:
+        raise InvalidArgument("source", f"unknown source {value}") from None
+
+
+def mode_from_pb(value: int) -> Mode | None:
+    if value == common_pb2.MODE_UNSPECIFIED:
+        return None
+    try:
+        return _MODE_FROM_PB[value]  # type: ignore[index]
+    except KeyError:
+        raise InvalidArgument("mode", f"unknown mode {value}") from None
+
+
+def mode_to_pb(mode: Mode) -> Any:
+    return _MODE_TO_PB[mode]
+
+
+def check_input(req: gateway_pb2.CheckRequest, prefix: str = "") -> CheckInput:
+    return CheckInput(
+        caller_number=req.caller_number,
+        callee_number=req.callee_number,
+        agent_id=req.agent_id,
+        org_id=req.org_id,
+        campaign_id=req.campaign_id,
+        category=category(req.category, prefix + "category"),
+        request_id=req.request_id,
+    )
+
+
+def check_response(r: CheckResult) -> gateway_pb2.CheckResponse:
+    v = r.verdict
+    return gateway_pb2.CheckResponse(
+        decision=_DECISION[v.decision],
+        reason=_REASON[v.reason],
+        call_id=r.call_id,
+        callee_e164=r.callee_e164,
+        violation=v.violation,
+        next_allowed_time=ts(v.next_allowed_time),
+        request_id=r.request_id,
+    )
+
+
+def preference(masked: str, c: PreferenceChange | None) -> registry_pb2.Preference:
+    if c is None:
+        return registry_pb2.Preference(number_masked=masked, found=False)
+    return registry_pb2.Preference(
+        number_masked=masked,
+        do_not_disturb=c.do_not_disturb,
+        categories=[int(x) for x in categories_of(c.categories_mask)] if c.do_not_disturb else [],  # type: ignore[misc]
+        source=int(c.source),  # type: ignore[arg-type]
+        effective_from=ts(c.effective_from),
+        recorded_at=ts(c.recorded_at),
+        found=True,
+        journal_seq=c.seq,
+    )
+
+
+def consent(masked: str, c: ConsentChange) -> registry_pb2.Consent:
+    return registry_pb2.Consent(
+        consumer_number_masked=masked,
+        org_id=c.org_id,
+        agent_id=c.agent_id,
+        granted_at=ts(c.effective_at) if c.granted else None,
+        expires_at=ts(c.expires_at),
+        evidence=c.evidence,
+        revoked=not c.granted,
+        recorded_at=ts(c.recorded_at),
+        journal_seq=c.seq,
+    )

@@ -1,0 +1,41 @@
+"""The one place DncgateError becomes a gRPC status, with google.rpc details."""
+
+from __future__ import annotations
+
+import grpc
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from dncgate.domain import errors
+
+_CODES: list[tuple[type[errors.DncgateError], int]] = [
+    (errors.InvalidArgument, code_pb2.INVALID_ARGUMENT),
+    (errors.NotFound, code_pb2.NOT_FOUND),
+    (errors.FailedPrecondition, code_pb2.FAILED_PRECONDITION),
+    (errors.Conflict, code_pb2.ALREADY_EXISTS),
+    (errors.Unavailable, code_pb2.UNAVAILABLE),
+]
+
+
+def to_status(exc: errors.DncgateError) -> grpc.Status:
+    code = next((c for cls, c in _CODES if isinstance(exc, cls)), code_pb2.INTERNAL)
+    status = status_pb2.Status(code=code, message=exc.message)
+    if isinstance(exc, errors.InvalidArgument):
+        detail = error_details_pb2.BadRequest(
+            field_violations=[error_details_pb2.BadRequest.FieldViolation(field=exc.field, description=exc.description)]
+        )
+        status.details.add().Pack(detail)
+    result: grpc.Status = rpc_status.to_status(status)
+    return result
+
+
+def unavailable(message: str) -> grpc.Status:
+    result: grpc.Status = rpc_status.to_status(status_pb2.Status(code=code_pb2.UNAVAILABLE, message=message))
+    return result
+
+
+def internal() -> grpc.Status:
+    result: grpc.Status = rpc_status.to_status(
+        status_pb2.Status(code=code_pb2.INTERNAL, message="internal error; it has been logged")
+    )
+    return result

@@ -1,0 +1,74 @@
+"""Registry servicer: preferences, consents and org policies (ImportRegistry arrives with bulk feeds)."""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
+import structlog
+
+from dncgate.api import convert
+from dncgate.service.registry import RegistryService
+from dncgate.v1 import registry_pb2, registry_pb2_grpc
+
+Ctx: TypeAlias = Any  # grpc.aio.ServicerContext; grpcio ships no type information
+
+
+class RegistryServicer(registry_pb2_grpc.RegistryServicer):
+    def __init__(self, service: RegistryService) -> None:
+        self.service = service
+
+    async def SetPreference(self, request: registry_pb2.SetPreferenceRequest, context: Ctx) -> registry_pb2.Preference:
+        view = await self.service.set_preference(
+            request.number,
+            request.do_not_disturb,
+            convert.categories(request.categories),
+            convert.source(request.source),
+            convert.opt_ts(request, "effective_from"),
+            request.request_id,
+        )
+        structlog.contextvars.bind_contextvars(number=view.number_masked, request_id=request.request_id)
+        return convert.preference(view.number_masked, view.change)
+
+    async def GetPreference(self, request: registry_pb2.GetPreferenceRequest, context: Ctx) -> registry_pb2.Preference:
+        view = await self.service.get_preference(request.number, convert.opt_ts(request, "as_of"))
+        structlog.contextvars.bind_contextvars(number=view.number_masked)
+        return convert.preference(view.number_masked, view.change)
+
+    async def GetPreferenceHistory(
+        self, request: registry_pb2.GetPreferenceHistoryRequest, context: Ctx
+    ) -> registry_pb2.PreferenceHistory:
+        h = await self.service.history(request.number)
+        structlog.contextvars.bind_contextvars(number=h.number_masked)
+        return registry_pb2.PreferenceHistory(
+            number_masked=h.number_masked,
+            entries=[convert.preference(h.number_masked, c) for c in h.preferences],
+            consents=[convert.consent(h.number_masked, c) for c in h.consents],
+        )
+
+    async def GrantConsent(self, request: registry_pb2.GrantConsentRequest, context: Ctx) -> registry_pb2.Consent:
+        view = await self.service.grant_consent(
+            request.consumer_number,
+            request.org_id,
+            request.agent_id,
+            convert.opt_ts(request, "expires_at"),
+            request.evidence,
+            request.request_id,
+        )
+        structlog.contextvars.bind_contextvars(number=view.number_masked, org=request.org_id)
+        return convert.consent(view.number_masked, view.change)
+
+    async def RevokeConsent(self, request: registry_pb2.RevokeConsentRequest, context: Ctx) -> registry_pb2.Consent:
+        view = await self.service.revoke_consent(
+            request.consumer_number, request.org_id, request.agent_id, request.request_id
+        )
+        structlog.contextvars.bind_contextvars(number=view.number_masked, org=request.org_id)
+        return convert.consent(view.number_masked, view.change)
+
+    async def SetOrgPolicy(self, request: registry_pb2.SetOrgPolicyRequest, context: Ctx) -> registry_pb2.OrgPolicy:
+        mode = await self.service.set_org_policy(request.org_id, convert.mode_from_pb(request.mode), request.request_id)
+        structlog.contextvars.bind_contextvars(org=request.org_id, mode=mode.value)
+        return registry_pb2.OrgPolicy(org_id=request.org_id, mode=convert.mode_to_pb(mode), explicit=True)
+
+    async def GetOrgPolicy(self, request: registry_pb2.GetOrgPolicyRequest, context: Ctx) -> registry_pb2.OrgPolicy:
+        mode, explicit = await self.service.get_org_policy(request.org_id)
+        return registry_pb2.OrgPolicy(org_id=request.org_id, mode=convert.mode_to_pb(mode), explicit=explicit)

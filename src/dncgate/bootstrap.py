@@ -1,0 +1,115 @@
+"""The composition root: the only place concrete stores and services are built (and closed)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+from psycopg_pool import AsyncConnectionPool
+
+from dncgate import phone
+from dncgate.config import Settings
+from dncgate.embedded import EmbeddedPostgres, EmbeddedRedis
+from dncgate.service.gateway import Gateway
+from dncgate.service.registry import RegistryService
+from dncgate.store.calls import CallStream
+from dncgate.store.hot import HotRegistry
+from dncgate.store.journal import Journal
+from dncgate.store.migrate import migrate
+
+log = structlog.get_logger("dncgate.bootstrap")
+
+
+@dataclass
+class App:
+    settings: Settings
+    redis: aioredis.Redis
+    pool: AsyncConnectionPool[Any]
+    hot: HotRegistry
+    journal: Journal
+    gateway: Gateway
+    registry: RegistryService
+    redis_url: str
+    database_url: str
+    embedded: list[Any] = field(default_factory=list)
+
+
+def endpoints_file(data_dir: Path) -> Path:
+    return data_dir / "endpoints.json"
+
+
+@contextlib.contextmanager
+def store_urls(settings: Settings) -> Any:
+    """The Redis and PostgreSQL URLs to use, starting embedded servers for whichever is not set."""
+    started: list[Any] = []
+    try:
+        redis_url = settings.redis_url
+        database_url = settings.database_url
+        if redis_url is None:
+            r = EmbeddedRedis(settings.data_dir / "redis").start()
+            started.append(r)
+            redis_url = r.url
+        if database_url is None:
+            p = EmbeddedPostgres(settings.data_dir / "postgres").start()
+            started.append(p)
+            database_url = p.url
+        yield redis_url, database_url, started
+    finally:
+        for s in reversed(started):
+            s.stop()
+
+
+def redis_client(url: str, timeout_s: float) -> aioredis.Redis:
+    return aioredis.Redis.from_url(
+        url,
+        socket_timeout=max(timeout_s, 1.0),
+        socket_connect_timeout=max(timeout_s, 1.0),
+        health_check_interval=30,
+        max_connections=256,
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_app(settings: Settings, *, write_endpoints: bool = False) -> AsyncIterator[App]:
+    """Start (or connect to) the stores, migrate the schema, and build the services."""
+    with store_urls(settings) as (redis_url, database_url, started):
+        if write_endpoints and started:
+            ep = endpoints_file(settings.data_dir)
+            ep.write_text(json.dumps({"redis_url": redis_url, "database_url": database_url, "pid": os.getpid()}))
+        client = redis_client(redis_url, settings.redis_timeout_ms / 1000)
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            database_url, min_size=1, max_size=16, open=False, kwargs={"autocommit": True}
+        )
+        await pool.open(wait=True, timeout=30)
+        try:
+            async with pool.connection() as conn:
+                applied = await migrate(conn)
+            if applied:
+                log.info("schema_migrated", applied=applied)
+            keyer = phone.NumberKeyer(settings.resolve_pepper())
+            hot = HotRegistry(client, settings.registry_bucket_bits)
+            journal = Journal(pool)
+            gateway = Gateway(
+                hot,
+                CallStream(client),
+                keyer,
+                region=settings.default_region,
+                default_zone=settings.default_timezone,
+                hours=settings.calling_hours,
+                default_mode=settings.mode,
+                timeout_s=settings.redis_timeout_ms / 1000,
+            )
+            registry = RegistryService(journal, hot, keyer, region=settings.default_region, default_mode=settings.mode)
+            yield App(settings, client, pool, hot, journal, gateway, registry, redis_url, database_url, started)
+        finally:
+            await pool.close()
+            await client.aclose()
+            if write_endpoints and started:
+                endpoints_file(settings.data_dir).unlink(missing_ok=True)

@@ -1,0 +1,123 @@
+"""Settings, read once from the environment by Settings.from_env(); nothing is read at import."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dncgate.domain.hours import CallingHours
+from dncgate.domain.types import Mode
+
+
+class ConfigError(ValueError):
+    """A setting has a value the program cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    listen: str = "127.0.0.1:50051"
+    data_dir: Path = Path(".dncgate")
+    redis_url: str | None = None
+    database_url: str | None = None
+    pepper: bytes | None = None
+    default_region: str = "CN"
+    default_timezone: str = "Asia/Shanghai"
+    calling_hours: CallingHours = field(default_factory=CallingHours)
+    mode: Mode = Mode.ENFORCE
+    redis_timeout_ms: int = 250
+    max_batch: int = 5000
+    log_format: str = "auto"
+    log_level: str = "info"
+    registry_bucket_bits: int = 16
+    sync_interval_s: float = 2.0
+
+    @property
+    def embedded(self) -> bool:
+        return self.redis_url is None or self.database_url is None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        e = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = e.get(name, "").strip()
+            return value or None
+
+        kwargs: dict[str, object] = {}
+        if v := get("DNCGATE_LISTEN"):
+            kwargs["listen"] = v
+        if v := get("DNCGATE_DATA_DIR"):
+            kwargs["data_dir"] = Path(v)
+        kwargs["redis_url"] = get("DNCGATE_REDIS_URL")
+        kwargs["database_url"] = get("DNCGATE_DATABASE_URL")
+        if v := get("DNCGATE_PEPPER"):
+            kwargs["pepper"] = _pepper(v)
+        if v := get("DNCGATE_DEFAULT_REGION"):
+            kwargs["default_region"] = v.upper()
+        if v := get("DNCGATE_DEFAULT_TIMEZONE"):
+            kwargs["default_timezone"] = v
+        if v := get("DNCGATE_CALLING_HOURS"):
+            try:
+                kwargs["calling_hours"] = CallingHours.parse(v)
+            except ValueError as exc:
+                raise ConfigError(f"DNCGATE_CALLING_HOURS: {exc}") from None
+        if v := get("DNCGATE_MODE"):
+            try:
+                kwargs["mode"] = Mode(v.upper())
+            except ValueError:
+                raise ConfigError("DNCGATE_MODE: expected 'enforce' or 'monitor'") from None
+        for name, attr, lo, hi in (
+            ("DNCGATE_REDIS_TIMEOUT_MS", "redis_timeout_ms", 1, 60_000),
+            ("DNCGATE_MAX_BATCH", "max_batch", 1, 100_000),
+            ("DNCGATE_REGISTRY_BUCKET_BITS", "registry_bucket_bits", 8, 24),
+        ):
+            if v := get(name):
+                kwargs[attr] = _int(name, v, lo, hi)
+        if v := get("DNCGATE_LOG_FORMAT"):
+            if v not in ("auto", "json", "console"):
+                raise ConfigError("DNCGATE_LOG_FORMAT: expected auto, json or console")
+            kwargs["log_format"] = v
+        if v := get("DNCGATE_LOG_LEVEL"):
+            kwargs["log_level"] = v.lower()
+        settings = cls(**kwargs)  # type: ignore[arg-type]
+        if not settings.embedded and settings.pepper is None:
+            raise ConfigError(
+                "DNCGATE_PEPPER must be set when DNCGATE_REDIS_URL and DNCGATE_DATABASE_URL point at "
+                "external servers (at least 32 hex characters, the same on every replica)"
+            )
+        return settings
+
+    def resolve_pepper(self) -> bytes:
+        """The configured pepper, or the one generated once and kept in the data dir (embedded only)."""
+        if self.pepper is not None:
+            return self.pepper
+        path = self.data_dir / "pepper"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32) + "\n")
+        return _pepper(path.read_text().strip())
+
+
+def _pepper(text: str) -> bytes:
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raw = text.encode()
+    if len(raw) < 16:
+        raise ConfigError("DNCGATE_PEPPER: at least 16 bytes (32 hex characters) of secret are required")
+    return raw
+
+
+def _int(name: str, text: str, lo: int, hi: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{name}: {text!r} is not an integer") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name}: {value} is outside {lo}..{hi}")
+    return value

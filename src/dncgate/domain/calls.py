@@ -1,0 +1,27 @@
+"""Call events: the record of every Check, the evidence complaints are matched against."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from dncgate.domain.types import Category, Decision, Reason
+
+
+@dataclass(frozen=True, slots=True)
+class CallEvent:
+    """One Check as it was answered. `callee_key` is the hex keyed hash; the clear number is absent."""
+
+    call_id: str
+    at: datetime
+    caller_e164: str
+    callee_key: str
+    callee_masked: str
+    agent_id: str
+    org_id: str
+    campaign_id: str
+    category: Category
+    decision: Decision
+    reason: Reason
+    violation: bool
+    request_id: str

@@ -1,0 +1,128 @@
+"""Preferences and consents as append-only journals, and what they say at a given time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from dncgate.domain.types import Source
+
+
+@dataclass(frozen=True, slots=True)
+class PreferenceChange:
+    """One journal entry: from `effective_from` on, the consumer's do-not-disturb is this."""
+
+    seq: int
+    do_not_disturb: bool
+    categories_mask: int
+    source: Source
+    effective_from: datetime
+    recorded_at: datetime
+
+    @property
+    def mask(self) -> int:
+        """Categories blocked by this entry; 0 when it switches do-not-disturb off."""
+        return self.categories_mask if self.do_not_disturb else 0
+
+
+def _order(change: PreferenceChange) -> tuple[datetime, int]:
+    return (change.effective_from, change.seq)
+
+
+def preference_at(
+    changes: Iterable[PreferenceChange], at: datetime, known_at: datetime | None = None
+) -> PreferenceChange | None:
+    """The entry in effect at `at`, counting only entries recorded by `known_at` (default: all).
+
+    Entries are ordered by effective time, then by journal order, so a later correction with the same
+    effective time wins. Asking with `known_at=at` answers "what did the registry say at that moment",
+    which is what a past call must be judged by: a preference back-dated afterwards does not make an
+    earlier call a violation.
+    """
+    best: PreferenceChange | None = None
+    for c in changes:
+        if c.effective_from > at or (known_at is not None and c.recorded_at > known_at):
+            continue
+        if best is None or _order(c) > _order(best):
+            best = c
+    return best
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """A number's blocked-category mask now and at each known future change (for the hot path)."""
+
+    mask: int
+    # (epoch seconds, mask from then on), ascending; empty unless a change was scheduled ahead.
+    upcoming: tuple[tuple[int, int], ...] = ()
+
+    def mask_at(self, epoch_seconds: float) -> int:
+        mask = self.mask
+        for at, m in self.upcoming:
+            if at > epoch_seconds:
+                break
+            mask = m
+        return mask
+
+
+def schedule_of(changes: Sequence[PreferenceChange], now: datetime) -> Schedule:
+    """Fold a number's journal into what the hot path needs: the mask now and any later changes."""
+    current = preference_at(changes, now)
+    upcoming: list[tuple[int, int]] = []
+    future = sorted((c for c in changes if c.effective_from > now), key=_order)
+    for c in future:
+        # Several entries may share an effective time; only the last of them counts.
+        at = int(c.effective_from.timestamp())
+        if upcoming and upcoming[-1][0] == at:
+            upcoming[-1] = (at, c.mask)
+        else:
+            upcoming.append((at, c.mask))
+    return Schedule(mask=current.mask if current else 0, upcoming=tuple(upcoming))
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentChange:
+    """One consent journal entry: a grant (with optional expiry) or a revocation."""
+
+    seq: int
+    org_id: str
+    agent_id: str  # "" = any agent of the org
+    granted: bool
+    expires_at: datetime | None
+    evidence: str
+    effective_at: datetime
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """A consent in force: the consumer agreed to calls from this org (or one agent of it)."""
+
+    org_id: str
+    agent_id: str
+    expires_at: datetime | None = None
+
+    def active_at(self, at: datetime) -> bool:
+        return self.expires_at is None or at < self.expires_at
+
+    def covers(self, org_id: str, agent_id: str) -> bool:
+        return self.org_id == org_id and (self.agent_id == "" or self.agent_id == agent_id)
+
+
+def consents_at(changes: Iterable[ConsentChange], at: datetime, known_at: datetime | None = None) -> list[Consent]:
+    """Consents granted, not revoked and not expired at `at`, as recorded by `known_at`."""
+    latest: dict[tuple[str, str], ConsentChange] = {}
+    for c in changes:
+        if c.effective_at > at or (known_at is not None and c.recorded_at > known_at):
+            continue
+        key = (c.org_id, c.agent_id)
+        prev = latest.get(key)
+        if prev is None or (c.effective_at, c.seq) > (prev.effective_at, prev.seq):
+            latest[key] = c
+    out = []
+    for c in latest.values():
+        consent = Consent(c.org_id, c.agent_id, c.expires_at)
+        if c.granted and consent.active_at(at):
+            out.append(consent)
+    return out

@@ -1,0 +1,104 @@
+"""Phone numbers: parse any common format to E.164, key consumer numbers for storage, mask them for logs."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from phonenumbers import timezone as pn_timezone
+
+_E164 = phonenumbers.PhoneNumberFormat.E164
+_MAX_INPUT = 64
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneNumber:
+    """A valid number in E.164 with the time zones its prefix belongs to."""
+
+    e164: str
+    zone_names: tuple[str, ...]
+    country_code: int
+
+    @property
+    def masked(self) -> str:
+        return mask_e164(self.e164, self.country_code)
+
+
+class InvalidNumberError(ValueError):
+    """The text is not a number that can exist."""
+
+
+@lru_cache(maxsize=1 << 16)
+def _parse(text: str, region: str) -> PhoneNumber | None:
+    if not text or len(text) > _MAX_INPUT:
+        return None
+    try:
+        n = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(n):
+        return None
+    zones = tuple(z for z in pn_timezone.time_zones_for_number(n) if z != "Etc/Unknown")
+    return PhoneNumber(phonenumbers.format_number(n, _E164), zones, n.country_code or 0)
+
+
+def parse(text: str, region: str = "CN") -> PhoneNumber:
+    """Parse `13800138000`, `+86 138-0013-8000`, `0086…`, full-width digits…; raise on garbage."""
+    parsed = _parse(text.strip(), region)
+    if parsed is None:
+        raise InvalidNumberError(f"not a valid phone number for region {region}")
+    return parsed
+
+
+def try_parse(text: str, region: str = "CN") -> PhoneNumber | None:
+    """Like parse, but None for an invalid number."""
+    return _parse(text.strip(), region)
+
+
+def mask_e164(e164: str, country_code: int) -> str:
+    """`+8613800138000` → `+86138****8000`: country code, three leading and four trailing digits."""
+    cc = str(country_code) if country_code else ""
+    national = e164[1 + len(cc) :]
+    if len(national) <= 7:
+        return f"+{cc}{national[:1]}{'*' * max(len(national) - 3, 0)}{national[-2:]}"
+    return f"+{cc}{national[:3]}{'*' * (len(national) - 7)}{national[-4:]}"
+
+
+def mask_text(text: str) -> str:
+    """A log-safe rendering of input that did not parse: its length and last two characters only."""
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return f"<invalid:{len(text)} chars,…{digits[-2:]}>" if digits else f"<invalid:{len(text)} chars>"
+
+
+class NumberKeyer:
+    """Keyed hash of a consumer's E.164 number: HMAC-SHA256 with a secret pepper.
+
+    Storage keys are derived from this digest, so a Redis dump or a database copy holds no number.
+    Changing the pepper changes every key: the journal then no longer matches incoming numbers.
+    """
+
+    __slots__ = ("_cache", "_key")
+
+    def __init__(self, pepper: bytes) -> None:
+        if len(pepper) < 16:
+            raise ValueError("the pepper must be at least 16 bytes")
+        self._key = pepper
+        self._cache: dict[str, bytes] = {}
+
+    def digest(self, e164: str) -> bytes:
+        d = self._cache.get(e164)
+        if d is None:
+            d = hmac.new(self._key, e164.encode(), hashlib.sha256).digest()
+            if len(self._cache) > 1 << 16:
+                self._cache.clear()
+            self._cache[e164] = d
+        return d
+
+
+@lru_cache(maxsize=256)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)

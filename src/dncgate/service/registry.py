@@ -1,0 +1,219 @@
+"""Registry use cases: journal first (PostgreSQL), then apply the folded state to Redis."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import redis.exceptions
+import structlog
+
+from dncgate import phone
+from dncgate.domain.errors import InvalidArgument, Unavailable
+from dncgate.domain.registry import (
+    Consent,
+    ConsentChange,
+    PreferenceChange,
+    consents_at,
+    preference_at,
+    schedule_of,
+)
+from dncgate.domain.types import Category, Mode, Source, mask_of
+from dncgate.store.hot import HotRegistry
+from dncgate.store.journal import ConsumerSession, Journal
+
+log = structlog.get_logger("dncgate.registry")
+
+_REDIS_ERRORS = (redis.exceptions.RedisError, OSError, TimeoutError)
+
+
+@dataclass(frozen=True, slots=True)
+class PreferenceView:
+    number_masked: str
+    change: PreferenceChange | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentView:
+    number_masked: str
+    change: ConsentChange
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    number_masked: str
+    preferences: list[PreferenceChange]
+    consents: list[ConsentChange]
+
+
+def _consent_state(changes: Sequence[ConsentChange], org: str, agent: str, now: datetime) -> Consent | None:
+    active = consents_at((c for c in changes if c.org_id == org and c.agent_id == agent), now)
+    return active[0] if active else None
+
+
+class RegistryService:
+    def __init__(
+        self,
+        journal: Journal,
+        hot: HotRegistry,
+        keyer: phone.NumberKeyer,
+        *,
+        region: str,
+        default_mode: Mode,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.journal = journal
+        self.hot = hot
+        self.keyer = keyer
+        self.region = region
+        self.default_mode = default_mode
+        self.clock = clock
+        # Consumers whose journal entry is committed but whose Redis apply failed; sync retries them.
+        self.dirty: set[bytes] = set()
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    def _number(self, text: str, field: str) -> phone.PhoneNumber:
+        if not text.strip():
+            raise InvalidArgument(field, "is required")
+        parsed = phone.try_parse(text, self.region)
+        if parsed is None:
+            raise InvalidArgument(field, "is not a valid phone number")
+        return parsed
+
+    async def set_preference(
+        self,
+        number: str,
+        do_not_disturb: bool,
+        categories: Sequence[Category],
+        source: Source,
+        effective_from: datetime | None,
+        request_id: str | None,
+    ) -> PreferenceView:
+        n = self._number(number, "number")
+        if source is Source.UNSPECIFIED:
+            raise InvalidArgument("source", "is required (APP, HOTLINE, IN_CALL, NATIONAL_REGISTRY or ADMIN)")
+        key = self.keyer.digest(n.e164)
+        async with self.journal.consumer(key) as session:
+            change, created = await session.append_preference(
+                do_not_disturb, mask_of(categories), source, effective_from, request_id or None
+            )
+            await self._apply(session, key, change.seq, preferences=True)
+        log.info("preference_set", number=n.masked, dnd=change.do_not_disturb, seq=change.seq, replay=not created)
+        return PreferenceView(n.masked, change)
+
+    async def get_preference(self, number: str, as_of: datetime | None) -> PreferenceView:
+        n = self._number(number, "number")
+        at = as_of or self.now()
+        changes = await self.journal.preference_changes(self.keyer.digest(n.e164))
+        return PreferenceView(n.masked, preference_at(changes, at, known_at=at))
+
+    async def history(self, number: str) -> History:
+        n = self._number(number, "number")
+        key = self.keyer.digest(n.e164)
+        return History(n.masked, await self.journal.preference_changes(key), await self.journal.consent_changes(key))
+
+    async def grant_consent(
+        self,
+        number: str,
+        org_id: str,
+        agent_id: str,
+        expires_at: datetime | None,
+        evidence: str,
+        request_id: str | None,
+    ) -> ConsentView:
+        return await self._consent(number, org_id, agent_id, True, expires_at, evidence, request_id)
+
+    async def revoke_consent(self, number: str, org_id: str, agent_id: str, request_id: str | None) -> ConsentView:
+        return await self._consent(number, org_id, agent_id, False, None, "", request_id)
+
+    async def _consent(
+        self,
+        number: str,
+        org_id: str,
+        agent_id: str,
+        granted: bool,
+        expires_at: datetime | None,
+        evidence: str,
+        request_id: str | None,
+    ) -> ConsentView:
+        n = self._number(number, "consumer_number")
+        if not org_id.strip():
+            raise InvalidArgument("org_id", "is required")
+        if "\x00" in org_id or "\x00" in agent_id:
+            raise InvalidArgument("org_id" if "\x00" in org_id else "agent_id", "must not contain NUL")
+        if expires_at is not None and expires_at <= self.now():
+            raise InvalidArgument("expires_at", "is in the past")
+        key = self.keyer.digest(n.e164)
+        async with self.journal.consumer(key) as session:
+            change, created = await session.append_consent(
+                org_id, agent_id, granted, expires_at, evidence, request_id or None
+            )
+            await self._apply(session, key, change.seq, consents=[(change.org_id, change.agent_id)])
+        log.info(
+            "consent_granted" if change.granted else "consent_revoked",
+            number=n.masked,
+            org=change.org_id,
+            agent=change.agent_id,
+            seq=change.seq,
+            replay=not created,
+        )
+        return ConsentView(n.masked, change)
+
+    async def _apply(
+        self,
+        session: ConsumerSession,
+        key: bytes,
+        seq: int,
+        preferences: bool = False,
+        consents: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """Fold this consumer's journal and write it to Redis (under the consumer's lock)."""
+        now = self.now()
+        schedule = schedule_of(await session.preference_changes(), now) if preferences else None
+        consent_changes = await session.consent_changes() if consents else []
+        states = {pair: _consent_state(consent_changes, *pair, now) for pair in consents}
+        try:
+            await self.hot.apply(key, schedule, states, seq)
+        except _REDIS_ERRORS as exc:
+            self.dirty.add(key)
+            log.warning("redis_apply_failed", seq=seq, error=type(exc).__name__)
+            raise Unavailable(
+                "the change is recorded in the journal but Redis could not be updated; "
+                "it will be applied when Redis is back (retrying with the same request_id is safe)"
+            ) from exc
+        self.dirty.discard(key)
+
+    async def reapply(self, key: bytes) -> None:
+        """Recompute one consumer's Redis state from the journal (catch-up and retries)."""
+        async with self.journal.consumer(key) as session:
+            prefs = await session.preference_changes()
+            consent_changes = await session.consent_changes()
+            now = self.now()
+            pairs = {(c.org_id, c.agent_id) for c in consent_changes}
+            states = {pair: _consent_state(consent_changes, *pair, now) for pair in pairs}
+            seq = max([c.seq for c in prefs] + [c.seq for c in consent_changes] + [0])
+            await self.hot.apply(key, schedule_of(prefs, now), states, seq)
+        self.dirty.discard(key)
+
+    async def set_org_policy(self, org_id: str, mode: Mode | None, request_id: str | None) -> Mode:
+        if not org_id.strip():
+            raise InvalidArgument("org_id", "is required")
+        if mode is None:
+            raise InvalidArgument("mode", "is required (MODE_ENFORCE or MODE_MONITOR)")
+        stored = await self.journal.set_org_mode(org_id, mode, request_id or None)
+        try:
+            await self.hot.set_mode(org_id, stored)
+        except _REDIS_ERRORS as exc:
+            raise Unavailable("the policy is recorded in the journal but Redis could not be updated") from exc
+        log.info("org_policy_set", org=org_id, mode=stored.value)
+        return stored
+
+    async def get_org_policy(self, org_id: str) -> tuple[Mode, bool]:
+        if not org_id.strip():
+            raise InvalidArgument("org_id", "is required")
+        mode = await self.journal.org_mode(org_id)
+        return (mode, True) if mode else (self.default_mode, False)

@@ -1,0 +1,104 @@
+"""Keeping Redis in step with the journal: full rebuild, catch-up after a restart, retry of failed applies."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import redis.exceptions
+import structlog
+
+from dncgate.domain.registry import Consent, consents_at, schedule_of
+from dncgate.service.registry import RegistryService
+from dncgate.store import journal as journal_store
+from dncgate.store.hot import HotRegistry
+from dncgate.store.journal import Journal
+
+log = structlog.get_logger("dncgate.sync")
+
+_BATCH = 2000
+# After a crash between a journal commit and its Redis apply, entries this recent are re-applied.
+CATCH_UP_WINDOW = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildReport:
+    numbers: int
+    consents: int
+    seq: int
+    seconds: float
+
+
+async def rebuild(journal: Journal, hot: HotRegistry) -> RebuildReport:
+    """Recreate the Redis registry from the journal. Checks fail closed (BLOCK) while it runs."""
+    started = time.monotonic()
+    now = datetime.now(UTC)
+    numbers = consents = 0
+    async with journal.exclusive() as conn:
+        seq = await journal.max_seq(conn)
+        await hot.begin_rebuild()
+        batch: list[tuple[bytes, object]] = []
+        async for key, changes in journal_store.stream_preferences(conn):
+            batch.append((key, schedule_of(changes, now)))
+            numbers += 1
+            if len(batch) >= _BATCH:
+                await hot.load(batch, ())  # type: ignore[arg-type]
+                batch = []
+        if batch:
+            await hot.load(batch, ())  # type: ignore[arg-type]
+        cbatch: list[tuple[bytes, str, str, Consent]] = []
+        async for key, cchanges in journal_store.stream_consents(conn):
+            for c in consents_at(cchanges, now):
+                cbatch.append((key, c.org_id, c.agent_id, c))
+                consents += 1
+            if len(cbatch) >= _BATCH:
+                await hot.load((), cbatch)
+                cbatch = []
+        if cbatch:
+            await hot.load((), cbatch)
+        await hot.finish_rebuild(await journal.org_modes(conn), seq)
+    report = RebuildReport(numbers, consents, seq, time.monotonic() - started)
+    log.info("registry_rebuilt", numbers=numbers, consents=consents, seq=seq, seconds=round(report.seconds, 3))
+    return report
+
+
+async def catch_up(service: RegistryService, journal: Journal, hot: HotRegistry) -> int:
+    """Re-apply consumers changed since Redis's watermark or recently; returns how many."""
+    applied = await hot.applied_seq()
+    since = datetime.now(UTC) - CATCH_UP_WINDOW
+    keys = await journal.keys_since(applied, since)
+    for key in keys:
+        await service.reapply(key)
+    for org, mode in (await journal.org_modes()).items():
+        await hot.set_mode(org, mode)
+    if keys:
+        log.info("registry_caught_up", consumers=len(keys), from_seq=applied)
+    return len(keys)
+
+
+async def ensure_loaded(service: RegistryService, journal: Journal, hot: HotRegistry) -> None:
+    """At start-up: rebuild an empty (or differently laid out) Redis, else catch up with the journal."""
+    if await hot.is_ready():
+        await catch_up(service, journal, hot)
+    else:
+        await rebuild(journal, hot)
+
+
+async def run(service: RegistryService, journal: Journal, hot: HotRegistry, interval_s: float) -> None:
+    """Watch Redis for the server's lifetime: rebuild it when found empty, retry failed applies."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            if not await hot.is_ready():
+                log.warning("registry_not_loaded", action="rebuild")
+                await rebuild(journal, hot)
+            for key in list(service.dirty):
+                await service.reapply(key)
+        except asyncio.CancelledError:
+            raise
+        except (redis.exceptions.RedisError, OSError, TimeoutError) as exc:
+            log.warning("registry_sync_failed", error=type(exc).__name__, detail=str(exc)[:200])
+        except Exception:
+            log.exception("registry_sync_crashed")

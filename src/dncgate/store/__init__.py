@@ -1,0 +1,1 @@
+"""Adapters: the Redis hot registry and call stream, the PostgreSQL journal and records."""

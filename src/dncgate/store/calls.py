@@ -1,0 +1,68 @@
+"""The call-event stream in Redis: every Check appends one entry before it is answered."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
+import redis.asyncio as aioredis
+
+from dncgate.domain.calls import CallEvent
+from dncgate.domain.types import Category, Decision, Reason
+from dncgate.store.hot import CALLS
+
+
+def encode_event(e: CallEvent) -> dict[bytes, bytes]:
+    return {
+        b"id": e.call_id.encode(),
+        b"ts": b"%d" % int(e.at.timestamp() * 1000),
+        b"caller": e.caller_e164.encode(),
+        b"callee": e.callee_key.encode(),
+        b"mask": e.callee_masked.encode(),
+        b"agent": e.agent_id.encode(),
+        b"org": e.org_id.encode(),
+        b"campaign": e.campaign_id.encode(),
+        b"cat": b"%d" % int(e.category),
+        b"dec": e.decision.value.encode(),
+        b"rsn": e.reason.value.encode(),
+        b"vio": b"1" if e.violation else b"0",
+        b"rid": e.request_id.encode(),
+    }
+
+
+def decode_event(fields: Mapping[bytes, bytes]) -> CallEvent:
+    return CallEvent(
+        call_id=fields[b"id"].decode(),
+        at=datetime.fromtimestamp(int(fields[b"ts"]) / 1000, UTC),
+        caller_e164=fields[b"caller"].decode(),
+        callee_key=fields[b"callee"].decode(),
+        callee_masked=fields[b"mask"].decode(),
+        agent_id=fields[b"agent"].decode(),
+        org_id=fields[b"org"].decode(),
+        campaign_id=fields[b"campaign"].decode(),
+        category=Category(int(fields[b"cat"])),
+        decision=Decision(fields[b"dec"].decode()),
+        reason=Reason(fields[b"rsn"].decode()),
+        violation=fields[b"vio"] == b"1",
+        request_id=fields[b"rid"].decode(),
+    )
+
+
+class CallStream:
+    """Appends call events to the `dnc:calls` stream."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.client = client
+
+    async def append(self, events: Sequence[CallEvent]) -> list[bytes]:
+        """Append in one round trip; returns the stream ids, in order."""
+        pipe = self.client.pipeline(transaction=False)
+        for e in events:
+            pipe.xadd(CALLS, encode_event(e))  # type: ignore[arg-type]
+        ids: list[bytes] = await pipe.execute()
+        return ids
+
+    async def read_all(self, count: int = 10_000) -> list[CallEvent]:
+        """Every event still in the stream, oldest first (for tests and tools)."""
+        entries: list[tuple[bytes, dict[bytes, bytes]]] = await self.client.xrange(CALLS, count=count)  # type: ignore[assignment]
+        return [decode_event(fields) for _, fields in entries]

@@ -1,0 +1,203 @@
+"""The registry as the hot path reads it from Redis: compact bucketed hashes keyed by HMAC digests.
+
+Layout (all keys binary and short, because at millions of numbers every byte counts):
+
+    dncr<3-byte bucket>  HASH  digest[3:9] -> "mask" or "mask|epoch:mask|..."   do-not-disturb
+    dncc<3-byte bucket>  HASH  digest[3:9] + org + 0x00 + agent -> expiry epoch ("0": none)
+    dnc:mode             HASH  org -> ENFORCE | MONITOR
+    dnc:ready            STRING bucket bits; absent while Redis is empty or being rebuilt
+    dnc:seq              STRING highest journal seq applied
+    dnc:calls            STREAM call events (the evidence complaints are matched against)
+
+The bucket is the top `bits` bits of the digest, so each hash holds a few dozen to a few hundred
+fields and stays in Redis's compact (ziplist/listpack) encoding: about 12 bytes per number plus the
+bucket's own overhead shared by all its numbers. Absent `dnc:ready` means "not loaded": the gateway
+then blocks (fail closed) instead of reading an empty registry as "nobody registered".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from dncgate.domain.registry import Consent, Schedule
+from dncgate.domain.types import Mode
+
+READY = b"dnc:ready"
+SEQ = b"dnc:seq"
+MODES = b"dnc:mode"
+CALLS = b"dnc:calls"
+_PREF_PREFIX = b"dncr"
+_CONSENT_PREFIX = b"dncc"
+
+_MAX_SEQ = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1
+"""
+
+
+def encode_schedule(schedule: Schedule) -> bytes | None:
+    """None when the number blocks nothing now or later (the field is then deleted)."""
+    if schedule.mask == 0 and not any(m for _, m in schedule.upcoming):
+        return None
+    if not schedule.upcoming:
+        return b"%d" % schedule.mask
+    return b"|".join([b"%d" % schedule.mask, *(b"%d:%d" % (at, m) for at, m in schedule.upcoming)])
+
+
+def decode_schedule(raw: bytes | None) -> Schedule:
+    if raw is None:
+        return Schedule(0)
+    if b"|" not in raw:
+        return Schedule(int(raw))
+    head, *rest = raw.split(b"|")
+    upcoming = []
+    for part in rest:
+        at, m = part.split(b":")
+        upcoming.append((int(at), int(m)))
+    return Schedule(int(head), tuple(upcoming))
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What Redis knows about one callee, for one org and agent."""
+
+    schedule: Schedule
+    consents: tuple[Consent, ...]
+    mode: Mode | None
+
+
+class NotLoaded(Exception):
+    """Redis holds no loaded registry (empty after a restart, or mid-rebuild)."""
+
+
+class HotRegistry:
+    """Reads and writes of the registry in Redis."""
+
+    def __init__(self, client: aioredis.Redis, bucket_bits: int = 16) -> None:
+        self.client = client
+        self.bits = bucket_bits
+        self._ready_value = b"%d" % bucket_bits
+        self._max_seq = client.register_script(_MAX_SEQ)
+
+    def _bucket(self, key: bytes) -> bytes:
+        return (int.from_bytes(key[:3], "big") >> (24 - self.bits)).to_bytes(3, "big")
+
+    def pref_location(self, key: bytes) -> tuple[bytes, bytes]:
+        return _PREF_PREFIX + self._bucket(key), key[3:9]
+
+    def consent_location(self, key: bytes, org_id: str, agent_id: str) -> tuple[bytes, bytes]:
+        return _CONSENT_PREFIX + self._bucket(key), key[3:9] + org_id.encode() + b"\x00" + agent_id.encode()
+
+    def lookup_commands(self, pipe: Any, key: bytes, org_id: str, agent_id: str) -> None:
+        """Queue the reads one Check needs (5 replies) on a pipeline."""
+        pkey, pfield = self.pref_location(key)
+        ckey, org_field = self.consent_location(key, org_id, "")
+        pipe.hget(pkey, pfield)
+        pipe.hmget(ckey, [org_field, org_field + agent_id.encode()])
+        pipe.hget(MODES, org_id)
+        pipe.get(READY)
+
+    def parse_lookup(self, replies: list[Any], org_id: str, agent_id: str) -> Snapshot:
+        raw, (org_exp, agent_exp), mode, ready = replies[0], replies[1], replies[2], replies[3]
+        if ready != self._ready_value:
+            raise NotLoaded()
+        consents = []
+        for agent, exp in (("", org_exp), (agent_id, agent_exp)):
+            if exp is not None:
+                e = int(exp)
+                consents.append(Consent(org_id, agent, datetime.fromtimestamp(e, UTC) if e else None))
+        return Snapshot(decode_schedule(raw), tuple(consents), Mode(mode.decode()) if mode else None)
+
+    async def lookup(self, key: bytes, org_id: str, agent_id: str) -> Snapshot:
+        pipe = self.client.pipeline(transaction=False)
+        self.lookup_commands(pipe, key, org_id, agent_id)
+        return self.parse_lookup(await pipe.execute(), org_id, agent_id)
+
+    async def is_ready(self) -> bool:
+        return bool(await self.client.get(READY) == self._ready_value)
+
+    async def applied_seq(self) -> int:
+        raw = await self.client.get(SEQ)
+        return int(raw) if raw else 0
+
+    async def apply(
+        self,
+        key: bytes,
+        schedule: Schedule | None,
+        consents: Mapping[tuple[str, str], Consent | None],
+        seq: int,
+    ) -> None:
+        """Write one consumer's folded state; consents mapped to None are removed."""
+        pipe = self.client.pipeline(transaction=True)
+        if schedule is not None:
+            self._queue_schedule(pipe, key, schedule)
+        for (org, agent), consent in consents.items():
+            self._queue_consent(pipe, key, org, agent, consent)
+        await pipe.execute()
+        await self._max_seq(keys=[SEQ], args=[seq])
+
+    def _queue_schedule(self, pipe: Any, key: bytes, schedule: Schedule) -> None:
+        hkey, field = self.pref_location(key)
+        value = encode_schedule(schedule)
+        if value is None:
+            pipe.hdel(hkey, field)
+        else:
+            pipe.hset(hkey, field, value)
+
+    def _queue_consent(self, pipe: Any, key: bytes, org: str, agent: str, consent: Consent | None) -> None:
+        hkey, field = self.consent_location(key, org, agent)
+        if consent is None:
+            pipe.hdel(hkey, field)
+        else:
+            exp = int(consent.expires_at.timestamp()) if consent.expires_at else 0
+            pipe.hset(hkey, field, exp)
+
+    async def set_mode(self, org_id: str, mode: Mode) -> None:
+        await self.client.hset(MODES, org_id, mode.value)
+
+    async def mode(self, org_id: str) -> Mode | None:
+        raw: bytes | None = await self.client.hget(MODES, org_id)  # type: ignore[assignment]
+        return Mode(raw.decode()) if raw else None
+
+    # --- rebuild -----------------------------------------------------------------------------
+
+    async def begin_rebuild(self) -> None:
+        """Mark the registry not loaded (Checks fail closed) and drop every registry key."""
+        await self.client.delete(READY)
+        for pattern in (_PREF_PREFIX + b"*", _CONSENT_PREFIX + b"*"):
+            batch: list[bytes] = []
+            async for k in self.client.scan_iter(match=pattern, count=5000):
+                batch.append(k)
+                if len(batch) >= 5000:
+                    await self.client.unlink(*batch)
+                    batch = []
+            if batch:
+                await self.client.unlink(*batch)
+        await self.client.delete(MODES)
+
+    async def load(
+        self,
+        schedules: Iterable[tuple[bytes, Schedule]],
+        consents: Iterable[tuple[bytes, str, str, Consent]],
+    ) -> None:
+        """Write a batch of folded state during a rebuild (no transaction: the registry is not live)."""
+        pipe = self.client.pipeline(transaction=False)
+        for key, schedule in schedules:
+            self._queue_schedule(pipe, key, schedule)
+        for key, org, agent, consent in consents:
+            self._queue_consent(pipe, key, org, agent, consent)
+        await pipe.execute()
+
+    async def finish_rebuild(self, modes: Mapping[str, Mode], seq: int) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        if modes:
+            pipe.hset(MODES, mapping={org: m.value for org, m in modes.items()})
+        pipe.set(SEQ, seq)
+        pipe.set(READY, self._ready_value)
+        await pipe.execute()

@@ -1,0 +1,256 @@
+"""The registry journal in PostgreSQL: append-only preference, consent and org-policy changes."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import tuple_row
+from psycopg_pool import AsyncConnectionPool
+
+from dncgate.domain.errors import Conflict
+from dncgate.domain.registry import ConsentChange, PreferenceChange
+from dncgate.domain.types import Mode, Source
+
+# Writers hold this lock shared; a full rebuild of Redis holds it exclusively, so no write lands
+# in Redis underneath a rebuild that read the journal before it.
+_REBUILD_LOCK = 0x646E6372
+
+_PREF_COLS = "seq, do_not_disturb, categories, source, effective_from, recorded_at"
+_CONSENT_COLS = "seq, org_id, agent_id, granted, expires_at, evidence, effective_at, recorded_at"
+
+Conn = psycopg.AsyncConnection[Any]
+
+
+def _key_lock(key: bytes) -> int:
+    return int.from_bytes(key[:8], "big", signed=True)
+
+
+def _pref(row: Sequence[Any]) -> PreferenceChange:
+    return PreferenceChange(row[0], row[1], row[2], Source(row[3]), row[4], row[5])
+
+
+def _consent(row: Sequence[Any]) -> ConsentChange:
+    return ConsentChange(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
+
+
+class ConsumerSession:
+    """Journal access for one consumer while holding that consumer's write lock."""
+
+    def __init__(self, conn: Conn, key: bytes) -> None:
+        self.conn = conn
+        self.key = key
+
+    async def append_preference(
+        self,
+        do_not_disturb: bool,
+        mask: int,
+        source: Source,
+        effective_from: datetime | None,
+        request_id: str | None,
+    ) -> tuple[PreferenceChange, bool]:
+        """Append a change; with a request_id already used, return that entry and False."""
+        async with self.conn.transaction():
+            cur = await self.conn.execute(
+                "INSERT INTO preference_journal"
+                " (consumer_key, do_not_disturb, categories, source, effective_from, request_id)"
+                " VALUES (%s, %s, %s, %s, COALESCE(%s, clock_timestamp()), %s)"
+                f" ON CONFLICT (request_id) DO NOTHING RETURNING {_PREF_COLS}",
+                (self.key, do_not_disturb, mask, int(source), effective_from, request_id),
+            )
+            row = await cur.fetchone()
+            if row is not None:
+                return _pref(row), True
+            cur = await self.conn.execute(
+                f"SELECT consumer_key, {_PREF_COLS} FROM preference_journal WHERE request_id = %s",
+                (request_id,),
+            )
+            found = await cur.fetchone()
+            assert found is not None
+            if found[0] != self.key:
+                raise Conflict(f"request_id {request_id!r} was already used for another number")
+            return _pref(found[1:]), False
+
+    async def preference_changes(self) -> list[PreferenceChange]:
+        return await preference_changes(self.conn, self.key)
+
+    async def append_consent(
+        self,
+        org_id: str,
+        agent_id: str,
+        granted: bool,
+        expires_at: datetime | None,
+        evidence: str,
+        request_id: str | None,
+    ) -> tuple[ConsentChange, bool]:
+        async with self.conn.transaction():
+            cur = await self.conn.execute(
+                "INSERT INTO consent_journal"
+                " (consumer_key, org_id, agent_id, granted, expires_at, evidence, effective_at, request_id)"
+                " VALUES (%s, %s, %s, %s, %s, %s, clock_timestamp(), %s)"
+                f" ON CONFLICT (request_id) DO NOTHING RETURNING {_CONSENT_COLS}",
+                (self.key, org_id, agent_id, granted, expires_at, evidence, request_id),
+            )
+            row = await cur.fetchone()
+            if row is not None:
+                return _consent(row), True
+            cur = await self.conn.execute(
+                f"SELECT consumer_key, {_CONSENT_COLS} FROM consent_journal WHERE request_id = %s",
+                (request_id,),
+            )
+            found = await cur.fetchone()
+            assert found is not None
+            if found[0] != self.key:
+                raise Conflict(f"request_id {request_id!r} was already used for another number")
+            return _consent(found[1:]), False
+
+    async def consent_changes(self) -> list[ConsentChange]:
+        return await consent_changes(self.conn, self.key)
+
+
+async def preference_changes(conn: Conn, key: bytes) -> list[PreferenceChange]:
+    cur = await conn.execute(
+        f"SELECT {_PREF_COLS} FROM preference_journal WHERE consumer_key = %s ORDER BY seq", (key,)
+    )
+    return [_pref(r) for r in await cur.fetchall()]
+
+
+async def consent_changes(conn: Conn, key: bytes) -> list[ConsentChange]:
+    cur = await conn.execute(
+        f"SELECT {_CONSENT_COLS} FROM consent_journal WHERE consumer_key = %s ORDER BY seq", (key,)
+    )
+    return [_consent(r) for r in await cur.fetchall()]
+
+
+class Journal:
+    """The PostgreSQL side of the registry."""
+
+    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+        self.pool = pool
+
+    @contextlib.asynccontextmanager
+    async def consumer(self, key: bytes) -> AsyncIterator[ConsumerSession]:
+        """Hold the consumer's write lock (and the shared rebuild lock) for a write-then-apply."""
+        async with self.pool.connection() as conn:
+            await conn.set_autocommit(True)
+            await conn.execute(
+                "SELECT pg_advisory_lock_shared(%s), pg_advisory_lock(%s)", (_REBUILD_LOCK, _key_lock(key))
+            )
+            try:
+                yield ConsumerSession(conn, key)
+            finally:
+                await conn.execute(
+                    "SELECT pg_advisory_unlock(%s), pg_advisory_unlock_shared(%s)",
+                    (_key_lock(key), _REBUILD_LOCK),
+                )
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[Conn]:
+        """Hold the rebuild lock exclusively: no registry write lands in Redis meanwhile."""
+        async with self.pool.connection() as conn:
+            await conn.set_autocommit(True)
+            await conn.execute("SELECT pg_advisory_lock(%s)", (_REBUILD_LOCK,))
+            try:
+                yield conn
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (_REBUILD_LOCK,))
+
+    async def preference_changes(self, key: bytes) -> list[PreferenceChange]:
+        async with self.pool.connection() as conn:
+            return await preference_changes(conn, key)
+
+    async def consent_changes(self, key: bytes) -> list[ConsentChange]:
+        async with self.pool.connection() as conn:
+            return await consent_changes(conn, key)
+
+    async def set_org_mode(self, org_id: str, mode: Mode, request_id: str | None) -> Mode:
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                "INSERT INTO org_policy_journal (org_id, mode, request_id) VALUES (%s, %s, %s)"
+                " ON CONFLICT (request_id) DO NOTHING RETURNING mode",
+                (org_id, mode.value, request_id),
+            )
+            row = await cur.fetchone()
+            if row is None:
+                cur = await conn.execute(
+                    "SELECT org_id, mode FROM org_policy_journal WHERE request_id = %s", (request_id,)
+                )
+                found = await cur.fetchone()
+                assert found is not None
+                if found[0] != org_id:
+                    raise Conflict(f"request_id {request_id!r} was already used for another org")
+                return Mode(found[1])
+            return Mode(row[0])
+
+    async def org_modes(self, conn: Conn | None = None) -> dict[str, Mode]:
+        """Every org's current mode (the latest journal entry per org)."""
+        sql = "SELECT DISTINCT ON (org_id) org_id, mode FROM org_policy_journal ORDER BY org_id, seq DESC"
+        if conn is not None:
+            cur = await conn.execute(sql)
+            return {r[0]: Mode(r[1]) for r in await cur.fetchall()}
+        async with self.pool.connection() as c:
+            cur = await c.execute(sql)
+            return {r[0]: Mode(r[1]) for r in await cur.fetchall()}
+
+    async def org_mode(self, org_id: str) -> Mode | None:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT mode FROM org_policy_journal WHERE org_id = %s ORDER BY seq DESC LIMIT 1", (org_id,)
+            )
+            row = await cur.fetchone()
+            return Mode(row[0]) if row else None
+
+    async def max_seq(self, conn: Conn | None = None) -> int:
+        sql = "SELECT last_value, is_called FROM journal_seq"
+        if conn is None:
+            async with self.pool.connection() as c:
+                row = await (await c.execute(sql)).fetchone()
+        else:
+            row = await (await conn.execute(sql)).fetchone()
+        assert row is not None
+        return int(row[0]) if row[1] else 0
+
+    async def keys_since(self, seq: int, recorded_after: datetime) -> list[bytes]:
+        """Consumers with journal entries after `seq` or recorded after a time (for catch-up)."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT consumer_key FROM preference_journal WHERE seq > %s OR recorded_at > %s"
+                " UNION SELECT consumer_key FROM consent_journal WHERE seq > %s OR recorded_at > %s",
+                (seq, recorded_after, seq, recorded_after),
+            )
+            return [bytes(r[0]) for r in await cur.fetchall()]
+
+
+async def stream_preferences(conn: Conn) -> AsyncIterator[tuple[bytes, list[PreferenceChange]]]:
+    """Every consumer's preference journal, one consumer at a time (server-side cursor)."""
+    async for key, changes in _grouped(
+        conn, f"SELECT consumer_key, {_PREF_COLS} FROM preference_journal ORDER BY consumer_key, seq", _pref
+    ):
+        yield key, changes
+
+
+async def stream_consents(conn: Conn) -> AsyncIterator[tuple[bytes, list[ConsentChange]]]:
+    async for key, changes in _grouped(
+        conn, f"SELECT consumer_key, {_CONSENT_COLS} FROM consent_journal ORDER BY consumer_key, seq", _consent
+    ):
+        yield key, changes
+
+
+async def _grouped(conn: Conn, sql: str, make: Any) -> AsyncIterator[tuple[bytes, list[Any]]]:
+    current: bytes | None = None
+    batch: list[Any] = []
+    async with conn.transaction(), conn.cursor(name="dncgate_rebuild", row_factory=tuple_row) as cur:
+        cur.itersize = 10_000
+        await cur.execute(sql)
+        async for row in cur:
+            key = bytes(row[0])
+            if key != current:
+                if current is not None:
+                    yield current, batch
+                current, batch = key, []
+            batch.append(make(row[1:]))
+    if current is not None:
+        yield current, batch

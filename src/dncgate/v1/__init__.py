@@ -1,0 +1,1 @@
+"""Generated gRPC code for dncgate.v1 (see protos/)."""

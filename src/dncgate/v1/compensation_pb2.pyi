@@ -1,0 +1,318 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.type import money_pb2 as _money_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Channel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CHANNEL_UNSPECIFIED: _ClassVar[Channel]
+    CHANNEL_HOTLINE: _ClassVar[Channel]
+    CHANNEL_APP: _ClassVar[Channel]
+    CHANNEL_REGULATOR: _ClassVar[Channel]
+
+class ComplaintStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COMPLAINT_STATUS_UNSPECIFIED: _ClassVar[ComplaintStatus]
+    COMPLAINT_STATUS_RECEIVED: _ClassVar[ComplaintStatus]
+    COMPLAINT_STATUS_VERIFIED: _ClassVar[ComplaintStatus]
+    COMPLAINT_STATUS_PARTIALLY_VERIFIED: _ClassVar[ComplaintStatus]
+    COMPLAINT_STATUS_REJECTED: _ClassVar[ComplaintStatus]
+    COMPLAINT_STATUS_MANUAL_REVIEW: _ClassVar[ComplaintStatus]
+    COMPLAINT_STATUS_PAID: _ClassVar[ComplaintStatus]
+    COMPLAINT_STATUS_CLOSED: _ClassVar[ComplaintStatus]
+    COMPLAINT_STATUS_REOPENED: _ClassVar[ComplaintStatus]
+
+class Verdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    VERDICT_UNSPECIFIED: _ClassVar[Verdict]
+    VERDICT_VERIFIED: _ClassVar[Verdict]
+    VERDICT_NO_MATCHING_CALL: _ClassVar[Verdict]
+    VERDICT_CONSENT_ON_FILE: _ClassVar[Verdict]
+    VERDICT_NOT_REGISTERED_AT_CALL_TIME: _ClassVar[Verdict]
+    VERDICT_ALREADY_COMPENSATED: _ClassVar[Verdict]
+
+class PayoutStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PAYOUT_STATUS_UNSPECIFIED: _ClassVar[PayoutStatus]
+    PAYOUT_STATUS_PENDING: _ClassVar[PayoutStatus]
+    PAYOUT_STATUS_PAID: _ClassVar[PayoutStatus]
+CHANNEL_UNSPECIFIED: Channel
+CHANNEL_HOTLINE: Channel
+CHANNEL_APP: Channel
+CHANNEL_REGULATOR: Channel
+COMPLAINT_STATUS_UNSPECIFIED: ComplaintStatus
+COMPLAINT_STATUS_RECEIVED: ComplaintStatus
+COMPLAINT_STATUS_VERIFIED: ComplaintStatus
+COMPLAINT_STATUS_PARTIALLY_VERIFIED: ComplaintStatus
+COMPLAINT_STATUS_REJECTED: ComplaintStatus
+COMPLAINT_STATUS_MANUAL_REVIEW: ComplaintStatus
+COMPLAINT_STATUS_PAID: ComplaintStatus
+COMPLAINT_STATUS_CLOSED: ComplaintStatus
+COMPLAINT_STATUS_REOPENED: ComplaintStatus
+VERDICT_UNSPECIFIED: Verdict
+VERDICT_VERIFIED: Verdict
+VERDICT_NO_MATCHING_CALL: Verdict
+VERDICT_CONSENT_ON_FILE: Verdict
+VERDICT_NOT_REGISTERED_AT_CALL_TIME: Verdict
+VERDICT_ALREADY_COMPENSATED: Verdict
+PAYOUT_STATUS_UNSPECIFIED: PayoutStatus
+PAYOUT_STATUS_PENDING: PayoutStatus
+PAYOUT_STATUS_PAID: PayoutStatus
+
+class FileComplaintRequest(_message.Message):
+    __slots__ = ("consumer_number", "caller_numbers", "occurred_after", "occurred_before", "channel", "description", "request_id")
+    CONSUMER_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    CALLER_NUMBERS_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AFTER_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    consumer_number: str
+    caller_numbers: _containers.RepeatedScalarFieldContainer[str]
+    occurred_after: _timestamp_pb2.Timestamp
+    occurred_before: _timestamp_pb2.Timestamp
+    channel: Channel
+    description: str
+    request_id: str
+    def __init__(self, consumer_number: _Optional[str] = ..., caller_numbers: _Optional[_Iterable[str]] = ..., occurred_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., channel: _Optional[_Union[Channel, str]] = ..., description: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class Finding(_message.Message):
+    __slots__ = ("caller_number", "verdict", "call_ids", "payout_id", "amount")
+    CALLER_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    CALL_IDS_FIELD_NUMBER: _ClassVar[int]
+    PAYOUT_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    caller_number: str
+    verdict: Verdict
+    call_ids: _containers.RepeatedScalarFieldContainer[str]
+    payout_id: str
+    amount: _money_pb2.Money
+    def __init__(self, caller_number: _Optional[str] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., call_ids: _Optional[_Iterable[str]] = ..., payout_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+
+class HistoryEntry(_message.Message):
+    __slots__ = ("at", "actor", "action", "note")
+    AT_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    at: _timestamp_pb2.Timestamp
+    actor: str
+    action: str
+    note: str
+    def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
+class Complaint(_message.Message):
+    __slots__ = ("case_id", "status", "findings", "total_compensation", "consumer_number_masked", "created_at", "first_response_due", "resolution_due", "history", "channel", "description", "occurred_after", "occurred_before")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    FINDINGS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_COMPENSATION_FIELD_NUMBER: _ClassVar[int]
+    CONSUMER_NUMBER_MASKED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    FIRST_RESPONSE_DUE_FIELD_NUMBER: _ClassVar[int]
+    RESOLUTION_DUE_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AFTER_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    status: ComplaintStatus
+    findings: _containers.RepeatedCompositeFieldContainer[Finding]
+    total_compensation: _money_pb2.Money
+    consumer_number_masked: str
+    created_at: _timestamp_pb2.Timestamp
+    first_response_due: _timestamp_pb2.Timestamp
+    resolution_due: _timestamp_pb2.Timestamp
+    history: _containers.RepeatedCompositeFieldContainer[HistoryEntry]
+    channel: Channel
+    description: str
+    occurred_after: _timestamp_pb2.Timestamp
+    occurred_before: _timestamp_pb2.Timestamp
+    def __init__(self, case_id: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., total_compensation: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., consumer_number_masked: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_response_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., channel: _Optional[_Union[Channel, str]] = ..., description: _Optional[str] = ..., occurred_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetComplaintRequest(_message.Message):
+    __slots__ = ("case_id",)
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    def __init__(self, case_id: _Optional[str] = ...) -> None: ...
+
+class ListComplaintsRequest(_message.Message):
+    __slots__ = ("consumer_number", "status", "overdue_only", "page_size", "page_token")
+    CONSUMER_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    OVERDUE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    consumer_number: str
+    status: ComplaintStatus
+    overdue_only: bool
+    page_size: int
+    page_token: str
+    def __init__(self, consumer_number: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., overdue_only: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListComplaintsResponse(_message.Message):
+    __slots__ = ("complaints", "next_page_token")
+    COMPLAINTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    complaints: _containers.RepeatedCompositeFieldContainer[Complaint]
+    next_page_token: str
+    def __init__(self, complaints: _Optional[_Iterable[_Union[Complaint, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ConfirmResolutionRequest(_message.Message):
+    __slots__ = ("case_id", "satisfied", "comment", "request_id")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    SATISFIED_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    satisfied: bool
+    comment: str
+    request_id: str
+    def __init__(self, case_id: _Optional[str] = ..., satisfied: _Optional[bool] = ..., comment: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ReviewComplaintRequest(_message.Message):
+    __slots__ = ("case_id", "decision", "note", "operator_id", "request_id")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    decision: ComplaintStatus
+    note: str
+    operator_id: str
+    request_id: str
+    def __init__(self, case_id: _Optional[str] = ..., decision: _Optional[_Union[ComplaintStatus, str]] = ..., note: _Optional[str] = ..., operator_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class Payout(_message.Message):
+    __slots__ = ("payout_id", "case_id", "consumer_number_masked", "caller_number", "amount", "status", "created_at", "paid_at", "payment_reference")
+    PAYOUT_ID_FIELD_NUMBER: _ClassVar[int]
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    CONSUMER_NUMBER_MASKED_FIELD_NUMBER: _ClassVar[int]
+    CALLER_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    PAID_AT_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    payout_id: str
+    case_id: str
+    consumer_number_masked: str
+    caller_number: str
+    amount: _money_pb2.Money
+    status: PayoutStatus
+    created_at: _timestamp_pb2.Timestamp
+    paid_at: _timestamp_pb2.Timestamp
+    payment_reference: str
+    def __init__(self, payout_id: _Optional[str] = ..., case_id: _Optional[str] = ..., consumer_number_masked: _Optional[str] = ..., caller_number: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[PayoutStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., payment_reference: _Optional[str] = ...) -> None: ...
+
+class ListPayoutsRequest(_message.Message):
+    __slots__ = ("status", "created_after", "created_before", "page_size", "page_token")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AFTER_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    status: PayoutStatus
+    created_after: _timestamp_pb2.Timestamp
+    created_before: _timestamp_pb2.Timestamp
+    page_size: int
+    page_token: str
+    def __init__(self, status: _Optional[_Union[PayoutStatus, str]] = ..., created_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListPayoutsResponse(_message.Message):
+    __slots__ = ("payouts", "next_page_token")
+    PAYOUTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    payouts: _containers.RepeatedCompositeFieldContainer[Payout]
+    next_page_token: str
+    def __init__(self, payouts: _Optional[_Iterable[_Union[Payout, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class MarkPayoutPaidRequest(_message.Message):
+    __slots__ = ("payout_id", "payment_reference", "request_id")
+    PAYOUT_ID_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    payout_id: str
+    payment_reference: str
+    request_id: str
+    def __init__(self, payout_id: _Optional[str] = ..., payment_reference: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class GetFundSummaryRequest(_message.Message):
+    __slots__ = ("to", "period")
+    FROM_FIELD_NUMBER: _ClassVar[int]
+    TO_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    to: _timestamp_pb2.Timestamp
+    period: str
+    def __init__(self, to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period: _Optional[str] = ..., **kwargs) -> None: ...
+
+class FundPeriod(_message.Message):
+    __slots__ = ("period_start", "pending_count", "pending_amount", "paid_count", "paid_amount")
+    PERIOD_START_FIELD_NUMBER: _ClassVar[int]
+    PENDING_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PENDING_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    PAID_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PAID_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    period_start: _timestamp_pb2.Timestamp
+    pending_count: int
+    pending_amount: _money_pb2.Money
+    paid_count: int
+    paid_amount: _money_pb2.Money
+    def __init__(self, period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_count: _Optional[int] = ..., pending_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., paid_count: _Optional[int] = ..., paid_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+
+class FundSummary(_message.Message):
+    __slots__ = ("periods", "pending_count", "pending_amount", "paid_count", "paid_amount")
+    PERIODS_FIELD_NUMBER: _ClassVar[int]
+    PENDING_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PENDING_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    PAID_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PAID_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    periods: _containers.RepeatedCompositeFieldContainer[FundPeriod]
+    pending_count: int
+    pending_amount: _money_pb2.Money
+    paid_count: int
+    paid_amount: _money_pb2.Money
+    def __init__(self, periods: _Optional[_Iterable[_Union[FundPeriod, _Mapping]]] = ..., pending_count: _Optional[int] = ..., pending_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., paid_count: _Optional[int] = ..., paid_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+
+class ReportViolationsRequest(_message.Message):
+    __slots__ = ("org_id", "to")
+    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_FIELD_NUMBER: _ClassVar[int]
+    TO_FIELD_NUMBER: _ClassVar[int]
+    org_id: str
+    to: _timestamp_pb2.Timestamp
+    def __init__(self, org_id: _Optional[str] = ..., to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., **kwargs) -> None: ...
+
+class AgentViolations(_message.Message):
+    __slots__ = ("agent_id", "violating_calls", "verified_complaints")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    VIOLATING_CALLS_FIELD_NUMBER: _ClassVar[int]
+    VERIFIED_COMPLAINTS_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    violating_calls: int
+    verified_complaints: int
+    def __init__(self, agent_id: _Optional[str] = ..., violating_calls: _Optional[int] = ..., verified_complaints: _Optional[int] = ...) -> None: ...
+
+class ViolationReport(_message.Message):
+    __slots__ = ("org_id", "agents", "violating_calls", "verified_complaints")
+    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENTS_FIELD_NUMBER: _ClassVar[int]
+    VIOLATING_CALLS_FIELD_NUMBER: _ClassVar[int]
+    VERIFIED_COMPLAINTS_FIELD_NUMBER: _ClassVar[int]
+    org_id: str
+    agents: _containers.RepeatedCompositeFieldContainer[AgentViolations]
+    violating_calls: int
+    verified_complaints: int
+    def __init__(self, org_id: _Optional[str] = ..., agents: _Optional[_Iterable[_Union[AgentViolations, _Mapping]]] = ..., violating_calls: _Optional[int] = ..., verified_complaints: _Optional[int] = ...) -> None: ...

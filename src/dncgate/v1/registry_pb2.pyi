@@ -1,0 +1,181 @@
+import datetime
+
+from dncgate.v1 import common_pb2 as _common_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class SetPreferenceRequest(_message.Message):
+    __slots__ = ("number", "do_not_disturb", "categories", "source", "effective_from", "request_id")
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    DO_NOT_DISTURB_FIELD_NUMBER: _ClassVar[int]
+    CATEGORIES_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_FROM_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    number: str
+    do_not_disturb: bool
+    categories: _containers.RepeatedScalarFieldContainer[_common_pb2.Category]
+    source: _common_pb2.Source
+    effective_from: _timestamp_pb2.Timestamp
+    request_id: str
+    def __init__(self, number: _Optional[str] = ..., do_not_disturb: _Optional[bool] = ..., categories: _Optional[_Iterable[_Union[_common_pb2.Category, str]]] = ..., source: _Optional[_Union[_common_pb2.Source, str]] = ..., effective_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class Preference(_message.Message):
+    __slots__ = ("number_masked", "do_not_disturb", "categories", "source", "effective_from", "recorded_at", "found", "journal_seq")
+    NUMBER_MASKED_FIELD_NUMBER: _ClassVar[int]
+    DO_NOT_DISTURB_FIELD_NUMBER: _ClassVar[int]
+    CATEGORIES_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_FROM_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_AT_FIELD_NUMBER: _ClassVar[int]
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    JOURNAL_SEQ_FIELD_NUMBER: _ClassVar[int]
+    number_masked: str
+    do_not_disturb: bool
+    categories: _containers.RepeatedScalarFieldContainer[_common_pb2.Category]
+    source: _common_pb2.Source
+    effective_from: _timestamp_pb2.Timestamp
+    recorded_at: _timestamp_pb2.Timestamp
+    found: bool
+    journal_seq: int
+    def __init__(self, number_masked: _Optional[str] = ..., do_not_disturb: _Optional[bool] = ..., categories: _Optional[_Iterable[_Union[_common_pb2.Category, str]]] = ..., source: _Optional[_Union[_common_pb2.Source, str]] = ..., effective_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., found: _Optional[bool] = ..., journal_seq: _Optional[int] = ...) -> None: ...
+
+class GetPreferenceRequest(_message.Message):
+    __slots__ = ("number", "as_of")
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    number: str
+    as_of: _timestamp_pb2.Timestamp
+    def __init__(self, number: _Optional[str] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetPreferenceHistoryRequest(_message.Message):
+    __slots__ = ("number",)
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    number: str
+    def __init__(self, number: _Optional[str] = ...) -> None: ...
+
+class PreferenceHistory(_message.Message):
+    __slots__ = ("number_masked", "entries", "consents")
+    NUMBER_MASKED_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    CONSENTS_FIELD_NUMBER: _ClassVar[int]
+    number_masked: str
+    entries: _containers.RepeatedCompositeFieldContainer[Preference]
+    consents: _containers.RepeatedCompositeFieldContainer[Consent]
+    def __init__(self, number_masked: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[Preference, _Mapping]]] = ..., consents: _Optional[_Iterable[_Union[Consent, _Mapping]]] = ...) -> None: ...
+
+class GrantConsentRequest(_message.Message):
+    __slots__ = ("consumer_number", "org_id", "agent_id", "expires_at", "evidence", "request_id")
+    CONSUMER_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    consumer_number: str
+    org_id: str
+    agent_id: str
+    expires_at: _timestamp_pb2.Timestamp
+    evidence: str
+    request_id: str
+    def __init__(self, consumer_number: _Optional[str] = ..., org_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., evidence: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class RevokeConsentRequest(_message.Message):
+    __slots__ = ("consumer_number", "org_id", "agent_id", "request_id")
+    CONSUMER_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    consumer_number: str
+    org_id: str
+    agent_id: str
+    request_id: str
+    def __init__(self, consumer_number: _Optional[str] = ..., org_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class Consent(_message.Message):
+    __slots__ = ("consumer_number_masked", "org_id", "agent_id", "granted_at", "expires_at", "evidence", "revoked", "recorded_at", "journal_seq")
+    CONSUMER_NUMBER_MASKED_FIELD_NUMBER: _ClassVar[int]
+    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    GRANTED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_AT_FIELD_NUMBER: _ClassVar[int]
+    JOURNAL_SEQ_FIELD_NUMBER: _ClassVar[int]
+    consumer_number_masked: str
+    org_id: str
+    agent_id: str
+    granted_at: _timestamp_pb2.Timestamp
+    expires_at: _timestamp_pb2.Timestamp
+    evidence: str
+    revoked: bool
+    recorded_at: _timestamp_pb2.Timestamp
+    journal_seq: int
+    def __init__(self, consumer_number_masked: _Optional[str] = ..., org_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., granted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., evidence: _Optional[str] = ..., revoked: _Optional[bool] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., journal_seq: _Optional[int] = ...) -> None: ...
+
+class SetOrgPolicyRequest(_message.Message):
+    __slots__ = ("org_id", "mode", "request_id")
+    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    org_id: str
+    mode: _common_pb2.Mode
+    request_id: str
+    def __init__(self, org_id: _Optional[str] = ..., mode: _Optional[_Union[_common_pb2.Mode, str]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class GetOrgPolicyRequest(_message.Message):
+    __slots__ = ("org_id",)
+    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    org_id: str
+    def __init__(self, org_id: _Optional[str] = ...) -> None: ...
+
+class OrgPolicy(_message.Message):
+    __slots__ = ("org_id", "mode", "explicit")
+    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    EXPLICIT_FIELD_NUMBER: _ClassVar[int]
+    org_id: str
+    mode: _common_pb2.Mode
+    explicit: bool
+    def __init__(self, org_id: _Optional[str] = ..., mode: _Optional[_Union[_common_pb2.Mode, str]] = ..., explicit: _Optional[bool] = ...) -> None: ...
+
+class ImportRegistryRequest(_message.Message):
+    __slots__ = ("number", "do_not_disturb", "categories", "source", "effective_from")
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    DO_NOT_DISTURB_FIELD_NUMBER: _ClassVar[int]
+    CATEGORIES_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_FROM_FIELD_NUMBER: _ClassVar[int]
+    number: str
+    do_not_disturb: bool
+    categories: _containers.RepeatedScalarFieldContainer[_common_pb2.Category]
+    source: _common_pb2.Source
+    effective_from: _timestamp_pb2.Timestamp
+    def __init__(self, number: _Optional[str] = ..., do_not_disturb: _Optional[bool] = ..., categories: _Optional[_Iterable[_Union[_common_pb2.Category, str]]] = ..., source: _Optional[_Union[_common_pb2.Source, str]] = ..., effective_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ImportRegistrySummary(_message.Message):
+    __slots__ = ("rows", "accepted", "invalid", "invalid_rows")
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    INVALID_FIELD_NUMBER: _ClassVar[int]
+    INVALID_ROWS_FIELD_NUMBER: _ClassVar[int]
+    rows: int
+    accepted: int
+    invalid: int
+    invalid_rows: _containers.RepeatedCompositeFieldContainer[InvalidRow]
+    def __init__(self, rows: _Optional[int] = ..., accepted: _Optional[int] = ..., invalid: _Optional[int] = ..., invalid_rows: _Optional[_Iterable[_Union[InvalidRow, _Mapping]]] = ...) -> None: ...
+
+class InvalidRow(_message.Message):
+    __slots__ = ("row", "reason")
+    ROW_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    row: int
+    reason: str
+    def __init__(self, row: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
