@@ -204,11 +204,15 @@ class RegistryService:
             raise InvalidArgument("org_id", "is required")
         if mode is None:
             raise InvalidArgument("mode", "is required (MODE_ENFORCE or MODE_MONITOR)")
-        stored = await self.journal.set_org_mode(org_id, mode, request_id or None)
-        try:
-            await self.hot.set_mode(org_id, stored)
-        except _REDIS_ERRORS as exc:
-            raise Unavailable("the policy is recorded in the journal but Redis could not be updated") from exc
+        # Under the org's write lock, so concurrent changes reach Redis in journal order; and Redis gets
+        # the org's latest mode, not the entry a replayed (possibly superseded) request_id returns.
+        async with self.journal.org_writer(org_id) as conn:
+            stored = await self.journal.set_org_mode(org_id, mode, request_id or None, conn)
+            current = await self.journal.org_mode(org_id, conn) or stored
+            try:
+                await self.hot.set_mode(org_id, current)
+            except _REDIS_ERRORS as exc:
+                raise Unavailable("the policy is recorded in the journal but Redis could not be updated") from exc
         log.info("org_policy_set", org=org_id, mode=stored.value)
         return stored
 

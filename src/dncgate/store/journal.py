@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,9 @@ from dncgate.domain.types import Mode, Source
 # Writers hold this lock shared; a full rebuild of Redis holds it exclusively, so no write lands
 # in Redis underneath a rebuild that read the journal before it.
 _REBUILD_LOCK = 0x646E6372
+# Org-policy writers lock (this class, hash of org) in the two-int4 advisory key space, which never
+# overlaps the single-bigint space of the consumer and rebuild locks.
+_ORG_LOCK_CLASS = 0x646E636F
 
 _PREF_COLS = "seq, do_not_disturb, categories, source, effective_from, recorded_at"
 _CONSENT_COLS = "seq, org_id, agent_id, granted, expires_at, evidence, effective_at, recorded_at"
@@ -27,6 +31,10 @@ Conn = psycopg.AsyncConnection[Any]
 
 def _key_lock(key: bytes) -> int:
     return int.from_bytes(key[:8], "big", signed=True)
+
+
+def _org_lock(org_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(org_id.encode()).digest()[:4], "big", signed=True)
 
 
 def _pref(row: Sequence[Any]) -> PreferenceChange:
@@ -166,8 +174,32 @@ class Journal:
         async with self.pool.connection() as conn:
             return await consent_changes(conn, key)
 
-    async def set_org_mode(self, org_id: str, mode: Mode, request_id: str | None) -> Mode:
-        async with self.pool.connection() as conn, conn.transaction():
+    @contextlib.asynccontextmanager
+    async def org_writer(self, org_id: str) -> AsyncIterator[Conn]:
+        """Hold the org's policy write lock (and the shared rebuild lock) for a write-then-apply."""
+        async with self.pool.connection() as conn:
+            await conn.set_autocommit(True)
+            await conn.execute(
+                "SELECT pg_advisory_lock_shared(%s), pg_advisory_lock(%s::int4, %s::int4)",
+                (_REBUILD_LOCK, _ORG_LOCK_CLASS, _org_lock(org_id)),
+            )
+            try:
+                yield conn
+            finally:
+                await conn.execute(
+                    "SELECT pg_advisory_unlock(%s::int4, %s::int4), pg_advisory_unlock_shared(%s)",
+                    (_ORG_LOCK_CLASS, _org_lock(org_id), _REBUILD_LOCK),
+                )
+
+    async def set_org_mode(self, org_id: str, mode: Mode, request_id: str | None, conn: Conn | None = None) -> Mode:
+        """Append a policy entry; with a request_id already used, return that entry's mode."""
+        if conn is None:
+            async with self.pool.connection() as c:
+                return await self._set_org_mode(c, org_id, mode, request_id)
+        return await self._set_org_mode(conn, org_id, mode, request_id)
+
+    async def _set_org_mode(self, conn: Conn, org_id: str, mode: Mode, request_id: str | None) -> Mode:
+        async with conn.transaction():
             cur = await conn.execute(
                 "INSERT INTO org_policy_journal (org_id, mode, request_id) VALUES (%s, %s, %s)"
                 " ON CONFLICT (request_id) DO NOTHING RETURNING mode",
@@ -195,13 +227,15 @@ class Journal:
             cur = await c.execute(sql)
             return {r[0]: Mode(r[1]) for r in await cur.fetchall()}
 
-    async def org_mode(self, org_id: str) -> Mode | None:
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT mode FROM org_policy_journal WHERE org_id = %s ORDER BY seq DESC LIMIT 1", (org_id,)
-            )
-            row = await cur.fetchone()
-            return Mode(row[0]) if row else None
+    async def org_mode(self, org_id: str, conn: Conn | None = None) -> Mode | None:
+        """The org's current mode: its latest policy journal entry, None when it has none."""
+        sql = "SELECT mode FROM org_policy_journal WHERE org_id = %s ORDER BY seq DESC LIMIT 1"
+        if conn is None:
+            async with self.pool.connection() as c:
+                row = await (await c.execute(sql, (org_id,))).fetchone()
+        else:
+            row = await (await conn.execute(sql, (org_id,))).fetchone()
+        return Mode(row[0]) if row else None
 
     async def max_seq(self, conn: Conn | None = None) -> int:
         sql = "SELECT last_value, is_called FROM journal_seq"

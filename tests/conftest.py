@@ -1,0 +1,143 @@
+"""Real Redis and PostgreSQL for the whole test session: embedded ones, or DNCGATE_TEST_*_URL.
+
+With DNCGATE_TEST_REDIS_URL set, that Redis database is FLUSHed before every test: point it at a
+database of its own. With DNCGATE_TEST_DATABASE_URL set, a fresh database is created on that server
+for the session and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+
+from dncgate.config import Settings
+from dncgate.domain.hours import CallingHours
+from dncgate.embedded import EmbeddedPostgres, EmbeddedRedis
+
+TEST_PEPPER = bytes.fromhex("5eed" * 16)
+
+
+@dataclass
+class Stores:
+    redis_url: str
+    database_url: str
+    redis_server: EmbeddedRedis | None  # None when an external Redis is used
+
+
+def _database_url(base: str, name: str) -> str:
+    info = psycopg.conninfo.conninfo_to_dict(base)
+    info["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**{k: v for k, v in info.items() if v is not None})
+
+
+@pytest.fixture(scope="session")
+def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stores]:
+    base = tmp_path_factory.mktemp("stores")
+    embedded_redis = None
+    redis_url = os.environ.get("DNCGATE_TEST_REDIS_URL")
+    if not redis_url:
+        embedded_redis = EmbeddedRedis(base / "redis").start()
+        redis_url = embedded_redis.url
+    pg = None
+    admin_url = os.environ.get("DNCGATE_TEST_DATABASE_URL")
+    if not admin_url:
+        pg = EmbeddedPostgres(base / "postgres").start()
+        admin_url = pg.url
+    name = f"dncgate_test_{secrets.token_hex(4)}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"'.encode())
+    try:
+        yield Stores(redis_url, _database_url(admin_url, name), embedded_redis)
+    finally:
+        with contextlib.suppress(psycopg.Error), psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+        if embedded_redis is not None:
+            embedded_redis.stop()
+        if pg is not None:
+            pg.stop()
+
+
+def reset_stores(stores: Stores) -> None:
+    """Empty Redis and every table (TRUNCATE skips the journal's append-only row triggers)."""
+    client = redis.Redis.from_url(stores.redis_url)
+    client.flushdb()
+    client.close()
+    with psycopg.connect(stores.database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+        ).fetchall()
+        if rows:
+            tables = ", ".join(f'"{r[0]}"' for r in rows)
+            conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE".encode())
+        seqs = conn.execute("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'").fetchall()
+        for (seq,) in seqs:
+            conn.execute(f'ALTER SEQUENCE "{seq}" RESTART'.encode())
+
+
+@pytest.fixture
+def settings(stores: Stores, tmp_path: Path) -> Settings:
+    """Settings pointing at the test stores, with calling hours off (tests of hours set their own)."""
+    reset_stores(stores)
+    return Settings(
+        listen="127.0.0.1:0",
+        data_dir=tmp_path / "data",
+        redis_url=stores.redis_url,
+        database_url=stores.database_url,
+        pepper=TEST_PEPPER,
+        calling_hours=CallingHours.parse("00:00-24:00"),
+        redis_timeout_ms=500,
+        sync_interval_s=0.2,
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    """The composed application (services over real stores), registry loaded, no gRPC server."""
+    from dncgate.bootstrap import open_app
+    from dncgate.service import sync
+
+    async with open_app(settings) as application:
+        await sync.ensure_loaded(application.registry, application.journal, application.hot)
+        yield application
+
+
+@dataclass
+class Server:
+    port: int
+    app: Any
+    channel: Any
+    settings: Settings
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+@contextlib.asynccontextmanager
+async def start_server(settings: Settings) -> AsyncIterator[Server]:
+    import grpc
+
+    from dncgate.api.server import running
+
+    async with running(settings) as r, grpc.aio.insecure_channel(f"127.0.0.1:{r.port}") as channel:
+        yield Server(r.port, r.app, channel, settings)
+
+
+@pytest.fixture
+async def server(settings: Settings) -> AsyncIterator[Server]:
+    """A real gRPC server on port 0 over the test stores, and an aio channel to it."""
+    async with start_server(settings) as s:
+        yield s
+
+
+def with_settings(settings: Settings, **changes: Any) -> Settings:
+    return replace(settings, **changes)
