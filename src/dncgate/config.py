@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
 
 from dncgate.domain.hours import CallingHours
 from dncgate.domain.types import Mode
@@ -56,8 +60,15 @@ class Settings:
         if v := get("DNCGATE_PEPPER"):
             kwargs["pepper"] = _pepper(v)
         if v := get("DNCGATE_DEFAULT_REGION"):
+            # An unknown region would make every national-format number invalid, silently.
+            if v.upper() not in phonenumbers.SUPPORTED_REGIONS:
+                raise ConfigError(f"DNCGATE_DEFAULT_REGION: {v!r} is not a region code such as CN or US")
             kwargs["default_region"] = v.upper()
         if v := get("DNCGATE_DEFAULT_TIMEZONE"):
+            try:
+                ZoneInfo(v)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ConfigError(f"DNCGATE_DEFAULT_TIMEZONE: {v!r} is not an IANA time zone") from None
             kwargs["default_timezone"] = v
         if v := get("DNCGATE_CALLING_HOURS"):
             try:
@@ -77,16 +88,21 @@ class Settings:
             if v := get(name):
                 kwargs[attr] = _int(name, v, lo, hi)
         if v := get("DNCGATE_LOG_FORMAT"):
+            v = v.lower()
             if v not in ("auto", "json", "console"):
                 raise ConfigError("DNCGATE_LOG_FORMAT: expected auto, json or console")
             kwargs["log_format"] = v
         if v := get("DNCGATE_LOG_LEVEL"):
+            if v.upper() not in logging.getLevelNamesMapping():
+                raise ConfigError("DNCGATE_LOG_LEVEL: expected debug, info, warning, error or critical")
             kwargs["log_level"] = v.lower()
         settings = cls(**kwargs)  # type: ignore[arg-type]
-        if not settings.embedded and settings.pepper is None:
+        if (settings.redis_url or settings.database_url) and settings.pepper is None:
+            # A generated pepper lives in one machine's data dir: replicas sharing an external store
+            # would each key numbers differently.
             raise ConfigError(
-                "DNCGATE_PEPPER must be set when DNCGATE_REDIS_URL and DNCGATE_DATABASE_URL point at "
-                "external servers (at least 32 hex characters, the same on every replica)"
+                "DNCGATE_PEPPER must be set when DNCGATE_REDIS_URL or DNCGATE_DATABASE_URL points at an "
+                "external server (at least 32 hex characters, the same on every replica)"
             )
         return settings
 

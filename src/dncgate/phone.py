@@ -60,12 +60,18 @@ def try_parse(text: str, region: str = "CN") -> PhoneNumber | None:
 
 
 def mask_e164(e164: str, country_code: int) -> str:
-    """`+8613800138000` → `+86138****8000`: country code, three leading and four trailing digits."""
+    """`+8613800138000` → `+86138****8000`: country code, at most three leading and four trailing digits.
+
+    At least four digits stay hidden whatever the length (fewer leading and trailing ones are shown for
+    short national numbers): `+85221234567` → `+85221****67`, not `+852212*4567`, which named the number
+    to one of ten.
+    """
     cc = str(country_code) if country_code else ""
     national = e164[1 + len(cc) :]
-    if len(national) <= 7:
-        return f"+{cc}{national[:1]}{'*' * max(len(national) - 3, 0)}{national[-2:]}"
-    return f"+{cc}{national[:3]}{'*' * (len(national) - 7)}{national[-4:]}"
+    hidden = min(len(national), max(4, len(national) - 7))
+    shown = len(national) - hidden
+    lead = min(3, shown // 2)
+    return f"+{cc}{national[:lead]}{'*' * hidden}{national[lead + hidden :]}"
 
 
 def mask_text(text: str) -> str:

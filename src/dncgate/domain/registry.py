@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from dncgate.domain.types import Source
 
@@ -49,18 +49,29 @@ def preference_at(
     return best
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+def epoch_us(at: datetime) -> int:
+    """Microseconds since the Unix epoch, exactly (no float rounding)."""
+    return (at - EPOCH) // _US
+
+
 @dataclass(frozen=True, slots=True)
 class Schedule:
     """A number's blocked-category mask now and at each known future change (for the hot path)."""
 
     mask: int
-    # (epoch seconds, mask from then on), ascending; empty unless a change was scheduled ahead.
+    # (epoch microseconds, mask from then on), ascending; empty unless a change was scheduled ahead.
+    # Microseconds, like PostgreSQL's timestamptz, so the hot path switches at the journal's instant.
     upcoming: tuple[tuple[int, int], ...] = ()
 
-    def mask_at(self, epoch_seconds: float) -> int:
+    def mask_at(self, at: datetime) -> int:
+        t = epoch_us(at)
         mask = self.mask
-        for at, m in self.upcoming:
-            if at > epoch_seconds:
+        for change_at, m in self.upcoming:
+            if change_at > t:
                 break
             mask = m
         return mask
@@ -73,7 +84,7 @@ def schedule_of(changes: Sequence[PreferenceChange], now: datetime) -> Schedule:
     future = sorted((c for c in changes if c.effective_from > now), key=_order)
     for c in future:
         # Several entries may share an effective time; only the last of them counts.
-        at = int(c.effective_from.timestamp())
+        at = epoch_us(c.effective_from)
         if upcoming and upcoming[-1][0] == at:
             upcoming[-1] = (at, c.mask)
         else:

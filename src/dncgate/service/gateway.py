@@ -17,6 +17,7 @@ from dncgate.domain.calls import CallEvent
 from dncgate.domain.decision import CallAttempt, Verdict
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.hours import CallingHours
+from dncgate.domain.registry import epoch_us
 from dncgate.domain.types import Category, Mode
 from dncgate.store.calls import CallStream
 from dncgate.store.hot import HotRegistry, NotLoaded, Snapshot
@@ -26,7 +27,7 @@ _STORE_ERRORS = (redis.exceptions.RedisError, OSError, TimeoutError, NotLoaded)
 
 def new_call_id(now: datetime) -> str:
     """A time-ordered unique id: 48 bits of milliseconds then 80 random bits, as 32 hex digits."""
-    ms = int(now.timestamp() * 1000)
+    ms = epoch_us(now) // 1000
     return f"{ms & 0xFFFFFFFFFFFF:012x}{os.urandom(10).hex()}"
 
 
@@ -121,7 +122,7 @@ class Gateway:
                     agent_id=req.agent_id,
                     category=req.category,
                 )
-                mask = snap.schedule.mask_at(now.timestamp())
+                mask = snap.schedule.mask_at(now)
                 mode = snap.mode or self.default_mode
                 verdicts.append(rules.decide(attempt, mask, snap.consents, mode, self.hours, now))
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import timedelta
 
 import redis.asyncio as aioredis
 
 from dncgate.domain.calls import CallEvent
+from dncgate.domain.registry import EPOCH, epoch_us
 from dncgate.domain.types import Category, Decision, Reason
 from dncgate.store.hot import CALLS
 
@@ -15,7 +16,7 @@ from dncgate.store.hot import CALLS
 def encode_event(e: CallEvent) -> dict[bytes, bytes]:
     return {
         b"id": e.call_id.encode(),
-        b"ts": b"%d" % int(e.at.timestamp() * 1000),
+        b"us": b"%d" % epoch_us(e.at),
         b"caller": e.caller_e164.encode(),
         b"callee": e.callee_key.encode(),
         b"mask": e.callee_masked.encode(),
@@ -33,7 +34,7 @@ def encode_event(e: CallEvent) -> dict[bytes, bytes]:
 def decode_event(fields: Mapping[bytes, bytes]) -> CallEvent:
     return CallEvent(
         call_id=fields[b"id"].decode(),
-        at=datetime.fromtimestamp(int(fields[b"ts"]) / 1000, UTC),
+        at=EPOCH + timedelta(microseconds=int(fields[b"us"])),
         caller_e164=fields[b"caller"].decode(),
         callee_key=fields[b"callee"].decode(),
         callee_masked=fields[b"mask"].decode(),

@@ -1,0 +1,228 @@
+"""Settings from an explicit environment: defaults, every DNCGATE_* variable, errors, the pepper file."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from dncgate.config import ConfigError, Settings
+from dncgate.domain.hours import CallingHours
+from dncgate.domain.types import Mode
+
+HEX_PEPPER = "00112233445566778899aabbccddeeff"  # 32 hex characters = 16 bytes
+EXTERNAL = {"DNCGATE_REDIS_URL": "redis://cache:6379/0", "DNCGATE_DATABASE_URL": "postgresql://db/dncgate"}
+
+
+def test_an_empty_environment_gives_the_documented_defaults() -> None:
+    """No variables: embedded stores, CN numbers, Shanghai time, 09:00-21:00, enforce mode."""
+    s = Settings.from_env({})
+    assert s == Settings()
+    assert (s.listen, s.data_dir, s.redis_url, s.database_url, s.pepper) == (
+        "127.0.0.1:50051",
+        Path(".dncgate"),
+        None,
+        None,
+        None,
+    )
+    assert (s.default_region, s.default_timezone, s.calling_hours, s.mode) == (
+        "CN",
+        "Asia/Shanghai",
+        CallingHours(540, 1260),
+        Mode.ENFORCE,
+    )
+    assert (s.redis_timeout_ms, s.max_batch, s.registry_bucket_bits) == (250, 5000, 16)
+    assert (s.log_format, s.log_level, s.embedded) == ("auto", "info", True)
+
+
+def test_variables_outside_the_dncgate_namespace_are_ignored() -> None:
+    """Only DNCGATE_* names are read."""
+    assert Settings.from_env({"REDIS_URL": "redis://x", "PEPPER": HEX_PEPPER, "MODE": "monitor"}) == Settings()
+
+
+def test_blank_values_count_as_unset() -> None:
+    """A variable set to spaces falls back to its default instead of failing."""
+    env = {"DNCGATE_LISTEN": "  ", "DNCGATE_MODE": "", "DNCGATE_MAX_BATCH": " ", "DNCGATE_REDIS_URL": " "}
+    assert Settings.from_env(env) == Settings()
+
+
+def test_every_variable_is_read() -> None:
+    """Each DNCGATE_* variable lands in its setting, trimmed and normalised."""
+    env = {
+        "DNCGATE_LISTEN": " 0.0.0.0:6000 ",
+        "DNCGATE_DATA_DIR": "/var/lib/dncgate",
+        "DNCGATE_PEPPER": HEX_PEPPER,
+        "DNCGATE_DEFAULT_REGION": "us",
+        "DNCGATE_DEFAULT_TIMEZONE": "America/New_York",
+        "DNCGATE_CALLING_HOURS": "08:00-20:00",
+        "DNCGATE_MODE": "Monitor",
+        "DNCGATE_REDIS_TIMEOUT_MS": "100",
+        "DNCGATE_MAX_BATCH": "20000",
+        "DNCGATE_REGISTRY_BUCKET_BITS": "20",
+        "DNCGATE_LOG_FORMAT": "json",
+        "DNCGATE_LOG_LEVEL": "DEBUG",
+        **EXTERNAL,
+    }
+    s = Settings.from_env(env)
+    assert s == Settings(
+        listen="0.0.0.0:6000",
+        data_dir=Path("/var/lib/dncgate"),
+        redis_url="redis://cache:6379/0",
+        database_url="postgresql://db/dncgate",
+        pepper=bytes.fromhex(HEX_PEPPER),
+        default_region="US",
+        default_timezone="America/New_York",
+        calling_hours=CallingHours(480, 1200),
+        mode=Mode.MONITOR,
+        redis_timeout_ms=100,
+        max_batch=20000,
+        log_format="json",
+        log_level="debug",
+        registry_bucket_bits=20,
+    )
+    assert not s.embedded
+
+
+@pytest.mark.parametrize("value", ["enforce", "ENFORCE", " Enforce "])
+def test_mode_is_case_insensitive(value: str) -> None:
+    """'enforce' in any case is enforce mode."""
+    assert Settings.from_env({"DNCGATE_MODE": value}).mode is Mode.ENFORCE
+
+
+def test_calling_hours_00_to_24_turn_the_rule_off() -> None:
+    """The documented way to disable calling hours parses to an always-open window."""
+    assert Settings.from_env({"DNCGATE_CALLING_HOURS": "00:00-24:00"}).calling_hours.always_open
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("DNCGATE_MODE", "shadow", "expected 'enforce' or 'monitor'"),
+        ("DNCGATE_CALLING_HOURS", "9am-9pm", "expected HH:MM-HH:MM"),
+        ("DNCGATE_CALLING_HOURS", "21:00-09:00", "start < end"),
+        ("DNCGATE_LOG_FORMAT", "xml", "expected auto, json or console"),
+        ("DNCGATE_LOG_LEVEL", "verbose", "expected debug, info"),
+        ("DNCGATE_DEFAULT_REGION", "CHN", "'CHN' is not a region code"),
+        ("DNCGATE_DEFAULT_TIMEZONE", "Mars/Olympus_Mons", "is not an IANA time zone"),
+        ("DNCGATE_DEFAULT_TIMEZONE", "../../etc/passwd", "is not an IANA time zone"),
+        ("DNCGATE_PEPPER", "too-short", "at least 16 bytes"),
+        ("DNCGATE_PEPPER", "00112233445566778899aabbccddee", "at least 16 bytes"),  # 15 bytes of hex
+        ("DNCGATE_REDIS_TIMEOUT_MS", "fast", "'fast' is not an integer"),
+        ("DNCGATE_REDIS_TIMEOUT_MS", "0", "0 is outside 1..60000"),
+        ("DNCGATE_REDIS_TIMEOUT_MS", "60001", "60001 is outside 1..60000"),
+        ("DNCGATE_MAX_BATCH", "1.5", "'1.5' is not an integer"),
+        ("DNCGATE_MAX_BATCH", "100001", "100001 is outside 1..100000"),
+        ("DNCGATE_REGISTRY_BUCKET_BITS", "7", "7 is outside 8..24"),
+        ("DNCGATE_REGISTRY_BUCKET_BITS", "25", "25 is outside 8..24"),
+    ],
+)
+def test_a_bad_value_is_a_config_error_naming_the_variable(name: str, value: str, message: str) -> None:
+    """The error starts with the variable's name and says what is wrong with the value."""
+    with pytest.raises(ConfigError, match=message) as err:
+        Settings.from_env({name: value})
+    assert str(err.value).startswith(f"{name}: ")
+    assert isinstance(err.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "attr", "expected"),
+    [
+        ("DNCGATE_REDIS_TIMEOUT_MS", "1", "redis_timeout_ms", 1),
+        ("DNCGATE_REDIS_TIMEOUT_MS", "60000", "redis_timeout_ms", 60000),
+        ("DNCGATE_MAX_BATCH", "1", "max_batch", 1),
+        ("DNCGATE_MAX_BATCH", "100000", "max_batch", 100000),
+        ("DNCGATE_REGISTRY_BUCKET_BITS", "8", "registry_bucket_bits", 8),
+        ("DNCGATE_REGISTRY_BUCKET_BITS", "24", "registry_bucket_bits", 24),
+    ],
+)
+def test_integer_limits_are_inclusive(name: str, value: str, attr: str, expected: int) -> None:
+    """The bounds named in the error messages are themselves accepted."""
+    assert getattr(Settings.from_env({name: value}), attr) == expected
+
+
+def test_a_hex_pepper_is_decoded() -> None:
+    """32 hex characters are 16 bytes of secret."""
+    assert Settings.from_env({"DNCGATE_PEPPER": HEX_PEPPER}).pepper == bytes.fromhex(HEX_PEPPER)
+
+
+def test_a_non_hex_pepper_is_used_as_text() -> None:
+    """A passphrase of 16 or more characters is taken as its UTF-8 bytes."""
+    assert Settings.from_env({"DNCGATE_PEPPER": "correct horse battery"}).pepper == b"correct horse battery"
+
+
+def test_external_stores_without_a_pepper_are_refused() -> None:
+    """With both URLs set, replicas must share a pepper: the error names DNCGATE_PEPPER."""
+    with pytest.raises(ConfigError, match=r"^DNCGATE_PEPPER must be set when DNCGATE_REDIS_URL or"):
+        Settings.from_env(EXTERNAL)
+
+
+def test_external_stores_with_a_pepper_are_accepted() -> None:
+    """Both URLs and a pepper: not embedded."""
+    s = Settings.from_env({**EXTERNAL, "DNCGATE_PEPPER": HEX_PEPPER})
+    assert (s.embedded, s.redis_url, s.database_url) == (False, "redis://cache:6379/0", "postgresql://db/dncgate")
+
+
+@pytest.mark.parametrize("name", sorted(EXTERNAL))
+def test_one_external_url_alone_still_needs_a_shared_pepper(name: str) -> None:
+    """With one store external, replicas share it, so a per-machine generated pepper is refused."""
+    with pytest.raises(ConfigError, match=r"^DNCGATE_PEPPER must be set"):
+        Settings.from_env({name: EXTERNAL[name]})
+    s = Settings.from_env({name: EXTERNAL[name], "DNCGATE_PEPPER": HEX_PEPPER})
+    assert s.embedded and s.pepper is not None
+
+
+def test_from_env_reads_os_environ_when_no_mapping_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without an argument the process environment is read."""
+    monkeypatch.setenv("DNCGATE_MAX_BATCH", "42")
+    assert Settings.from_env().max_batch == 42
+
+
+# --- resolve_pepper ---------------------------------------------------------------------------------
+
+
+def test_a_configured_pepper_is_used_and_no_file_is_written(tmp_path: Path) -> None:
+    """resolve_pepper returns DNCGATE_PEPPER as is and leaves the data dir alone."""
+    s = Settings(data_dir=tmp_path / "data", pepper=b"p" * 16)
+    assert s.resolve_pepper() == b"p" * 16
+    assert not (tmp_path / "data").exists()
+
+
+def test_an_embedded_pepper_is_generated_once_in_a_private_file(tmp_path: Path) -> None:
+    """The first call writes 64 hex characters to data_dir/pepper, mode 0600, creating the directory."""
+    s = Settings(data_dir=tmp_path / "nested" / "data")
+    pepper = s.resolve_pepper()
+    path = tmp_path / "nested" / "data" / "pepper"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    text = path.read_text()
+    assert len(text) == 65 and text.endswith("\n")
+    assert pepper == bytes.fromhex(text.strip())
+    assert len(pepper) == 32
+
+
+def test_the_generated_pepper_is_reused_on_every_later_start(tmp_path: Path) -> None:
+    """A restart (new Settings, same data dir) gets the same pepper and the file is not rewritten."""
+    first = Settings(data_dir=tmp_path).resolve_pepper()
+    mtime = (tmp_path / "pepper").stat().st_mtime_ns
+    assert Settings(data_dir=tmp_path).resolve_pepper() == first
+    assert Settings(data_dir=tmp_path).resolve_pepper() == first
+    assert (tmp_path / "pepper").stat().st_mtime_ns == mtime
+
+
+def test_two_data_dirs_get_different_peppers(tmp_path: Path) -> None:
+    """Each generated pepper is fresh randomness."""
+    assert Settings(data_dir=tmp_path / "a").resolve_pepper() != Settings(data_dir=tmp_path / "b").resolve_pepper()
+
+
+def test_an_existing_pepper_file_is_read_not_replaced(tmp_path: Path) -> None:
+    """A pepper copied into the data dir (e.g. from a backup) is the one used."""
+    (tmp_path / "pepper").write_text(HEX_PEPPER + "\n")
+    assert Settings(data_dir=tmp_path).resolve_pepper() == bytes.fromhex(HEX_PEPPER)
+    assert (tmp_path / "pepper").read_text() == HEX_PEPPER + "\n"
+
+
+def test_a_damaged_pepper_file_is_a_config_error(tmp_path: Path) -> None:
+    """A truncated pepper file is refused rather than silently weakening the keys."""
+    (tmp_path / "pepper").write_text("abcd\n")
+    with pytest.raises(ConfigError, match="at least 16 bytes"):
+        Settings(data_dir=tmp_path).resolve_pepper()
