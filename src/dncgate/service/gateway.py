@@ -94,6 +94,8 @@ class Gateway:
         callees = [phone.try_parse(r.callee_number, self.region) for r in reqs]
         keys = [self.keyer.digest(c.e164) if c else b"" for c in callees]
 
+        # One deadline for the whole Check: reads and the event append share it.
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
         snapshots: list[Snapshot | None] = [None] * len(reqs)
         available = True
         lookups = [i for i, c in enumerate(callees) if c is not None]
@@ -145,7 +147,10 @@ class Gateway:
             for req, caller, callee, key, v in zip(reqs, callers, callees, keys, verdicts, strict=True)
         ]
         try:
-            await asyncio.wait_for(self.calls.append(events), self.timeout_s)
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise TimeoutError
+            await asyncio.wait_for(self.calls.append(events), remaining)
         except _STORE_ERRORS:
             # An allowed call that is not on record could never be verified: fail closed.
             verdicts = [rules.REGISTRY_UNAVAILABLE if v.allowed else v for v in verdicts]

@@ -94,16 +94,36 @@ class RegistryService:
         request_id: str | None,
     ) -> PreferenceView:
         n = self._number(number, "number")
+        return await self.set_preference_by_key(
+            self.keyer.digest(n.e164), n.masked, do_not_disturb, categories, source, effective_from, request_id
+        )
+
+    async def set_preference_by_key(
+        self,
+        key: bytes,
+        masked: str,
+        do_not_disturb: bool,
+        categories: Sequence[Category],
+        source: Source,
+        effective_from: datetime | None,
+        request_id: str | None,
+    ) -> PreferenceView:
+        """set_preference for a caller that holds the consumer's keyed hash, not the number.
+
+        An in-call opt-out knows the call, and the call event keeps only the callee's digest and mask;
+        the journal is keyed by that digest anyway, so the write goes through the same path.
+        """
+        if len(key) != 32:
+            raise ValueError("a consumer key is the 32-byte HMAC-SHA256 digest of the E.164 number")
         if source is Source.UNSPECIFIED:
             raise InvalidArgument("source", "is required (APP, HOTLINE, IN_CALL, NATIONAL_REGISTRY or ADMIN)")
-        key = self.keyer.digest(n.e164)
         async with self.journal.consumer(key) as session:
             change, created = await session.append_preference(
                 do_not_disturb, mask_of(categories), source, effective_from, request_id or None
             )
             await self._apply(session, key, change.seq, preferences=True)
-        log.info("preference_set", number=n.masked, dnd=change.do_not_disturb, seq=change.seq, replay=not created)
-        return PreferenceView(n.masked, change)
+        log.info("preference_set", number=masked, dnd=change.do_not_disturb, seq=change.seq, replay=not created)
+        return PreferenceView(masked, change)
 
     async def get_preference(self, number: str, as_of: datetime | None) -> PreferenceView:
         n = self._number(number, "number")

@@ -33,32 +33,51 @@ class RebuildReport:
 
 async def rebuild(journal: Journal, hot: HotRegistry) -> RebuildReport:
     """Recreate the Redis registry from the journal. Checks fail closed (BLOCK) while it runs."""
-    started = time.monotonic()
-    now = datetime.now(UTC)
-    numbers = consents = 0
     async with journal.exclusive() as conn:
-        seq = await journal.max_seq(conn)
-        await hot.begin_rebuild()
-        batch: list[tuple[bytes, object]] = []
-        async for key, changes in journal_store.stream_preferences(conn):
-            batch.append((key, schedule_of(changes, now)))
-            numbers += 1
-            if len(batch) >= _BATCH:
-                await hot.load(batch, ())  # type: ignore[arg-type]
-                batch = []
-        if batch:
+        return await _rebuild_locked(conn, journal, hot)
+
+
+async def rebuild_unless_loaded(journal: Journal, hot: HotRegistry) -> RebuildReport | None:
+    """Rebuild unless Redis is found loaded once the rebuild lock is held (None then).
+
+    Every replica watches Redis: after a flush they all find it empty and queue for the lock. The
+    first rebuilds; the others must not start over (each rebuild blocks every Check while it runs).
+    """
+    async with journal.exclusive() as conn:
+        if await hot.is_ready():
+            return None
+        return await _rebuild_locked(conn, journal, hot)
+
+
+async def _rebuild_locked(conn: journal_store.Conn, journal: Journal, hot: HotRegistry) -> RebuildReport:
+    started = time.monotonic()
+    numbers = consents = 0
+    # "Now" once the lock is held: a change committed while we waited for it has an effective time
+    # after a clock read before, and would be folded as not yet in effect (a consent revoked
+    # meanwhile would come back to life).
+    now = datetime.now(UTC)
+    seq = await journal.max_seq(conn)
+    await hot.begin_rebuild()
+    batch: list[tuple[bytes, object]] = []
+    async for key, changes in journal_store.stream_preferences(conn):
+        batch.append((key, schedule_of(changes, now)))
+        numbers += 1
+        if len(batch) >= _BATCH:
             await hot.load(batch, ())  # type: ignore[arg-type]
-        cbatch: list[tuple[bytes, str, str, Consent]] = []
-        async for key, cchanges in journal_store.stream_consents(conn):
-            for c in consents_at(cchanges, now):
-                cbatch.append((key, c.org_id, c.agent_id, c))
-                consents += 1
-            if len(cbatch) >= _BATCH:
-                await hot.load((), cbatch)
-                cbatch = []
-        if cbatch:
+            batch = []
+    if batch:
+        await hot.load(batch, ())  # type: ignore[arg-type]
+    cbatch: list[tuple[bytes, str, str, Consent]] = []
+    async for key, cchanges in journal_store.stream_consents(conn):
+        for c in consents_at(cchanges, now):
+            cbatch.append((key, c.org_id, c.agent_id, c))
+            consents += 1
+        if len(cbatch) >= _BATCH:
             await hot.load((), cbatch)
-        await hot.finish_rebuild(await journal.org_modes(conn), seq)
+            cbatch = []
+    if cbatch:
+        await hot.load((), cbatch)
+    await hot.finish_rebuild(await journal.org_modes(conn), seq)
     report = RebuildReport(numbers, consents, seq, time.monotonic() - started)
     log.info("registry_rebuilt", numbers=numbers, consents=consents, seq=seq, seconds=round(report.seconds, 3))
     return report
@@ -83,7 +102,7 @@ async def ensure_loaded(service: RegistryService, journal: Journal, hot: HotRegi
     if await hot.is_ready():
         await catch_up(service, journal, hot)
     else:
-        await rebuild(journal, hot)
+        await rebuild_unless_loaded(journal, hot)
 
 
 async def run(service: RegistryService, journal: Journal, hot: HotRegistry, interval_s: float) -> None:
@@ -93,7 +112,7 @@ async def run(service: RegistryService, journal: Journal, hot: HotRegistry, inte
         try:
             if not await hot.is_ready():
                 log.warning("registry_not_loaded", action="rebuild")
-                await rebuild(journal, hot)
+                await rebuild_unless_loaded(journal, hot)
             for key in list(service.dirty):
                 await service.reapply(key)
         except asyncio.CancelledError:

@@ -3,9 +3,9 @@
 Layout (all keys binary and short, because at millions of numbers every byte counts):
 
     dncr<3-byte bucket>  HASH  digest[3:9] -> "mask" or "mask|epoch:mask|..."   do-not-disturb
-    dncc<3-byte bucket>  HASH  digest[3:9] + org + 0x00 + agent -> expiry epoch ("0": none)
+    dncc<3-byte bucket>  HASH  digest[3:9] + blake2b-64(org, agent) -> expiry epoch ("0": none)
     dnc:mode             HASH  org -> ENFORCE | MONITOR
-    dnc:ready            STRING bucket bits; absent while Redis is empty or being rebuilt
+    dnc:ready            STRING "<layout version>/<bucket bits>"; absent while empty or being rebuilt
     dnc:seq              STRING highest journal seq applied
     dnc:calls            STREAM call events (the evidence complaints are matched against)
 
@@ -17,6 +17,7 @@ then blocks (fail closed) instead of reading an empty registry as "nobody regist
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +32,9 @@ READY = b"dnc:ready"
 SEQ = b"dnc:seq"
 MODES = b"dnc:mode"
 CALLS = b"dnc:calls"
+# Bumped whenever the encoding below changes: a Redis written with another layout reads as not
+# loaded, so the server rebuilds it instead of misreading it.
+LAYOUT_VERSION = 2
 _PREF_PREFIX = b"dncr"
 _CONSENT_PREFIX = b"dncc"
 
@@ -82,7 +86,7 @@ class HotRegistry:
     def __init__(self, client: aioredis.Redis, bucket_bits: int = 16) -> None:
         self.client = client
         self.bits = bucket_bits
-        self._ready_value = b"%d" % bucket_bits
+        self._ready_value = b"%d/%d" % (LAYOUT_VERSION, bucket_bits)
         self._max_seq = client.register_script(_MAX_SEQ)
 
     def _bucket(self, key: bytes) -> bytes:
@@ -92,14 +96,17 @@ class HotRegistry:
         return _PREF_PREFIX + self._bucket(key), key[3:9]
 
     def consent_location(self, key: bytes, org_id: str, agent_id: str) -> tuple[bytes, bytes]:
-        return _CONSENT_PREFIX + self._bucket(key), key[3:9] + org_id.encode() + b"\x00" + agent_id.encode()
+        # org and agent ids are hashed so long ids (UUIDs...) keep the field short and the bucket compact.
+        scope = hashlib.blake2b(org_id.encode() + b"\x00" + agent_id.encode(), digest_size=8).digest()
+        return _CONSENT_PREFIX + self._bucket(key), key[3:9] + scope
 
     def lookup_commands(self, pipe: Any, key: bytes, org_id: str, agent_id: str) -> None:
-        """Queue the reads one Check needs (5 replies) on a pipeline."""
+        """Queue the reads one Check needs (4 replies) on a pipeline."""
         pkey, pfield = self.pref_location(key)
         ckey, org_field = self.consent_location(key, org_id, "")
+        _, agent_field = self.consent_location(key, org_id, agent_id)
         pipe.hget(pkey, pfield)
-        pipe.hmget(ckey, [org_field, org_field + agent_id.encode()])
+        pipe.hmget(ckey, [org_field, agent_field])
         pipe.hget(MODES, org_id)
         pipe.get(READY)
 

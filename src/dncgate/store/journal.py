@@ -45,6 +45,33 @@ def _consent(row: Sequence[Any]) -> ConsentChange:
     return ConsentChange(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
 
 
+@contextlib.asynccontextmanager
+async def _holding(
+    conn: Conn, lock: str, lock_args: Sequence[Any], unlock: str, unlock_args: Sequence[Any]
+) -> AsyncIterator[None]:
+    """Hold session-level advisory locks on a pooled connection for a block, and never leak them.
+
+    Such a lock survives the error of the statement that took it: a wait cancelled half-way (a
+    client's deadline) can leave the first of two locks held, and an unlock that fails leaves all of
+    them; on a connection back in the pool that blocks every later rebuild. So on any failure the
+    connection is closed instead, which ends the session and its locks (the pool replaces it).
+    """
+    await conn.set_autocommit(True)
+    try:
+        await conn.execute(lock, lock_args)
+    except BaseException:
+        await conn.close()
+        raise
+    try:
+        yield
+    finally:
+        try:
+            await conn.execute(unlock, unlock_args)
+        except BaseException:
+            await conn.close()
+            raise
+
+
 class ConsumerSession:
     """Journal access for one consumer while holding that consumer's write lock."""
 
@@ -142,29 +169,28 @@ class Journal:
     @contextlib.asynccontextmanager
     async def consumer(self, key: bytes) -> AsyncIterator[ConsumerSession]:
         """Hold the consumer's write lock (and the shared rebuild lock) for a write-then-apply."""
-        async with self.pool.connection() as conn:
-            await conn.set_autocommit(True)
-            await conn.execute(
-                "SELECT pg_advisory_lock_shared(%s), pg_advisory_lock(%s)", (_REBUILD_LOCK, _key_lock(key))
-            )
-            try:
-                yield ConsumerSession(conn, key)
-            finally:
-                await conn.execute(
-                    "SELECT pg_advisory_unlock(%s), pg_advisory_unlock_shared(%s)",
-                    (_key_lock(key), _REBUILD_LOCK),
-                )
+        async with (
+            self.pool.connection() as conn,
+            _holding(
+                conn,
+                "SELECT pg_advisory_lock_shared(%s), pg_advisory_lock(%s)",
+                (_REBUILD_LOCK, _key_lock(key)),
+                "SELECT pg_advisory_unlock(%s), pg_advisory_unlock_shared(%s)",
+                (_key_lock(key), _REBUILD_LOCK),
+            ),
+        ):
+            yield ConsumerSession(conn, key)
 
     @contextlib.asynccontextmanager
     async def exclusive(self) -> AsyncIterator[Conn]:
         """Hold the rebuild lock exclusively: no registry write lands in Redis meanwhile."""
-        async with self.pool.connection() as conn:
-            await conn.set_autocommit(True)
-            await conn.execute("SELECT pg_advisory_lock(%s)", (_REBUILD_LOCK,))
-            try:
-                yield conn
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock(%s)", (_REBUILD_LOCK,))
+        async with (
+            self.pool.connection() as conn,
+            _holding(
+                conn, "SELECT pg_advisory_lock(%s)", (_REBUILD_LOCK,), "SELECT pg_advisory_unlock(%s)", (_REBUILD_LOCK,)
+            ),
+        ):
+            yield conn
 
     async def preference_changes(self, key: bytes) -> list[PreferenceChange]:
         async with self.pool.connection() as conn:
@@ -177,19 +203,17 @@ class Journal:
     @contextlib.asynccontextmanager
     async def org_writer(self, org_id: str) -> AsyncIterator[Conn]:
         """Hold the org's policy write lock (and the shared rebuild lock) for a write-then-apply."""
-        async with self.pool.connection() as conn:
-            await conn.set_autocommit(True)
-            await conn.execute(
+        async with (
+            self.pool.connection() as conn,
+            _holding(
+                conn,
                 "SELECT pg_advisory_lock_shared(%s), pg_advisory_lock(%s::int4, %s::int4)",
                 (_REBUILD_LOCK, _ORG_LOCK_CLASS, _org_lock(org_id)),
-            )
-            try:
-                yield conn
-            finally:
-                await conn.execute(
-                    "SELECT pg_advisory_unlock(%s::int4, %s::int4), pg_advisory_unlock_shared(%s)",
-                    (_ORG_LOCK_CLASS, _org_lock(org_id), _REBUILD_LOCK),
-                )
+                "SELECT pg_advisory_unlock(%s::int4, %s::int4), pg_advisory_unlock_shared(%s)",
+                (_ORG_LOCK_CLASS, _org_lock(org_id), _REBUILD_LOCK),
+            ),
+        ):
+            yield conn
 
     async def set_org_mode(self, org_id: str, mode: Mode, request_id: str | None, conn: Conn | None = None) -> Mode:
         """Append a policy entry; with a request_id already used, return that entry's mode."""

@@ -1,0 +1,157 @@
+"""The gateway over real Redis: decisions, the dnc:calls evidence stream, batches and fail-closed paths."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+import redis.exceptions
+
+from dncgate.domain.errors import InvalidArgument
+from dncgate.domain.types import Category, Decision, Mode, Reason, Source
+from dncgate.store.hot import CALLS
+from tests.integration.support import CALLER, CONSUMER, OTHER_CONSUMER, check_input, key_of
+
+pytestmark = pytest.mark.integration
+
+
+async def _entries(app: Any) -> list[dict[bytes, bytes]]:
+    return [fields for _, fields in await app.redis.xrange(CALLS)]
+
+
+async def test_check_appends_a_call_event_with_decision_reason_and_hashed_callee(app: Any) -> None:
+    """A Check writes one stream entry with the verdict, the callee's hex HMAC and mask, and the caller in E.164."""
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
+    result = await app.gateway.check(
+        check_input("+86 138-0013-8000", caller="021-6123-4567", category=Category.FINANCE, request_id="rq-7")
+    )
+    assert (result.verdict.decision, result.verdict.reason) == (Decision.BLOCK, Reason.REGISTERED)
+    assert (result.callee_e164, result.callee_masked, result.request_id) == ("+8613800138000", "+86138****8000", "rq-7")
+    [event] = await _entries(app)
+    assert {k: v for k, v in event.items() if k not in (b"ts", b"us")} == {
+        b"id": result.call_id.encode(),
+        b"caller": CALLER.encode(),
+        b"callee": key_of(app, CONSUMER).hex().encode(),
+        b"mask": b"+86138****8000",
+        b"agent": b"agent-1",
+        b"org": b"acme",
+        b"campaign": b"spring",
+        b"cat": b"%d" % Category.FINANCE,
+        b"dec": b"BLOCK",
+        b"rsn": b"REGISTERED",
+        b"vio": b"0",
+        b"rid": b"rq-7",
+    }
+    [decoded] = await app.gateway.calls.read_all()
+    assert abs((decoded.at - datetime.now(UTC)).total_seconds()) < 5
+    assert re.fullmatch(rb"[0-9a-f]{64}", event[b"callee"])
+    assert re.fullmatch(r"[0-9a-f]{32}", result.call_id)
+
+
+async def test_every_check_is_logged_including_allowed_and_monitored_calls(app: Any) -> None:
+    """Allowed, blocked and monitor-mode calls each leave one decoded event, violations flagged."""
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
+    await app.registry.set_org_policy("loose", Mode.MONITOR, None)
+    await app.gateway.check(check_input(OTHER_CONSUMER))
+    await app.gateway.check(check_input(CONSUMER))
+    await app.gateway.check(check_input(CONSUMER, org="loose"))
+    events = await app.gateway.calls.read_all()
+    assert [(e.decision, e.reason, e.violation, e.org_id) for e in events] == [
+        (Decision.ALLOW, Reason.NOT_REGISTERED, False, "acme"),
+        (Decision.BLOCK, Reason.REGISTERED, False, "acme"),
+        (Decision.ALLOW, Reason.REGISTERED, True, "loose"),
+    ]
+
+
+async def test_check_many_keeps_order_and_answers_invalid_numbers_in_the_batch(app: Any) -> None:
+    """A batch is answered and logged in request order, with INVALID_NUMBER for numbers that cannot exist."""
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
+    callees = [CONSUMER, "12345", OTHER_CONSUMER, "１３８００１３８０００", "not-a-number", "0086 138 0013 8000"]
+    reqs = [check_input(c, request_id=f"r{i}") for i, c in enumerate(callees)]
+    results = await app.gateway.check_many(reqs)
+    assert [r.request_id for r in results] == [f"r{i}" for i in range(len(callees))]
+    assert [(r.verdict.decision, r.verdict.reason) for r in results] == [
+        (Decision.BLOCK, Reason.REGISTERED),
+        (Decision.BLOCK, Reason.INVALID_NUMBER),
+        (Decision.ALLOW, Reason.NOT_REGISTERED),
+        (Decision.BLOCK, Reason.REGISTERED),
+        (Decision.BLOCK, Reason.INVALID_NUMBER),
+        (Decision.BLOCK, Reason.REGISTERED),
+    ]
+    assert [r.callee_e164 for r in results] == [
+        "+8613800138000",
+        "",
+        "+8613912345678",
+        "+8613800138000",
+        "",
+        "+8613800138000",
+    ]
+    events = await _entries(app)
+    assert [e[b"rid"] for e in events] == [f"r{i}".encode() for i in range(len(callees))]
+    assert [e[b"id"].decode() for e in events] == [r.call_id for r in results]
+    assert len({r.call_id for r in results}) == len(results)
+    assert events[1][b"callee"] == b""
+    assert events[1][b"mask"] == b"<invalid:5 chars,\xe2\x80\xa645>"
+
+
+@pytest.mark.parametrize(
+    ("index", "changes", "field"),
+    [
+        (1, {"org": ""}, "requests[1].org_id"),
+        (2, {"caller": " "}, "requests[2].caller_number"),
+        (0, {"caller": "12"}, "requests[0].caller_number"),
+        (2, {"callee": ""}, "requests[2].callee_number"),
+    ],
+)
+async def test_batch_with_a_missing_field_raises_invalid_argument_naming_the_request(
+    app: Any, index: int, changes: dict[str, str], field: str
+) -> None:
+    """A missing org_id or caller anywhere in a batch rejects the batch, naming requests[i].field, and logs nothing."""
+    reqs = [check_input(CONSUMER) for _ in range(3)]
+    kw = {"caller": CALLER, "org": "acme", **changes}
+    reqs[index] = check_input(kw.pop("callee", CONSUMER), **kw)
+    with pytest.raises(InvalidArgument) as err:
+        await app.gateway.check_many(reqs)
+    assert err.value.field == field
+    assert await _entries(app) == []
+
+
+async def test_single_check_names_the_field_without_a_batch_prefix(app: Any) -> None:
+    """A single Check without org_id raises InvalidArgument on plain `org_id`."""
+    with pytest.raises(InvalidArgument) as err:
+        await app.gateway.check(check_input(CONSUMER, org=""))
+    assert err.value.field == "org_id"
+
+
+async def test_allowed_calls_are_blocked_when_the_event_cannot_be_logged(app: Any) -> None:
+    """If the call stream cannot be written, an ALLOW becomes REGISTRY_UNAVAILABLE; a BLOCK keeps its reason."""
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
+    await app.redis.set(CALLS, b"not a stream")  # XADD now fails with WRONGTYPE
+    results = await app.gateway.check_many([check_input(OTHER_CONSUMER), check_input(CONSUMER)])
+    assert [(r.verdict.decision, r.verdict.reason) for r in results] == [
+        (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE),
+        (Decision.BLOCK, Reason.REGISTERED),
+    ]
+
+
+async def test_a_registry_read_slower_than_the_deadline_fails_closed(app: Any) -> None:
+    """When Redis does not answer within the gateway's timeout, the Check is BLOCK REGISTRY_UNAVAILABLE."""
+    sleeper = aioredis.Redis.from_url(app.redis_url)  # no socket timeout of its own
+    try:
+        await sleeper.execute_command("DEBUG", "SLEEP", "0")
+    except redis.exceptions.ResponseError:
+        pytest.skip("this Redis refuses DEBUG")
+    stall = asyncio.create_task(sleeper.execute_command("DEBUG", "SLEEP", str(app.gateway.timeout_s * 3)))
+    await asyncio.sleep(0.05)
+    started = asyncio.get_running_loop().time()
+    result = await app.gateway.check(check_input(OTHER_CONSUMER))
+    elapsed = asyncio.get_running_loop().time() - started
+    await stall
+    await sleeper.aclose()
+    assert (result.verdict.decision, result.verdict.reason) == (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE)
+    assert elapsed < app.gateway.timeout_s * 2.5
+    assert (await app.gateway.check(check_input(OTHER_CONSUMER))).verdict.decision is Decision.ALLOW
