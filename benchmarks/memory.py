@@ -66,7 +66,7 @@ def measure(n: int, bits: int) -> dict[str, float]:
             ("ours", lambda url: asyncio.run(load_registry(url, keys, bits))),
             ("baseline", lambda url: load_baseline(url, keys)),
         ):
-            server = EmbeddedRedis(Path(tmp) / name).start()
+            server = EmbeddedRedis(Path(tmp) / name, persistent=False).start()
             try:
                 before = used_memory(server.url)
                 started = time.perf_counter()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,13 +17,24 @@ from psycopg_pool import AsyncConnectionPool
 
 from dncgate import phone
 from dncgate.config import Settings
+from dncgate.domain.case import Deadlines
 from dncgate.embedded import EmbeddedPostgres, EmbeddedRedis
+from dncgate.sealing import NumberSealer
+from dncgate.service.compensation import CompensationService
 from dncgate.service.gateway import Gateway
+from dncgate.service.outcome import OutcomeService
+from dncgate.service.payouts import PayoutDesk
+from dncgate.service.recorder import Recorder
 from dncgate.service.registry import RegistryService
 from dncgate.store.calls import CallStream
+from dncgate.store.cases import CaseStore
+from dncgate.store.evidence import CallEvidence
 from dncgate.store.hot import HotRegistry
 from dncgate.store.journal import Journal
+from dncgate.store.ledger import Ledger
 from dncgate.store.migrate import migrate
+from dncgate.store.outcomes import OutcomeStore
+from dncgate.store.recorder import CallLogWriter, StreamGroup
 
 log = structlog.get_logger("dncgate.bootstrap")
 
@@ -38,7 +50,35 @@ class App:
     registry: RegistryService
     redis_url: str
     database_url: str
+    outcomes: OutcomeService
+    recorder: Recorder
+    compensation: CompensationService
     embedded: list[Any] = field(default_factory=list)
+
+
+def build_compensation(
+    settings: Settings,
+    pool: AsyncConnectionPool[Any],
+    client: aioredis.Redis,
+    journal: Journal,
+    keyer: phone.NumberKeyer,
+) -> CompensationService:
+    cases, evidence = CaseStore(pool), CallEvidence(pool, client)
+    payouts = PayoutDesk(
+        Ledger(pool), cases, evidence, currency=settings.compensation.currency, zone=settings.default_timezone
+    )
+    return CompensationService(
+        cases,
+        evidence,
+        journal,
+        keyer,
+        NumberSealer.from_secrets(settings.payout_key, settings.resolve_pepper()),
+        payouts,
+        amount=settings.compensation,
+        deadlines=Deadlines(settings.first_response_hours, settings.resolution_hours),
+        region=settings.default_region,
+        zone=settings.default_timezone,
+    )
 
 
 def endpoints_file(data_dir: Path) -> Path:
@@ -84,6 +124,9 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
             ep = endpoints_file(settings.data_dir)
             ep.write_text(json.dumps({"redis_url": redis_url, "database_url": database_url, "pid": os.getpid()}))
         client = redis_client(redis_url, settings.redis_timeout_ms / 1000)
+        # The recorder blocks in XREADGROUP for a second at a time: it needs a socket timeout longer than
+        # that, which the hot path's client (timed out in milliseconds) must not have.
+        recorder_client = redis_client(redis_url, 10.0)
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
             database_url, min_size=1, max_size=16, open=False, kwargs={"autocommit": True}
         )
@@ -107,9 +150,31 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
                 timeout_s=settings.redis_timeout_ms / 1000,
             )
             registry = RegistryService(journal, hot, keyer, region=settings.default_region, default_mode=settings.mode)
-            yield App(settings, client, pool, hot, journal, gateway, registry, redis_url, database_url, started)
+            outcomes = OutcomeService(OutcomeStore(pool), client, registry)
+            recorder = Recorder(
+                StreamGroup(recorder_client),
+                CallLogWriter(pool),
+                settings.recorder_consumer or socket.gethostname(),
+                batch=settings.recorder_batch,
+            )
+            yield App(
+                settings,
+                client,
+                pool,
+                hot,
+                journal,
+                gateway,
+                registry,
+                redis_url,
+                database_url,
+                outcomes,
+                recorder,
+                build_compensation(settings, pool, client, journal, keyer),
+                started,
+            )
         finally:
             await pool.close()
+            await recorder_client.aclose()
             await client.aclose()
             if write_endpoints and started:
                 endpoints_file(settings.data_dir).unlink(missing_ok=True)

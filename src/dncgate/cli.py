@@ -19,7 +19,7 @@ from grpc_status import rpc_status
 from rich.console import Console
 from rich.table import Table
 
-from dncgate.config import ConfigError, Settings
+from dncgate.config import ROLES, ConfigError, Settings
 from dncgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc, registry_pb2, registry_pb2_grpc
 
 console = Console()
@@ -276,6 +276,8 @@ def cmd_serve(ns: argparse.Namespace) -> int:
         changes["listen"] = ns.listen
     if ns.data_dir:
         changes["data_dir"] = ns.data_dir
+    if ns.role:
+        changes["role"] = ns.role
     settings = dataclasses.replace(settings, **changes)
     from dncgate.api.server import serve
 
@@ -331,6 +333,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--listen", help="host:port (default $DNCGATE_LISTEN or 127.0.0.1:50051)")
     p.add_argument(
         "--data-dir", type=lambda s: __import__("pathlib").Path(s), help="default $DNCGATE_DATA_DIR or .dncgate"
+    )
+    p.add_argument(
+        "--role",
+        choices=ROLES,
+        help="what this process runs (default $DNCGATE_ROLE or all): all, one gRPC service, or the recorder",
     )
     p.set_defaults(local=cmd_serve)
 
@@ -392,6 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = org.add_parser("get")
     p.add_argument("org")
     client(p, cmd_org_get)
+    from dncgate.cli_hotline import add_hotline_commands  # late: cli_hotline imports this module
+
+    add_hotline_commands(sub, client, request_id)
     return parser
 
 

@@ -13,7 +13,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 
 from dncgate.domain.hours import CallingHours
+from dncgate.domain.money import Money
 from dncgate.domain.types import Mode
+
+# What one `dncgate serve` process runs: everything, or one part per deployment.
+ROLES = ("all", "gateway", "registry", "compensation", "recorder")
 
 
 class ConfigError(ValueError):
@@ -37,6 +41,13 @@ class Settings:
     log_level: str = "info"
     registry_bucket_bits: int = 16
     sync_interval_s: float = 2.0
+    compensation: Money = field(default_factory=lambda: Money(10000, "CNY"))
+    first_response_hours: int = 24
+    resolution_hours: int = 72
+    payout_key: bytes | None = None
+    role: str = "all"
+    recorder_consumer: str | None = None  # None: this host's name
+    recorder_batch: int = 1000
 
     @property
     def embedded(self) -> bool:
@@ -84,6 +95,9 @@ class Settings:
             ("DNCGATE_REDIS_TIMEOUT_MS", "redis_timeout_ms", 1, 60_000),
             ("DNCGATE_MAX_BATCH", "max_batch", 1, 100_000),
             ("DNCGATE_REGISTRY_BUCKET_BITS", "registry_bucket_bits", 8, 24),
+            ("DNCGATE_RECORDER_BATCH", "recorder_batch", 1, 10_000),
+            ("DNCGATE_FIRST_RESPONSE_HOURS", "first_response_hours", 1, 24 * 365),
+            ("DNCGATE_RESOLUTION_HOURS", "resolution_hours", 1, 24 * 365),
         ):
             if v := get(name):
                 kwargs[attr] = _int(name, v, lo, hi)
@@ -96,7 +110,21 @@ class Settings:
             if v.upper() not in logging.getLevelNamesMapping():
                 raise ConfigError("DNCGATE_LOG_LEVEL: expected debug, info, warning, error or critical")
             kwargs["log_level"] = v.lower()
+        if v := get("DNCGATE_COMPENSATION"):
+            try:
+                kwargs["compensation"] = Money.parse(v)
+            except ValueError as exc:
+                raise ConfigError(f"DNCGATE_COMPENSATION: {exc}") from None
+        if v := get("DNCGATE_PAYOUT_KEY"):
+            kwargs["payout_key"] = _payout_key(v)
+        if v := get("DNCGATE_ROLE"):
+            if v.lower() not in ROLES:
+                raise ConfigError(f"DNCGATE_ROLE: expected one of {', '.join(ROLES)}")
+            kwargs["role"] = v.lower()
+        kwargs["recorder_consumer"] = get("DNCGATE_RECORDER_CONSUMER")
         settings = cls(**kwargs)  # type: ignore[arg-type]
+        if settings.first_response_hours > settings.resolution_hours:
+            raise ConfigError("DNCGATE_FIRST_RESPONSE_HOURS: must not be later than DNCGATE_RESOLUTION_HOURS")
         if (settings.redis_url or settings.database_url) and settings.pepper is None:
             # A generated pepper lives in one machine's data dir: replicas sharing an external store
             # would each key numbers differently.
@@ -126,6 +154,16 @@ def _pepper(text: str) -> bytes:
         raw = text.encode()
     if len(raw) < 16:
         raise ConfigError("DNCGATE_PEPPER: at least 16 bytes (32 hex characters) of secret are required")
+    return raw
+
+
+def _payout_key(text: str) -> bytes:
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise ConfigError("DNCGATE_PAYOUT_KEY: expected 64 hex characters (an AES-256 key)")
     return raw
 
 

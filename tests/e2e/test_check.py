@@ -158,14 +158,24 @@ async def test_check_batch_over_the_limit_is_rejected(server) -> None:
     assert "requests" in info.value.details()
 
 
-async def test_every_check_is_logged_as_a_call_event(server) -> None:
-    """Each Check appends one event, keyed by its call_id, before the reply arrives."""
-    from dncgate.store.calls import CallStream
-
+async def test_every_check_reaches_the_call_log(server) -> None:
+    """Each Check is logged under its call_id and the in-server recorder drains it into PostgreSQL."""
     r1 = await gate(server).Check(check_request())
     r2 = await gate(server).Check(check_request("nonsense"))
-    events = await CallStream(server.app.redis).read_all()
-    assert [e.call_id for e in events] == [r1.call_id, r2.call_id]
-    assert events[0].decision.value == "ALLOW" and events[1].reason.value == "INVALID_NUMBER"
-    assert events[0].caller_e164 == "+862759001234"
-    assert "13800138000" not in events[0].callee_key + events[0].callee_masked
+    rows: list[tuple[str, str, str, str, bytes, str]] = []
+    deadline = asyncio.get_running_loop().time() + 10
+    while len(rows) < 2 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.1)
+        async with server.app.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT call_id, decision, reason, caller_e164, callee_key, callee_masked FROM call_log"
+                " WHERE call_id = ANY(%s) ORDER BY at, call_id",
+                ([r1.call_id, r2.call_id],),
+            )
+            rows = await cur.fetchall()
+    assert sorted(r[0] for r in rows) == sorted([r1.call_id, r2.call_id])
+    by_id = {r[0]: r for r in rows}
+    assert by_id[r1.call_id][1:4] == ("ALLOW", "NOT_REGISTERED", "+862759001234")
+    assert by_id[r2.call_id][1:3] == ("BLOCK", "INVALID_NUMBER")
+    assert len(by_id[r1.call_id][4]) == 32  # the keyed hash, not the number
+    assert "13800138000" not in by_id[r1.call_id][5]

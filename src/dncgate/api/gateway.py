@@ -1,4 +1,4 @@
-"""CallGate servicer: Check, CheckStream, CheckBatch (ReportCallOutcome arrives with compensation)."""
+"""CallGate servicer: Check, CheckStream, CheckBatch, and ReportCallOutcome after the call."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import structlog
 from dncgate.api import convert
 from dncgate.domain.errors import InvalidArgument
 from dncgate.service.gateway import CheckResult, Gateway
+from dncgate.service.outcome import OutcomeReport, OutcomeService
 from dncgate.v1 import gateway_pb2, gateway_pb2_grpc
 
 Ctx: TypeAlias = Any  # grpc.aio.ServicerContext; grpcio ships no type information
@@ -23,12 +24,15 @@ def _bind(r: CheckResult) -> None:
         call_id=r.call_id,
         request_id=r.request_id,
     )
+    if r.verdict.violation:
+        structlog.contextvars.bind_contextvars(violation=True)
 
 
 class CallGateServicer(gateway_pb2_grpc.CallGateServicer):
-    def __init__(self, gateway: Gateway, max_batch: int) -> None:
+    def __init__(self, gateway: Gateway, max_batch: int, outcomes: OutcomeService) -> None:
         self.gateway = gateway
         self.max_batch = max_batch
+        self.outcomes = outcomes
 
     async def Check(self, request: gateway_pb2.CheckRequest, context: Ctx) -> gateway_pb2.CheckResponse:
         result = await self.gateway.check(convert.check_input(request))
@@ -58,4 +62,23 @@ class CallGateServicer(gateway_pb2_grpc.CallGateServicer):
             responses=[convert.check_response(r) for r in results],
             allowed=allowed,
             blocked=len(results) - allowed,
+        )
+
+    async def ReportCallOutcome(
+        self, request: gateway_pb2.ReportCallOutcomeRequest, context: Ctx
+    ) -> gateway_pb2.ReportCallOutcomeResponse:
+        structlog.contextvars.bind_contextvars(call_id=request.call_id, request_id=request.request_id)
+        result = await self.outcomes.report(
+            OutcomeReport(
+                call_id=request.call_id,
+                dialled=request.dialled,
+                connected=request.connected,
+                duration_seconds=request.duration_seconds,
+                consumer_opted_out=request.consumer_opted_out,
+                request_id=request.request_id,
+            )
+        )
+        structlog.contextvars.bind_contextvars(callee=result.callee_masked, opt_out=result.opt_out_registered)
+        return gateway_pb2.ReportCallOutcomeResponse(
+            call_id=result.call_id, opt_out_registered=result.opt_out_registered
         )

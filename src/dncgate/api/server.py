@@ -13,6 +13,7 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from dncgate.api.compensation import CompensationServicer
 from dncgate.api.gateway import CallGateServicer
 from dncgate.api.interceptors import ServerInterceptor
 from dncgate.api.registry import RegistryServicer
@@ -30,11 +31,22 @@ from dncgate.v1 import (
 
 log = structlog.get_logger("dncgate.server")
 
+_RECORDER_STOP_S = 15.0
+
 SERVICES = (
     gateway_pb2.DESCRIPTOR.services_by_name["CallGate"].full_name,
     registry_pb2.DESCRIPTOR.services_by_name["Registry"].full_name,
     compensation_pb2.DESCRIPTOR.services_by_name["Compensation"].full_name,
 )
+CALLGATE, REGISTRY, COMPENSATION = SERVICES
+# The gRPC services each role serves; health and reflection are always on (a recorder serves only them).
+ROLE_SERVICES: dict[str, tuple[str, ...]] = {
+    "all": SERVICES,
+    "gateway": (CALLGATE,),
+    "registry": (REGISTRY,),
+    "compensation": (COMPENSATION,),
+    "recorder": (),
+}
 
 
 @dataclass
@@ -50,43 +62,72 @@ def build_server(app: App, listen: str) -> tuple[grpc.aio.Server, int, health.He
         interceptors=[ServerInterceptor()],
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 64 * 1024 * 1024)],
     )
-    gateway_pb2_grpc.add_CallGateServicer_to_server(CallGateServicer(app.gateway, app.settings.max_batch), server)
-    registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(app.registry), server)
-    # Compensation is part of the contract; until it is implemented its RPCs answer UNIMPLEMENTED.
-    compensation_pb2_grpc.add_CompensationServicer_to_server(compensation_pb2_grpc.CompensationServicer(), server)
+    served = ROLE_SERVICES[app.settings.role]
+    if CALLGATE in served:
+        gateway_pb2_grpc.add_CallGateServicer_to_server(
+            CallGateServicer(app.gateway, app.settings.max_batch, app.outcomes), server
+        )
+    if REGISTRY in served:
+        registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(app.registry), server)
+    if COMPENSATION in served:
+        compensation_pb2_grpc.add_CompensationServicer_to_server(CompensationServicer(app.compensation), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    reflection.enable_server_reflection((*served, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     port = server.add_insecure_port(listen)
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
     return server, port, health_servicer
 
 
-async def _set_serving(h: health.HealthServicer, serving: bool) -> None:
+async def _set_serving(h: health.HealthServicer, serving: bool, served: tuple[str, ...]) -> None:
     status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
-    for name in ("", *SERVICES):
+    for name in ("", *served):
         await h.set(name, status)
 
 
 @contextlib.asynccontextmanager
 async def running(settings: Settings, *, write_endpoints: bool = False) -> AsyncIterator[Running]:
-    """Start stores, load the registry, start serving; on exit stop in reverse order."""
+    """Start stores, load the registry, start serving and recording; on exit stop in reverse order.
+
+    `settings.role` picks the parts: the registry is loaded and watched by every role that serves an
+    RPC (gateway, registry, compensation, all); the recorder runs in the `recorder` and `all` roles.
+    """
+    role = settings.role
+    served = ROLE_SERVICES[role]
     async with open_app(settings, write_endpoints=write_endpoints) as app:
-        await sync.ensure_loaded(app.registry, app.journal, app.hot)
+        if served:
+            await sync.ensure_loaded(app.registry, app.journal, app.hot)
         server, port, h = build_server(app, settings.listen)
         await server.start()
-        await _set_serving(h, True)
-        watcher = asyncio.create_task(sync.run(app.registry, app.journal, app.hot, settings.sync_interval_s))
-        log.info("serving", listen=settings.listen, port=port, embedded=settings.embedded)
+        await _set_serving(h, True, served)
+        watcher_stop = asyncio.Event()
+        watcher = (
+            asyncio.create_task(sync.run(app.registry, app.journal, app.hot, settings.sync_interval_s, watcher_stop))
+            if served
+            else None
+        )
+        recording = asyncio.create_task(app.recorder.run()) if role in ("all", "recorder") else None
+        log.info("serving", listen=settings.listen, port=port, role=role, embedded=settings.embedded)
         try:
             yield Running(server, port, app, h)
         finally:
-            await _set_serving(h, False)
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            await _set_serving(h, False, served)
+            if watcher is not None:
+                watcher_stop.set()
+                done, _ = await asyncio.wait({watcher}, timeout=_RECORDER_STOP_S)
+                if not done:  # mid-rebuild of a large registry: give up on it, Redis stays "not loaded"
+                    watcher.cancel()
+                    log.warning("registry_watcher_stop_timed_out")
             await server.stop(grace=5)
+            if recording is not None:
+                # After the server: the events of its last Checks are recorded too, before Redis goes.
+                # Asked, not cancelled: redis-py can swallow a cancellation that lands mid-command.
+                app.recorder.stop()
+                done, _ = await asyncio.wait({recording}, timeout=_RECORDER_STOP_S)
+                if not done:
+                    recording.cancel()
+                    log.warning("recorder_stop_timed_out")
             log.info("stopped")
 
 

@@ -25,3 +25,20 @@ class CallEvent:
     reason: Reason
     violation: bool
     request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallOutcome:
+    """What the dialer reported after a Check. Reports only add information: a flag once set stays set."""
+
+    call_id: str
+    dialled: bool
+    connected: bool
+    duration_seconds: int
+    consumer_opted_out: bool
+
+    def implied(self) -> CallOutcome:
+        """The report with what it implies: a call that connected, or where the consumer opted out, was dialled."""
+        connected = self.connected or self.consumer_opted_out
+        dialled = self.dialled or connected or self.duration_seconds > 0
+        return CallOutcome(self.call_id, dialled, connected, self.duration_seconds, self.consumer_opted_out)

@@ -65,7 +65,7 @@ class Money:
 
     def units_nanos(self) -> tuple[int, int]:
         """Whole units and nanos, the google.type.Money representation (same sign for both)."""
-        scale = 10**exponent(self.currency)
+        scale = 10 ** exponent(self.currency)
         units = abs(self.minor) // scale
         nanos = (abs(self.minor) % scale) * (_NANOS_PER_UNIT // scale)
         sign = -1 if self.minor < 0 else 1

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import redis.exceptions
 import structlog
 
@@ -105,10 +107,24 @@ async def ensure_loaded(service: RegistryService, journal: Journal, hot: HotRegi
         await rebuild_unless_loaded(journal, hot)
 
 
-async def run(service: RegistryService, journal: Journal, hot: HotRegistry, interval_s: float) -> None:
-    """Watch Redis for the server's lifetime: rebuild it when found empty, retry failed applies."""
-    while True:
-        await asyncio.sleep(interval_s)
+async def run(
+    service: RegistryService,
+    journal: Journal,
+    hot: HotRegistry,
+    interval_s: float,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Watch Redis until `stop` is set: rebuild it when found empty, retry failed applies.
+
+    Stopped by the event rather than by cancellation: redis-py can swallow a cancellation that lands
+    in the middle of a command, and the server must not hang on shutdown.
+    """
+    stop = stop or asyncio.Event()
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval_s)
+        if stop.is_set():
+            return
         try:
             if not await hot.is_ready():
                 log.warning("registry_not_loaded", action="rebuild")
@@ -117,7 +133,7 @@ async def run(service: RegistryService, journal: Journal, hot: HotRegistry, inte
                 await service.reapply(key)
         except asyncio.CancelledError:
             raise
-        except (redis.exceptions.RedisError, OSError, TimeoutError) as exc:
+        except (redis.exceptions.RedisError, OSError, TimeoutError, psycopg.Error) as exc:
             log.warning("registry_sync_failed", error=type(exc).__name__, detail=str(exc)[:200])
         except Exception:
             log.exception("registry_sync_crashed")

@@ -1,0 +1,103 @@
+"""Compensation servicer: the hotline's complaints, the payout ledger and the reports, over gRPC."""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
+import structlog
+
+from dncgate.api import compensation_convert as cc
+from dncgate.api.convert import opt_ts
+from dncgate.service.compensation import CompensationService, ComplaintInput
+from dncgate.v1 import compensation_pb2 as pb
+from dncgate.v1 import compensation_pb2_grpc
+
+Ctx: TypeAlias = Any  # grpc.aio.ServicerContext; grpcio ships no type information
+
+
+def _bind(**kw: Any) -> None:
+    structlog.contextvars.bind_contextvars(**{k: v for k, v in kw.items() if v})
+
+
+class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
+    def __init__(self, service: CompensationService) -> None:
+        self.service = service
+        self.payouts = service.payouts
+
+    async def FileComplaint(self, request: pb.FileComplaintRequest, context: Ctx) -> pb.Complaint:
+        case = await self.service.file_complaint(
+            ComplaintInput(
+                consumer_number=request.consumer_number,
+                caller_numbers=list(request.caller_numbers),
+                occurred_after=opt_ts(request, "occurred_after"),
+                occurred_before=opt_ts(request, "occurred_before"),
+                channel=cc.channel_from_pb(request.channel),
+                description=request.description,
+                request_id=request.request_id,
+            )
+        )
+        _bind(
+            case_id=case.case_id,
+            consumer=case.consumer_masked,
+            case_status=case.status.value,
+            request_id=request.request_id,
+        )
+        return cc.complaint(case)
+
+    async def GetComplaint(self, request: pb.GetComplaintRequest, context: Ctx) -> pb.Complaint:
+        case = await self.service.get_complaint(request.case_id)
+        _bind(case_id=case.case_id)
+        return cc.complaint(case)
+
+    async def ListComplaints(self, request: pb.ListComplaintsRequest, context: Ctx) -> pb.ListComplaintsResponse:
+        found, token = await self.service.list_complaints(
+            request.consumer_number,
+            cc.status_from_pb(request.status, "status"),
+            request.overdue_only,
+            request.page_size,
+            request.page_token,
+        )
+        _bind(count=str(len(found)))
+        return pb.ListComplaintsResponse(complaints=[cc.complaint(c) for c in found], next_page_token=token)
+
+    async def ConfirmResolution(self, request: pb.ConfirmResolutionRequest, context: Ctx) -> pb.Complaint:
+        case = await self.service.confirm_resolution(
+            request.case_id, request.satisfied, request.comment, request.request_id
+        )
+        _bind(case_id=case.case_id, case_status=case.status.value, request_id=request.request_id)
+        return cc.complaint(case)
+
+    async def ReviewComplaint(self, request: pb.ReviewComplaintRequest, context: Ctx) -> pb.Complaint:
+        case = await self.service.review(
+            request.case_id,
+            cc.status_from_pb(request.decision, "decision"),
+            request.note,
+            request.operator_id,
+            request.request_id,
+        )
+        _bind(case_id=case.case_id, case_status=case.status.value, operator=request.operator_id)
+        return cc.complaint(case)
+
+    async def ListPayouts(self, request: pb.ListPayoutsRequest, context: Ctx) -> pb.ListPayoutsResponse:
+        found, token = await self.payouts.list_payouts(
+            cc.payout_status_from_pb(request.status),
+            opt_ts(request, "created_after"),
+            opt_ts(request, "created_before"),
+            request.page_size,
+            request.page_token,
+        )
+        return pb.ListPayoutsResponse(payouts=[cc.payout(p) for p in found], next_page_token=token)
+
+    async def MarkPayoutPaid(self, request: pb.MarkPayoutPaidRequest, context: Ctx) -> pb.Payout:
+        paid = await self.payouts.mark_paid(request.payout_id, request.payment_reference, request.request_id)
+        _bind(payout_id=paid.payout_id, case_id=paid.case_id, request_id=request.request_id)
+        return cc.payout(paid)
+
+    async def GetFundSummary(self, request: pb.GetFundSummaryRequest, context: Ctx) -> pb.FundSummary:
+        summary = await self.payouts.fund_summary(opt_ts(request, "from"), opt_ts(request, "to"), request.period)
+        return cc.fund_summary(summary)
+
+    async def ReportViolations(self, request: pb.ReportViolationsRequest, context: Ctx) -> pb.ViolationReport:
+        report = await self.payouts.violations(request.org_id, opt_ts(request, "from"), opt_ts(request, "to"))
+        _bind(org=request.org_id)
+        return cc.violation_report(report)

@@ -1,0 +1,131 @@
+"""Proto <-> domain mapping for the Compensation service; money leaves here as google.type.Money."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.type import money_pb2
+
+from dncgate.api.convert import ts
+from dncgate.domain.case import Case, Channel, Payout, PayoutStatus, Status
+from dncgate.domain.errors import InvalidArgument
+from dncgate.domain.money import Money
+from dncgate.domain.reports import FundSummary, ViolationReport
+from dncgate.domain.verification import CallerVerdict, Finding
+from dncgate.v1 import compensation_pb2 as pb
+
+_STATUS_TO_PB: dict[Status, Any] = {s: pb.ComplaintStatus.Value(f"COMPLAINT_STATUS_{s.value}") for s in Status}
+_STATUS_FROM_PB = {v: k for k, v in _STATUS_TO_PB.items()}
+_CHANNEL_TO_PB: dict[Channel, Any] = {c: pb.Channel.Value(f"CHANNEL_{c.value}") for c in Channel}
+_CHANNEL_FROM_PB = {v: k for k, v in _CHANNEL_TO_PB.items()}
+_VERDICT_TO_PB: dict[CallerVerdict, Any] = {v: pb.Verdict.Value(f"VERDICT_{v.value}") for v in CallerVerdict}
+_PAYOUT_TO_PB: dict[PayoutStatus, Any] = {s: pb.PayoutStatus.Value(f"PAYOUT_STATUS_{s.value}") for s in PayoutStatus}
+_PAYOUT_FROM_PB = {v: k for k, v in _PAYOUT_TO_PB.items()}
+
+
+def money(m: Money) -> money_pb2.Money:
+    units, nanos = m.units_nanos()
+    return money_pb2.Money(currency_code=m.currency, units=units, nanos=nanos)
+
+
+def status_from_pb(value: int, field: str) -> Status | None:
+    """None for COMPLAINT_STATUS_UNSPECIFIED (no filter, or no decision given)."""
+    if value == pb.COMPLAINT_STATUS_UNSPECIFIED:
+        return None
+    try:
+        return _STATUS_FROM_PB[value]
+    except KeyError:
+        raise InvalidArgument(field, f"unknown complaint status {value}") from None
+
+
+def channel_from_pb(value: int) -> Channel | None:
+    if value == pb.CHANNEL_UNSPECIFIED:
+        return None
+    try:
+        return _CHANNEL_FROM_PB[value]
+    except KeyError:
+        raise InvalidArgument("channel", f"unknown channel {value}") from None
+
+
+def payout_status_from_pb(value: int) -> PayoutStatus | None:
+    if value == pb.PAYOUT_STATUS_UNSPECIFIED:
+        return None
+    try:
+        return _PAYOUT_FROM_PB[value]
+    except KeyError:
+        raise InvalidArgument("status", f"unknown payout status {value}") from None
+
+
+def finding(f: Finding) -> pb.Finding:
+    return pb.Finding(
+        caller_number=f.caller_number,
+        verdict=_VERDICT_TO_PB[f.verdict],
+        call_ids=list(f.call_ids),
+        payout_id=f.payout_id,
+        amount=money(f.amount),
+    )
+
+
+def complaint(c: Case) -> pb.Complaint:
+    return pb.Complaint(
+        case_id=c.case_id,
+        status=_STATUS_TO_PB[c.status],
+        findings=[finding(f) for f in c.findings],
+        total_compensation=money(c.total),
+        consumer_number_masked=c.consumer_masked,
+        created_at=ts(c.created_at),
+        first_response_due=ts(c.first_response_due),
+        resolution_due=ts(c.resolution_due),
+        history=[pb.HistoryEntry(at=ts(h.at), actor=h.actor, action=h.action, note=h.note) for h in c.history],
+        channel=_CHANNEL_TO_PB[c.channel],
+        description=c.description,
+        occurred_after=ts(c.window.after),
+        occurred_before=ts(c.window.before),
+    )
+
+
+def payout(p: Payout) -> pb.Payout:
+    return pb.Payout(
+        payout_id=p.payout_id,
+        case_id=p.case_id,
+        consumer_number_masked=p.consumer_masked,
+        caller_number=p.caller_e164,
+        amount=money(p.amount),
+        status=_PAYOUT_TO_PB[p.status],
+        created_at=ts(p.created_at),
+        paid_at=ts(p.paid_at),
+        payment_reference=p.payment_reference,
+    )
+
+
+def fund_summary(s: FundSummary) -> pb.FundSummary:
+    return pb.FundSummary(
+        periods=[
+            pb.FundPeriod(
+                period_start=ts(p.start),
+                pending_count=p.pending_count,
+                pending_amount=money(p.pending),
+                paid_count=p.paid_count,
+                paid_amount=money(p.paid),
+            )
+            for p in s.periods
+        ],
+        pending_count=s.pending_count,
+        pending_amount=money(s.pending),
+        paid_count=s.paid_count,
+        paid_amount=money(s.paid),
+    )
+
+
+def violation_report(r: ViolationReport) -> pb.ViolationReport:
+    return pb.ViolationReport(
+        org_id=r.org_id,
+        agents=[
+            pb.AgentViolations(
+                agent_id=a.agent_id, violating_calls=a.violating_calls, verified_complaints=a.verified_complaints
+            )
+            for a in r.agents
+        ],
+        violating_calls=r.violating_calls,
+        verified_complaints=r.verified_complaints,
+    )

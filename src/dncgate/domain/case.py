@@ -1,0 +1,173 @@
+"""The complaint case: its status from the findings, the moves allowed after that, ids and due times."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import Enum
+
+from dncgate.domain.errors import FailedPrecondition, InvalidArgument
+from dncgate.domain.money import Money
+from dncgate.domain.verification import CallerVerdict, Finding, Window
+
+
+class Status(Enum):
+    RECEIVED = "RECEIVED"
+    VERIFIED = "VERIFIED"
+    PARTIALLY_VERIFIED = "PARTIALLY_VERIFIED"
+    REJECTED = "REJECTED"
+    MANUAL_REVIEW = "MANUAL_REVIEW"
+    PAID = "PAID"
+    CLOSED = "CLOSED"
+    REOPENED = "REOPENED"
+
+
+class Channel(Enum):
+    HOTLINE = "HOTLINE"
+    APP = "APP"
+    REGULATOR = "REGULATOR"
+
+
+# Cases someone still owes work on: a due time can pass on these, not on settled ones.
+OPEN = frozenset({Status.RECEIVED, Status.VERIFIED, Status.PARTIALLY_VERIFIED, Status.MANUAL_REVIEW, Status.REOPENED})
+# Where the consumer can say whether the outcome satisfies them.
+CONFIRMABLE = frozenset({Status.VERIFIED, Status.PARTIALLY_VERIFIED, Status.REJECTED, Status.PAID})
+REVIEWABLE = frozenset({Status.MANUAL_REVIEW, Status.REOPENED})
+# A case waiting only for its money: paying its last payout makes it PAID.
+AWAITING_PAYMENT = frozenset({Status.VERIFIED, Status.PARTIALLY_VERIFIED})
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    at: datetime
+    actor: str
+    action: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Deadlines:
+    first_response_hours: int = 24
+    resolution_hours: int = 72
+
+    def first_response_due(self, filed_at: datetime) -> datetime:
+        return filed_at + timedelta(hours=self.first_response_hours)
+
+    def resolution_due(self, filed_at: datetime) -> datetime:
+        return filed_at + timedelta(hours=self.resolution_hours)
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    case_id: str
+    status: Status
+    consumer_masked: str
+    channel: Channel
+    description: str
+    window: Window
+    findings: tuple[Finding, ...]
+    total: Money
+    created_at: datetime
+    first_response_due: datetime
+    resolution_due: datetime
+    history: tuple[HistoryEntry, ...] = ()
+
+
+def status_of(findings: Sequence[Finding]) -> Status:
+    """All callers verified: VERIFIED; some: PARTIALLY_VERIFIED; a disputed consent and none: MANUAL_REVIEW."""
+    verified = sum(1 for f in findings if f.verdict is CallerVerdict.VERIFIED)
+    if findings and verified == len(findings):
+        return Status.VERIFIED
+    if verified:
+        return Status.PARTIALLY_VERIFIED
+    if any(f.verdict is CallerVerdict.CONSENT_ON_FILE for f in findings):
+        return Status.MANUAL_REVIEW
+    return Status.REJECTED
+
+
+def after_confirmation(status: Status, satisfied: bool) -> Status:
+    """The consumer's answer to the outcome: CLOSED when satisfied, else REOPENED for another look."""
+    if status not in CONFIRMABLE:
+        raise FailedPrecondition(f"a {status.value} case cannot be confirmed; only {_names(CONFIRMABLE)} cases can")
+    return Status.CLOSED if satisfied else Status.REOPENED
+
+
+def after_review(status: Status, decision: Status) -> Status:
+    """An operator's decision on a case waiting for a human: VERIFIED or REJECTED."""
+    if decision not in (Status.VERIFIED, Status.REJECTED):
+        raise InvalidArgument("decision", f"a review decides VERIFIED or REJECTED, not {decision.value}")
+    if status not in REVIEWABLE:
+        raise FailedPrecondition(f"a {status.value} case cannot be reviewed; only {_names(REVIEWABLE)} cases can")
+    return decision
+
+
+def after_payment(status: Status, payout_statuses_paid: Sequence[bool]) -> Status:
+    """A case waiting for its money is PAID once every payout it booked is paid; others keep their status."""
+    if status in AWAITING_PAYMENT and payout_statuses_paid and all(payout_statuses_paid):
+        return Status.PAID
+    return status
+
+
+def is_overdue(status: Status, first_response_due: datetime, resolution_due: datetime, now: datetime) -> bool:
+    """Still open past its resolution time, or not yet answered past its first-response time."""
+    if status not in OPEN:
+        return False
+    return resolution_due < now or (status is Status.RECEIVED and first_response_due < now)
+
+
+def case_id(day: date, seq: int) -> str:
+    """`DNC-20261122-000042`: the filing day (hotline's local date) and a global sequence number."""
+    return f"DNC-{day:%Y%m%d}-{seq:06d}"
+
+
+def payout_id(consumer_key: bytes, caller_e164: str) -> str:
+    """The same (consumer, caller) pair always yields the same id, so no retry can book a second payout."""
+    digest = hashlib.sha256(consumer_key + b"\x00" + caller_e164.encode()).hexdigest()
+    return f"PO-{digest[:20]}"
+
+
+def summary(findings: Sequence[Finding], owed: Money) -> str:
+    """One line for the history: how many callers got which verdict and what is owed."""
+    counts: dict[CallerVerdict, int] = {}
+    for f in findings:
+        counts[f.verdict] = counts.get(f.verdict, 0) + 1
+    parts = [f"{n} {v.value.lower().replace('_', ' ')}" for v, n in counts.items()]
+    return f"{', '.join(parts) or 'no callers'}; {owed} owed"
+
+
+def _names(statuses: frozenset[Status]) -> str:
+    return ", ".join(sorted(s.value for s in statuses))
+
+
+class PayoutStatus(Enum):
+    PENDING = "PENDING"
+    PAID = "PAID"
+
+
+@dataclass(frozen=True, slots=True)
+class Payout:
+    """One line of the ledger: what one consumer is owed for one caller number, and whether it was paid."""
+
+    payout_id: str
+    case_id: str
+    consumer_masked: str
+    caller_e164: str
+    amount: Money
+    status: PayoutStatus
+    created_at: datetime
+    paid_at: datetime | None = None
+    payment_reference: str = ""
+
+
+def needs_payment(payout: Payout, reference: str) -> bool:
+    """Whether marking a payout paid changes anything: the same reference again is a no-op, another an error."""
+    if payout.status is PayoutStatus.PENDING:
+        return True
+    if payout.payment_reference == reference:
+        return False
+    raise FailedPrecondition(
+        f"payout {payout.payout_id} was already paid with reference {payout.payment_reference!r}; "
+        f"refusing to record a second payment {reference!r}"
+    )

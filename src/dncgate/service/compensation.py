@@ -1,0 +1,305 @@
+"""Complaint use cases: file and verify at once, book payouts exactly once, then confirm or review."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from dncgate import phone
+from dncgate.domain import case as cases
+from dncgate.domain import verification as v
+from dncgate.domain.case import Case, Channel, Deadlines, HistoryEntry, Status
+from dncgate.domain.errors import Conflict, InvalidArgument, NotFound
+from dncgate.domain.money import Money
+from dncgate.sealing import NumberSealer
+from dncgate.service.paging import decode_token, encode_token, page_size
+from dncgate.service.payouts import PayoutDesk
+from dncgate.service.redact import redact
+from dncgate.store.cases import CaseStore, CaseWriter
+from dncgate.store.evidence import CallEvidence
+from dncgate.store.journal import Journal
+
+log = structlog.get_logger("dncgate.compensation")
+
+DEFAULT_WINDOW = timedelta(days=30)
+MAX_CALLERS = 50
+MAX_TEXT = 4000
+SYSTEM = "dncgate"
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintInput:
+    consumer_number: str
+    caller_numbers: Sequence[str]
+    occurred_after: datetime | None = None
+    occurred_before: datetime | None = None
+    channel: Channel | None = None
+    description: str = ""
+    request_id: str = ""
+
+
+class CompensationService:
+    def __init__(
+        self,
+        cases_store: CaseStore,
+        evidence: CallEvidence,
+        journal: Journal,
+        keyer: phone.NumberKeyer,
+        sealer: NumberSealer,
+        payouts: PayoutDesk,
+        *,
+        amount: Money,
+        deadlines: Deadlines,
+        region: str,
+        zone: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.cases = cases_store
+        self.evidence = evidence
+        self.journal = journal
+        self.keyer = keyer
+        self.sealer = sealer
+        self.payouts = payouts
+        self.amount = amount
+        self.deadlines = deadlines
+        self.region = region
+        self.zone = ZoneInfo(zone)
+        self.clock = clock
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    def _consumer(self, text: str) -> phone.PhoneNumber:
+        if not text.strip():
+            raise InvalidArgument("consumer_number", "is required")
+        parsed = phone.try_parse(text, self.region)
+        if parsed is None:
+            raise InvalidArgument("consumer_number", "is not a valid phone number")
+        return parsed
+
+    def _callers(self, texts: Sequence[str]) -> list[tuple[str, bool]]:
+        """Distinct callers in the order named: (E.164, True), or (the text as given, False) if unparsable."""
+        if not texts:
+            raise InvalidArgument("caller_numbers", "name at least one number that called")
+        if len(texts) > MAX_CALLERS:
+            raise InvalidArgument("caller_numbers", f"at most {MAX_CALLERS} numbers per complaint")
+        out: dict[str, bool] = {}
+        for i, text in enumerate(texts):
+            if not text.strip():
+                raise InvalidArgument(f"caller_numbers[{i}]", "is empty")
+            if len(text) > 64:
+                raise InvalidArgument(f"caller_numbers[{i}]", "is longer than 64 characters")
+            parsed = phone.try_parse(text, self.region)
+            out.setdefault(parsed.e164 if parsed else text.strip(), parsed is not None)
+        return list(out.items())
+
+    def _window(self, after: datetime | None, before: datetime | None, now: datetime) -> v.Window:
+        before = before or now
+        after = after or before - DEFAULT_WINDOW
+        if after > before:
+            raise InvalidArgument("occurred_after", "is later than occurred_before")
+        return v.Window(after, before)
+
+    def _text(self, text: str, field: str, keep: frozenset[str] = frozenset()) -> str:
+        if len(text) > MAX_TEXT:
+            raise InvalidArgument(field, f"is longer than {MAX_TEXT} characters")
+        return redact(text.strip(), self.region, keep)
+
+    async def file_complaint(self, req: ComplaintInput) -> Case:
+        """Verify every named caller now and book what is owed, all in one transaction."""
+        consumer = self._consumer(req.consumer_number)
+        named = self._callers(req.caller_numbers)
+        now = self.now()
+        window = self._window(req.occurred_after, req.occurred_before, now)
+        callers = [c for c, ok in named if ok]
+        description = self._text(req.description, "description", frozenset(callers))
+        key = self.keyer.digest(consumer.e164)
+        request_id = req.request_id.strip() or None
+        if request_id and (replay := await self._replay(request_id, key)):
+            return replay
+        calls = await self.evidence.calls_to(key, callers, window.after, window.before) if callers else []
+        preferences = await self.journal.preference_changes(key)
+        consents = await self.journal.consent_changes(key)
+        async with self.cases.transaction() as tx:
+            seq = await tx.next_seq()
+            draft = Case(
+                case_id=cases.case_id(now.astimezone(self.zone).date(), seq),
+                status=Status.RECEIVED,
+                consumer_masked=consumer.masked,
+                channel=req.channel or Channel.HOTLINE,
+                description=description,
+                window=window,
+                findings=(),
+                total=Money.zero(self.amount.currency),
+                created_at=now,
+                first_response_due=self.deadlines.first_response_due(now),
+                resolution_due=self.deadlines.resolution_due(now),
+            )
+            sealed = self.sealer.seal(consumer.e164, draft.case_id)
+            if not await tx.insert_case(draft, seq, key, sealed, request_id):
+                created = None  # a concurrent request with the same request_id won; return its case
+            else:
+                compensated = await tx.compensated(key, callers)
+                verified = v.verify(callers, calls, window, preferences, consents, self.amount, compensated)
+                by_caller = {f.caller_number: f for f in verified}
+                findings = [by_caller[c] if ok else v.unparsable(c, self.amount.currency) for c, ok in named]
+                findings = await self._book(tx, draft.case_id, key, consumer, findings, now)
+                created = await self._settle(tx, draft, findings, now, req.channel or Channel.HOTLINE, len(calls))
+        if created is None:
+            assert request_id is not None
+            replay = await self._replay(request_id, key)
+            assert replay is not None
+            return replay
+        log.info("complaint_filed", case_id=created, consumer=consumer.masked, callers=len(named))
+        return await self.get_complaint(created)
+
+    async def _book(
+        self,
+        tx: CaseWriter,
+        case_id: str,
+        key: bytes,
+        consumer: phone.PhoneNumber,
+        findings: list[v.Finding],
+        now: datetime,
+    ) -> list[v.Finding]:
+        """Book a payout for each owed finding; a pair another case booked first is not owed again.
+
+        Pairs are booked in caller order so concurrent complaints wait on each other instead of deadlocking.
+        """
+        out = list(findings)
+        for i in sorted(
+            (i for i, f in enumerate(out) if f.owed and not f.payout_id), key=lambda i: out[i].caller_number
+        ):
+            f = out[i]
+            pid = cases.payout_id(key, f.caller_number)
+            sealed = self.sealer.seal(consumer.e164, pid)
+            got, new = await tx.book_payout(pid, key, f.caller_number, case_id, consumer.masked, sealed, f.amount, now)
+            out[i] = v.booked(f, got) if new else v.compensated_elsewhere(f, got)
+        return out
+
+    async def _settle(
+        self, tx: CaseWriter, draft: Case, findings: list[v.Finding], now: datetime, channel: Channel, calls: int
+    ) -> str:
+        status = cases.status_of(findings)
+        total = v.total(findings, self.amount.currency)
+        await tx.save_findings(draft.case_id, findings)
+        window = (
+            f"{draft.window.after.isoformat(timespec='seconds')} .. {draft.window.before.isoformat(timespec='seconds')}"
+        )
+        await tx.add_history(
+            draft.case_id,
+            [
+                HistoryEntry(now, channel.value.lower(), "filed", f"{len(findings)} caller numbers, calls in {window}"),
+                HistoryEntry(
+                    now, SYSTEM, status.value.lower(), f"{calls} calls on record; {cases.summary(findings, total)}"
+                ),
+            ],
+        )
+        await tx.set_status(draft.case_id, status, total, now)
+        return draft.case_id
+
+    async def _replay(self, request_id: str, key: bytes) -> Case | None:
+        found = await self.cases.by_request_id(request_id)
+        if found is None:
+            return None
+        case, owner = found
+        if owner != key:
+            raise Conflict(f"request_id {request_id!r} was already used for another consumer's complaint")
+        return case
+
+    async def get_complaint(self, case_id: str) -> Case:
+        if not case_id.strip():
+            raise InvalidArgument("case_id", "is required")
+        case = await self.cases.get(case_id.strip())
+        if case is None:
+            raise NotFound(f"no complaint {case_id!r}")
+        return case
+
+    async def list_complaints(
+        self, consumer_number: str, status: Status | None, overdue_only: bool, size: int, token: str
+    ) -> tuple[list[Case], str]:
+        key = self.keyer.digest(self._consumer(consumer_number).e164) if consumer_number.strip() else None
+        found, more = await self.cases.page(
+            key, status, self.now() if overdue_only else None, decode_token(token, "c"), page_size(size)
+        )
+        return found, encode_token("c", more)
+
+    async def confirm_resolution(self, case_id: str, satisfied: bool, comment: str, request_id: str = "") -> Case:
+        """The consumer's word on the outcome: CLOSED when satisfied, REOPENED for another look if not."""
+        if not case_id.strip():
+            raise InvalidArgument("case_id", "is required")
+        async with self.cases.transaction() as tx:
+            case = await tx.lock_case(case_id.strip())
+            if case is None:
+                raise NotFound(f"no complaint {case_id!r}")
+            if not request_id.strip() or await tx.claim_request(request_id.strip(), "ConfirmResolution", case.case_id):
+                status = cases.after_confirmation(case.status, satisfied)
+                now = self.now()
+                action = "confirmed_resolved" if satisfied else "reopened"
+                note = self._text(comment, "comment", _callers_of(case))
+                await tx.add_history(case.case_id, [HistoryEntry(now, "consumer", action, note)])
+                await tx.set_status(case.case_id, status, case.total, now)
+                log.info("complaint_confirmed", case_id=case.case_id, status=status.value)
+        return await self.get_complaint(case.case_id)
+
+    async def review(
+        self, case_id: str, decision: Status | None, note: str, operator_id: str, request_id: str = ""
+    ) -> Case:
+        """An operator decides a case waiting for a human (MANUAL_REVIEW or REOPENED).
+
+        VERIFIED upholds the consumer against the consent on file: each consent-disputed caller with calls
+        earns its payout (unless that pair was compensated already); REJECTED leaves the findings as they are.
+        """
+        if not case_id.strip():
+            raise InvalidArgument("case_id", "is required")
+        if decision not in (Status.VERIFIED, Status.REJECTED):
+            raise InvalidArgument("decision", "is required: COMPLAINT_STATUS_VERIFIED or COMPLAINT_STATUS_REJECTED")
+        if not operator_id.strip():
+            raise InvalidArgument("operator_id", "is required: reviews are audited")
+        if not note.strip():
+            raise InvalidArgument("note", "is required: say why")
+        async with self.cases.transaction() as tx:
+            case = await tx.lock_case(case_id.strip())
+            if case is None:
+                raise NotFound(f"no complaint {case_id!r}")
+            if not request_id.strip() or await tx.claim_request(request_id.strip(), "ReviewComplaint", case.case_id):
+                await self._decide(tx, case, decision, self._text(note, "note", _callers_of(case)), operator_id.strip())
+        return await self.get_complaint(case.case_id)
+
+    async def _decide(self, tx: CaseWriter, case: Case, decision: Status, note: str, operator: str) -> None:
+        status = cases.after_review(case.status, decision)
+        now = self.now()
+        findings = list(case.findings)
+        history = [HistoryEntry(now, operator, "reviewed", f"{decision.value}: {note}")]
+        if decision is Status.VERIFIED:
+            key, sealed = await tx.consumer_of(case.case_id)
+            consumer = phone.parse(self.sealer.unseal(sealed, case.case_id))
+            disputed = [
+                i for i, f in enumerate(findings) if f.verdict is v.CallerVerdict.CONSENT_ON_FILE and f.call_ids
+            ]
+            compensated = await tx.compensated(key, [findings[i].caller_number for i in disputed])
+            for i in disputed:
+                paid_by = compensated.get(findings[i].caller_number)
+                findings[i] = (
+                    v.compensated_elsewhere(findings[i], paid_by)
+                    if paid_by
+                    else v.upheld_on_review(findings[i], self.amount)
+                )
+            findings = await self._book(tx, case.case_id, key, consumer, findings, now)
+            status = cases.after_payment(status, await tx.payouts_paid(case.case_id))
+            total = v.total(findings, case.total.currency)
+            history.append(HistoryEntry(now, SYSTEM, status.value.lower(), cases.summary(findings, total)))
+        await tx.save_findings(case.case_id, findings)
+        await tx.add_history(case.case_id, history)
+        await tx.set_status(case.case_id, status, v.total(findings, case.total.currency), now)
+        log.info("complaint_reviewed", case_id=case.case_id, operator=operator, status=status.value)
+
+
+def _callers_of(case: Case) -> frozenset[str]:
+    """The company lines a case names: free text about it may mention them in clear."""
+    return frozenset(f.caller_number for f in case.findings)

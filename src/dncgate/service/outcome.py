@@ -1,0 +1,99 @@
+"""ReportCallOutcome: store what happened after a Check, and register an in-call opt-out at once."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+import structlog
+
+from dncgate.domain.calls import CallOutcome
+from dncgate.domain.errors import FailedPrecondition, InvalidArgument, NotFound
+from dncgate.domain.types import Source
+from dncgate.service.registry import RegistryService
+from dncgate.store.outcomes import CallRef, OutcomeStore
+from dncgate.store.recorder import find_event
+
+log = structlog.get_logger("dncgate.outcome")
+
+_CALL_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeReport:
+    call_id: str
+    dialled: bool
+    connected: bool
+    duration_seconds: int
+    consumer_opted_out: bool
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeResult:
+    call_id: str
+    callee_masked: str
+    outcome: CallOutcome  # as it stands after this report, merged with earlier ones
+    opt_out_registered: bool
+
+
+def opt_out_request_id(call_id: str) -> str:
+    """One opt-out per call in the journal, however often the dialler repeats its report."""
+    return f"opt-out:{call_id}"
+
+
+class OutcomeService:
+    def __init__(self, store: OutcomeStore, calls: aioredis.Redis, registry: RegistryService) -> None:
+        self.store = store
+        self.calls = calls
+        self.registry = registry
+
+    async def report(self, r: OutcomeReport) -> OutcomeResult:
+        """Merge the report into the call's outcome; with an opt-out, write do-not-disturb to the journal."""
+        if not r.call_id.strip():
+            raise InvalidArgument("call_id", "is required")
+        if not _CALL_ID.match(r.call_id):
+            raise InvalidArgument("call_id", "is not a call id returned by Check (32 lowercase hex digits)")
+        if r.duration_seconds < 0:
+            raise InvalidArgument("duration_seconds", "must not be negative")
+        call = await self._find(r.call_id)
+        if call is None:
+            raise NotFound(f"no call with call_id {r.call_id!r}")
+        if r.consumer_opted_out and not call.callee_key:
+            raise FailedPrecondition("the call's callee number was invalid: there is nobody to register")
+
+        reported = CallOutcome(r.call_id, r.dialled, r.connected, r.duration_seconds, r.consumer_opted_out)
+        outcome = await self.store.merge(reported.implied(), r.request_id or None)
+        registered = False
+        if r.consumer_opted_out:
+            # Every category, effective now; the journal's request_id makes a repeated report a no-op.
+            await self.registry.set_preference_by_key(
+                call.callee_key, call.callee_masked, True, (), Source.IN_CALL, None, opt_out_request_id(r.call_id)
+            )
+            registered = True
+        log.info(
+            "call_outcome",
+            call_id=r.call_id,
+            callee=call.callee_masked,
+            dialled=outcome.dialled,
+            connected=outcome.connected,
+            opted_out=outcome.consumer_opted_out,
+        )
+        return OutcomeResult(r.call_id, call.callee_masked, outcome, registered)
+
+    async def _find(self, call_id: str) -> CallRef | None:
+        """The call from call_log, else from the stream (not drained yet), else call_log once more.
+
+        The second look at call_log closes the race with the recorder: an event committed and trimmed
+        between the first two looks is in call_log by the third.
+        """
+        if (logged := await self.store.logged_call(call_id)) is not None:
+            return logged
+        event = await find_event(self.calls, call_id)
+        if event is not None:
+            try:
+                return CallRef(call_id, bytes.fromhex(event.callee_key), event.callee_masked)
+            except ValueError:
+                return None  # a malformed entry is no call; the recorder dead-letters it
+        return await self.store.logged_call(call_id)

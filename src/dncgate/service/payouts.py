@@ -1,0 +1,140 @@
+"""Ledger use cases: list payouts, record payments (idempotently), fund totals, violations per agent."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from dncgate.domain import case as cases
+from dncgate.domain.case import HistoryEntry, Payout, PayoutStatus
+from dncgate.domain.errors import FailedPrecondition, InvalidArgument, NotFound
+from dncgate.domain.money import Money
+from dncgate.domain.reports import FundPeriod, FundSummary, Period, ViolationReport, fund_summary, violation_report
+from dncgate.service.paging import decode_token, encode_token, page_size
+from dncgate.store.cases import CaseStore
+from dncgate.store.evidence import CallEvidence
+from dncgate.store.ledger import Ledger
+
+log = structlog.get_logger("dncgate.payouts")
+
+MAX_REFERENCE = 200
+DEFAULT_REPORT_WINDOW = timedelta(days=30)
+
+
+def _range(after: datetime | None, before: datetime | None, field: str) -> None:
+    if after is not None and before is not None and after > before:
+        raise InvalidArgument(field, "is later than the end of the range")
+
+
+class PayoutDesk:
+    def __init__(
+        self,
+        ledger: Ledger,
+        cases_store: CaseStore,
+        evidence: CallEvidence,
+        *,
+        currency: str,
+        zone: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.ledger = ledger
+        self.cases = cases_store
+        self.evidence = evidence
+        self.currency = currency
+        self.zone = zone
+        self.clock = clock
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    async def list_payouts(
+        self,
+        status: PayoutStatus | None,
+        created_after: datetime | None,
+        created_before: datetime | None,
+        size: int,
+        token: str,
+    ) -> tuple[list[Payout], str]:
+        _range(created_after, created_before, "created_after")
+        found, more = await self.ledger.page(
+            status, created_after, created_before, decode_token(token, "p"), page_size(size)
+        )
+        return found, encode_token("p", more)
+
+    async def mark_paid(self, payout_id: str, reference: str, request_id: str = "") -> Payout:
+        """Record the payment system's confirmation; the same reference again changes nothing.
+
+        A case waiting for its money becomes PAID with its last payout, in the same transaction.
+        """
+        payout_id, reference = payout_id.strip(), reference.strip()
+        if not payout_id:
+            raise InvalidArgument("payout_id", "is required")
+        if not reference:
+            raise InvalidArgument("payment_reference", "is required")
+        if len(reference) > MAX_REFERENCE:
+            raise InvalidArgument("payment_reference", f"is longer than {MAX_REFERENCE} characters")
+        case_id = await self.ledger.case_of(payout_id)
+        if case_id is None:
+            raise NotFound(f"no payout {payout_id!r}")
+        async with self.cases.transaction() as tx:
+            # Case row first, then the payout: the order every writer of both follows.
+            case = await tx.lock_case(case_id)
+            payout = await tx.lock_payout(payout_id)
+            assert case is not None and payout is not None
+            replay = bool(request_id.strip()) and not await tx.claim_request(
+                request_id.strip(), "MarkPayoutPaid", payout_id
+            )
+            if not replay and cases.needs_payment(payout, reference):
+                now = self.now()
+                await tx.mark_paid(payout_id, now, reference)
+                history = [
+                    HistoryEntry(now, "payments", "payout_paid", f"{payout_id}: {payout.amount}, ref {reference}")
+                ]
+                status = cases.after_payment(case.status, await tx.payouts_paid(case_id))
+                if status is not case.status:
+                    history.append(
+                        HistoryEntry(now, "dncgate", status.value.lower(), "every payout of the case is paid")
+                    )
+                    await tx.set_status(case_id, status, case.total, now)
+                await tx.add_history(case_id, history)
+                log.info("payout_paid", payout_id=payout_id, case_id=case_id, case_status=status.value)
+        paid = await self.ledger.get(payout_id)
+        assert paid is not None
+        return paid
+
+    async def fund_summary(self, after: datetime | None, before: datetime | None, period: str) -> FundSummary:
+        try:
+            p = Period((period or "month").strip().lower())
+        except ValueError:
+            raise InvalidArgument("period", "expected day, week or month") from None
+        _range(after, before, "from")
+        rows = await self.ledger.per_period(p, self.zone, after, before)
+        currencies = {r[2] for r in rows}
+        if len(currencies) > 1:
+            raise FailedPrecondition(
+                f"payouts in this range are in several currencies ({', '.join(sorted(currencies))}); "
+                "ask for a range with one currency"
+            )
+        currency = currencies.pop() if currencies else self.currency
+        zero = Money.zero(currency)
+        starts: dict[datetime, FundPeriod] = {}
+        for kind, start, _, count, minor in rows:
+            prev = starts.get(start, FundPeriod(start, 0, zero, 0, zero))
+            if kind == "PENDING":
+                starts[start] = FundPeriod(start, count, Money(minor, currency), prev.paid_count, prev.paid)
+            else:
+                starts[start] = FundPeriod(start, prev.pending_count, prev.pending, count, Money(minor, currency))
+        return fund_summary(starts.values(), currency)
+
+    async def violations(self, org_id: str, after: datetime | None, before: datetime | None) -> ViolationReport:
+        """Violating calls and verified complaints per agent of an org, in [after, before)."""
+        if not org_id.strip():
+            raise InvalidArgument("org_id", "is required")
+        before = before or self.now()
+        after = after or before - DEFAULT_REPORT_WINDOW
+        _range(after, before, "from")
+        per_agent, verified = await self.evidence.org_violations(org_id, after, before)
+        return violation_report(org_id, per_agent, verified)

@@ -1,0 +1,37 @@
+"""Free text typed by operators and consumers loses any phone number in it before it is stored or logged."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+from dncgate import phone
+
+# What is left after the valid numbers: any unbroken run of 9+ digits (long enough not to be a date or time).
+_DIGIT_RUN = re.compile(r"\d{9,}")
+
+
+def _stars(match: re.Match[str]) -> str:
+    text = match.group(0)
+    digits = [i for i, ch in enumerate(text) if ch.isdigit()]
+    keep = set(digits[-2:])
+    return "".join(ch if not ch.isdigit() or i in keep else "*" for i, ch in enumerate(text))
+
+
+def redact(text: str, region: str, keep: frozenset[str] = frozenset()) -> str:
+    """`text` with each phone number masked like `+86138****8000`, except the E.164 numbers in `keep`.
+
+    Operators write what the consumer says ("she is 138 0013 8000"); storage must not keep it in clear.
+    Company lines named as callers (`keep`) stay readable; any other long digit run is starred too, so
+    a mistyped number written without separators does not slip through for being invalid.
+    """
+    out: list[str] = []
+    last = 0
+    for m in phonenumbers.PhoneNumberMatcher(text, region):
+        e164 = phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164)
+        out.append(_DIGIT_RUN.sub(_stars, text[last : m.start]))
+        out.append(m.raw_string if e164 in keep else phone.mask_e164(e164, m.number.country_code or 0))
+        last = m.end
+    out.append(_DIGIT_RUN.sub(_stars, text[last:]))
+    return "".join(out)

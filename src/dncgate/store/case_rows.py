@@ -1,0 +1,78 @@
+"""Rows of the complaint and payout tables as domain objects: one reader shared by every query."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+from dncgate.domain.case import Case, Channel, HistoryEntry, Payout, PayoutStatus, Status
+from dncgate.domain.money import Money
+from dncgate.domain.verification import CallerVerdict, Finding, Window
+
+Conn = psycopg.AsyncConnection[Any]
+
+_CASE_COLS = (
+    "case_id, status, consumer_masked, channel, description, occurred_after, occurred_before,"
+    " total_minor, currency, created_at, first_response_due, resolution_due"
+)
+PAYOUT_COLS = (
+    "payout_id, case_id, consumer_masked, caller_e164, amount_minor, currency, status, created_at,"
+    " paid_at, payment_reference"
+)
+
+
+def payout_of(row: Sequence[Any]) -> Payout:
+    return Payout(
+        payout_id=row[0],
+        case_id=row[1],
+        consumer_masked=row[2],
+        caller_e164=row[3],
+        amount=Money(row[4], row[5]),
+        status=PayoutStatus(row[6]),
+        created_at=row[7],
+        paid_at=row[8],
+        payment_reference=row[9] or "",
+    )
+
+
+async def load_cases(conn: Conn, where: str, params: Sequence[Any], suffix: str = "") -> list[Case]:
+    """Cases matching a WHERE clause, each with its findings and history, in the order `suffix` gives."""
+    cur = await conn.execute(f"SELECT {_CASE_COLS} FROM complaints WHERE {where} {suffix}", params)
+    rows = await cur.fetchall()
+    ids = [r[0] for r in rows]
+    if not ids:
+        return []
+    findings: dict[str, list[Finding]] = {i: [] for i in ids}
+    cur = await conn.execute(
+        "SELECT case_id, caller_number, verdict, amount_minor, currency, call_ids, payout_id"
+        " FROM complaint_findings WHERE case_id = ANY(%s) ORDER BY case_id, position",
+        (ids,),
+    )
+    for f in await cur.fetchall():
+        findings[f[0]].append(Finding(f[1], CallerVerdict(f[2]), Money(f[3], f[4]), tuple(f[5]), f[6]))
+    history: dict[str, list[HistoryEntry]] = {i: [] for i in ids}
+    cur = await conn.execute(
+        "SELECT case_id, at, actor, action, note FROM complaint_history WHERE case_id = ANY(%s) ORDER BY seq",
+        (ids,),
+    )
+    for h in await cur.fetchall():
+        history[h[0]].append(HistoryEntry(h[1], h[2], h[3], h[4]))
+    return [
+        Case(
+            case_id=r[0],
+            status=Status(r[1]),
+            consumer_masked=r[2],
+            channel=Channel(r[3]),
+            description=r[4],
+            window=Window(r[5], r[6]),
+            findings=tuple(findings[r[0]]),
+            total=Money(r[7], r[8]),
+            created_at=r[9],
+            first_response_due=r[10],
+            resolution_due=r[11],
+            history=tuple(history[r[0]]),
+        )
+        for r in rows
+    ]

@@ -1,0 +1,268 @@
+"""Complaint cases and the payout ledger in PostgreSQL; every change to a case happens in one transaction."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from dncgate.domain.case import Case, HistoryEntry, Payout, Status
+from dncgate.domain.errors import Conflict
+from dncgate.domain.money import Money
+from dncgate.domain.verification import Finding
+from dncgate.store.case_rows import PAYOUT_COLS, load_cases, payout_of
+
+Conn = psycopg.AsyncConnection[Any]
+
+
+class CaseWriter:
+    """The writes of one transaction on cases and the ledger (see CaseStore.transaction)."""
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+    async def next_seq(self) -> int:
+        row = await (await self.conn.execute("SELECT nextval('complaint_seq')")).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async def insert_case(
+        self, case: Case, seq: int, consumer_key: bytes, consumer_sealed: bytes, request_id: str | None
+    ) -> bool:
+        """Insert a new case; False (and nothing written) when its request_id was used already."""
+        cur = await self.conn.execute(
+            "INSERT INTO complaints (case_id, seq, consumer_key, consumer_masked, consumer_sealed, channel,"
+            " description, occurred_after, occurred_before, status, total_minor, currency, created_at,"
+            " first_response_due, resolution_due, updated_at, request_id)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (request_id) DO NOTHING RETURNING case_id",
+            (
+                case.case_id,
+                seq,
+                consumer_key,
+                case.consumer_masked,
+                consumer_sealed,
+                case.channel.value,
+                case.description,
+                case.window.after,
+                case.window.before,
+                case.status.value,
+                case.total.minor,
+                case.total.currency,
+                case.created_at,
+                case.first_response_due,
+                case.resolution_due,
+                case.created_at,
+                request_id,
+            ),
+        )
+        return await cur.fetchone() is not None
+
+    async def compensated(self, consumer_key: bytes, callers: Sequence[str]) -> dict[str, str]:
+        """caller → payout id, for the callers this consumer was already paid (or is owed) for."""
+        cur = await self.conn.execute(
+            "SELECT caller_e164, payout_id FROM payouts WHERE consumer_key = %s AND caller_e164 = ANY(%s)",
+            (consumer_key, list(callers)),
+        )
+        return {r[0]: r[1] for r in await cur.fetchall()}
+
+    async def book_payout(
+        self,
+        payout_id: str,
+        consumer_key: bytes,
+        caller_e164: str,
+        case_id: str,
+        consumer_masked: str,
+        consumer_sealed: bytes,
+        amount: Money,
+        at: datetime,
+    ) -> tuple[str, bool]:
+        """Book a payout, or find the one that exists for the pair: (payout id, booked now).
+
+        ON CONFLICT waits for a concurrent booking of the same pair to commit or roll back, so of many
+        simultaneous complaints exactly one books the pair and the others see its payout.
+        """
+        cur = await self.conn.execute(
+            "INSERT INTO payouts (payout_id, consumer_key, caller_e164, case_id, consumer_masked, consumer_sealed,"
+            " amount_minor, currency, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING RETURNING payout_id",
+            (
+                payout_id,
+                consumer_key,
+                caller_e164,
+                case_id,
+                consumer_masked,
+                consumer_sealed,
+                amount.minor,
+                amount.currency,
+                at,
+            ),
+        )
+        if await cur.fetchone() is not None:
+            return payout_id, True
+        existing = await self.compensated(consumer_key, [caller_e164])
+        return existing[caller_e164], False
+
+    async def save_findings(self, case_id: str, findings: Sequence[Finding]) -> None:
+        async with self.conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO complaint_findings"
+                " (case_id, position, caller_number, verdict, call_ids, payout_id, amount_minor, currency)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (case_id, position) DO UPDATE SET verdict = EXCLUDED.verdict,"
+                " call_ids = EXCLUDED.call_ids, payout_id = EXCLUDED.payout_id,"
+                " amount_minor = EXCLUDED.amount_minor, currency = EXCLUDED.currency",
+                [
+                    (
+                        case_id,
+                        i,
+                        f.caller_number,
+                        f.verdict.value,
+                        list(f.call_ids),
+                        f.payout_id,
+                        f.amount.minor,
+                        f.amount.currency,
+                    )
+                    for i, f in enumerate(findings)
+                ],
+            )
+
+    async def add_history(self, case_id: str, entries: Sequence[HistoryEntry]) -> None:
+        async with self.conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO complaint_history (case_id, at, actor, action, note) VALUES (%s, %s, %s, %s, %s)",
+                [(case_id, e.at, e.actor, e.action, e.note) for e in entries],
+            )
+
+    async def set_status(self, case_id: str, status: Status, total: Money, at: datetime) -> None:
+        await self.conn.execute(
+            "UPDATE complaints SET status = %s, total_minor = %s, currency = %s, updated_at = %s WHERE case_id = %s",
+            (status.value, total.minor, total.currency, at, case_id),
+        )
+
+    async def lock_case(self, case_id: str) -> Case | None:
+        """The case, with its row locked until the transaction ends (one writer per case at a time)."""
+        row = await (
+            await self.conn.execute("SELECT 1 FROM complaints WHERE case_id = %s FOR UPDATE", (case_id,))
+        ).fetchone()
+        if row is None:
+            return None
+        return (await load_cases(self.conn, "case_id = %s", (case_id,)))[0]
+
+    async def consumer_of(self, case_id: str) -> tuple[bytes, bytes]:
+        """The case's consumer key and sealed number (to book a payout after a review)."""
+        row = await (
+            await self.conn.execute(
+                "SELECT consumer_key, consumer_sealed FROM complaints WHERE case_id = %s", (case_id,)
+            )
+        ).fetchone()
+        assert row is not None
+        return bytes(row[0]), bytes(row[1])
+
+    async def lock_payout(self, payout_id: str) -> Payout | None:
+        cur = await self.conn.execute(
+            f"SELECT {PAYOUT_COLS} FROM payouts WHERE payout_id = %s FOR UPDATE", (payout_id,)
+        )
+        row = await cur.fetchone()
+        return payout_of(row) if row else None
+
+    async def mark_paid(self, payout_id: str, at: datetime, reference: str) -> None:
+        await self.conn.execute(
+            "UPDATE payouts SET status = 'PAID', paid_at = %s, payment_reference = %s WHERE payout_id = %s",
+            (at, reference, payout_id),
+        )
+
+    async def payouts_paid(self, case_id: str) -> list[bool]:
+        """For each payout the case booked: whether it is paid."""
+        cur = await self.conn.execute("SELECT status = 'PAID' FROM payouts WHERE case_id = %s", (case_id,))
+        return [bool(r[0]) for r in await cur.fetchall()]
+
+    async def claim_request(self, request_id: str, method: str, subject: str) -> bool:
+        """Record a request_id; False when it was seen before for this very request (a replay).
+
+        The same id for another method or subject is a Conflict: a client reused it by mistake.
+        """
+        cur = await self.conn.execute(
+            "INSERT INTO compensation_requests (request_id, method, subject) VALUES (%s, %s, %s)"
+            " ON CONFLICT (request_id) DO NOTHING RETURNING request_id",
+            (request_id, method, subject),
+        )
+        if await cur.fetchone() is not None:
+            return True
+        row = await (
+            await self.conn.execute(
+                "SELECT method, subject FROM compensation_requests WHERE request_id = %s", (request_id,)
+            )
+        ).fetchone()
+        assert row is not None
+        if (row[0], row[1]) != (method, subject):
+            raise Conflict(f"request_id {request_id!r} was already used for {row[0]} on {row[1]}")
+        return False
+
+
+class CaseStore:
+    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+        self.pool = pool
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[CaseWriter]:
+        """Everything written through the writer commits together or not at all."""
+        async with self.pool.connection() as conn, conn.transaction():
+            yield CaseWriter(conn)
+
+    async def get(self, case_id: str) -> Case | None:
+        async with self.pool.connection() as conn:
+            found = await load_cases(conn, "case_id = %s", (case_id,))
+        return found[0] if found else None
+
+    async def by_request_id(self, request_id: str) -> tuple[Case, bytes] | None:
+        """The case a FileComplaint request_id created, with its consumer key (to detect reuse)."""
+        async with self.pool.connection() as conn:
+            row = await (
+                await conn.execute("SELECT case_id, consumer_key FROM complaints WHERE request_id = %s", (request_id,))
+            ).fetchone()
+            if row is None:
+                return None
+            return (await load_cases(conn, "case_id = %s", (row[0],)))[0], bytes(row[1])
+
+    async def page(
+        self,
+        consumer_key: bytes | None,
+        status: Status | None,
+        overdue_at: datetime | None,
+        before_seq: int | None,
+        limit: int,
+    ) -> tuple[list[Case], int | None]:
+        """Newest first; returns the page and the seq to continue before (None when this was the last page)."""
+        where: list[str] = ["TRUE"]
+        params: list[Any] = []
+        if consumer_key is not None:
+            where.append("consumer_key = %s")
+            params.append(consumer_key)
+        if status is not None:
+            where.append("status = %s")
+            params.append(status.value)
+        if overdue_at is not None:
+            # Mirrors domain.case.is_overdue.
+            where.append(
+                "status IN ('RECEIVED', 'VERIFIED', 'PARTIALLY_VERIFIED', 'MANUAL_REVIEW', 'REOPENED')"
+                " AND (resolution_due < %s OR (status = 'RECEIVED' AND first_response_due < %s))"
+            )
+            params += [overdue_at, overdue_at]
+        if before_seq is not None:
+            where.append("seq < %s")
+            params.append(before_seq)
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                f"SELECT seq FROM complaints WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT %s",
+                (*params, limit + 1),
+            )
+            seqs = [int(r[0]) for r in await cur.fetchall()]
+            more = len(seqs) > limit
+            seqs = seqs[:limit]
+            cases = await load_cases(conn, "seq = ANY(%s)", (seqs,), "ORDER BY seq DESC")
+        return cases, (seqs[-1] if more else None)

@@ -1,0 +1,325 @@
+"""The recorder against real Redis and PostgreSQL: exactly once into call_log, whatever kills it and when."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from psycopg_pool import AsyncConnectionPool
+from structlog.testing import capture_logs
+
+from dncgate.domain.calls import CallEvent
+from dncgate.domain.types import Category, Decision, Reason
+from dncgate.service.gateway import new_call_id
+from dncgate.service.recorder import Recorder
+from dncgate.store.hot import CALLS
+from dncgate.store.recorder import CallLogWriter, StreamGroup
+from tests.conftest import Stores
+from tests.integration.support import CALLER, CONSUMER, check_input, key_of
+
+pytestmark = pytest.mark.integration
+
+
+def recorder(app: Any, consumer: str = "host-a", *, pool: Any = None, **kw: Any) -> Recorder:
+    """A recorder over the test stores that waits only briefly for new entries."""
+    kw.setdefault("block_ms", 20)
+    return Recorder(StreamGroup(app.redis), CallLogWriter(pool or app.pool), consumer, **kw)
+
+
+def event(app: Any, **changes: Any) -> CallEvent:
+    now = datetime.now(UTC)
+    fields: dict[str, Any] = {
+        "call_id": new_call_id(now),
+        "at": now,
+        "caller_e164": CALLER,
+        "callee_key": key_of(app, CONSUMER).hex(),
+        "callee_masked": "+86138****8000",
+        "agent_id": "agent-1",
+        "org_id": "acme",
+        "campaign_id": "spring",
+        "category": Category.FINANCE,
+        "decision": Decision.ALLOW,
+        "reason": Reason.NOT_REGISTERED,
+        "violation": False,
+        "request_id": "",
+    }
+    return CallEvent(**(fields | changes))
+
+
+async def append(app: Any, n: int) -> list[str]:
+    """Append n call events to the stream as the gateway does; returns their call ids."""
+    events = [event(app) for _ in range(n)]
+    if events:
+        await app.gateway.calls.append(events)
+    return [e.call_id for e in events]
+
+
+async def logged(app: Any) -> list[str]:
+    async with app.pool.connection() as conn:
+        rows = await (await conn.execute("SELECT call_id FROM call_log")).fetchall()
+    return [r[0] for r in rows]
+
+
+async def in_stream(app: Any) -> dict[bytes, str]:
+    """Stream id -> call id of every entry still in the stream."""
+    return {sid: f.get(b"id", b"").decode() for sid, f in await app.redis.xrange(CALLS)}
+
+
+async def assert_nothing_lost(app: Any, expected: list[str]) -> None:
+    """Every call is in call_log or still in the stream, and call_log holds nothing else."""
+    rows = await logged(app)
+    assert len(rows) == len(set(rows))
+    assert set(rows) <= set(expected)
+    assert set(expected) <= set(rows) | set((await in_stream(app)).values())
+
+
+async def kill(task: asyncio.Task[None]) -> None:
+    """Cancel until the task is gone: redis-py sometimes swallows a cancellation that lands mid-command."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.5)
+    with contextlib.suppress(asyncio.CancelledError):
+        task.result()
+
+
+async def drain_all(rec: Recorder) -> int:
+    total = 0
+    while n := await rec.drain_once(block=False):
+        total += n
+    return total
+
+
+async def test_drained_calls_land_in_call_log_once_and_leave_the_stream(app: Any) -> None:
+    """Checks drained in batches appear in call_log with their fields, and the stream is emptied behind them."""
+    results = await app.gateway.check_many([check_input(CONSUMER) for _ in range(25)])
+    rec = recorder(app, batch=10)
+    assert [await rec.drain_once() for _ in range(4)] == [10, 10, 5, 0]
+    assert sorted(await logged(app)) == sorted(r.call_id for r in results)
+    assert await app.redis.xlen(CALLS) == 0
+    async with app.pool.connection() as conn:
+        row = await (
+            await conn.execute(
+                "SELECT caller_e164, callee_key, callee_masked, org_id, decision, reason, violation"
+                " FROM call_log WHERE call_id = %s",
+                (results[0].call_id,),
+            )
+        ).fetchone()
+    assert row is not None
+    assert tuple(row) == (
+        CALLER,
+        key_of(app, CONSUMER),
+        "+86138****8000",
+        "acme",
+        "ALLOW",
+        "NOT_REGISTERED",
+        False,
+    )
+
+
+async def test_an_event_delivered_twice_is_recorded_once(app: Any) -> None:
+    """The same call event appended again (a redelivery) adds no second row."""
+    events = [event(app) for _ in range(5)]
+    await app.gateway.calls.append(events)
+    rec = recorder(app)
+    await drain_all(rec)
+    await app.gateway.calls.append(events)
+    entries = await rec.fetch(block=False)
+    report = await rec.commit(entries)
+    assert (report.inserted, report.duplicates) == (0, 5)
+    assert sorted(await logged(app)) == sorted(e.call_id for e in events)
+
+
+async def test_a_crash_after_reading_before_committing_loses_nothing(app: Any) -> None:
+    """Entries read by a recorder that dies before committing stay in the stream and are recorded on restart."""
+    expected = await append(app, 30)
+    crashed = recorder(app, "host-a")
+    assert len(await crashed.fetch()) == 30  # ... and host-a dies here
+    assert await logged(app) == []
+    await drain_all(recorder(app, "host-b"))  # another recorder's trim must not touch host-a's entries
+    assert await app.redis.xlen(CALLS) == 30
+    assert await recorder(app, "host-a").drain_once() == 30
+    assert sorted(await logged(app)) == sorted(expected)
+    assert await app.redis.xlen(CALLS) == 0
+
+
+async def test_a_crash_after_committing_before_acknowledging_duplicates_nothing(app: Any) -> None:
+    """A restarted recorder re-reads its committed but unacknowledged entries and adds no row twice."""
+    expected = await append(app, 30)
+    crashed = recorder(app, "host-a")
+    await crashed.commit(await crashed.fetch())  # ... and host-a dies before XACK
+    restarted = recorder(app, "host-a")
+    entries = await restarted.fetch()
+    assert len(entries) == 30
+    report = await restarted.commit(entries)
+    assert (report.inserted, report.duplicates) == (0, 30)
+    await restarted.ack(entries)
+    await restarted.trim()
+    assert sorted(await logged(app)) == sorted(expected)
+    assert await app.redis.xlen(CALLS) == 0
+
+
+async def test_a_restart_trims_what_a_crashed_recorder_acknowledged_but_did_not_trim(app: Any) -> None:
+    """Acknowledged entries left behind by a crash before XTRIM are trimmed by the next start."""
+    await append(app, 8)
+    crashed = recorder(app, "host-a")
+    entries = await crashed.fetch()
+    await crashed.commit(entries)
+    await crashed.ack(entries)  # ... and host-a dies before trimming
+    assert await app.redis.xlen(CALLS) == 8
+    assert await recorder(app, "host-a").drain_once() == 0
+    assert await app.redis.xlen(CALLS) == 0
+
+
+async def test_a_dead_consumers_entries_are_claimed_only_once_idle(app: Any) -> None:
+    """Entries a vanished pod left pending are taken over after claim_idle_ms, not before."""
+    expected = await append(app, 12)
+    await recorder(app, "pod-1").fetch()  # pod-1 is gone for good
+    assert await recorder(app, "pod-2").drain_once() == 0  # 30 s idle by default: not yet
+    await asyncio.sleep(0.1)
+    assert await recorder(app, "pod-3", claim_idle_ms=50).drain_once() == 12
+    assert sorted(await logged(app)) == sorted(expected)
+    assert await app.redis.xlen(CALLS) == 0
+
+
+async def test_the_stream_is_trimmed_only_behind_committed_entries(app: Any) -> None:
+    """While a slow recorder holds uncommitted entries, trimming stops at the oldest of them."""
+    first = await append(app, 5)
+    fast = recorder(app, "fast", batch=5)
+    assert await fast.drain_once() == 5
+    assert await app.redis.xlen(CALLS) == 0
+    await append(app, 5)
+    slow = recorder(app, "slow", batch=5)
+    held = await slow.fetch()
+    later = await append(app, 5)
+    assert await fast.drain_once() == 5
+    remaining = await in_stream(app)
+    assert {sid for sid, _ in held} <= set(remaining)  # not committed: still there
+    assert set(later) <= set(remaining.values())  # committed, but behind an uncommitted one: kept
+    assert not set(first) & set(remaining.values())
+    await slow.commit(held)
+    await slow.ack(held)
+    assert await slow.trim() == 10
+    assert await app.redis.xlen(CALLS) == 0
+
+
+async def test_a_malformed_entry_is_dead_lettered_and_does_not_block_the_stream(app: Any) -> None:
+    """An undecodable entry goes to call_dead_letter with a warning; the calls around it are recorded."""
+    good = await append(app, 3)
+    bad_id = await app.redis.xadd(CALLS, {b"id": b"not-a-call", b"cat": b"\xff"})
+    good += await append(app, 3)
+    with capture_logs() as logs:
+        assert await recorder(app).drain_once() == 7
+    assert sorted(await logged(app)) == sorted(good)
+    assert await app.redis.xlen(CALLS) == 0
+    async with app.pool.connection() as conn:
+        rows = await (await conn.execute("SELECT stream_id, fields, error FROM call_dead_letter")).fetchall()
+    assert [(r[0], r[1]["id"], r[2].split(":")[0]) for r in rows] == [(bad_id.decode(), "not-a-call", "KeyError")]
+    assert [e["stream_id"] for e in logs if e["event"] == "call_event_dead_lettered"] == [bad_id.decode()]
+
+
+async def test_a_row_postgresql_refuses_is_dead_lettered_alone(app: Any) -> None:
+    """A call PostgreSQL cannot store (a NUL in a text field) is set aside; the rest of its batch is kept."""
+    events = [event(app) for _ in range(4)]
+    poison = event(app, org_id="ac\x00me")
+    await app.gateway.calls.append([*events[:2], poison, *events[2:]])
+    assert await recorder(app).drain_once() == 5
+    assert sorted(await logged(app)) == sorted(e.call_id for e in events)
+    async with app.pool.connection() as conn:
+        rows = await (await conn.execute("SELECT fields, error FROM call_dead_letter")).fetchall()
+    assert [(r[0]["id"], r[0]["org"]) for r in rows] == [(poison.call_id, "ac\\x00me")]
+    assert rows[0][1].startswith("DataError")
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_random_crash_points_never_lose_or_duplicate_a_call(app: Any, seed: int) -> None:
+    """Recorders on two hosts crashing at random steps, restarted at random, record every call exactly once."""
+    rng = random.Random(seed)
+    expected: list[str] = []
+    steps = ("fetch", "commit", "ack", "trim")
+    for _ in range(15):
+        expected += await append(app, rng.randint(0, 40))
+        rec = recorder(
+            app, rng.choice(("host-a", "host-b")), batch=rng.randint(1, 25), claim_idle_ms=rng.choice((0, 30_000))
+        )
+        for _ in range(rng.randint(0, 3)):
+            await rec.drain_once(block=False)
+        crash_after = rng.choice((*steps, None))  # None: it stops cleanly after the batch
+        entries = await rec.fetch(block=False)
+        if crash_after != "fetch":
+            await rec.commit(entries)
+            if crash_after != "commit":
+                await rec.ack(entries)
+                if crash_after != "ack":
+                    await rec.trim()
+        await assert_nothing_lost(app, expected)
+    for host in ("host-a", "host-b"):
+        await drain_all(recorder(app, host))
+    rows = await logged(app)
+    assert sorted(rows) == sorted(expected)
+    assert await app.redis.xlen(CALLS) == 0
+
+
+async def test_cancelling_the_loop_at_random_moments_loses_and_duplicates_nothing(app: Any) -> None:
+    """The run() loop killed (cancelled) at arbitrary awaits and restarted records every call exactly once."""
+    rng = random.Random(2026)
+    expected = await append(app, 400)
+    for _ in range(20):
+        task = asyncio.create_task(recorder(app, "host-a", batch=rng.randint(5, 60)).run())
+        await asyncio.sleep(rng.uniform(0, 0.03))
+        await kill(task)
+        await assert_nothing_lost(app, expected)
+        expected += await append(app, rng.randint(0, 30))
+    await drain_all(recorder(app, "host-a"))
+    assert sorted(await logged(app)) == sorted(expected)
+    assert await app.redis.xlen(CALLS) == 0
+
+
+async def test_the_loop_survives_a_postgresql_outage_and_a_restart_resumes(app: Any) -> None:
+    """With PostgreSQL unreachable run() logs and retries, acknowledges nothing, and stops when asked."""
+    expected = await append(app, 10)
+    unreachable: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        "postgresql://127.0.0.1:9/none?connect_timeout=1", open=False, timeout=0.2
+    )
+    await unreachable.open(wait=False)
+    try:
+        rec = recorder(app, "host-a", pool=unreachable)
+        with capture_logs() as logs:
+            task = asyncio.create_task(rec.run())
+            await asyncio.sleep(0.8)
+            assert not task.done()
+            rec.stop()
+            await asyncio.wait_for(task, 5)
+    finally:
+        await unreachable.close()
+    assert any(e["event"] == "recorder_store_unavailable" for e in logs)
+    assert await logged(app) == []
+    assert await app.redis.xlen(CALLS) == 10
+    assert await recorder(app, "host-a").drain_once() == 10
+    assert sorted(await logged(app)) == sorted(expected)
+
+
+async def test_the_loop_survives_a_redis_restart_and_recreates_its_group(app: Any, stores: Stores) -> None:
+    """After Redis comes back empty, the running recorder recreates the group and records new calls."""
+    if stores.redis_server is None:
+        pytest.skip("needs the embedded Redis to stop and start it")
+    rec = recorder(app, "host-a")
+    task = asyncio.create_task(rec.run())
+    try:
+        await asyncio.sleep(0.1)
+        stores.redis_server.stop()
+        await asyncio.sleep(0.5)
+        assert not task.done()
+        stores.redis_server.start()
+        expected = await append(app, 5)
+        for _ in range(100):
+            if sorted(await logged(app)) == sorted(expected):
+                break
+            await asyncio.sleep(0.1)
+        assert sorted(await logged(app)) == sorted(expected)
+    finally:
+        rec.stop()
+        await asyncio.wait_for(task, 15)
