@@ -179,3 +179,18 @@ async def test_every_check_reaches_the_call_log(server) -> None:
     assert by_id[r2.call_id][1:3] == ("BLOCK", "INVALID_NUMBER")
     assert len(by_id[r1.call_id][4]) == 32  # the keyed hash, not the number
     assert "13800138000" not in by_id[r1.call_id][5]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("agent_id", "a\x1f17"), ("campaign_id", "x" * 129), ("org_id", "org\nid"), ("request_id", "r\x00")],
+)
+async def test_control_characters_or_overlong_ids_are_invalid_argument(server, field: str, value: str) -> None:
+    """Ids are logged with every call: a control character or more than 128 characters is refused, by name."""
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await gate(server).Check(check_request(**{field: value}))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    status = rpc_status.from_call(info.value)
+    bad = error_details_pb2.BadRequest()
+    assert status is not None and status.details[0].Unpack(bad)
+    assert [v.field for v in bad.field_violations] == [field]

@@ -128,13 +128,13 @@ async def test_single_check_names_the_field_without_a_batch_prefix(app: Any) -> 
 
 
 async def test_allowed_calls_are_blocked_when_the_event_cannot_be_logged(app: Any) -> None:
-    """If the call stream cannot be written, an ALLOW becomes REGISTRY_UNAVAILABLE; a BLOCK keeps its reason."""
+    """If the call stream cannot be written, no call is allowed: every Check is BLOCK REGISTRY_UNAVAILABLE."""
     await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
     await app.redis.set(CALLS, b"not a stream")  # XADD now fails with WRONGTYPE
     results = await app.gateway.check_many([check_input(OTHER_CONSUMER), check_input(CONSUMER)])
     assert [(r.verdict.decision, r.verdict.reason) for r in results] == [
         (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE),
-        (Decision.BLOCK, Reason.REGISTERED),
+        (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE),
     ]
 
 

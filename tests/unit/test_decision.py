@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dncgate.domain.decision import (
     INVALID_NUMBER,
@@ -15,6 +17,7 @@ from dncgate.domain.decision import (
     Verdict,
     consent_on_file,
     decide,
+    verdicts_by_case,
 )
 from dncgate.domain.hours import CallingHours
 from dncgate.domain.registry import Consent
@@ -264,3 +267,30 @@ def test_consent_on_file_needs_both_the_org_and_a_matching_agent() -> None:
 def test_consent_on_file_is_false_without_consents() -> None:
     """No consent at all excuses nothing."""
     assert not consent_on_file([], "org-a", "a1", NOON)
+
+
+# --- verdicts_by_case -----------------------------------------------------------------------------
+
+
+@settings(max_examples=300)
+@given(
+    category=st.sampled_from(list(Category)),
+    hours=st.sampled_from(["09:00-21:00", "00:00-24:00", "22:00-23:00", "06:00-08:00"]),
+    minute=st.integers(0, 7 * 24 * 60),
+    zones=st.sampled_from([("Asia/Shanghai",), ("America/New_York", "America/Los_Angeles"), ("Asia/Kathmandu",)]),
+    valid=st.booleans(),
+)
+def test_verdicts_by_case_are_decide_for_each_registry_state(
+    category: Category, hours: str, minute: int, zones: tuple[str, ...], valid: bool
+) -> None:
+    """The six precomputed answers equal decide() for an uncovered, a consented and a covered callee, per mode."""
+    now = datetime(2026, 11, 23, tzinfo=UTC) + timedelta(minutes=minute)
+    call = CallAttempt(valid, tuple(ZoneInfo(z) for z in zones) if valid else (), "org", "agent", category)
+    window = CallingHours.parse(hours)
+    consent = [Consent("org", "", None)]
+    expected = tuple(
+        decide(call, mask, consents, mode, window, now)
+        for mask, consents in ((0, []), (ALL_CATEGORIES_MASK, consent), (ALL_CATEGORIES_MASK, []))
+        for mode in (Mode.ENFORCE, Mode.MONITOR)
+    )
+    assert verdicts_by_case(call, window, now) == expected

@@ -71,6 +71,31 @@ def decide(
     return Verdict(Decision.ALLOW, reason)
 
 
+def verdicts_by_case(call: CallAttempt, hours: CallingHours, now: datetime) -> tuple[Verdict, ...]:
+    """`decide` for each state the registry can hold for this call, in the order
+    (not covered, covered with a consent on file, covered without one) x (enforce, monitor).
+
+    The gateway hands these six answers to Redis, which picks the one matching what it stores, so a
+    Check needs one round trip while every decision is still made here. Calling hours are computed
+    once for all six.
+    """
+    if not call.callee_valid:
+        return (INVALID_NUMBER,) * 6
+    opens = window_check(hours, call.callee_zones, now)
+
+    def reachable(reason: Reason) -> Verdict:
+        if opens is not None:
+            return Verdict(Decision.BLOCK, Reason.OUTSIDE_CALLING_HOURS, next_allowed_time=opens)
+        return Verdict(Decision.ALLOW, reason)
+
+    cases = (
+        reachable(Reason.NOT_REGISTERED),
+        reachable(Reason.CONSENT_ON_FILE),
+        Verdict(Decision.BLOCK, Reason.REGISTERED),
+    )
+    return tuple(v for case in cases for v in (case, _enforce(case, Mode.MONITOR) if not case.allowed else case))
+
+
 def _enforce(blocked: Verdict, mode: Mode) -> Verdict:
     if mode is Mode.MONITOR:
         return Verdict(Decision.ALLOW, blocked.reason, violation=True, next_allowed_time=blocked.next_allowed_time)

@@ -1,13 +1,17 @@
-"""The Check use case: parse, read Redis once, decide, append the call event, answer."""
+"""The Check use case: parse, decide every case in the domain, one Redis round trip to classify and log."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
+import itertools
 import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import redis.exceptions
 
@@ -19,10 +23,19 @@ from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.hours import CallingHours
 from dncgate.domain.registry import epoch_us
 from dncgate.domain.types import Category, Mode
-from dncgate.store.calls import CallStream
-from dncgate.store.hot import HotRegistry, NotLoaded, Snapshot
+from dncgate.store.calls import CallStream, encode_event, event_context
+from dncgate.store.checkscript import NOT_LOADED, CheckScript, is_noscript
+from dncgate.store.hot import CALLS, HotRegistry, NotLoaded
+
+# Ids are logged with every call and kept for years: bounded, and printable (the script's field
+# separator is a control character).
+MAX_ID_LENGTH = 128
 
 _STORE_ERRORS = (redis.exceptions.RedisError, OSError, TimeoutError, NotLoaded)
+
+
+def _with(event: CallEvent, v: Verdict) -> CallEvent:
+    return dataclasses.replace(event, decision=v.decision, reason=v.reason, violation=v.violation)
 
 
 def new_call_id(now: datetime) -> str:
@@ -66,6 +79,7 @@ class Gateway:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.hot = hot
+        self.script = CheckScript(hot)
         self.calls = calls
         self.keyer = keyer
         self.region = region
@@ -79,6 +93,12 @@ class Gateway:
         for name in ("caller_number", "callee_number", "org_id"):
             if not getattr(req, name).strip():
                 raise InvalidArgument(prefix + name, "is required")
+        for name in ("org_id", "agent_id", "campaign_id", "request_id"):
+            value: str = getattr(req, name)
+            if len(value) > MAX_ID_LENGTH:
+                raise InvalidArgument(prefix + name, f"is longer than {MAX_ID_LENGTH} characters")
+            if not value.isprintable():
+                raise InvalidArgument(prefix + name, "must not contain control characters")
         caller = phone.try_parse(req.caller_number, self.region)
         if caller is None:
             raise InvalidArgument(prefix + "caller_number", "is not a valid phone number")
@@ -87,73 +107,112 @@ class Gateway:
     async def check(self, req: CheckInput) -> CheckResult:
         return (await self.check_many([req], batch=False))[0]
 
+    async def _execute(self, commands: Sequence[tuple[Any, ...]], deadline: float) -> list[Any]:
+        """Run the commands in one round trip within the deadline.
+
+        A reply is the command's result, or NOT_LOADED when that command failed (so its Check fails
+        closed) — one bad command does not sink the rest of a batch. If Redis lost our script (restart,
+        SCRIPT FLUSH), it is loaded and the commands run once more.
+        """
+        for attempt in range(2):
+            try:
+                # asyncio.timeout_at, unlike wait_for, does not wrap the call in a new task (hot path).
+                async with asyncio.timeout_at(deadline):
+                    replies = await self._send(commands)
+            except _STORE_ERRORS:
+                break
+            if attempt == 0 and any(is_noscript(r) for r in replies):
+                with contextlib.suppress(*_STORE_ERRORS):
+                    async with asyncio.timeout_at(deadline):
+                        await self.script.load()
+                continue
+            return [NOT_LOADED if isinstance(r, Exception) else r for r in replies]
+        # Nothing is known to be logged, so nothing may be allowed: fail closed.
+        return [NOT_LOADED] * len(commands)
+
+    async def _send(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+        if len(commands) == 1:  # a plain command skips the pipeline's bookkeeping (~20 us a Check)
+            try:
+                return [await self.hot.client.execute_command(*commands[0])]  # type: ignore[no-untyped-call]
+            except redis.exceptions.ResponseError as exc:
+                return [exc]
+        pipe = self.hot.client.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
+        return list(await pipe.execute(raise_on_error=False))
+
     async def check_many(self, reqs: Sequence[CheckInput], batch: bool = True) -> list[CheckResult]:
-        """Answer every request with one Redis round trip for the reads and one for the events."""
+        """Answer every request with one Redis round trip: read, classify and log in one script each."""
         callers = [self._validate(r, f"requests[{i}]." if batch else "") for i, r in enumerate(reqs)]
         now = datetime.fromtimestamp(self.clock(), UTC)
+        now_us = epoch_us(now)
         callees = [phone.try_parse(r.callee_number, self.region) for r in reqs]
-        keys = [self.keyer.digest(c.e164) if c else b"" for c in callees]
-
-        # One deadline for the whole Check: reads and the event append share it.
-        deadline = asyncio.get_running_loop().time() + self.timeout_s
-        snapshots: list[Snapshot | None] = [None] * len(reqs)
-        available = True
-        lookups = [i for i, c in enumerate(callees) if c is not None]
-        if lookups:
-            try:
-                pipe = self.hot.client.pipeline(transaction=False)
-                for i in lookups:
-                    self.hot.lookup_commands(pipe, keys[i], reqs[i].org_id, reqs[i].agent_id)
-                replies = await asyncio.wait_for(pipe.execute(), self.timeout_s)
-                for n, i in enumerate(lookups):
-                    snapshots[i] = self.hot.parse_lookup(replies[4 * n : 4 * n + 4], reqs[i].org_id, reqs[i].agent_id)
-            except _STORE_ERRORS:
-                available = False
-
-        verdicts: list[Verdict] = []
-        for req, callee, snap in zip(reqs, callees, snapshots, strict=True):
-            if callee is None:
-                verdicts.append(rules.INVALID_NUMBER)
-            elif not available or snap is None:
-                verdicts.append(rules.REGISTRY_UNAVAILABLE)
-            else:
-                attempt = CallAttempt(
-                    callee_valid=True,
-                    callee_zones=tuple(phone.zone(z) for z in callee.zone_names) or self.default_zones,
-                    org_id=req.org_id,
-                    agent_id=req.agent_id,
-                    category=req.category,
-                )
-                mask = snap.schedule.mask_at(now)
-                mode = snap.mode or self.default_mode
-                verdicts.append(rules.decide(attempt, mask, snap.consents, mode, self.hours, now))
-
         events = [
             CallEvent(
                 call_id=new_call_id(now),
                 at=now,
                 caller_e164=caller.e164,
-                callee_key=key.hex(),
+                callee_key=self.keyer.digest(callee.e164).hex() if callee else "",
                 callee_masked=callee.masked if callee else phone.mask_text(req.callee_number),
                 agent_id=req.agent_id,
                 org_id=req.org_id,
                 campaign_id=req.campaign_id,
                 category=req.category,
-                decision=v.decision,
-                reason=v.reason,
-                violation=v.violation,
+                decision=rules.INVALID_NUMBER.decision,
+                reason=rules.INVALID_NUMBER.reason,
+                violation=False,
                 request_id=req.request_id,
             )
-            for req, caller, callee, key, v in zip(reqs, callers, callees, keys, verdicts, strict=True)
+            for req, caller, callee in zip(reqs, callers, callees, strict=True)
         ]
-        try:
-            remaining = deadline - asyncio.get_running_loop().time()
-            if remaining <= 0:
-                raise TimeoutError
-            await asyncio.wait_for(self.calls.append(events), remaining)
-        except _STORE_ERRORS:
-            # An allowed call that is not on record could never be verified: fail closed.
-            verdicts = [rules.REGISTRY_UNAVAILABLE if v.allowed else v for v in verdicts]
+        tables: list[tuple[Verdict, ...] | None] = []
+        table: tuple[Verdict, ...] | None
+        default_monitor = self.default_mode is Mode.MONITOR
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
+        commands: list[tuple[Any, ...]] = []
+        for req, callee, event in zip(reqs, callees, events, strict=True):
+            if callee is None:
+                tables.append(None)
+                commands.append(("XADD", CALLS, "*", *itertools.chain.from_iterable(encode_event(event).items())))
+                continue
+            attempt = CallAttempt(
+                callee_valid=True,
+                callee_zones=tuple(phone.zone(z) for z in callee.zone_names) or self.default_zones,
+                org_id=req.org_id,
+                agent_id=req.agent_id,
+                category=req.category,
+            )
+            table = rules.verdicts_by_case(attempt, self.hours, now)
+            tables.append(table)
+            commands.append(
+                self.script.command(
+                    bytes.fromhex(event.callee_key),
+                    req.org_id,
+                    req.agent_id,
+                    req.category,
+                    now_us,
+                    default_monitor,
+                    table,
+                    event_context(event),
+                )
+            )
+        replies = await self._execute(commands, deadline)
+        verdicts: list[Verdict] = []
+        unlogged: list[CallEvent] = []
+        for table, reply, event in zip(tables, replies, events, strict=True):
+            if table is None:
+                verdicts.append(rules.INVALID_NUMBER)
+            elif int(reply) == NOT_LOADED:
+                verdicts.append(rules.REGISTRY_UNAVAILABLE)
+                unlogged.append(_with(event, rules.REGISTRY_UNAVAILABLE))
+            else:
+                verdicts.append(table[int(reply)])
+        if unlogged:
+            # Blocked either way; logging these is best effort within what is left of the deadline.
+            with contextlib.suppress(*_STORE_ERRORS):
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining > 0:
+                    await asyncio.wait_for(self.calls.append(unlogged), remaining)
         return [
             CheckResult(v, e.call_id, c.e164 if c else "", e.callee_masked, r.request_id)
             for r, c, v, e in zip(reqs, callees, verdicts, events, strict=True)

@@ -13,22 +13,29 @@ from dncgate.domain.types import Category, Decision, Reason
 from dncgate.store.hot import CALLS
 
 
+def event_context(e: CallEvent) -> list[bytes]:
+    """The event's field/value pairs other than its verdict (dec, rsn, vio), flattened."""
+    return [
+        b"id", e.call_id.encode(),
+        b"us", b"%d" % epoch_us(e.at),
+        b"caller", e.caller_e164.encode(),
+        b"callee", e.callee_key.encode(),
+        b"mask", e.callee_masked.encode(),
+        b"agent", e.agent_id.encode(),
+        b"org", e.org_id.encode(),
+        b"campaign", e.campaign_id.encode(),
+        b"cat", b"%d" % int(e.category),
+        b"rid", e.request_id.encode(),
+    ]  # fmt: skip
+
+
 def encode_event(e: CallEvent) -> dict[bytes, bytes]:
-    return {
-        b"id": e.call_id.encode(),
-        b"us": b"%d" % epoch_us(e.at),
-        b"caller": e.caller_e164.encode(),
-        b"callee": e.callee_key.encode(),
-        b"mask": e.callee_masked.encode(),
-        b"agent": e.agent_id.encode(),
-        b"org": e.org_id.encode(),
-        b"campaign": e.campaign_id.encode(),
-        b"cat": b"%d" % int(e.category),
-        b"dec": e.decision.value.encode(),
-        b"rsn": e.reason.value.encode(),
-        b"vio": b"1" if e.violation else b"0",
-        b"rid": e.request_id.encode(),
-    }
+    ctx = event_context(e)
+    fields = dict(zip(ctx[::2], ctx[1::2], strict=True))
+    fields[b"dec"] = e.decision.value.encode()
+    fields[b"rsn"] = e.reason.value.encode()
+    fields[b"vio"] = b"1" if e.violation else b"0"
+    return fields
 
 
 def decode_event(fields: Mapping[bytes, bytes]) -> CallEvent:

@@ -86,7 +86,7 @@ class HotRegistry:
     def __init__(self, client: aioredis.Redis, bucket_bits: int = 16) -> None:
         self.client = client
         self.bits = bucket_bits
-        self._ready_value = b"%d/%d" % (LAYOUT_VERSION, bucket_bits)
+        self.ready_value = b"%d/%d" % (LAYOUT_VERSION, bucket_bits)
         self._max_seq = client.register_script(_MAX_SEQ)
 
     def _bucket(self, key: bytes) -> bytes:
@@ -112,7 +112,7 @@ class HotRegistry:
 
     def parse_lookup(self, replies: list[Any], org_id: str, agent_id: str) -> Snapshot:
         raw, (org_exp, agent_exp), mode, ready = replies[0], replies[1], replies[2], replies[3]
-        if ready != self._ready_value:
+        if ready != self.ready_value:
             raise NotLoaded()
         consents = []
         for agent, exp in (("", org_exp), (agent_id, agent_exp)):
@@ -127,7 +127,7 @@ class HotRegistry:
         return self.parse_lookup(await pipe.execute(), org_id, agent_id)
 
     async def is_ready(self) -> bool:
-        return bool(await self.client.get(READY) == self._ready_value)
+        return bool(await self.client.get(READY) == self.ready_value)
 
     async def applied_seq(self) -> int:
         raw = await self.client.get(SEQ)
@@ -206,5 +206,5 @@ class HotRegistry:
         if modes:
             pipe.hset(MODES, mapping={org: m.value for org, m in modes.items()})
         pipe.set(SEQ, seq)
-        pipe.set(READY, self._ready_value)
+        pipe.set(READY, self.ready_value)
         await pipe.execute()
