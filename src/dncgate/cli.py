@@ -279,6 +279,14 @@ def cmd_serve(ns: argparse.Namespace) -> int:
     if ns.role:
         changes["role"] = ns.role
     settings = dataclasses.replace(settings, **changes)
+    if ns.workers > 1:
+        from dncgate.api.workers import run_workers
+
+        try:
+            return run_workers(settings, ns.workers)
+        except ValueError as exc:
+            console.print(f"[red]error[/red]: {exc}")
+            return 2
     from dncgate.api.server import serve
 
     try:
@@ -333,6 +341,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--listen", help="host:port (default $DNCGATE_LISTEN or 127.0.0.1:50051)")
     p.add_argument(
         "--data-dir", type=lambda s: __import__("pathlib").Path(s), help="default $DNCGATE_DATA_DIR or .dncgate"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="gRPC server processes sharing the port (SO_REUSEPORT), plus one recorder; default 1",
     )
     p.add_argument(
         "--role",

@@ -17,7 +17,8 @@ from dncgate.domain.money import Money
 from dncgate.domain.types import Mode
 
 # What one `dncgate serve` process runs: everything, or one part per deployment.
-ROLES = ("all", "gateway", "registry", "compensation", "recorder")
+# "api" is every gRPC service without the recorder: what each `serve --workers` process runs.
+ROLES = ("all", "api", "gateway", "registry", "compensation", "recorder")
 
 
 class ConfigError(ValueError):
@@ -46,6 +47,8 @@ class Settings:
     resolution_hours: int = 72
     payout_key: bytes | None = None
     role: str = "all"
+    # Set by `serve --workers` for its worker processes, which share the listening port.
+    reuse_port: bool = False
     recorder_consumer: str | None = None  # None: this host's name
     recorder_batch: int = 1000
 
@@ -122,6 +125,10 @@ class Settings:
                 raise ConfigError(f"DNCGATE_ROLE: expected one of {', '.join(ROLES)}")
             kwargs["role"] = v.lower()
         kwargs["recorder_consumer"] = get("DNCGATE_RECORDER_CONSUMER")
+        if v := get("DNCGATE_REUSE_PORT"):
+            if v not in ("0", "1"):
+                raise ConfigError("DNCGATE_REUSE_PORT: expected 0 or 1")
+            kwargs["reuse_port"] = v == "1"
         settings = cls(**kwargs)  # type: ignore[arg-type]
         if settings.first_response_hours > settings.resolution_hours:
             raise ConfigError("DNCGATE_FIRST_RESPONSE_HOURS: must not be later than DNCGATE_RESOLUTION_HOURS")

@@ -26,7 +26,8 @@ _MAX_SOCKET_PATH = 100
 REDIS_COMPACT_SETTINGS = {"hash-max-ziplist-entries": "1024", "hash-max-ziplist-value": "64"}
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """In a child, before exec: get SIGTERM when the parent dies, however it dies."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -85,7 +86,7 @@ class EmbeddedRedis:
         for key, value in REDIS_COMPACT_SETTINGS.items():
             args += [f"--{key}", value]
         self.process = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, preexec_fn=die_with_parent
         )
         deadline = time.monotonic() + timeout
         while True:

@@ -112,3 +112,45 @@ def test_serve_answers_the_cli_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
     ):
         time.sleep(0.2)
     assert leftovers == [], leftovers
+
+
+def test_workers_share_the_port_and_all_stop_on_ctrl_c(tmp_path: Path) -> None:
+    """`serve --workers 2` runs two API processes and a recorder on one port; Ctrl-C stops every one."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DNCGATE_")} | {
+        "DNCGATE_LISTEN": f"127.0.0.1:{port}",
+        "DNCGATE_DATA_DIR": str(tmp_path / "data"),
+        "DNCGATE_CALLING_HOURS": "00:00-24:00",
+        "DNCGATE_LOG_FORMAT": "json",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dncgate.cli", "serve", "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while _cli(port, "org", "get", "x").returncode != 0:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "workers did not start within 90 s"
+            time.sleep(0.3)
+        workers = [c for c in psutil.Process(proc.pid).children() if "dncgate.cli" in " ".join(c.cmdline())]
+        assert len(workers) == 3  # two API workers and the recorder
+        args = ["--caller", "+862759001234", "--callee", "13800138000", "--org", "wuhan-01"]
+        assert _cli(port, "registry", "set", "13800138000", "--dnd").returncode == 0
+        for _ in range(6):  # new connections land on either worker: every one must see the registry
+            out = _cli(port, "check", *args)
+            assert "REGISTERED" in out.stdout and "BLOCK" in out.stdout, out.stdout
+        everything = _processes_using(tmp_path)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, output
+    deadline = time.monotonic() + 10
+    while (left := [c for c in everything if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.2)
+    assert left == [], left

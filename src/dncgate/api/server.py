@@ -42,6 +42,7 @@ CALLGATE, REGISTRY, COMPENSATION = SERVICES
 # The gRPC services each role serves; health and reflection are always on (a recorder serves only them).
 ROLE_SERVICES: dict[str, tuple[str, ...]] = {
     "all": SERVICES,
+    "api": SERVICES,
     "gateway": (CALLGATE,),
     "registry": (REGISTRY,),
     "compensation": (COMPENSATION,),
@@ -60,7 +61,10 @@ class Running:
 def build_server(app: App, listen: str) -> tuple[grpc.aio.Server, int, health.HealthServicer]:
     server = grpc.aio.server(
         interceptors=[ServerInterceptor()],
-        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 64 * 1024 * 1024)],
+        options=[
+            ("grpc.so_reuseport", 1 if app.settings.reuse_port else 0),
+            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+        ],
     )
     served = ROLE_SERVICES[app.settings.role]
     if CALLGATE in served:
