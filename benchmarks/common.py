@@ -1,23 +1,72 @@
-"""Shared helpers: machine facts, percentiles, and writing results/latest.json and RESULTS.md."""
+"""Shared helpers: machine facts, percentiles, CLI options, and writing latest.json and RESULTS.md.
+
+Results go to `benchmarks/results/latest.json` and `benchmarks/RESULTS.md` unless `--out DIR` (or the
+environment variable DNCGATE_BENCH_OUT) names another directory; then to DIR/latest.json, DIR/RESULTS.md
+and DIR/<artifacts>. Re-running a benchmark replaces its own section, leaving the others alone.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
+import shlex
 import statistics
+import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import redis
+
 HERE = Path(__file__).resolve().parent
-RESULTS_JSON = HERE / "results" / "latest.json"
-RESULTS_MD = HERE / "RESULTS.md"
+OUT_ENV = "DNCGATE_BENCH_OUT"
+SERVE_ARGS_ENV = "DNCGATE_BENCH_SERVE_ARGS"  # extra `dncgate serve` arguments for every benchmark, e.g. "--workers 2"
 
 
-def machine() -> dict[str, Any]:
+@dataclass(frozen=True)
+class Output:
+    """Where one run writes: the JSON, the Markdown, and artifacts such as plots."""
+
+    json: Path
+    markdown: Path
+    artifacts: Path
+
+    @classmethod
+    def at(cls, directory: str | Path | None = None) -> Output:
+        directory = directory or os.environ.get(OUT_ENV)
+        if not directory:
+            return cls(HERE / "results" / "latest.json", HERE / "RESULTS.md", HERE / "results")
+        d = Path(directory)
+        return cls(d / "latest.json", d / "RESULTS.md", d)
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, a few seconds: checks the harness only")
+    parser.add_argument("--out", help=f"results directory (default ${OUT_ENV} or benchmarks/)")
+
+
+def redis_version(url: str | None = None) -> str:
+    """INFO server of the Redis at `url`; without one, the version of the redis-server the benchmarks start."""
+    if url is None:
+        from dncgate.embedded import redis_server_binary
+
+        out = subprocess.run([redis_server_binary(), "--version"], capture_output=True, text=True).stdout
+        return next((w[2:] for w in out.split() if w.startswith("v=")), "-")
+    client = redis.Redis.from_url(url)
+    try:
+        return str(client.info("server")["redis_version"])
+    finally:
+        client.close()
+
+
+def machine(redis_url: str | None = None) -> dict[str, Any]:
+    """Cores, Python, client library versions, and the Redis server's version (INFO server of `redis_url`)."""
+
     def version(dist: str) -> str:
         try:
             return metadata.version(dist)
@@ -29,6 +78,8 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "grpcio": version("grpcio"),
         "redis-py": version("redis"),
+        "hiredis": version("hiredis"),
+        "redis-server": redis_version(redis_url),
         "platform": platform.platform(),
     }
 
@@ -42,33 +93,64 @@ def percentile(values: Sequence[float], p: float) -> float:
 
 
 def median(values: Sequence[float]) -> float:
-    return statistics.median(values)
+    return statistics.median(values) if values else float("nan")
 
 
-def record(name: str, result: dict[str, Any], table: str, command: str) -> None:
-    """Merge one benchmark's result into latest.json and rewrite its section of RESULTS.md."""
-    RESULTS_JSON.parent.mkdir(exist_ok=True)
-    data = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
-    data[name] = {"command": command, "machine": machine(), **result}
-    RESULTS_JSON.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+def medians(rounds: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Per key, the median over rounds."""
+    return {k: median([r[k] for r in rounds]) for k in rounds[0]} if rounds else {}
+
+
+def command_line() -> str:
+    """The exact command that ran, as `python -m benchmarks.<module> <args>`."""
+    main = sys.modules["__main__"]
+    spec = getattr(main, "__spec__", None)
+    module = spec.name if spec is not None else Path(sys.argv[0]).stem
+    serve_args = os.environ.get(SERVE_ARGS_ENV, "")
+    prefix = [f"{SERVE_ARGS_ENV}={shlex.quote(serve_args)}"] if serve_args else []
+    return " ".join([*prefix, "python -m", module.removesuffix(".__main__"), *map(shlex.quote, sys.argv[1:])])
+
+
+def record(
+    name: str,
+    result: dict[str, Any],
+    table: str,
+    command: str,
+    machine_info: dict[str, Any] | None = None,
+    out: Output | None = None,
+) -> None:
+    """Merge one benchmark's result into latest.json and replace (or add) its section of RESULTS.md."""
+    out = out or Output.at()
+    info = machine_info or machine()
+    out.json.parent.mkdir(parents=True, exist_ok=True)
+    data = json.loads(out.json.read_text()) if out.json.exists() else {}
+    data[name] = {"command": command, "machine": info, **result}
+    out.json.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-    section = f"{begin}\n{table.strip()}\n\nCommand: `{command}`  \nMachine: {_machine_line()}\n{end}"
-    text = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmark results\n"
+    section = f"{begin}\n{table.strip()}\n\nCommand: `{command}`  \nMachine: {machine_line(info)}\n{end}"
+    text = out.markdown.read_text() if out.markdown.exists() else "# Benchmark results\n"
     if begin in text and end in text:
         head, rest = text.split(begin, 1)
         _, tail = rest.split(end, 1)
         text = head + section + tail
     else:
         text = text.rstrip() + "\n\n" + section + "\n"
-    RESULTS_MD.write_text(text)
-    print(table)
+    out.markdown.write_text(text)
+    print(table, flush=True)
 
 
-def _machine_line() -> str:
-    m = machine()
-    return f"{m['cores']} cores, Python {m['python']}, grpcio {m['grpcio']}, redis-py {m['redis-py']}"
+def machine_line(m: dict[str, Any]) -> str:
+    return (
+        f"{m['cores']} cores, Python {m['python']}, grpcio {m['grpcio']}, redis-py {m['redis-py']}"
+        f" (hiredis {m.get('hiredis', '-')}), Redis {m.get('redis-server', '-')}"
+    )
 
 
-def command_line() -> str:
-    return "python -m " + " ".join([sys.argv[0].replace("/", ".").removesuffix(".py"), *sys.argv[1:]])
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A Markdown table as lines."""
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(r) + " |" for r in rows),
+    ]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-import redis.asyncio as aioredis
+import redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from benchmarks.memory import PEPPER
-from dncgate.domain.registry import Schedule
-from dncgate.domain.types import ALL_CATEGORIES_MASK
-from dncgate.phone import NumberKeyer
-from dncgate.store.hot import HotRegistry
+from benchmarks.common import SERVE_ARGS_ENV
+from benchmarks.registry_load import PEPPER, consumer_number, load_fast, server_bucket_bits
+from dncgate.store.hot import CALLS
+
+__all__ = ["BenchServer", "consumer_number", "preload_registry", "serve", "settle"]
 
 
 @dataclass
@@ -33,6 +33,7 @@ class BenchServer:
     data_dir: Path
     redis_url: str
     database_url: str
+    pid: int  # the `dncgate serve` process, for py-spy
 
 
 def _free_port() -> int:
@@ -43,6 +44,7 @@ def _free_port() -> int:
 
 @contextmanager
 def serve(extra_env: dict[str, str] | None = None) -> Iterator[BenchServer]:
+    """`dncgate serve` on a free port with fresh embedded stores; its stderr goes to <data dir>/serve.log."""
     with tempfile.TemporaryDirectory(prefix="dncgate-bench-") as tmp:
         port = _free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("DNCGATE_")} | {
@@ -53,8 +55,10 @@ def serve(extra_env: dict[str, str] | None = None) -> Iterator[BenchServer]:
             "DNCGATE_LOG_LEVEL": "warning",
             **(extra_env or {}),
         }
+        args = shlex.split(os.environ.get(SERVE_ARGS_ENV, ""))
+        log = (Path(tmp) / "serve.log").open("wb")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "dncgate.cli", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            [sys.executable, "-m", "dncgate.cli", "serve", *args], env=env, stdout=subprocess.DEVNULL, stderr=log
         )
         try:
             target = f"127.0.0.1:{port}"
@@ -67,38 +71,71 @@ def serve(extra_env: dict[str, str] | None = None) -> Iterator[BenchServer]:
                         break
                     except grpc.RpcError:
                         if proc.poll() is not None or time.monotonic() > deadline:
-                            raise RuntimeError("dncgate serve did not start") from None
+                            tail = (Path(tmp) / "serve.log").read_text(errors="replace")[-2000:]
+                            raise RuntimeError(f"dncgate serve did not start:\n{tail}") from None
                         time.sleep(0.2)
             urls = json.loads((Path(tmp) / "endpoints.json").read_text())
-            yield BenchServer(target, Path(tmp), urls["redis_url"], urls["database_url"])
+            yield BenchServer(target, Path(tmp), urls["redis_url"], urls["database_url"], proc.pid)
         finally:
             proc.send_signal(signal.SIGINT)
             try:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait()
+            log.close()
 
 
-def consumer_number(i: int) -> str:
-    return f"139{i:08d}"
+def cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by `pid` and its descendants, summed by command name."""
+    tick = os.sysconf("SC_CLK_TCK")
+    procs: dict[int, tuple[int, str, float]] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        comm, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+        procs[int(d.name)] = (int(fields[1]), comm, (int(fields[11]) + int(fields[12])) / tick)
+    tree, grew = {pid}, True
+    while grew:
+        more = {p for p, (parent, _, _) in procs.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    out: dict[str, float] = {}
+    for p in tree & procs.keys():
+        _, comm, cpu = procs[p]
+        out[comm] = out.get(comm, 0.0) + cpu
+    return out
 
 
-def preload_registry(redis_url: str, n: int, bits: int = 16) -> None:
-    """Register numbers 0..n-1 straight into the server's Redis (fast set-up for read benchmarks)."""
+def settle(server: BenchServer, limit_s: float = 20.0) -> float:
+    """Wait until the server is idle again; the seconds waited.
 
-    async def run() -> None:
-        client = aioredis.Redis.from_url(redis_url)
-        hot = HotRegistry(client, bits)
-        keyer = NumberKeyer(PEPPER)
-        schedule = Schedule(ALL_CATEGORIES_MASK)
-        batch = []
-        for i in range(n):
-            batch.append((keyer.digest("+86" + consumer_number(i)), schedule))
-            if len(batch) == 10_000:
-                await hot.load(batch, ())
-                batch = []
-        if batch:
-            await hot.load(batch, ())
-        await client.aclose()
+    Between load steps, so that one step's backlog does not slow the next one down: first the recorder
+    drains the call-event stream, then Health/Check must answer quickly (10 in a row under 5 ms), which it
+    does only once the requests still queued from an overloaded step are gone.
+    """
+    started = time.monotonic()
+    client = redis.Redis.from_url(server.redis_url)
+    try:
+        while time.monotonic() - started < limit_s and int(client.xlen(CALLS)) > 1000:
+            time.sleep(0.1)
+    finally:
+        client.close()
+    with grpc.insecure_channel(server.target) as ch:
+        stub = health_pb2_grpc.HealthStub(ch)
+        quick = 0
+        while quick < 10 and time.monotonic() - started < limit_s:
+            t = time.perf_counter()
+            stub.Check(health_pb2.HealthCheckRequest(), timeout=limit_s)
+            quick = quick + 1 if time.perf_counter() - t < 0.005 else 0
+            time.sleep(0.01)
+    return time.monotonic() - started
 
-    asyncio.run(run())
+
+def preload_registry(redis_url: str, n: int) -> None:
+    """Register consumers 0..n-1 straight into the server's Redis, in its bucket layout (fast set-up)."""
+    load_fast(redis_url, n, server_bucket_bits(redis_url))

@@ -387,6 +387,9 @@ def build_parser() -> argparse.ArgumentParser:
     client(p, cmd_registry_history)
     p = reg.add_parser("rebuild", help="recreate Redis from the PostgreSQL journal (Checks block meanwhile)")
     p.set_defaults(local=cmd_registry_rebuild)
+    from dncgate.cli_import import add_import_command  # late: cli_import imports this module
+
+    add_import_command(reg, client)
 
     con = sub.add_parser("consent", help="consents to be called").add_subparsers(dest="sub", required=True)
     p = con.add_parser("grant")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -103,6 +104,21 @@ class NumberKeyer:
                 self._cache.clear()
             self._cache[e164] = d
         return d
+
+    def uncached(self) -> Callable[[str], bytes]:
+        """`digest` without the cache, for a bulk import that sees each number once.
+
+        The keyed HMAC state is built once and copied per number (the hmac module's own way to reuse a
+        key), saving the key set-up and a cache entry per row.
+        """
+        base = hmac.new(self._key, digestmod=hashlib.sha256)
+
+        def digest(e164: str) -> bytes:
+            h = base.copy()
+            h.update(e164.encode())
+            return h.digest()
+
+        return digest
 
 
 @lru_cache(maxsize=256)

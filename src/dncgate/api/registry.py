@@ -1,12 +1,14 @@
-"""Registry servicer: preferences, consents and org policies (ImportRegistry arrives with bulk feeds)."""
+"""Registry servicer: preferences, consents, org policies and bulk imports of registry feeds."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable
 from typing import Any, TypeAlias
 
 import structlog
 
-from dncgate.api import convert
+from dncgate.api import convert, imports
+from dncgate.service.importer import RegistryImporter
 from dncgate.service.registry import RegistryService
 from dncgate.v1 import registry_pb2, registry_pb2_grpc
 
@@ -14,8 +16,9 @@ Ctx: TypeAlias = Any  # grpc.aio.ServicerContext; grpcio ships no type informati
 
 
 class RegistryServicer(registry_pb2_grpc.RegistryServicer):
-    def __init__(self, service: RegistryService) -> None:
+    def __init__(self, service: RegistryService, importer: RegistryImporter | None = None) -> None:
         self.service = service
+        self.importer = importer or RegistryImporter(service)
 
     async def SetPreference(self, request: registry_pb2.SetPreferenceRequest, context: Ctx) -> registry_pb2.Preference:
         view = await self.service.set_preference(
@@ -72,3 +75,10 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
     async def GetOrgPolicy(self, request: registry_pb2.GetOrgPolicyRequest, context: Ctx) -> registry_pb2.OrgPolicy:
         mode, explicit = await self.service.get_org_policy(request.org_id)
         return registry_pb2.OrgPolicy(org_id=request.org_id, mode=convert.mode_to_pb(mode), explicit=explicit)
+
+    async def ImportRegistry(
+        self, request_iterator: AsyncIterable[registry_pb2.ImportRegistryRequest], context: Ctx
+    ) -> registry_pb2.ImportRegistrySummary:
+        summary = await self.importer.run(imports.rows(request_iterator))
+        structlog.contextvars.bind_contextvars(rows=summary.rows, accepted=summary.accepted, invalid=summary.invalid)
+        return imports.summary(summary)

@@ -147,18 +147,20 @@ class OrgPolicy(_message.Message):
     def __init__(self, org_id: _Optional[str] = ..., mode: _Optional[_Union[_common_pb2.Mode, str]] = ..., explicit: _Optional[bool] = ...) -> None: ...
 
 class ImportRegistryRequest(_message.Message):
-    __slots__ = ("number", "do_not_disturb", "categories", "source", "effective_from")
+    __slots__ = ("number", "do_not_disturb", "categories", "source", "effective_from", "rows")
     NUMBER_FIELD_NUMBER: _ClassVar[int]
     DO_NOT_DISTURB_FIELD_NUMBER: _ClassVar[int]
     CATEGORIES_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     EFFECTIVE_FROM_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
     number: str
     do_not_disturb: bool
     categories: _containers.RepeatedScalarFieldContainer[_common_pb2.Category]
     source: _common_pb2.Source
     effective_from: _timestamp_pb2.Timestamp
-    def __init__(self, number: _Optional[str] = ..., do_not_disturb: _Optional[bool] = ..., categories: _Optional[_Iterable[_Union[_common_pb2.Category, str]]] = ..., source: _Optional[_Union[_common_pb2.Source, str]] = ..., effective_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    rows: _containers.RepeatedCompositeFieldContainer[ImportRegistryRequest]
+    def __init__(self, number: _Optional[str] = ..., do_not_disturb: _Optional[bool] = ..., categories: _Optional[_Iterable[_Union[_common_pb2.Category, str]]] = ..., source: _Optional[_Union[_common_pb2.Source, str]] = ..., effective_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rows: _Optional[_Iterable[_Union[ImportRegistryRequest, _Mapping]]] = ...) -> None: ...
 
 class ImportRegistrySummary(_message.Message):
     __slots__ = ("rows", "accepted", "invalid", "invalid_rows")

@@ -1,0 +1,266 @@
+"""`dncgate registry import FILE.csv`: stream a registry feed through Registry.ImportRegistry.
+
+The CSV is read one line at a time and sent in messages of 2,000 rows, so a feed of any size streams
+in constant memory. Columns (a header row naming them is optional; without one they are
+taken in this order, as many as there are):
+
+    number            the consumer's number, in any format the server accepts
+    do_not_disturb    yes/no, true/false, 1/0, on/off; empty: yes
+    categories        names separated by ';' (real-estate;finance); empty or "all": every category
+    effective_from    ISO time (2026-12-01T00:00+08:00; without a zone: this machine's local time);
+                      empty: --effective-from, else the time the import started
+
+A line whose do_not_disturb, categories or effective_from cannot be read is reported here and not
+sent; numbers are checked by the server. Rows are reported by line (CSV record) number, the header
+being line 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import csv
+import itertools
+import sys
+import time
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, TextIO
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from rich.table import Table
+
+from dncgate.cli import _enum_arg, _kv, _time_arg, console
+from dncgate.v1 import common_pb2, registry_pb2, registry_pb2_grpc
+
+BATCH_ROWS = 2000
+MAX_SHOWN = 100
+COLUMNS = ("number", "do_not_disturb", "categories", "effective_from")
+_ALIASES = {"dnd": "do_not_disturb", "category": "categories", "effective": "effective_from"}
+_BOOLS = {"": True, "1": True, "0": False} | dict.fromkeys(("y", "yes", "true", "t", "on"), True)
+_BOOLS |= dict.fromkeys(("n", "no", "false", "f", "off"), False)
+_CATEGORIES: dict[str, Any] = {  # name -> the wire enum value
+    name[len("CATEGORY_") :].lower().replace("_", "-"): common_pb2.Category.Value(name)
+    for name in common_pb2.Category.keys()[1:]
+}
+
+
+class FeedError(ValueError):
+    """The file cannot be read as a feed at all (unknown columns, undecodable first line): nothing is sent."""
+
+
+@lru_cache(maxsize=1024)
+def _time(text: str) -> Timestamp:
+    """Feeds repeat a handful of times: parse each once."""
+    try:
+        return _time_arg(text)
+    except argparse.ArgumentTypeError:
+        raise ValueError(f"effective_from: {text!r} is not an ISO time") from None
+
+
+def _categories(text: str) -> list[Any]:
+    out = []
+    for name in text.split(";"):
+        name = name.strip().lower().replace("_", "-")
+        if name in ("", "all"):
+            continue
+        if name not in _CATEGORIES:
+            raise ValueError(f"categories: unknown category {name!r}")
+        out.append(_CATEGORIES[name])
+    return out
+
+
+class Feed:
+    """The rows of a CSV feed as ImportRegistry messages, and the line each sent row came from."""
+
+    def __init__(self, file: TextIO, source: int, effective_from: Timestamp | None) -> None:
+        self.reader = csv.reader(file)
+        self.source: Any = source  # a wire enum value
+        self.effective_from = effective_from
+        self.sent = 0
+        self.invalid: list[tuple[int, str]] = []  # (line, reason), the first MAX_SHOWN
+        self.invalid_count = 0
+        self.error: str | None = None  # why reading stopped before the end (bad bytes, broken quoting)
+        # (sent rows so far, lines skipped so far) at each skipped line: maps a sent row to its line.
+        self._skips: list[tuple[int, int]] = []
+        self._skipped = 0
+        # The first line decides the columns before anything is sent (a mistake there is the file's).
+        try:
+            first = next(self.reader, None)
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise FeedError(f"line 1: {exc}") from None
+        columns, is_header = self._columns(first or [])
+        self.header = int(is_header)
+        self._width = len(columns)
+        p0, p1, p2 = (columns.index(c) if c in columns else -1 for c in COLUMNS[1:])
+        self._at = (p0, p1, p2)  # positions of do_not_disturb, categories, effective_from (-1: none)
+        self._first = [first] if first is not None and not is_header else []
+
+    def line_of(self, row: int) -> int:
+        """The file line of the n-th sent row (1-based), for the server's invalid-row numbers."""
+        i = bisect.bisect_left(self._skips, (row, -1)) - 1
+        return row + self.header + (self._skips[i][1] if i >= 0 else 0)
+
+    def _skip(self, line: int, reason: str | None) -> None:
+        self._skipped += 1
+        self._skips.append((self.sent, self._skipped))
+        if reason is not None:
+            self.invalid_count += 1
+            if len(self.invalid) < MAX_SHOWN:
+                self.invalid.append((line, reason))
+
+    def _columns(self, first: list[str]) -> tuple[list[str], bool]:
+        names = [_ALIASES.get(c.strip().lower(), c.strip().lower()) for c in first]
+        if names and names[0] == "number":
+            unknown = [n for n in names if n not in COLUMNS]
+            if unknown or len(set(names)) != len(names):
+                raise FeedError(f"header: unknown or repeated columns {unknown or names}; expected {COLUMNS}")
+            return names, True
+        return list(COLUMNS), False
+
+    def _values(self, fields: list[str], at: tuple[int, int, int]) -> tuple[bool, list[Any], Timestamp | None]:
+        """do_not_disturb, categories and effective_from of a line; ValueError names a bad one."""
+        n = len(fields)
+        text = fields[at[0]] if 0 <= at[0] < n else ""
+        dnd = _BOOLS.get(text)
+        if dnd is None:
+            dnd = _BOOLS.get(text.strip().lower())
+            if dnd is None:
+                raise ValueError(f"do_not_disturb: {text!r} is not yes or no")
+        categories = _categories(fields[at[1]]) if 0 <= at[1] < n and fields[at[1]] else []
+        when = fields[at[2]].strip() if 0 <= at[2] < n else ""
+        return dnd, categories, _time(when) if when else self.effective_from
+
+    def messages(self, progress: Callable[[int], None] = lambda n: None) -> Iterator[Any]:
+        """ImportRegistryRequest messages of up to BATCH_ROWS rows each (the hot loop of an import)."""
+        at, width, record = self._at, self._width, self.header
+        batch = registry_pb2.ImportRegistryRequest()
+        add = batch.rows.add
+        try:
+            for fields in itertools.chain(self._first, self.reader):
+                record += 1
+                if not (fields and fields[0]) and not any(f.strip() for f in fields):
+                    self._skip(record, None)  # a blank line is no row
+                    continue
+                if len(fields) > width:
+                    self._skip(record, f"{len(fields)} columns, expected at most {width}")
+                    continue
+                try:
+                    dnd, categories, effective = self._values(fields, at)
+                except ValueError as exc:
+                    self._skip(record, str(exc))
+                    continue
+                row = add()
+                row.number = fields[0]
+                row.do_not_disturb = dnd
+                row.source = self.source
+                if categories:
+                    row.categories.extend(categories)
+                if effective is not None:
+                    row.effective_from.CopyFrom(effective)
+                self.sent += 1
+                if len(batch.rows) >= BATCH_ROWS:
+                    yield batch
+                    progress(self.sent)
+                    batch = registry_pb2.ImportRegistryRequest()
+                    add = batch.rows.add
+        except (csv.Error, UnicodeDecodeError) as exc:
+            # Raised here, it would only cancel the call in gRPC's sending thread: stop cleanly instead.
+            self.error = f"line {record + 1}: {exc}"
+        if batch.rows:
+            yield batch
+            progress(self.sent)
+
+
+class Progress:
+    """One line on stderr: rewritten in place on a terminal, a line every few seconds otherwise."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.started = self.shown = time.monotonic()
+        self.sent = 0
+
+    def __call__(self, sent: int) -> None:
+        self.sent = sent
+        now = time.monotonic()
+        if now - self.shown >= (0.25 if self.tty else 5.0):
+            self.shown = now
+            self._write(now)
+
+    def _write(self, now: float, end: str = "") -> None:
+        line = f"{self.sent:,} rows sent ({self.sent / max(now - self.started, 1e-9):,.0f} rows/s)"
+        self.stream.write("\r" + line + end if self.tty else line + "\n")
+        self.stream.flush()
+
+    def done(self) -> None:
+        """The final count, once every row is sent."""
+        self._write(time.monotonic(), "\n")
+
+
+def cmd_registry_import(ns: argparse.Namespace, channel: grpc.Channel) -> int:
+    stub = registry_pb2_grpc.RegistryStub(channel)
+    path = Path(ns.file)
+    try:
+        file = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        console.print(f"[red]error[/red]: cannot read {path}: {exc.strerror}")
+        return 2
+    with file:
+        try:
+            feed = Feed(file, ns.source, ns.effective_from)
+        except FeedError as exc:
+            console.print(f"[red]error[/red]: {path}: {exc}")
+            return 2
+        progress = Progress()
+        started = time.monotonic()
+
+        def sending() -> Iterator[Any]:
+            yield from feed.messages(progress)
+            progress.done()  # every row is sent; the server is finishing its last chunks
+
+        summary = stub.ImportRegistry(sending(), timeout=ns.timeout)
+    seconds = time.monotonic() - started
+    rows = summary.rows + feed.invalid_count
+    invalid = sorted(feed.invalid + [(feed.line_of(r.row), r.reason) for r in summary.invalid_rows])[:MAX_SHOWN]
+    _kv(
+        [
+            ("file", str(path)),
+            ("rows", f"{rows:,} in {seconds:.1f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)"),
+            ("accepted", f"{summary.accepted:,}"),
+            ("invalid", f"{summary.invalid + feed.invalid_count:,}"),
+        ]
+    )
+    if invalid:
+        table = Table(title=f"invalid rows (the first {len(invalid)})" if len(invalid) == MAX_SHOWN else "invalid rows")
+        table.add_column("line", justify="right")
+        table.add_column("reason")
+        for line, reason in invalid:
+            table.add_row(str(line), reason)
+        console.print(table)
+    if feed.error is not None:
+        console.print(f"[red]error[/red]: {path}: reading stopped at {feed.error}; the rows before it were imported")
+        return 1
+    return 0
+
+
+def add_import_command(reg: Any, client: Callable[[argparse.ArgumentParser, Any], None]) -> None:
+    """Register `registry import` under the `dncgate registry` parser."""
+    p = reg.add_parser(
+        "import",
+        help="import a CSV feed: number[,do_not_disturb][,categories][,effective_from]",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("file", help="the CSV file (UTF-8; header row optional)")
+    p.add_argument(
+        "--source",
+        type=_enum_arg(common_pb2.Source, "SOURCE_"),
+        default=common_pb2.SOURCE_NATIONAL_REGISTRY,
+        help="where the feed comes from: national-registry (default), app, hotline, admin, ...",
+    )
+    p.add_argument("--effective-from", type=_time_arg, help="ISO time for rows without one (default: import start)")
+    client(p, cmd_registry_import)
+    p.set_defaults(timeout=None)  # a feed of millions of rows takes minutes: no deadline unless asked
