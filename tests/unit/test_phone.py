@@ -260,4 +260,3 @@ def test_zone_gives_the_named_zone() -> None:
     """phone.zone is ZoneInfo with a cache."""
     assert phone.zone("Asia/Shanghai") == ZoneInfo("Asia/Shanghai")
     assert phone.zone("Asia/Shanghai") is phone.zone("Asia/Shanghai")
-
