@@ -40,8 +40,8 @@ def _cli(port: int, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_serve_answers_the_cli_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    """`dncgate serve` starts its own Redis and PostgreSQL, answers the CLI, and leaves nothing behind."""
+def _serve(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], int, dict[str, str]]:
+    """`dncgate serve ARGS` with its own data dir and port, once it answers the CLI (90 s at most)."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DNCGATE_")} | {
         "DNCGATE_LISTEN": f"127.0.0.1:{port}",
@@ -50,18 +50,26 @@ def test_serve_answers_the_cli_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
         "DNCGATE_LOG_FORMAT": "json",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dncgate.cli", "serve"],
+        [sys.executable, "-m", "dncgate.cli", "serve", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    deadline = time.monotonic() + 90
+    while _cli(port, "org", "get", "x").returncode != 0:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            output, _ = proc.communicate()
+            raise AssertionError(f"dncgate serve did not start: {output[-2000:]}")
+        time.sleep(0.3)
+    return proc, port, env
+
+
+def test_serve_answers_the_cli_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    """`dncgate serve` starts its own Redis and PostgreSQL, answers the CLI, and leaves nothing behind."""
+    proc, port, env = _serve(tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        while _cli(port, "org", "get", "x").returncode != 0:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            assert time.monotonic() < deadline, "server did not start within 60 s"
-            time.sleep(0.3)
         # pg_ctl daemonises postgres, so look for every process using our data directory.
         children = _processes_using(tmp_path)
         assert any("redis-server" in c.name() for c in children)
@@ -116,26 +124,8 @@ def test_serve_answers_the_cli_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
 
 def test_workers_share_the_port_and_all_stop_on_ctrl_c(tmp_path: Path) -> None:
     """`serve --workers 2` runs two API processes and a recorder on one port; Ctrl-C stops every one."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DNCGATE_")} | {
-        "DNCGATE_LISTEN": f"127.0.0.1:{port}",
-        "DNCGATE_DATA_DIR": str(tmp_path / "data"),
-        "DNCGATE_CALLING_HOURS": "00:00-24:00",
-        "DNCGATE_LOG_FORMAT": "json",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dncgate.cli", "serve", "--workers", "2"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc, port, _ = _serve(tmp_path, "--workers", "2")
     try:
-        deadline = time.monotonic() + 90
-        while _cli(port, "org", "get", "x").returncode != 0:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            assert time.monotonic() < deadline, "workers did not start within 90 s"
-            time.sleep(0.3)
         workers = [c for c in psutil.Process(proc.pid).children() if "dncgate.cli" in " ".join(c.cmdline())]
         assert len(workers) == 3  # two API workers and the recorder
         args = ["--caller", "+862759001234", "--callee", "13800138000", "--org", "wuhan-01"]
