@@ -11,7 +11,9 @@ rows collect into chunks of about `chunk_rows` (40,000). Per chunk:
    query reads the journals of the slice's consumers that have more than one entry (the others'
    only entry is the row just copied, folded from memory); each consumer is folded (`fold_entries`,
    equal to `schedule_of`) and written to Redis by `BulkHotWriter`, which raises `dnc:seq` after
-   the last slice. Chunk n+1 is copied meanwhile.
+   the last slice.
+
+Up to three chunks are in flight: while chunk n is applied, n+1 is copied and n+2 parsed.
 
 Why the exclusive lock, and why Redis then equals the journal's fold for every number: every Redis
 write of a number's registry state happens inside an *apply section* (read the number's journal,
@@ -25,8 +27,9 @@ write Redis after the import's apply, putting back a state without the imported 
 locks for thousands of numbers would exhaust PostgreSQL's lock table. The price: single writes
 wait while a slice is applied (some tens of milliseconds); Checks never wait, they read Redis only.
 
-If the apply fails (Redis down, the import cancelled), the chunk's consumers join the registry's
-`dirty` set, which the sync loop re-applies; after a crash, the catch-up at start-up does.
+An import cut short (the client gone, a malformed message, a failed chunk) finishes the chunks in
+flight and starts no other. If an apply fails (Redis down), the chunk's consumers join the
+registry's `dirty` set, which the sync loop re-applies; after a crash, the catch-up at start-up does.
 
 Idempotency: the stream carries no request id. Sending the same feed again appends its rows again:
 Checks and GetPreference answer as before (the fold of A, B, A, B is the fold of A, B), only the
@@ -57,6 +60,8 @@ log = structlog.get_logger("dncgate.import")
 # lock (smaller slices keep single writes from waiting long).
 CHUNK_ROWS = 40_000
 APPLY_ROWS = 5_000
+# Rows parsed between two yields to the event loop (about a millisecond of work).
+_PARSE_ROWS = 500
 _by_key = operator.itemgetter(0)
 
 
@@ -87,7 +92,10 @@ class RegistryImporter:
         try:
             try:
                 async for batch in batches:
-                    self._key_rows(batch, started_us, chunk, summary)
+                    for start in range(0, len(batch), _PARSE_ROWS):
+                        # A bite at a time: the COPYs' and applies' I/O waits on this loop to resume.
+                        self._key_rows(batch[start : start + _PARSE_ROWS], started_us, chunk, summary)
+                        await asyncio.sleep(0)
                     if len(chunk) >= self.chunk_rows:
                         await flights.submit(chunk)
                         chunk = []
@@ -131,7 +139,7 @@ class RegistryImporter:
         """Once the previous chunk is journaled (the journal keeps the feed's order), COPY this one."""
         if previous is not None:
             await previous  # its failure is this chunk's too: nothing after a lost chunk is journaled
-        chunk.sort(key=_by_key)  # stable: a number's rows keep the feed's order (see encode_copy)
+        chunk.sort(key=_by_key)  # stable: a number's rows keep the feed's order (see append_preferences)
         return await append_preferences(self.registry.journal.pool, chunk)
 
     async def apply_after(self, journaled: asyncio.Task[int], chunk: list[JournalRow]) -> None:
