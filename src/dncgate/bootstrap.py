@@ -131,6 +131,7 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
             database_url, min_size=1, max_size=16, open=False, kwargs={"autocommit": True}
         )
         await pool.open(wait=True, timeout=30)
+        gateway: Gateway | None = None
         try:
             async with pool.connection() as conn:
                 applied = await migrate(conn)
@@ -173,6 +174,8 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
                 started,
             )
         finally:
+            if gateway is not None:
+                await gateway.aclose()
             await pool.close()
             await recorder_client.aclose()
             await client.aclose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,7 @@ import redis.exceptions
 
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.types import Category, Decision, Mode, Reason, Source
+from dncgate.service.gateway import Gateway
 from dncgate.store.hot import CALLS
 from tests.integration.support import CALLER, CONSUMER, OTHER_CONSUMER, check_input, key_of
 
@@ -155,3 +157,33 @@ async def test_a_registry_read_slower_than_the_deadline_fails_closed(app: Any) -
     assert (result.verdict.decision, result.verdict.reason) == (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE)
     assert elapsed < app.gateway.timeout_s * 2.5
     assert (await app.gateway.check(check_input(OTHER_CONSUMER))).verdict.decision is Decision.ALLOW
+
+
+@pytest.mark.parametrize("multiplex", [True, False], ids=["multiplexed", "redis-py pool (TLS)"])
+async def test_both_redis_paths_answer_alike_single_and_batched(app: Any, multiplex: bool) -> None:
+    """The multiplexed connection and the redis-py fallback (used over TLS) give the same answers and events."""
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
+    gw = Gateway(
+        app.hot,
+        app.gateway.calls,
+        app.gateway.keyer,
+        region="CN",
+        default_zone="Asia/Shanghai",
+        hours=app.gateway.hours,
+        default_mode=Mode.ENFORCE,
+        timeout_s=1.0,
+        multiplex=multiplex,
+    )
+    try:
+        assert (gw.lane is not None) is multiplex
+        single = await gw.check(check_input(CONSUMER))
+        batch = await gw.check_many([check_input(CONSUMER), check_input(OTHER_CONSUMER), check_input("12")])
+    finally:
+        await gw.aclose()
+    assert single.verdict.reason is Reason.REGISTERED
+    assert [r.verdict.reason for r in batch] == [Reason.REGISTERED, Reason.NOT_REGISTERED, Reason.INVALID_NUMBER]
+    events = await _entries(app)
+    assert [e[b"rsn"] for e in events] == [b"REGISTERED", b"REGISTERED", b"NOT_REGISTERED", b"INVALID_NUMBER"]
+    assert dataclasses.replace(single, call_id="", request_id="") == dataclasses.replace(
+        batch[0], call_id="", request_id=""
+    )

@@ -26,6 +26,7 @@ from dncgate.domain.types import Category, Mode
 from dncgate.store.calls import CallStream, encode_event, event_context
 from dncgate.store.checkscript import NOT_LOADED, CheckScript, is_noscript
 from dncgate.store.hot import CALLS, HotRegistry, NotLoaded
+from dncgate.store.resp import Multiplexer
 
 # Ids are logged with every call and kept for years: bounded, and printable (the script's field
 # separator is a control character).
@@ -77,8 +78,15 @@ class Gateway:
         default_mode: Mode,
         timeout_s: float,
         clock: Callable[[], float] = time.time,
+        multiplex: bool = True,
     ) -> None:
         self.hot = hot
+        # Single Checks share one multiplexed connection (their commands written together, replies read
+        # together); batches get a second one, so a live Check never queues behind a scrub's scripts on the
+        # same socket. Without a multiplexer (TLS, or multiplex=False) redis-py's pool is used.
+        stale_after_s = max(timeout_s * 10, 5.0)
+        self.lane = Multiplexer.for_client(hot.client, "dncgate-check", stale_after_s) if multiplex else None
+        self.bulk_lane = Multiplexer.for_client(hot.client, "dncgate-batch", stale_after_s) if multiplex else None
         self.script = CheckScript(hot)
         self.calls = calls
         self.keyer = keyer
@@ -130,7 +138,15 @@ class Gateway:
         # Nothing is known to be logged, so nothing may be allowed: fail closed.
         return [NOT_LOADED] * len(commands)
 
+    async def aclose(self) -> None:
+        for lane in (self.lane, self.bulk_lane):
+            if lane is not None:
+                await lane.aclose()
+
     async def _send(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+        lane = self.lane if len(commands) == 1 else self.bulk_lane
+        if lane is not None:
+            return await lane.execute(commands)
         if len(commands) == 1:  # a plain command skips the pipeline's bookkeeping (~20 us a Check)
             try:
                 return [await self.hot.client.execute_command(*commands[0])]  # type: ignore[no-untyped-call]

@@ -1,0 +1,129 @@
+"""The multiplexed hot-path connection (store/resp.py) against a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import redis.asyncio as aioredis
+import redis.exceptions
+import uvloop
+
+from dncgate.store.checkscript import is_noscript
+from dncgate.store.resp import Multiplexer
+from tests.conftest import Stores
+
+
+@contextlib.asynccontextmanager
+async def mux(url: str, **kw: object) -> AsyncIterator[Multiplexer]:
+    client = aioredis.Redis.from_url(url)
+    m = Multiplexer.for_client(client, name="test-mux", **kw)  # type: ignore[arg-type]
+    assert m is not None
+    try:
+        yield m
+    finally:
+        await m.aclose()
+        await client.aclose()
+
+
+def with_db(url: str, db: int) -> str:
+    """The same server, another database (unix://path?db=N or redis://host:port/N)."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return urlunsplit(parts._replace(query=f"db={db}"))
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+async def _concurrent_in_order(url: str) -> None:
+    async with mux(url) as m:
+        await m.execute([("DEL", "mux:n")])
+        # Every caller gets its own command's reply, in the order the commands were issued.
+        replies = await asyncio.gather(*(m.execute([("INCR", "mux:n")]) for _ in range(500)))
+        assert [r[0] for r in replies] == list(range(1, 501))
+        many = await m.execute([("INCR", "mux:n"), ("GET", "mux:n"), ("INCRBY", "mux:n", 10)])
+        assert many == [501, b"501", 511]
+
+
+async def test_concurrent_callers_get_their_own_replies_in_order(stores: Stores) -> None:
+    await _concurrent_in_order(stores.redis_url)
+
+
+def test_works_on_uvloop_as_served(stores: Stores) -> None:
+    uvloop.run(_concurrent_in_order(stores.redis_url))
+
+
+async def test_an_error_reply_is_a_value_and_does_not_sink_the_others(stores: Stores) -> None:
+    async with mux(stores.redis_url) as m:
+        await m.execute([("SET", "mux:s", "text")])
+        ok, bad, noscript, after = await m.execute(
+            [("GET", "mux:s"), ("INCR", "mux:s"), ("EVALSHA", "0" * 40, 0), ("STRLEN", "mux:s")]
+        )
+        assert ok == b"text" and after == 4
+        assert isinstance(bad, redis.exceptions.ResponseError) and "not an integer" in str(bad)
+        assert is_noscript(noscript) and not is_noscript(bad)
+
+
+async def test_selects_the_database_of_the_url_and_names_itself(stores: Stores) -> None:
+    db_url = with_db(stores.redis_url, 3)
+    async with mux(db_url) as m:
+        await m.execute([("SET", "mux:db", "3")])
+        names = (await m.execute([("CLIENT", "GETNAME")]))[0]
+    plain = aioredis.Redis.from_url(db_url)
+    try:
+        assert await plain.get("mux:db") == b"3"
+        await plain.delete("mux:db")
+    finally:
+        await plain.aclose()
+    assert names == b"test-mux"
+
+
+async def test_a_killed_connection_fails_its_callers_and_the_next_command_reconnects(stores: Stores) -> None:
+    admin = aioredis.Redis.from_url(stores.redis_url)
+    try:
+        async with mux(stores.redis_url) as m:
+            await m.execute([("DEL", "mux:list")])
+            blocked = asyncio.create_task(m.execute([("BLPOP", "mux:list", 5)]))
+            await asyncio.sleep(0.1)
+            killed = await admin.execute_command("CLIENT", "KILL", "SKIPME", "yes", "TYPE", "normal")  # type: ignore[no-untyped-call]
+            assert killed >= 1
+            with pytest.raises(redis.exceptions.ConnectionError):
+                await blocked
+            assert await m.execute([("PING",)]) == [b"PONG"]
+    finally:
+        await admin.aclose()
+
+
+async def test_a_stuck_connection_is_dropped_not_queued_behind(stores: Stores) -> None:
+    now = [0.0]
+    async with mux(stores.redis_url, stale_after_s=1.0, clock=lambda: now[0]) as m:
+        await m.execute([("DEL", "mux:list2")])
+        stuck = asyncio.create_task(m.execute([("BLPOP", "mux:list2", 5)]))
+        await asyncio.sleep(0.1)
+        now[0] = 2.0  # the BLPOP has waited "two seconds"
+        assert await m.execute([("PING",)]) == [b"PONG"]  # answered on a new connection at once
+        with pytest.raises(redis.exceptions.ConnectionError):
+            await stuck
+
+
+async def test_a_caller_that_gives_up_does_not_shift_the_replies(stores: Stores) -> None:
+    async with mux(stores.redis_url) as m:
+        await m.execute([("DEL", "mux:list3"), ("SET", "mux:v", "v")])
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await m.execute([("BLPOP", "mux:list3", 0.3)])
+        # The late BLPOP reply (nil) must not be taken for this GET's.
+        assert await m.execute([("GET", "mux:v")]) == [b"v"]
+
+
+async def test_unreachable_redis_is_a_connection_error() -> None:
+    m = Multiplexer(host="127.0.0.1", port=1)
+    with pytest.raises(redis.exceptions.ConnectionError):
+        await m.execute([("PING",)])
+
+
+def test_tls_is_left_to_redis_py() -> None:
+    assert Multiplexer.for_client(aioredis.Redis.from_url("rediss://localhost:6380/0")) is None
+    assert Multiplexer.for_client(aioredis.Redis.from_url("redis://localhost:6380/0")) is not None
