@@ -96,6 +96,8 @@ def settings(stores: Stores, tmp_path: Path) -> Settings:
         calling_hours=CallingHours.parse("00:00-24:00"),
         redis_timeout_ms=500,
         sync_interval_s=0.2,
+        # In-process servers keep the recorder in their own loop; `serve`'s child is tested end to end.
+        recorder_mode="inline",
     )
 
 

@@ -270,6 +270,9 @@ def _settings() -> Settings:
 
 
 def cmd_serve(ns: argparse.Namespace) -> int:
+    from dncgate.embedded import die_with_parent_pid
+
+    die_with_parent_pid(os.environ.get("DNCGATE_PARENT_PID"))  # set for the recorder child of `serve`
     settings = _settings()
     changes: dict[str, Any] = {}
     if ns.listen:

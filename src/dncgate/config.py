@@ -19,6 +19,9 @@ from dncgate.domain.types import Mode
 # What one `dncgate serve` process runs: everything, or one part per deployment.
 # "api" is every gRPC service without the recorder: what each `serve --workers` process runs.
 ROLES = ("all", "api", "gateway", "registry", "compensation", "recorder")
+# Where role `all` runs its recorder: in a child process (a recorder batch would otherwise stall the
+# Checks sharing its event loop), or inline as a task of the serving process.
+RECORDER_MODES = ("process", "inline")
 
 
 class ConfigError(ValueError):
@@ -51,6 +54,7 @@ class Settings:
     reuse_port: bool = False
     recorder_consumer: str | None = None  # None: this host's name
     recorder_batch: int = 1000
+    recorder_mode: str = "process"
 
     @property
     def embedded(self) -> bool:
@@ -125,6 +129,10 @@ class Settings:
                 raise ConfigError(f"DNCGATE_ROLE: expected one of {', '.join(ROLES)}")
             kwargs["role"] = v.lower()
         kwargs["recorder_consumer"] = get("DNCGATE_RECORDER_CONSUMER")
+        if v := get("DNCGATE_RECORDER_MODE"):
+            if v.lower() not in RECORDER_MODES:
+                raise ConfigError(f"DNCGATE_RECORDER_MODE: expected {' or '.join(RECORDER_MODES)}")
+            kwargs["recorder_mode"] = v.lower()
         if v := get("DNCGATE_REUSE_PORT"):
             if v not in ("0", "1"):
                 raise ConfigError("DNCGATE_REUSE_PORT: expected 0 or 1")

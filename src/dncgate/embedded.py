@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 import signal
 import subprocess
 import tempfile
@@ -30,6 +31,20 @@ def die_with_parent() -> None:
     """In a child, before exec: get SIGTERM when the parent dies, however it dies."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def die_with_parent_pid(expected: str | None) -> None:
+    """In a child started without `preexec_fn`, first thing: what `die_with_parent` does before exec.
+
+    A process already serving gRPC has threads; a fork of it must not run Python before exec
+    (preexec_fn), so its children (the recorder of `serve`) are told the parent's pid instead and set
+    the signal themselves; if that parent is already gone, the child exits at once.
+    """
+    if not expected:
+        return
+    die_with_parent()
+    if os.getppid() != int(expected):
+        raise SystemExit(f"parent process {expected} is gone")
 
 
 def redis_server_binary() -> str:

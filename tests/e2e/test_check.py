@@ -194,3 +194,26 @@ async def test_control_characters_or_overlong_ids_are_invalid_argument(server, f
     bad = error_details_pb2.BadRequest()
     assert status is not None and status.details[0].Unpack(bad)
     assert [v.field for v in bad.field_violations] == [field]
+
+
+async def test_one_log_line_per_request_of_our_services_none_for_health(server) -> None:
+    """Each CallGate request logs one `rpc` line with its status and masked callee; health probes log nothing."""
+    import structlog
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from structlog.testing import LogCapture
+
+    capture = LogCapture()
+    old = structlog.get_config()
+    structlog.configure(processors=[structlog.contextvars.merge_contextvars, capture])
+    try:
+        await gate(server).Check(check_request("+86 138-0013-8000"))
+        with pytest.raises(grpc.aio.AioRpcError):
+            await gate(server).Check(check_request("+86 138-0013-8000", caller_number=""))
+        await health_pb2_grpc.HealthStub(server.channel).Check(health_pb2.HealthCheckRequest())
+    finally:
+        structlog.configure(**old)
+    logs = capture.entries
+    lines = [e for e in logs if e["event"] == "rpc"]
+    assert [(e["method"], e["status"]) for e in lines] == [("Check", "OK"), ("Check", "INVALID_ARGUMENT")]
+    assert lines[0]["callee"] == "+86138****8000" and lines[0]["decision"] == "ALLOW"
+    assert "13800138000" not in repr(logs)

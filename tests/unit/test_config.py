@@ -90,6 +90,13 @@ def test_mode_is_case_insensitive(value: str) -> None:
     assert Settings.from_env({"DNCGATE_MODE": value}).mode is Mode.ENFORCE
 
 
+@pytest.mark.parametrize(("value", "expected"), [(None, "process"), ("inline", "inline"), (" Process ", "process")])
+def test_the_recorder_runs_in_a_child_process_unless_told_inline(value: str | None, expected: str) -> None:
+    """DNCGATE_RECORDER_MODE defaults to process; inline (any case) keeps it in the serving process."""
+    env = {} if value is None else {"DNCGATE_RECORDER_MODE": value}
+    assert Settings.from_env(env).recorder_mode == expected
+
+
 def test_calling_hours_00_to_24_turn_the_rule_off() -> None:
     """The documented way to disable calling hours parses to an always-open window."""
     assert Settings.from_env({"DNCGATE_CALLING_HOURS": "00:00-24:00"}).calling_hours.always_open
@@ -115,6 +122,7 @@ def test_calling_hours_00_to_24_turn_the_rule_off() -> None:
         ("DNCGATE_MAX_BATCH", "100001", "100001 is outside 1..100000"),
         ("DNCGATE_REGISTRY_BUCKET_BITS", "7", "7 is outside 8..24"),
         ("DNCGATE_REGISTRY_BUCKET_BITS", "25", "25 is outside 8..24"),
+        ("DNCGATE_RECORDER_MODE", "thread", "expected process or inline"),
     ],
 )
 def test_a_bad_value_is_a_config_error_naming_the_variable(name: str, value: str, message: str) -> None:

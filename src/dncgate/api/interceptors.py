@@ -1,9 +1,9 @@
-"""One aio interceptor for every RPC: a log line per request, and errors mapped to statuses."""
+"""Every RPC of our services: a log line per request, and errors mapped to statuses."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
@@ -18,8 +18,6 @@ from dncgate.domain.errors import DncgateError
 log = structlog.get_logger("dncgate.rpc")
 
 _STORE_ERRORS = (psycopg.OperationalError, psycopg.errors.AdminShutdown, redis.exceptions.RedisError, OSError)
-# Noise we do not log a line for: health probes and reflection.
-_QUIET = ("/grpc.health.v1.", "/grpc.reflection.")
 
 
 async def _translate(exc: BaseException, context: grpc.aio.ServicerContext[Any, Any]) -> None:
@@ -33,54 +31,30 @@ async def _translate(exc: BaseException, context: grpc.aio.ServicerContext[Any, 
     await context.abort_with_status(errors.internal())
 
 
-class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Binds the method and request id, logs one line per request, maps DncgateError to a status."""
+def instrument(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    """`handler` with one log line per request and DncgateError (or a store outage) mapped to a status.
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        method: str = details.method
-        if handler is None or method.startswith(_QUIET):
-            return handler
+    Done once per method when the service is registered (see `Registrar`), not by a grpc.aio
+    ServerInterceptor: an interceptor runs a coroutine of its own and rebuilds the handler for every
+    call, which measured 25-35% of an empty call's server CPU.
+    """
+    name = method.rsplit("/", 1)[-1]
 
-        def wrap(behavior: Callable[..., Any]) -> Callable[..., Any]:
-            streaming_response = handler.response_streaming
+    def finish(started: float, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        code = context.code() if hasattr(context, "code") else None
+        status = code.name if isinstance(code, grpc.StatusCode) else "OK"
+        log.info("rpc", status=status, ms=round((time.perf_counter() - started) * 1000, 3))
 
-            async def begin(context: grpc.aio.ServicerContext[Any, Any]) -> float:
+    def wrap(behavior: Callable[..., Any]) -> Callable[..., Any]:
+        if handler.response_streaming:
+
+            async def stream_behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
                 structlog.contextvars.clear_contextvars()
-                structlog.contextvars.bind_contextvars(method=method.rsplit("/", 1)[-1])
-                return time.perf_counter()
-
-            def finish(started: float, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-                code = context.code() if hasattr(context, "code") else None
-                status = code.name if isinstance(code, grpc.StatusCode) else "OK"
-                log.info("rpc", status=status, ms=round((time.perf_counter() - started) * 1000, 3))
-
-            if streaming_response:
-
-                async def stream_behavior(
-                    request: Any, context: grpc.aio.ServicerContext[Any, Any]
-                ) -> AsyncIterator[Any]:
-                    started = await begin(context)
-                    try:
-                        async for item in behavior(request, context):
-                            yield item
-                    except Exception as exc:
-                        if isinstance(exc, grpc.aio.AbortError):
-                            raise
-                        await _translate(exc, context)
-                    finally:
-                        finish(started, context)
-
-                return stream_behavior
-
-            async def unary_behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-                started = await begin(context)
+                structlog.contextvars.bind_contextvars(method=name)
+                started = time.perf_counter()
                 try:
-                    return await behavior(request, context)
+                    async for item in behavior(request, context):
+                        yield item
                 except Exception as exc:
                     if isinstance(exc, grpc.aio.AbortError):
                         raise
@@ -88,6 +62,45 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 finally:
                     finish(started, context)
 
-            return unary_behavior
+            return stream_behavior
 
-        return wrap_server_method_handler(wrap, handler)
+        async def unary_behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            structlog.contextvars.clear_contextvars()
+            structlog.contextvars.bind_contextvars(method=name)
+            started = time.perf_counter()
+            try:
+                return await behavior(request, context)
+            except Exception as exc:
+                if isinstance(exc, grpc.aio.AbortError):
+                    raise
+                await _translate(exc, context)
+            finally:
+                finish(started, context)
+
+        return unary_behavior
+
+    wrapped: grpc.RpcMethodHandler = wrap_server_method_handler(wrap, handler)
+    return wrapped
+
+
+class Registrar:
+    """Stands in for the server when a generated `add_*Servicer_to_server` registers our services.
+
+    The generated code hands the same method handlers twice: as a generic handler and as registered
+    methods (which the gRPC core looks up first). Each handler is instrumented once here and both
+    forms are registered with the instrumented handlers. Health and reflection are registered on the
+    server directly: they log nothing.
+    """
+
+    def __init__(self, server: grpc.aio.Server) -> None:
+        self.server = server
+        self.services: list[str] = []
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        """Ignored: `add_registered_method_handlers`, called next with the same handlers, registers both."""
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, grpc.RpcMethodHandler]) -> None:
+        wrapped = {name: instrument(f"/{service}/{name}", h) for name, h in handlers.items()}
+        self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, wrapped),))
+        self.server.add_registered_method_handlers(service, wrapped)
+        self.services.append(service)

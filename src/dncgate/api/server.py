@@ -15,8 +15,9 @@ from grpc_reflection.v1alpha import reflection
 
 from dncgate.api.compensation import CompensationServicer
 from dncgate.api.gateway import CallGateServicer
-from dncgate.api.interceptors import ServerInterceptor
+from dncgate.api.interceptors import Registrar
 from dncgate.api.registry import RegistryServicer
+from dncgate.api.workers import RecorderProcess
 from dncgate.bootstrap import App, open_app
 from dncgate.config import Settings
 from dncgate.service import sync
@@ -56,25 +57,28 @@ class Running:
     port: int
     app: App
     health: health.HealthServicer
+    recorder: RecorderProcess | None = None  # role `all` with recorder_mode `process`
 
 
 def build_server(app: App, listen: str) -> tuple[grpc.aio.Server, int, health.HealthServicer]:
     server = grpc.aio.server(
-        interceptors=[ServerInterceptor()],
         options=[
             ("grpc.so_reuseport", 1 if app.settings.reuse_port else 0),
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),
         ],
     )
     served = ROLE_SERVICES[app.settings.role]
+    ours = Registrar(server)  # our services are logged and their errors mapped
     if CALLGATE in served:
         gateway_pb2_grpc.add_CallGateServicer_to_server(
-            CallGateServicer(app.gateway, app.settings.max_batch, app.outcomes), server
+            CallGateServicer(app.gateway, app.settings.max_batch, app.outcomes), ours
         )
     if REGISTRY in served:
-        registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(app.registry), server)
+        registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(app.registry), ours)
     if COMPENSATION in served:
-        compensation_pb2_grpc.add_CompensationServicer_to_server(CompensationServicer(app.compensation), server)
+        compensation_pb2_grpc.add_CompensationServicer_to_server(CompensationServicer(app.compensation), ours)
+    if ours.services != list(served):
+        raise RuntimeError(f"services registered {ours.services}, expected {list(served)}")
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*served, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
@@ -96,6 +100,8 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
 
     `settings.role` picks the parts: the registry is loaded and watched by every role that serves an
     RPC (gateway, registry, compensation, all); the recorder runs in the `recorder` and `all` roles.
+    Role `all` runs it in a child process unless `settings.recorder_mode` is `inline`: in this event
+    loop, each batch (decoding events, building rows) would stall the Checks served meanwhile.
     """
     role = settings.role
     served = ROLE_SERVICES[role]
@@ -111,10 +117,16 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
             if served
             else None
         )
-        recording = asyncio.create_task(app.recorder.run()) if role in ("all", "recorder") else None
+        recorder = recording = None
+        if role == "all" and settings.recorder_mode == "process":
+            # app's URLs: with embedded stores, those of the servers this process started.
+            recorder = RecorderProcess(settings, app.redis_url, app.database_url, stop_s=_RECORDER_STOP_S)
+            await recorder.start()
+        elif role in ("all", "recorder"):
+            recording = asyncio.create_task(app.recorder.run())
         log.info("serving", listen=settings.listen, port=port, role=role, embedded=settings.embedded)
         try:
-            yield Running(server, port, app, h)
+            yield Running(server, port, app, h, recorder)
         finally:
             await _set_serving(h, False, served)
             if watcher is not None:
@@ -124,6 +136,8 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
                     watcher.cancel()
                     log.warning("registry_watcher_stop_timed_out")
             await server.stop(grace=5)
+            if recorder is not None:  # after the server, as below: SIGTERM, then kill past the limit
+                await recorder.stop()
             if recording is not None:
                 # After the server: the events of its last Checks are recorded too, before Redis goes.
                 # Asked, not cancelled: redis-py can swallow a cancellation that lands mid-command.

@@ -1,14 +1,20 @@
-"""`serve --workers N`: N server processes sharing one port (SO_REUSEPORT), plus one recorder.
+"""Child processes of `serve`: the recorder of role `all`, and the N workers of `serve --workers N`.
+
+Role `all` runs its recorder as a child `--role recorder` process (RecorderProcess), so that a
+recorder batch never stalls the Checks in the serving process's event loop; it is restarted if it
+dies and stopped after the gRPC server.
 
 One Python process serves gRPC on about one core. On a host with more, the kernel spreads incoming
-connections over N workers that bind the same address. This parent starts the embedded stores (if
-no URLs are set), runs the migrations once, then supervises: N `--role api` workers and one `--role
-recorder`, all pointed at the same stores and pepper. Ctrl-C (or SIGTERM) is passed on to every
-child; if one dies, the others are stopped too and the exit status says so.
+connections over N workers that bind the same address. `serve --workers N` starts the embedded stores
+(if no URLs are set), runs the migrations once, then supervises: N `--role api` workers and one
+`--role recorder`, all pointed at the same stores and pepper. Ctrl-C (or SIGTERM) is passed on to
+every child; if one dies, the others are stopped too and the exit status says so.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -26,6 +32,8 @@ from dncgate.embedded import die_with_parent
 log = structlog.get_logger("dncgate.workers")
 
 _STOP_S = 30.0
+# A recorder child that ran this long before dying is restarted after the shortest back-off again.
+_HEALTHY_S = 60.0
 
 
 def _child_env(settings: Settings, redis_url: str, database_url: str, role: str, index: int) -> dict[str, str]:
@@ -44,10 +52,119 @@ def _child_env(settings: Settings, redis_url: str, database_url: str, role: str,
         # no CallGate. It gets a port of its own.
         env["DNCGATE_LISTEN"] = settings.listen.rsplit(":", 1)[0] + ":0"
         env["DNCGATE_REUSE_PORT"] = "0"
-        if not settings.recorder_consumer:
-            env["DNCGATE_RECORDER_CONSUMER"] = f"{os.uname().nodename}-recorder"
+        env["DNCGATE_RECORDER_CONSUMER"] = settings.recorder_consumer or f"{os.uname().nodename}-recorder"
+        env["DNCGATE_RECORDER_BATCH"] = str(settings.recorder_batch)
     env.setdefault("DNCGATE_WORKER_INDEX", str(index))
     return env
+
+
+class RecorderProcess:
+    """The recorder of role `all` as a child `serve --role recorder`, restarted whenever it dies.
+
+    The child connects to the parent's stores (embedded ones included: it never starts its own) with
+    the parent's pepper, and serves health on a port of its own. It is in a session of its own, so a
+    Ctrl-C at the terminal reaches only the parent, which stops it after the gRPC server: the events
+    of the last Checks are recorded first. It also gets SIGTERM if the parent dies, however it dies.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        redis_url: str,
+        database_url: str,
+        *,
+        stop_s: float = _STOP_S,
+        first_backoff_s: float = 1.0,
+        max_backoff_s: float = 10.0,
+    ) -> None:
+        self._env = _child_env(settings, redis_url, database_url, "recorder", 0)
+        self._stop_s = stop_s
+        self._first_backoff_s = first_backoff_s
+        self._max_backoff_s = max_backoff_s
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.process: asyncio.subprocess.Process | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The running child's pid, None between a death and its restart."""
+        p = self.process
+        return p.pid if p is not None and p.returncode is None else None
+
+    async def start(self) -> None:
+        """Start the child, then watch it from a task of this loop until stop()."""
+        first = await self._spawn()
+        self._task = asyncio.create_task(self._supervise(first), name="recorder-process")
+
+    async def stop(self) -> None:
+        """SIGTERM the child, wait up to `stop_s` for it to record what is left, then kill it."""
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
+
+    async def _spawn(self) -> asyncio.subprocess.Process | None:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "dncgate.cli",
+                "serve",
+                "--role",
+                "recorder",
+                # Not preexec_fn=die_with_parent: this process runs gRPC threads, and a fork of it must
+                # not run Python before exec. The child sets the signal itself (cli: die_with_parent_pid).
+                env={**self._env, "DNCGATE_PARENT_PID": str(os.getpid())},
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as exc:  # could not even fork (fd or memory limits): the next attempt may
+            log.error("recorder_process_not_started", error=str(exc))
+            return None
+        self.process = proc
+        log.info("recorder_process_started", pid=proc.pid)
+        return proc
+
+    async def _supervise(self, proc: asyncio.subprocess.Process | None) -> None:
+        loop = asyncio.get_running_loop()
+        backoff = self._first_backoff_s
+        while True:
+            if proc is not None:
+                started = loop.time()
+                status = await self._watch(proc)
+                if status is None:  # stopped by stop()
+                    return
+                if loop.time() - started > _HEALTHY_S:  # it ran fine for a while: a fresh failure
+                    backoff = self._first_backoff_s
+                # Checks go on meanwhile; their events wait in the stream for the restarted recorder.
+                log.error("recorder_process_died", pid=proc.pid, status=status, restart_in_s=backoff)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), backoff)
+            if self._stopping.is_set():
+                return
+            backoff = min(backoff * 2, self._max_backoff_s)
+            proc = await self._spawn()
+
+    async def _watch(self, proc: asyncio.subprocess.Process) -> int | None:
+        """Wait for the child to exit (its status) or for stop() (None, once the child is gone)."""
+        exited = asyncio.ensure_future(proc.wait())
+        try:
+            stopping = asyncio.ensure_future(self._stopping.wait())
+            await asyncio.wait({exited, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if exited.done():
+                return exited.result()
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()
+            done, _ = await asyncio.wait({exited}, timeout=self._stop_s)
+            if not done:
+                log.warning("recorder_process_stop_timed_out", pid=proc.pid)
+            return None
+        finally:
+            # Killed if still there (timed out, or we were cancelled), and always reaped: no zombie.
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+            await exited
 
 
 def run_workers(settings: Settings, workers: int) -> int:
