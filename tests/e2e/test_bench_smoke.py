@@ -15,6 +15,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = (
     "check_latency_sequential",
+    "check_path",
     "check_throughput",
     "check_open_loop",
     "list_scrub",
