@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,8 +16,9 @@ from dncgate.domain.calls import CallEvent
 from dncgate.domain.types import Category, Decision, Reason
 from dncgate.service.gateway import new_call_id
 from dncgate.service.recorder import Recorder
+from dncgate.store.calls import encode_event
 from dncgate.store.hot import CALLS
-from dncgate.store.recorder import CallLogWriter, StreamGroup
+from dncgate.store.recorder import _STAGING, CallLogWriter, StreamGroup, find_event, stream_events
 from tests.conftest import Stores
 from tests.integration.support import CALLER, CONSUMER, check_input, key_of
 
@@ -56,6 +57,11 @@ async def append(app: Any, n: int) -> list[str]:
     if events:
         await app.gateway.calls.append(events)
     return [e.call_id for e in events]
+
+
+def entries_of(events: list[CallEvent], first: int = 1) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """Stream entries for these events as XREADGROUP returns them, with made-up stream ids from `first`."""
+    return [(b"%d-0" % (first + i), encode_event(e)) for i, e in enumerate(events)]
 
 
 async def logged(app: Any) -> list[str]:
@@ -232,6 +238,65 @@ async def test_a_row_postgresql_refuses_is_dead_lettered_alone(app: Any) -> None
         rows = await (await conn.execute("SELECT fields, error FROM call_dead_letter")).fetchall()
     assert [(r[0]["id"], r[0]["org"]) for r in rows] == [(poison.call_id, "ac\\x00me")]
     assert rows[0][1].startswith("DataError")
+
+
+async def test_an_event_with_an_impossible_time_is_dead_lettered_not_retried_forever(app: Any) -> None:
+    """A call time no datetime can hold is set aside like any malformed entry; searches of the stream skip it."""
+    good = await append(app, 2)
+    bad = event(app)
+    bad_id = await app.redis.xadd(CALLS, encode_event(bad) | {b"us": b"9" * 30})  # type: ignore[arg-type]
+    now = datetime.now(UTC)
+    found = await stream_events(app.redis, bad.callee_key, now - timedelta(minutes=1), now + timedelta(minutes=1))
+    assert [e.call_id for e in found] == good
+    assert await find_event(app.redis, bad.call_id) is None
+    assert await recorder(app).drain_once() == 3
+    assert sorted(await logged(app)) == sorted(good)
+    assert await app.redis.xlen(CALLS) == 0
+    async with app.pool.connection() as conn:
+        rows = await (await conn.execute("SELECT stream_id, error FROM call_dead_letter")).fetchall()
+    assert [(r[0], r[1].split(":")[0]) for r in rows] == [(bad_id.decode(), "ValueError")]
+
+
+async def test_duplicates_and_a_refused_row_in_one_batch_are_told_apart(app: Any) -> None:
+    """A redelivered call and a call repeated within the batch count as duplicates, the refused one is dead-lettered."""
+    a, b, c = (event(app) for _ in range(3))
+    poison = event(app, agent_id="agent\x00")
+    writer = CallLogWriter(app.pool)
+    await writer.commit(entries_of([a]))
+    report = await writer.commit(entries_of([a, b, poison, c, b], first=10))
+    assert (report.inserted, report.duplicates) == (2, 2)
+    assert [(d.stream_id, d.error.split(":")[0]) for d in report.dead] == [(b"12-0", "DataError")]
+    assert sorted(await logged(app)) == sorted(e.call_id for e in (a, b, c))
+    d = event(app)
+    report = await writer.commit(entries_of([d, d], first=20))  # no poison: the staged batch as a whole
+    assert (report.inserted, report.duplicates, report.dead) == (1, 1, [])
+    async with app.pool.connection() as conn:
+        rows = await (await conn.execute("SELECT stream_id, fields FROM call_dead_letter")).fetchall()
+    assert [(r[0], r[1]["id"]) for r in rows] == [("12-0", poison.call_id)]
+
+
+async def test_batches_share_a_pooled_connection_with_other_users(app: Any) -> None:
+    """On one pooled connection, batches leave no staged rows for its next user, and keep working after a
+    batch that created the staging table was rolled back and after the connection's temporary tables were
+    discarded."""
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        app.database_url, min_size=1, max_size=1, open=False, kwargs={"autocommit": True}
+    )
+    await pool.open(wait=True)
+    try:
+        writer = CallLogWriter(pool)
+        report = await writer.commit(entries_of([event(app), event(app, org_id="\x00")]))  # rolled back, redone
+        assert (report.inserted, len(report.dead)) == (1, 1)
+        assert (await writer.commit(entries_of([event(app) for _ in range(3)], first=10))).inserted == 3
+        async with pool.connection() as conn:  # e.g. a gRPC service, with the recorder inline
+            staged = await (await conn.execute(f"SELECT count(*) FROM {_STAGING}")).fetchone()
+            assert staged == (0,)
+            await conn.execute("DISCARD ALL")
+        assert (await writer.commit(entries_of([event(app) for _ in range(2)], first=20))).inserted == 2
+        assert (await writer.commit(entries_of([event(app) for _ in range(2)], first=30))).inserted == 2
+    finally:
+        await pool.close()
+    assert len(await logged(app)) == 8
 
 
 @pytest.mark.parametrize("seed", range(6))
