@@ -11,6 +11,9 @@ them registered), waits first for the recorder to drain the previous phase's eve
 the others. Medians over rounds. For reference, a third phase does the same Redis work as one Lua script
 per batch whose request is packed before the clock starts: what Redis itself costs, without redis-py's
 per-command and per-argument cost.
+
+`--profile PATH` then runs CheckBatch alone for 10 s while py-spy samples the server (stacks to PATH, a
+summary printed): where the server's time goes.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from benchmarks.common import Output, add_common_args, command_line, machine, me
 from benchmarks.loadgen import CALLER
 from benchmarks.registry_load import consumer_number, digest, server_bucket_bits
 from benchmarks.server import preload_registry, serve
+from benchmarks.spy import maybe_profile
 from dncgate.domain.calls import CallEvent
 from dncgate.domain.types import Category, Decision, Reason
 from dncgate.store.calls import encode_event
@@ -229,6 +233,18 @@ async def scrub(ns: argparse.Namespace, target: str, redis_url: str) -> dict[str
     return {"rounds": rounds, "summary": summary, "wrong_answers": wrong}
 
 
+async def gateway_load(ns: argparse.Namespace, target: str, start: int, seconds: float) -> None:
+    """CheckBatch alone, fresh numbers, for `seconds` (while py-spy samples the server)."""
+    async with grpc.aio.insecure_channel(target, options=[("grpc.max_receive_message_length", 1 << 26)]) as ch:
+        stub = gateway_pb2_grpc.CallGateStub(ch)
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            numbers = indices(ns.registry, start, ns.batch * ns.in_flight * 4)
+            start += len(numbers)
+            batches = [numbers[i : i + ns.batch] for i in range(0, len(numbers), ns.batch)]
+            await run_batches(gateway_jobs(stub, batches), ns.in_flight)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--registry", type=int, default=1_000_000)
@@ -236,6 +252,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=10, help="batches per phase")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--in-flight", type=int, default=2, help="batches in flight, for both")
+    parser.add_argument("--profile", help="then sample the server with py-spy under CheckBatch load; stacks here")
     add_common_args(parser)
     ns = parser.parse_args()
     if ns.quick:
@@ -246,6 +263,8 @@ def main() -> None:
         preload_registry(server.redis_url, ns.registry)
         info = machine(server.redis_url)
         result = uvloop.run(scrub(ns, server.target, server.redis_url))
+        fresh = ns.registry * 4  # past the measured phases' indices
+        maybe_profile(ns.profile, server.pid, lambda: uvloop.run(gateway_load(ns, server.target, fresh, 10.0)))
     ours, base, floor = (result["summary"][p] for p in ("gateway", "redis", "lua"))
     wrong = result["wrong_answers"]
     assert not wrong["redis"] and not wrong["lua"], f"the baselines read other data than expected: {wrong}"

@@ -14,6 +14,10 @@ Why each refusal (see `phonenumbers.phonenumberutil.parse`):
   the carrier codes `1[12]xx`, `179xx`) at the start may be stripped by `parse`;
 - a leading zero is kept as an "Italian leading zero", which changes the E.164;
 - a country code shared by several regions (`+1`, `+44`…) is validated region by region.
+
+`FastE164.zones` completes the answer for the gateway, which also needs the callee's time zones: they
+are known without `phonenumbers` when every time-zone prefix under the country code names the same
+zones (CN: one, Asia/Shanghai), so any valid number there has exactly those.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import re
 from typing import Any
 
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
+from phonenumbers.tzdata import TIMEZONE_DATA
 
 # Plain numbers of 7 to 17 digits (with a country code); anything else is left to phonenumbers.
 _MIN_DIGITS, _MAX_DIGITS = 7, 17
@@ -54,13 +59,27 @@ def _valid_pattern(metadata: Any, length: int) -> str | None:
     # `_number_type_helper` tries `mobile` only when its pattern differs from `fixed_line`'s.
     names = _TYPES[:-1] if metadata.same_mobile_and_fixed_line_pattern else _TYPES
     types = []
-    for name in names:
+    # Any order gives the same language; last first puts mobile, what a dialer mostly calls, first to try.
+    for name in reversed(names):
         desc = getattr(metadata, name, None)
         if desc is not None and desc.national_number_pattern and _matches_length(desc, length):
             types.append(f"(?:{desc.national_number_pattern})")
     if not types:
         return None
     return f"(?=[0-9]{{{length}}}\\Z)(?=(?:{general.national_number_pattern})\\Z)(?:{'|'.join(types)})"
+
+
+def _uniform_zones(code: str) -> tuple[str, ...] | None:
+    """The time zones `time_zones_for_number` gives every valid number with this country code, if one answer.
+
+    It looks up the longest prefix of the E.164 digits (or of the country code alone, for numbers it
+    does not place geographically); when the country code itself is listed and every longer prefix
+    under it lists the same zones, every lookup lands on that answer.
+    """
+    if code not in TIMEZONE_DATA:
+        return None
+    answers = {zones for prefix, zones in TIMEZONE_DATA.items() if prefix.startswith(code)}
+    return tuple(answers.pop()) if len(answers) == 1 else None
 
 
 def _by_length(metadata: Any, head: str, lengths: range, extra: int) -> dict[int, re.Pattern[str]]:
@@ -81,18 +100,23 @@ class FastE164:
     then a valid national number) or `+`, the country code, and the same.
     """
 
-    __slots__ = ("_national", "_plus", "_prefix")
+    __slots__ = ("_national", "_plus", "_prefix", "country_code", "zones")
 
     def __init__(self, region: str) -> None:
         self._national: dict[int, re.Pattern[str]] = {}
         self._plus: dict[int, re.Pattern[str]] = {}
         self._prefix = ""
+        self.country_code = 0
+        # The time zones (as phonenumbers names them) of every number `e164` accepts; None: ask phonenumbers.
+        self.zones: tuple[str, ...] | None = None
         metadata = PhoneMetadata.metadata_for_region(region.upper(), None)
         cc = metadata.country_code if metadata is not None else None
         if metadata is None or cc is None or len(COUNTRY_CODE_TO_REGION_CODE.get(cc, ())) != 1:
             return  # unknown region, or a shared country code: always ask phonenumbers
         code = str(cc)
         self._prefix = "+" + code
+        self.country_code = cc
+        self.zones = _uniform_zones(code)
         npp = metadata.national_prefix_for_parsing
         not_stripped = f"(?!(?:{npp}))(?=[1-9])" if npp else "(?=[1-9])"
         idd = metadata.international_prefix

@@ -1,20 +1,28 @@
-"""The Lua script that classifies the stored state agrees with the Python fold, state by state."""
+"""The Lua scripts that classify the stored state agree with the Python fold, state by state.
+
+The single-callee script (a Check) and the batch script (a chunk of a list scrub) are each held to the
+fold: the same case index for every stored state, and the same event logged.
+"""
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from dncgate.domain import decision as rules
-from dncgate.domain.decision import CallAttempt
+from dncgate.domain.calls import CallEvent
+from dncgate.domain.decision import CallAttempt, Verdict
 from dncgate.domain.registry import Consent, Schedule, epoch_us
-from dncgate.domain.types import ALL_CATEGORIES_MASK, Category, Mode, Source
+from dncgate.domain.types import ALL_CATEGORIES_MASK, Category, Decision, Mode, Reason, Source, mask_covers
 from dncgate.phone import zone
-from dncgate.store.hot import MODES
-from tests.integration.support import CONSUMER, FakeClock, check_input, key_of
+from dncgate.store.calls import decode_event, event_context
+from dncgate.store.checkscript import CHUNK, CheckChunk, encode_outcomes
+from dncgate.store.hot import CALLS, MODES, READY
+from tests.integration.support import CALLER, CONSUMER, FakeClock, check_input, key_of
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +30,9 @@ NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # 11:00 in Shanghai: inside the 
 ORG, AGENT = "acme", "agent-1"
 
 
-def _random_state(rng: random.Random) -> tuple[Schedule, dict[tuple[str, str], Consent | None], Mode | None]:
+def _random_state(
+    rng: random.Random, org: str = ORG, agent: str = AGENT
+) -> tuple[Schedule, dict[tuple[str, str], Consent | None], Mode | None]:
     masks = [0, 1 << Category.FINANCE, 1 << Category.REAL_ESTATE | 1 << Category.HEALTH, ALL_CATEGORIES_MASK]
     upcoming = []
     t = epoch_us(NOW) + rng.choice([-3, -1, 0, 1, 5]) * 1_000_000  # changes may have come due already
@@ -41,9 +51,9 @@ def _random_state(rng: random.Random) -> tuple[Schedule, dict[tuple[str, str], C
             "future": NOW + timedelta(seconds=rng.randint(1, 100)),
             "now": NOW,
         }[kind]
-        return Consent(ORG, agent, expiry.replace(microsecond=0) if expiry else None)
+        return Consent(org, agent, expiry.replace(microsecond=0) if expiry else None)
 
-    consents = {(ORG, ""): consent(""), (ORG, AGENT): consent(AGENT)}
+    consents = {(org, ""): consent(""), (org, agent): consent(agent)}
     return schedule, consents, rng.choice([None, Mode.ENFORCE, Mode.MONITOR])
 
 
@@ -83,3 +93,159 @@ async def test_a_flushed_script_cache_is_reloaded_transparently(app: Any) -> Non
     await app.redis.script_flush()
     result = await app.gateway.check(check_input(CONSUMER))
     assert result.verdict.reason.value == "REGISTERED"
+
+
+# Six verdicts that differ in (decision, reason, violation), so the logged event shows which case the
+# script picked even where the real verdicts of two cases coincide.
+DISTINCT = (
+    Verdict(Decision.ALLOW, Reason.NOT_REGISTERED),
+    Verdict(Decision.BLOCK, Reason.NOT_REGISTERED),
+    Verdict(Decision.ALLOW, Reason.CONSENT_ON_FILE),
+    Verdict(Decision.BLOCK, Reason.CONSENT_ON_FILE, violation=True),
+    Verdict(Decision.BLOCK, Reason.REGISTERED),
+    Verdict(Decision.ALLOW, Reason.REGISTERED, violation=True),
+)
+ORGS = ("acme", "globex", "initech")
+AGENTS = ("", "agent-1", "agent-2")
+
+
+@dataclass
+class Callee:
+    key: bytes | None  # None: an invalid number (logged, never looked up)
+    org: str
+    agent: str
+    category: Category
+    call_id: str
+    mask: str
+    rid: str
+
+
+async def _random_callees(app: Any, rng: random.Random, n: int, first: int) -> list[Callee]:
+    """`n` callees with random stored states, orgs, agents and categories; about one in twenty invalid."""
+    out = []
+    for i in range(first, first + n):
+        org, agent = rng.choice(ORGS), rng.choice(AGENTS)
+        category = rng.choice(list(Category))
+        call_id, rid = f"{i:032x}", rng.choice(["", f"r{i}"])
+        if rng.random() < 0.05:
+            out.append(Callee(None, org, agent, category, call_id, f"<invalid:{i}>", rid))
+            continue
+        key = key_of(app, f"139{i:08d}")
+        schedule, consents, _ = _random_state(rng, org, agent)
+        await app.hot.apply(key, schedule, consents, seq=i + 1)
+        out.append(Callee(key, org, agent, category, call_id, f"+86139****{i % 10000:04d}", rid))
+    return out
+
+
+async def _expected_index(app: Any, c: Callee, default: Mode) -> int:
+    """The case index the fold gives: 2 * (0 not covered, 1 covered with consent, 2 covered) + monitor."""
+    mode = await app.hot.mode(c.org) or default
+    monitor = int(mode is Mode.MONITOR)
+    if c.key is None:
+        return monitor
+    snap = await app.hot.lookup(c.key, c.org, c.agent)
+    if not mask_covers(snap.schedule.mask_at(NOW), c.category):
+        return monitor
+    return (2 if rules.consent_on_file(snap.consents, c.org, c.agent, NOW) else 4) + monitor
+
+
+def _event(c: Callee, index: int) -> list[tuple[bytes, bytes]]:
+    """The stream entry for this callee when the script picked `index` (field order included)."""
+    v = DISTINCT[index]
+    return [
+        (b"id", c.call_id.encode()),
+        (b"us", b"%d" % epoch_us(NOW)),
+        (b"caller", CALLER.encode()),
+        (b"callee", c.key.hex().encode() if c.key else b""),
+        (b"mask", c.mask.encode()),
+        (b"agent", c.agent.encode()),
+        (b"org", c.org.encode()),
+        (b"campaign", b"spring"),
+        (b"cat", b"%d" % c.category),
+        (b"rid", c.rid.encode()),
+        (b"dec", v.decision.value.encode()),
+        (b"rsn", v.reason.value.encode()),
+        (b"vio", b"1" if v.violation else b"0"),
+    ]
+
+
+def _chunks(app: Any, callees: list[Callee], default: Mode) -> list[CheckChunk]:
+    """The batch script calls for these callees, CHUNK a call, a group per (org, agent, category)."""
+    chunks: list[CheckChunk] = []
+    groups: dict[tuple[str, str, Category], bytes] = {}
+    for c in callees:
+        if not chunks or chunks[-1].size == CHUNK:
+            chunks.append(app.gateway.script.chunk(epoch_us(NOW), default is Mode.MONITOR))
+            groups = {}
+        chunk = chunks[-1]
+        g = (c.org, c.agent, c.category)
+        if g not in groups:
+            groups[g] = chunk.group(CALLER, c.org, c.agent, "spring", c.category, encode_outcomes(DISTINCT))
+        chunk.add(groups[g], c.key, c.call_id, c.mask, c.rid)
+    return chunks
+
+
+async def _entries(app: Any) -> list[list[tuple[bytes, bytes]]]:
+    return [list(fields.items()) for _, fields in await app.redis.xrange(CALLS)]
+
+
+async def test_the_batch_script_classifies_and_logs_like_the_fold_and_the_single_script(app: Any) -> None:
+    """For chunks of callees in random stored states (schedules due or not, category bits, consent expiries
+    at the boundary, org modes, default mode), spanning several script calls: the batch script returns the
+    fold's case index for each, logs each event with that case's outcome, and the single-callee script
+    agrees with both."""
+    rng = random.Random(20261124)
+    await app.gateway.script.load()
+    first = 0
+    for round_ in range(3):
+        for org in ORGS:
+            mode = rng.choice([None, Mode.ENFORCE, Mode.MONITOR])
+            if mode is None:
+                await app.redis.hdel(MODES, org)
+            else:
+                await app.hot.set_mode(org, mode)
+        default = rng.choice([Mode.ENFORCE, Mode.MONITOR])
+        callees = await _random_callees(app, rng, 2 * CHUNK + 37, first)
+        first += len(callees)
+        expected = [await _expected_index(app, c, default) for c in callees]
+        await app.redis.delete(CALLS)
+
+        chunks = _chunks(app, callees, default)
+        assert len(chunks) == 3
+        replies = [await app.redis.execute_command(*chunk.command()) for chunk in chunks]
+        assert b"".join(replies) == b"".join(b"%d" % i for i in expected), round_
+        assert [chunk.decode(r) for chunk, r in zip(chunks, replies, strict=True)] == replies
+        assert await _entries(app) == [_event(c, i) for c, i in zip(callees, expected, strict=True)]
+
+        await app.redis.delete(CALLS)
+        for c, i in zip(callees, expected, strict=True):
+            if c.key is not None:
+                context = event_context(_decode(_event(c, 0)))
+                command = app.gateway.script.command(
+                    c.key, c.org, c.agent, c.category, epoch_us(NOW), default is Mode.MONITOR, DISTINCT, context
+                )
+                assert await app.redis.execute_command(*command) == i
+        assert await _entries(app) == [_event(c, i) for c, i in zip(callees, expected, strict=True) if c.key]
+
+
+def _decode(fields: list[tuple[bytes, bytes]]) -> CallEvent:
+    return decode_event(dict(fields))
+
+
+async def test_the_batch_script_answers_minus_one_and_logs_nothing_when_the_registry_is_not_loaded(
+    app: Any,
+) -> None:
+    """With `dnc:ready` absent or of another layout, every chunk returns -1 (fail closed) and appends nothing."""
+    rng = random.Random(7)
+    await app.gateway.script.load()
+    callees = await _random_callees(app, rng, CHUNK + 5, 0)
+    for ready in (None, b"1/16"):
+        if ready is None:
+            await app.redis.delete(READY)
+        else:
+            await app.redis.set(READY, ready)
+        chunks = _chunks(app, callees, Mode.ENFORCE)
+        replies = [await app.redis.execute_command(*chunk.command()) for chunk in chunks]
+        assert replies == [-1, -1]
+        assert [chunk.decode(r) for chunk, r in zip(chunks, replies, strict=True)] == [None, None]
+        assert await _entries(app) == []

@@ -95,3 +95,29 @@ def test_international_spellings_agree_with_phonenumbers(region: str) -> None:
     for _ in range(5_000):
         national = "".join(rng.choice("0123456789") for _ in range(rng.randint(5, 14)))
         assert _agrees(fast, f"+{cc}{national}", region)
+
+
+@pytest.mark.parametrize("region", ["CN", "DE", "JP", "HK", "IN", "FR"])
+def test_the_zones_are_those_of_every_number_the_fast_path_accepts(region: str) -> None:
+    """Where `zones` is known, every number `e164` accepts has exactly those time zones and country code."""
+    fast, rng = FastE164(region), random.Random(region + "zones")
+    assert fast.zones is not None
+    cc = str(country_code_for_region(region))
+    accepted = 0
+    for prefix in range(1_000):
+        head = str(prefix)
+        national = head + "".join(rng.choice("0123456789") for _ in range(rng.randint(7, 11) - len(head)))
+        for text in (national, f"+{cc}{national}"):
+            if fast.e164(text) is None:
+                continue
+            accepted += 1
+            parsed = phone.try_parse(text, region)
+            assert parsed is not None
+            assert (parsed.zone_names, parsed.country_code) == (fast.zones, fast.country_code), text
+    assert accepted > 50
+
+
+@pytest.mark.parametrize("region", ["BR", "MX", "ID", "US"])
+def test_zones_are_unknown_where_they_depend_on_the_number(region: str) -> None:
+    """Several time zones under one country code (or a shared code): the gateway asks phonenumbers."""
+    assert FastE164(region).zones is None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ _DECISION = {Decision.ALLOW: gateway_pb2.DECISION_ALLOW, Decision.BLOCK: gateway
 _REASON: dict[Reason, Any] = {r: gateway_pb2.Reason.Value(f"REASON_{r.value}") for r in Reason}
 _MODE_TO_PB = {Mode.ENFORCE: common_pb2.MODE_ENFORCE, Mode.MONITOR: common_pb2.MODE_MONITOR}
 _MODE_FROM_PB = {v: k for k, v in _MODE_TO_PB.items()}
+_CATEGORY = {int(c): c for c in Category}
 
 
 def ts(dt: datetime | None) -> Timestamp | None:
@@ -89,6 +90,45 @@ def check_input(req: gateway_pb2.CheckRequest, prefix: str = "") -> CheckInput:
         category=category(req.category, prefix + "category"),
         request_id=req.request_id,
     )
+
+
+def check_inputs(requests: Sequence[gateway_pb2.CheckRequest]) -> list[CheckInput]:
+    """`check_input` of each request of a batch (errors name `requests[i].category`), at a third of the cost."""
+    categories = _CATEGORY
+    out: list[CheckInput] = []
+    for r in requests:
+        c = categories.get(r.category)
+        if c is None:
+            c = category(r.category, f"requests[{len(out)}].category")
+        out.append(CheckInput(r.caller_number, r.callee_number, r.agent_id, r.org_id, r.campaign_id, c, r.request_id))
+    return out
+
+
+def check_batch_response(results: Sequence[CheckResult]) -> gateway_pb2.CheckBatchResponse:
+    """The batch's responses, each as `check_response` makes it; a verdict's fields converted once."""
+    response = gateway_pb2.CheckBatchResponse()
+    add = response.responses.add
+    converted: dict[int, tuple[Any, Any, bool, Timestamp | None]] = {}  # by id(): a batch shares a few verdicts
+    allowed = 0
+    for r in results:
+        v = r.verdict
+        fields = converted.get(id(v))
+        if fields is None:
+            fields = converted[id(v)] = (_DECISION[v.decision], _REASON[v.reason], v.violation, ts(v.next_allowed_time))
+        decision, reason, violation, next_allowed_time = fields
+        add(
+            decision=decision,
+            reason=reason,
+            call_id=r.call_id,
+            callee_e164=r.callee_e164,
+            violation=violation,
+            next_allowed_time=next_allowed_time,
+            request_id=r.request_id,
+        )
+        allowed += v.decision is Decision.ALLOW
+    response.allowed = allowed
+    response.blocked = len(results) - allowed
+    return response
 
 
 def check_response(r: CheckResult) -> gateway_pb2.CheckResponse:

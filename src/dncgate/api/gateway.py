@@ -54,15 +54,11 @@ class CallGateServicer(gateway_pb2_grpc.CallGateServicer):
             raise InvalidArgument(
                 "requests", f"at most {self.max_batch} requests per batch, got {len(request.requests)}"
             )
-        inputs = [convert.check_input(r, f"requests[{i}].") for i, r in enumerate(request.requests)]
+        inputs = convert.check_inputs(request.requests)
         results = await self.gateway.check_many(inputs) if inputs else []
-        allowed = sum(1 for r in results if r.verdict.allowed)
-        structlog.contextvars.bind_contextvars(checks=len(results), allowed=allowed)
-        return gateway_pb2.CheckBatchResponse(
-            responses=[convert.check_response(r) for r in results],
-            allowed=allowed,
-            blocked=len(results) - allowed,
-        )
+        response = convert.check_batch_response(results)
+        structlog.contextvars.bind_contextvars(checks=len(results), allowed=response.allowed)
+        return response
 
     async def ReportCallOutcome(
         self, request: gateway_pb2.ReportCallOutcomeRequest, context: Ctx

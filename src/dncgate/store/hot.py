@@ -67,6 +67,14 @@ def decode_schedule(raw: bytes | None) -> Schedule:
     return Schedule(int(head), tuple(upcoming))
 
 
+def consent_scope(org_id: str, agent_id: str) -> bytes:
+    """The consent field's suffix for an org (agent "") or one of its agents.
+
+    Org and agent ids are hashed so long ids (UUIDs...) keep the field short and the bucket compact.
+    """
+    return hashlib.blake2b(org_id.encode() + b"\x00" + agent_id.encode(), digest_size=8).digest()
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """What Redis knows about one callee, for one org and agent."""
@@ -86,6 +94,7 @@ class HotRegistry:
     def __init__(self, client: aioredis.Redis, bucket_bits: int = 16) -> None:
         self.client = client
         self.bits = bucket_bits
+        self._shift = 24 - bucket_bits
         self.ready_value = b"%d/%d" % (LAYOUT_VERSION, bucket_bits)
         self._max_seq = client.register_script(_MAX_SEQ)
 
@@ -96,9 +105,14 @@ class HotRegistry:
         return _PREF_PREFIX + self._bucket(key), key[3:9]
 
     def consent_location(self, key: bytes, org_id: str, agent_id: str) -> tuple[bytes, bytes]:
-        # org and agent ids are hashed so long ids (UUIDs...) keep the field short and the bucket compact.
-        scope = hashlib.blake2b(org_id.encode() + b"\x00" + agent_id.encode(), digest_size=8).digest()
-        return _CONSENT_PREFIX + self._bucket(key), key[3:9] + scope
+        return _CONSENT_PREFIX + self._bucket(key), key[3:9] + consent_scope(org_id, agent_id)
+
+    def callee_location(self, key: bytes) -> tuple[bytes, bytes, bytes]:
+        """(preference hash, consent hash, field) of one number: its preference field, and the start of
+        its consent fields (each followed by a `consent_scope`). `_bucket` inlined: a scrub calls this
+        for every number."""
+        bucket = (int.from_bytes(key[:3], "big") >> self._shift).to_bytes(3, "big")
+        return _PREF_PREFIX + bucket, _CONSENT_PREFIX + bucket, key[3:9]
 
     def lookup_commands(self, pipe: Any, key: bytes, org_id: str, agent_id: str) -> None:
         """Queue the reads one Check needs (4 replies) on a pipeline."""

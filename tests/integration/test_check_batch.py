@@ -1,0 +1,195 @@
+"""A list scrub (`Gateway.check_many`) over real Redis: the same answers and events as single Checks,
+chunk by chunk, and failing closed chunk by chunk."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+import redis.exceptions
+
+from dncgate import phone
+from dncgate.domain.errors import InvalidArgument
+from dncgate.domain.hours import CallingHours
+from dncgate.domain.types import Category, Decision, Mode, Reason
+from dncgate.service.gateway import CheckInput
+from dncgate.store.checkscript import CHUNK
+from dncgate.store.hot import CALLS, READY
+from tests.integration.support import FakeClock, check_input
+from tests.integration.test_check_script import ORGS, _random_state
+
+pytestmark = pytest.mark.integration
+
+DAY = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # 11:00 in Shanghai
+NIGHT = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)  # 22:30 in Shanghai, outside 09:00-21:00
+OTHER_COUNTRIES = ["+12125550123", "+442079460958", "+81312345678", "+85221234567"]
+
+
+def _spellings(rng: random.Random, i: int) -> str:
+    """Consumer i's number as a dialer might send it; now and then an invalid or foreign one."""
+    national = f"139{i:08d}"
+    return rng.choice(
+        [
+            national,
+            national,
+            "+86" + national,
+            f"+86 {national[:3]} {national[3:7]} {national[7:]}",
+            "0086" + national,
+            national.translate(str.maketrans("0123456789", "０１２３４５６７８９")),
+            "12345",
+            "not a number",
+            rng.choice(OTHER_COUNTRIES),
+        ]
+    )
+
+
+async def _random_batch(app: Any, rng: random.Random, n: int) -> list[CheckInput]:
+    reqs = []
+    for i in range(n):
+        callee = _spellings(rng, i)
+        org, agent = rng.choice(ORGS), rng.choice(["", "agent-1", "agent-2"])
+        parsed = phone.try_parse(callee)
+        if parsed is not None:
+            schedule, consents, _ = _random_state(rng, org, agent)
+            await app.hot.apply(app.gateway.keyer.digest(parsed.e164), schedule, consents, seq=i + 1)
+        category = rng.choice(list(Category))
+        campaign = rng.choice(["", "spring"])
+        reqs.append(check_input(callee, org=org, agent=agent, category=category, campaign=campaign, request_id=f"r{i}"))
+    return reqs
+
+
+async def _events(app: Any) -> list[dict[bytes, bytes]]:
+    return [fields for _, fields in await app.redis.xrange(CALLS)]
+
+
+@pytest.mark.parametrize("at", [DAY, NIGHT], ids=["inside calling hours", "outside calling hours"])
+async def test_a_batch_answers_and_logs_exactly_as_the_same_checks_one_by_one(app: Any, at: datetime) -> None:
+    """A batch spanning several script calls, in random stored states, org modes, spellings and countries,
+    gets the verdicts, E.164s, masks and events that the same requests get as single Checks."""
+    rng = random.Random(at.hour)
+    app.gateway.clock = FakeClock(at.timestamp())
+    app.gateway.hours = CallingHours.parse("09:00-21:00")
+    app.gateway.default_mode = rng.choice([Mode.ENFORCE, Mode.MONITOR])
+    for org in ORGS[1:]:
+        await app.hot.set_mode(org, rng.choice([Mode.ENFORCE, Mode.MONITOR]))
+    reqs = await _random_batch(app, rng, 2 * CHUNK + 50)
+
+    batch = await app.gateway.check_many(reqs)
+    batch_events = await _events(app)
+    await app.redis.delete(CALLS)
+    singles = [await app.gateway.check(r) for r in reqs]
+    single_events = await _events(app)
+
+    def answer(r: Any) -> tuple[Any, ...]:
+        return (r.verdict, r.callee_e164, r.callee_masked, r.request_id)
+
+    assert [answer(r) for r in batch] == [answer(r) for r in singles]
+    assert [e.pop(b"id").decode() for e in batch_events] == [r.call_id for r in batch]
+    assert [e.pop(b"id").decode() for e in single_events] == [r.call_id for r in singles]
+    assert batch_events == single_events
+    for req, r in zip(reqs, batch, strict=True):
+        parsed = phone.try_parse(req.callee_number)
+        assert (r.callee_e164, r.callee_masked) == (
+            (parsed.e164, parsed.masked) if parsed else ("", phone.mask_text(req.callee_number))
+        )
+    reasons = {r.verdict.reason for r in batch}
+    assert Reason.INVALID_NUMBER in reasons and Reason.REGISTERED in reasons
+    chinese = {r.verdict.reason for r in batch if r.callee_e164.startswith("+86")}
+    assert (Reason.OUTSIDE_CALLING_HOURS in chinese) is (at is NIGHT)
+    assert len({r.call_id for r in batch}) == len(batch)
+
+
+async def test_a_failing_chunk_fails_closed_and_the_others_keep_their_answers(app: Any) -> None:
+    """When one script call fails (a registry hash of the wrong type), that chunk's numbers are BLOCK
+    REGISTRY_UNAVAILABLE (invalid ones stay INVALID_NUMBER) and logged so, none with the script's verdict;
+    the other chunks answer from the registry."""
+    rng = random.Random(3)
+    reqs = await _random_batch(app, rng, 3 * CHUNK)
+    expected = await app.gateway.check_many(reqs)
+    await app.redis.delete(CALLS)
+    # Break the preference hash of one number of the middle chunk (and of no number outside it).
+    buckets = [
+        app.hot.callee_location(app.gateway.keyer.digest(r.callee_e164))[0] if r.callee_e164 else None for r in expected
+    ]
+    victim = next(b for b in buckets[CHUNK + 100 :: -1] if b and b not in buckets[:CHUNK] + buckets[2 * CHUNK :])
+    await app.redis.delete(victim)
+    await app.redis.set(victim, b"not a hash")
+
+    results = await app.gateway.check_many(reqs)
+    for i, (r, before) in enumerate(zip(results, expected, strict=True)):
+        if not CHUNK <= i < 2 * CHUNK or before.verdict.reason is Reason.INVALID_NUMBER:
+            assert r.verdict == before.verdict, i
+        else:
+            assert (r.verdict.decision, r.verdict.reason) == (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE), i
+    logged = await _events(app)
+    # Each logged exactly once: by its script, or (failed chunk: its script wrote nothing) afterwards.
+    assert sorted(e[b"id"].decode() for e in logged) == sorted(r.call_id for r in results)
+    events = {e[b"id"].decode(): e for e in logged}
+    assert [events[r.call_id][b"rsn"].decode() for r in results] == [r.verdict.reason.value for r in results]
+
+
+async def test_a_batch_logs_invalid_numbers_and_blocks_the_rest_when_the_registry_is_not_loaded(app: Any) -> None:
+    """Without `dnc:ready` every valid number is REGISTRY_UNAVAILABLE, invalid ones INVALID_NUMBER, all logged."""
+    await app.redis.delete(READY)
+    reqs = [check_input(n) for n in ("13800138000", "12345", "+8613912345678", "nope")]
+    results = await app.gateway.check_many(reqs)
+    reasons = [Reason.REGISTRY_UNAVAILABLE, Reason.INVALID_NUMBER, Reason.REGISTRY_UNAVAILABLE, Reason.INVALID_NUMBER]
+    assert [r.verdict.reason for r in results] == reasons
+    assert all(r.verdict.decision is Decision.BLOCK for r in results)
+    assert [e[b"rsn"].decode() for e in await _events(app)] == [r.value for r in reasons]
+
+
+async def test_a_batch_survives_a_flushed_script_cache(app: Any) -> None:
+    """After SCRIPT FLUSH (as after a Redis restart) a batch still answers from the registry."""
+    reqs = [check_input(f"139{i:08d}") for i in range(CHUNK + 1)]
+    await app.gateway.check_many(reqs)
+    await app.redis.script_flush()
+    results = await app.gateway.check_many(reqs)
+    assert {r.verdict.reason for r in results} == {Reason.NOT_REGISTERED}
+
+
+async def test_a_batch_in_a_stalled_redis_fails_closed_within_its_deadline(app: Any) -> None:
+    """When Redis does not answer, a batch of several chunks is all REGISTRY_UNAVAILABLE, answered by
+    its deadline (the timeout plus half a millisecond a number), not when Redis wakes up."""
+    sleeper = aioredis.Redis.from_url(app.redis_url)
+    try:
+        await sleeper.execute_command("DEBUG", "SLEEP", "0")
+    except redis.exceptions.ResponseError:
+        pytest.skip("this Redis refuses DEBUG")
+    reqs = [check_input(f"139{i:08d}") for i in range(2 * CHUNK + 1)]
+    deadline_s = app.gateway.timeout_s + 0.0005 * (len(reqs) - 1)
+    stall = asyncio.create_task(sleeper.execute_command("DEBUG", "SLEEP", str(deadline_s * 3)))
+    await asyncio.sleep(0.05)
+    started = asyncio.get_running_loop().time()
+    results = await app.gateway.check_many(reqs)
+    elapsed = asyncio.get_running_loop().time() - started
+    await stall
+    await sleeper.aclose()
+    assert {(r.verdict.decision, r.verdict.reason) for r in results} == {(Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE)}
+    assert deadline_s * 0.9 < elapsed < deadline_s * 2
+    assert {r.verdict.reason for r in await app.gateway.check_many(reqs)} == {Reason.NOT_REGISTERED}
+
+
+@pytest.mark.parametrize(
+    ("index", "request_id", "callee", "field"),
+    [
+        (2, "x" * 129, "13800138000", "requests[2].request_id"),
+        (1, "a\nb", "13800138000", "requests[1].request_id"),
+        (3, "", "  ", "requests[3].callee_number"),
+    ],
+)
+async def test_a_bad_request_after_good_ones_with_the_same_caller_and_org_is_named(
+    app: Any, index: int, request_id: str, callee: str, field: str
+) -> None:
+    """Fields requests share are checked once, yet a bad request id or callee later in the batch is still
+    InvalidArgument naming that request, and nothing is logged."""
+    reqs = [check_input("13800138000", request_id=f"r{i}") for i in range(5)]
+    reqs[index] = check_input(callee, request_id=request_id)
+    with pytest.raises(InvalidArgument) as err:
+        await app.gateway.check_many(reqs)
+    assert err.value.field == field
+    assert await _events(app) == []
