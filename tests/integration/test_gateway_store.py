@@ -187,3 +187,17 @@ async def test_both_redis_paths_answer_alike_single_and_batched(app: Any, multip
     assert dataclasses.replace(single, call_id="", request_id="") == dataclasses.replace(
         batch[0], call_id="", request_id=""
     )
+
+
+async def test_batches_of_any_size_use_their_own_connection(app: Any) -> None:
+    """A live Check never queues behind a scrub's script on the same socket, even for a batch of two."""
+
+    async def last_commands() -> dict[str, str]:
+        clients = await app.redis.client_list()
+        return {c["name"]: c["cmd"] for c in clients if c["name"].startswith("dncgate-")}
+
+    await app.gateway.check(check_input(CONSUMER))
+    assert (await last_commands()).get("dncgate-check") == "evalsha"
+    assert "dncgate-batch" not in await last_commands()
+    await app.gateway.check_many([check_input(CONSUMER), check_input(OTHER_CONSUMER)])
+    assert (await last_commands()).get("dncgate-batch") == "evalsha"

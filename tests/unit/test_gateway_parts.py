@@ -14,10 +14,14 @@ from hypothesis import strategies as st
 from dncgate import phone
 from dncgate.api import convert
 from dncgate.domain import decision as rules
-from dncgate.domain.decision import Verdict
+from dncgate.domain.decision import CallAttempt, Verdict
 from dncgate.domain.errors import InvalidArgument
+from dncgate.domain.hours import CallingHours
 from dncgate.domain.types import Category, Decision, Reason
-from dncgate.service.gateway import CheckResult, _callee_parser, _mask, new_call_ids
+from dncgate.service.checkplan import MinuteTables, new_call_ids
+from dncgate.service.checkplan import callee_parser as _callee_parser
+from dncgate.service.checkplan import mask as _mask
+from dncgate.service.gateway import CheckResult
 from dncgate.v1 import gateway_pb2
 
 NOW = datetime(2026, 11, 23, 14, 30, 0, 123_000, tzinfo=UTC)
@@ -115,3 +119,68 @@ def test_the_batch_response_is_the_check_responses_and_their_counts() -> None:
         responses=[convert.check_response(r) for r in results], allowed=allowed, blocked=len(results) - allowed
     )
     assert convert.check_batch_response([]) == gateway_pb2.CheckBatchResponse()
+
+
+# Whole-hour, half-hour and 45-minute offsets, with and without daylight saving.
+ZONES = (
+    "Asia/Shanghai",
+    "Asia/Kathmandu",
+    "Asia/Kolkata",
+    "America/St_Johns",
+    "America/New_York",
+    "Australia/Lord_Howe",
+    "Europe/London",
+    "Pacific/Chatham",
+    "UTC",
+)
+
+
+@settings(max_examples=1500)
+@given(
+    minute=st.integers(0, 20 * 365 * 24 * 60),
+    seconds=st.tuples(st.integers(0, 59_999_999), st.integers(0, 59_999_999)),
+    zone=st.sampled_from(ZONES),
+    window=st.tuples(st.integers(0, 1439), st.integers(1, 1440)).filter(lambda w: w[0] < w[1]),
+)
+def test_a_one_zone_verdict_table_is_the_same_all_minute_long(
+    minute: int, seconds: tuple[int, int], zone: str, window: tuple[int, int]
+) -> None:
+    """What lets single Checks share a table within a minute: any two instants of one minute give the same six
+    verdicts (next opening included) for a callee in one time zone, near daylight-saving changes too."""
+    start = datetime(2020, 1, 1, tzinfo=UTC) + timedelta(minutes=minute)
+    hours = CallingHours(*window)
+    attempt = CallAttempt(True, (phone.zone(zone),), "org", "", Category.FINANCE)
+    a, b = (rules.verdicts_by_case(attempt, hours, start + timedelta(microseconds=us)) for us in seconds)
+    assert a == b
+
+
+def test_minute_tables_compute_once_a_minute_and_give_what_the_domain_gives() -> None:
+    tables, calls = MinuteTables(), []
+    attempt = CallAttempt(True, (phone.zone("Asia/Shanghai"),), "org", "", Category.FINANCE)
+    hours = CallingHours(9 * 60, 21 * 60)
+
+    def compute(key: object) -> tuple[Verdict, ...]:
+        calls.append(key)
+        return rules.verdicts_by_case(attempt, hours, now)
+
+    key = (("Asia/Shanghai",), "org", "", Category.FINANCE)
+    for now in (NOW, NOW + timedelta(seconds=20), NOW + timedelta(seconds=59.8)):  # 14:30 UTC: closed in Shanghai
+        assert tables.get(key, now, compute) == rules.verdicts_by_case(attempt, hours, now)
+    assert len(calls) == 1
+    now = NOW + timedelta(seconds=60)
+    assert tables.get(key, now, compute) == rules.verdicts_by_case(attempt, hours, now)
+    assert len(calls) == 2
+
+
+def test_minute_tables_do_not_keep_a_table_whose_opening_is_not_on_a_minute() -> None:
+    odd = Verdict(Decision.BLOCK, Reason.OUTSIDE_CALLING_HOURS, next_allowed_time=NOW)  # 14:30:00.123
+    tables, calls = MinuteTables(), []
+
+    def compute(key: object) -> tuple[Verdict, ...]:
+        calls.append(key)
+        return (odd,) * 6
+
+    key = (("Asia/Shanghai",), "org", "", Category.FINANCE)
+    tables.get(key, NOW, compute)
+    tables.get(key, NOW, compute)
+    assert len(calls) == 2
