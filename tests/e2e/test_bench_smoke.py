@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = (
     "check_latency_sequential",
     "check_path",
+    "grpc_floor",
     "check_throughput",
     "check_open_loop",
     "list_scrub",

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dncgate import phone
@@ -260,3 +260,13 @@ def test_zone_gives_the_named_zone() -> None:
     """phone.zone is ZoneInfo with a cache."""
     assert phone.zone("Asia/Shanghai") == ZoneInfo("Asia/Shanghai")
     assert phone.zone("Asia/Shanghai") is phone.zone("Asia/Shanghai")
+
+
+@settings(max_examples=300)
+@given(pepper=st.binary(min_size=16, max_size=130), number=st.text(min_size=1, max_size=20))
+def test_the_digest_is_the_standard_hmac_for_any_pepper_length(pepper: bytes, number: str) -> None:
+    """The hand-built HMAC (states after the padded key computed once) equals the standard library's,
+    for peppers shorter and longer than SHA-256's 64-byte block, cached or not."""
+    keyer = NumberKeyer(pepper)
+    expected = hmac.new(pepper, number.encode(), hashlib.sha256).digest()
+    assert keyer.digest(number) == keyer.digest(number) == keyer.uncached()(number) == expected

@@ -215,11 +215,13 @@ return table.concat(picked)
 _GROUP_ARGS = 9
 
 
+_DECISION_CODE = {d: 65 + 12 * i for i, d in enumerate(_DECISIONS)}
+_REASON_CODE = {r: 2 * i for i, r in enumerate(_REASONS)}
+
+
 def encode_outcomes(verdicts: Sequence[Verdict]) -> bytes:
     """One letter per case: A + 12 * decision + 2 * reason + violation (decoded by the script)."""
-    return bytes(
-        65 + 12 * _DECISIONS.index(v.decision) + 2 * _REASONS.index(v.reason) + int(v.violation) for v in verdicts
-    )
+    return bytes([_DECISION_CODE[v.decision] + _REASON_CODE[v.reason] + v.violation for v in verdicts])
 
 
 def category_bit(category: Category) -> int:
