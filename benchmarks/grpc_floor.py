@@ -203,9 +203,10 @@ def main() -> None:
             "|---|---|---|---|",
             *(f"| {labels[m]} | {s[m]['per_s']:.0f} | {s[m]['cpu_us']:.0f} | {ratio[m]:.2f} |" for m in METHODS),
             "",
-            f"gRPC plus one Redis wait cost {s['redis']['cpu_us'] - s['empty']['cpu_us']:.0f} µs more than an empty "
-            f"call; our Check path {s['check']['cpu_us'] - s['redis']['cpu_us']:.0f} µs more on top, and the "
-            f"per-RPC instrumentation {s['check+log']['cpu_us'] - s['check']['cpu_us']:.0f} µs.",
+            f"Server CPU per call against the empty call: {s['redis']['cpu_us'] - s['empty']['cpu_us']:+.0f} µs with "
+            f"one Redis wait, {s['check']['cpu_us'] - s['empty']['cpu_us']:+.0f} µs with our Check path, "
+            f"{s['check+log']['cpu_us'] - s['empty']['cpu_us']:+.0f} µs with it instrumented (differences of a "
+            f"few tens of µs are within this machine's noise).",
         ]
     )
     record("grpc_floor", {"summary": s, "rounds": rounds}, table, command_line(), info, Output.at(ns.out))
