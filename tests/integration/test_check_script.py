@@ -19,9 +19,9 @@ from dncgate.domain.decision import CallAttempt, Verdict
 from dncgate.domain.registry import Consent, Schedule, epoch_us
 from dncgate.domain.types import ALL_CATEGORIES_MASK, Category, Decision, Mode, Reason, Source, mask_covers
 from dncgate.phone import zone
-from dncgate.store.calls import decode_event, event_context
-from dncgate.store.checkscript import CHUNK, CheckChunk, encode_outcomes
-from dncgate.store.hot import CALLS, MODES, READY
+from dncgate.store.calls import SEPARATOR, decode_event, event_context
+from dncgate.store.checkscript import CHUNK, CheckChunk, category_bit, encode_outcomes
+from dncgate.store.hot import CALLS, MODES, READY, consent_scope
 from tests.integration.support import CALLER, CONSUMER, FakeClock, check_input, key_of
 
 pytestmark = pytest.mark.integration
@@ -220,9 +220,17 @@ async def test_the_batch_script_classifies_and_logs_like_the_fold_and_the_single
         await app.redis.delete(CALLS)
         for c, i in zip(callees, expected, strict=True):
             if c.key is not None:
-                context = event_context(_decode(_event(c, 0)))
+                context = SEPARATOR.join(event_context(_decode(_event(c, 0))))
                 command = app.gateway.script.command(
-                    c.key, c.org, c.agent, c.category, epoch_us(NOW), default is Mode.MONITOR, DISTINCT, context
+                    c.key,
+                    c.org,
+                    consent_scope(c.org, ""),
+                    consent_scope(c.org, c.agent),
+                    category_bit(c.category),
+                    epoch_us(NOW),
+                    default is Mode.MONITOR,
+                    encode_outcomes(DISTINCT),
+                    context,
                 )
                 assert await app.redis.execute_command(*command) == i
         assert await _entries(app) == [_event(c, i) for c, i in zip(callees, expected, strict=True) if c.key]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -129,6 +128,46 @@ async def test_single_check_names_the_field_without_a_batch_prefix(app: Any) -> 
     assert err.value.field == "org_id"
 
 
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    [
+        ("callee_number", {"callee": "  "}),
+        ("request_id", {"request_id": "r" * 129}),
+        ("request_id", {"request_id": "a\x1fb"}),
+        ("agent_id", {"agent": "a\nb"}),
+        ("caller_number", {"caller": "12"}),
+        ("org_id", {"org": " "}),
+    ],
+)
+async def test_a_bad_field_is_refused_even_after_good_checks_from_the_same_dialer(
+    app: Any, field: str, bad: dict[str, str]
+) -> None:
+    """The fields a dialer repeats are validated once and remembered, but a Check with a bad field (its own,
+    or one that makes another dialer route) is still INVALID_ARGUMENT naming it, and logs nothing."""
+    await app.gateway.check(check_input(CONSUMER, request_id="ok"))
+    with pytest.raises(InvalidArgument) as err:
+        await app.gateway.check(check_input(**({"callee": CONSUMER} | bad)))  # type: ignore[arg-type]
+    assert err.value.field == field
+    assert len(await _entries(app)) == 1
+    assert (await app.gateway.check(check_input(CONSUMER, request_id="ok"))).verdict.decision is Decision.ALLOW
+
+
+async def test_many_dialers_past_the_route_limit_are_answered_alike(app: Any) -> None:
+    """Once more dialer routes come than are kept, they are forgotten and rebuilt: the answers and events
+    are those of the same Checks with routes kept."""
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
+    app.gateway.single.limit = 3
+    reqs = [check_input(CONSUMER if i % 2 else OTHER_CONSUMER, agent=f"agent-{i % 7}") for i in range(30)]
+    results = [await app.gateway.check(r) for r in reqs]
+    assert len(app.gateway.single.routes) <= 3
+    assert [r.verdict.reason for r in results] == [
+        Reason.REGISTERED if i % 2 else Reason.NOT_REGISTERED for i in range(30)
+    ]
+    events = await _entries(app)
+    assert [e[b"agent"] for e in events] == [b"agent-%d" % (i % 7) for i in range(30)]
+    assert [e[b"id"].decode() for e in events] == [r.call_id for r in results]
+
+
 async def test_allowed_calls_are_blocked_when_the_event_cannot_be_logged(app: Any) -> None:
     """If the call stream cannot be written, no call is allowed: every Check is BLOCK REGISTRY_UNAVAILABLE."""
     await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
@@ -184,9 +223,7 @@ async def test_both_redis_paths_answer_alike_single_and_batched(app: Any, multip
     assert [r.verdict.reason for r in batch] == [Reason.REGISTERED, Reason.NOT_REGISTERED, Reason.INVALID_NUMBER]
     events = await _entries(app)
     assert [e[b"rsn"] for e in events] == [b"REGISTERED", b"REGISTERED", b"NOT_REGISTERED", b"INVALID_NUMBER"]
-    assert dataclasses.replace(single, call_id="", request_id="") == dataclasses.replace(
-        batch[0], call_id="", request_id=""
-    )
+    assert single._replace(call_id="", request_id="") == batch[0]._replace(call_id="", request_id="")
 
 
 async def test_batches_of_any_size_use_their_own_connection(app: Any) -> None:

@@ -127,3 +127,46 @@ async def test_unreachable_redis_is_a_connection_error() -> None:
 def test_tls_is_left_to_redis_py() -> None:
     assert Multiplexer.for_client(aioredis.Redis.from_url("rediss://localhost:6380/0")) is None
     assert Multiplexer.for_client(aioredis.Redis.from_url("redis://localhost:6380/0")) is not None
+
+
+async def test_a_deadline_fails_only_the_late_caller_and_the_connection_stays(stores: Stores) -> None:
+    """A command past its deadline raises TimeoutError at about that time; a caller with a later deadline on
+    the same connection still gets its own reply, and the late reply is dropped, not handed to anyone."""
+    async with mux(stores.redis_url) as m:
+        await m.execute([("DEL", "mux:list4"), ("SET", "mux:w", "w")])
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        slow = asyncio.create_task(m.execute([("BLPOP", "mux:list4", 0.4)], deadline=started + 0.1))
+        patient = asyncio.create_task(m.execute([("GET", "mux:w")], deadline=started + 5))
+        with pytest.raises(TimeoutError):
+            await slow
+        assert 0.09 <= loop.time() - started < 0.3
+        assert await patient == [b"w"]
+        assert await m.execute([("GET", "mux:w")], deadline=loop.time() + 5) == [b"w"]
+
+
+async def test_deadlines_out_of_order_each_fire_at_their_own_time(stores: Stores) -> None:
+    """A shorter deadline arriving after a longer one still fires first (the timer is re-armed for it)."""
+    async with mux(stores.redis_url) as m:
+        await m.execute([("DEL", "mux:list5", "mux:list6")])
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        long = asyncio.create_task(m.execute([("BLPOP", "mux:list5", 0.5)], deadline=started + 0.4))
+        await asyncio.sleep(0)
+        short = asyncio.create_task(m.execute([("BLPOP", "mux:list6", 0.5)], deadline=started + 0.1))
+        done_at: dict[str, float] = {}
+        for name, task in (("short", short), ("long", long)):
+            with pytest.raises(TimeoutError):
+                await task
+            done_at[name] = loop.time() - started
+        assert 0.09 <= done_at["short"] < 0.3 <= done_at["long"] + 0.01
+        assert done_at["long"] >= 0.39
+
+
+async def test_a_deadline_already_past_fails_at_once_without_sending_to_anyone_else(stores: Stores) -> None:
+    """A caller whose deadline has passed gets TimeoutError on the next loop turns; others are unaffected."""
+    async with mux(stores.redis_url) as m:
+        loop = asyncio.get_running_loop()
+        with pytest.raises(TimeoutError):
+            await m.execute([("PING",)], deadline=loop.time() - 1)
+        assert await m.execute([("PING",)]) == [b"PONG"]

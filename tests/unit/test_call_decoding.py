@@ -3,7 +3,8 @@ and accepts and refuses exactly the entries decode_event does."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import dataclasses
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dncgate.domain.calls import CallEvent
+from dncgate.domain.registry import EPOCH
 from dncgate.domain.types import Category, Decision, Reason
-from dncgate.store.calls import decode_event, encode_event
+from dncgate.store.calls import SEPARATOR, decode_event, encode_event, event_context, route_parts, single_context
 from dncgate.store.recorder import DeadLetter, _describe, _event_row, parse_entry
 
 SID = b"1700000000000-0"
@@ -92,3 +94,36 @@ def test_a_time_no_datetime_can_hold_is_a_value_error(us: bytes) -> None:
     """decode_event refuses it as malformed (ValueError), as callers expect, rather than raising OverflowError."""
     with pytest.raises(ValueError, match="call time out of range"):
         decode_event(encode_event(EVENT) | {b"us": us})
+
+
+_ID_TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), max_size=20)
+
+
+@settings(max_examples=300)
+@given(
+    agent=_ID_TEXT,
+    org=_ID_TEXT,
+    campaign=_ID_TEXT,
+    rid=_ID_TEXT,
+    category=st.sampled_from(list(Category)),
+    us=st.integers(0, 250_000_000_000_000_000),  # up to the year 9892
+)
+def test_the_single_checks_context_is_event_context_joined(
+    agent: str, org: str, campaign: str, rid: str, category: Category, us: int
+) -> None:
+    """What a single Check sends the script (route parts cached per dialer, then its own fields) is, byte for
+    byte, the event's `event_context` joined by SEPARATOR: the batch and single paths log alike."""
+    event = dataclasses.replace(
+        EVENT,
+        at=EPOCH + timedelta(microseconds=us),
+        agent_id=agent,
+        org_id=org,
+        campaign_id=campaign,
+        category=category,
+        request_id=rid,
+    )
+    caller, tail = route_parts(event.caller_e164, agent, org, campaign, category)
+    context = single_context(
+        event.call_id.encode(), us, caller, event.callee_key.encode(), event.callee_masked.encode(), tail, rid.encode()
+    )
+    assert context == SEPARATOR.join(event_context(event))

@@ -17,11 +17,13 @@ from dncgate.domain import decision as rules
 from dncgate.domain.decision import CallAttempt, Verdict
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.hours import CallingHours
+from dncgate.domain.registry import epoch_us
 from dncgate.domain.types import Category, Decision, Reason
-from dncgate.service.checkplan import MinuteTables, new_call_ids
+from dncgate.service.checkplan import MinuteTables, VerdictTable, new_call_ids, verdict_table
 from dncgate.service.checkplan import callee_parser as _callee_parser
 from dncgate.service.checkplan import mask as _mask
 from dncgate.service.gateway import CheckResult
+from dncgate.store.checkscript import encode_outcomes
 from dncgate.v1 import gateway_pb2
 
 NOW = datetime(2026, 11, 23, 14, 30, 0, 123_000, tzinfo=UTC)
@@ -61,11 +63,11 @@ def test_the_mask_is_phone_mask_e164_for_every_length_and_country_code() -> None
 
 def test_a_batch_of_call_ids_looks_like_single_ones_and_never_repeats() -> None:
     """Ids drawn for a batch are 32 hex digits starting with the millisecond, and all different."""
-    ids = new_call_ids(NOW, 5_000)
+    ids = new_call_ids(epoch_us(NOW), 5_000)
     assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
     assert {i[:12] for i in ids} == {f"{1_795_444_200_123:012x}"}
     assert len(set(ids)) == len(ids)
-    assert new_call_ids(NOW, 0) == []
+    assert new_call_ids(epoch_us(NOW), 0) == []
 
 
 def _request(rng: random.Random, i: int) -> gateway_pb2.CheckRequest:
@@ -159,16 +161,18 @@ def test_minute_tables_compute_once_a_minute_and_give_what_the_domain_gives() ->
     attempt = CallAttempt(True, (phone.zone("Asia/Shanghai"),), "org", "", Category.FINANCE)
     hours = CallingHours(9 * 60, 21 * 60)
 
-    def compute(key: object) -> tuple[Verdict, ...]:
+    def compute(key: object) -> VerdictTable:
         calls.append(key)
-        return rules.verdicts_by_case(attempt, hours, now)
+        return verdict_table(rules.verdicts_by_case(attempt, hours, now))
 
     key = (("Asia/Shanghai",), "org", "", Category.FINANCE)
     for now in (NOW, NOW + timedelta(seconds=20), NOW + timedelta(seconds=59.8)):  # 14:30 UTC: closed in Shanghai
-        assert tables.get(key, now, compute) == rules.verdicts_by_case(attempt, hours, now)
+        assert tables.get(key, epoch_us(now), compute).verdicts == rules.verdicts_by_case(attempt, hours, now)
     assert len(calls) == 1
     now = NOW + timedelta(seconds=60)
-    assert tables.get(key, now, compute) == rules.verdicts_by_case(attempt, hours, now)
+    table = tables.get(key, epoch_us(now), compute)
+    assert table == verdict_table(rules.verdicts_by_case(attempt, hours, now))
+    assert table.outcomes == encode_outcomes(table.verdicts)
     assert len(calls) == 2
 
 
@@ -176,11 +180,11 @@ def test_minute_tables_do_not_keep_a_table_whose_opening_is_not_on_a_minute() ->
     odd = Verdict(Decision.BLOCK, Reason.OUTSIDE_CALLING_HOURS, next_allowed_time=NOW)  # 14:30:00.123
     tables, calls = MinuteTables(), []
 
-    def compute(key: object) -> tuple[Verdict, ...]:
+    def compute(key: object) -> VerdictTable:
         calls.append(key)
-        return (odd,) * 6
+        return verdict_table((odd,) * 6)
 
     key = (("Asia/Shanghai",), "org", "", Category.FINANCE)
-    tables.get(key, NOW, compute)
-    tables.get(key, NOW, compute)
+    tables.get(key, epoch_us(NOW), compute)
+    tables.get(key, epoch_us(NOW), compute)
     assert len(calls) == 2

@@ -8,6 +8,7 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from dncgate.domain.decision import Verdict
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.registry import ConsentChange, PreferenceChange
 from dncgate.domain.types import Category, Decision, Mode, Reason, Source, categories_of
@@ -81,14 +82,11 @@ def mode_to_pb(mode: Mode) -> Any:
 
 
 def check_input(req: gateway_pb2.CheckRequest, prefix: str = "") -> CheckInput:
+    c = _CATEGORY.get(req.category)
+    if c is None:
+        c = category(req.category, prefix + "category")
     return CheckInput(
-        caller_number=req.caller_number,
-        callee_number=req.callee_number,
-        agent_id=req.agent_id,
-        org_id=req.org_id,
-        campaign_id=req.campaign_id,
-        category=category(req.category, prefix + "category"),
-        request_id=req.request_id,
+        req.caller_number, req.callee_number, req.agent_id, req.org_id, req.campaign_id, c, req.request_id
     )
 
 
@@ -104,18 +102,42 @@ def check_inputs(requests: Sequence[gateway_pb2.CheckRequest]) -> list[CheckInpu
     return out
 
 
-def check_batch_response(results: Sequence[CheckResult]) -> gateway_pb2.CheckBatchResponse:
+class VerdictFields:
+    """The response fields of a verdict (decision, reason, violation, next opening), converted once.
+
+    Verdicts are shared: one table of six per callee group and minute, a few constants. Entries are
+    keyed by identity and hold their verdict, so a reused id can never hand back another's fields.
+    """
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self.converted: dict[int, tuple[Verdict, Any, Any, bool, Timestamp | None]] = {}
+
+    def __call__(self, v: Verdict) -> tuple[Verdict, Any, Any, bool, Timestamp | None]:
+        fields = self.converted.get(id(v))
+        if fields is None or fields[0] is not v:
+            if len(self.converted) >= self.limit:
+                self.converted.clear()
+            fields = self.converted[id(v)] = (
+                v,
+                _DECISION[v.decision],
+                _REASON[v.reason],
+                v.violation,
+                ts(v.next_allowed_time),
+            )
+        return fields
+
+
+def check_batch_response(
+    results: Sequence[CheckResult], fields_of: VerdictFields | None = None
+) -> gateway_pb2.CheckBatchResponse:
     """The batch's responses, each as `check_response` makes it; a verdict's fields converted once."""
+    fields_of = fields_of or VerdictFields()
     response = gateway_pb2.CheckBatchResponse()
     add = response.responses.add
-    converted: dict[int, tuple[Any, Any, bool, Timestamp | None]] = {}  # by id(): a batch shares a few verdicts
     allowed = 0
     for r in results:
-        v = r.verdict
-        fields = converted.get(id(v))
-        if fields is None:
-            fields = converted[id(v)] = (_DECISION[v.decision], _REASON[v.reason], v.violation, ts(v.next_allowed_time))
-        decision, reason, violation, next_allowed_time = fields
+        _, decision, reason, violation, next_allowed_time = fields_of(r.verdict)
         add(
             decision=decision,
             reason=reason,
@@ -125,21 +147,21 @@ def check_batch_response(results: Sequence[CheckResult]) -> gateway_pb2.CheckBat
             next_allowed_time=next_allowed_time,
             request_id=r.request_id,
         )
-        allowed += v.decision is Decision.ALLOW
+        allowed += decision == gateway_pb2.DECISION_ALLOW
     response.allowed = allowed
     response.blocked = len(results) - allowed
     return response
 
 
-def check_response(r: CheckResult) -> gateway_pb2.CheckResponse:
-    v = r.verdict
+def check_response(r: CheckResult, fields_of: VerdictFields | None = None) -> gateway_pb2.CheckResponse:
+    _, decision, reason, violation, next_allowed_time = (fields_of or VerdictFields())(r.verdict)
     return gateway_pb2.CheckResponse(
-        decision=_DECISION[v.decision],
-        reason=_REASON[v.reason],
+        decision=decision,
+        reason=reason,
         call_id=r.call_id,
         callee_e164=r.callee_e164,
-        violation=v.violation,
-        next_allowed_time=ts(v.next_allowed_time),
+        violation=violation,
+        next_allowed_time=next_allowed_time,
         request_id=r.request_id,
     )
 

@@ -16,7 +16,7 @@ from grpc_reflection.v1alpha import reflection
 
 from dncgate.api.compensation import CompensationServicer
 from dncgate.api.gateway import CallGateServicer
-from dncgate.api.interceptors import Registrar
+from dncgate.api.interceptors import Registrar, rpc_lines_logged
 from dncgate.api.registry import RegistryServicer
 from dncgate.api.workers import RecorderProcess
 from dncgate.bootstrap import App, open_app
@@ -69,10 +69,11 @@ def build_server(app: App, listen: str) -> tuple[grpc.aio.Server, int, health.He
         ],
     )
     served = ROLE_SERVICES[app.settings.role]
-    ours = Registrar(server)  # our services are logged and their errors mapped
+    lines = rpc_lines_logged()
+    ours = Registrar(server, lines)  # our services are logged and their errors mapped
     if CALLGATE in served:
         gateway_pb2_grpc.add_CallGateServicer_to_server(
-            CallGateServicer(app.gateway, app.settings.max_batch, app.outcomes), ours
+            CallGateServicer(app.gateway, app.settings.max_batch, app.outcomes, log_fields=lines), ours
         )
     if REGISTRY in served:
         registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(app.registry), ours)

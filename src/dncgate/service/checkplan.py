@@ -1,8 +1,9 @@
 """How one `Gateway.check_many` is carried out: parse and key the callees, ask the domain for each
 callee's six verdicts, build the script calls that classify and log them, and read the verdicts back.
 
-A single Check is one call of the single-callee script; a batch is one call of the batch script per
-CHUNK callees, with what requests share (caller, campaign, verdict table) sent once per group.
+A batch is one call of the batch script per CHUNK callees, with what requests share (caller, campaign,
+verdict table) sent once per group. A single Check takes its own path (service/single.py) with the
+single-callee script; both share the callee parser, masks, call ids and verdict tables kept here.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import functools
 import os
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from dncgate import phone
 from dncgate.domain import decision as rules
@@ -20,16 +21,16 @@ from dncgate.domain.decision import CallAttempt, Verdict
 from dncgate.domain.registry import epoch_us
 from dncgate.domain.types import Category, Mode
 from dncgate.phone_fast import FastE164
-from dncgate.store.calls import event_context
-from dncgate.store.checkscript import CASES, CHUNK, CheckChunk, encode_outcomes
+from dncgate.store.checkscript import CHUNK, CheckChunk, encode_outcomes
 
 if TYPE_CHECKING:
     from dncgate.service.gateway import CheckInput, Gateway
 
 
-def new_call_ids(now: datetime, n: int) -> list[str]:
-    """`n` ids as `new_call_id` makes them, their random parts drawn in one go."""
-    head = f"{(epoch_us(now) // 1000) & 0xFFFFFFFFFFFF:012x}"
+def new_call_ids(now_us: int, n: int) -> list[str]:
+    """`n` ids as `new_call_id` makes them at `now_us` (microseconds since the epoch), their random
+    parts drawn in one go."""
+    head = f"{(now_us // 1000) & 0xFFFFFFFFFFFF:012x}"
     random = os.urandom(10 * n).hex()
     return [head + random[i : i + 20] for i in range(0, 20 * n, 20)]
 
@@ -83,6 +84,18 @@ def mask(e164: str, country_code: int) -> str:
     return e164[:start] + stars + e164[end:]
 
 
+class VerdictTable(NamedTuple):
+    """The domain's verdicts for the six cases a callee's stored state can be in, and their letters
+    for the script (`encode_outcomes`)."""
+
+    verdicts: tuple[Verdict, ...]
+    outcomes: bytes
+
+
+def verdict_table(verdicts: tuple[Verdict, ...]) -> VerdictTable:
+    return VerdictTable(verdicts, encode_outcomes(verdicts))
+
+
 class MinuteTables:
     """Verdict tables of callees in one time zone, kept for the current minute.
 
@@ -96,21 +109,41 @@ class MinuteTables:
     def __init__(self, limit: int = 4096) -> None:
         self.limit = limit
         self.minute = -1
-        self.tables: dict[_TableKey, tuple[Verdict, ...]] = {}
+        self.tables: dict[_TableKey, VerdictTable] = {}
 
-    def get(
-        self, key: _TableKey, now: datetime, compute: Callable[[_TableKey], tuple[Verdict, ...]]
-    ) -> tuple[Verdict, ...]:
-        minute = epoch_us(now) // 60_000_000
+    def get(self, key: _TableKey, now_us: int, compute: Callable[[_TableKey], VerdictTable]) -> VerdictTable:
+        """The table for `key` in the minute of `now_us` (microseconds since the epoch)."""
+        minute = now_us // 60_000_000
         if minute != self.minute:
             self.minute, self.tables = minute, {}
         table = self.tables.get(key)
         if table is None:
             table = compute(key)
-            opens = {v.next_allowed_time for v in table} - {None}
+            opens = {v.next_allowed_time for v in table.verdicts} - {None}
             if len(self.tables) < self.limit and all(t.second == 0 and t.microsecond == 0 for t in opens if t):
                 self.tables[key] = table
         return table
+
+
+def table_for(gateway: Gateway, key: _TableKey, now: datetime, now_us: int) -> VerdictTable:
+    """The verdict table of a table key at `now` (`now_us` the same instant): from the minute's tables
+    for a callee in one time zone (or none: the default one), else from the domain."""
+
+    def compute(key: _TableKey) -> VerdictTable:
+        zones, org_id, agent_id, category = key
+        attempt = CallAttempt(
+            callee_valid=zones is not None,
+            callee_zones=(tuple(phone.zone(z) for z in zones) or gateway.default_zones) if zones is not None else (),
+            org_id=org_id,
+            agent_id=agent_id,
+            category=category,
+        )
+        return verdict_table(rules.verdicts_by_case(attempt, gateway.hours, now))
+
+    zones = key[0]
+    if zones is not None and len(zones) <= 1:
+        return gateway.tables.get(key, now_us, compute)
+    return compute(key)
 
 
 class CheckPlan:
@@ -125,6 +158,7 @@ class CheckPlan:
         self, gateway: Gateway, reqs: Sequence[CheckInput], callers: list[phone.PhoneNumber], now: datetime
     ) -> None:
         self.gateway, self.reqs, self.callers, self.now = gateway, reqs, callers, now
+        self.now_us = now_us = epoch_us(now)
         parse = callee_parser(gateway.region)
         callees = [parse(r.callee_number) for r in reqs]
         digest = gateway.keyer.digest if len(reqs) == 1 else gateway.keyer.uncached()  # a scrub: each number once
@@ -133,38 +167,15 @@ class CheckPlan:
         self.masks = [
             mask(c[0], c[2]) if c else phone.mask_text(r.callee_number) for r, c in zip(reqs, callees, strict=True)
         ]
-        self.call_ids = new_call_ids(now, len(reqs))
+        self.call_ids = new_call_ids(now_us, len(reqs))
         self.table_keys: list[_TableKey] = []
-        self.tables: dict[_TableKey, tuple[Verdict, ...]] = {}
+        self.tables: dict[_TableKey, VerdictTable] = {}
         for req, callee in zip(reqs, callees, strict=True):
             key = (callee[1] if callee else None, req.org_id, req.agent_id, req.category)
             if key not in self.tables:
-                self.tables[key] = self._verdicts(key)
+                self.tables[key] = table_for(gateway, key, now, now_us)
             self.table_keys.append(key)
         self.chunks: list[CheckChunk] = []
-
-    @property
-    def bulk(self) -> bool:
-        """Whether the commands are batch-script calls (after `commands()`): they go on the bulk lane."""
-        return bool(self.chunks)
-
-    def _verdicts(self, key: _TableKey) -> tuple[Verdict, ...]:
-        zones = key[0]
-        if zones is not None and len(zones) <= 1:  # one time zone (none: the default one)
-            return self.gateway.tables.get(key, self.now, self._compute)
-        return self._compute(key)
-
-    def _compute(self, key: _TableKey) -> tuple[Verdict, ...]:
-        zones, org_id, agent_id, category = key
-        gw = self.gateway
-        attempt = CallAttempt(
-            callee_valid=zones is not None,
-            callee_zones=(tuple(phone.zone(z) for z in zones) or gw.default_zones) if zones is not None else (),
-            org_id=org_id,
-            agent_id=agent_id,
-            category=category,
-        )
-        return rules.verdicts_by_case(attempt, gw.hours, self.now)
 
     def event(self, i: int, v: Verdict) -> CallEvent:
         req, key = self.reqs[i], self.keys[i]
@@ -185,31 +196,27 @@ class CheckPlan:
         )
 
     def commands(self) -> list[tuple[Any, ...]]:
-        """A lone valid callee: the single-callee script. Else one script call per CHUNK callees, with a
-        group per distinct caller, campaign and verdict table."""
+        """One script call per CHUNK callees, with a group per distinct caller, campaign and verdict table."""
         gw = self.gateway
-        now_us = epoch_us(self.now)
         default_monitor = gw.default_mode is Mode.MONITOR
-        if len(self.reqs) == 1 and self.keys[0] is not None:
-            req, key, table = self.reqs[0], self.keys[0], self.tables[self.table_keys[0]]
-            context = event_context(self.event(0, table[0]))
-            return [
-                gw.script.command(key, req.org_id, req.agent_id, req.category, now_us, default_monitor, table, context)
-            ]
-        outcomes = {k: encode_outcomes(t) for k, t in self.tables.items()}
-        chunk = gw.script.chunk(now_us, default_monitor)
+        chunk = gw.script.chunk(self.now_us, default_monitor)
         groups: dict[tuple[str, str, _TableKey], bytes] = {}
         for req, caller, table_key, key, call_id, mask in zip(
             self.reqs, self.callers, self.table_keys, self.keys, self.call_ids, self.masks, strict=True
         ):
             if chunk.size == CHUNK:
                 self.chunks.append(chunk)
-                chunk, groups = gw.script.chunk(now_us, default_monitor), {}
+                chunk, groups = gw.script.chunk(self.now_us, default_monitor), {}
             group_key = (caller.e164, req.campaign_id, table_key)
             group = groups.get(group_key)
             if group is None:
                 group = groups[group_key] = chunk.group(
-                    caller.e164, req.org_id, req.agent_id, req.campaign_id, req.category, outcomes[table_key]
+                    caller.e164,
+                    req.org_id,
+                    req.agent_id,
+                    req.campaign_id,
+                    req.category,
+                    self.tables[table_key].outcomes,
                 )
             chunk.add(group, key, call_id, mask, req.request_id)
         self.chunks.append(chunk)
@@ -218,11 +225,6 @@ class CheckPlan:
     def read(self, replies: list[Any]) -> tuple[list[Verdict], list[CallEvent]]:
         """Each request's verdict, and the events of those no script call logged (its chunk failed)."""
         tables, table_keys = self.tables, self.table_keys
-        if not self.chunks:  # the single-callee script: its case index, or -1 / NOT_LOADED
-            [reply] = replies
-            if isinstance(reply, int) and 0 <= reply < CASES:
-                return [tables[table_keys[0]][reply]], []
-            return [rules.REGISTRY_UNAVAILABLE], [self.event(0, rules.REGISTRY_UNAVAILABLE)]
         verdicts: list[Verdict] = []
         unlogged: list[CallEvent] = []
         start = 0
@@ -230,11 +232,13 @@ class CheckPlan:
             stop = start + chunk.size
             digits = chunk.decode(reply)
             if digits is not None:
-                verdicts += [tables[table_keys[i]][d - 48] for i, d in zip(range(start, stop), digits, strict=True)]
+                verdicts += [
+                    tables[table_keys[i]].verdicts[d - 48] for i, d in zip(range(start, stop), digits, strict=True)
+                ]
             else:
                 for i in range(start, stop):
                     # An invalid number stays INVALID_NUMBER (its table's every case); the others fail closed.
-                    v = rules.REGISTRY_UNAVAILABLE if self.keys[i] is not None else tables[table_keys[i]][0]
+                    v = rules.REGISTRY_UNAVAILABLE if self.keys[i] is not None else tables[table_keys[i]].verdicts[0]
                     verdicts.append(v)
                     unlogged.append(self.event(i, v))
             start = stop

@@ -29,6 +29,47 @@ def event_context(e: CallEvent) -> list[bytes]:
     ]  # fmt: skip
 
 
+# Between the fields and values of an event's context as the single-callee script receives it (ids and
+# masks never contain it: the gateway refuses control characters in ids).
+SEPARATOR = b"\x1f"
+
+
+def route_parts(
+    caller_e164: str, agent_id: str, org_id: str, campaign_id: str, category: Category
+) -> tuple[bytes, bytes]:
+    """What `single_context` takes from the fields a dialer's Checks repeat: the caller's pair, and the
+    agent, org, campaign and category pairs, each already joined."""
+    caller = b"caller" + SEPARATOR + caller_e164.encode()
+    tail = SEPARATOR.join(
+        [
+            b"agent",
+            agent_id.encode(),
+            b"org",
+            org_id.encode(),
+            b"campaign",
+            campaign_id.encode(),
+            b"cat",
+            b"%d" % category,
+        ]
+    )
+    return caller, tail
+
+
+def single_context(
+    call_id: bytes, at_us: int, caller: bytes, callee_key: bytes, callee_masked: bytes, tail: bytes, request_id: bytes
+) -> bytes:
+    """`event_context` joined by SEPARATOR, built from `route_parts` and the Check's own fields in one go."""
+    return b"id\x1f%s\x1fus\x1f%d\x1f%s\x1fcallee\x1f%s\x1fmask\x1f%s\x1f%s\x1frid\x1f%s" % (
+        call_id,
+        at_us,
+        caller,
+        callee_key,
+        callee_masked,
+        tail,
+        request_id,
+    )
+
+
 def encode_event(e: CallEvent) -> dict[bytes, bytes]:
     ctx = event_context(e)
     fields = dict(zip(ctx[::2], ctx[1::2], strict=True))

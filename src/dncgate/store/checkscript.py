@@ -45,7 +45,6 @@ CHUNK = 200
 
 _DECISIONS = (Decision.ALLOW, Decision.BLOCK)
 _REASONS = tuple(Reason)
-SEPARATOR = b"\x1f"  # between the single script's event fields and values; ids are refused if they contain it
 _TABLES = (
     "local DECISIONS = {"
     + ", ".join(f"'{d.value}'" for d in _DECISIONS)
@@ -56,7 +55,7 @@ _TABLES = (
 
 # The script for one callee. KEYS: READY, preference hash, consent hash, MODES, CALLS. ARGV: ready value,
 # preference field, org and agent consent fields, org, now_us, category bit, default monitor, outcomes,
-# the event's other fields and values joined by SEPARATOR. Returns the case index, or -1.
+# the event's other fields and values joined by calls.SEPARATOR. Returns the case index, or -1.
 _SINGLE_SCRIPT = (
     _TABLES
     + """
@@ -246,15 +245,17 @@ class CheckScript:
         self,
         key: bytes,
         org_id: str,
-        agent_id: str,
-        category: Category,
+        org_scope: bytes,
+        agent_scope: bytes,
+        category_bit: int,
         now_us: int,
         default_monitor: bool,
-        outcomes: Sequence[Verdict],
-        event_fields: Sequence[bytes],
+        outcomes: bytes,
+        context: bytes,
     ) -> tuple[Any, ...]:
-        """The EVALSHA for one callee: `outcomes[i]` is the verdict of case i, `event_fields` the
-        event's other field/value pairs. Its reply is the case index."""
+        """The EVALSHA for one callee. `org_scope` and `agent_scope` are the `consent_scope` of the org
+        and of its agent, `outcomes` the `encode_outcomes` of the six verdicts, `context` the event's other
+        fields and values joined by `calls.SEPARATOR` (`calls.single_context`). Its reply is the case index."""
         pkey, ckey, field = self.hot.callee_location(key)
         return (
             "EVALSHA",
@@ -267,14 +268,14 @@ class CheckScript:
             CALLS,
             self.hot.ready_value,
             field,
-            field + consent_scope(org_id, ""),
-            field + consent_scope(org_id, agent_id),
+            field + org_scope,
+            field + agent_scope,
             org_id,
             now_us,
-            category_bit(category),
+            category_bit,
             b"1" if default_monitor else b"0",
-            encode_outcomes(outcomes),
-            SEPARATOR.join(event_fields),
+            outcomes,
+            context,
         )
 
     def chunk(self, now_us: int, default_monitor: bool) -> CheckChunk:

@@ -6,6 +6,10 @@ commands are packed with hiredis, the ones issued during one event-loop turn go 
 replies (which Redis sends in order) are handed back in order by one `data_received` — the group commit
 the gateway wants, without a caller ever getting its answer before Redis has run its command.
 
+A caller may give a deadline (event-loop time): past it, its command fails with TimeoutError while the
+connection stays up (the late reply is read and dropped). One timer per connection enforces every
+caller's deadline, re-armed only when it fires: a per-call `asyncio.timeout_at` cost ~6 us a Check.
+
 Only what the hot path needs: plain TCP or a Unix socket, AUTH and SELECT. `Multiplexer.for_client` says
 None for anything else (TLS), and the caller keeps using redis-py. Error replies come back as
 `redis.exceptions.ResponseError` values in the reply list, as from a redis-py pipeline with
@@ -16,6 +20,7 @@ caller waiting on it, and the next command reconnects.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -32,6 +37,7 @@ class _Waiter:
     expected: int
     future: asyncio.Future[list[Any]]
     sent_at: float
+    deadline: float = math.inf  # event-loop time
     replies: list[Any] = field(default_factory=list)
 
 
@@ -44,6 +50,8 @@ class _Protocol(asyncio.Protocol):
         self.flush_scheduled = False
         self.on_lost = on_lost
         self.closed = False
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = math.inf  # when `timer` fires; no earlier deadline is waiting
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
@@ -71,6 +79,9 @@ class _Protocol(asyncio.Protocol):
 
     def fail(self, exc: Exception) -> None:
         self.closed = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer, self.timer_at = None, math.inf
         while self.waiting:
             w = self.waiting.popleft()
             if not w.future.done():
@@ -83,6 +94,8 @@ class _Protocol(asyncio.Protocol):
 
     def send(self, packed: bytes, waiter: _Waiter) -> None:
         self.waiting.append(waiter)
+        if waiter.deadline < self.timer_at:
+            self._arm(waiter.deadline)
         if len(self.waiting) == 1 and not self.buffer:
             assert self.transport is not None
             self.transport.write(packed)  # idle: no one to batch with, send now
@@ -91,6 +104,32 @@ class _Protocol(asyncio.Protocol):
         if not self.flush_scheduled:
             self.flush_scheduled = True
             asyncio.get_running_loop().call_soon(self.flush)
+
+    def _arm(self, at: float) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = asyncio.get_running_loop().call_at(at, self._expire, at)
+        self.timer_at = at
+
+    def _expire(self, at: float) -> None:
+        """Fail the callers whose deadline has passed; arm the timer for the next deadline still waiting.
+
+        Callers with one timeout arrive in deadline order, so this runs about once per timeout while
+        commands flow, not once per command. Deadlines up to `at` count as passed even if the loop's
+        clock (milliseconds on uvloop) has not quite reached them, as `asyncio.timeout_at` would.
+        """
+        self.timer, self.timer_at = None, math.inf
+        now = max(at, asyncio.get_running_loop().time())
+        upcoming = math.inf
+        for w in self.waiting:
+            if w.future.done():
+                continue
+            if w.deadline <= now:
+                w.future.set_exception(TimeoutError("Redis did not answer within the deadline"))
+            elif w.deadline < upcoming:
+                upcoming = w.deadline
+        if upcoming < math.inf and not self.closed:
+            self._arm(upcoming)
 
     def flush(self) -> None:
         self.flush_scheduled = False
@@ -150,21 +189,31 @@ class Multiplexer:
             clock=clock,
         )
 
-    async def execute(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
-        """Replies in order; an error reply is a ResponseError in the list, not raised."""
+    async def execute(self, commands: Sequence[Sequence[Any]], deadline: float | None = None) -> list[Any]:
+        """Replies in order; an error reply is a ResponseError in the list, not raised.
+
+        With a `deadline` (event-loop time), TimeoutError once it passes, connecting included.
+        """
         proto = self._proto
         if proto is None or proto.closed:
-            proto = await self._connect()
+            proto = await self._connect_by(deadline)
         elif proto.waiting and self.clock() - proto.waiting[0].sent_at > self.stale_after_s:
             proto.abort(redis.exceptions.ConnectionError("Redis did not answer in time; reconnecting"))
-            proto = await self._connect()
-        waiter = _Waiter(len(commands), asyncio.get_running_loop().create_future(), self.clock())
+            proto = await self._connect_by(deadline)
+        loop = asyncio.get_running_loop()
+        waiter = _Waiter(len(commands), loop.create_future(), self.clock(), math.inf if deadline is None else deadline)
         if len(commands) == 1:
             packed = hiredis.pack_command(tuple(commands[0]))
         else:
             packed = b"".join(hiredis.pack_command(tuple(c)) for c in commands)
         proto.send(packed, waiter)
         return await waiter.future
+
+    async def _connect_by(self, deadline: float | None) -> _Protocol:
+        if deadline is None:
+            return await self._connect()
+        async with asyncio.timeout_at(deadline):
+            return await self._connect()
 
     async def _connect(self) -> _Protocol:
         if self._connecting is None:
