@@ -152,7 +152,7 @@ def _serve(redis_url: str, registry: int, conn: Connection) -> None:
 def _client(port: int, registry: int, conn: Connection) -> None:
     """The load process: runs each job `(method, in_flight, seconds, first number)` sent down `conn` as a
     closed loop with `in_flight` callers and sends back (calls/s, median latency in seconds); None stops it."""
-    from dncgate.v1 import common_pb2, gateway_pb2
+    from benchmarks.check_path import request as check_request
 
     async def job(channel: grpc.aio.Channel, method: str, in_flight: int, duration_s: float, first: int) -> Any:
         call = channel.unary_unary(f"/floor/{ROUTE[method]}")
@@ -162,14 +162,7 @@ def _client(port: int, registry: int, conn: Connection) -> None:
         async def caller(k: int) -> None:
             i = first + k
             while time.perf_counter() < stop:
-                number = consumer_number(i % registry) if i % 2 == 0 else consumer_number(registry + i)
-                request = gateway_pb2.CheckRequest(
-                    caller_number="+862759001234",
-                    callee_number=number,
-                    agent_id="a1",
-                    org_id="bench",
-                    category=common_pb2.CATEGORY_REAL_ESTATE,
-                ).SerializeToString()
+                request = check_request(i, registry)
                 started = time.perf_counter()
                 await call(request)
                 latencies.append(time.perf_counter() - started)
