@@ -88,10 +88,11 @@ class SingleCheck:
         loop_deadline = gw.deadline(1)
         table = table_for(gw, (zones, req.org_id, req.agent_id, req.category), now, now_us)
         key = gw.keyer.digest(e164)
+        key_hex = key.hex()
         masked = mask(e164, country_code)
         call_id = f"{(now_us // 1000) & 0xFFFFFFFFFFFF:012x}{os.urandom(10).hex()}"
         context = single_context(
-            call_id.encode(), now_us, route.caller_part, key.hex().encode(), masked.encode(), route.tail, rid.encode()
+            call_id.encode(), now_us, route.caller_part, key_hex.encode(), masked.encode(), route.tail, rid.encode()
         )
         command = gw.script.command(
             key,
@@ -113,7 +114,7 @@ class SingleCheck:
                 call_id=call_id,
                 at=now,
                 caller_e164=route.caller.e164,
-                callee_key=key.hex(),
+                callee_key=key_hex,
                 callee_masked=masked,
                 agent_id=req.agent_id,
                 org_id=req.org_id,

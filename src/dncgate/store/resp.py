@@ -200,8 +200,8 @@ class Multiplexer:
         elif proto.waiting and self.clock() - proto.waiting[0].sent_at > self.stale_after_s:
             proto.abort(redis.exceptions.ConnectionError("Redis did not answer in time; reconnecting"))
             proto = await self._connect_by(deadline)
-        loop = asyncio.get_running_loop()
-        waiter = _Waiter(len(commands), loop.create_future(), self.clock(), math.inf if deadline is None else deadline)
+        future = asyncio.get_running_loop().create_future()
+        waiter = _Waiter(len(commands), future, self.clock(), math.inf if deadline is None else deadline)
         if len(commands) == 1:
             packed = hiredis.pack_command(tuple(commands[0]))
         else:
