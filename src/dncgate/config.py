@@ -56,6 +56,13 @@ class Settings:
     recorder_batch: int = 1000
     recorder_mode: str = "process"
 
+    def __post_init__(self) -> None:
+        # Made absolute once, here, for every command: redis-server and PostgreSQL resolve a relative
+        # path against their own working directory (redis-server's log file did, and refused to start),
+        # and `dataclasses.replace(..., data_dir=...)` passes through here too.
+        if not self.data_dir.is_absolute():
+            object.__setattr__(self, "data_dir", self.data_dir.absolute())
+
     @property
     def embedded(self) -> bool:
         return self.redis_url is None or self.database_url is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import stat
 from pathlib import Path
 
@@ -21,7 +22,7 @@ def test_an_empty_environment_gives_the_documented_defaults() -> None:
     assert s == Settings()
     assert (s.listen, s.data_dir, s.redis_url, s.database_url, s.pepper) == (
         "127.0.0.1:50051",
-        Path(".dncgate"),
+        Path.cwd() / ".dncgate",
         None,
         None,
         None,
@@ -234,3 +235,13 @@ def test_a_damaged_pepper_file_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "pepper").write_text("abcd\n")
     with pytest.raises(ConfigError, match="at least 16 bytes"):
         Settings(data_dir=tmp_path).resolve_pepper()
+
+
+def test_a_relative_data_dir_is_made_absolute_once_for_every_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNCGATE_DATA_DIR and a replaced data_dir are both resolved against the working directory."""
+    monkeypatch.chdir(tmp_path)
+    s = Settings.from_env({"DNCGATE_DATA_DIR": "state/dnc"})
+    assert s.data_dir == tmp_path / "state" / "dnc"
+    assert dataclasses.replace(s, data_dir=Path("other")).data_dir == tmp_path / "other"
