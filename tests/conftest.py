@@ -131,6 +131,7 @@ async def start_server(settings: Settings) -> AsyncIterator[Server]:
     from dncgate.api.server import running
 
     async with running(settings) as r, grpc.aio.insecure_channel(f"127.0.0.1:{r.port}") as channel:
+        await r.wait_current()
         yield Server(r.port, r.app, channel, settings)
 
 

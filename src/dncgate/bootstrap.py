@@ -29,6 +29,7 @@ from dncgate.service.registry import RegistryService
 from dncgate.store.calls import CallStream
 from dncgate.store.cases import CaseStore
 from dncgate.store.evidence import CallEvidence
+from dncgate.store.health import StoreProbe
 from dncgate.store.hot import HotRegistry
 from dncgate.store.journal import Journal
 from dncgate.store.ledger import Ledger
@@ -53,7 +54,8 @@ class App:
     outcomes: OutcomeService
     recorder: Recorder
     compensation: CompensationService
-    embedded: list[Any] = field(default_factory=list)
+    probe: StoreProbe  # readiness: can the registry be read, does PostgreSQL answer
+    embedded: list[Any] = field(default_factory=list)  # the embedded servers started for this app
 
 
 def build_compensation(
@@ -171,6 +173,7 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
                 outcomes,
                 recorder,
                 build_compensation(settings, pool, client, journal, keyer),
+                StoreProbe(hot, pool, max(settings.redis_timeout_ms / 1000, 0.5)),
                 started,
             )
         finally:

@@ -252,6 +252,7 @@ async def test_the_recorder_child_is_stopped_after_the_server_so_the_last_calls_
         running(replace(settings, recorder_mode="process")) as r,
         grpc.aio.insecure_channel(f"127.0.0.1:{r.port}") as channel,
     ):
+        await r.wait_current()
         assert r.recorder is not None and r.recorder.pid is not None
         pid = r.recorder.pid
         stub = gateway_pb2_grpc.CallGateStub(channel)

@@ -7,7 +7,7 @@ import contextlib
 import gc
 import signal
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 import structlog
@@ -21,7 +21,8 @@ from dncgate.api.registry import RegistryServicer
 from dncgate.api.workers import RecorderProcess
 from dncgate.bootstrap import App, open_app
 from dncgate.config import Settings
-from dncgate.service import sync
+from dncgate.embedded import supervise
+from dncgate.service import readiness, sync
 from dncgate.v1 import (
     compensation_pb2,
     compensation_pb2_grpc,
@@ -34,6 +35,9 @@ from dncgate.v1 import (
 log = structlog.get_logger("dncgate.server")
 
 _RECORDER_STOP_S = 15.0
+# How often health follows the stores, and how often a Redis restart is looked for.
+_HEALTH_INTERVAL_S = 0.5
+_CURRENT_INTERVAL_S = 0.5
 
 SERVICES = (
     gateway_pb2.DESCRIPTOR.services_by_name["CallGate"].full_name,
@@ -59,6 +63,13 @@ class Running:
     app: App
     health: health.HealthServicer
     recorder: RecorderProcess | None = None  # role `all` with recorder_mode `process`
+    current: asyncio.Event = field(default_factory=asyncio.Event)  # set while health says CallGate SERVING
+
+    async def wait_current(self, within_s: float = 120.0) -> None:
+        """Until the registry is loaded, Checks are answered from it and health says so (the port opens
+        before that)."""
+        async with asyncio.timeout(within_s):
+            await self.current.wait()
 
 
 def build_server(app: App, listen: str) -> tuple[grpc.aio.Server, int, health.HealthServicer]:
@@ -90,15 +101,36 @@ def build_server(app: App, listen: str) -> tuple[grpc.aio.Server, int, health.He
     return server, port, health_servicer
 
 
-async def _set_serving(h: health.HealthServicer, serving: bool, served: tuple[str, ...]) -> None:
-    status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
-    for name in ("", *served):
-        await h.set(name, status)
+def _status(serving: bool) -> health_pb2.HealthCheckResponse.ServingStatus.ValueType:
+    return health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def _publisher(h: health.HealthServicer, served: tuple[str, ...], current: asyncio.Event) -> readiness.Publish:
+    """Health per service: CallGate follows the registry in Redis, Registry and Compensation PostgreSQL.
+
+    The overall service "" is left SERVING while the process runs: it is what a liveness probe asks,
+    and a store outage must not make Kubernetes restart every pod.
+    """
+
+    async def publish(registry_ready: bool, database: bool) -> None:
+        for name in served:
+            await h.set(name, _status(registry_ready if name == CALLGATE else database))
+        if registry_ready:
+            current.set()
+        else:
+            current.clear()
+
+    return publish
 
 
 @contextlib.asynccontextmanager
 async def running(settings: Settings, *, write_endpoints: bool = False) -> AsyncIterator[Running]:
-    """Start stores, load the registry, start serving and recording; on exit stop in reverse order.
+    """Start stores, open the port, load the registry, serve and record; on exit stop in reverse order.
+
+    The port opens as soon as the stores answer and the schema is migrated. Until the registry in Redis
+    is current with the journal (a rebuild or catch-up, which after a large import takes a while) every
+    Check is BLOCK / REGISTRY_UNAVAILABLE and health says NOT_SERVING for CallGate; `Running.wait_current`
+    waits for the end of that. Embedded stores this process started are supervised: restarted if they die.
 
     `settings.role` picks the parts: the registry is loaded and watched by every role that serves an
     RPC (gateway, registry, compensation, all); the recorder runs in the `recorder` and `all` roles.
@@ -108,14 +140,42 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
     role = settings.role
     served = ROLE_SERVICES[role]
     async with open_app(settings, write_endpoints=write_endpoints) as app:
-        if served:
-            await sync.ensure_loaded(app.registry, app.journal, app.hot)
+        app.gateway.hold()
         server, port, h = build_server(app, settings.listen)
+        await h.set("", health_pb2.HealthCheckResponse.SERVING)
+        for name in served:
+            await h.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await server.start()
-        await _set_serving(h, True, served)
-        watcher_stop = asyncio.Event()
+        stop, current, changed = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        if not served:
+            current.set()  # a recorder holds no registry
+        tasks: list[asyncio.Task[None]] = []
+        if app.embedded:
+            tasks.append(asyncio.create_task(supervise(app.embedded, stop), name="embedded-stores"))
+        if served:
+            probe = app.probe
+            tasks += [
+                asyncio.create_task(
+                    readiness.keep_current(
+                        app.gateway,
+                        probe,
+                        lambda: sync.ensure_loaded(app.registry, app.journal, app.hot),
+                        lambda: sync.catch_up(app.registry, app.journal, app.hot),
+                        stop,
+                        _CURRENT_INTERVAL_S,
+                        changed,
+                    ),
+                    name="registry-current",
+                ),
+                asyncio.create_task(
+                    readiness.watch_health(
+                        app.gateway, probe, _publisher(h, served, current), stop, _HEALTH_INTERVAL_S, changed
+                    ),
+                    name="health",
+                ),
+            ]
         watcher = (
-            asyncio.create_task(sync.run(app.registry, app.journal, app.hot, settings.sync_interval_s, watcher_stop))
+            asyncio.create_task(sync.run(app.registry, app.journal, app.hot, settings.sync_interval_s, stop))
             if served
             else None
         )
@@ -128,15 +188,23 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
             recording = asyncio.create_task(app.recorder.run())
         log.info("serving", listen=settings.listen, port=port, role=role, embedded=settings.embedded)
         try:
-            yield Running(server, port, app, h, recorder)
+            yield Running(server, port, app, h, recorder, current)
         finally:
-            await _set_serving(h, False, served)
+            for name in ("", *served):
+                await h.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+            # Stopped by the event rather than by cancellation: redis-py can swallow a cancellation that
+            # lands in the middle of a command. The supervisor goes first: from here on a store that
+            # exits is not brought back, but it is still up for the recorder's last flush below.
+            stop.set()
             if watcher is not None:
-                watcher_stop.set()
                 done, _ = await asyncio.wait({watcher}, timeout=_RECORDER_STOP_S)
                 if not done:  # mid-rebuild of a large registry: give up on it, Redis stays "not loaded"
                     watcher.cancel()
                     log.warning("registry_watcher_stop_timed_out")
+            if tasks:
+                done, pending = await asyncio.wait(tasks, timeout=_RECORDER_STOP_S)
+                for task in pending:  # a load still running: Redis stays "not loaded" or is caught up next time
+                    task.cancel()
             await server.stop(grace=5)
             if recorder is not None:  # after the server, as below: SIGTERM, then kill past the limit
                 await recorder.stop()

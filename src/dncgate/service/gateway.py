@@ -68,6 +68,18 @@ class Gateway:
         self.tables = MinuteTables()  # the domain's verdicts per callee group, for the current minute
         self.single = SingleCheck(self)
 
+    def hold(self) -> None:
+        """Fail every Check closed (BLOCK / REGISTRY_UNAVAILABLE, event logged) until `release`: while
+        Redis may lack journal entries (at start-up, after Redis restarted) nothing may be allowed."""
+        self.script.hold()
+
+    def release(self) -> None:
+        self.script.release()
+
+    @property
+    def held(self) -> bool:
+        return self.script.held
+
     def _validate(self, req: CheckInput, prefix: str) -> phone.PhoneNumber:
         return validate(req, prefix, self.region)
 

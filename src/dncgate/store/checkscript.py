@@ -30,6 +30,8 @@ from dncgate.domain.types import Category, Decision, Reason
 from dncgate.store.hot import CALLS, MODES, READY, HotRegistry, consent_scope
 
 NOT_LOADED = -1
+# The expected `dnc:ready` value while the registry is held: never stored, so nothing matches it.
+HELD = b"held: not caught up with the journal"
 
 # Case index = 2 * case + monitor, case 0: not covered, 1: covered + consent, 2: covered, no consent.
 CASES = 6
@@ -235,6 +237,20 @@ class CheckScript:
         self.hot = hot
         self.sha = hashlib.sha1(_SINGLE_SCRIPT.encode()).hexdigest()
         self.batch_sha = hashlib.sha1(_BATCH_SCRIPT.encode()).hexdigest()
+        # The `dnc:ready` value the scripts expect: the registry's, or one no Redis holds while the
+        # registry is held (not yet caught up with the journal), so every script call fails closed.
+        self.ready_arg = hot.ready_value
+
+    def hold(self) -> None:
+        """Every Check from now on is BLOCK / REGISTRY_UNAVAILABLE (its event still logged) until release."""
+        self.ready_arg = HELD
+
+    def release(self) -> None:
+        self.ready_arg = self.hot.ready_value
+
+    @property
+    def held(self) -> bool:
+        return self.ready_arg == HELD
 
     async def load(self) -> None:
         """Load the scripts into Redis (after a restart or SCRIPT FLUSH they are gone: see is_noscript)."""
@@ -266,7 +282,7 @@ class CheckScript:
             ckey,
             MODES,
             CALLS,
-            self.hot.ready_value,
+            self.ready_arg,
             field,
             field + org_scope,
             field + agent_scope,
@@ -295,7 +311,7 @@ class CheckChunk:
         self._sha = script.batch_sha
         self._locate = script.hot.callee_location
         self._keys: list[bytes] = [READY, MODES, CALLS]
-        self._head = (script.hot.ready_value, now_us, b"1" if default_monitor else b"0")
+        self._head = (script.ready_arg, now_us, b"1" if default_monitor else b"0")
         self._groups: list[Any] = []
         self._args: list[Any] = []
         self.size = 0
