@@ -257,24 +257,41 @@ class EmbeddedPostgres:
         await asyncio.to_thread(self._restart)
 
     def _restart(self, timeout: float = 10.0) -> None:
-        import psutil
+        """pg_ctl start with the options pgserver started it with, then pgserver's view refreshed.
 
-        old = self.pid
+        Not pgserver's own `ensure_postgres_running`: as root it runs pg_ctl through subprocess's `user=`,
+        which forks the whole process (gRPC threads and all) and was seen to crash the child (SIGSEGV).
+        `setpriv --reuid` switches user after a plain, fork-safe spawn instead.
+        """
+        import psutil
+        from pgserver import _commands, utils
+
+        server = self._server
+        before = server.get_postmaster_info()
         deadline = time.monotonic() + timeout
-        # pgserver (and postgres itself) take a postmaster.pid whose process still exists as a server
-        # that runs: wait for the dead one to be reaped first.
-        while old is not None and psutil.pid_exists(old):
+        # postgres takes a postmaster.pid whose process still exists as a server that runs: wait for the
+        # dead one to be reaped first.
+        while before.pid is not None and psutil.pid_exists(before.pid):
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the dead postmaster {old} was not reaped")
+                raise RuntimeError(f"the dead postmaster {before.pid} was not reaped")
             time.sleep(0.05)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            before = self.url
-            self._server.ensure_postgres_running()
-        if self.url != before:  # every client was given the old URL
-            raise RuntimeError(f"PostgreSQL came back on {self.url}, not {before}")
-        if not self.alive():
+        command = [str(_commands.POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(server.pgdata), "-w"]
+        command += ["-o", '-h ""', "-o", f"-k {before.socket_dir}", "-l", str(server.log), "start"]
+        if server.system_user is not None:  # root: pg_ctl refuses to run as root
+            setpriv = shutil.which("setpriv")
+            if setpriv is None:
+                raise RuntimeError("restarting the embedded PostgreSQL as root needs setpriv (util-linux)")
+            user = server.system_user
+            command = [setpriv, f"--reuid={user}", f"--regid={user}", "--clear-groups", *command]
+        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_ctl start exited with {done.returncode}: {(done.stderr or done.stdout)[-300:]}")
+        info = utils.PostmasterInfo.read_from_pgdata(server.pgdata)
+        if info is None or not info.is_running():
             raise RuntimeError("the postmaster did not stay up")
+        server._postmaster_info = info
+        if self.url != before.get_uri(database="dncgate"):  # every client was given the old URL
+            raise RuntimeError(f"PostgreSQL came back on {self.url}, not {before.get_uri(database='dncgate')}")
 
     def stop(self) -> None:
         if self._server is not None:
