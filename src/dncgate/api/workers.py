@@ -8,7 +8,8 @@ One Python process serves gRPC on about one core. On a host with more, the kerne
 connections over N workers that bind the same address. `serve --workers N` starts the embedded stores
 (if no URLs are set), runs the migrations once, then supervises: N `--role api` workers and one
 `--role recorder`, all pointed at the same stores and pepper. Ctrl-C (or SIGTERM) is passed on to
-every child; if one dies, the others are stopped too and the exit status says so.
+every child; if one dies, the others are stopped too and the exit status says so. The embedded
+stores it started are supervised like those of a single `serve`: restarted if they die.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import structlog
 
 from dncgate.bootstrap import endpoints_file, store_urls
 from dncgate.config import Settings
-from dncgate.embedded import die_with_parent
+from dncgate.embedded import supervise, with_parent_death_signal
 
 log = structlog.get_logger("dncgate.workers")
 
@@ -186,19 +187,34 @@ def run_workers(settings: Settings, workers: int) -> int:
         roles = ["recorder"] + ["api"] * workers
         children = [
             subprocess.Popen(
-                [sys.executable, "-m", "dncgate.cli", "serve"],
+                # The parent-death signal set by setpriv before exec, not by a preexec_fn (Python between
+                # fork and exec); this thread (main) lives as long as the process.
+                with_parent_death_signal([sys.executable, "-m", "dncgate.cli", "serve"]),
                 env=_child_env(settings, redis_url, database_url, role, i),
                 stdin=subprocess.DEVNULL,
-                preexec_fn=die_with_parent,
             )
             for i, role in enumerate(roles)
         ]
         log.info("workers_started", workers=workers, pids=[c.pid for c in children], listen=settings.listen)
+
+        async def watch() -> subprocess.Popen[bytes] | None:
+            """Until a signal or a child's death (that child); the embedded stores restarted meanwhile."""
+            stop = asyncio.Event()
+            healing = asyncio.create_task(supervise(started, stop))
+            try:
+                while not stopping:
+                    await asyncio.sleep(0.2)
+                    failed = next((c for c in children if c.poll() is not None), None)
+                    if failed is not None:
+                        return failed
+                return None
+            finally:
+                stop.set()
+                await healing
+
         failed = None
         try:
-            while not stopping and failed is None:
-                time.sleep(0.2)
-                failed = next((c for c in children if c.poll() is not None), None)
+            failed = asyncio.run(watch())
         finally:
             for child in children:
                 if child.poll() is None:
