@@ -3,6 +3,11 @@
 With DNCGATE_TEST_REDIS_URL set, that Redis database is FLUSHed before every test: point it at a
 database of its own. With DNCGATE_TEST_DATABASE_URL set, a fresh database is created on that server
 for the session and dropped afterwards.
+
+These suite-wide stores are never stopped, stalled or disconnected by a test (one such stop/start broke
+nine other tests in one run). A test that does that to a store asks for `private_redis` or
+`private_postgres`: a server of its own, embedded whatever DNCGATE_TEST_* say, which `settings` (and so
+`app` and `server`) then point at.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -83,15 +89,63 @@ def reset_stores(stores: Stores) -> None:
             conn.execute(f'ALTER SEQUENCE "{seq}" RESTART'.encode())
 
 
+# Unix socket paths are limited to ~107 bytes; past this EmbeddedRedis moves its socket to a new
+# temporary directory on every start, so a restarted server would have another URL.
+_MAX_SOCKET_PATH = 100
+
+
 @pytest.fixture
-def settings(stores: Stores, tmp_path: Path) -> Settings:
-    """Settings pointing at the test stores, with calling hours off (tests of hours set their own)."""
+def private_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    """A redis-server of this test's own, for a test that stops, stalls or disconnects its Redis.
+
+    Asking for it points `settings` (so `app` and `server`) at it. Its data and log are in the test's
+    tmp_path (unless that path is too long for a stable socket path), so a stop and start keeps its URL
+    and, through the append-only file, its data.
+    """
+    directory = tmp_path / "private-redis"
+    with contextlib.ExitStack() as cleanup:
+        if len(str(directory / "redis.sock")) > _MAX_SOCKET_PATH:
+            directory = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="dnc-redis-")))
+        server = EmbeddedRedis(directory)
+        try:
+            yield server.start()
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[EmbeddedPostgres]:
+    """A PostgreSQL of this test's own (database `dncgate`), for a test that stops or stalls it.
+
+    Asking for it points `settings` (so `app` and `server`) at it; the schema is migrated by `open_app`.
+    Its data is not under tmp_path: run as root, pgserver's postgres runs as another user, and every
+    pytest session that starts meanwhile makes /tmp/pytest-of-root private again, failing its initdb.
+    """
+    with tempfile.TemporaryDirectory(prefix="dnc-pg-") as directory:
+        server = EmbeddedPostgres(Path(directory) / "postgres")
+        try:
+            yield server.start()
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def settings(stores: Stores, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Settings pointing at the test stores, with calling hours off (tests of hours set their own).
+
+    The stores are the suite-wide ones, emptied, or the test's `private_redis` / `private_postgres`.
+    """
     reset_stores(stores)
+    redis_url, database_url = stores.redis_url, stores.database_url
+    if "private_redis" in request.fixturenames:
+        redis_url = request.getfixturevalue("private_redis").url
+    if "private_postgres" in request.fixturenames:
+        database_url = request.getfixturevalue("private_postgres").url
     return Settings(
         listen="127.0.0.1:0",
         data_dir=tmp_path / "data",
-        redis_url=stores.redis_url,
-        database_url=stores.database_url,
+        redis_url=redis_url,
+        database_url=database_url,
         pepper=TEST_PEPPER,
         calling_hours=CallingHours.parse("00:00-24:00"),
         redis_timeout_ms=500,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -13,6 +12,7 @@ from grpc_status import rpc_status
 
 from dncgate.v1 import common_pb2, gateway_pb2, registry_pb2
 from tests.e2e.conftest import CONSUMER, check_request, gate, registry
+from tests.wait import until
 
 pytestmark = pytest.mark.e2e
 
@@ -68,8 +68,14 @@ async def test_consent_allows_until_it_expires(server) -> None:
     )
     r = await gate(server).Check(check_request(agent_id="a99"))
     assert (r.decision, r.reason) == (ALLOW, gateway_pb2.REASON_CONSENT_ON_FILE)
-    await asyncio.sleep(max((expires - datetime.now(UTC)).total_seconds(), 0) + 0.1)
-    r = await gate(server).Check(check_request(agent_id="a99"))
+
+    async def no_longer_allowed() -> gateway_pb2.CheckResponse | None:
+        answer = await gate(server).Check(check_request(agent_id="a99"))
+        return answer if answer.decision != ALLOW else None
+
+    # At most a second past the expiry: the consent must lapse on time, not eventually.
+    within_s = max((expires - datetime.now(UTC)).total_seconds(), 0) + 1.0
+    r = await until(no_longer_allowed, within_s, what="the expired consent to stop allowing the call")
     assert (r.decision, r.reason) == (BLOCK, gateway_pb2.REASON_REGISTERED)
 
 
@@ -162,10 +168,8 @@ async def test_every_check_reaches_the_call_log(server) -> None:
     """Each Check is logged under its call_id and the in-server recorder drains it into PostgreSQL."""
     r1 = await gate(server).Check(check_request())
     r2 = await gate(server).Check(check_request("nonsense"))
-    rows: list[tuple[str, str, str, str, bytes, str]] = []
-    deadline = asyncio.get_running_loop().time() + 10
-    while len(rows) < 2 and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.1)
+
+    async def both_logged() -> list[tuple[str, str, str, str, bytes, str]]:
         async with server.app.pool.connection() as conn:
             cur = await conn.execute(
                 "SELECT call_id, decision, reason, caller_e164, callee_key, callee_masked FROM call_log"
@@ -173,6 +177,9 @@ async def test_every_check_reaches_the_call_log(server) -> None:
                 ([r1.call_id, r2.call_id],),
             )
             rows = await cur.fetchall()
+        return rows if len(rows) >= 2 else []
+
+    rows = await until(both_logged, what="both calls in call_log")
     assert sorted(r[0] for r in rows) == sorted([r1.call_id, r2.call_id])
     by_id = {r[0]: r for r in rows}
     assert by_id[r1.call_id][1:4] == ("ALLOW", "NOT_REGISTERED", "+862759001234")

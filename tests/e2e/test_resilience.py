@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import replace
 
 import pytest
@@ -11,9 +9,11 @@ import redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from dncgate.embedded import EmbeddedRedis
 from dncgate.v1 import common_pb2, gateway_pb2, registry_pb2
 from tests.conftest import start_server
 from tests.e2e.conftest import CONSUMER, check_request, gate, registry
+from tests.wait import until
 
 pytestmark = pytest.mark.e2e
 
@@ -25,26 +25,25 @@ async def _register(server) -> None:
 
 
 async def _wait_for_reason(server, reason: int, within_s: float = 10.0) -> gateway_pb2.CheckResponse:
-    deadline = time.monotonic() + within_s
-    while True:
+    async def answered_so() -> gateway_pb2.CheckResponse | None:
         r = await gate(server).Check(check_request())
-        if r.reason == reason or time.monotonic() > deadline:
-            return r
-        await asyncio.sleep(0.1)
+        return r if r.reason == reason else None
+
+    return await until(answered_so, within_s, what=f"a Check answered with reason {reason}")
 
 
-async def test_redis_outage_blocks_every_check_then_recovers_by_rebuilding(server, stores) -> None:
+async def test_redis_outage_blocks_every_check_then_recovers_by_rebuilding(
+    server, private_redis: EmbeddedRedis
+) -> None:
     """With redis-server stopped, Check is BLOCK/REGISTRY_UNAVAILABLE; restarted empty, it is rebuilt."""
-    if stores.redis_server is None:
-        pytest.skip("needs the embedded Redis to stop and start it")
     await _register(server)
-    stores.redis_server.stop()
+    private_redis.stop()
     try:
         for callee in (CONSUMER, "13900139000"):  # registered and unregistered alike
             r = await gate(server).Check(check_request(callee))
             assert (r.decision, r.reason) == (gateway_pb2.DECISION_BLOCK, gateway_pb2.REASON_REGISTRY_UNAVAILABLE)
     finally:
-        stores.redis_server.start()
+        private_redis.start()
     # Whatever the restarted Redis holds, the server must end up answering from the journal's state.
     r = await _wait_for_reason(server, gateway_pb2.REASON_REGISTERED)
     assert (r.decision, r.reason) == (gateway_pb2.DECISION_BLOCK, gateway_pb2.REASON_REGISTERED)

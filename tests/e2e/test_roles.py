@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from typing import Any
 
@@ -15,6 +14,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from dncgate.v1 import registry_pb2
 from tests.conftest import start_server
 from tests.e2e.conftest import check_request, gate, registry
+from tests.wait import until
 
 pytestmark = pytest.mark.e2e
 
@@ -26,11 +26,12 @@ async def logged_call_ids(database_url: str) -> set[str]:
 
 
 async def wait_until_logged(database_url: str, call_ids: set[str], within_s: float = 10.0) -> set[str]:
-    for _ in range(int(within_s / 0.05)):
-        logged = await logged_call_ids(database_url)
-        if call_ids <= logged:
-            return logged
-        await asyncio.sleep(0.05)
+    """Every call_id in call_log, once `call_ids` are all there; AssertionError after `within_s`."""
+
+    async def all_logged() -> bool:
+        return call_ids <= await logged_call_ids(database_url)
+
+    await until(all_logged, within_s, what=f"{len(call_ids)} call(s) in call_log")
     return await logged_call_ids(database_url)
 
 

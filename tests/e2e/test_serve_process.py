@@ -28,6 +28,7 @@ from dncgate.config import Settings
 from dncgate.v1 import gateway_pb2_grpc
 from tests.e2e.conftest import check_request
 from tests.e2e.test_roles import logged_call_ids, wait_until_logged
+from tests.wait import until_sync
 
 pytestmark = pytest.mark.e2e
 
@@ -64,11 +65,8 @@ def _recorder_children(proc: subprocess.Popen[str]) -> list[psutil.Process]:
 
 
 def _wait_for(what: str, probe: Callable[[], T | None], within_s: float = 30.0) -> T:
-    deadline = time.monotonic() + within_s
-    while (found := probe()) is None or found == []:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.1)
+    found = until_sync(probe, within_s, what=what, every_s=0.1)
+    assert found is not None
     return found
 
 

@@ -1,10 +1,12 @@
-"""Shared helpers for the integration tests: numbers, request builders, a fake clock, Redis dumps."""
+"""Shared helpers for the integration tests: numbers, request builders, a fake clock, Redis dumps, probes."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
+import psycopg
 import redis.asyncio as aioredis
 
 from dncgate import phone
@@ -59,3 +61,28 @@ async def registry_hashes(client: aioredis.Redis) -> dict[bytes, dict[bytes, byt
             out[k] = await client.hgetall(k)
     out[MODES] = await client.hgetall(MODES)
     return out
+
+
+async def advisory_lock_waiters(database_url: str) -> int:
+    """How many sessions of this database are waiting for an advisory lock (pg_locks, not granted)."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        row = await (
+            await conn.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def redis_is_stalled(redis_url: str, within_s: float = 0.2) -> bool:
+    """True when Redis does not answer a PING within `within_s` (a DEBUG SLEEP has begun)."""
+    probe = aioredis.Redis.from_url(redis_url)
+    try:
+        await asyncio.wait_for(probe.ping(), within_s)
+        return False
+    except TimeoutError:
+        return True
+    finally:
+        await probe.aclose()

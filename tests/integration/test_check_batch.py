@@ -16,11 +16,13 @@ from dncgate import phone
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.hours import CallingHours
 from dncgate.domain.types import Category, Decision, Mode, Reason
+from dncgate.embedded import EmbeddedRedis
 from dncgate.service.gateway import CheckInput
 from dncgate.store.checkscript import CHUNK
 from dncgate.store.hot import CALLS, READY
-from tests.integration.support import FakeClock, check_input
+from tests.integration.support import FakeClock, check_input, redis_is_stalled
 from tests.integration.test_check_script import ORGS, _random_state
+from tests.wait import until
 
 pytestmark = pytest.mark.integration
 
@@ -152,7 +154,9 @@ async def test_a_batch_survives_a_flushed_script_cache(app: Any) -> None:
     assert {r.verdict.reason for r in results} == {Reason.NOT_REGISTERED}
 
 
-async def test_a_batch_in_a_stalled_redis_fails_closed_within_its_deadline(app: Any) -> None:
+async def test_a_batch_in_a_stalled_redis_fails_closed_within_its_deadline(
+    app: Any, private_redis: EmbeddedRedis
+) -> None:
     """When Redis does not answer, a batch of several chunks is all REGISTRY_UNAVAILABLE, answered by
     its deadline (the timeout plus half a millisecond a number), not when Redis wakes up."""
     sleeper = aioredis.Redis.from_url(app.redis_url)
@@ -163,7 +167,7 @@ async def test_a_batch_in_a_stalled_redis_fails_closed_within_its_deadline(app: 
     reqs = [check_input(f"139{i:08d}") for i in range(2 * CHUNK + 1)]
     deadline_s = app.gateway.timeout_s + 0.0005 * (len(reqs) - 1)
     stall = asyncio.create_task(sleeper.execute_command("DEBUG", "SLEEP", str(deadline_s * 3)))
-    await asyncio.sleep(0.05)
+    await until(lambda: redis_is_stalled(app.redis_url), what="Redis asleep in DEBUG SLEEP")
     started = asyncio.get_running_loop().time()
     results = await app.gateway.check_many(reqs)
     elapsed = asyncio.get_running_loop().time() - started

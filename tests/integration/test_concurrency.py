@@ -12,7 +12,8 @@ from dncgate.domain.registry import consents_at, preference_at
 from dncgate.domain.types import Decision, Mode, Source
 from dncgate.service import sync
 from dncgate.store.hot import decode_schedule
-from tests.integration.support import CONSUMER, OTHER_CONSUMER, check_input, key_of
+from tests.integration.support import CONSUMER, OTHER_CONSUMER, advisory_lock_waiters, check_input, key_of
+from tests.wait import until
 
 pytestmark = pytest.mark.integration
 
@@ -90,7 +91,8 @@ async def test_a_write_cancelled_while_waiting_for_the_lock_leaves_no_lock_behin
     """A set_preference cancelled mid-wait (a client deadline) leaks no advisory lock: a rebuild still runs."""
     async with app.journal.consumer(key_of(app, CONSUMER)):
         task = asyncio.create_task(app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None))
-        await asyncio.sleep(0.3)  # the task now holds the shared rebuild lock and waits for the consumer's
+        # Once it waits, the task holds the shared rebuild lock (taken in the same statement, first).
+        await until(lambda: advisory_lock_waiters(app.database_url), what="the write waiting for the consumer's lock")
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -13,9 +13,11 @@ import redis.exceptions
 
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.types import Category, Decision, Mode, Reason, Source
+from dncgate.embedded import EmbeddedRedis
 from dncgate.service.gateway import Gateway
 from dncgate.store.hot import CALLS
-from tests.integration.support import CALLER, CONSUMER, OTHER_CONSUMER, check_input, key_of
+from tests.integration.support import CALLER, CONSUMER, OTHER_CONSUMER, check_input, key_of, redis_is_stalled
+from tests.wait import until
 
 pytestmark = pytest.mark.integration
 
@@ -179,7 +181,7 @@ async def test_allowed_calls_are_blocked_when_the_event_cannot_be_logged(app: An
     ]
 
 
-async def test_a_registry_read_slower_than_the_deadline_fails_closed(app: Any) -> None:
+async def test_a_registry_read_slower_than_the_deadline_fails_closed(app: Any, private_redis: EmbeddedRedis) -> None:
     """When Redis does not answer within the gateway's timeout, the Check is BLOCK REGISTRY_UNAVAILABLE."""
     sleeper = aioredis.Redis.from_url(app.redis_url)  # no socket timeout of its own
     try:
@@ -187,7 +189,7 @@ async def test_a_registry_read_slower_than_the_deadline_fails_closed(app: Any) -
     except redis.exceptions.ResponseError:
         pytest.skip("this Redis refuses DEBUG")
     stall = asyncio.create_task(sleeper.execute_command("DEBUG", "SLEEP", str(app.gateway.timeout_s * 3)))
-    await asyncio.sleep(0.05)
+    await until(lambda: redis_is_stalled(app.redis_url), what="Redis asleep in DEBUG SLEEP")
     started = asyncio.get_running_loop().time()
     result = await app.gateway.check(check_input(OTHER_CONSUMER))
     elapsed = asyncio.get_running_loop().time() - started

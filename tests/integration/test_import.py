@@ -15,9 +15,18 @@ from dncgate.domain.errors import Unavailable
 from dncgate.domain.imports import ImportRow, import_row
 from dncgate.domain.registry import epoch_us, schedule_of
 from dncgate.domain.types import ALL_CATEGORIES_MASK, Category, Decision, Source
+from dncgate.embedded import EmbeddedRedis
 from dncgate.service.importer import RegistryImporter
 from dncgate.store.hot import encode_schedule
-from tests.integration.support import CONSUMER, CONSUMER_E164, check_input, key_of, registry_hashes
+from tests.integration.support import (
+    CONSUMER,
+    CONSUMER_E164,
+    advisory_lock_waiters,
+    check_input,
+    key_of,
+    registry_hashes,
+)
+from tests.wait import until
 
 pytestmark = pytest.mark.integration
 
@@ -169,17 +178,15 @@ async def test_an_import_cut_short_finishes_the_chunks_it_started_and_no_other(a
 
 
 async def test_an_import_that_cannot_reach_redis_leaves_every_journaled_number_to_the_sync_loop(
-    app: Any, stores: Any
+    app: Any, private_redis: EmbeddedRedis
 ) -> None:
     """With Redis down the import fails UNAVAILABLE; what it journaled is marked dirty and re-applied later."""
-    if stores.redis_server is None:
-        pytest.skip("needs the embedded Redis, to stop it")
-    stores.redis_server.stop()
+    private_redis.stop()
     try:
         with pytest.raises(Unavailable):
             await RegistryImporter(app.registry, chunk_rows=4).run(feed([row(number(i)) for i in range(20)], 4))
     finally:
-        stores.redis_server.start()
+        private_redis.start()
     journaled = set(await journal_of(app))
     assert journaled and journaled <= app.registry.dirty
     for key in list(app.registry.dirty):
@@ -199,7 +206,14 @@ async def test_an_import_waits_to_apply_until_a_single_write_in_flight_has_reach
         change, _ = await session.append_preference(True, ALL_CATEGORIES_MASK, Source.APP, None, None)
         stale = schedule_of(await session.preference_changes(), app.registry.now())
         task = asyncio.create_task(importer.run(feed([row(CONSUMER, dnd=False)])))
-        await asyncio.sleep(0.5)
+
+        async def committed_and_waiting() -> bool:
+            return (
+                len(await app.journal.preference_changes(key)) == 2
+                and await advisory_lock_waiters(app.database_url) > 0
+            )
+
+        await until(committed_and_waiting, what="the import's row committed and its apply waiting for the lock")
         assert len(await app.journal.preference_changes(key)) == 2  # the import's row is committed ...
         assert not task.done()  # ... and its apply waits for the write in flight
         await app.hot.apply(key, stale, {}, change.seq)

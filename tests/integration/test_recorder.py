@@ -14,13 +14,14 @@ from structlog.testing import capture_logs
 
 from dncgate.domain.calls import CallEvent
 from dncgate.domain.types import Category, Decision, Reason
+from dncgate.embedded import EmbeddedRedis
 from dncgate.service.gateway import new_call_id
 from dncgate.service.recorder import Recorder
 from dncgate.store.calls import encode_event
 from dncgate.store.hot import CALLS
-from dncgate.store.recorder import _STAGING, CallLogWriter, StreamGroup, find_event, stream_events
-from tests.conftest import Stores
+from dncgate.store.recorder import _STAGING, GROUP, CallLogWriter, StreamGroup, find_event, stream_events
 from tests.integration.support import CALLER, CONSUMER, check_input, key_of
+from tests.wait import until
 
 pytestmark = pytest.mark.integration
 
@@ -185,7 +186,12 @@ async def test_a_dead_consumers_entries_are_claimed_only_once_idle(app: Any) -> 
     expected = await append(app, 12)
     await recorder(app, "pod-1").fetch()  # pod-1 is gone for good
     assert await recorder(app, "pod-2").drain_once() == 0  # 30 s idle by default: not yet
-    await asyncio.sleep(0.1)
+
+    async def idle_50_ms() -> bool:
+        pending = await app.redis.xpending_range(CALLS, GROUP, "-", "+", 100, consumername="pod-1")
+        return len(pending) == 12 and all(p["time_since_delivered"] >= 50 for p in pending)
+
+    await until(idle_50_ms, what="pod-1's entries idle for 50 ms")
     assert await recorder(app, "pod-3", claim_idle_ms=50).drain_once() == 12
     assert sorted(await logged(app)) == sorted(expected)
     assert await app.redis.xlen(CALLS) == 0
@@ -354,7 +360,10 @@ async def test_the_loop_survives_a_postgresql_outage_and_a_restart_resumes(app: 
         rec = recorder(app, "host-a", pool=unreachable)
         with capture_logs() as logs:
             task = asyncio.create_task(rec.run())
-            await asyncio.sleep(0.8)
+            await until(
+                lambda: sum(e["event"] == "recorder_store_unavailable" for e in logs) >= 2,
+                what="the recorder failing, then failing again on its retry",
+            )
             assert not task.done()
             rec.stop()
             await asyncio.wait_for(task, 5)
@@ -367,24 +376,29 @@ async def test_the_loop_survives_a_postgresql_outage_and_a_restart_resumes(app: 
     assert sorted(await logged(app)) == sorted(expected)
 
 
-async def test_the_loop_survives_a_redis_restart_and_recreates_its_group(app: Any, stores: Stores) -> None:
+async def test_the_loop_survives_a_redis_restart_and_recreates_its_group(
+    app: Any, private_redis: EmbeddedRedis
+) -> None:
     """After Redis comes back empty, the running recorder recreates the group and records new calls."""
-    if stores.redis_server is None:
-        pytest.skip("needs the embedded Redis to stop and start it")
     rec = recorder(app, "host-a")
-    task = asyncio.create_task(rec.run())
-    try:
-        await asyncio.sleep(0.1)
-        stores.redis_server.stop()
-        await asyncio.sleep(0.5)
-        assert not task.done()
-        stores.redis_server.start()
-        expected = await append(app, 5)
-        for _ in range(100):
-            if sorted(await logged(app)) == sorted(expected):
-                break
-            await asyncio.sleep(0.1)
-        assert sorted(await logged(app)) == sorted(expected)
-    finally:
-        rec.stop()
-        await asyncio.wait_for(task, 15)
+    with capture_logs() as logs:
+        task = asyncio.create_task(rec.run())
+        try:
+            await until(lambda: app.redis.exists(CALLS), what="the recorder's group created (with its stream)")
+            private_redis.stop()
+            await until(
+                lambda: any(e["event"] == "recorder_store_unavailable" for e in logs),
+                what="the recorder seeing Redis gone",
+            )
+            assert not task.done()
+            private_redis.start()
+            expected = await append(app, 5)
+
+            async def all_logged() -> bool:
+                return sorted(await logged(app)) == sorted(expected)
+
+            await until(all_logged, what="the new calls in call_log")
+            assert sorted(await logged(app)) == sorted(expected)
+        finally:
+            rec.stop()
+            await asyncio.wait_for(task, 15)

@@ -12,9 +12,11 @@ import redis.asyncio as aioredis
 import redis.exceptions
 import uvloop
 
+from dncgate.embedded import EmbeddedRedis
 from dncgate.store.checkscript import is_noscript
 from dncgate.store.resp import Multiplexer
 from tests.conftest import Stores
+from tests.wait import until
 
 
 @contextlib.asynccontextmanager
@@ -26,6 +28,15 @@ async def mux(url: str, **kw: object) -> AsyncIterator[Multiplexer]:
         yield m
     finally:
         await m.aclose()
+        await client.aclose()
+
+
+async def _a_client_is_blocked(url: str) -> bool:
+    """True once some client of this Redis waits in a blocking command (a BLPOP has reached the server)."""
+    client = aioredis.Redis.from_url(url)
+    try:
+        return int((await client.info("clients"))["blocked_clients"]) > 0
+    finally:
         await client.aclose()
 
 
@@ -80,13 +91,16 @@ async def test_selects_the_database_of_the_url_and_names_itself(stores: Stores) 
     assert names == b"test-mux"
 
 
-async def test_a_killed_connection_fails_its_callers_and_the_next_command_reconnects(stores: Stores) -> None:
-    admin = aioredis.Redis.from_url(stores.redis_url)
+async def test_a_killed_connection_fails_its_callers_and_the_next_command_reconnects(
+    private_redis: EmbeddedRedis,
+) -> None:
+    # CLIENT KILL of every normal client: on a Redis of its own, so no other user's connection goes too.
+    admin = aioredis.Redis.from_url(private_redis.url)
     try:
-        async with mux(stores.redis_url) as m:
+        async with mux(private_redis.url) as m:
             await m.execute([("DEL", "mux:list")])
             blocked = asyncio.create_task(m.execute([("BLPOP", "mux:list", 5)]))
-            await asyncio.sleep(0.1)
+            await until(lambda: _a_client_is_blocked(private_redis.url), what="the BLPOP blocked in Redis")
             killed = await admin.execute_command("CLIENT", "KILL", "SKIPME", "yes", "TYPE", "normal")  # type: ignore[no-untyped-call]
             assert killed >= 1
             with pytest.raises(redis.exceptions.ConnectionError):
@@ -101,7 +115,7 @@ async def test_a_stuck_connection_is_dropped_not_queued_behind(stores: Stores) -
     async with mux(stores.redis_url, stale_after_s=1.0, clock=lambda: now[0]) as m:
         await m.execute([("DEL", "mux:list2")])
         stuck = asyncio.create_task(m.execute([("BLPOP", "mux:list2", 5)]))
-        await asyncio.sleep(0.1)
+        await until(lambda: _a_client_is_blocked(stores.redis_url), what="the BLPOP blocked in Redis")
         now[0] = 2.0  # the BLPOP has waited "two seconds"
         assert await m.execute([("PING",)]) == [b"PONG"]  # answered on a new connection at once
         with pytest.raises(redis.exceptions.ConnectionError):

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,19 +18,17 @@ from dncgate.domain.types import ALL_CATEGORIES_MASK, Category, Decision, Mode, 
 from dncgate.embedded import EmbeddedRedis
 from dncgate.service import sync
 from dncgate.store.hot import LAYOUT_VERSION, READY
-from tests.conftest import with_settings
-from tests.integration.support import CONSUMER, OTHER_CONSUMER, check_input, key_of, registry_hashes
+from tests.integration.support import (
+    CONSUMER,
+    OTHER_CONSUMER,
+    advisory_lock_waiters,
+    check_input,
+    key_of,
+    registry_hashes,
+)
+from tests.wait import until
 
 pytestmark = pytest.mark.integration
-
-
-async def _eventually(predicate: Callable[[], Awaitable[bool]], seconds: float) -> None:
-    """Poll until the predicate holds; TimeoutError after `seconds`."""
-    async with asyncio.timeout(seconds):
-        while True:
-            if await predicate():
-                return
-            await asyncio.sleep(0.05)
 
 
 @contextlib.asynccontextmanager
@@ -172,7 +168,7 @@ async def test_sync_loop_rebuilds_redis_after_a_flush(app: Any) -> None:
     async with _sync_loop(app):
         await app.redis.flushdb()
         assert await _decision(app) == (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE)
-        await _eventually(app.hot.is_ready, 10 * app.settings.sync_interval_s)
+        await until(app.hot.is_ready, 10 * app.settings.sync_interval_s, what="Redis rebuilt")
     assert await _decision(app) == (Decision.BLOCK, Reason.REGISTERED)
     assert await _decision(app, OTHER_CONSUMER) == (Decision.ALLOW, Reason.NOT_REGISTERED)
 
@@ -188,7 +184,7 @@ async def test_redis_apply_failure_marks_the_consumer_dirty_and_the_loop_retries
     assert len(await app.journal.preference_changes(key)) == 1
     await app.redis.delete(pkey)
     async with _sync_loop(app):
-        await _eventually(lambda: _is_clean(app), 10 * app.settings.sync_interval_s)
+        await until(lambda: _is_clean(app), 10 * app.settings.sync_interval_s, what="no dirty consumer")
     assert await _decision(app) == (Decision.BLOCK, Reason.REGISTERED)
     again = await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, "r-1")
     assert len(await app.journal.preference_changes(key)) == 1
@@ -199,23 +195,12 @@ async def _is_clean(app: Any) -> bool:
     return not app.registry.dirty
 
 
-@pytest.fixture
-async def private_redis() -> AsyncIterator[EmbeddedRedis]:
-    """A redis-server of this test's own (short socket path), so stopping it cannot hurt other tests."""
-    with tempfile.TemporaryDirectory(prefix="dnc-") as d:
-        server = EmbeddedRedis(Path(d)).start()
-        try:
-            yield server
-        finally:
-            server.stop()
-
-
 async def test_redis_outage_fails_closed_and_recovers_through_the_sync_loop(
     settings: Settings, private_redis: EmbeddedRedis
 ) -> None:
     """With Redis down writes raise Unavailable and Checks BLOCK; once back, the loop rebuilds including the write."""
     url = private_redis.url
-    async with open_app(with_settings(settings, redis_url=url)) as app:
+    async with open_app(settings) as app:  # settings point at private_redis (see tests/conftest.py)
         await sync.ensure_loaded(app.registry, app.journal, app.hot)
         await app.registry.set_preference(OTHER_CONSUMER, True, [], Source.APP, None, None)
         private_redis.stop()
@@ -226,7 +211,11 @@ async def test_redis_outage_fails_closed_and_recovers_through_the_sync_loop(
         private_redis.start()
         assert private_redis.url == url
         async with _sync_loop(app):
-            await _eventually(lambda: _ready_and_clean(app), 25 * app.settings.sync_interval_s)
+            await until(
+                lambda: _ready_and_clean(app),
+                25 * app.settings.sync_interval_s,
+                what="Redis rebuilt, no dirty consumer",
+            )
         assert await _decision(app) == (Decision.BLOCK, Reason.REGISTERED)
         assert await _decision(app, OTHER_CONSUMER) == (Decision.BLOCK, Reason.REGISTERED)
         assert await _decision(app, "13700000000") == (Decision.ALLOW, Reason.NOT_REGISTERED)
@@ -242,7 +231,7 @@ async def test_a_revocation_committed_while_a_rebuild_waits_for_its_lock_is_in_t
     await app.registry.grant_consent(CONSUMER, "acme", "", None, "form", None)
     async with app.journal.consumer(key_of(app, CONSUMER)) as session:
         rebuilding = asyncio.create_task(sync.rebuild(app.journal, app.hot))
-        await asyncio.sleep(0.2)  # the rebuild is now queued behind this writer
+        await until(lambda: advisory_lock_waiters(app.database_url), what="the rebuild queued behind this writer")
         await session.append_consent("acme", "", False, None, "", None)
     await rebuilding
     assert await _decision(app) == (Decision.BLOCK, Reason.REGISTERED)
