@@ -29,6 +29,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dncgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc, registry_pb2, registry_pb2_grpc
 from tests.e2e.conftest import check_request
+from tests.wait import until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
@@ -111,18 +112,11 @@ def _recorder_pid(proc: subprocess.Popen[bytes]) -> int | None:
     return None
 
 
-async def until(what: str, probe: Callable[[], object], within_s: float) -> float:
-    """Poll `probe` (sync or async) until it is truthy; the seconds it took, or AssertionError."""
+async def timed(what: str, probe: Callable[[], object], within_s: float) -> float:
+    """Seconds until `probe` (sync or async) is truthy, polled; AssertionError past `within_s`."""
     started = time.monotonic()
-    while True:
-        value = probe()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return time.monotonic() - started
-        if time.monotonic() - started > within_s:
-            raise AssertionError(f"gave up after {within_s} s waiting for {what}")
-        await asyncio.sleep(0.05)
+    await until(probe, within_s, what)
+    return time.monotonic() - started
 
 
 async def _load(channel: grpc.aio.Channel, history: History, stop: asyncio.Event) -> None:
@@ -192,7 +186,7 @@ async def serve(serve_dir: tuple[subprocess.Popen[bytes], int, Path, Path]) -> A
                 return False
             return r.status == health_pb2.HealthCheckResponse.SERVING
 
-        await until("serve to start", callgate_serving, 120)
+        await timed("serve to start", callgate_serving, 120)
         await registry_pb2_grpc.RegistryStub(channel).SetPreference(
             registry_pb2.SetPreferenceRequest(number=REGISTERED, do_not_disturb=True, source=common_pb2.SOURCE_APP),
             timeout=10,
@@ -222,7 +216,7 @@ async def _recovered(serve: Serve, since: float) -> float:
         recent = [a for a in serve.history.since(since) if _normal(a)]
         return {a.callee for a in recent} == {REGISTERED, UNREGISTERED}
 
-    await until("Checks answered normally again", both_normal, RECOVERY_S + 5)
+    await timed("Checks answered normally again", both_normal, RECOVERY_S + 5)
     first = {}
     for a in serve.history.since(since):
         if _normal(a) and a.callee not in first:
@@ -252,7 +246,7 @@ async def _registry_answers(serve: Serve) -> bool:
 
 async def test_killed_embedded_redis_is_restarted_and_checks_fail_closed_meanwhile(serve: Serve) -> None:
     """kill -9 of redis-server: BLOCK meanwhile, CallGate NOT_SERVING, then served again within 15 s."""
-    await until("some load", lambda: len(serve.history.answers) > 20, 30)
+    await timed("some load", lambda: len(serve.history.answers) > 20, 30)
     killed = time.monotonic()
     os.kill(_redis_pid(serve.data_dir), signal.SIGKILL)
     took = await _recovered(serve, killed)
@@ -275,11 +269,11 @@ async def test_killed_postmaster_is_restarted_and_registry_health_follows_it(ser
         return lambda: health_pb2.HealthCheckResponse.NOT_SERVING in _statuses(serve, name, killed, time.monotonic())
 
     for name in ("dncgate.v1.Registry", "dncgate.v1.Compensation"):
-        await until(f"{name} NOT_SERVING", not_serving(name), 10)
+        await timed(f"{name} NOT_SERVING", not_serving(name), 10)
     down = time.monotonic()
-    await until("the registry to answer again", lambda: _registry_answers(serve), RECOVERY_S + 5)
+    await timed("the registry to answer again", lambda: _registry_answers(serve), RECOVERY_S + 5)
     took = time.monotonic() - killed
-    await until(
+    await timed(
         "Registry health SERVING again",
         lambda: any(
             n == "dncgate.v1.Registry" and s == health_pb2.HealthCheckResponse.SERVING and t > down
@@ -302,7 +296,7 @@ async def test_killed_recorder_is_restarted(serve: Serve) -> None:
     assert pid is not None
     killed = time.monotonic()
     os.kill(pid, signal.SIGKILL)
-    took = await until("a new recorder", lambda: (p := _recorder_pid(serve.proc)) is not None and p != pid, 20)
+    took = await timed("a new recorder", lambda: (p := _recorder_pid(serve.proc)) is not None and p != pid, 20)
     assert took <= RECOVERY_S, took
     probe = await gateway_pb2_grpc.CallGateStub(serve.channel).Check(check_request(UNREGISTERED), timeout=3)
 
@@ -311,7 +305,7 @@ async def test_killed_recorder_is_restarted(serve: Serve) -> None:
             row = await (await conn.execute("SELECT 1 FROM call_log WHERE call_id = %s", (probe.call_id,))).fetchone()
         return row is not None
 
-    recorded_in = await until("the restarted recorder to record a Check", recorded, 30)
+    recorded_in = await timed("the restarted recorder to record a Check", recorded, 30)
     _assert_failed_closed(serve, killed)
     print(f"recorder kill -9: restarted after {took:.2f} s, recording {recorded_in:.2f} s later")
 
@@ -366,7 +360,7 @@ async def test_every_answered_call_id_is_in_the_call_log_once(serve: Serve) -> N
         return set(counts) == answered
 
     try:
-        await until("every answered call id in call_log", all_logged, 60)
+        await timed("every answered call id in call_log", all_logged, 60)
     except AssertionError:
         missing = answered - set(counts)
         lost = [a for a in serve.history.answers if a.call_id in missing]
