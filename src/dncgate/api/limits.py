@@ -83,7 +83,11 @@ NUMBER = Kind(
     "no control characters (spaces, dashes, full-width digits are fine)",
 )
 REFERENCE = Kind(
-    "reference", MAX_REFERENCE, re.compile(f"[{_CONTROLS}]"), "must not contain control characters", "one line"
+    "reference",
+    MAX_REFERENCE,
+    re.compile(f"[{_CONTROLS}]"),
+    "must not contain control characters",
+    "no control characters",
 )
 TEXT = Kind(
     "text",
@@ -173,8 +177,7 @@ def _has_strings(desc: Descriptor, seen: set[str]) -> bool:
         return False
     seen.add(desc.full_name)
     return any(
-        f.type == FieldDescriptor.TYPE_STRING
-        or (f.message_type is not None and _has_strings(f.message_type, seen))
+        f.type == FieldDescriptor.TYPE_STRING or (f.message_type is not None and _has_strings(f.message_type, seen))
         for f in desc.fields
     )
 
@@ -343,10 +346,18 @@ def guard(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
 
 
 def markdown() -> str:
-    """The README's table: each kind with its limit, and the fields of that kind."""
-    lines = ["| kind | at most | characters | fields |", "|---|---|---|---|"]
+    """The README's table: each kind with its limit and its fields (by name where a name has one kind
+    in every message, else as `Message.field`), then the counts."""
+    kinds_of: dict[str, set[str]] = {}
+    for f, k in FIELDS.items():
+        kinds_of.setdefault(f.partition(".")[2], set()).add(k.name)
+    lines = ["| kind | at most (characters) | may hold | fields |", "|---|---|---|---|"]
     for kind in KINDS:
-        fields = ", ".join(f"`{f}`" for f, k in FIELDS.items() if k is kind)
-        lines.append(f"| {kind.name} | {kind.max_chars:,} | {kind.means} | {fields} |")
-    counts = "; ".join(f"`{f}` {most:,} {what}" for f, (most, what) in ITEMS.items())
-    return "\n".join(lines) + f"\n\nCounts: {counts}.\n"
+        names: dict[str, None] = {}
+        for f, k in FIELDS.items():
+            if k is kind:
+                name = f.partition(".")[2]
+                names[name if len(kinds_of[name]) == 1 else f] = None
+        lines.append(f"| {kind.name} | {kind.max_chars:,} | {kind.means} | {', '.join(f'`{n}`' for n in names)} |")
+    counts = "; ".join(f"`{f}`: {most:,} {what}" for f, (most, what) in ITEMS.items())
+    return "\n".join(lines) + f"\n\nAt most: {counts}.\n"

@@ -80,7 +80,7 @@ class PayoutDesk:
             raise InvalidArgument("payment_reference", "is required")
         if len(reference) > MAX_REFERENCE:
             raise InvalidArgument("payment_reference", f"is longer than {MAX_REFERENCE} characters")
-        reference = redact(reference, self.region, every_digit_run=False)
+        reference = redact(reference, self.region, reference=True)
         case_id = await self.ledger.case_of(payout_id)
         if case_id is None:
             raise NotFound("no payout with this payout_id")
