@@ -24,8 +24,9 @@ from grpc_status import rpc_status
 from structlog.testing import LogCapture
 
 from dncgate.api import limits
+from dncgate.api.interceptors import Registrar
 from dncgate.store.hot import CALLS
-from dncgate.v1 import compensation_pb2, gateway_pb2, registry_pb2
+from dncgate.v1 import compensation_pb2, gateway_pb2, registry_pb2, registry_pb2_grpc
 from tests.e2e.test_import_e2e import BLOCK, cli, decision, number
 
 pytestmark = pytest.mark.e2e
@@ -243,3 +244,37 @@ async def test_not_found_does_not_echo_the_id_it_was_given(server: Any, service:
     exc = await _send(server.channel, method, request_.SerializeToString())
     assert exc is not None and exc.code() is grpc.StatusCode.NOT_FOUND
     assert "987654" not in (exc.details() or "") and "9876" * 2 not in (exc.details() or "")
+
+
+class _Reader(registry_pb2_grpc.RegistryServicer):
+    """Reads every message of an import and stores nothing; its unary methods are unimplemented."""
+
+    async def ImportRegistry(self, request_iterator: Any, context: Any) -> registry_pb2.ImportRegistrySummary:
+        async for _ in request_iterator:
+            pass
+        return registry_pb2.ImportRegistrySummary()
+
+
+@pytest.mark.parametrize("lines", [True, False], ids=["info: a line per request", "warning: no line"])
+async def test_requests_are_held_to_the_limits_whether_or_not_requests_are_logged(lines: bool) -> None:
+    """With or without the per-request log line, a refused unary request never reaches the servicer (its
+    method is unimplemented) and a refused message of a stream stops it: INVALID_ARGUMENT naming the field."""
+    server = grpc.aio.server()
+    registry_pb2_grpc.add_RegistryServicer_to_server(_Reader(), Registrar(server, lines))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    service = registry_pb2.DESCRIPTOR.services_by_name["Registry"]
+    desc = registry_pb2.GetOrgPolicyRequest.DESCRIPTOR
+    org, _ = _request(desc, [desc.fields_by_name["org_id"]], _MARK)
+    rows = registry_pb2.ImportRegistryRequest(rows=[registry_pb2.ImportRegistryRequest(number="1\x00")])
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            assert _violations(await _send(channel, service.methods_by_name["GetOrgPolicy"], org)) == (
+                "INVALID_ARGUMENT",
+                ["org_id"],
+            )
+            assert _violations(
+                await _send(channel, service.methods_by_name["ImportRegistry"], rows.SerializeToString())
+            ) == ("INVALID_ARGUMENT", ["rows[0].number"])
+    finally:
+        await server.stop(None)
