@@ -141,6 +141,8 @@ def test_bytes_protobuf_refuses_are_traced_to_their_field() -> None:
     raw = gateway_pb2.CheckRequest(caller_number="+862759001234", org_id="wuhan-01").SerializeToString()
     assert wire.locate(gateway_pb2.CheckRequest.DESCRIPTOR, raw[:-3]) == ("org_id", "is truncated")
     assert wire.locate(gateway_pb2.CheckRequest.DESCRIPTOR, raw) is None
+    assert wire.locate(desc, b"\x0a\x01\xff") == ("requests[0]", "is truncated")  # the tag inside it cut short
+    assert limits.undecodable(gateway_pb2.CheckRequest.DESCRIPTOR, b"\xff\xff").field == "request"
 
 
 def test_an_undecodable_unary_request_reaches_its_handler_as_refused_and_a_streamed_one_raises() -> None:

@@ -323,7 +323,7 @@ class Refused:
 
 def undecodable(desc: Descriptor, raw: bytes) -> InvalidArgument:
     found = wire.locate(desc, raw)
-    if found is None:
+    if found is None or not found[0]:
         return InvalidArgument("request", f"cannot be decoded as {desc.full_name}")
     return InvalidArgument(*found)
 

@@ -32,13 +32,14 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
 
 
 def locate(desc: Descriptor, data: bytes, depth: int = 0) -> tuple[str, str] | None:
-    """(path, what is wrong) for the first field of `data` that cannot be decoded as `desc`; None if
-    none is found (the bytes decode, or fail in a way this walk does not see)."""
+    """(path, what is wrong) for the first field of `data` that cannot be decoded as `desc`, the path
+    "" when no field of `desc` is to blame (a tag cut short, an unknown field); None if nothing is
+    found (the bytes decode, or fail in a way this walk does not see)."""
     if depth > _MAX_DEPTH:
         return None
     pos, seen = 0, dict[int, int]()
     while pos < len(data):
-        path = "message"
+        path = ""
         try:
             key, pos = _varint(data, pos)
             field = desc.fields_by_number.get(key >> 3)
@@ -67,7 +68,7 @@ def locate(desc: Descriptor, data: bytes, depth: int = 0) -> tuple[str, str] | N
                 elif field is not None and field.message_type is not None:
                     inner = locate(field.message_type, chunk, depth + 1)
                     if inner is not None:
-                        return f"{path}.{inner[0]}", inner[1]
+                        return (f"{path}.{inner[0]}" if inner[0] else path), inner[1]
             else:  # groups (proto2 only) or no wire type at all
                 return path, "cannot be decoded"
         except _Truncated:
