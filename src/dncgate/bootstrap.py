@@ -67,7 +67,12 @@ def build_compensation(
 ) -> CompensationService:
     cases, evidence = CaseStore(pool), CallEvidence(pool, client)
     payouts = PayoutDesk(
-        Ledger(pool), cases, evidence, currency=settings.compensation.currency, zone=settings.default_timezone
+        Ledger(pool),
+        cases,
+        evidence,
+        currency=settings.compensation.currency,
+        zone=settings.default_timezone,
+        region=settings.default_region,
     )
     return CompensationService(
         cases,

@@ -10,9 +10,10 @@ taken in this order, as many as there are):
     effective_from    ISO time (2026-12-01T00:00+08:00; without a zone: this machine's local time);
                       empty: --effective-from, else the time the import started
 
-A line whose do_not_disturb, categories or effective_from cannot be read is reported here and not
-sent; numbers are checked by the server. Rows are reported by line (CSV record) number, the header
-being line 1.
+A line whose do_not_disturb, categories or effective_from cannot be read, or whose number the
+server's input limits refuse (more than 64 characters, a control character), is reported here and not
+sent: the server would end the import at it. Numbers are otherwise checked by the server. Rows are
+reported by line (CSV record) number, the header being line 1.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import argparse
 import bisect
 import csv
 import itertools
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -38,6 +40,9 @@ from dncgate.v1 import common_pb2, registry_pb2, registry_pb2_grpc
 BATCH_ROWS = 2000
 MAX_SHOWN = 100
 COLUMNS = ("number", "do_not_disturb", "categories", "effective_from")
+# The server's limits for a number (dncgate.api.limits.NUMBER): a row past them ends an import.
+MAX_NUMBER = 64
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _ALIASES = {"dnd": "do_not_disturb", "category": "categories", "effective": "effective_from"}
 _BOOLS = {"": True, "1": True, "0": False} | dict.fromkeys(("y", "yes", "true", "t", "on"), True)
 _BOOLS |= dict.fromkeys(("n", "no", "false", "f", "off"), False)
@@ -70,6 +75,14 @@ def _categories(text: str) -> list[Any]:
             raise ValueError(f"categories: unknown category {name!r}")
         out.append(_CATEGORIES[name])
     return out
+
+
+def _number(text: str) -> str:
+    if len(text) > MAX_NUMBER:
+        raise ValueError(f"number: is longer than {MAX_NUMBER} characters")
+    if not text.isprintable() and _CONTROL.search(text):
+        raise ValueError("number: must not contain control characters")
+    return text
 
 
 class Feed:
@@ -149,11 +162,12 @@ class Feed:
                     continue
                 try:
                     dnd, categories, effective = self._values(fields, at)
+                    number = _number(fields[0])
                 except ValueError as exc:
                     self._skip(record, str(exc))
                     continue
                 row = add()
-                row.number = fields[0]
+                row.number = number
                 row.do_not_disturb = dnd
                 row.source = self.source
                 if categories:

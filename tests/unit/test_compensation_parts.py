@@ -92,6 +92,23 @@ def test_numbers_in_free_text_are_masked_except_the_named_company_lines(text: st
     assert redact(text, "CN", frozenset({"+862759001111"})) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("4200001234202611221234567890", "4200001234202611221234567890"),
+        ("BANK-20261123-17 for 13900139000", "BANK-20261123-17 for +86139****9000"),
+        ("paid to 139 0013 9000", "paid to +86139****9000"),
+        ("wx13900139000", "wx+86139****9000"),
+        ("ref:+8613900139000;", "ref:+86139****9000;"),
+        ("to +862759001111", "to +862759001111"),
+    ],
+)
+def test_a_reference_keeps_its_transaction_ids_but_not_the_numbers_in_it(text: str, expected: str) -> None:
+    """In a payment reference only phone numbers are masked (a digit run that is one by itself too);
+    the payment system's long ids stay readable, and a named company line stays as written."""
+    assert redact(text, "CN", frozenset({"+862759001111"}), reference=True) == expected
+
+
 def test_page_tokens_round_trip_and_refuse_forgeries() -> None:
     """A token continues where the page ended; a foreign or garbled token is INVALID_ARGUMENT."""
     assert decode_token(encode_token("c", 42), "c") == 42

@@ -8,6 +8,15 @@ from grpc_status import rpc_status
 
 from dncgate.domain import errors
 
+# Messages quote input at times (a request_id, a reference): past this, a status or a log line keeps a prefix.
+MAX_MESSAGE = 200
+
+
+def bounded(text: str, limit: int = MAX_MESSAGE) -> str:
+    """`text`, or its first `limit` characters and an ellipsis."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 _CODES: list[tuple[type[errors.DncgateError], int]] = [
     (errors.InvalidArgument, code_pb2.INVALID_ARGUMENT),
     (errors.NotFound, code_pb2.NOT_FOUND),
@@ -19,11 +28,12 @@ _CODES: list[tuple[type[errors.DncgateError], int]] = [
 
 def to_status(exc: errors.DncgateError) -> grpc.Status:
     code = next((c for cls, c in _CODES if isinstance(exc, cls)), code_pb2.INTERNAL)
-    status = status_pb2.Status(code=code, message=exc.message)
+    status = status_pb2.Status(code=code, message=bounded(exc.message))
     if isinstance(exc, errors.InvalidArgument):
-        detail = error_details_pb2.BadRequest(
-            field_violations=[error_details_pb2.BadRequest.FieldViolation(field=exc.field, description=exc.description)]
+        violation = error_details_pb2.BadRequest.FieldViolation(
+            field=bounded(exc.field), description=bounded(exc.description)
         )
+        detail = error_details_pb2.BadRequest(field_violations=[violation])
         status.details.add().Pack(detail)
     result: grpc.Status = rpc_status.to_status(status)
     return result

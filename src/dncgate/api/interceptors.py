@@ -1,4 +1,4 @@
-"""Every RPC of our services: a log line per request, and errors mapped to statuses."""
+"""Every RPC of our services: requests held to the input limits, a log line per request, errors mapped to statuses."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import redis.exceptions
 import structlog
 from grpc.experimental import wrap_server_method_handler
 
-from dncgate.api import errors
+from dncgate.api import errors, limits
+from dncgate.api.limits import Refused
 from dncgate.domain.errors import DncgateError
 
 log = structlog.get_logger("dncgate.rpc")
@@ -23,7 +24,7 @@ _STORE_ERRORS = (psycopg.OperationalError, psycopg.errors.AdminShutdown, redis.e
 
 async def _translate(exc: BaseException, context: grpc.aio.ServicerContext[Any, Any]) -> None:
     if isinstance(exc, DncgateError):
-        structlog.contextvars.bind_contextvars(error=type(exc).__name__, detail=exc.message)
+        structlog.contextvars.bind_contextvars(error=type(exc).__name__, detail=errors.bounded(exc.message))
         await context.abort_with_status(errors.to_status(exc))
     if isinstance(exc, _STORE_ERRORS):
         structlog.contextvars.bind_contextvars(error=type(exc).__name__)
@@ -38,7 +39,8 @@ def rpc_lines_logged() -> bool:
 
 
 def instrument(method: str, handler: grpc.RpcMethodHandler, lines: bool = True) -> grpc.RpcMethodHandler:
-    """`handler` with one log line per request and DncgateError (or a store outage) mapped to a status.
+    """`handler` with its requests decoded and held to the table of limits (`api.limits.guard`), one
+    log line per request, and DncgateError (or a store outage) mapped to a status.
 
     Done once per method when the service is registered (see `Registrar`), not by a grpc.aio
     ServerInterceptor: an interceptor runs a coroutine of its own and rebuilds the handler for every
@@ -47,6 +49,7 @@ def instrument(method: str, handler: grpc.RpcMethodHandler, lines: bool = True) 
     error still logged with its method.
     """
     name = method.rsplit("/", 1)[-1]
+    handler = limits.guard(method, handler)
 
     def finish(started: float, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         code = context.code() if hasattr(context, "code") else None
@@ -61,6 +64,8 @@ def instrument(method: str, handler: grpc.RpcMethodHandler, lines: bool = True) 
                 structlog.contextvars.bind_contextvars(method=name)
                 started = time.perf_counter()
                 try:
+                    if request.__class__ is Refused:  # a unary request; a stream's messages raise when read
+                        raise request.error
                     async for item in behavior(request, context):
                         yield item
                 except Exception as exc:
@@ -76,6 +81,8 @@ def instrument(method: str, handler: grpc.RpcMethodHandler, lines: bool = True) 
 
             async def quiet_behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
                 try:
+                    if request.__class__ is Refused:
+                        raise request.error
                     return await behavior(request, context)
                 except Exception as exc:
                     if isinstance(exc, grpc.aio.AbortError):
@@ -91,6 +98,8 @@ def instrument(method: str, handler: grpc.RpcMethodHandler, lines: bool = True) 
             structlog.contextvars.bind_contextvars(method=name)
             started = time.perf_counter()
             try:
+                if request.__class__ is Refused:
+                    raise request.error
                 return await behavior(request, context)
             except Exception as exc:
                 if isinstance(exc, grpc.aio.AbortError):

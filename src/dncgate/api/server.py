@@ -76,7 +76,7 @@ def build_server(app: App, listen: str) -> tuple[grpc.aio.Server, int, health.He
     server = grpc.aio.server(
         options=[
             ("grpc.so_reuseport", 1 if app.settings.reuse_port else 0),
-            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+            ("grpc.max_receive_message_length", 4 * 1024 * 1024),
         ],
     )
     served = ROLE_SERVICES[app.settings.role]

@@ -12,6 +12,8 @@ from dncgate.domain.types import Category
 # Ids are logged with every call and kept for years: bounded, and printable (the single script's field
 # separator is a control character).
 MAX_ID_LENGTH = 128
+# A phone number in any format a person types (spaces, dashes, +86, 0086, an extension) fits in 64.
+MAX_NUMBER_LENGTH = 64
 
 
 class CheckInput(NamedTuple):

@@ -17,6 +17,7 @@ from dncgate.domain.case import Case, Channel, Deadlines, HistoryEntry, Status
 from dncgate.domain.errors import Conflict, InvalidArgument, NotFound
 from dncgate.domain.money import Money
 from dncgate.sealing import NumberSealer
+from dncgate.service.checks import MAX_NUMBER_LENGTH
 from dncgate.service.paging import decode_token, encode_token, page_size
 from dncgate.service.payouts import PayoutDesk
 from dncgate.service.redact import redact
@@ -92,8 +93,8 @@ class CompensationService:
         for i, text in enumerate(texts):
             if not text.strip():
                 raise InvalidArgument(f"caller_numbers[{i}]", "is empty")
-            if len(text) > 64:
-                raise InvalidArgument(f"caller_numbers[{i}]", "is longer than 64 characters")
+            if len(text) > MAX_NUMBER_LENGTH:
+                raise InvalidArgument(f"caller_numbers[{i}]", f"is longer than {MAX_NUMBER_LENGTH} characters")
             parsed = phone.try_parse(text, self.region)
             out.setdefault(parsed.e164 if parsed else text.strip(), parsed is not None)
         return list(out.items())
@@ -217,7 +218,7 @@ class CompensationService:
             raise InvalidArgument("case_id", "is required")
         case = await self.cases.get(case_id.strip())
         if case is None:
-            raise NotFound(f"no complaint {case_id!r}")
+            raise NotFound("no complaint with this case_id")
         return case
 
     async def list_complaints(
@@ -236,7 +237,7 @@ class CompensationService:
         async with self.cases.transaction() as tx:
             case = await tx.lock_case(case_id.strip())
             if case is None:
-                raise NotFound(f"no complaint {case_id!r}")
+                raise NotFound("no complaint with this case_id")
             if not request_id.strip() or await tx.claim_request(request_id.strip(), "ConfirmResolution", case.case_id):
                 status = cases.after_confirmation(case.status, satisfied)
                 now = self.now()
@@ -266,7 +267,7 @@ class CompensationService:
         async with self.cases.transaction() as tx:
             case = await tx.lock_case(case_id.strip())
             if case is None:
-                raise NotFound(f"no complaint {case_id!r}")
+                raise NotFound("no complaint with this case_id")
             if not request_id.strip() or await tx.claim_request(request_id.strip(), "ReviewComplaint", case.case_id):
                 await self._decide(tx, case, decision, self._text(note, "note", _callers_of(case)), operator_id.strip())
         return await self.get_complaint(case.case_id)

@@ -59,7 +59,7 @@ class OutcomeService:
             raise InvalidArgument("duration_seconds", "must not be negative")
         call = await self._find(r.call_id)
         if call is None:
-            raise NotFound(f"no call with call_id {r.call_id!r}")
+            raise NotFound("no call with this call_id")
         if r.consumer_opted_out and not call.callee_key:
             raise FailedPrecondition("the call's callee number was invalid: there is nobody to register")
 

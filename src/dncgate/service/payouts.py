@@ -14,6 +14,7 @@ from dncgate.domain.errors import FailedPrecondition, InvalidArgument, NotFound
 from dncgate.domain.money import Money
 from dncgate.domain.reports import FundPeriod, FundSummary, Period, ViolationReport, fund_summary, violation_report
 from dncgate.service.paging import decode_token, encode_token, page_size
+from dncgate.service.redact import redact
 from dncgate.store.cases import CaseStore
 from dncgate.store.evidence import CallEvidence
 from dncgate.store.ledger import Ledger
@@ -38,8 +39,10 @@ class PayoutDesk:
         *,
         currency: str,
         zone: str,
+        region: str,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self.region = region
         self.ledger = ledger
         self.cases = cases_store
         self.evidence = evidence
@@ -67,7 +70,8 @@ class PayoutDesk:
     async def mark_paid(self, payout_id: str, reference: str, request_id: str = "") -> Payout:
         """Record the payment system's confirmation; the same reference again changes nothing.
 
-        A case waiting for its money becomes PAID with its last payout, in the same transaction.
+        A case waiting for its money becomes PAID with its last payout, in the same transaction. A phone
+        number in the reference is masked before it is stored (its transaction ids stay readable).
         """
         payout_id, reference = payout_id.strip(), reference.strip()
         if not payout_id:
@@ -76,9 +80,10 @@ class PayoutDesk:
             raise InvalidArgument("payment_reference", "is required")
         if len(reference) > MAX_REFERENCE:
             raise InvalidArgument("payment_reference", f"is longer than {MAX_REFERENCE} characters")
+        reference = redact(reference, self.region, reference=True)
         case_id = await self.ledger.case_of(payout_id)
         if case_id is None:
-            raise NotFound(f"no payout {payout_id!r}")
+            raise NotFound("no payout with this payout_id")
         async with self.cases.transaction() as tx:
             # Case row first, then the payout: the order every writer of both follows.
             case = await tx.lock_case(case_id)

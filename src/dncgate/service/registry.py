@@ -21,6 +21,7 @@ from dncgate.domain.registry import (
     schedule_of,
 )
 from dncgate.domain.types import Category, Mode, Source, mask_of
+from dncgate.service.redact import redact
 from dncgate.store.hot import HotRegistry
 from dncgate.store.journal import ConsumerSession, Journal
 
@@ -168,6 +169,7 @@ class RegistryService:
         if expires_at is not None and expires_at <= self.now():
             raise InvalidArgument("expires_at", "is in the past")
         key = self.keyer.digest(n.e164)
+        evidence = redact(evidence, self.region)  # "recorded call from 139…": the journal is append-only
         async with self.journal.consumer(key) as session:
             change, created = await session.append_consent(
                 org_id, agent_id, granted, expires_at, evidence, request_id or None
