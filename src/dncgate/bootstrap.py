@@ -34,6 +34,7 @@ from dncgate.store.journal import Journal
 from dncgate.store.ledger import Ledger
 from dncgate.store.migrate import migrate
 from dncgate.store.outcomes import OutcomeStore
+from dncgate.store.pg import Database
 from dncgate.store.recorder import CallLogWriter, StreamGroup
 
 log = structlog.get_logger("dncgate.bootstrap")
@@ -58,14 +59,14 @@ class App:
 
 def build_compensation(
     settings: Settings,
-    pool: AsyncConnectionPool[Any],
+    db: Database,
     client: aioredis.Redis,
     journal: Journal,
     keyer: phone.NumberKeyer,
 ) -> CompensationService:
-    cases, evidence = CaseStore(pool), CallEvidence(pool, client)
+    cases, evidence = CaseStore(db), CallEvidence(db, client)
     payouts = PayoutDesk(
-        Ledger(pool), cases, evidence, currency=settings.compensation.currency, zone=settings.default_timezone
+        Ledger(db), cases, evidence, currency=settings.compensation.currency, zone=settings.default_timezone
     )
     return CompensationService(
         cases,
@@ -131,6 +132,7 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
             database_url, min_size=1, max_size=16, open=False, kwargs={"autocommit": True}
         )
         await pool.open(wait=True, timeout=30)
+        db = Database(pool, settings.db_timeout_ms / 1000)  # RPCs wait for PostgreSQL this long at most
         gateway: Gateway | None = None
         try:
             async with pool.connection() as conn:
@@ -139,7 +141,7 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
                 log.info("schema_migrated", applied=applied)
             keyer = phone.NumberKeyer(settings.resolve_pepper())
             hot = HotRegistry(client, settings.registry_bucket_bits)
-            journal = Journal(pool)
+            journal = Journal(db)
             gateway = Gateway(
                 hot,
                 CallStream(client),
@@ -151,7 +153,7 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
                 timeout_s=settings.redis_timeout_ms / 1000,
             )
             registry = RegistryService(journal, hot, keyer, region=settings.default_region, default_mode=settings.mode)
-            outcomes = OutcomeService(OutcomeStore(pool), client, registry)
+            outcomes = OutcomeService(OutcomeStore(db), client, registry)
             recorder = Recorder(
                 StreamGroup(recorder_client),
                 CallLogWriter(pool),
@@ -170,7 +172,7 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
                 database_url,
                 outcomes,
                 recorder,
-                build_compensation(settings, pool, client, journal, keyer),
+                build_compensation(settings, db, client, journal, keyer),
                 started,
             )
         finally:
