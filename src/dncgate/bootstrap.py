@@ -140,8 +140,11 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
             if applied:
                 log.info("schema_migrated", applied=applied)
             keyer = phone.NumberKeyer(settings.resolve_pepper())
-            hot = HotRegistry(client, settings.registry_bucket_bits)
             journal = Journal(db)
+            # Before any consumer key is read or written: a journal keyed with another pepper would
+            # read every number as never registered (PepperMismatch: `serve` refuses to start).
+            await journal.claim_pepper(keyer.fingerprint())
+            hot = HotRegistry(client, settings.registry_bucket_bits, keyer.fingerprint())
             gateway = Gateway(
                 hot,
                 CallStream(client),

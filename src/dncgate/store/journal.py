@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import tuple_row
 
-from dncgate.domain.errors import Conflict
+from dncgate.domain.errors import Conflict, PepperMismatch
 from dncgate.domain.registry import ConsentChange, PreferenceChange
 from dncgate.domain.types import Mode, Source
 from dncgate.store.pg import Database
@@ -195,6 +195,22 @@ class Journal:
             ),
         ):
             yield conn
+
+    async def claim_pepper(self, fingerprint: str, conn: Conn | None = None) -> None:
+        """Record the pepper's fingerprint if the journal has none yet (the first writer's stays); raise
+        PepperMismatch if it was written with another pepper (its keys would match no number of ours)."""
+        if conn is None:
+            async with self.db.connection() as c:
+                return await self.claim_pepper(fingerprint, c)
+        await conn.execute(
+            "INSERT INTO pepper_fingerprint (fingerprint) VALUES (%s) ON CONFLICT DO NOTHING", (fingerprint,)
+        )
+        # A statement of its own: its snapshot sees the row of a writer that won a race with ours.
+        row = await (await conn.execute("SELECT fingerprint FROM pepper_fingerprint")).fetchone()
+        assert row is not None
+        if row[0] != fingerprint:
+            raise PepperMismatch(journal=row[0], ours=fingerprint)
+        return None
 
     async def preference_changes(self, key: bytes) -> list[PreferenceChange]:
         async with self.db.connection() as conn:
