@@ -35,6 +35,7 @@ from dncgate.store.journal import Journal
 from dncgate.store.ledger import Ledger
 from dncgate.store.migrate import migrate
 from dncgate.store.outcomes import OutcomeStore
+from dncgate.store.pg import Database
 from dncgate.store.recorder import CallLogWriter, StreamGroup
 
 log = structlog.get_logger("dncgate.bootstrap")
@@ -60,14 +61,14 @@ class App:
 
 def build_compensation(
     settings: Settings,
-    pool: AsyncConnectionPool[Any],
+    db: Database,
     client: aioredis.Redis,
     journal: Journal,
     keyer: phone.NumberKeyer,
 ) -> CompensationService:
-    cases, evidence = CaseStore(pool), CallEvidence(pool, client)
+    cases, evidence = CaseStore(db), CallEvidence(db, client)
     payouts = PayoutDesk(
-        Ledger(pool),
+        Ledger(db),
         cases,
         evidence,
         currency=settings.compensation.currency,
@@ -138,6 +139,7 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
             database_url, min_size=1, max_size=16, open=False, kwargs={"autocommit": True}
         )
         await pool.open(wait=True, timeout=30)
+        db = Database(pool, settings.db_timeout_ms / 1000)  # RPCs wait for PostgreSQL this long at most
         gateway: Gateway | None = None
         try:
             async with pool.connection() as conn:
@@ -145,8 +147,11 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
             if applied:
                 log.info("schema_migrated", applied=applied)
             keyer = phone.NumberKeyer(settings.resolve_pepper())
-            hot = HotRegistry(client, settings.registry_bucket_bits)
-            journal = Journal(pool)
+            journal = Journal(db)
+            # Before any consumer key is read or written: a journal keyed with another pepper would
+            # read every number as never registered (PepperMismatch: `serve` refuses to start).
+            await journal.claim_pepper(keyer.fingerprint())
+            hot = HotRegistry(client, settings.registry_bucket_bits, keyer.fingerprint())
             gateway = Gateway(
                 hot,
                 CallStream(client),
@@ -158,7 +163,7 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
                 timeout_s=settings.redis_timeout_ms / 1000,
             )
             registry = RegistryService(journal, hot, keyer, region=settings.default_region, default_mode=settings.mode)
-            outcomes = OutcomeService(OutcomeStore(pool), client, registry)
+            outcomes = OutcomeService(OutcomeStore(db), client, registry)
             recorder = Recorder(
                 StreamGroup(recorder_client),
                 CallLogWriter(pool),
@@ -177,7 +182,7 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
                 database_url,
                 outcomes,
                 recorder,
-                build_compensation(settings, pool, client, journal, keyer),
+                build_compensation(settings, db, client, journal, keyer),
                 StoreProbe(hot, pool, max(settings.redis_timeout_ms / 1000, 0.5)),
                 started,
             )

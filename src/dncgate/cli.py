@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dncgate.config import ROLES, ConfigError, Settings
+from dncgate.domain.errors import PepperMismatch
 from dncgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc, registry_pb2, registry_pb2_grpc
 
 console = Console()
@@ -434,7 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(ns.client(ns, channel))
     except grpc.RpcError as exc:
         return _rpc_error(exc)
-    except ConfigError as exc:
+    except (ConfigError, PepperMismatch) as exc:
         console.print(f"[red]configuration error[/red]: {exc}")
         return 2
     except KeyboardInterrupt:

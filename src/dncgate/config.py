@@ -40,6 +40,9 @@ class Settings:
     calling_hours: CallingHours = field(default_factory=CallingHours)
     mode: Mode = Mode.ENFORCE
     redis_timeout_ms: int = 250
+    # The most an RPC waits for PostgreSQL (a pooled connection, then its statements), or less when
+    # the RPC's own deadline is nearer; rebuilds, imports, migrations and the recorder are not bound.
+    db_timeout_ms: int = 2000
     max_batch: int = 5000
     log_format: str = "auto"
     log_level: str = "info"
@@ -107,6 +110,7 @@ class Settings:
                 raise ConfigError("DNCGATE_MODE: expected 'enforce' or 'monitor'") from None
         for name, attr, lo, hi in (
             ("DNCGATE_REDIS_TIMEOUT_MS", "redis_timeout_ms", 1, 60_000),
+            ("DNCGATE_DB_TIMEOUT_MS", "db_timeout_ms", 10, 300_000),
             ("DNCGATE_MAX_BATCH", "max_batch", 1, 100_000),
             ("DNCGATE_REGISTRY_BUCKET_BITS", "registry_bucket_bits", 8, 24),
             ("DNCGATE_RECORDER_BATCH", "recorder_batch", 1, 10_000),

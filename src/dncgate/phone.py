@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -13,6 +14,8 @@ from phonenumbers import timezone as pn_timezone
 
 _E164 = phonenumbers.PhoneNumberFormat.E164
 _MAX_INPUT = 64
+# Keyed by the pepper to name it (see NumberKeyer.fingerprint); no E.164 number, so no number's key.
+_FINGERPRINT_INPUT = b"dncgate pepper fingerprint v1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,14 @@ class NumberKeyer:
         self._key = pepper
         self._cache: dict[str, bytes] = {}
         self._compute = self.uncached()
+
+    def fingerprint(self) -> str:
+        """A name of the pepper that reveals nothing of it: HMAC-SHA256(pepper, a constant), 16 bytes in hex.
+
+        Kept with the journal and in Redis's ready marker, so that a process started with another
+        pepper refuses to serve (or fails closed) instead of reading every number as never registered.
+        """
+        return hmac.new(self._key, _FINGERPRINT_INPUT, hashlib.sha256).hexdigest()[:32]
 
     def digest(self, e164: str) -> bytes:
         d = self._cache.get(e164)

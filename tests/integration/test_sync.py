@@ -100,7 +100,8 @@ async def test_ensure_loaded_rebuilds_a_redis_laid_out_with_other_bucket_bits(ap
     await app.redis.set(READY, b"%d/12" % LAYOUT_VERSION)
     assert await _decision(app) == (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE)
     await sync.ensure_loaded(app.registry, app.journal, app.hot)
-    assert await app.redis.get(READY) == b"%d/%d" % (LAYOUT_VERSION, app.settings.registry_bucket_bits)
+    bits, fingerprint = app.settings.registry_bucket_bits, app.hot.fingerprint.encode()
+    assert await app.redis.get(READY) == b"%d/%d/%s" % (LAYOUT_VERSION, bits, fingerprint)
     assert await _decision(app) == (Decision.BLOCK, Reason.REGISTERED)
 
 

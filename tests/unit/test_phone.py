@@ -240,6 +240,16 @@ def test_the_digest_does_not_contain_the_number() -> None:
     assert MOBILE.encode() not in digest and b"13800138000" not in digest.hex().encode()
 
 
+def test_the_pepper_fingerprint_names_the_pepper_without_revealing_it() -> None:
+    """Same pepper, same fingerprint; another pepper, another one; 32 hex digits that are neither the pepper nor a
+    number's key."""
+    keyer = NumberKeyer(PEPPER)
+    fingerprint = keyer.fingerprint()
+    assert re.fullmatch(r"[0-9a-f]{32}", fingerprint)
+    assert fingerprint == NumberKeyer(bytes(PEPPER)).fingerprint() != NumberKeyer(b"another-pepper-16").fingerprint()
+    assert PEPPER.hex() not in fingerprint and fingerprint not in keyer.digest(MOBILE).hex()
+
+
 def test_a_pepper_shorter_than_16_bytes_is_refused() -> None:
     """15 bytes is too little secret; 16 is the minimum."""
     with pytest.raises(ValueError, match="at least 16 bytes"):

@@ -13,6 +13,7 @@ import redis.exceptions
 import structlog
 from grpc.experimental import wrap_server_method_handler
 
+from dncgate import deadline
 from dncgate.api import errors, limits
 from dncgate.api.limits import Refused
 from dncgate.domain.errors import DncgateError
@@ -42,6 +43,9 @@ def instrument(method: str, handler: grpc.RpcMethodHandler, lines: bool = True) 
     """`handler` with its requests decoded and held to the table of limits (`api.limits.guard`), one
     log line per request, and DncgateError (or a store outage) mapped to a status.
 
+    Each request's deadline is recorded for the stores (`dncgate.deadline`): its waits for PostgreSQL
+    are bounded by it.
+
     Done once per method when the service is registered (see `Registrar`), not by a grpc.aio
     ServerInterceptor: an interceptor runs a coroutine of its own and rebuilds the handler for every
     call, which measured 25-35% of an empty call's server CPU. Without `lines` (a log level above info)
@@ -62,6 +66,7 @@ def instrument(method: str, handler: grpc.RpcMethodHandler, lines: bool = True) 
             async def stream_behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
                 structlog.contextvars.clear_contextvars()
                 structlog.contextvars.bind_contextvars(method=name)
+                deadline.enter_rpc(context)
                 started = time.perf_counter()
                 try:
                     if request.__class__ is Refused:  # a unary request; a stream's messages raise when read
@@ -80,6 +85,7 @@ def instrument(method: str, handler: grpc.RpcMethodHandler, lines: bool = True) 
         if not lines:
 
             async def quiet_behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+                deadline.enter_rpc(context)
                 try:
                     if request.__class__ is Refused:
                         raise request.error
@@ -96,6 +102,7 @@ def instrument(method: str, handler: grpc.RpcMethodHandler, lines: bool = True) 
         async def unary_behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             structlog.contextvars.clear_contextvars()
             structlog.contextvars.bind_contextvars(method=name)
+            deadline.enter_rpc(context)
             started = time.perf_counter()
             try:
                 if request.__class__ is Refused:

@@ -5,7 +5,9 @@ DncgateError
 ├── NotFound             the thing asked for does not exist
 ├── FailedPrecondition   the request is valid but not in this state
 ├── Conflict             a request_id was reused for a different request
-└── Unavailable          a store did not answer in time; nothing was half-done
+├── Unavailable          a store did not answer in time; nothing was half-done
+└── PepperMismatch       the stores were keyed with another DNCGATE_PEPPER: the process must not serve
+                         (never reaches a caller: `serve` refuses to start, the watcher stays fail closed)
 """
 
 from __future__ import annotations
@@ -40,3 +42,15 @@ class Conflict(DncgateError):
 
 class Unavailable(DncgateError):
     pass
+
+
+class PepperMismatch(DncgateError):
+    def __init__(self, journal: str, ours: str) -> None:
+        super().__init__(
+            f"DNCGATE_PEPPER is not the pepper this database's registry journal was written with "
+            f"(pepper fingerprint {journal}, this process has {ours}): every number would read as never "
+            "registered. Start with the original DNCGATE_PEPPER (the embedded default keeps a generated "
+            "one in the data dir's `pepper` file, used when DNCGATE_PEPPER is unset)."
+        )
+        self.journal = journal
+        self.ours = ours

@@ -194,6 +194,9 @@ class RegistryService:
         consents: Sequence[tuple[str, str]] = (),
     ) -> None:
         """Fold this consumer's journal and write it to Redis (under the consumer's lock)."""
+        # Dirty from the commit until Redis has it: an RPC's wait for PostgreSQL cut short at its bound
+        # (store.pg) between the two leaves the consumer to the sync loop, not stale in Redis.
+        self.dirty.add(key)
         now = self.now()
         schedule = schedule_of(await session.preference_changes(), now) if preferences else None
         consent_changes = await session.consent_changes() if consents else []
@@ -201,7 +204,6 @@ class RegistryService:
         try:
             await self.hot.apply(key, schedule, states, seq)
         except _REDIS_ERRORS as exc:
-            self.dirty.add(key)
             log.warning("redis_apply_failed", seq=seq, error=type(exc).__name__)
             raise Unavailable(
                 "the change is recorded in the journal but Redis could not be updated; "

@@ -12,6 +12,7 @@ import psycopg
 import redis.exceptions
 import structlog
 
+from dncgate.domain.errors import PepperMismatch
 from dncgate.domain.registry import Consent, consents_at, schedule_of
 from dncgate.service.registry import RegistryService
 from dncgate.store import journal as journal_store
@@ -52,6 +53,9 @@ async def rebuild_unless_loaded(journal: Journal, hot: HotRegistry) -> RebuildRe
 
 
 async def _rebuild_locked(conn: journal_store.Conn, journal: Journal, hot: HotRegistry) -> RebuildReport:
+    # Not over a journal keyed with another pepper: Redis would hold keys no number of ours hashes to,
+    # marked ready under our pepper, and every Check would answer NOT_REGISTERED (PepperMismatch).
+    await journal.claim_pepper(hot.fingerprint, conn)
     started = time.monotonic()
     numbers = consents = 0
     # "Now" once the lock is held: a change committed while we waited for it has an effective time
@@ -120,6 +124,7 @@ async def run(
     in the middle of a command, and the server must not hang on shutdown.
     """
     stop = stop or asyncio.Event()
+    mismatch_logged = False
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval_s)
@@ -133,7 +138,15 @@ async def run(
                 await service.reapply(key)
         except asyncio.CancelledError:
             raise
+        except PepperMismatch as exc:
+            # Fail closed: Redis stays "not loaded" (every Check BLOCK / REGISTRY_UNAVAILABLE) until
+            # someone fixes DNCGATE_PEPPER. Said once, not every interval.
+            if not mismatch_logged:
+                log.error("registry_pepper_mismatch", action="not rebuilt", detail=exc.message)
+                mismatch_logged = True
         except (redis.exceptions.RedisError, OSError, TimeoutError, psycopg.Error) as exc:
             log.warning("registry_sync_failed", error=type(exc).__name__, detail=str(exc)[:200])
         except Exception:
             log.exception("registry_sync_crashed")
+        else:
+            mismatch_logged = False

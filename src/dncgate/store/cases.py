@@ -8,13 +8,13 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
 
 from dncgate.domain.case import Case, HistoryEntry, Payout, Status
 from dncgate.domain.errors import Conflict
 from dncgate.domain.money import Money
 from dncgate.domain.verification import Finding
 from dncgate.store.case_rows import PAYOUT_COLS, load_cases, payout_of
+from dncgate.store.pg import Database
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -205,23 +205,23 @@ class CaseWriter:
 
 
 class CaseStore:
-    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
-        self.pool = pool
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[CaseWriter]:
         """Everything written through the writer commits together or not at all."""
-        async with self.pool.connection() as conn, conn.transaction():
+        async with self.db.connection() as conn, conn.transaction():
             yield CaseWriter(conn)
 
     async def get(self, case_id: str) -> Case | None:
-        async with self.pool.connection() as conn:
+        async with self.db.connection() as conn:
             found = await load_cases(conn, "case_id = %s", (case_id,))
         return found[0] if found else None
 
     async def by_request_id(self, request_id: str) -> tuple[Case, bytes] | None:
         """The case a FileComplaint request_id created, with its consumer key (to detect reuse)."""
-        async with self.pool.connection() as conn:
+        async with self.db.connection() as conn:
             row = await (
                 await conn.execute("SELECT case_id, consumer_key FROM complaints WHERE request_id = %s", (request_id,))
             ).fetchone()
@@ -256,7 +256,7 @@ class CaseStore:
         if before_seq is not None:
             where.append("seq < %s")
             params.append(before_seq)
-        async with self.pool.connection() as conn:
+        async with self.db.connection() as conn:
             cur = await conn.execute(
                 f"SELECT seq FROM complaints WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT %s",
                 (*params, limit + 1),

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 import redis.asyncio as aioredis
-from psycopg_pool import AsyncConnectionPool
 
 from dncgate.domain.calls import CallEvent
 from dncgate.domain.registry import epoch_us
@@ -15,6 +14,7 @@ from dncgate.domain.types import Category, Decision
 from dncgate.domain.verification import LoggedCall
 from dncgate.store.calls import decode_event
 from dncgate.store.hot import CALLS
+from dncgate.store.pg import Database
 from dncgate.store.recorder import STREAM_CLOCK_PAD, stream_events
 
 _PAGE = 1000
@@ -49,8 +49,8 @@ def _logged(e: CallEvent, dialled: bool | None) -> LoggedCall:
 
 
 class CallEvidence:
-    def __init__(self, pool: AsyncConnectionPool[Any], client: aioredis.Redis) -> None:
-        self.pool = pool
+    def __init__(self, db: Database, client: aioredis.Redis) -> None:
+        self.db = db
         self.client = client
 
     async def calls_to(
@@ -66,7 +66,7 @@ class CallEvidence:
             e for e in await stream_events(self.client, callee_key.hex(), after, before) if e.caller_e164 in wanted
         ]
         calls: dict[str, LoggedCall] = {}
-        async with self.pool.connection() as conn:
+        async with self.db.connection() as conn:
             cur = await conn.execute(
                 "SELECT l.call_id, l.at, l.caller_e164, l.org_id, l.agent_id, l.category, l.decision, o.dialled"
                 " FROM call_log l LEFT JOIN call_outcome o USING (call_id)"
@@ -90,7 +90,7 @@ class CallEvidence:
         The window is half-open: after <= at < before.
         """
         pending = await _org_events(self.client, org_id, after, before)
-        async with self.pool.connection() as conn:
+        async with self.db.connection() as conn:
             cur = await conn.execute(
                 "SELECT l.agent_id, count(*) FROM call_log l LEFT JOIN call_outcome o USING (call_id)"
                 f" WHERE l.org_id = %s AND l.at >= %s AND l.at < %s AND {_VIOLATING} GROUP BY l.agent_id",

@@ -5,14 +5,18 @@ Layout (all keys binary and short, because at millions of numbers every byte cou
     dncr<3-byte bucket>  HASH  digest[3:9] -> "mask" or "mask|epoch:mask|..."   do-not-disturb
     dncc<3-byte bucket>  HASH  digest[3:9] + blake2b-64(org, agent) -> expiry epoch ("0": none)
     dnc:mode             HASH  org -> ENFORCE | MONITOR
-    dnc:ready            STRING "<layout version>/<bucket bits>"; absent while empty or being rebuilt
+    dnc:ready            STRING "<layout version>/<bucket bits>/<pepper fingerprint>"; absent while
+                         empty or being rebuilt
     dnc:seq              STRING highest journal seq applied
     dnc:calls            STREAM call events (the evidence complaints are matched against)
 
 The bucket is the top `bits` bits of the digest, so each hash holds a few dozen to a few hundred
 fields and stays in Redis's compact (ziplist/listpack) encoding: about 12 bytes per number plus the
 bucket's own overhead shared by all its numbers. Absent `dnc:ready` means "not loaded": the gateway
-then blocks (fail closed) instead of reading an empty registry as "nobody registered".
+then blocks (fail closed) instead of reading an empty registry as "nobody registered". So does a
+marker written with another layout, bucket size or pepper: a Redis loaded under another pepper holds
+keys no number of ours hashes to, and would read as "nobody registered" too. The comparison is the
+one every Check already makes, so the pepper check costs the hot path nothing.
 """
 
 from __future__ import annotations
@@ -91,11 +95,13 @@ class NotLoaded(Exception):
 class HotRegistry:
     """Reads and writes of the registry in Redis."""
 
-    def __init__(self, client: aioredis.Redis, bucket_bits: int = 16) -> None:
+    def __init__(self, client: aioredis.Redis, bucket_bits: int = 16, fingerprint: str = "") -> None:
+        """`fingerprint`: the pepper's (`NumberKeyer.fingerprint`); tools that only locate keys omit it."""
         self.client = client
         self.bits = bucket_bits
         self._shift = 24 - bucket_bits
-        self.ready_value = b"%d/%d" % (LAYOUT_VERSION, bucket_bits)
+        self.fingerprint = fingerprint
+        self.ready_value = b"%d/%d/%s" % (LAYOUT_VERSION, bucket_bits, fingerprint.encode())
         self._max_seq = client.register_script(_MAX_SEQ)
 
     def _bucket(self, key: bytes) -> bytes:

@@ -10,11 +10,11 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import tuple_row
-from psycopg_pool import AsyncConnectionPool
 
-from dncgate.domain.errors import Conflict
+from dncgate.domain.errors import Conflict, PepperMismatch
 from dncgate.domain.registry import ConsentChange, PreferenceChange
 from dncgate.domain.types import Mode, Source
+from dncgate.store.pg import Database
 
 # Writers hold this lock shared; a full rebuild of Redis holds it exclusively, so no write lands
 # in Redis underneath a rebuild that read the journal before it.
@@ -163,14 +163,15 @@ async def consent_changes(conn: Conn, key: bytes) -> list[ConsentChange]:
 class Journal:
     """The PostgreSQL side of the registry."""
 
-    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
-        self.pool = pool
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.pool = db.pool  # for bulk COPYs (store.bulk), which no RPC deadline cuts
 
     @contextlib.asynccontextmanager
     async def consumer(self, key: bytes) -> AsyncIterator[ConsumerSession]:
         """Hold the consumer's write lock (and the shared rebuild lock) for a write-then-apply."""
         async with (
-            self.pool.connection() as conn,
+            self.db.connection() as conn,
             _holding(
                 conn,
                 "SELECT pg_advisory_lock_shared(%s), pg_advisory_lock(%s)",
@@ -183,7 +184,10 @@ class Journal:
 
     @contextlib.asynccontextmanager
     async def exclusive(self) -> AsyncIterator[Conn]:
-        """Hold the rebuild lock exclusively: no registry write lands in Redis meanwhile."""
+        """Hold the rebuild lock exclusively: no registry write lands in Redis meanwhile.
+
+        For rebuilds and an import's applies, which no RPC's deadline may cut short: the raw pool.
+        """
         async with (
             self.pool.connection() as conn,
             _holding(
@@ -192,19 +196,35 @@ class Journal:
         ):
             yield conn
 
+    async def claim_pepper(self, fingerprint: str, conn: Conn | None = None) -> None:
+        """Record the pepper's fingerprint if the journal has none yet (the first writer's stays); raise
+        PepperMismatch if it was written with another pepper (its keys would match no number of ours)."""
+        if conn is None:
+            async with self.db.connection() as c:
+                return await self.claim_pepper(fingerprint, c)
+        await conn.execute(
+            "INSERT INTO pepper_fingerprint (fingerprint) VALUES (%s) ON CONFLICT DO NOTHING", (fingerprint,)
+        )
+        # A statement of its own: its snapshot sees the row of a writer that won a race with ours.
+        row = await (await conn.execute("SELECT fingerprint FROM pepper_fingerprint")).fetchone()
+        assert row is not None
+        if row[0] != fingerprint:
+            raise PepperMismatch(journal=row[0], ours=fingerprint)
+        return None
+
     async def preference_changes(self, key: bytes) -> list[PreferenceChange]:
-        async with self.pool.connection() as conn:
+        async with self.db.connection() as conn:
             return await preference_changes(conn, key)
 
     async def consent_changes(self, key: bytes) -> list[ConsentChange]:
-        async with self.pool.connection() as conn:
+        async with self.db.connection() as conn:
             return await consent_changes(conn, key)
 
     @contextlib.asynccontextmanager
     async def org_writer(self, org_id: str) -> AsyncIterator[Conn]:
         """Hold the org's policy write lock (and the shared rebuild lock) for a write-then-apply."""
         async with (
-            self.pool.connection() as conn,
+            self.db.connection() as conn,
             _holding(
                 conn,
                 "SELECT pg_advisory_lock_shared(%s), pg_advisory_lock(%s::int4, %s::int4)",
@@ -218,7 +238,7 @@ class Journal:
     async def set_org_mode(self, org_id: str, mode: Mode, request_id: str | None, conn: Conn | None = None) -> Mode:
         """Append a policy entry; with a request_id already used, return that entry's mode."""
         if conn is None:
-            async with self.pool.connection() as c:
+            async with self.db.connection() as c:
                 return await self._set_org_mode(c, org_id, mode, request_id)
         return await self._set_org_mode(conn, org_id, mode, request_id)
 
@@ -247,7 +267,7 @@ class Journal:
         if conn is not None:
             cur = await conn.execute(sql)
             return {r[0]: Mode(r[1]) for r in await cur.fetchall()}
-        async with self.pool.connection() as c:
+        async with self.db.connection() as c:
             cur = await c.execute(sql)
             return {r[0]: Mode(r[1]) for r in await cur.fetchall()}
 
@@ -255,7 +275,7 @@ class Journal:
         """The org's current mode: its latest policy journal entry, None when it has none."""
         sql = "SELECT mode FROM org_policy_journal WHERE org_id = %s ORDER BY seq DESC LIMIT 1"
         if conn is None:
-            async with self.pool.connection() as c:
+            async with self.db.connection() as c:
                 row = await (await c.execute(sql, (org_id,))).fetchone()
         else:
             row = await (await conn.execute(sql, (org_id,))).fetchone()
@@ -264,7 +284,7 @@ class Journal:
     async def max_seq(self, conn: Conn | None = None) -> int:
         sql = "SELECT last_value, is_called FROM journal_seq"
         if conn is None:
-            async with self.pool.connection() as c:
+            async with self.db.connection() as c:
                 row = await (await c.execute(sql)).fetchone()
         else:
             row = await (await conn.execute(sql)).fetchone()
@@ -273,7 +293,7 @@ class Journal:
 
     async def keys_since(self, seq: int, recorded_after: datetime) -> list[bytes]:
         """Consumers with journal entries after `seq` or recorded after a time (for catch-up)."""
-        async with self.pool.connection() as conn:
+        async with self.db.connection() as conn:
             cur = await conn.execute(
                 "SELECT consumer_key FROM preference_journal WHERE seq > %s OR recorded_at > %s"
                 " UNION SELECT consumer_key FROM consent_journal WHERE seq > %s OR recorded_at > %s",

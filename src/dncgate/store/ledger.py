@@ -5,25 +5,24 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from psycopg_pool import AsyncConnectionPool
-
 from dncgate.domain.case import Payout, PayoutStatus
 from dncgate.domain.reports import Period
 from dncgate.store.case_rows import PAYOUT_COLS, payout_of
+from dncgate.store.pg import Database
 
 
 class Ledger:
-    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
-        self.pool = pool
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     async def get(self, payout_id: str) -> Payout | None:
-        async with self.pool.connection() as conn:
+        async with self.db.connection() as conn:
             cur = await conn.execute(f"SELECT {PAYOUT_COLS} FROM payouts WHERE payout_id = %s", (payout_id,))
             row = await cur.fetchone()
         return payout_of(row) if row else None
 
     async def case_of(self, payout_id: str) -> str | None:
-        async with self.pool.connection() as conn:
+        async with self.db.connection() as conn:
             row = await (
                 await conn.execute("SELECT case_id FROM payouts WHERE payout_id = %s", (payout_id,))
             ).fetchone()
@@ -49,7 +48,7 @@ class Ledger:
             if value is not None:
                 where.append(clause)
                 params.append(value)
-        async with self.pool.connection() as conn:
+        async with self.db.connection() as conn:
             cur = await conn.execute(
                 f"SELECT seq, {PAYOUT_COLS} FROM payouts WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT %s",
                 (*params, limit + 1),
@@ -79,7 +78,7 @@ class Ledger:
             "before": before or datetime.max.replace(tzinfo=UTC),
         }
         out: list[tuple[str, datetime, str, int, int]] = []
-        async with self.pool.connection() as conn:
+        async with self.db.connection() as conn:
             for kind, col in (("PENDING", "created_at"), ("PAID", "paid_at")):
                 cur = await conn.execute(sql.format(col=col).encode(), {**params, "kind": kind})
                 out += [(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in await cur.fetchall()]

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-from psycopg_pool import AsyncConnectionPool
 
 from dncgate.domain.calls import CallOutcome
+from dncgate.store.pg import Database
 
 # A flag once reported stays set and the longest duration wins: reports may repeat, arrive in stages
 # ("dialled", then "connected, 40 s") or out of order, and the row only ever gains information.
@@ -34,19 +32,19 @@ class CallRef:
 
 
 class OutcomeStore:
-    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
-        self.pool = pool
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     async def logged_call(self, call_id: str) -> CallRef | None:
         """The call as the recorder committed it to call_log; None when it is not there (yet)."""
-        async with self.pool.connection() as conn:
+        async with self.db.connection() as conn:
             cur = await conn.execute("SELECT callee_key, callee_masked FROM call_log WHERE call_id = %s", (call_id,))
             row = await cur.fetchone()
         return CallRef(call_id, bytes(row[0]), row[1]) if row else None
 
     async def merge(self, outcome: CallOutcome, request_id: str | None) -> CallOutcome:
         """Merge a report into the call's outcome; returns the outcome as it now stands."""
-        async with self.pool.connection() as conn:
+        async with self.db.connection() as conn:
             cur = await conn.execute(
                 _MERGE,
                 (
