@@ -60,40 +60,42 @@ def decide(
     """
     if not call.callee_valid:
         return INVALID_NUMBER
-    reason = Reason.NOT_REGISTERED
-    if mask_covers(registered_mask, call.category):
-        if not consent_on_file(consents, call.org_id, call.agent_id, now):
-            return _enforce(Verdict(Decision.BLOCK, Reason.REGISTERED), mode)
-        reason = Reason.CONSENT_ON_FILE
-    opens = window_check(hours, call.callee_zones, now)
+    covered = mask_covers(registered_mask, call.category)
+    consented = covered and consent_on_file(consents, call.org_id, call.agent_id, now)
+    return decide_case(covered, consented, mode, window_check(hours, call.callee_zones, now))
+
+
+def decide_case(covered: bool, consented: bool, mode: Mode, opens: datetime | None) -> Verdict:
+    """`decide` for a valid callee once the registry has been read: whether her do-not-disturb covers
+    the call's category, whether a consent to the org (or agent) is on file, the org's mode, and when
+    the calling window opens (None: it is open now; `hours.window_check`)."""
+    if covered and not consented:
+        return _enforce(Verdict(Decision.BLOCK, Reason.REGISTERED), mode)
     if opens is not None:
         return _enforce(Verdict(Decision.BLOCK, Reason.OUTSIDE_CALLING_HOURS, next_allowed_time=opens), mode)
-    return Verdict(Decision.ALLOW, reason)
+    return Verdict(Decision.ALLOW, Reason.CONSENT_ON_FILE if covered else Reason.NOT_REGISTERED)
+
+
+# The states the registry can hold for one call, in the order the Check scripts number them (case
+# index = 2 * state + monitor): (covered, consented) = not covered, covered with a consent on file,
+# covered without one; each in enforce then monitor mode.
+CASES = tuple(
+    (covered, consented, mode)
+    for covered, consented in ((False, False), (True, True), (True, False))
+    for mode in (Mode.ENFORCE, Mode.MONITOR)
+)
 
 
 def verdicts_by_case(call: CallAttempt, hours: CallingHours, now: datetime) -> tuple[Verdict, ...]:
-    """`decide` for each state the registry can hold for this call, in the order
-    (not covered, covered with a consent on file, covered without one) x (enforce, monitor).
+    """`decide` for each of the registry's states (`CASES`), the calling window computed once for all six.
 
     The gateway hands these six answers to Redis, which picks the one matching what it stores, so a
-    Check needs one round trip while every decision is still made here. Calling hours are computed
-    once for all six.
+    Check needs one round trip while every decision is still made here, by `decide_case`.
     """
     if not call.callee_valid:
-        return (INVALID_NUMBER,) * 6
+        return (INVALID_NUMBER,) * len(CASES)
     opens = window_check(hours, call.callee_zones, now)
-
-    def reachable(reason: Reason) -> Verdict:
-        if opens is not None:
-            return Verdict(Decision.BLOCK, Reason.OUTSIDE_CALLING_HOURS, next_allowed_time=opens)
-        return Verdict(Decision.ALLOW, reason)
-
-    cases = (
-        reachable(Reason.NOT_REGISTERED),
-        reachable(Reason.CONSENT_ON_FILE),
-        Verdict(Decision.BLOCK, Reason.REGISTERED),
-    )
-    return tuple(v for case in cases for v in (case, _enforce(case, Mode.MONITOR) if not case.allowed else case))
+    return tuple(decide_case(covered, consented, mode, opens) for covered, consented, mode in CASES)
 
 
 def _enforce(blocked: Verdict, mode: Mode) -> Verdict:
