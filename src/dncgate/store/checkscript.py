@@ -1,11 +1,13 @@
 """One Redis round trip per Check or list scrub: a Lua script classifies the stored state and logs the call.
 
-The decision itself stays in the pure domain: before the call, the gateway asks `domain.decide` for the
-verdict in each of the six cases the stored state can be in (callee not covered / covered with a consent
-/ covered without one, times enforce / monitor) and hands the six outcomes to the script. The script only
-reads what `HotRegistry.parse_lookup` reads, sorts each callee into one of those cases exactly as the
-Python fold does (schedule at `now`, category bit, consent expiry, org mode), appends its event with that
-case's outcome and returns the case indices. A property test holds the two classifications equal.
+The decision itself stays in the pure domain: before the call, the gateway asks
+`domain.decision.verdicts_by_case` for the verdict in each of the six cases the stored state can be in
+(callee not covered / covered with a consent / covered without one, times enforce / monitor), each
+answered by `decide_case`, the rule `decide` applies. The script only reads what
+`HotRegistry.parse_lookup` reads, sorts each callee into one of those cases (`classify`, one Lua
+function shared by both scripts, as the Python fold does: schedule at `now`, category bit, consent
+expiry, org mode), appends its event with that case's outcome and returns the case indices. A property
+test holds the two classifications equal.
 
 A single Check uses the script for one callee (`CheckScript.command`). A list scrub uses the batch
 form (`CheckChunk`): one call classifies and logs a chunk of callees, with what they share (ready value,
@@ -45,6 +47,44 @@ CASES = 6
 # flat out: p99 3-6 ms with chunks of 100 to 200 (as noisy as that), 10-14 ms with one call per batch.
 CHUNK = 200
 
+# How both scripts sort one callee into a registry state (`domain.decision.CASES`: 0 not covered, 1
+# covered with a consent on file, 2 covered without one), as `HotRegistry.parse_lookup` reads the same
+# fields and the Python fold judges them: the preference's schedule at `now_us` (its mask, then each
+# "at:mask" step already in effect), the call category's bit (0: any registration covers), then the
+# org's and the agent's consent expiry (0: none; in force while now < expiry).
+_CLASSIFY = """
+local function classify(pkey, field, ckey, org_field, agent_field, bitv, now_us)
+  local mask = 0
+  local raw = redis.call('HGET', pkey, field)
+  if raw then
+    local head = true
+    for part in string.gmatch(raw, '[^|]+') do
+      if head then
+        mask = tonumber(part)
+        head = false
+      else
+        local at, m = string.match(part, '^(%d+):(%d+)$')
+        if tonumber(at) > now_us then break end
+        mask = tonumber(m)
+      end
+    end
+  end
+  local covered
+  if bitv == 0 then covered = mask ~= 0 else covered = bit.band(mask, bitv) ~= 0 end
+  if not covered then return 0 end
+  local now_s = now_us / 1000000
+  local exps = redis.call('HMGET', ckey, org_field, agent_field)
+  for i = 1, 2 do
+    local e = exps[i]
+    if e then
+      local x = tonumber(e)
+      if x == 0 or now_s < x then return 1 end
+    end
+  end
+  return 2
+end
+"""
+
 _DECISIONS = (Decision.ALLOW, Decision.BLOCK)
 _REASONS = tuple(Reason)
 _TABLES = (
@@ -53,6 +93,7 @@ _TABLES = (
     + "}\nlocal REASONS = {"
     + ", ".join(f"'{r.value}'" for r in _REASONS)
     + "}\n"
+    + _CLASSIFY
 )
 
 # The script for one callee. KEYS: READY, preference hash, consent hash, MODES, CALLS. ARGV: ready value,
@@ -63,37 +104,7 @@ _SINGLE_SCRIPT = (
     + """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 local now_us = tonumber(ARGV[6])
-local mask = 0
-local raw = redis.call('HGET', KEYS[2], ARGV[2])
-if raw then
-  local first = true
-  for part in string.gmatch(raw, '[^|]+') do
-    if first then
-      mask = tonumber(part)
-      first = false
-    else
-      local at, m = string.match(part, '^(%d+):(%d+)$')
-      if tonumber(at) > now_us then break end
-      mask = tonumber(m)
-    end
-  end
-end
-local bitv = tonumber(ARGV[7])
-local covered
-if bitv == 0 then covered = mask ~= 0 else covered = bit.band(mask, bitv) ~= 0 end
-local case = 0
-if covered then
-  case = 2
-  local now_s = now_us / 1000000
-  local exps = redis.call('HMGET', KEYS[3], ARGV[3], ARGV[4])
-  for i = 1, 2 do
-    local e = exps[i]
-    if e then
-      local x = tonumber(e)
-      if x == 0 or now_s < x then case = 1 end
-    end
-  end
-end
+local case = classify(KEYS[2], ARGV[2], KEYS[3], ARGV[3], ARGV[4], tonumber(ARGV[7]), now_us)
 local mode = redis.call('HGET', KEYS[4], ARGV[5])
 local monitor
 if mode then monitor = (mode == 'MONITOR') else monitor = (ARGV[8] == '1') end
@@ -136,7 +147,6 @@ _BATCH_SCRIPT = (
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 local now = ARGV[2]
 local now_us = tonumber(now)
-local now_s = now_us / 1000000
 local groups, monitors = {}, {}
 local a = 5
 for g = 1, tonumber(ARGV[4]) do
@@ -164,35 +174,7 @@ while a <= last do
   local f = ARGV[a + 1]
   local case = 0
   if f ~= '' then
-    local mask = 0
-    local raw = redis.call('HGET', KEYS[k], f)
-    if raw then
-      local head = true
-      for part in string.gmatch(raw, '[^|]+') do
-        if head then
-          mask = tonumber(part)
-          head = false
-        else
-          local at, m = string.match(part, '^(%d+):(%d+)$')
-          if tonumber(at) > now_us then break end
-          mask = tonumber(m)
-        end
-      end
-    end
-    local bitv = g[6]
-    local covered
-    if bitv == 0 then covered = mask ~= 0 else covered = bit.band(mask, bitv) ~= 0 end
-    if covered then
-      case = 2
-      local exps = redis.call('HMGET', KEYS[k + 1], f .. g[7], f .. g[8])
-      for i = 1, 2 do
-        local e = exps[i]
-        if e then
-          local x = tonumber(e)
-          if x == 0 or now_s < x then case = 1 end
-        end
-      end
-    end
+    case = classify(KEYS[k], f, KEYS[k + 1], f .. g[7], f .. g[8], g[6], now_us)
     k = k + 2
   end
   local idx = case * 2
