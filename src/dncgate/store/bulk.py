@@ -1,4 +1,5 @@
-"""Bulk registry writes for imports: binary COPY into the preference journal, batched Redis writes.
+"""Bulk registry writes for imports and catch-ups: binary COPY into the preference journal, journal
+reads for many consumers at once, batched Redis writes.
 
 One INSERT or one Redis round trip per number would cap an import at a few thousand rows a second;
 COPY and a script that writes hundreds of fields per call are what make millions of rows practical.
@@ -14,8 +15,8 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from dncgate.domain.imports import Entry
-from dncgate.domain.registry import Schedule
-from dncgate.store.hot import SEQ, HotRegistry, encode_schedule
+from dncgate.domain.registry import Consent, Schedule
+from dncgate.store.hot import SEQ, HotRegistry, encode_consent, encode_schedule
 
 _COPY = (
     "COPY preference_journal (consumer_key, do_not_disturb, categories, source, effective_from)"
@@ -61,14 +62,15 @@ _LENGTHS = struct.Struct("!BBH")
 # The fold's inputs for every entry of the consumers that have more than one (those with just one
 # have only the row the import itself appended). Times as exact microseconds: extract(epoch) is
 # numeric since PostgreSQL 14.
-_ENTRIES = """
+_ENTRY_COLUMNS = """consumer_key, (extract(epoch FROM effective_from) * 1000000)::bigint AS effective_us, seq,
+           CASE WHEN do_not_disturb THEN categories ELSE 0 END AS mask"""
+_SHARED_ENTRIES = f"""
 SELECT consumer_key, effective_us, seq, mask FROM (
-    SELECT consumer_key, (extract(epoch FROM effective_from) * 1000000)::bigint AS effective_us, seq,
-           CASE WHEN do_not_disturb THEN categories ELSE 0 END AS mask,
-           count(*) OVER (PARTITION BY consumer_key) AS entries
+    SELECT {_ENTRY_COLUMNS}, count(*) OVER (PARTITION BY consumer_key) AS entries
     FROM preference_journal WHERE consumer_key = ANY(%b)
 ) j WHERE entries > 1
 """
+_ALL_ENTRIES = f"SELECT {_ENTRY_COLUMNS} FROM preference_journal WHERE consumer_key = ANY(%b)"
 
 
 # One preference journal entry to append, keyed by the consumer's digest (never the number):
@@ -108,34 +110,59 @@ async def append_preferences(pool: AsyncConnectionPool[Any], rows: Sequence[Jour
 
 async def shared_entries(conn: AsyncConnection[Any], keys: Sequence[bytes]) -> dict[bytes, list[Entry]]:
     """The journal entries of those consumers that have more than one, reduced to what a fold reads."""
-    cur = await conn.execute(_ENTRIES, (keys,))
+    return await _entries(conn, _SHARED_ENTRIES, keys)
+
+
+async def preference_entries(conn: AsyncConnection[Any], keys: Sequence[bytes]) -> dict[bytes, list[Entry]]:
+    """Every preference journal entry of these consumers, reduced to what a fold reads (`fold_entries`);
+    consumers without any are absent."""
+    return await _entries(conn, _ALL_ENTRIES, keys)
+
+
+async def _entries(conn: AsyncConnection[Any], sql: str, keys: Sequence[bytes]) -> dict[bytes, list[Entry]]:
+    cur = await conn.execute(sql, (keys,), binary=True)  # binary: keys come back as bytes, not hex to decode
     out: dict[bytes, list[Entry]] = {}
     for key, effective_us, seq, mask in await cur.fetchall():
         out.setdefault(key, []).append((effective_us, seq, mask))
     return out
 
 
+# A consent's new state for Redis: (consumer key, org, agent, the consent in force or None).
+ConsentState = tuple[bytes, str, str, Consent | None]
+
+
 class BulkHotWriter:
-    """Writes many numbers' folded schedules to Redis, then raises the applied-seq watermark."""
+    """Writes many numbers' folded schedules (and consents) to Redis, then raises the applied-seq watermark."""
 
     def __init__(self, hot: HotRegistry) -> None:
         self.hot = hot
         self._script = hot.client.register_script(_WRITE)
 
-    async def write(self, schedules: Sequence[tuple[bytes, Schedule]], seq: int) -> None:
-        """Write the schedules (deleting fields that block nothing); the last call raises `dnc:seq`.
+    async def write(
+        self, schedules: Sequence[tuple[bytes, Schedule]], seq: int, consents: Sequence[ConsentState] = ()
+    ) -> None:
+        """Write the schedules and consents (deleting fields that block or allow nothing), then raise
+        `dnc:seq` to `seq` (0 leaves it).
 
         The calls go in one pipeline (one round trip); without a transaction, so other clients'
-        commands, Checks among them, run between them.
+        commands, Checks among them, run between them. The watermark is raised by a call of its own
+        once every write succeeded: in a pipeline, a call after a failed one still runs, and a
+        watermark past a write that failed would hide it from the next catch-up.
         """
         location, lengths = self.hot.pref_location, _LENGTHS.pack
-        pipe = self.hot.client.pipeline(transaction=False)
-        for start in range(0, max(len(schedules), 1), _FIELDS_PER_CALL):
-            parts = []
-            for key, schedule in schedules[start : start + _FIELDS_PER_CALL]:
-                hkey, hfield = location(key)
-                value = encode_schedule(schedule) or b""
-                parts.append(lengths(len(hkey), len(hfield), len(value)) + hkey + hfield + value)
-            last = start + _FIELDS_PER_CALL >= len(schedules)
-            await self._script(keys=[SEQ], args=[seq if last else 0, b"".join(parts)], client=pipe)
-        await pipe.execute()
+        parts = []
+        for key, schedule in schedules:
+            hkey, hfield = location(key)
+            value = encode_schedule(schedule) or b""
+            parts.append(lengths(len(hkey), len(hfield), len(value)) + hkey + hfield + value)
+        for key, org, agent, consent in consents:
+            hkey, hfield = self.hot.consent_location(key, org, agent)
+            value = encode_consent(consent) or b""
+            parts.append(lengths(len(hkey), len(hfield), len(value)) + hkey + hfield + value)
+        if parts:
+            pipe = self.hot.client.pipeline(transaction=False)
+            for start in range(0, len(parts), _FIELDS_PER_CALL):
+                await self._script(keys=[SEQ], args=[0, b"".join(parts[start : start + _FIELDS_PER_CALL])], client=pipe)
+            await pipe.execute()
+        if seq > 0:
+            await self._script(keys=[SEQ], args=[seq, b""])
