@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import redis.exceptions
 
-from dncgate.domain.registry import Schedule
+from dncgate.domain.registry import Consent, Schedule
 from dncgate.domain.types import ALL_CATEGORIES_MASK, Category, Decision, Mode, Reason, Source
 from dncgate.service import catchup, sync
-from dncgate.store.bulk import BulkHotWriter
+from dncgate.store.bulk import BulkHotWriter, ConsentState
+from dncgate.store.catchup import Changed, PackedKeys, changed_since, preference_rows
 from dncgate.store.hot import SEQ
 from tests.integration.support import CONSUMER, OTHER_CONSUMER, check_input, key_of, registry_hashes
 
@@ -78,13 +80,22 @@ async def test_catch_up_leaves_redis_exactly_as_a_rebuild_would(app: Any) -> Non
     assert await app.hot.applied_seq() == await _last_consumer_seq(app)
 
 
-async def test_reapplying_in_many_small_slices_gives_the_same_redis(app: Any) -> None:
-    """Slices of seven consumers, each its own apply section, end in the same hashes as one slice."""
+async def _changed(app: Any) -> Changed:
+    async with app.journal.pool.connection() as conn:
+        return await changed_since(conn, 0, sync.CATCH_UP_WINDOW)
+
+
+async def test_reapplying_in_many_small_slices_and_sections_gives_the_same_redis(app: Any) -> None:
+    """Slices of seven consumers, sections of three slices (the last ones shorter), end in the same hashes."""
     await _varied_registry(app)
     expected = await registry_hashes(app.redis)
     await _garble(app)
-    keys = sorted(key_of(app, n) for n in NUMBERS)
-    assert await catchup.reapply_many(app.registry, keys, apply_keys=7) == await _last_consumer_seq(app)
+    await app.redis.set(SEQ, 0)
+    changed = await _changed(app)
+    assert len(changed.preferences) == changed.consumers == len(NUMBERS)
+    assert 0 < len(changed.consents) < len(NUMBERS)
+    seq = await catchup.reapply_many(app.registry, changed, slice_keys=7, section_keys=21)
+    assert seq == await _last_consumer_seq(app) == await app.hot.applied_seq()
     assert await registry_hashes(app.redis) == expected
 
 
@@ -99,7 +110,7 @@ async def test_a_catch_up_cut_short_leaves_the_watermark_where_it_was(app: Any) 
     await app.redis.delete(victim)
     await app.redis.set(victim, b"not a hash")  # every HSET into this bucket now fails with WRONGTYPE
     with pytest.raises(redis.exceptions.ResponseError):
-        await catchup.reapply_many(app.registry, sorted(key_of(app, n) for n in NUMBERS), apply_keys=200)
+        await catchup.reapply_many(app.registry, await _changed(app), slice_keys=10, section_keys=30)
     assert await app.hot.applied_seq() == 0
     await app.redis.delete(victim)
     await app.redis.hset(victim, mapping=saved)
@@ -162,3 +173,41 @@ async def test_caught_up_consumers_are_no_longer_dirty(app: Any) -> None:
     app.registry.dirty.add(key_of(app, CONSUMER))
     await sync.catch_up(app.registry, app.journal, app.hot)
     assert not app.registry.dirty
+
+
+async def test_a_slices_rows_are_exactly_its_consumers_entries_however_dense_its_key_range(app: Any) -> None:
+    """preference_rows reads a slice's entries whether its key range holds only its consumers, some others
+    too (filtered out), or many others (read by the slice's keys instead)."""
+    for i, number in enumerate(NUMBERS):
+        await app.registry.set_preference(number, True, [], Source.APP, None, None)
+        if i % 4 == 0:
+            await app.registry.set_preference(number, False, [], Source.ADMIN, None, None)
+    keys = sorted(key_of(app, n) for n in NUMBERS)
+    entries: dict[bytes, list[tuple[bytes, int, int, int]]] = {}
+    async with app.journal.pool.connection() as conn:
+        for row in await preference_rows(conn, PackedKeys.of(keys)):
+            entries.setdefault(row[0], []).append(row)
+        assert sorted(entries) == keys and sum(map(len, entries.values())) == len(NUMBERS) * 5 // 4
+        some_others = [k for i, k in enumerate(keys[40:100]) if i % 5]  # its range holds a few others
+        for subset in (keys[10:30], some_others, keys[::2], keys[::17], keys[5:6], []):
+            rows = await preference_rows(conn, PackedKeys.of(subset))
+            assert sorted(rows) == sorted(r for k in subset for r in entries[k]), len(subset)
+            assert [r[0] for r in rows] == sorted(r[0] for r in rows)  # a consumer's entries come together
+
+
+async def test_bulk_writes_land_where_hot_registry_writes_them_in_any_key_order(app: Any) -> None:
+    """BulkHotWriter, given keys in any order, schedules of every shape (some deleting) and consents, leaves
+    the same hashes as HotRegistry.load writing the same state."""
+    rng = random.Random(7)
+    keys = [hashlib.sha256(b"k%d" % i).digest() for i in range(3_000)]
+    rng.shuffle(keys)
+    shapes = [Schedule(ALL_CATEGORIES_MASK), Schedule(6), Schedule(0), Schedule(0, ((2_000_000_000_000_000, 8),))]
+    schedules = [(k, shapes[rng.randrange(len(shapes))]) for k in keys]
+    expires = datetime(2031, 1, 1, tzinfo=UTC)
+    consents: list[ConsentState] = [(k, "acme", "", Consent("acme", "", expires)) for k in keys[:50]]
+    consents += [(k, "acme", "a7", Consent("acme", "a7")) for k in keys[50:90]]
+    await BulkHotWriter(app.hot).write(schedules, 0, consents)
+    written = await registry_hashes(app.redis)
+    await app.redis.flushdb()
+    await app.hot.load(schedules, [(k, o, a, c) for k, o, a, c in consents if c is not None])
+    assert await registry_hashes(app.redis) == written

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -43,6 +43,11 @@ def _pref(row: Sequence[Any]) -> PreferenceChange:
 
 def _consent(row: Sequence[Any]) -> ConsentChange:
     return ConsentChange(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
+
+
+# For the other modules that read consent rows (store/catchup.py).
+CONSENT_COLUMNS = _CONSENT_COLS
+consent_change = _consent
 
 
 @contextlib.asynccontextmanager
@@ -160,19 +165,6 @@ async def consent_changes(conn: Conn, key: bytes) -> list[ConsentChange]:
     return [_consent(r) for r in await cur.fetchall()]
 
 
-async def consent_changes_of(conn: Conn, keys: Sequence[bytes]) -> dict[bytes, list[ConsentChange]]:
-    """Every consent journal entry of these consumers, in journal order; consumers without any are absent."""
-    cur = await conn.execute(
-        f"SELECT consumer_key, {_CONSENT_COLS} FROM consent_journal WHERE consumer_key = ANY(%b) ORDER BY seq",
-        (keys,),
-        binary=True,
-    )
-    out: dict[bytes, list[ConsentChange]] = {}
-    for row in await cur.fetchall():
-        out.setdefault(row[0], []).append(_consent(row[1:]))
-    return out
-
-
 class Journal:
     """The PostgreSQL side of the registry."""
 
@@ -283,33 +275,6 @@ class Journal:
             row = await (await conn.execute(sql)).fetchone()
         assert row is not None
         return int(row[0]) if row[1] else 0
-
-    async def keys_since(self, seq: int, window: timedelta) -> list[bytes]:
-        """Consumers with journal entries after `seq`, or recorded within `window` of the journal's
-        latest entry (for catch-up), in key order.
-
-        The window ends at the latest entry (by seq), not at the clock: after a crash and a long
-        pause, the entries recorded just before the crash are still in it. Both ends come from
-        PostgreSQL's clock, which stamped `recorded_at`, so skew between hosts does not move it.
-        """
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                """
-                WITH since AS (
-                    SELECT least(now(), greatest(
-                        (SELECT recorded_at FROM preference_journal ORDER BY seq DESC LIMIT 1),
-                        (SELECT recorded_at FROM consent_journal ORDER BY seq DESC LIMIT 1)
-                    )) - %(window)s AS at
-                )
-                SELECT consumer_key FROM preference_journal, since WHERE seq > %(seq)s OR recorded_at > since.at
-                UNION
-                SELECT consumer_key FROM consent_journal, since WHERE seq > %(seq)s OR recorded_at > since.at
-                ORDER BY 1
-                """,
-                {"seq": seq, "window": window},
-                binary=True,
-            )
-            return [r[0] for r in await cur.fetchall()]
 
 
 async def stream_preferences(conn: Conn) -> AsyncIterator[tuple[bytes, list[PreferenceChange]]]:
