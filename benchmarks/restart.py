@@ -171,7 +171,12 @@ def main() -> None:
             ],
         ),
         "",
-        "Per restart, SERVING after: " + ", ".join(f"{r['serving_s']:.2f}" for r in rounds) + " s.",
+        "Per restart, SERVING after: " + ", ".join(f"{r['serving_s']:.2f}" for r in rounds) + " s. "
+        "While the server opens its gRPC port only once the registry is loaded, the port's first answer "
+        "and SERVING are the same moment; once it opens the port at once (CallGate NOT_SERVING until "
+        "the registry is current), the first row is the port and the second the registry. Before the "
+        "catch-up come the process's start, Redis loading its append-only file (it grows by the fields "
+        "each catch-up rewrites, until Redis rewrites it) and PostgreSQL's start.",
     ]
     record("restart", result, "\n".join(lines), command_line(), info, Output.at(ns.out))
 
