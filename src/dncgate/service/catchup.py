@@ -81,7 +81,7 @@ async def _section(
                 seq = max(seq, top)
                 if writing is not None:
                     await writing  # one slice's writes in flight at a time
-                writing = asyncio.create_task(writer.write(schedules, 0, states))
+                writing = asyncio.create_task(writer.write(schedules, 0, states, changes_only=True))
             if writing is not None:
                 await writing  # written before the lock is released
         except BaseException:
