@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import redis
@@ -24,7 +25,7 @@ from benchmarks.common import SERVE_ARGS_ENV
 from benchmarks.registry_load import PEPPER, consumer_number, load_fast, server_bucket_bits
 from dncgate.store.hot import CALLS
 
-__all__ = ["BenchServer", "consumer_number", "preload_registry", "serve", "settle"]
+__all__ = ["BenchServer", "consumer_number", "free_port", "preload_registry", "serve", "settle", "spawn", "stop"]
 
 
 @dataclass
@@ -36,30 +37,47 @@ class BenchServer:
     pid: int  # the `dncgate serve` process, for py-spy
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def spawn(data_dir: Path, port: int, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], Any]:
+    """Start `dncgate serve` on `port` with its embedded stores under `data_dir` (fresh or not), as the
+    benchmarks run it; its stderr is appended to <data dir>/serve.log. The process and that log file."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DNCGATE_")} | {
+        "DNCGATE_LISTEN": f"127.0.0.1:{port}",
+        "DNCGATE_DATA_DIR": str(data_dir),
+        "DNCGATE_PEPPER": PEPPER.hex(),
+        "DNCGATE_CALLING_HOURS": "00:00-24:00",
+        "DNCGATE_LOG_LEVEL": "warning",
+        **(extra_env or {}),
+    }
+    args = shlex.split(os.environ.get(SERVE_ARGS_ENV, ""))
+    log = (data_dir / "serve.log").open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dncgate.cli", "serve", *args], env=env, stdout=subprocess.DEVNULL, stderr=log
+    )
+    return proc, log
+
+
+def stop(proc: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+    """SIGINT, as Ctrl-C does; killed if it has not exited within `timeout_s`."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @contextmanager
 def serve(extra_env: dict[str, str] | None = None) -> Iterator[BenchServer]:
     """`dncgate serve` on a free port with fresh embedded stores; its stderr goes to <data dir>/serve.log."""
     with tempfile.TemporaryDirectory(prefix="dncgate-bench-") as tmp:
-        port = _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DNCGATE_")} | {
-            "DNCGATE_LISTEN": f"127.0.0.1:{port}",
-            "DNCGATE_DATA_DIR": tmp,
-            "DNCGATE_PEPPER": PEPPER.hex(),
-            "DNCGATE_CALLING_HOURS": "00:00-24:00",
-            "DNCGATE_LOG_LEVEL": "warning",
-            **(extra_env or {}),
-        }
-        args = shlex.split(os.environ.get(SERVE_ARGS_ENV, ""))
-        log = (Path(tmp) / "serve.log").open("wb")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "dncgate.cli", "serve", *args], env=env, stdout=subprocess.DEVNULL, stderr=log
-        )
+        port = free_port()
+        proc, log = spawn(Path(tmp), port, extra_env)
         try:
             target = f"127.0.0.1:{port}"
             deadline = time.monotonic() + 90
@@ -77,12 +95,7 @@ def serve(extra_env: dict[str, str] | None = None) -> Iterator[BenchServer]:
             urls = json.loads((Path(tmp) / "endpoints.json").read_text())
             yield BenchServer(target, Path(tmp), urls["redis_url"], urls["database_url"], proc.pid)
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
             log.close()
 
 

@@ -173,7 +173,9 @@ async def test_a_batch_in_a_stalled_redis_fails_closed_within_its_deadline(
     elapsed = asyncio.get_running_loop().time() - started
     await stall
     await sleeper.aclose()
-    assert {(r.verdict.decision, r.verdict.reason) for r in results} == {(Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE)}
+    assert {(r.verdict.decision, r.verdict.reason, r.call_id) for r in results} == {
+        (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE, "")
+    }
     assert deadline_s * 0.9 < elapsed < deadline_s * 2
     assert {r.verdict.reason for r in await app.gateway.check_many(reqs)} == {Reason.NOT_REGISTERED}
 

@@ -171,14 +171,31 @@ async def test_many_dialers_past_the_route_limit_are_answered_alike(app: Any) ->
 
 
 async def test_allowed_calls_are_blocked_when_the_event_cannot_be_logged(app: Any) -> None:
-    """If the call stream cannot be written, no call is allowed: every Check is BLOCK REGISTRY_UNAVAILABLE."""
+    """If the call stream cannot be written, no call is allowed: every Check, an invalid callee's too, single
+    or batched, is BLOCK REGISTRY_UNAVAILABLE with no call_id (there is no event to point to)."""
     await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
     await app.redis.set(CALLS, b"not a stream")  # XADD now fails with WRONGTYPE
-    results = await app.gateway.check_many([check_input(OTHER_CONSUMER), check_input(CONSUMER)])
-    assert [(r.verdict.decision, r.verdict.reason) for r in results] == [
-        (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE),
-        (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE),
-    ]
+    callees = [OTHER_CONSUMER, CONSUMER, "12345"]
+    results = await app.gateway.check_many([check_input(c) for c in callees])
+    results += [await app.gateway.check(check_input(c)) for c in callees]
+    assert [(r.verdict.decision, r.verdict.reason, r.call_id) for r in results] == [
+        (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE, "")
+    ] * 6
+
+
+async def test_a_ten_megabyte_callee_is_invalid_number_with_its_event_stored(app: Any) -> None:
+    """Parsing and masking a 10 MB callee takes longer than the Redis deadline; the deadline starts with
+    the round trip, so the Check is still INVALID_NUMBER with a call_id whose event is in the stream."""
+    app.gateway.timeout_s = 0.05
+    callee = "1" * 10_000_000
+    single = await app.gateway.check(check_input(callee))
+    batched = await app.gateway.check_many([check_input(OTHER_CONSUMER), check_input(callee)])
+    for r in (single, batched[1]):
+        assert (r.verdict.decision, r.verdict.reason) == (Decision.BLOCK, Reason.INVALID_NUMBER)
+    events = {e.call_id: e for e in await app.gateway.calls.read_all()}
+    assert set(events) == {single.call_id, *(r.call_id for r in batched)}
+    assert events[single.call_id].reason is Reason.INVALID_NUMBER
+    assert len(events[single.call_id].callee_masked) < 40
 
 
 async def test_a_registry_read_slower_than_the_deadline_fails_closed(app: Any, private_redis: EmbeddedRedis) -> None:
@@ -196,6 +213,7 @@ async def test_a_registry_read_slower_than_the_deadline_fails_closed(app: Any, p
     await stall
     await sleeper.aclose()
     assert (result.verdict.decision, result.verdict.reason) == (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE)
+    assert result.call_id == ""  # no time was left to store its event
     assert elapsed < app.gateway.timeout_s * 2.5
     assert (await app.gateway.check(check_input(OTHER_CONSUMER))).verdict.decision is Decision.ALLOW
 

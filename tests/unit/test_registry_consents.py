@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from dncgate.domain.registry import Consent, ConsentChange, consents_at
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dncgate.domain.registry import Consent, ConsentChange, consent_states, consents_at
 
 T0 = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 
@@ -172,3 +175,31 @@ def test_consent_covers_only_its_org_and_agent() -> None:
 def test_consent_without_expiry_is_active_forever() -> None:
     """expires_at None never lapses."""
     assert Consent("o", "").active_at(datetime(9999, 1, 1, tzinfo=UTC))
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["wuhan-01", "acme"]),
+            st.sampled_from(["", "a17"]),
+            st.booleans(),
+            st.floats(0, 100),
+            st.none() | st.floats(0, 200),
+        ),
+        max_size=8,
+    ),
+    st.floats(0, 150),
+)
+def test_consent_states_give_each_named_scope_the_consent_in_force_or_none(
+    entries: list[tuple[str, str, bool, float, float | None]], now: float
+) -> None:
+    """consent_states names every (org, agent) of the journal, with what consents_at says for that scope alone."""
+    changes = [
+        grant(i, e, org=o, agent=a, expires=x) if granted else revoke(i, e, org=o, agent=a)
+        for i, (o, a, granted, e, x) in enumerate(entries, 1)
+    ]
+    states = consent_states(changes, at(now))
+    assert set(states) == {(c.org_id, c.agent_id) for c in changes}
+    for (org, agent), state in states.items():
+        alone = consents_at([c for c in changes if (c.org_id, c.agent_id) == (org, agent)], at(now))
+        assert state == (alone[0] if alone else None)

@@ -137,3 +137,11 @@ def consents_at(changes: Iterable[ConsentChange], at: datetime, known_at: dateti
         if c.granted and consent.active_at(at):
             out.append(consent)
     return out
+
+
+def consent_states(changes: Iterable[ConsentChange], at: datetime) -> dict[tuple[str, str], Consent | None]:
+    """For each (org, agent) the changes name, the consent in force at `at`, or None (what Redis holds:
+    a field per consent in force, none for the others)."""
+    changes = list(changes)
+    active: dict[tuple[str, str], Consent | None] = {(c.org_id, c.agent_id): c for c in consents_at(changes, at)}
+    return {(c.org_id, c.agent_id): active.get((c.org_id, c.agent_id)) for c in changes}

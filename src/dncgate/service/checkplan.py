@@ -222,11 +222,12 @@ class CheckPlan:
         self.chunks.append(chunk)
         return [c.command() for c in self.chunks]
 
-    def read(self, replies: list[Any]) -> tuple[list[Verdict], list[CallEvent]]:
-        """Each request's verdict, and the events of those no script call logged (its chunk failed)."""
+    def read(self, replies: list[Any]) -> tuple[list[Verdict], list[int]]:
+        """Each request's verdict, and the indices of those no script call logged (its chunk failed):
+        their events (`event`) are still to be stored."""
         tables, table_keys = self.tables, self.table_keys
         verdicts: list[Verdict] = []
-        unlogged: list[CallEvent] = []
+        unlogged: list[int] = []
         start = 0
         for chunk, reply in zip(self.chunks, replies, strict=True):
             stop = start + chunk.size
@@ -240,6 +241,6 @@ class CheckPlan:
                     # An invalid number stays INVALID_NUMBER (its table's every case); the others fail closed.
                     v = rules.REGISTRY_UNAVAILABLE if self.keys[i] is not None else tables[table_keys[i]].verdicts[0]
                     verdicts.append(v)
-                    unlogged.append(self.event(i, v))
+                    unlogged.append(i)
             start = stop
         return verdicts, unlogged

@@ -12,6 +12,7 @@ from typing import Any
 import redis.exceptions
 
 from dncgate import phone
+from dncgate.domain import decision as rules
 from dncgate.domain.calls import CallEvent
 from dncgate.domain.hours import CallingHours
 from dncgate.domain.registry import epoch_us
@@ -116,13 +117,18 @@ class Gateway:
         # Nothing is known to be logged, so nothing may be allowed: fail closed.
         return [NOT_LOADED] * len(commands)
 
-    async def log_unlogged(self, events: Sequence[CallEvent], deadline: float) -> None:
-        """Append the events of Checks no script call logged (answered BLOCK either way): best effort
-        within what is left of the deadline."""
+    async def log_unlogged(self, events: Sequence[CallEvent], deadline: float) -> list[bool]:
+        """Append the events of Checks no script call logged, within what is left of the deadline; for
+        each, whether it is known stored.
+
+        A Check answers with its call_id only if its event is stored: one whose append failed (or had
+        no time left) is answered BLOCK / REGISTRY_UNAVAILABLE with an empty call_id (`unlogged`).
+        """
         with contextlib.suppress(*_STORE_ERRORS):
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining > 0:
-                await asyncio.wait_for(self.calls.append(events), remaining)
+                return await asyncio.wait_for(self.calls.store(events), remaining)
+        return [False] * len(events)
 
     async def aclose(self) -> None:
         for lane in (self.lane, self.bulk_lane):
@@ -164,12 +170,20 @@ class Gateway:
         if not reqs:
             return []
         now = datetime.fromtimestamp(self.clock(), UTC)
-        deadline = self.deadline(len(reqs))
         plan = CheckPlan(self, reqs, callers, now)
-        verdicts, unlogged = plan.read(await self.execute(plan.commands(), deadline, bulk=True))
+        commands = plan.commands()
+        # The deadline bounds the Redis round trip, so it starts once the commands are built: taken
+        # before, parsing and masking a huge callee (10 MB: half a second) used it all up, and the
+        # Check failed closed without Redis ever being asked.
+        deadline = self.deadline(len(reqs))
+        verdicts, unlogged = plan.read(await self.execute(commands, deadline, bulk=True))
+        call_ids = plan.call_ids
         if unlogged:
-            await self.log_unlogged(unlogged, deadline)
+            stored = await self.log_unlogged([plan.event(i, verdicts[i]) for i in unlogged], deadline)
+            for i, ok in zip(unlogged, stored, strict=True):
+                if not ok:  # no event to point to: no call_id, and nothing known but that Redis failed
+                    verdicts[i], call_ids[i] = rules.REGISTRY_UNAVAILABLE, ""
         return [
             CheckResult(v, call_id, e164, mask, r.request_id)
-            for r, v, call_id, e164, mask in zip(reqs, verdicts, plan.call_ids, plan.e164s, plan.masks, strict=True)
+            for r, v, call_id, e164, mask in zip(reqs, verdicts, call_ids, plan.e164s, plan.masks, strict=True)
         ]

@@ -125,5 +125,6 @@ class SingleCheck:
                 violation=verdict.violation,
                 request_id=rid,
             )
-            await gw.log_unlogged([event], loop_deadline)
+            if not (await gw.log_unlogged([event], loop_deadline))[0]:
+                call_id = ""  # an answer carries a call_id only if its event is stored
         return CheckResult(verdict, call_id, e164, masked, rid)

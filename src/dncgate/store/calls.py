@@ -127,6 +127,15 @@ class CallStream:
         ids: list[bytes] = await pipe.execute()
         return ids
 
+    async def store(self, events: Sequence[CallEvent]) -> list[bool]:
+        """Append in one round trip; for each event, whether Redis acknowledged it (an XADD can fail
+        alone, out of memory for one; a lost connection fails them all by raising)."""
+        pipe = self.client.pipeline(transaction=False)
+        for e in events:
+            pipe.xadd(CALLS, encode_event(e))  # type: ignore[arg-type]
+        replies: list[object] = await pipe.execute(raise_on_error=False)
+        return [isinstance(r, bytes) for r in replies]
+
     async def read_all(self, count: int = 10_000) -> list[CallEvent]:
         """Every event still in the stream, oldest first (for tests and tools)."""
         entries: list[tuple[bytes, dict[bytes, bytes]]] = await self.client.xrange(CALLS, count=count)  # type: ignore[assignment]

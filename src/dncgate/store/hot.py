@@ -58,6 +58,14 @@ def encode_schedule(schedule: Schedule) -> bytes | None:
     return b"|".join([b"%d" % schedule.mask, *(b"%d:%d" % (at, m) for at, m in schedule.upcoming)])
 
 
+def encode_consent(consent: Consent | None) -> bytes | None:
+    """A consent field's value, its expiry in epoch seconds ("0": none); None when there is no consent
+    in force (the field is then deleted)."""
+    if consent is None:
+        return None
+    return b"%d" % (int(consent.expires_at.timestamp()) if consent.expires_at else 0)
+
+
 def decode_schedule(raw: bytes | None) -> Schedule:
     if raw is None:
         return Schedule(0)
@@ -179,11 +187,11 @@ class HotRegistry:
 
     def _queue_consent(self, pipe: Any, key: bytes, org: str, agent: str, consent: Consent | None) -> None:
         hkey, field = self.consent_location(key, org, agent)
-        if consent is None:
+        value = encode_consent(consent)
+        if value is None:
             pipe.hdel(hkey, field)
         else:
-            exp = int(consent.expires_at.timestamp()) if consent.expires_at else 0
-            pipe.hset(hkey, field, exp)
+            pipe.hset(hkey, field, value)
 
     async def set_mode(self, org_id: str, mode: Mode) -> None:
         await self.client.hset(MODES, org_id, mode.value)

@@ -45,6 +45,11 @@ def _consent(row: Sequence[Any]) -> ConsentChange:
     return ConsentChange(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
 
 
+# For the other modules that read consent rows (store/catchup.py).
+CONSENT_COLUMNS = _CONSENT_COLS
+consent_change = _consent
+
+
 @contextlib.asynccontextmanager
 async def _holding(
     conn: Conn, lock: str, lock_args: Sequence[Any], unlock: str, unlock_args: Sequence[Any]
@@ -290,16 +295,6 @@ class Journal:
             row = await (await conn.execute(sql)).fetchone()
         assert row is not None
         return int(row[0]) if row[1] else 0
-
-    async def keys_since(self, seq: int, recorded_after: datetime) -> list[bytes]:
-        """Consumers with journal entries after `seq` or recorded after a time (for catch-up)."""
-        async with self.db.connection() as conn:
-            cur = await conn.execute(
-                "SELECT consumer_key FROM preference_journal WHERE seq > %s OR recorded_at > %s"
-                " UNION SELECT consumer_key FROM consent_journal WHERE seq > %s OR recorded_at > %s",
-                (seq, recorded_after, seq, recorded_after),
-            )
-            return [bytes(r[0]) for r in await cur.fetchall()]
 
 
 async def stream_preferences(conn: Conn) -> AsyncIterator[tuple[bytes, list[PreferenceChange]]]:
