@@ -23,6 +23,7 @@ from dncgate.store.calls import SEPARATOR, decode_event, event_context
 from dncgate.store.checkscript import CHUNK, CheckChunk, category_bit, encode_outcomes
 from dncgate.store.hot import CALLS, MODES, READY, consent_scope
 from tests.integration.support import CALLER, CONSUMER, FakeClock, check_input, key_of
+from tests.reference import lookup, mask_at
 
 pytestmark = pytest.mark.integration
 
@@ -72,11 +73,11 @@ async def test_the_script_and_the_python_fold_give_the_same_verdict_for_random_s
         app.gateway.default_mode = rng.choice([Mode.ENFORCE, Mode.MONITOR])
         category = rng.choice(list(Category))
 
-        snap = await app.hot.lookup(key, ORG, AGENT)
+        snap = await lookup(app.hot, key, ORG, AGENT)
         attempt = CallAttempt(True, (zone("Asia/Shanghai"),), ORG, AGENT, category)
         expected = rules.decide(
             attempt,
-            snap.schedule.mask_at(NOW),
+            mask_at(snap.schedule, NOW),
             snap.consents,
             snap.mode or app.gateway.default_mode,
             app.gateway.hours,
@@ -143,8 +144,8 @@ async def _expected_index(app: Any, c: Callee, default: Mode) -> int:
     monitor = int(mode is Mode.MONITOR)
     if c.key is None:
         return monitor
-    snap = await app.hot.lookup(c.key, c.org, c.agent)
-    if not mask_covers(snap.schedule.mask_at(NOW), c.category):
+    snap = await lookup(app.hot, c.key, c.org, c.agent)
+    if not mask_covers(mask_at(snap.schedule, NOW), c.category):
         return monitor
     return (2 if rules.consent_on_file(snap.consents, c.org, c.agent, NOW) else 4) + monitor
 

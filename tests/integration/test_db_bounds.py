@@ -16,6 +16,7 @@ from dncgate.domain.errors import Unavailable
 from dncgate.domain.types import Source
 from dncgate.store.pg import Database
 from tests.integration.support import CONSUMER, key_of
+from tests.reference import lookup
 
 pytestmark = pytest.mark.integration
 
@@ -182,4 +183,4 @@ async def test_a_change_cut_off_after_its_commit_is_left_to_the_sync_loop(app: A
     assert [c.do_not_disturb for c in await app.journal.preference_changes(key_of(app, CONSUMER))] == [True]
     await app.registry.reapply(key_of(app, CONSUMER))  # what the sync loop does with the dirty set
     assert key_of(app, CONSUMER) not in app.registry.dirty
-    assert (await app.hot.lookup(key_of(app, CONSUMER), "acme", "")).schedule.mask != 0
+    assert (await lookup(app.hot, key_of(app, CONSUMER), "acme", "")).schedule.mask != 0

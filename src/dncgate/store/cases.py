@@ -247,7 +247,8 @@ class CaseStore:
             where.append("status = %s")
             params.append(status.value)
         if overdue_at is not None:
-            # Mirrors domain.case.is_overdue.
+            # Overdue: still open past its resolution time, or not yet answered past its first-response time
+            # (tests/reference.py is_overdue is what tests/unit/test_case.py holds this to).
             where.append(
                 "status IN ('RECEIVED', 'VERIFIED', 'PARTIALLY_VERIFIED', 'MANUAL_REVIEW', 'REOPENED')"
                 " AND (resolution_due < %s OR (status = 'RECEIVED' AND first_response_due < %s))"

@@ -4,7 +4,7 @@ The decision itself stays in the pure domain: before the call, the gateway asks
 `domain.decision.verdicts_by_case` for the verdict in each of the six cases the stored state can be in
 (callee not covered / covered with a consent / covered without one, times enforce / monitor), each
 answered by `decide_case`, the rule `decide` applies. The script only reads what
-`HotRegistry.parse_lookup` reads, sorts each callee into one of those cases (`classify`, one Lua
+`tests/reference.py lookup` reads, sorts each callee into one of those cases (`classify`, one Lua
 function shared by both scripts, as the Python fold does: schedule at `now`, category bit, consent
 expiry, org mode), appends its event with that case's outcome and returns the case indices. A property
 test holds the two classifications equal.
@@ -48,7 +48,7 @@ CASES = 6
 CHUNK = 200
 
 # How both scripts sort one callee into a registry state (`domain.decision.CASES`: 0 not covered, 1
-# covered with a consent on file, 2 covered without one), as `HotRegistry.parse_lookup` reads the same
+# covered with a consent on file, 2 covered without one), as `tests/reference.py lookup` reads the same
 # fields and the Python fold judges them: the preference's schedule at `now_us` (its mask, then each
 # "at:mask" step already in effect), the call category's bit (0: any registration covers), then the
 # org's and the agent's consent expiry (0: none; in force while now < expiry).

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -87,15 +85,6 @@ def consent_scope(org_id: str, agent_id: str) -> bytes:
     return hashlib.blake2b(org_id.encode() + b"\x00" + agent_id.encode(), digest_size=8).digest()
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """What Redis knows about one callee, for one org and agent."""
-
-    schedule: Schedule
-    consents: tuple[Consent, ...]
-    mode: Mode | None
-
-
 class NotLoaded(Exception):
     """Redis holds no loaded registry (empty after a restart, or mid-rebuild)."""
 
@@ -127,32 +116,6 @@ class HotRegistry:
         for every number."""
         bucket = (int.from_bytes(key[:3], "big") >> self._shift).to_bytes(3, "big")
         return _PREF_PREFIX + bucket, _CONSENT_PREFIX + bucket, key[3:9]
-
-    def lookup_commands(self, pipe: Any, key: bytes, org_id: str, agent_id: str) -> None:
-        """Queue the reads one Check needs (4 replies) on a pipeline."""
-        pkey, pfield = self.pref_location(key)
-        ckey, org_field = self.consent_location(key, org_id, "")
-        _, agent_field = self.consent_location(key, org_id, agent_id)
-        pipe.hget(pkey, pfield)
-        pipe.hmget(ckey, [org_field, agent_field])
-        pipe.hget(MODES, org_id)
-        pipe.get(READY)
-
-    def parse_lookup(self, replies: list[Any], org_id: str, agent_id: str) -> Snapshot:
-        raw, (org_exp, agent_exp), mode, ready = replies[0], replies[1], replies[2], replies[3]
-        if ready != self.ready_value:
-            raise NotLoaded()
-        consents = []
-        for agent, exp in (("", org_exp), (agent_id, agent_exp)):
-            if exp is not None:
-                e = int(exp)
-                consents.append(Consent(org_id, agent, datetime.fromtimestamp(e, UTC) if e else None))
-        return Snapshot(decode_schedule(raw), tuple(consents), Mode(mode.decode()) if mode else None)
-
-    async def lookup(self, key: bytes, org_id: str, agent_id: str) -> Snapshot:
-        pipe = self.client.pipeline(transaction=False)
-        self.lookup_commands(pipe, key, org_id, agent_id)
-        return self.parse_lookup(await pipe.execute(), org_id, agent_id)
 
     async def is_ready(self) -> bool:
         return bool(await self.client.get(READY) == self.ready_value)
