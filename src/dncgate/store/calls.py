@@ -135,8 +135,3 @@ class CallStream:
             pipe.xadd(CALLS, encode_event(e))  # type: ignore[arg-type]
         replies: list[object] = await pipe.execute(raise_on_error=False)
         return [isinstance(r, bytes) for r in replies]
-
-    async def read_all(self, count: int = 10_000) -> list[CallEvent]:
-        """Every event still in the stream, oldest first (for tests and tools)."""
-        entries: list[tuple[bytes, dict[bytes, bytes]]] = await self.client.xrange(CALLS, count=count)  # type: ignore[assignment]
-        return [decode_event(fields) for _, fields in entries]
