@@ -43,7 +43,7 @@ from dncgate.store.recorder import CallLogWriter, StreamGroup
 log = structlog.get_logger("dncgate.bootstrap")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class App:
     settings: Settings
     redis: aioredis.Redis
@@ -180,20 +180,20 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
                 batch=settings.recorder_batch,
             )
             yield App(
-                settings,
-                client,
-                pool,
-                hot,
-                journal,
-                gateway,
-                registry,
-                redis_url,
-                database_url,
-                outcomes,
-                recorder,
-                build_compensation(settings, db, client, journal, keyer),
-                StoreProbe(hot, pool, max(settings.redis_timeout_ms / 1000, 0.5)),
-                started,
+                settings=settings,
+                redis=client,
+                pool=pool,
+                hot=hot,
+                journal=journal,
+                gateway=gateway,
+                registry=registry,
+                redis_url=redis_url,
+                database_url=database_url,
+                outcomes=outcomes,
+                recorder=recorder,
+                compensation=build_compensation(settings, db, client, journal, keyer),
+                probe=StoreProbe(hot, pool, max(settings.redis_timeout_ms / 1000, 0.5)),
+                embedded=started,
             )
         finally:
             if gateway is not None:

@@ -37,7 +37,7 @@ _STOP_S = 30.0
 _HEALTHY_S = 60.0
 
 
-def _child_env(settings: Settings, redis_url: str, database_url: str, role: str, index: int) -> dict[str, str]:
+def _child_env(settings: Settings, redis_url: str, database_url: str, role: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DNCGATE_REDIS_URL=redis_url,
@@ -55,7 +55,6 @@ def _child_env(settings: Settings, redis_url: str, database_url: str, role: str,
         env["DNCGATE_REUSE_PORT"] = "0"
         env["DNCGATE_RECORDER_CONSUMER"] = settings.recorder_consumer or f"{os.uname().nodename}-recorder"
         env["DNCGATE_RECORDER_BATCH"] = str(settings.recorder_batch)
-    env.setdefault("DNCGATE_WORKER_INDEX", str(index))
     return env
 
 
@@ -78,7 +77,7 @@ class RecorderProcess:
         first_backoff_s: float = 1.0,
         max_backoff_s: float = 10.0,
     ) -> None:
-        self._env = _child_env(settings, redis_url, database_url, "recorder", 0)
+        self._env = _child_env(settings, redis_url, database_url, "recorder")
         self._stop_s = stop_s
         self._first_backoff_s = first_backoff_s
         self._max_backoff_s = max_backoff_s
@@ -190,10 +189,10 @@ def run_workers(settings: Settings, workers: int) -> int:
                 # The parent-death signal set by setpriv before exec, not by a preexec_fn (Python between
                 # fork and exec); this thread (main) lives as long as the process.
                 with_parent_death_signal([sys.executable, "-m", "dncgate.cli", "serve"]),
-                env=_child_env(settings, redis_url, database_url, role, i),
+                env=_child_env(settings, redis_url, database_url, role),
                 stdin=subprocess.DEVNULL,
             )
-            for i, role in enumerate(roles)
+            for role in roles
         ]
         log.info("workers_started", workers=workers, pids=[c.pid for c in children], listen=settings.listen)
 

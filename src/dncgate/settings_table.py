@@ -1,0 +1,280 @@
+"""The DNCGATE_* variables as data: one row each, with the parser that reads its text and its help.
+
+`Settings.from_env` (config.py) is a loop over VARIABLES, and the README's configuration table is
+`config.markdown()` of the same rows. A parser takes the trimmed, non-blank text and returns the value of
+the row's Settings field, or raises ValueError saying what is wrong; config.py adds the variable's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+
+from dncgate.domain.hours import CallingHours
+from dncgate.domain.money import Money
+from dncgate.domain.types import Mode
+
+# What one `dncgate serve` process runs: everything, or one part per deployment.
+# "api" is every gRPC service without the recorder: what each `serve --workers` process runs.
+Role = Literal["all", "api", "gateway", "registry", "compensation", "recorder"]
+# Where role `all` runs its recorder: in a child process (a recorder batch would otherwise stall the
+# Checks sharing its event loop), or inline as a task of the serving process.
+RecorderMode = Literal["process", "inline"]
+LogFormat = Literal["auto", "json", "console"]
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+ROLES: tuple[Role, ...] = get_args(Role)
+RECORDER_MODES: tuple[RecorderMode, ...] = get_args(RecorderMode)
+
+
+@dataclass(frozen=True, slots=True)
+class Integer:
+    """An integer in lo..hi, both included; the README shows the bounds."""
+
+    lo: int
+    hi: int
+
+    def __call__(self, text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not an integer") from None
+        if not self.lo <= value <= self.hi:
+            raise ValueError(f"{value} is outside {self.lo}..{self.hi}")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One of `values`, in any case; `aliases` are other spellings of a value."""
+
+    values: tuple[str, ...]
+    expected: str = ""  # the error's wording, if not "a, b or c"
+    aliases: Mapping[str, str] = field(default_factory=dict)
+
+    def __call__(self, text: str) -> str:
+        value = self.aliases.get(text.lower(), text.lower())
+        if value not in self.values:
+            raise ValueError(f"expected {self.expected or ', '.join(self.values[:-1]) + ' or ' + self.values[-1]}")
+        return value
+
+
+def _region(text: str) -> str:
+    # An unknown region would make every national-format number invalid, silently.
+    if text.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"{text!r} is not a region code such as CN or US")
+    return text.upper()
+
+
+def _time_zone(text: str) -> str:
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{text!r} is not an IANA time zone") from None
+    return text
+
+
+def _mode(text: str) -> Mode:
+    try:
+        return Mode(text.upper())
+    except ValueError:
+        raise ValueError("expected 'enforce' or 'monitor'") from None
+
+
+def pepper(text: str) -> bytes:
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raw = text.encode()
+    if len(raw) < 16:
+        raise ValueError("at least 16 bytes (32 hex characters) of secret are required")
+    return raw
+
+
+def _payout_key(text: str) -> bytes:
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise ValueError("expected 64 hex characters (an AES-256 key)")
+    return raw
+
+
+def _flag(text: str) -> bool:
+    if text not in ("0", "1"):
+        raise ValueError("expected 0 or 1")
+    return text == "1"
+
+
+# --- the variables ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """One DNCGATE_* variable: the Settings field it fills, how its text is read, and its README row."""
+
+    name: str
+    attr: str | None  # None: not a Settings field; read where `help` says
+    parse: Callable[[str], object]  # the trimmed, non-blank text to the field's value
+    help: str
+    default: str = ""  # the README's default where the field's is None, or there is no field
+    internal: bool = False  # set by dncgate for its own child processes; not in the README
+
+
+_HOURS = Integer(1, 24 * 365)
+VARIABLES: tuple[Variable, ...] = (
+    Variable("DNCGATE_LISTEN", "listen", str, "gRPC listen address (`serve --listen` overrides)"),
+    Variable(
+        "DNCGATE_DATA_DIR",
+        "data_dir",
+        Path,
+        "embedded Redis/PostgreSQL data, pepper, endpoints file (`serve --data-dir`)",
+    ),
+    Variable(
+        "DNCGATE_REDIS_URL",
+        "redis_url",
+        str,
+        "e.g. `redis://host:6379/0`, `unix:///path/redis.sock`",
+        "unset: embedded",
+    ),
+    Variable(
+        "DNCGATE_DATABASE_URL",
+        "database_url",
+        str,
+        "e.g. `postgresql://user:pw@host/dncgate`; the schema is migrated at start-up",
+        "unset: embedded",
+    ),
+    Variable(
+        "DNCGATE_PEPPER",
+        "pepper",
+        pepper,
+        "HMAC key for consumer numbers, ≥ 32 hex characters; required once either store is external",
+        "generated (embedded only)",
+    ),
+    Variable("DNCGATE_DEFAULT_REGION", "default_region", _region, "region for numbers written without a country code"),
+    Variable(
+        "DNCGATE_DEFAULT_TIMEZONE",
+        "default_timezone",
+        _time_zone,
+        "time zone for numbers whose zone `phonenumbers` can't tell",
+    ),
+    Variable(
+        "DNCGATE_CALLING_HOURS",
+        "calling_hours",
+        CallingHours.parse,
+        "window in the callee's local time; `00:00-24:00` turns the rule off",
+    ),
+    Variable("DNCGATE_MODE", "mode", _mode, "default for orgs without a policy: `enforce` or `monitor`"),
+    Variable(
+        "DNCGATE_REDIS_TIMEOUT_MS",
+        "redis_timeout_ms",
+        Integer(1, 60_000),
+        "deadline for the Check's Redis reads and event append; past it: BLOCK",
+    ),
+    Variable(
+        "DNCGATE_DB_TIMEOUT_MS",
+        "db_timeout_ms",
+        Integer(10, 300_000),
+        "most an RPC waits for PostgreSQL (a pooled connection, then its statements; not rebuilds, imports, "
+        "migrations or the recorder), or less if the request's deadline is nearer; past it: `UNAVAILABLE`, "
+        "safe to retry",
+    ),
+    Variable("DNCGATE_MAX_BATCH", "max_batch", Integer(1, 100_000), "most requests in one `CheckBatch`"),
+    Variable(
+        "DNCGATE_REGISTRY_BUCKET_BITS",
+        "registry_bucket_bits",
+        Integer(8, 24),
+        "Redis hash buckets = 2^bits; changing it triggers a rebuild",
+    ),
+    Variable(
+        "DNCGATE_LOG_FORMAT",
+        "log_format",
+        Choice(get_args(LogFormat)),
+        "`json`, `console`, or `auto` (console on a terminal, else JSON)",
+    ),
+    Variable(
+        "DNCGATE_LOG_LEVEL",
+        "log_level",
+        # logging's other names for the same levels (notset logs what debug logs) are read as these.
+        Choice(get_args(LogLevel), aliases={"warn": "warning", "fatal": "critical", "notset": "debug"}),
+        "`debug`, `info`, `warning`, `error`, `critical`",
+    ),
+    Variable(
+        "DNCGATE_TARGET",
+        None,
+        str,
+        "server the CLI's client commands talk to (`--target` overrides); read by the client, not by `serve`",
+        "`$DNCGATE_LISTEN`, else `127.0.0.1:50051`",
+    ),
+    Variable(
+        "DNCGATE_COMPENSATION",
+        "compensation",
+        Money.parse,
+        "paid per verified caller number: an amount and an ISO currency, parsed exactly (no floats)",
+    ),
+    Variable(
+        "DNCGATE_FIRST_RESPONSE_HOURS",
+        "first_response_hours",
+        _HOURS,
+        "a complaint's first-response due time, after filing; not later than `DNCGATE_RESOLUTION_HOURS`",
+    ),
+    Variable(
+        "DNCGATE_RESOLUTION_HOURS",
+        "resolution_hours",
+        _HOURS,
+        "a complaint's resolution due time, after filing; past it, an open case is overdue",
+    ),
+    Variable(
+        "DNCGATE_PAYOUT_KEY",
+        "payout_key",
+        _payout_key,
+        "AES-256 key (64 hex characters) sealing the consumer numbers kept to pay them",
+        "derived from the pepper",
+    ),
+    Variable(
+        "DNCGATE_ROLE",
+        "role",
+        Choice(ROLES, expected="one of " + ", ".join(ROLES)),
+        "what `serve` runs: `all`, `api` (every service but the recorder: what each `serve --workers` process "
+        "runs), `gateway`, `registry`, `compensation` or `recorder` (`serve --role`)",
+    ),
+    Variable(
+        "DNCGATE_RECORDER_CONSUMER",
+        "recorder_consumer",
+        str,
+        "the recorder's consumer name in the group `recorder`; stable per replica",
+        "the host name",
+    ),
+    Variable(
+        "DNCGATE_RECORDER_BATCH",
+        "recorder_batch",
+        Integer(1, 10_000),
+        "most stream entries the recorder reads and commits in one transaction",
+    ),
+    Variable(
+        "DNCGATE_RECORDER_MODE",
+        "recorder_mode",
+        Choice(RECORDER_MODES),
+        "where role `all` runs the recorder: `process` (a child process, so its batches don't stall Checks) "
+        "or `inline` (a task in the serving process)",
+    ),
+    Variable(
+        "DNCGATE_REUSE_PORT",
+        "reuse_port",
+        _flag,
+        "`1` for the workers of `serve --workers`, which share the listening port",
+        internal=True,
+    ),
+    Variable(
+        "DNCGATE_PARENT_PID",
+        None,
+        str,
+        "the pid of the `serve` whose recorder child this is: the child stops when it is gone (read by `serve`)",
+        internal=True,
+    ),
+)
