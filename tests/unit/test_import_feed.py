@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dncgate.cli_import import Feed, FeedError
+from dncgate.cli.registry_import import Feed, FeedError
 from dncgate.v1 import common_pb2
 
 SOURCE = common_pb2.SOURCE_NATIONAL_REGISTRY

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dncgate.cli import build_parser
+from dncgate.cli.main import build_parser
 from dncgate.config import ROLES, ConfigError, Settings
 from dncgate.domain.calls import CallOutcome
 

@@ -34,7 +34,8 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from rich.table import Table
 
-from dncgate.cli import _enum_arg, _kv, _time_arg, console
+from dncgate.cli.args import Subparsers, client, enum_arg, time_arg
+from dncgate.cli.output import console, kv
 from dncgate.v1 import common_pb2, registry_pb2, registry_pb2_grpc
 
 BATCH_ROWS = 2000
@@ -60,7 +61,7 @@ class FeedError(ValueError):
 def _time(text: str) -> Timestamp:
     """Feeds repeat a handful of times: parse each once."""
     try:
-        return _time_arg(text)
+        return time_arg(text)
     except argparse.ArgumentTypeError:
         raise ValueError(f"effective_from: {text!r} is not an ISO time") from None
 
@@ -214,7 +215,7 @@ class Progress:
         self._write(time.monotonic(), "\n")
 
 
-def cmd_registry_import(ns: argparse.Namespace, channel: grpc.Channel) -> int:
+def cmd_import(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     stub = registry_pb2_grpc.RegistryStub(channel)
     path = Path(ns.file)
     try:
@@ -239,7 +240,7 @@ def cmd_registry_import(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     seconds = time.monotonic() - started
     rows = summary.rows + feed.invalid_count
     invalid = sorted(feed.invalid + [(feed.line_of(r.row), r.reason) for r in summary.invalid_rows])[:MAX_SHOWN]
-    _kv(
+    kv(
         [
             ("file", str(path)),
             ("rows", f"{rows:,} in {seconds:.1f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)"),
@@ -260,7 +261,7 @@ def cmd_registry_import(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     return 0
 
 
-def add_import_command(reg: Any, client: Callable[[argparse.ArgumentParser, Any], None]) -> None:
+def add_command(reg: Subparsers) -> None:
     """Register `registry import` under the `dncgate registry` parser."""
     p = reg.add_parser(
         "import",
@@ -271,10 +272,10 @@ def add_import_command(reg: Any, client: Callable[[argparse.ArgumentParser, Any]
     p.add_argument("file", help="the CSV file (UTF-8; header row optional)")
     p.add_argument(
         "--source",
-        type=_enum_arg(common_pb2.Source, "SOURCE_"),
+        type=enum_arg(common_pb2.Source, "SOURCE_"),
         default=common_pb2.SOURCE_NATIONAL_REGISTRY,
         help="where the feed comes from: national-registry (default), app, hotline, admin, ...",
     )
-    p.add_argument("--effective-from", type=_time_arg, help="ISO time for rows without one (default: import start)")
-    client(p, cmd_registry_import)
+    p.add_argument("--effective-from", type=time_arg, help="ISO time for rows without one (default: import start)")
+    client(p, cmd_import)
     p.set_defaults(timeout=None)  # a feed of millions of rows takes minutes: no deadline unless asked

@@ -1,0 +1,80 @@
+"""What a command is given: argument types, the flags every client command shares, its server, its settings."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeAlias
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from dncgate.config import Settings
+
+# What `add_subparsers()` returns, to which each command group adds its commands (a string: the class
+# is not subscriptable at run time).
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+ClientCommand: TypeAlias = Callable[[argparse.Namespace, grpc.Channel], int]
+"""A command that talks to a server: it gets the parsed arguments and an open channel, returns the exit code."""
+
+
+def enum_arg(enum: Any, prefix: str) -> Callable[[str], int]:
+    """An argument type for a wire enum: `real-estate` -> CATEGORY_REAL_ESTATE's value, the choices listed if not."""
+
+    def parse(text: str) -> int:
+        name = prefix + text.strip().upper().replace("-", "_")
+        try:
+            return int(enum.Value(name))
+        except ValueError:
+            choices = ", ".join(n[len(prefix) :].lower().replace("_", "-") for n in enum.keys()[1:])
+            raise argparse.ArgumentTypeError(f"{text!r}: expected one of {choices}") from None
+
+    return parse
+
+
+def time_arg(text: str) -> Timestamp:
+    """An argument type for an ISO time; one without a zone is in the local time of the operator's machine."""
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected an ISO time like 2026-11-23T14:03:00+08:00") from None
+    if dt.tzinfo is None:
+        dt = dt.astimezone()  # the local time of the operator's machine
+    t = Timestamp()
+    t.FromDatetime(dt.astimezone(UTC))
+    return t
+
+
+def client(p: argparse.ArgumentParser, func: ClientCommand) -> None:
+    """Make `p` a client command run by `func`, with the --target and --timeout every one of them takes."""
+    p.add_argument("--target", help="server address (default $DNCGATE_TARGET or 127.0.0.1:50051)")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds (default 10)")
+    p.set_defaults(client=func)
+
+
+def request_id(p: argparse.ArgumentParser) -> None:
+    """The --request-id of a command that changes something."""
+    p.add_argument("--request-id", default="", help="idempotency key: the same id again changes nothing")
+
+
+def pages(p: argparse.ArgumentParser) -> None:
+    """The --page-size and --page-token of a command that lists."""
+    p.add_argument("--page-size", type=int, default=0, help="default 50, at most 500")
+    p.add_argument("--page-token", default="", help="from the previous page's 'more:' line")
+
+
+def target(ns: argparse.Namespace) -> str:
+    """The server a client command talks to: --target, else $DNCGATE_TARGET, else $DNCGATE_LISTEN."""
+    return str(ns.target or os.environ.get("DNCGATE_TARGET") or os.environ.get("DNCGATE_LISTEN") or "127.0.0.1:50051")
+
+
+def local_settings() -> Settings:
+    """The settings of a command that runs here rather than asking a server, with logging set up from them."""
+    from dncgate import logs  # here: a client command has no use for structlog's import time
+
+    settings = Settings.from_env()
+    logs.configure(settings.log_format, settings.log_level)
+    return settings

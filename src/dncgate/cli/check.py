@@ -1,0 +1,59 @@
+"""`dncgate check`: ask whether a call may be placed, as a dialer would."""
+
+from __future__ import annotations
+
+import argparse
+
+import grpc
+
+from dncgate.cli.args import Subparsers, client, enum_arg
+from dncgate.cli.output import enum_name, fmt_ts, kv
+from dncgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
+
+
+def cmd_check(ns: argparse.Namespace, channel: grpc.Channel) -> int:
+    stub = gateway_pb2_grpc.CallGateStub(channel)
+    r = stub.Check(
+        gateway_pb2.CheckRequest(
+            caller_number=ns.caller,
+            callee_number=ns.callee,
+            agent_id=ns.agent,
+            org_id=ns.org,
+            campaign_id=ns.campaign,
+            category=ns.category,
+            request_id=ns.request_id,
+        ),
+        timeout=ns.timeout,
+    )
+    decision = enum_name(gateway_pb2.Decision, r.decision, "DECISION_")
+    colour = "green" if decision == "ALLOW" else "red"
+    rows = [
+        ("decision", f"[{colour}]{decision}[/{colour}]"),
+        ("reason", enum_name(gateway_pb2.Reason, r.reason, "REASON_")),
+        ("callee", r.callee_e164 or "-"),
+        ("call_id", r.call_id),
+    ]
+    if r.violation:
+        rows.append(("violation", "yes (monitor mode: would have been blocked)"))
+    if r.HasField("next_allowed_time"):
+        rows.append(("next allowed", fmt_ts(r.next_allowed_time)))
+    kv(rows)
+    return 0
+
+
+def add_commands(sub: Subparsers) -> None:
+    """Register `check` under the `dncgate` parser."""
+    p = sub.add_parser("check", help="ask whether a call may be placed")
+    p.add_argument("--caller", required=True, help="the calling line")
+    p.add_argument("--callee", required=True, help="the consumer's number")
+    p.add_argument("--agent", default="")
+    p.add_argument("--org", required=True)
+    p.add_argument("--campaign", default="")
+    p.add_argument(
+        "--category",
+        type=enum_arg(common_pb2.Category, "CATEGORY_"),
+        default=0,
+        help="real-estate, finance, insurance, ...",
+    )
+    p.add_argument("--request-id", default="")
+    client(p, cmd_check)

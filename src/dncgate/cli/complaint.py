@@ -1,0 +1,168 @@
+"""`dncgate complaint`: the hotline operator's commands, from filing a complaint to closing its case."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import grpc
+from rich.table import Table
+
+from dncgate.cli.args import Subparsers, client, enum_arg, pages, request_id, time_arg
+from dncgate.cli.output import console, enum_name, fmt_ts, kv, money, next_page
+from dncgate.v1 import compensation_pb2 as pb
+from dncgate.v1 import compensation_pb2_grpc
+
+_STATUS_COLOURS = {"VERIFIED": "green", "PARTIALLY_VERIFIED": "green", "REJECTED": "red", "MANUAL_REVIEW": "yellow"}
+_VERDICT_COLOURS = {"VERIFIED": "green", "ALREADY_COMPENSATED": "yellow"}
+
+
+def _status(value: int) -> str:
+    name = enum_name(pb.ComplaintStatus, value, "COMPLAINT_STATUS_")
+    colour = _STATUS_COLOURS.get(name)
+    return f"[{colour}]{name}[/{colour}]" if colour else name
+
+
+def _verdict(value: int) -> str:
+    name = enum_name(pb.Verdict, value, "VERDICT_")
+    colour = _VERDICT_COLOURS.get(name)
+    return f"[{colour}]{name}[/{colour}]" if colour else name
+
+
+def _print_complaint(c: Any) -> None:
+    kv(
+        [
+            ("case", f"[bold]{c.case_id}[/bold]"),
+            ("status", _status(c.status)),
+            ("consumer", c.consumer_number_masked),
+            ("channel", enum_name(pb.Channel, c.channel, "CHANNEL_").lower()),
+            ("calls between", f"{fmt_ts(c.occurred_after)} and {fmt_ts(c.occurred_before)}"),
+            ("filed", fmt_ts(c.created_at)),
+            ("first response due", fmt_ts(c.first_response_due)),
+            ("resolution due", fmt_ts(c.resolution_due)),
+            ("owed", f"[bold]{money(c.total_compensation)}[/bold]"),
+            *([("description", c.description)] if c.description else []),
+        ]
+    )
+    findings = Table(title="findings")
+    for col in ("caller", "verdict", "calls", "payout", "amount"):
+        findings.add_column(col)
+    for f in c.findings:
+        findings.add_row(
+            f.caller_number, _verdict(f.verdict), "\n".join(f.call_ids) or "-", f.payout_id or "-", money(f.amount)
+        )
+    console.print(findings)
+    history = Table(title="history")
+    for col in ("at", "who", "what", "note"):
+        history.add_column(col)
+    for h in c.history:
+        history.add_row(fmt_ts(h.at), h.actor, h.action, h.note)
+    console.print(history)
+
+
+def cmd_file(ns: argparse.Namespace, channel: grpc.Channel) -> int:
+    c = compensation_pb2_grpc.CompensationStub(channel).FileComplaint(
+        pb.FileComplaintRequest(
+            consumer_number=ns.consumer,
+            caller_numbers=ns.caller,
+            occurred_after=ns.after,
+            occurred_before=ns.before,
+            channel=ns.channel,
+            description=ns.description,
+            request_id=ns.request_id,
+        ),
+        timeout=ns.timeout,
+    )
+    _print_complaint(c)
+    return 0
+
+
+def cmd_show(ns: argparse.Namespace, channel: grpc.Channel) -> int:
+    stub = compensation_pb2_grpc.CompensationStub(channel)
+    _print_complaint(stub.GetComplaint(pb.GetComplaintRequest(case_id=ns.case_id), timeout=ns.timeout))
+    return 0
+
+
+def cmd_list(ns: argparse.Namespace, channel: grpc.Channel) -> int:
+    r = compensation_pb2_grpc.CompensationStub(channel).ListComplaints(
+        pb.ListComplaintsRequest(
+            consumer_number=ns.consumer,
+            status=ns.status,
+            overdue_only=ns.overdue,
+            page_size=ns.page_size,
+            page_token=ns.page_token,
+        ),
+        timeout=ns.timeout,
+    )
+    table = Table(title="complaints, newest first")
+    for col in ("case", "status", "consumer", "filed", "resolution due", "verified", "owed"):
+        table.add_column(col)
+    for c in r.complaints:
+        verified = sum(f.verdict == pb.VERDICT_VERIFIED for f in c.findings)
+        table.add_row(
+            c.case_id,
+            _status(c.status),
+            c.consumer_number_masked,
+            fmt_ts(c.created_at),
+            fmt_ts(c.resolution_due),
+            f"{verified} of {len(c.findings)}",
+            money(c.total_compensation),
+        )
+    console.print(table)
+    next_page(r.next_page_token)
+    return 0
+
+
+def cmd_confirm(ns: argparse.Namespace, channel: grpc.Channel) -> int:
+    req = pb.ConfirmResolutionRequest(
+        case_id=ns.case_id, satisfied=ns.satisfied, comment=ns.comment, request_id=ns.request_id
+    )
+    _print_complaint(compensation_pb2_grpc.CompensationStub(channel).ConfirmResolution(req, timeout=ns.timeout))
+    return 0
+
+
+def cmd_review(ns: argparse.Namespace, channel: grpc.Channel) -> int:
+    req = pb.ReviewComplaintRequest(
+        case_id=ns.case_id, decision=ns.decision, note=ns.note, operator_id=ns.operator, request_id=ns.request_id
+    )
+    _print_complaint(compensation_pb2_grpc.CompensationStub(channel).ReviewComplaint(req, timeout=ns.timeout))
+    return 0
+
+
+def add_commands(sub: Subparsers) -> None:
+    """Register `complaint file|show|list|confirm|review` under the `dncgate` parser."""
+    status = enum_arg(pb.ComplaintStatus, "COMPLAINT_STATUS_")
+    com = sub.add_parser("complaint", help="the complaint hotline").add_subparsers(dest="sub", required=True)
+    p = com.add_parser("file", help="file a complaint and get the verdict per caller number at once")
+    p.add_argument("consumer", help="the consumer's number (stored only keyed, masked and sealed)")
+    p.add_argument("--caller", action="append", required=True, help="a number that called; repeatable")
+    p.add_argument("--after", type=time_arg, help="calls from this ISO time (default: 30 days before --before)")
+    p.add_argument("--before", type=time_arg, help="calls until this ISO time (default: now)")
+    p.add_argument("--channel", type=enum_arg(pb.Channel, "CHANNEL_"), default=pb.CHANNEL_HOTLINE)
+    p.add_argument("--description", default="", help="what the consumer says (numbers in it are masked)")
+    request_id(p)
+    client(p, cmd_file)
+    p = com.add_parser("show", help="a case with its findings and history")
+    p.add_argument("case_id")
+    client(p, cmd_show)
+    p = com.add_parser("list", help="cases, newest first")
+    p.add_argument("--consumer", default="", help="only this consumer's cases")
+    p.add_argument("--status", type=status, default=0, help="verified, manual-review, reopened, ...")
+    p.add_argument("--overdue", action="store_true", help="only open cases past their due time")
+    pages(p)
+    client(p, cmd_list)
+    p = com.add_parser("confirm", help="the consumer's answer: satisfied (closes) or not (reopens)")
+    p.add_argument("case_id")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--satisfied", dest="satisfied", action="store_true")
+    g.add_argument("--not-satisfied", dest="satisfied", action="store_false")
+    p.add_argument("--comment", default="")
+    request_id(p)
+    client(p, cmd_confirm)
+    p = com.add_parser("review", help="decide a MANUAL_REVIEW or REOPENED case (audited)")
+    p.add_argument("case_id")
+    p.add_argument("--decision", type=status, required=True, help="verified or rejected")
+    p.add_argument("--note", required=True, help="why")
+    p.add_argument("--operator", required=True, help="your operator id")
+    request_id(p)
+    client(p, cmd_review)

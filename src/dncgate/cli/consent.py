@@ -1,0 +1,74 @@
+"""`dncgate consent`: grant and revoke a consumer's consent to be called by an org (or one of its agents)."""
+
+from __future__ import annotations
+
+import argparse
+
+import grpc
+
+from dncgate.cli.args import Subparsers, client, request_id, time_arg
+from dncgate.cli.output import fmt_ts, kv
+from dncgate.v1 import registry_pb2, registry_pb2_grpc
+
+
+def _print_consent(c: registry_pb2.Consent) -> None:
+    kv(
+        [
+            ("consumer", c.consumer_number_masked),
+            ("org", c.org_id),
+            ("agent", c.agent_id or "(any agent)"),
+            ("state", "revoked" if c.revoked else "granted"),
+            ("expires", fmt_ts(c.expires_at, c.HasField("expires_at")) if not c.revoked else "-"),
+            ("journal seq", str(c.journal_seq)),
+        ]
+    )
+
+
+def cmd_grant(ns: argparse.Namespace, channel: grpc.Channel) -> int:
+    stub = registry_pb2_grpc.RegistryStub(channel)
+    _print_consent(
+        stub.GrantConsent(
+            registry_pb2.GrantConsentRequest(
+                consumer_number=ns.number,
+                org_id=ns.org,
+                agent_id=ns.agent,
+                expires_at=ns.expires,
+                evidence=ns.evidence,
+                request_id=ns.request_id,
+            ),
+            timeout=ns.timeout,
+        )
+    )
+    return 0
+
+
+def cmd_revoke(ns: argparse.Namespace, channel: grpc.Channel) -> int:
+    stub = registry_pb2_grpc.RegistryStub(channel)
+    _print_consent(
+        stub.RevokeConsent(
+            registry_pb2.RevokeConsentRequest(
+                consumer_number=ns.number, org_id=ns.org, agent_id=ns.agent, request_id=ns.request_id
+            ),
+            timeout=ns.timeout,
+        )
+    )
+    return 0
+
+
+def add_commands(sub: Subparsers) -> None:
+    """Register `consent grant|revoke` under the `dncgate` parser."""
+    con = sub.add_parser("consent", help="consents to be called").add_subparsers(dest="sub", required=True)
+    p = con.add_parser("grant")
+    p.add_argument("number")
+    p.add_argument("--org", required=True)
+    p.add_argument("--agent", default="", help="default: any agent of the org")
+    p.add_argument("--expires", type=time_arg, help="ISO time (default: no expiry)")
+    p.add_argument("--evidence", default="")
+    request_id(p)
+    client(p, cmd_grant)
+    p = con.add_parser("revoke")
+    p.add_argument("number")
+    p.add_argument("--org", required=True)
+    p.add_argument("--agent", default="")
+    request_id(p)
+    client(p, cmd_revoke)

@@ -1,0 +1,106 @@
+"""`dncgate payouts`: the payment desk's view of the payout ledger, and its record of what was paid."""
+
+from __future__ import annotations
+
+import argparse
+
+import grpc
+from rich.table import Table
+
+from dncgate.cli.args import Subparsers, client, enum_arg, pages, request_id, time_arg
+from dncgate.cli.output import console, enum_name, fmt_ts, kv, money, next_page
+from dncgate.v1 import compensation_pb2 as pb
+from dncgate.v1 import compensation_pb2_grpc
+
+_COLOURS = {"PAID": "green", "PENDING": "yellow"}
+
+
+def cmd_list(ns: argparse.Namespace, channel: grpc.Channel) -> int:
+    r = compensation_pb2_grpc.CompensationStub(channel).ListPayouts(
+        pb.ListPayoutsRequest(
+            status=ns.status,
+            created_after=ns.after,
+            created_before=ns.before,
+            page_size=ns.page_size,
+            page_token=ns.page_token,
+        ),
+        timeout=ns.timeout,
+    )
+    table = Table(title="payouts, newest first")
+    for col in ("payout", "case", "consumer", "caller", "amount", "status", "booked", "paid", "reference"):
+        table.add_column(col)
+    for p in r.payouts:
+        status = enum_name(pb.PayoutStatus, p.status, "PAYOUT_STATUS_")
+        table.add_row(
+            p.payout_id,
+            p.case_id,
+            p.consumer_number_masked,
+            p.caller_number,
+            money(p.amount),
+            f"[{_COLOURS[status]}]{status}[/{_COLOURS[status]}]",
+            fmt_ts(p.created_at),
+            fmt_ts(p.paid_at, p.HasField("paid_at")),
+            p.payment_reference or "-",
+        )
+    console.print(table)
+    next_page(r.next_page_token)
+    return 0
+
+
+def cmd_summary(ns: argparse.Namespace, channel: grpc.Channel) -> int:
+    s = compensation_pb2_grpc.CompensationStub(channel).GetFundSummary(
+        pb.GetFundSummaryRequest(**{"from": ns.from_time, "to": ns.to_time, "period": ns.period}), timeout=ns.timeout
+    )
+    table = Table(title=f"compensation fund per {ns.period} (pending by booking, paid by payment)")
+    for col in ("period from", "pending", "pending amount", "paid", "paid amount"):
+        table.add_column(col)
+    for p in s.periods:
+        row = (fmt_ts(p.period_start), str(p.pending_count), money(p.pending_amount), str(p.paid_count))
+        table.add_row(*row, money(p.paid_amount))
+    table.add_section()
+    table.add_row(
+        "[bold]total[/bold]", str(s.pending_count), money(s.pending_amount), str(s.paid_count), money(s.paid_amount)
+    )
+    console.print(table)
+    return 0
+
+
+def cmd_mark_paid(ns: argparse.Namespace, channel: grpc.Channel) -> int:
+    p = compensation_pb2_grpc.CompensationStub(channel).MarkPayoutPaid(
+        pb.MarkPayoutPaidRequest(payout_id=ns.payout_id, payment_reference=ns.reference, request_id=ns.request_id),
+        timeout=ns.timeout,
+    )
+    kv(
+        [
+            ("payout", p.payout_id),
+            ("case", p.case_id),
+            ("consumer", p.consumer_number_masked),
+            ("caller", p.caller_number),
+            ("amount", money(p.amount)),
+            ("status", enum_name(pb.PayoutStatus, p.status, "PAYOUT_STATUS_")),
+            ("paid", fmt_ts(p.paid_at)),
+            ("reference", p.payment_reference),
+        ]
+    )
+    return 0
+
+
+def add_commands(sub: Subparsers) -> None:
+    """Register `payouts list|summary|mark-paid` under the `dncgate` parser."""
+    pay = sub.add_parser("payouts", help="the payout ledger").add_subparsers(dest="sub", required=True)
+    p = pay.add_parser("list", help="payouts, newest first")
+    p.add_argument("--status", type=enum_arg(pb.PayoutStatus, "PAYOUT_STATUS_"), default=0, help="pending or paid")
+    p.add_argument("--after", type=time_arg, help="booked at or after this ISO time")
+    p.add_argument("--before", type=time_arg, help="booked before this ISO time")
+    pages(p)
+    client(p, cmd_list)
+    p = pay.add_parser("summary", help="count and sum of pending and paid payouts per period")
+    p.add_argument("--from", dest="from_time", type=time_arg)
+    p.add_argument("--to", dest="to_time", type=time_arg)
+    p.add_argument("--period", choices=("day", "week", "month"), default="month")
+    client(p, cmd_summary)
+    p = pay.add_parser("mark-paid", help="record the payment system's confirmation (idempotent)")
+    p.add_argument("payout_id")
+    p.add_argument("--reference", required=True, help="the payment system's reference")
+    request_id(p)
+    client(p, cmd_mark_paid)
