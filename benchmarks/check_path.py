@@ -28,11 +28,11 @@ from benchmarks.common import Output, add_common_args, command_line, machine, me
 from benchmarks.registry_load import PEPPER, consumer_number, load_fast
 from dncgate import phone
 from dncgate.api.gateway import CallGateServicer
+from dncgate.bootstrap import build_gateway
+from dncgate.config import Settings
 from dncgate.domain.hours import CallingHours
-from dncgate.domain.types import Mode
 from dncgate.embedded import EmbeddedRedis
 from dncgate.service.gateway import Gateway
-from dncgate.store.calls import CallStream
 from dncgate.store.hot import CALLS, HotRegistry
 from dncgate.v1 import common_pb2, gateway_pb2
 
@@ -77,20 +77,8 @@ async def measure(ns: argparse.Namespace, redis_url: str) -> dict[str, dict[str,
     hot = HotRegistry(client, BITS)
     await client.set("dnc:ready", hot.ready_value)
     keyer = phone.NumberKeyer(PEPPER)
-    gateways = {
-        multiplex: Gateway(
-            hot,
-            CallStream(client),
-            keyer,
-            region="CN",
-            default_zone="Asia/Shanghai",
-            hours=CallingHours.parse("00:00-24:00"),
-            default_mode=Mode.ENFORCE,
-            timeout_s=1.0,
-            multiplex=multiplex,
-        )
-        for multiplex in (True, False)
-    }
+    settings = Settings(calling_hours=CallingHours.parse("00:00-24:00"), redis_timeout_ms=1000, pepper=PEPPER)
+    gateways = {multiplex: build_gateway(settings, hot, keyer, multiplex=multiplex) for multiplex in (True, False)}
     registry = ns.registry
 
     def check(gw: Gateway) -> Op:
@@ -103,7 +91,7 @@ async def measure(ns: argparse.Namespace, redis_url: str) -> dict[str, dict[str,
 
         return op
 
-    mux = gateways[True].lane
+    mux = gateways[True].lane.mux
     assert mux is not None
 
     async def mux_ping(i: int) -> Any:

@@ -55,10 +55,11 @@ def _serve(redis_url: str, registry: int, conn: Connection) -> None:
     from dncgate import phone
     from dncgate.api.gateway import CallGateServicer
     from dncgate.api.interceptors import instrument, rpc_lines_logged
+    from dncgate.bootstrap import build_gateway
+    from dncgate.config import Settings
     from dncgate.domain.hours import CallingHours
-    from dncgate.domain.types import Category, Mode
+    from dncgate.domain.types import Category
     from dncgate.service.gateway import CheckInput, Gateway
-    from dncgate.store.calls import CallStream
     from dncgate.store.hot import CALLS, HotRegistry
     from dncgate.v1 import gateway_pb2
 
@@ -69,39 +70,32 @@ def _serve(redis_url: str, registry: int, conn: Connection) -> None:
         hot = HotRegistry(client, BITS)
         await client.set("dnc:ready", hot.ready_value)
 
+        settings = Settings(calling_hours=CallingHours.parse("00:00-24:00"), redis_timeout_ms=1000, pepper=PEPPER)
+
         def new_gateway() -> Gateway:
-            return Gateway(
-                hot,
-                CallStream(client),
-                phone.NumberKeyer(PEPPER),
-                region="CN",
-                default_zone="Asia/Shanghai",
-                hours=CallingHours.parse("00:00-24:00"),
-                default_mode=Mode.ENFORCE,
-                timeout_s=1.0,
-            )
+            return build_gateway(settings, hot, phone.NumberKeyer(PEPPER))
 
         gateway, offline = new_gateway(), new_gateway()
 
-        async def answered_at_once(commands: Any, deadline: float, bulk: bool) -> list[Any]:
+        async def answered_at_once(commands: Any, deadline: float, mux: Any) -> list[Any]:
             return [0] * len(commands)
 
-        offline._send = answered_at_once  # type: ignore[method-assign]
+        offline.lane._send = answered_at_once  # type: ignore[attr-defined]
         # no ReportCallOutcome here, hence no outcome service
         servicer = CallGateServicer(gateway, 5000, None, log_fields=False)  # type: ignore[arg-type]
         offline_servicer = CallGateServicer(offline, 5000, None, log_fields=False)  # type: ignore[arg-type]
-        lane = gateway.lane
+        lane = gateway.lane.mux  # type: ignore[attr-defined]
         assert lane is not None
-        await gateway.script.load()
+        await gateway.lane.script.load()  # type: ignore[attr-defined]
         # The script calls of 1,000 Checks (half to registered numbers), as the gateway builds them.
         scripts: list[Any] = []
 
-        async def keep(commands: Any, deadline: float, bulk: bool) -> list[Any]:
+        async def keep(commands: Any, deadline: float, mux: Any) -> list[Any]:
             scripts.extend(commands)
             return [0] * len(commands)
 
         recorder = new_gateway()
-        recorder._send = keep  # type: ignore[method-assign]
+        recorder.lane._send = keep  # type: ignore[attr-defined]
         for i in range(1000):
             callee = consumer_number(i if i % 2 else registry + i)
             await recorder.check(CheckInput("+862759001234", callee, "a1", "bench", "", Category.REAL_ESTATE, ""))

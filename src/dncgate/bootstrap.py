@@ -20,6 +20,7 @@ from dncgate.config import Settings
 from dncgate.domain.case import Deadlines
 from dncgate.embedded import EmbeddedPostgres, EmbeddedRedis
 from dncgate.sealing import NumberSealer
+from dncgate.service.checks import CheckSettings
 from dncgate.service.compensation import CompensationService
 from dncgate.service.gateway import Gateway
 from dncgate.service.outcome import OutcomeService
@@ -28,6 +29,7 @@ from dncgate.service.recorder import Recorder
 from dncgate.service.registry import RegistryService
 from dncgate.store.calls import CallStream
 from dncgate.store.cases import CaseStore
+from dncgate.store.checklane import CheckLane
 from dncgate.store.evidence import CallEvidence
 from dncgate.store.health import StoreProbe
 from dncgate.store.hot import HotRegistry
@@ -86,6 +88,22 @@ def build_compensation(
         deadlines=Deadlines(settings.first_response_hours, settings.resolution_hours),
         region=settings.default_region,
         zone=settings.default_timezone,
+    )
+
+
+def build_gateway(settings: Settings, hot: HotRegistry, keyer: phone.NumberKeyer, *, multiplex: bool = True) -> Gateway:
+    """The Check use case over its lane to the registry's Redis (`multiplex=False`: redis-py's pool)."""
+    timeout_s = settings.redis_timeout_ms / 1000
+    return Gateway(
+        CheckLane(hot, CallStream(hot.client), timeout_s, multiplex=multiplex),
+        keyer,
+        CheckSettings(
+            region=settings.default_region,
+            default_zones=(phone.zone(settings.default_timezone),),
+            hours=settings.calling_hours,
+            default_mode=settings.mode,
+            timeout_s=timeout_s,
+        ),
     )
 
 
@@ -152,16 +170,7 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
             # read every number as never registered (PepperMismatch: `serve` refuses to start).
             await journal.claim_pepper(keyer.fingerprint())
             hot = HotRegistry(client, settings.registry_bucket_bits, keyer.fingerprint())
-            gateway = Gateway(
-                hot,
-                CallStream(client),
-                keyer,
-                region=settings.default_region,
-                default_zone=settings.default_timezone,
-                hours=settings.calling_hours,
-                default_mode=settings.mode,
-                timeout_s=settings.redis_timeout_ms / 1000,
-            )
+            gateway = build_gateway(settings, hot, keyer)
             registry = RegistryService(journal, hot, keyer, region=settings.default_region, default_mode=settings.mode)
             outcomes = OutcomeService(OutcomeStore(db), client, registry)
             recorder = Recorder(

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 from typing import Any
 
 import psycopg
 import redis.asyncio as aioredis
 
 from dncgate import phone
+from dncgate.domain.calls import CallEvent
+from dncgate.domain.registry import epoch_us
 from dncgate.domain.types import Category
+from dncgate.service.checks import new_call_id as _new_call_id
 from dncgate.service.gateway import CheckInput
-from dncgate.store.hot import MODES
+from dncgate.store.calls import decode_event
+from dncgate.store.hot import CALLS, MODES
 
 # Consumers (never to be found in clear in any store) and a company line (may be stored in clear).
 CONSUMER = "13800138000"
@@ -86,3 +91,14 @@ async def redis_is_stalled(redis_url: str, within_s: float = 0.2) -> bool:
         return True
     finally:
         await probe.aclose()
+
+
+def new_call_id(at: datetime) -> str:
+    """A call id as the gateway makes it at `at`."""
+    return _new_call_id(epoch_us(at))
+
+
+async def stream_events(client: aioredis.Redis, count: int = 10_000) -> list[CallEvent]:
+    """Every call event still in the stream, oldest first."""
+    entries: list[tuple[bytes, dict[bytes, bytes]]] = await client.xrange(CALLS, count=count)  # type: ignore[assignment]
+    return [decode_event(fields) for _, fields in entries]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -74,8 +75,11 @@ async def test_a_batch_answers_and_logs_exactly_as_the_same_checks_one_by_one(ap
     gets the verdicts, E.164s, masks and events that the same requests get as single Checks."""
     rng = random.Random(at.hour)
     app.gateway.clock = FakeClock(at.timestamp())
-    app.gateway.hours = CallingHours.parse("09:00-21:00")
-    app.gateway.default_mode = rng.choice([Mode.ENFORCE, Mode.MONITOR])
+    app.gateway.settings = replace(
+        app.gateway.settings,
+        hours=CallingHours.parse("09:00-21:00"),
+        default_mode=rng.choice([Mode.ENFORCE, Mode.MONITOR]),
+    )
     for org in ORGS[1:]:
         await app.hot.set_mode(org, rng.choice([Mode.ENFORCE, Mode.MONITOR]))
     reqs = await _random_batch(app, rng, 2 * CHUNK + 50)
@@ -165,7 +169,7 @@ async def test_a_batch_in_a_stalled_redis_fails_closed_within_its_deadline(
     except redis.exceptions.ResponseError:
         pytest.skip("this Redis refuses DEBUG")
     reqs = [check_input(f"139{i:08d}") for i in range(2 * CHUNK + 1)]
-    deadline_s = app.gateway.timeout_s + 0.0005 * (len(reqs) - 1)
+    deadline_s = app.gateway.settings.timeout_s + 0.0005 * (len(reqs) - 1)
     stall = asyncio.create_task(sleeper.execute_command("DEBUG", "SLEEP", str(deadline_s * 3)))
     await until(lambda: redis_is_stalled(app.redis_url), what="Redis asleep in DEBUG SLEEP")
     started = asyncio.get_running_loop().time()

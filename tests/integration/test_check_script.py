@@ -7,7 +7,7 @@ fold: the same case index for every stored state, and the same event logged.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -70,7 +70,7 @@ async def test_the_script_and_the_python_fold_give_the_same_verdict_for_random_s
             await app.redis.hdel(MODES, ORG)
         else:
             await app.hot.set_mode(ORG, mode)
-        app.gateway.default_mode = rng.choice([Mode.ENFORCE, Mode.MONITOR])
+        app.gateway.settings = replace(app.gateway.settings, default_mode=rng.choice([Mode.ENFORCE, Mode.MONITOR]))
         category = rng.choice(list(Category))
 
         snap = await lookup(app.hot, key, ORG, AGENT)
@@ -79,8 +79,8 @@ async def test_the_script_and_the_python_fold_give_the_same_verdict_for_random_s
             attempt,
             mask_at(snap.schedule, NOW),
             snap.consents,
-            snap.mode or app.gateway.default_mode,
-            app.gateway.hours,
+            snap.mode or app.gateway.settings.default_mode,
+            app.gateway.settings.hours,
             NOW,
         )
         got = (await app.gateway.check(check_input(CONSUMER, org=ORG, agent=AGENT, category=category))).verdict
@@ -176,7 +176,7 @@ def _chunks(app: Any, callees: list[Callee], default: Mode) -> list[CheckChunk]:
     groups: dict[tuple[str, str, Category], bytes] = {}
     for c in callees:
         if not chunks or chunks[-1].size == CHUNK:
-            chunks.append(app.gateway.script.chunk(epoch_us(NOW), default is Mode.MONITOR))
+            chunks.append(app.gateway.lane.script.chunk(epoch_us(NOW), default is Mode.MONITOR))
             groups = {}
         chunk = chunks[-1]
         g = (c.org, c.agent, c.category)
@@ -196,7 +196,7 @@ async def test_the_batch_script_classifies_and_logs_like_the_fold_and_the_single
     fold's case index for each, logs each event with that case's outcome, and the single-callee script
     agrees with both."""
     rng = random.Random(20261124)
-    await app.gateway.script.load()
+    await app.gateway.lane.script.load()
     first = 0
     for round_ in range(3):
         for org in ORGS:
@@ -222,7 +222,7 @@ async def test_the_batch_script_classifies_and_logs_like_the_fold_and_the_single
         for c, i in zip(callees, expected, strict=True):
             if c.key is not None:
                 context = SEPARATOR.join(event_context(_decode(_event(c, 0))))
-                command = app.gateway.script.command(
+                command = app.gateway.lane.script.command(
                     c.key,
                     c.org,
                     consent_scope(c.org, ""),
@@ -246,7 +246,7 @@ async def test_the_batch_script_answers_minus_one_and_logs_nothing_when_the_regi
 ) -> None:
     """With `dnc:ready` absent or of another layout, every chunk returns -1 (fail closed) and appends nothing."""
     rng = random.Random(7)
-    await app.gateway.script.load()
+    await app.gateway.lane.script.load()
     callees = await _random_callees(app, rng, CHUNK + 5, 0)
     for ready in (None, b"1/16"):
         if ready is None:

@@ -13,8 +13,7 @@ from dncgate.domain.types import Mode, Source
 from dncgate.domain.verification import CallerVerdict
 from dncgate.service.compensation import ComplaintInput
 from dncgate.service.outcome import OutcomeReport
-from dncgate.store.calls import CallStream
-from tests.integration.support import CONSUMER, CONSUMER_E164, check_input
+from tests.integration.support import CONSUMER, CONSUMER_E164, check_input, stream_events
 
 pytestmark = pytest.mark.integration
 
@@ -179,6 +178,6 @@ async def test_stream_events_of_other_consumers_and_callers_are_ignored(app: Any
     """Only the consumer's own calls from the named numbers are evidence."""
     await monitored_calls(app, A)
     await app.gateway.check(check_input("13912345678", caller=A))
-    assert len(await CallStream(app.redis).read_all()) == 2
+    assert len(await stream_events(app.redis)) == 2
     case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]))
     assert len(case.findings[0].call_ids) == 1

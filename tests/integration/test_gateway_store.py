@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,12 +12,20 @@ import pytest
 import redis.asyncio as aioredis
 import redis.exceptions
 
+from dncgate.bootstrap import build_gateway
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.types import Category, Decision, Mode, Reason, Source
 from dncgate.embedded import EmbeddedRedis
-from dncgate.service.gateway import Gateway
 from dncgate.store.hot import CALLS
-from tests.integration.support import CALLER, CONSUMER, OTHER_CONSUMER, check_input, key_of, redis_is_stalled
+from tests.integration.support import (
+    CALLER,
+    CONSUMER,
+    OTHER_CONSUMER,
+    check_input,
+    key_of,
+    redis_is_stalled,
+    stream_events,
+)
 from tests.wait import until
 
 pytestmark = pytest.mark.integration
@@ -49,7 +58,7 @@ async def test_check_appends_a_call_event_with_decision_reason_and_hashed_callee
         b"vio": b"0",
         b"rid": b"rq-7",
     }
-    [decoded] = await app.gateway.calls.read_all()
+    [decoded] = await stream_events(app.redis)
     assert abs((decoded.at - datetime.now(UTC)).total_seconds()) < 5
     assert re.fullmatch(rb"[0-9a-f]{64}", event[b"callee"])
     assert re.fullmatch(r"[0-9a-f]{32}", result.call_id)
@@ -62,7 +71,7 @@ async def test_every_check_is_logged_including_allowed_and_monitored_calls(app: 
     await app.gateway.check(check_input(OTHER_CONSUMER))
     await app.gateway.check(check_input(CONSUMER))
     await app.gateway.check(check_input(CONSUMER, org="loose"))
-    events = await app.gateway.calls.read_all()
+    events = await stream_events(app.redis)
     assert [(e.decision, e.reason, e.violation, e.org_id) for e in events] == [
         (Decision.ALLOW, Reason.NOT_REGISTERED, False, "acme"),
         (Decision.BLOCK, Reason.REGISTERED, False, "acme"),
@@ -186,13 +195,13 @@ async def test_allowed_calls_are_blocked_when_the_event_cannot_be_logged(app: An
 async def test_a_ten_megabyte_callee_is_invalid_number_with_its_event_stored(app: Any) -> None:
     """Parsing and masking a 10 MB callee takes longer than the Redis deadline; the deadline starts with
     the round trip, so the Check is still INVALID_NUMBER with a call_id whose event is in the stream."""
-    app.gateway.timeout_s = 0.05
+    app.gateway.settings = replace(app.gateway.settings, timeout_s=0.05)
     callee = "1" * 10_000_000
     single = await app.gateway.check(check_input(callee))
     batched = await app.gateway.check_many([check_input(OTHER_CONSUMER), check_input(callee)])
     for r in (single, batched[1]):
         assert (r.verdict.decision, r.verdict.reason) == (Decision.BLOCK, Reason.INVALID_NUMBER)
-    events = {e.call_id: e for e in await app.gateway.calls.read_all()}
+    events = {e.call_id: e for e in await stream_events(app.redis)}
     assert set(events) == {single.call_id, *(r.call_id for r in batched)}
     assert events[single.call_id].reason is Reason.INVALID_NUMBER
     assert len(events[single.call_id].callee_masked) < 40
@@ -205,7 +214,7 @@ async def test_a_registry_read_slower_than_the_deadline_fails_closed(app: Any, p
         await sleeper.execute_command("DEBUG", "SLEEP", "0")
     except redis.exceptions.ResponseError:
         pytest.skip("this Redis refuses DEBUG")
-    stall = asyncio.create_task(sleeper.execute_command("DEBUG", "SLEEP", str(app.gateway.timeout_s * 3)))
+    stall = asyncio.create_task(sleeper.execute_command("DEBUG", "SLEEP", str(app.gateway.settings.timeout_s * 3)))
     await until(lambda: redis_is_stalled(app.redis_url), what="Redis asleep in DEBUG SLEEP")
     started = asyncio.get_running_loop().time()
     result = await app.gateway.check(check_input(OTHER_CONSUMER))
@@ -214,7 +223,7 @@ async def test_a_registry_read_slower_than_the_deadline_fails_closed(app: Any, p
     await sleeper.aclose()
     assert (result.verdict.decision, result.verdict.reason) == (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE)
     assert result.call_id == ""  # no time was left to store its event
-    assert elapsed < app.gateway.timeout_s * 2.5
+    assert elapsed < app.gateway.settings.timeout_s * 2.5
     assert (await app.gateway.check(check_input(OTHER_CONSUMER))).verdict.decision is Decision.ALLOW
 
 
@@ -222,19 +231,11 @@ async def test_a_registry_read_slower_than_the_deadline_fails_closed(app: Any, p
 async def test_both_redis_paths_answer_alike_single_and_batched(app: Any, multiplex: bool) -> None:
     """The multiplexed connection and the redis-py fallback (used over TLS) give the same answers and events."""
     await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
-    gw = Gateway(
-        app.hot,
-        app.gateway.calls,
-        app.gateway.keyer,
-        region="CN",
-        default_zone="Asia/Shanghai",
-        hours=app.gateway.hours,
-        default_mode=Mode.ENFORCE,
-        timeout_s=1.0,
-        multiplex=multiplex,
+    gw = build_gateway(
+        replace(app.settings, redis_timeout_ms=1000, mode=Mode.ENFORCE), app.hot, app.gateway.keyer, multiplex=multiplex
     )
     try:
-        assert (gw.lane is not None) is multiplex
+        assert (gw.lane.mux is not None) is multiplex
         single = await gw.check(check_input(CONSUMER))
         batch = await gw.check_many([check_input(CONSUMER), check_input(OTHER_CONSUMER), check_input("12")])
     finally:

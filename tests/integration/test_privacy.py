@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from dncgate.domain.types import Category, Mode, Source
-from tests.integration.support import CALLER, check_input
+from tests.integration.support import CALLER, check_input, stream_events
 
 pytestmark = pytest.mark.integration
 
@@ -126,7 +126,7 @@ async def test_journal_keys_are_keyed_hashes_of_the_e164_number(app: Any) -> Non
     async with app.pool.connection() as conn:
         rows = await (await conn.execute("SELECT DISTINCT consumer_key FROM preference_journal")).fetchall()
     assert {bytes(r[0]) for r in rows} == expected
-    callees = {e.callee_key for e in await app.gateway.calls.read_all() if e.callee_key}
+    callees = {e.callee_key for e in await stream_events(app.redis) if e.callee_key}
     assert callees == {k.hex() for k in expected}
 
 

@@ -15,12 +15,11 @@ from structlog.testing import capture_logs
 from dncgate.domain.calls import CallEvent
 from dncgate.domain.types import Category, Decision, Reason
 from dncgate.embedded import EmbeddedRedis
-from dncgate.service.gateway import new_call_id
 from dncgate.service.recorder import Recorder
-from dncgate.store.calls import encode_event
+from dncgate.store.calls import CallStream, encode_event
 from dncgate.store.hot import CALLS
 from dncgate.store.recorder import _STAGING, GROUP, CallLogWriter, StreamGroup, find_event, stream_events
-from tests.integration.support import CALLER, CONSUMER, check_input, key_of
+from tests.integration.support import CALLER, CONSUMER, check_input, key_of, new_call_id
 from tests.wait import until
 
 pytestmark = pytest.mark.integration
@@ -56,7 +55,7 @@ async def append(app: Any, n: int) -> list[str]:
     """Append n call events to the stream as the gateway does; returns their call ids."""
     events = [event(app) for _ in range(n)]
     if events:
-        await app.gateway.calls.append(events)
+        await CallStream(app.redis).append(events)
     return [e.call_id for e in events]
 
 
@@ -130,10 +129,10 @@ async def test_drained_calls_land_in_call_log_once_and_leave_the_stream(app: Any
 async def test_an_event_delivered_twice_is_recorded_once(app: Any) -> None:
     """The same call event appended again (a redelivery) adds no second row."""
     events = [event(app) for _ in range(5)]
-    await app.gateway.calls.append(events)
+    await CallStream(app.redis).append(events)
     rec = recorder(app)
     await drain_all(rec)
-    await app.gateway.calls.append(events)
+    await CallStream(app.redis).append(events)
     entries = await rec.fetch(block=False)
     report = await rec.commit(entries)
     assert (report.inserted, report.duplicates) == (0, 5)
@@ -237,7 +236,7 @@ async def test_a_row_postgresql_refuses_is_dead_lettered_alone(app: Any) -> None
     """A call PostgreSQL cannot store (a NUL in a text field) is set aside; the rest of its batch is kept."""
     events = [event(app) for _ in range(4)]
     poison = event(app, org_id="ac\x00me")
-    await app.gateway.calls.append([*events[:2], poison, *events[2:]])
+    await CallStream(app.redis).append([*events[:2], poison, *events[2:]])
     assert await recorder(app).drain_once() == 5
     assert sorted(await logged(app)) == sorted(e.call_id for e in events)
     async with app.pool.connection() as conn:

@@ -8,11 +8,10 @@ from typing import Any
 import pytest
 
 from dncgate.domain.registry import epoch_us
-from dncgate.service.gateway import new_call_id
 from dncgate.store.calls import encode_event
 from dncgate.store.hot import CALLS
 from dncgate.store.recorder import find_event, stream_events
-from tests.integration.support import CONSUMER, OTHER_CONSUMER, check_input, key_of
+from tests.integration.support import CONSUMER, OTHER_CONSUMER, check_input, key_of, new_call_id
 from tests.integration.test_recorder import drain_all, event, recorder
 
 pytestmark = pytest.mark.integration

@@ -25,6 +25,7 @@ from tests.integration.support import (
     check_input,
     key_of,
     registry_hashes,
+    stream_events,
 )
 from tests.reference import lookup
 from tests.wait import until
@@ -121,7 +122,7 @@ async def test_checks_fail_closed_while_the_registry_is_not_loaded(app: Any) -> 
     await app.redis.delete(READY)
     assert await _decision(app) == (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE)
     assert await _decision(app, OTHER_CONSUMER) == (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE)
-    events = await app.gateway.calls.read_all()
+    events = await stream_events(app.redis)
     assert [e.reason for e in events] == [Reason.REGISTRY_UNAVAILABLE] * 2
     await sync.rebuild(app.journal, app.hot)
     assert await _decision(app, OTHER_CONSUMER) == (Decision.ALLOW, Reason.NOT_REGISTERED)

@@ -9,7 +9,13 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dncgate.service.gateway import new_call_id
+from dncgate.domain.registry import epoch_us
+from dncgate.service import checks
+
+
+def new_call_id(at: datetime) -> str:
+    return checks.new_call_id(epoch_us(at))
+
 
 NOW = datetime(2026, 11, 23, 14, 30, 0, 123_000, tzinfo=UTC)
 MS = timedelta(milliseconds=1)

@@ -19,10 +19,11 @@ from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.hours import CallingHours
 from dncgate.domain.registry import epoch_us
 from dncgate.domain.types import Category, Decision, Reason
-from dncgate.service.checkplan import MinuteTables, VerdictTable, new_call_ids, verdict_table
-from dncgate.service.checkplan import callee_parser as _callee_parser
-from dncgate.service.checkplan import mask as _mask
+from dncgate.service.checks import new_call_ids
 from dncgate.service.gateway import CheckResult
+from dncgate.service.verdicts import MinuteTables, VerdictTable
+from dncgate.service.verdicts import callee_parser as _callee_parser
+from dncgate.service.verdicts import mask as _mask
 from dncgate.store.checkscript import encode_outcomes
 from dncgate.v1 import gateway_pb2
 
@@ -163,7 +164,7 @@ def test_minute_tables_compute_once_a_minute_and_give_what_the_domain_gives() ->
 
     def compute(key: object) -> VerdictTable:
         calls.append(key)
-        return verdict_table(rules.verdicts_by_case(attempt, hours, now))
+        return _table(rules.verdicts_by_case(attempt, hours, now))
 
     key = (("Asia/Shanghai",), "org", "", Category.FINANCE)
     for now in (NOW, NOW + timedelta(seconds=20), NOW + timedelta(seconds=59.8)):  # 14:30 UTC: closed in Shanghai
@@ -171,8 +172,8 @@ def test_minute_tables_compute_once_a_minute_and_give_what_the_domain_gives() ->
     assert len(calls) == 1
     now = NOW + timedelta(seconds=60)
     table = tables.get(key, epoch_us(now), compute)
-    assert table == verdict_table(rules.verdicts_by_case(attempt, hours, now))
-    assert table.outcomes == encode_outcomes(table.verdicts)
+    assert table == _table(rules.verdicts_by_case(attempt, hours, now))
+    assert table.code == encode_outcomes(table.verdicts)
     assert len(calls) == 2
 
 
@@ -182,9 +183,13 @@ def test_minute_tables_do_not_keep_a_table_whose_opening_is_not_on_a_minute() ->
 
     def compute(key: object) -> VerdictTable:
         calls.append(key)
-        return verdict_table((odd,) * 6)
+        return _table((odd,) * 6)
 
     key = (("Asia/Shanghai",), "org", "", Category.FINANCE)
     tables.get(key, epoch_us(NOW), compute)
     tables.get(key, epoch_us(NOW), compute)
     assert len(calls) == 2
+
+
+def _table(verdicts: tuple[Verdict, ...]) -> VerdictTable:
+    return VerdictTable(verdicts, encode_outcomes(verdicts))

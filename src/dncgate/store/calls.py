@@ -12,23 +12,6 @@ from dncgate.domain.registry import EPOCH, epoch_us
 from dncgate.domain.types import Category, Decision, Reason
 from dncgate.store.hot import CALLS
 
-
-def event_context(e: CallEvent) -> list[bytes]:
-    """The event's field/value pairs other than its verdict (dec, rsn, vio), flattened."""
-    return [
-        b"id", e.call_id.encode(),
-        b"us", b"%d" % epoch_us(e.at),
-        b"caller", e.caller_e164.encode(),
-        b"callee", e.callee_key.encode(),
-        b"mask", e.callee_masked.encode(),
-        b"agent", e.agent_id.encode(),
-        b"org", e.org_id.encode(),
-        b"campaign", e.campaign_id.encode(),
-        b"cat", b"%d" % int(e.category),
-        b"rid", e.request_id.encode(),
-    ]  # fmt: skip
-
-
 # Between the fields and values of an event's context as the single-callee script receives it (ids and
 # masks never contain it: the gateway refuses control characters in ids).
 SEPARATOR = b"\x1f"
@@ -68,6 +51,15 @@ def single_context(
         tail,
         request_id,
     )
+
+
+def event_context(e: CallEvent) -> list[bytes]:
+    """The event's field/value pairs other than its verdict (dec, rsn, vio), flattened: the one format
+    of `single_context`, split (ids, numbers and masks never hold SEPARATOR)."""
+    caller, tail = route_parts(e.caller_e164, e.agent_id, e.org_id, e.campaign_id, e.category)
+    rid = e.request_id.encode()
+    key, masked = e.callee_key.encode(), e.callee_masked.encode()
+    return single_context(e.call_id.encode(), epoch_us(e.at), caller, key, masked, tail, rid).split(SEPARATOR)
 
 
 def encode_event(e: CallEvent) -> dict[bytes, bytes]:
@@ -135,8 +127,3 @@ class CallStream:
             pipe.xadd(CALLS, encode_event(e))  # type: ignore[arg-type]
         replies: list[object] = await pipe.execute(raise_on_error=False)
         return [isinstance(r, bytes) for r in replies]
-
-    async def read_all(self, count: int = 10_000) -> list[CallEvent]:
-        """Every event still in the stream, oldest first (for tests and tools)."""
-        entries: list[tuple[bytes, dict[bytes, bytes]]] = await self.client.xrange(CALLS, count=count)  # type: ignore[assignment]
-        return [decode_event(fields) for _, fields in entries]
