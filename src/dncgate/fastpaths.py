@@ -22,7 +22,7 @@ Verdicts:
   Held equal by tests/unit/test_gateway_parts.py::
   test_minute_tables_compute_once_a_minute_and_give_what_the_domain_gives.
 - The Lua `classify` of `store.checkscript.CheckScript` (both scripts) sorts a callee as the Python fold does
-  (`store.hot.HotRegistry.parse_lookup` read back, then `domain.decision.decide`); it is what makes a
+  (`tests/reference.py lookup` read back, then `domain.decision.decide`); it is what makes a
   Check one round trip. Held equal by
   tests/integration/test_check_script.py::test_the_script_and_the_python_fold_give_the_same_verdict_for_random_states
   and ::test_the_batch_script_classifies_and_logs_like_the_fold_and_the_single_script.
