@@ -38,7 +38,7 @@ from dncgate.store.ledger import Ledger
 from dncgate.store.migrate import migrate
 from dncgate.store.outcomes import OutcomeStore
 from dncgate.store.pg import Database
-from dncgate.store.recorder import CallLogWriter, StreamGroup
+from dncgate.store.recorder import CallLogWriter, StreamedCalls, StreamGroup
 
 log = structlog.get_logger("dncgate.bootstrap")
 
@@ -51,7 +51,7 @@ class App:
     hot: HotRegistry
     journal: Journal
     gateway: Gateway
-    registry: RegistryService
+    registry: RegistryService[Journal, HotRegistry]
     redis_url: str
     database_url: str
     outcomes: OutcomeService
@@ -172,7 +172,7 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
             hot = HotRegistry(client, settings.registry_bucket_bits, keyer.fingerprint())
             gateway = build_gateway(settings, hot, keyer)
             registry = RegistryService(journal, hot, keyer, region=settings.default_region, default_mode=settings.mode)
-            outcomes = OutcomeService(OutcomeStore(db), client, registry)
+            outcomes = OutcomeService(OutcomeStore(db), StreamedCalls(client), registry)
             recorder = Recorder(
                 StreamGroup(recorder_client),
                 CallLogWriter(pool),

@@ -39,11 +39,6 @@ def to_status(exc: errors.DncgateError) -> grpc.Status:
     return result
 
 
-def unavailable(message: str) -> grpc.Status:
-    result: grpc.Status = rpc_status.to_status(status_pb2.Status(code=code_pb2.UNAVAILABLE, message=message))
-    return result
-
-
 def internal() -> grpc.Status:
     result: grpc.Status = rpc_status.to_status(
         status_pb2.Status(code=code_pb2.INTERNAL, message="internal error; it has been logged")

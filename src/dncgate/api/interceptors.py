@@ -8,8 +8,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
-import psycopg
-import redis.exceptions
 import structlog
 from grpc.experimental import wrap_server_method_handler
 
@@ -17,19 +15,19 @@ from dncgate import deadline
 from dncgate.api import errors, limits
 from dncgate.api.limits import Refused
 from dncgate.domain.errors import DncgateError
+from dncgate.store.errors import as_store_error
 
 log = structlog.get_logger("dncgate.rpc")
 
-_STORE_ERRORS = (psycopg.OperationalError, psycopg.errors.AdminShutdown, redis.exceptions.RedisError, OSError)
-
 
 async def _translate(exc: BaseException, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+    # The adapters raise StoreUnavailable (a DncgateError) for an outage; a driver's error that still
+    # escapes one (the Check path's own Redis calls, the bulk writers) is an outage all the same.
+    if not isinstance(exc, DncgateError) and (store := as_store_error(exc)) is not None:
+        exc = store
     if isinstance(exc, DncgateError):
         structlog.contextvars.bind_contextvars(error=type(exc).__name__, detail=errors.bounded(exc.message))
         await context.abort_with_status(errors.to_status(exc))
-    if isinstance(exc, _STORE_ERRORS):
-        structlog.contextvars.bind_contextvars(error=type(exc).__name__)
-        await context.abort_with_status(errors.unavailable("a store did not answer; nothing was changed halfway"))
     log.exception("unhandled_error")
     await context.abort_with_status(errors.internal())
 

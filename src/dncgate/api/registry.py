@@ -16,7 +16,7 @@ Ctx: TypeAlias = Any  # grpc.aio.ServicerContext; grpcio ships no type informati
 
 
 class RegistryServicer(registry_pb2_grpc.RegistryServicer):
-    def __init__(self, service: RegistryService, importer: RegistryImporter | None = None) -> None:
+    def __init__(self, service: RegistryService[Any, Any], importer: RegistryImporter | None = None) -> None:
         self.service = service
         self.importer = importer or RegistryImporter(service)
 

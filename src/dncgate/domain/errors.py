@@ -6,6 +6,7 @@ DncgateError
 ├── FailedPrecondition   the request is valid but not in this state
 ├── Conflict             a request_id was reused for a different request
 ├── Unavailable          a store did not answer in time; nothing was half-done
+│   └── StoreUnavailable raised by the store adapters in place of their drivers' errors (store/errors.py)
 └── PepperMismatch       the stores were keyed with another DNCGATE_PEPPER: the process must not serve
                          (never reaches a caller: `serve` refuses to start, the watcher stays fail closed)
 """
@@ -42,6 +43,18 @@ class Conflict(DncgateError):
 
 class Unavailable(DncgateError):
     pass
+
+
+class StoreUnavailable(Unavailable):
+    """Redis or PostgreSQL failed or did not answer; `driver` names the driver's exception (for logs).
+
+    The one error a use case catches for a store outage: the adapters raise it, no service imports
+    a driver.
+    """
+
+    def __init__(self, message: str, driver: str = "") -> None:
+        super().__init__(message)
+        self.driver = driver or type(self).__name__
 
 
 class PepperMismatch(DncgateError):

@@ -31,6 +31,8 @@ from dncgate.domain.registry import ConsentChange, Schedule, consent_states, epo
 from dncgate.service.registry import RegistryService
 from dncgate.store.bulk import BulkHotWriter, ConsentState
 from dncgate.store.catchup import Changed, PackedKeys, consent_changes, preference_rows
+from dncgate.store.hot import HotRegistry
+from dncgate.store.journal import Journal
 
 # Consumers read and written per slice, and per section (one hold of the exclusive lock).
 SLICE_KEYS = 5_000
@@ -38,7 +40,10 @@ SECTION_KEYS = 20_000
 
 
 async def reapply_many(
-    registry: RegistryService, changed: Changed, slice_keys: int = SLICE_KEYS, section_keys: int = SECTION_KEYS
+    registry: RegistryService[Journal, HotRegistry],
+    changed: Changed,
+    slice_keys: int = SLICE_KEYS,
+    section_keys: int = SECTION_KEYS,
 ) -> int:
     """Recompute the changed consumers' Redis state from the journal, then raise `dnc:seq`; the highest
     seq applied. Raises what PostgreSQL or Redis raise, leaving the watermark as it was."""
@@ -59,7 +64,12 @@ async def reapply_many(
 
 
 async def _section(
-    registry: RegistryService, writer: BulkHotWriter, keys: PackedKeys, slice_keys: int, *, consents: bool
+    registry: RegistryService[Journal, HotRegistry],
+    writer: BulkHotWriter,
+    keys: PackedKeys,
+    slice_keys: int,
+    *,
+    consents: bool,
 ) -> int:
     """One apply section: every slice of `keys` read, folded and written under one hold of the lock."""
     seq = 0

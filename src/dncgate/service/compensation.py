@@ -18,12 +18,10 @@ from dncgate.domain.errors import Conflict, InvalidArgument, NotFound
 from dncgate.domain.money import Money
 from dncgate.sealing import NumberSealer
 from dncgate.service.checks import MAX_NUMBER_LENGTH
+from dncgate.service.compensation_ports import CallsToConsumer, Cases, CaseWrites, RegistryHistory
 from dncgate.service.paging import decode_token, encode_token, page_size
 from dncgate.service.payouts import PayoutDesk
 from dncgate.service.redact import redact
-from dncgate.store.cases import CaseStore, CaseWriter
-from dncgate.store.evidence import CallEvidence
-from dncgate.store.journal import Journal
 
 log = structlog.get_logger("dncgate.compensation")
 
@@ -47,9 +45,9 @@ class ComplaintInput:
 class CompensationService:
     def __init__(
         self,
-        cases_store: CaseStore,
-        evidence: CallEvidence,
-        journal: Journal,
+        cases_store: Cases,
+        evidence: CallsToConsumer,
+        journal: RegistryHistory,
         keyer: phone.NumberKeyer,
         sealer: NumberSealer,
         payouts: PayoutDesk,
@@ -161,7 +159,7 @@ class CompensationService:
 
     async def _book(
         self,
-        tx: CaseWriter,
+        tx: CaseWrites,
         case_id: str,
         key: bytes,
         consumer: phone.PhoneNumber,
@@ -184,7 +182,7 @@ class CompensationService:
         return out
 
     async def _settle(
-        self, tx: CaseWriter, draft: Case, findings: list[v.Finding], now: datetime, channel: Channel, calls: int
+        self, tx: CaseWrites, draft: Case, findings: list[v.Finding], now: datetime, channel: Channel, calls: int
     ) -> str:
         status = cases.status_of(findings)
         total = v.total(findings, self.amount.currency)
@@ -272,7 +270,7 @@ class CompensationService:
                 await self._decide(tx, case, decision, self._text(note, "note", _callers_of(case)), operator_id.strip())
         return await self.get_complaint(case.case_id)
 
-    async def _decide(self, tx: CaseWriter, case: Case, decision: Status, note: str, operator: str) -> None:
+    async def _decide(self, tx: CaseWrites, case: Case, decision: Status, note: str, operator: str) -> None:
         status = cases.after_review(case.status, decision)
         now = self.now()
         findings = list(case.findings)

@@ -53,6 +53,8 @@ from dncgate.domain.registry import epoch_us
 from dncgate.phone_fast import FastE164
 from dncgate.service.registry import RegistryService
 from dncgate.store.bulk import BulkHotWriter, JournalRow, append_preferences, shared_entries
+from dncgate.store.hot import HotRegistry
+from dncgate.store.journal import Journal
 
 log = structlog.get_logger("dncgate.import")
 
@@ -68,7 +70,12 @@ _by_key = operator.itemgetter(0)
 class RegistryImporter:
     """Runs imports for one registry: parses and keys numbers, journals chunks, applies them."""
 
-    def __init__(self, registry: RegistryService, chunk_rows: int = CHUNK_ROWS, apply_rows: int = APPLY_ROWS) -> None:
+    def __init__(
+        self,
+        registry: RegistryService[Journal, HotRegistry],
+        chunk_rows: int = CHUNK_ROWS,
+        apply_rows: int = APPLY_ROWS,
+    ) -> None:
         if chunk_rows < 1 or apply_rows < 1:
             raise ValueError("chunk_rows and apply_rows must be positive")
         self.registry = registry

@@ -1,19 +1,25 @@
-"""ReportCallOutcome: store what happened after a Check, and register an in-call opt-out at once."""
+"""ReportCallOutcome: store what happened after a Check, and register an in-call opt-out at once.
+
+Its ports: `Outcomes` (call_log and call_outcome in PostgreSQL: store/outcomes.py's `OutcomeStore`),
+`StreamedCallLookup` (the call stream in Redis: store/recorder.py's `StreamedCalls`) and `OptOuts`
+(the registry use case, service/registry.py's `RegistryService`).
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
-import redis.asyncio as aioredis
 import structlog
 
-from dncgate.domain.calls import CallOutcome
+from dncgate.domain.calls import CallEvent, CallOutcome
 from dncgate.domain.errors import FailedPrecondition, InvalidArgument, NotFound
-from dncgate.domain.types import Source
-from dncgate.service.registry import RegistryService
-from dncgate.store.outcomes import CallRef, OutcomeStore
-from dncgate.store.recorder import find_event
+from dncgate.domain.types import Category, Source
+from dncgate.service.registry import PreferenceView
+from dncgate.store.outcomes import CallRef
 
 log = structlog.get_logger("dncgate.outcome")
 
@@ -38,13 +44,36 @@ class OutcomeResult:
     opt_out_registered: bool
 
 
+class Outcomes(Protocol):
+    async def logged_call(self, call_id: str) -> CallRef | None: ...  # None: not in call_log (yet)
+
+    async def merge(self, outcome: CallOutcome, request_id: str | None) -> CallOutcome: ...
+
+
+class StreamedCallLookup(Protocol):
+    async def find(self, call_id: str) -> CallEvent | None: ...  # None: not in the stream (any more)
+
+
+class OptOuts(Protocol):
+    async def set_preference_by_key(
+        self,
+        key: bytes,
+        masked: str,
+        do_not_disturb: bool,
+        categories: Sequence[Category],
+        source: Source,
+        effective_from: datetime | None,
+        request_id: str | None,
+    ) -> PreferenceView: ...
+
+
 def opt_out_request_id(call_id: str) -> str:
     """One opt-out per call in the journal, however often the dialler repeats its report."""
     return f"opt-out:{call_id}"
 
 
 class OutcomeService:
-    def __init__(self, store: OutcomeStore, calls: aioredis.Redis, registry: RegistryService) -> None:
+    def __init__(self, store: Outcomes, calls: StreamedCallLookup, registry: OptOuts) -> None:
         self.store = store
         self.calls = calls
         self.registry = registry
@@ -90,7 +119,7 @@ class OutcomeService:
         """
         if (logged := await self.store.logged_call(call_id)) is not None:
             return logged
-        event = await find_event(self.calls, call_id)
+        event = await self.calls.find(call_id)
         if event is not None:
             try:
                 return CallRef(call_id, bytes.fromhex(event.callee_key), event.callee_masked)

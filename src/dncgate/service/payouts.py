@@ -13,11 +13,9 @@ from dncgate.domain.case import HistoryEntry, Payout, PayoutStatus
 from dncgate.domain.errors import FailedPrecondition, InvalidArgument, NotFound
 from dncgate.domain.money import Money
 from dncgate.domain.reports import FundPeriod, FundSummary, Period, ViolationReport, fund_summary, violation_report
+from dncgate.service.compensation_ports import CaseTransactions, PayoutLedger, ViolationEvidence
 from dncgate.service.paging import decode_token, encode_token, page_size
 from dncgate.service.redact import redact
-from dncgate.store.cases import CaseStore
-from dncgate.store.evidence import CallEvidence
-from dncgate.store.ledger import Ledger
 
 log = structlog.get_logger("dncgate.payouts")
 
@@ -33,9 +31,9 @@ def _range(after: datetime | None, before: datetime | None, field: str) -> None:
 class PayoutDesk:
     def __init__(
         self,
-        ledger: Ledger,
-        cases_store: CaseStore,
-        evidence: CallEvidence,
+        ledger: PayoutLedger,
+        cases_store: CaseTransactions,
+        evidence: ViolationEvidence,
         *,
         currency: str,
         zone: str,

@@ -5,6 +5,9 @@ between any two steps leaves the batch pending in the consumer group; the next s
 consumer's pending entries first ("0"), and other recorders claim a dead consumer's entries once they
 have been idle for `claim_idle_ms`. Re-committing is harmless (ON CONFLICT DO NOTHING), and trimming
 never passes an unacknowledged entry, so nothing is lost and nothing is written twice.
+
+The recorder sees the stream and call_log through two ports, `CallGroup` and `CallLog`
+(store/recorder.py's `StreamGroup` and `CallLogWriter`); their outages arrive as `StoreUnavailable`.
 """
 
 from __future__ import annotations
@@ -12,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
-import psycopg
-import redis.exceptions
 import structlog
 
-from dncgate.store.recorder import CallLogWriter, CommitReport, Entry, StreamGroup
+from dncgate.domain.errors import StoreUnavailable
+from dncgate.store.recorder import CommitReport, Entry, GroupMissing
 
 log = structlog.get_logger("dncgate.recorder")
 
@@ -26,8 +29,24 @@ _MAX_BACKOFF_S = 5.0
 _FLUSH_S = 10.0
 
 
-def _is_nogroup(exc: BaseException) -> bool:
-    return isinstance(exc, redis.exceptions.ResponseError) and str(exc).startswith("NOGROUP")
+class CallGroup(Protocol):
+    """The recorder's consumer group on the call stream; GroupMissing when Redis lost it."""
+
+    async def ensure(self) -> bool: ...  # True when it had to be created
+
+    async def read(self, consumer: str, count: int, *, pending: bool, block_ms: int | None = None) -> list[Entry]: ...
+
+    async def claim_idle(self, consumer: str, min_idle_ms: int, count: int) -> int: ...
+
+    async def ack(self, ids: Sequence[bytes]) -> None: ...
+
+    async def trim(self) -> int: ...
+
+
+class CallLog(Protocol):
+    """call_log in PostgreSQL: one transaction per batch, duplicates ignored, poison dead-lettered."""
+
+    async def commit(self, entries: Sequence[Entry]) -> CommitReport: ...
 
 
 class Recorder:
@@ -35,8 +54,8 @@ class Recorder:
 
     def __init__(
         self,
-        group: StreamGroup,
-        writer: CallLogWriter,
+        group: CallGroup,
+        writer: CallLog,
         consumer: str,
         *,
         batch: int = 1000,
@@ -116,7 +135,7 @@ class Recorder:
             await self.trim()
         except BaseException as exc:
             self._backlog = True  # whatever was fetched is still pending for this consumer
-            if _is_nogroup(exc):  # Redis lost the stream (restarted empty, flushed): start over
+            if isinstance(exc, GroupMissing):  # Redis lost the stream (restarted empty, flushed): start over
                 self._ready = False
                 log.warning("recorder_group_missing", consumer=self.consumer)
                 return 0
@@ -136,8 +155,8 @@ class Recorder:
                     await self._pause(self.linger_s)
             except asyncio.CancelledError:
                 raise
-            except (redis.exceptions.RedisError, psycopg.Error, OSError, TimeoutError) as exc:
-                log.warning("recorder_store_unavailable", error=type(exc).__name__, retry_in_s=delay)
+            except StoreUnavailable as exc:
+                log.warning("recorder_store_unavailable", error=exc.driver, retry_in_s=delay)
                 await self._pause(delay)
                 delay = min(delay * 2, _MAX_BACKOFF_S)
             except Exception:

@@ -1,33 +1,98 @@
-"""Registry use cases: journal first (PostgreSQL), then apply the folded state to Redis."""
+"""Registry use cases: journal first (PostgreSQL), then apply the folded state to Redis.
+
+The use cases see their adapters through the ports below (`RegistryJournal`, `RegistryHot`), which
+store/journal.py's `Journal` and store/hot.py's `HotRegistry` satisfy. `RegistryService` is generic
+in them, so the bulk paths (service/importer.py, service/catchup.py, service/sync.py), which also
+hand its adapters to the bulk writers, say which adapters they need: `RegistryService[Journal, HotRegistry]`.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Generic, Protocol, TypeVar
 
-import redis.exceptions
 import structlog
 
 from dncgate import phone
-from dncgate.domain.errors import InvalidArgument, Unavailable
+from dncgate.domain.errors import InvalidArgument, StoreUnavailable, Unavailable
 from dncgate.domain.registry import (
     Consent,
     ConsentChange,
     PreferenceChange,
+    Schedule,
     consents_at,
     preference_at,
     schedule_of,
 )
 from dncgate.domain.types import Category, Mode, Source, mask_of
 from dncgate.service.redact import redact
-from dncgate.store.hot import HotRegistry
-from dncgate.store.journal import ConsumerSession, Journal
 
 log = structlog.get_logger("dncgate.registry")
 
-_REDIS_ERRORS = (redis.exceptions.RedisError, OSError, TimeoutError)
+
+class ConsumerWrites(Protocol):
+    """One consumer's journal, under its write lock (`Journal.consumer`)."""
+
+    async def append_preference(
+        self,
+        do_not_disturb: bool,
+        mask: int,
+        source: Source,
+        effective_from: datetime | None,
+        request_id: str | None,
+    ) -> tuple[PreferenceChange, bool]: ...
+
+    async def append_consent(
+        self,
+        org_id: str,
+        agent_id: str,
+        granted: bool,
+        expires_at: datetime | None,
+        evidence: str,
+        request_id: str | None,
+    ) -> tuple[ConsentChange, bool]: ...
+
+    async def preference_changes(self) -> list[PreferenceChange]: ...
+
+    async def consent_changes(self) -> list[ConsentChange]: ...
+
+
+class RegistryJournal(Protocol):
+    """The journal as the registry use cases write and read it (PostgreSQL: store/journal.py).
+
+    `org_writer` yields the connection holding the org's lock, handed back to `set_org_mode` and
+    `org_mode` so they run under it; the use case never looks inside it.
+    """
+
+    def consumer(self, key: bytes) -> AbstractAsyncContextManager[ConsumerWrites]: ...
+
+    async def preference_changes(self, key: bytes) -> list[PreferenceChange]: ...
+
+    async def consent_changes(self, key: bytes) -> list[ConsentChange]: ...
+
+    def org_writer(self, org_id: str) -> AbstractAsyncContextManager[Any]: ...
+
+    async def set_org_mode(self, org_id: str, mode: Mode, request_id: str | None, conn: Any = None) -> Mode: ...
+
+    async def org_mode(self, org_id: str, conn: Any = None) -> Mode | None: ...
+
+
+class RegistryHot(Protocol):
+    """The registry as the Check path reads it (Redis: store/hot.py); outages raise StoreUnavailable."""
+
+    async def apply(
+        self, key: bytes, schedule: Schedule | None, consents: Mapping[tuple[str, str], Consent | None], seq: int
+    ) -> None: ...
+
+    async def set_mode(self, org_id: str, mode: Mode) -> None: ...
+
+
+J = TypeVar("J", bound=RegistryJournal)
+H = TypeVar("H", bound=RegistryHot)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +119,13 @@ def _consent_state(changes: Sequence[ConsentChange], org: str, agent: str, now: 
     return active[0] if active else None
 
 
-class RegistryService:
+class RegistryService(Generic[J, H]):
+    """SetPreference, consents and org policies: journaled first, then applied to Redis."""
+
     def __init__(
         self,
-        journal: Journal,
-        hot: HotRegistry,
+        journal: J,
+        hot: H,
         keyer: phone.NumberKeyer,
         *,
         region: str,
@@ -187,7 +254,7 @@ class RegistryService:
 
     async def _apply(
         self,
-        session: ConsumerSession,
+        session: ConsumerWrites,
         key: bytes,
         seq: int,
         preferences: bool = False,
@@ -203,8 +270,8 @@ class RegistryService:
         states = {pair: _consent_state(consent_changes, *pair, now) for pair in consents}
         try:
             await self.hot.apply(key, schedule, states, seq)
-        except _REDIS_ERRORS as exc:
-            log.warning("redis_apply_failed", seq=seq, error=type(exc).__name__)
+        except StoreUnavailable as exc:
+            log.warning("redis_apply_failed", seq=seq, error=exc.driver)
             raise Unavailable(
                 "the change is recorded in the journal but Redis could not be updated; "
                 "it will be applied when Redis is back (retrying with the same request_id is safe)"
@@ -235,7 +302,7 @@ class RegistryService:
             current = await self.journal.org_mode(org_id, conn) or stored
             try:
                 await self.hot.set_mode(org_id, current)
-            except _REDIS_ERRORS as exc:
+            except StoreUnavailable as exc:
                 raise Unavailable("the policy is recorded in the journal but Redis could not be updated") from exc
         log.info("org_policy_set", org=org_id, mode=stored.value)
         return stored

@@ -1,19 +1,26 @@
-"""Keeping Redis in step with the journal: full rebuild, catch-up after a restart, retry of failed applies."""
+"""Keeping Redis in step with the journal: full rebuild, catch-up after a restart, retry of failed applies.
+
+Redis is seen through `LoadedRegistry` (store/hot.py's `HotRegistry` satisfies it). The journal stays
+the concrete `Journal`: a rebuild streams it on the connection holding the exclusive rebuild lock, and
+a catch-up hands the registry to the bulk writer (service/catchup.py). Outages reach here as the one
+`StoreUnavailable` (store/errors.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
-import psycopg
-import redis.exceptions
 import structlog
 
-from dncgate.domain.errors import PepperMismatch
-from dncgate.domain.registry import Consent, consents_at, schedule_of
+from dncgate.domain.errors import PepperMismatch, StoreUnavailable
+from dncgate.domain.registry import Consent, Schedule, consents_at, schedule_of
+from dncgate.domain.types import Mode
 from dncgate.service.catchup import reapply_many
 from dncgate.service.registry import RegistryService
 from dncgate.store import journal as journal_store
@@ -21,12 +28,35 @@ from dncgate.store.catchup import changed_since
 from dncgate.store.hot import HotRegistry
 from dncgate.store.journal import Journal
 
+Registry = RegistryService[Journal, HotRegistry]
+
 log = structlog.get_logger("dncgate.sync")
 
 _BATCH = 2000
 # After a crash between a journal commit and its Redis apply, entries recorded this close to the
 # journal's latest one are re-applied (the argument is in `catch_up`).
 CATCH_UP_WINDOW = timedelta(minutes=10)
+
+
+class LoadedRegistry(Protocol):
+    """The registry in Redis as a rebuild and a catch-up see it: loaded or not, rebuilt by batches."""
+
+    @property
+    def fingerprint(self) -> str: ...  # the pepper's, written into the "loaded" marker
+
+    async def is_ready(self) -> bool: ...
+
+    async def applied_seq(self) -> int: ...
+
+    async def set_mode(self, org_id: str, mode: Mode) -> None: ...
+
+    async def begin_rebuild(self) -> None: ...
+
+    async def load(
+        self, schedules: Iterable[tuple[bytes, Schedule]], consents: Iterable[tuple[bytes, str, str, Consent]]
+    ) -> None: ...
+
+    async def finish_rebuild(self, modes: Mapping[str, Mode], seq: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,13 +67,13 @@ class RebuildReport:
     seconds: float
 
 
-async def rebuild(journal: Journal, hot: HotRegistry) -> RebuildReport:
+async def rebuild(journal: Journal, hot: LoadedRegistry) -> RebuildReport:
     """Recreate the Redis registry from the journal. Checks fail closed (BLOCK) while it runs."""
     async with journal.exclusive() as conn:
         return await _rebuild_locked(conn, journal, hot)
 
 
-async def rebuild_unless_loaded(journal: Journal, hot: HotRegistry) -> RebuildReport | None:
+async def rebuild_unless_loaded(journal: Journal, hot: LoadedRegistry) -> RebuildReport | None:
     """Rebuild unless Redis is found loaded once the rebuild lock is held (None then).
 
     Every replica watches Redis: after a flush they all find it empty and queue for the lock. The
@@ -55,7 +85,7 @@ async def rebuild_unless_loaded(journal: Journal, hot: HotRegistry) -> RebuildRe
         return await _rebuild_locked(conn, journal, hot)
 
 
-async def _rebuild_locked(conn: journal_store.Conn, journal: Journal, hot: HotRegistry) -> RebuildReport:
+async def _rebuild_locked(conn: journal_store.Conn, journal: Journal, hot: LoadedRegistry) -> RebuildReport:
     # Not over a journal keyed with another pepper: Redis would hold keys no number of ours hashes to,
     # marked ready under our pepper, and every Check would answer NOT_REGISTERED (PepperMismatch).
     await journal.claim_pepper(hot.fingerprint, conn)
@@ -67,15 +97,15 @@ async def _rebuild_locked(conn: journal_store.Conn, journal: Journal, hot: HotRe
     now = datetime.now(UTC)
     seq = await journal.max_seq(conn)
     await hot.begin_rebuild()
-    batch: list[tuple[bytes, object]] = []
+    batch: list[tuple[bytes, Schedule]] = []
     async for key, changes in journal_store.stream_preferences(conn):
         batch.append((key, schedule_of(changes, now)))
         numbers += 1
         if len(batch) >= _BATCH:
-            await hot.load(batch, ())  # type: ignore[arg-type]
+            await hot.load(batch, ())
             batch = []
     if batch:
-        await hot.load(batch, ())  # type: ignore[arg-type]
+        await hot.load(batch, ())
     cbatch: list[tuple[bytes, str, str, Consent]] = []
     async for key, cchanges in journal_store.stream_consents(conn):
         for c in consents_at(cchanges, now):
@@ -92,7 +122,7 @@ async def _rebuild_locked(conn: journal_store.Conn, journal: Journal, hot: HotRe
     return report
 
 
-async def catch_up(service: RegistryService, journal: Journal, hot: HotRegistry) -> int:
+async def catch_up(service: Registry, journal: Journal, hot: LoadedRegistry) -> int:
     """Re-apply every consumer Redis may lack a change of; returns how many were re-applied.
 
     Which ones. `dnc:seq` is the highest seq whose apply finished: every apply raises it to its
@@ -137,7 +167,7 @@ async def catch_up(service: RegistryService, journal: Journal, hot: HotRegistry)
     return changed.consumers
 
 
-async def ensure_loaded(service: RegistryService, journal: Journal, hot: HotRegistry) -> None:
+async def ensure_loaded(service: Registry, journal: Journal, hot: LoadedRegistry) -> None:
     """At start-up: rebuild an empty (or differently laid out) Redis, else catch up with the journal."""
     if await hot.is_ready():
         await catch_up(service, journal, hot)
@@ -146,9 +176,9 @@ async def ensure_loaded(service: RegistryService, journal: Journal, hot: HotRegi
 
 
 async def run(
-    service: RegistryService,
+    service: Registry,
     journal: Journal,
-    hot: HotRegistry,
+    hot: LoadedRegistry,
     interval_s: float,
     stop: asyncio.Event | None = None,
 ) -> None:
@@ -178,8 +208,8 @@ async def run(
             if not mismatch_logged:
                 log.error("registry_pepper_mismatch", action="not rebuilt", detail=exc.message)
                 mismatch_logged = True
-        except (redis.exceptions.RedisError, OSError, TimeoutError, psycopg.Error) as exc:
-            log.warning("registry_sync_failed", error=type(exc).__name__, detail=str(exc)[:200])
+        except StoreUnavailable as exc:
+            log.warning("registry_sync_failed", error=exc.driver, detail=str(exc.__cause__ or exc)[:200])
         except Exception:
             log.exception("registry_sync_crashed")
         else:

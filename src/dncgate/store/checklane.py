@@ -37,11 +37,13 @@ from dncgate.store.checkscript import (
     encode_outcomes,
     is_noscript,
 )
+from dncgate.store.errors import DRIVER_ERRORS
 from dncgate.store.hot import HotRegistry, NotLoaded, consent_scope
 from dncgate.store.resp import Multiplexer
 
-# What a Redis call of the Check path can fail with: all of them mean "nothing known to be logged".
-STORE_ERRORS = (redis.exceptions.RedisError, OSError, TimeoutError, NotLoaded)
+# What a Redis call of the Check path can fail with (the drivers' outages of `store/errors.py`): all of
+# them mean "nothing known to be logged", and the Check fails closed rather than raising.
+STORE_ERRORS: tuple[type[Exception], ...] = (*DRIVER_ERRORS, NotLoaded)
 
 
 class Route(NamedTuple):

@@ -29,6 +29,7 @@ import redis.asyncio as aioredis
 
 from dncgate.domain.registry import Consent, Schedule
 from dncgate.domain.types import Mode
+from dncgate.store.errors import translated
 
 READY = b"dnc:ready"
 SEQ = b"dnc:seq"
@@ -90,7 +91,7 @@ class NotLoaded(Exception):
 
 
 class HotRegistry:
-    """Reads and writes of the registry in Redis."""
+    """Reads and writes of the registry in Redis; an outage raises StoreUnavailable (store/errors.py)."""
 
     def __init__(self, client: aioredis.Redis, bucket_bits: int = 16, fingerprint: str = "") -> None:
         """`fingerprint`: the pepper's (`NumberKeyer.fingerprint`); tools that only locate keys omit it."""
@@ -117,13 +118,16 @@ class HotRegistry:
         bucket = (int.from_bytes(key[:3], "big") >> self._shift).to_bytes(3, "big")
         return _PREF_PREFIX + bucket, _CONSENT_PREFIX + bucket, key[3:9]
 
+    @translated
     async def is_ready(self) -> bool:
         return bool(await self.client.get(READY) == self.ready_value)
 
+    @translated
     async def applied_seq(self) -> int:
         raw = await self.client.get(SEQ)
         return int(raw) if raw else 0
 
+    @translated
     async def apply(
         self,
         key: bytes,
@@ -156,15 +160,18 @@ class HotRegistry:
         else:
             pipe.hset(hkey, field, value)
 
+    @translated
     async def set_mode(self, org_id: str, mode: Mode) -> None:
         await self.client.hset(MODES, org_id, mode.value)
 
+    @translated
     async def mode(self, org_id: str) -> Mode | None:
         raw: bytes | None = await self.client.hget(MODES, org_id)  # type: ignore[assignment]
         return Mode(raw.decode()) if raw else None
 
     # --- rebuild -----------------------------------------------------------------------------
 
+    @translated
     async def begin_rebuild(self) -> None:
         """Mark the registry not loaded (Checks fail closed) and drop every registry key."""
         await self.client.delete(READY)
@@ -179,6 +186,7 @@ class HotRegistry:
                 await self.client.unlink(*batch)
         await self.client.delete(MODES)
 
+    @translated
     async def load(
         self,
         schedules: Iterable[tuple[bytes, Schedule]],
@@ -192,6 +200,7 @@ class HotRegistry:
             self._queue_consent(pipe, key, org, agent, consent)
         await pipe.execute()
 
+    @translated
     async def finish_rebuild(self, modes: Mapping[str, Mode], seq: int) -> None:
         pipe = self.client.pipeline(transaction=True)
         if modes:

@@ -14,6 +14,7 @@ from psycopg.rows import tuple_row
 from dncgate.domain.errors import Conflict, PepperMismatch
 from dncgate.domain.registry import ConsentChange, PreferenceChange
 from dncgate.domain.types import Mode, Source
+from dncgate.store.errors import pg_outages
 from dncgate.store.pg import Database
 
 # Writers hold this lock shared; a full rebuild of Redis holds it exclusively, so no write lands
@@ -194,6 +195,7 @@ class Journal:
         For rebuilds and an import's applies, which no RPC's deadline may cut short: the raw pool.
         """
         async with (
+            pg_outages(),
             self.pool.connection() as conn,
             _holding(
                 conn, "SELECT pg_advisory_lock(%s)", (_REBUILD_LOCK,), "SELECT pg_advisory_unlock(%s)", (_REBUILD_LOCK,)

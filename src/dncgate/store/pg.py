@@ -2,9 +2,10 @@
 
 A checkout on an RPC's own task (see `dncgate.deadline`) waits for a pooled connection, and then for
 the statements run on it, at most `min(time left to the RPC's deadline, DNCGATE_DB_TIMEOUT_MS)`. Past
-it, or when PostgreSQL fails (connection lost, server shutting down), the adapter raises `Unavailable`,
-answered as UNAVAILABLE. Everything else (rebuilds, imports, migrations, the recorder) waits as long as
-the pool lets it (30 s for a connection) and its statements are not cut.
+it, or when PostgreSQL fails (connection lost, server shutting down), the adapter raises `StoreUnavailable`,
+answered as UNAVAILABLE. Everything else (rebuilds, imports, migrations, the sync loop) waits as long as
+the pool lets it (30 s for a connection) and its statements are not cut; a failure there raises
+`StoreUnavailable` too (store/errors.py).
 
 Why a timer around the checked-out work rather than a `statement_timeout`: a server-side timeout
 cannot end a wait on a server that does not answer (stopped by SIGSTOP, or behind a network
@@ -28,7 +29,8 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from dncgate import deadline
-from dncgate.domain.errors import Unavailable
+from dncgate.domain.errors import StoreUnavailable
+from dncgate.store.errors import pg_outages
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -83,12 +85,14 @@ class Database:
         """A pooled connection for a block; on an RPC's own task, bounded as the module says."""
         remaining = deadline.rpc_time_remaining()
         if remaining is None:
-            async with self.pool.connection() as conn:
+            async with pg_outages(), self.pool.connection() as conn:
                 yield conn
             return
         budget = min(remaining, self.rpc_timeout_s)
         if budget <= 0:
-            raise Unavailable(f"no time was left before the request's deadline to ask PostgreSQL; {_RETRY}")
+            raise StoreUnavailable(
+                f"no time was left before the request's deadline to ask PostgreSQL; {_RETRY}", "deadline"
+            )
         expiry = _Expiry(budget)
         try:
             async with self.pool.connection(timeout=budget) as conn:
@@ -105,9 +109,13 @@ class Database:
                 expired and isinstance(exc, asyncio.CancelledError | psycopg.OperationalError)
             )
             if timed_out:
-                raise Unavailable(f"PostgreSQL did not answer within {budget * 1000:.0f} ms; {_RETRY}") from exc
+                raise StoreUnavailable(
+                    f"PostgreSQL did not answer within {budget * 1000:.0f} ms; {_RETRY}", type(exc).__name__
+                ) from exc
             if isinstance(exc, psycopg.OperationalError):
-                raise Unavailable(f"PostgreSQL is unavailable (the connection failed); {_RETRY}") from exc
+                raise StoreUnavailable(
+                    f"PostgreSQL is unavailable (the connection failed); {_RETRY}", type(exc).__name__
+                ) from exc
             raise
         expiry.disarm()
         if expiry.expired:

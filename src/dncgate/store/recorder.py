@@ -7,15 +7,18 @@ Exactly once into call_log rests on three rules, all kept here:
 * the stream is trimmed only below the oldest entry the group still has pending, or just past the last
   entry it delivered when nothing is pending: every entry trimmed away was acknowledged, so committed.
 
-The stream also answers "which calls are not in call_log yet": `stream_events` and `find_event`.
+The stream also answers "which calls are not in call_log yet": `stream_events` and `find_event`
+(`StreamedCalls` for a use case). `StreamGroup`, `CallLogWriter` and `StreamedCalls` raise
+`StoreUnavailable` for an outage (store/errors.py), `GroupMissing` when Redis lost the group.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import psycopg
 import redis.asyncio as aioredis
@@ -24,9 +27,11 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from dncgate.domain.calls import CallEvent
+from dncgate.domain.errors import StoreUnavailable
 from dncgate.domain.registry import epoch_us
 from dncgate.domain.types import Category, Decision, Reason
 from dncgate.store.calls import decode_event, decode_time
+from dncgate.store.errors import translated
 from dncgate.store.hot import CALLS
 
 GROUP = "recorder"
@@ -164,6 +169,29 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class GroupMissing(StoreUnavailable):
+    """Redis has no `recorder` group on the stream (restarted empty, or flushed): create it again."""
+
+
+def _group_call(method: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """A StreamGroup method: NOGROUP raises GroupMissing, any other outage StoreUnavailable."""
+
+    @functools.wraps(method)
+    async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except redis.exceptions.ResponseError as exc:
+            if str(exc).startswith("NOGROUP"):
+                raise GroupMissing("Redis lost the recorder's consumer group", type(exc).__name__) from exc
+            raise
+
+    return translated(call)
+
+
 class StreamGroup:
     """The `recorder` consumer group on the call stream."""
 
@@ -172,6 +200,7 @@ class StreamGroup:
         self.stream = stream
         self.group = group
 
+    @_group_call
     async def ensure(self) -> bool:
         """Create the group at id 0 (so it reads every entry still there), and the stream if missing."""
         try:
@@ -182,6 +211,7 @@ class StreamGroup:
             return False
         return True
 
+    @_group_call
     async def read(self, consumer: str, count: int, *, pending: bool, block_ms: int | None = None) -> list[Entry]:
         """New entries (`>`), or with pending=True this consumer's delivered but unacknowledged ones."""
         reply: Any = await self.client.xreadgroup(
@@ -195,6 +225,7 @@ class StreamGroup:
             return []
         return [(entry_id, fields or {}) for entry_id, fields in reply[0][1]]
 
+    @_group_call
     async def claim_idle(self, consumer: str, min_idle_ms: int, count: int) -> int:
         """Move to `consumer` every entry pending longer than min_idle_ms (left by a dead consumer)."""
         moved, cursor = 0, b"0-0"
@@ -208,10 +239,12 @@ class StreamGroup:
                 break
         return moved
 
+    @_group_call
     async def ack(self, ids: Sequence[bytes]) -> None:
         if ids:
             await self.client.xack(self.stream, self.group, *ids)
 
+    @_group_call
     async def trim(self) -> int:
         """Drop the entries every one of which is acknowledged; returns how many were dropped.
 
@@ -241,6 +274,7 @@ class CallLogWriter:
     def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
         self.pool = pool
 
+    @translated
     async def commit(self, entries: Sequence[Entry]) -> CommitReport:
         """Insert the batch; rows PostgreSQL refuses become dead letters instead of blocking the batch."""
         report = CommitReport()
@@ -350,3 +384,15 @@ async def find_event(client: aioredis.Redis, call_id: str) -> CallEvent | None:
                 except (KeyError, ValueError):
                     return None
     return None
+
+
+class StreamedCalls:
+    """Calls looked up in the stream by call id: those the recorder has not committed yet."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.client = client
+
+    @translated
+    async def find(self, call_id: str) -> CallEvent | None:
+        """The event of this call if it is still in the stream (`find_event`)."""
+        return await find_event(self.client, call_id)

@@ -1,0 +1,124 @@
+"""The ports of the compensation use cases (service/compensation.py, service/payouts.py).
+
+Each is exactly what those use cases call; the PostgreSQL and Redis adapters satisfy them as they
+are: `CaseWrites` and `Cases` by store/cases.py's `CaseWriter` and `CaseStore`, `CallsToConsumer`
+and `ViolationEvidence` by store/evidence.py's `CallEvidence`, `PayoutLedger` by store/ledger.py's
+`Ledger`, `RegistryHistory` by store/journal.py's `Journal`. An outage raises `StoreUnavailable`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Protocol
+
+from dncgate.domain.case import Case, HistoryEntry, Payout, PayoutStatus, Status
+from dncgate.domain.money import Money
+from dncgate.domain.registry import ConsentChange, PreferenceChange
+from dncgate.domain.reports import Period
+from dncgate.domain.verification import Finding, LoggedCall
+
+
+class CaseWrites(Protocol):
+    """Cases and payouts written in one PostgreSQL transaction (`Cases.transaction`)."""
+
+    async def claim_request(self, request_id: str, method: str, subject: str) -> bool: ...
+
+    async def next_seq(self) -> int: ...
+
+    async def insert_case(
+        self, case: Case, seq: int, consumer_key: bytes, consumer_sealed: bytes, request_id: str | None
+    ) -> bool: ...
+
+    async def lock_case(self, case_id: str) -> Case | None: ...
+
+    async def consumer_of(self, case_id: str) -> tuple[bytes, bytes]: ...
+
+    async def compensated(self, consumer_key: bytes, callers: Sequence[str]) -> dict[str, str]: ...
+
+    async def book_payout(
+        self,
+        payout_id: str,
+        consumer_key: bytes,
+        caller_e164: str,
+        case_id: str,
+        consumer_masked: str,
+        consumer_sealed: bytes,
+        amount: Money,
+        at: datetime,
+    ) -> tuple[str, bool]: ...
+
+    async def save_findings(self, case_id: str, findings: Sequence[Finding]) -> None: ...
+
+    async def add_history(self, case_id: str, entries: Sequence[HistoryEntry]) -> None: ...
+
+    async def set_status(self, case_id: str, status: Status, total: Money, at: datetime) -> None: ...
+
+    async def lock_payout(self, payout_id: str) -> Payout | None: ...
+
+    async def mark_paid(self, payout_id: str, at: datetime, reference: str) -> None: ...
+
+    async def payouts_paid(self, case_id: str) -> list[bool]: ...
+
+
+class CaseTransactions(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[CaseWrites]: ...
+
+
+class Cases(CaseTransactions, Protocol):
+    """Complaint cases: written in transactions, read one by one or by pages (newest first)."""
+
+    async def get(self, case_id: str) -> Case | None: ...
+
+    async def by_request_id(self, request_id: str) -> tuple[Case, bytes] | None: ...
+
+    async def page(
+        self,
+        consumer_key: bytes | None,
+        status: Status | None,
+        overdue_at: datetime | None,
+        before_seq: int | None,
+        limit: int,
+    ) -> tuple[list[Case], int | None]: ...
+
+
+class CallsToConsumer(Protocol):
+    """The calls a complaint is verified against: call_log, and the stream for those not drained yet."""
+
+    async def calls_to(
+        self, callee_key: bytes, callers: Sequence[str], after: datetime, before: datetime
+    ) -> list[LoggedCall]: ...
+
+
+class ViolationEvidence(Protocol):
+    async def org_violations(
+        self, org_id: str, after: datetime, before: datetime
+    ) -> tuple[dict[str, int], set[tuple[str, str, int]]]: ...
+
+
+class PayoutLedger(Protocol):
+    async def get(self, payout_id: str) -> Payout | None: ...
+
+    async def case_of(self, payout_id: str) -> str | None: ...
+
+    async def page(
+        self,
+        status: PayoutStatus | None,
+        created_after: datetime | None,
+        created_before: datetime | None,
+        before_seq: int | None,
+        limit: int,
+    ) -> tuple[list[Payout], int | None]: ...
+
+    async def per_period(
+        self, period: Period, zone: str, after: datetime | None, before: datetime | None
+    ) -> list[tuple[str, datetime, str, int, int]]: ...
+
+
+class RegistryHistory(Protocol):
+    """A consumer's registry journal, which a complaint's verification reads as of each call."""
+
+    async def preference_changes(self, key: bytes) -> list[PreferenceChange]: ...
+
+    async def consent_changes(self, key: bytes) -> list[ConsentChange]: ...
