@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -171,6 +172,7 @@ def main() -> None:
     old_per = result["old_sample_s"] / sample
     old_extrapolated = old_per * rows
     result |= {"old_per_consumer_us": old_per * 1e6, "old_extrapolated_s": old_extrapolated}
+    result["load_average_5min"] = os.getloadavg()[1]
     new_per = result["new_s"] / rows
     lines = [
         "## Catch-up after a restart, in isolation",
@@ -213,7 +215,8 @@ def main() -> None:
         f"With the consumers missing from Redis instead (every field written, then a sample checked through "
         f"the gateway: all BLOCK), catch_up takes {result['new_missing_s']:.2f} s. Where Redis already holds a "
         "field's value the bulk script leaves it alone: nothing is added to Redis's append-only file, which "
-        "Redis reads back at every start.",
+        "Redis reads back at every start. The machine's 5-minute load average at the end of the run: "
+        f"{result['load_average_5min']:.1f} (this benchmark and whatever else shared it).",
     ]
     record("catch_up", result, "\n".join(lines), command_line(), machine(), Output.at(ns.out))
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import tempfile
@@ -146,7 +147,9 @@ def main() -> None:
                 flush=True,
             )
     summary = {k: median([r[k] for r in rounds]) for k in rounds[0]}
+    load = os.getloadavg()[1]  # the last five minutes: this run, and whatever else shared the machine
     result = {"rows": ns.rows, "import_s": import_s, "rounds": rounds, "summary": summary, "goal_s": GOAL_S}
+    result["load_average_5min"] = load
     serving = summary["serving_s"]
     lines = [
         "## Restart after a big import",
@@ -176,7 +179,8 @@ def main() -> None:
         "and SERVING are the same moment; once it opens the port at once (CallGate NOT_SERVING until "
         "the registry is current), the first row is the port and the second the registry. Before the "
         "catch-up come the process's start, Redis loading its append-only file (it grows by the fields "
-        "each catch-up rewrites, until Redis rewrites it) and PostgreSQL's start.",
+        "the catch-up changes) and PostgreSQL's start. The machine's 5-minute load average at the end of "
+        f"the run: {load:.1f} (this benchmark and whatever else shared it).",
     ]
     record("restart", result, "\n".join(lines), command_line(), info, Output.at(ns.out))
 

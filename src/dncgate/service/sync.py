@@ -150,8 +150,9 @@ async def catch_up(service: Registry, journal: Journal, hot: LoadedRegistry) -> 
     re-applying a consumer Redis already holds costs time only: after a 1M-row import, all its
     consumers are in the window. They are re-applied the way an import applies them
     (`catchup.reapply_many`: folded in slices under the exclusive rebuild lock, written by the
-    import's bulk script, pipelined), preferences and consents alike: about 3.3 s for a million
-    consumers here, against 15 minutes one by one (benchmarks/RESULTS.md). Then every org's mode.
+    import's bulk script, pipelined, fields already holding their value left alone), preferences
+    and consents alike: about 4 s for a million consumers here, against 15 to 20 minutes one by one
+    (benchmarks/RESULTS.md). Then every org's mode.
     """
     started = time.monotonic()
     applied = await hot.applied_seq()
