@@ -27,6 +27,7 @@ from dncgate.service.outcome import OutcomeService
 from dncgate.service.payouts import PayoutDesk
 from dncgate.service.recorder import Recorder
 from dncgate.service.registry import RegistryService
+from dncgate.store.bulk import BulkHotWriter
 from dncgate.store.calls import CallStream
 from dncgate.store.cases import CaseStore
 from dncgate.store.checklane import CheckLane
@@ -171,7 +172,9 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
             await journal.claim_pepper(keyer.fingerprint())
             hot = HotRegistry(client, settings.registry_bucket_bits, keyer.fingerprint())
             gateway = build_gateway(settings, hot, keyer)
-            registry = RegistryService(journal, hot, keyer, region=settings.default_region, default_mode=settings.mode)
+            registry = RegistryService(
+                journal, hot, keyer, region=settings.default_region, default_mode=settings.mode, bulk=BulkHotWriter(hot)
+            )
             outcomes = OutcomeService(OutcomeStore(db), StreamedCalls(client), registry)
             recorder = Recorder(
                 StreamGroup(recorder_client),

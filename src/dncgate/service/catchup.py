@@ -28,8 +28,8 @@ from datetime import datetime
 
 from dncgate.domain.imports import Entry, fold_entries, fold_one
 from dncgate.domain.registry import ConsentChange, Schedule, consent_states, epoch_us
-from dncgate.service.registry import RegistryService
-from dncgate.store.bulk import BulkHotWriter, ConsentState
+from dncgate.service.registry import BulkWrites, RegistryService
+from dncgate.store.bulk import ConsentState
 from dncgate.store.catchup import Changed, PackedKeys, consent_changes, preference_rows
 from dncgate.store.hot import HotRegistry
 from dncgate.store.journal import Journal
@@ -49,7 +49,7 @@ async def reapply_many(
     seq applied. Raises what PostgreSQL or Redis raise, leaving the watermark as it was."""
     if slice_keys < 1 or section_keys < slice_keys:
         raise ValueError("slices must hold at least one consumer, and sections at least one slice")
-    writer = BulkHotWriter(registry.hot)
+    writer = registry.bulk
     seq = 0
     for keys in changed.preferences.slices(section_keys):
         seq = max(seq, await _section(registry, writer, keys, slice_keys, consents=False))
@@ -65,7 +65,7 @@ async def reapply_many(
 
 async def _section(
     registry: RegistryService[Journal, HotRegistry],
-    writer: BulkHotWriter,
+    writer: BulkWrites,
     keys: PackedKeys,
     slice_keys: int,
     *,

@@ -52,7 +52,7 @@ from dncgate.domain.imports import ImportRow, ImportSummary, fold_entries, fold_
 from dncgate.domain.registry import epoch_us
 from dncgate.phone_fast import FastE164
 from dncgate.service.registry import RegistryService
-from dncgate.store.bulk import BulkHotWriter, JournalRow, append_preferences, shared_entries
+from dncgate.store.bulk import JournalRow, shared_entries
 from dncgate.store.hot import HotRegistry
 from dncgate.store.journal import Journal
 
@@ -83,7 +83,7 @@ class RegistryImporter:
         self.apply_rows = apply_rows
         self._fast = FastE164(registry.region)
         self._digest = registry.keyer.uncached()
-        self._writer = BulkHotWriter(registry.hot)
+        self._writer = registry.bulk
 
     async def run(self, batches: AsyncIterable[Sequence[ImportRow]]) -> ImportSummary:
         """Import every row the batches carry, in order; the summary counts and explains the invalid ones.
@@ -147,7 +147,7 @@ class RegistryImporter:
         if previous is not None:
             await previous  # its failure is this chunk's too: nothing after a lost chunk is journaled
         chunk.sort(key=_by_key)  # stable: a number's rows keep the feed's order (see append_preferences)
-        return await append_preferences(self.registry.journal.pool, chunk)
+        return await self.registry.journal.append_import_rows(chunk)
 
     async def apply_after(self, journaled: asyncio.Task[int], chunk: list[JournalRow]) -> None:
         """Once the chunk is journaled, apply its consumers' folded journals to Redis."""

@@ -95,6 +95,20 @@ J = TypeVar("J", bound=RegistryJournal)
 H = TypeVar("H", bound=RegistryHot)
 
 
+class BulkWrites(Protocol):
+    """Many consumers' folded state written to Redis in few round trips (`store.bulk.BulkHotWriter`):
+    what an import and a catch-up apply with."""
+
+    async def write(
+        self,
+        schedules: Sequence[tuple[bytes, Schedule]],
+        seq: int,
+        consents: Sequence[tuple[bytes, str, str, Consent | None]] = (),
+        *,
+        changes_only: bool = False,
+    ) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class PreferenceView:
     number_masked: str
@@ -130,10 +144,12 @@ class RegistryService(Generic[J, H]):
         *,
         region: str,
         default_mode: Mode,
+        bulk: BulkWrites,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.journal = journal
         self.hot = hot
+        self.bulk = bulk  # for imports and catch-ups
         self.keyer = keyer
         self.region = region
         self.default_mode = default_mode

@@ -24,7 +24,7 @@ from dncgate.domain.types import Mode
 from dncgate.service.catchup import reapply_many
 from dncgate.service.registry import RegistryService
 from dncgate.store import journal as journal_store
-from dncgate.store.catchup import changed_since
+from dncgate.store.catchup import journal_window
 from dncgate.store.hot import HotRegistry
 from dncgate.store.journal import Journal
 
@@ -156,8 +156,7 @@ async def catch_up(service: Registry, journal: Journal, hot: LoadedRegistry) -> 
     """
     started = time.monotonic()
     applied = await hot.applied_seq()
-    async with journal.pool.connection() as conn:
-        changed = await changed_since(conn, applied, CATCH_UP_WINDOW)
+    changed = await journal_window(journal, applied, CATCH_UP_WINDOW)
     if changed.consumers:
         await reapply_many(service, changed)
     for org, mode in (await journal.org_modes()).items():

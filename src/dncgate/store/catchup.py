@@ -17,7 +17,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from dncgate.domain.registry import ConsentChange
-from dncgate.store.journal import CONSENT_COLUMNS, consent_change
+from dncgate.store.journal import CONSENT_COLUMNS, Journal, consent_change
 
 KEY_BYTES = 32
 
@@ -148,3 +148,9 @@ async def consent_changes(conn: AsyncConnection[Any], keys: PackedKeys) -> dict[
     for row in await cur.fetchall():
         out.setdefault(row[0], []).append(consent_change(row[1:]))
     return out
+
+
+async def journal_window(journal: Journal, seq: int, window: timedelta) -> Changed:
+    """`changed_since` on a connection of the journal's pool: what a catch-up re-applies."""
+    async with journal.pool.connection() as conn:
+        return await changed_since(conn, seq, window)

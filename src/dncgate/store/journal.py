@@ -14,6 +14,7 @@ from psycopg.rows import tuple_row
 from dncgate.domain.errors import Conflict, PepperMismatch
 from dncgate.domain.registry import ConsentChange, PreferenceChange
 from dncgate.domain.types import Mode, Source
+from dncgate.store.bulk import JournalRow, append_preferences
 from dncgate.store.errors import pg_outages
 from dncgate.store.pg import Database
 
@@ -172,6 +173,10 @@ class Journal:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.pool = db.pool  # for bulk COPYs (store.bulk), which no RPC deadline cuts
+
+    async def append_import_rows(self, rows: Sequence[JournalRow]) -> int:
+        """An import's chunk appended by COPY in one transaction (`store.bulk.append_preferences`)."""
+        return await append_preferences(self.pool, rows)
 
     @contextlib.asynccontextmanager
     async def consumer(self, key: bytes) -> AsyncIterator[ConsumerSession]:
