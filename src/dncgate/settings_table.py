@@ -264,6 +264,13 @@ VARIABLES: tuple[Variable, ...] = (
         "or `inline` (a task in the serving process)",
     ),
     Variable(
+        "DNCGATE_DRAIN_SECONDS",
+        "drain_s",
+        Integer(0, 300),
+        "on SIGTERM, how long health says NOT_SERVING while RPCs are still answered, before the server "
+        "stops taking new ones (so a load balancer or the endpoints controller drains it first)",
+    ),
+    Variable(
         "DNCGATE_REUSE_PORT",
         "reuse_port",
         _flag,

@@ -65,6 +65,14 @@ class Running:
     recorder: RecorderProcess | None = None  # role `all` with recorder_mode `process`
     current: asyncio.Event = field(default_factory=asyncio.Event)  # set while health says CallGate SERVING
 
+    async def drain(self, seconds: float) -> None:
+        """Health NOT_SERVING for every service name ("" included) from now on, while RPCs are still
+        answered for `seconds`: a load balancer or the endpoints controller takes the process out of
+        rotation before it stops taking RPCs. Health stays NOT_SERVING whatever the stores do meanwhile."""
+        await self.health.enter_graceful_shutdown()
+        log.info("draining", seconds=seconds)
+        await asyncio.sleep(seconds)  # the drain itself: RPCs keep being served meanwhile
+
     async def wait_current(self, within_s: float = 120.0) -> None:
         """Until the registry is loaded, Checks are answered from it and health says so (the port opens
         before that)."""
@@ -220,14 +228,27 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
 
 
 async def serve(settings: Settings) -> None:
-    """Run until SIGINT or SIGTERM."""
+    """Run until SIGINT or SIGTERM.
+
+    SIGTERM (what Kubernetes sends) drains first: health goes NOT_SERVING at once, RPCs are answered for
+    `DNCGATE_DRAIN_SECONDS` more, then the server stops taking new ones, lets those in flight finish,
+    and stops the recorder last. Ctrl-C (SIGINT) at a terminal skips the drain.
+    """
     stop = asyncio.Event()
+    signals: list[int] = []
+
+    def on_signal(sig: int) -> None:
+        signals.append(sig)
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with running(settings, write_endpoints=True):
+        loop.add_signal_handler(sig, on_signal, sig)
+    async with running(settings, write_endpoints=True) as r:
         # Everything built at start-up (protobuf descriptors, phone metadata, the app) lives as long as
         # the process: out of the collector's way, a full collection no longer walks it mid-Check.
         gc.collect()
         gc.freeze()
         await stop.wait()
+        if signals[0] == signal.SIGTERM and settings.drain_s > 0:
+            await r.drain(settings.drain_s)

@@ -55,6 +55,8 @@ def _child_env(settings: Settings, redis_url: str, database_url: str, role: str)
         env["DNCGATE_REUSE_PORT"] = "0"
         env["DNCGATE_RECORDER_CONSUMER"] = settings.recorder_consumer or f"{os.uname().nodename}-recorder"
         env["DNCGATE_RECORDER_BATCH"] = str(settings.recorder_batch)
+        # It answers no RPC (health only), and its parent drains before stopping it.
+        env["DNCGATE_DRAIN_SECONDS"] = "0"
     return env
 
 
@@ -172,10 +174,13 @@ def run_workers(settings: Settings, workers: int) -> int:
     if settings.listen.rsplit(":", 1)[-1] == "0":
         raise ValueError("--workers needs a fixed port: the workers must all bind the same one")
     stopping = False
+    # Passed on to the children as received: SIGTERM makes each worker drain first, Ctrl-C does not.
+    passed_on = signal.SIGTERM
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
+        nonlocal stopping, passed_on
         stopping = True
+        passed_on = signal.Signals(signum)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     with store_urls(settings) as (redis_url, database_url, started):
@@ -217,7 +222,7 @@ def run_workers(settings: Settings, workers: int) -> int:
         finally:
             for child in children:
                 if child.poll() is None:
-                    child.send_signal(signal.SIGTERM)
+                    child.send_signal(passed_on)
             deadline = time.monotonic() + _STOP_S
             for child in children:
                 try:
