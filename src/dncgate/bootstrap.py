@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
+import psycopg.conninfo
 import redis.asyncio as aioredis
 import structlog
 from psycopg_pool import AsyncConnectionPool
 
 from dncgate import phone
-from dncgate.config import Settings
+from dncgate.config import ConfigError, Settings
 from dncgate.domain.case import Deadlines
 from dncgate.embedded import EmbeddedPostgres, EmbeddedRedis
 from dncgate.sealing import NumberSealer
@@ -131,6 +133,35 @@ def store_urls(settings: Settings) -> Any:
     finally:
         for s in reversed(started):
             s.stop()
+
+
+async def migrate_only(settings: Settings) -> tuple[str, list[str]]:
+    """Apply the schema migrations the database lacks, as `open_app` does first, and nothing else.
+
+    Returns the database it migrated (password masked) and the migrations applied now. Without
+    DNCGATE_DATABASE_URL it uses the embedded PostgreSQL of a running `serve` (its endpoints file), or
+    starts the embedded one for the time it takes. Redis is not needed, so it is not touched.
+    """
+    database_url = settings.database_url
+    started: EmbeddedPostgres | None = None
+    ep = endpoints_file(settings.data_dir)
+    if database_url is None and ep.exists():
+        database_url = json.loads(ep.read_text())["database_url"]
+    if database_url is None:
+        started = EmbeddedPostgres(settings.data_dir / "postgres").start()
+        database_url = started.url
+    try:
+        try:
+            conninfo = psycopg.conninfo.conninfo_to_dict(database_url)
+        except psycopg.ProgrammingError as exc:
+            raise ConfigError(f"DNCGATE_DATABASE_URL: {exc}") from None
+        where = f"{conninfo.get('host', 'local socket')}/{conninfo.get('dbname', '')}"
+        conn = await psycopg.AsyncConnection.connect(database_url, autocommit=True, connect_timeout=30)
+        async with conn:
+            return where, await migrate(conn)
+    finally:
+        if started is not None:
+            started.stop()
 
 
 def redis_client(url: str, timeout_s: float) -> aioredis.Redis:

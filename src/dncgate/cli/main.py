@@ -7,14 +7,14 @@ from collections.abc import Sequence
 
 import grpc
 
-from dncgate.cli import check, complaint, consent, org, payouts, registry, report, serve
+from dncgate.cli import check, complaint, consent, migrate, org, payouts, registry, report, serve
 from dncgate.cli.args import target
 from dncgate.cli.output import console, rpc_error
 from dncgate.config import ConfigError
 from dncgate.domain.errors import PepperMismatch
 
 # In the order `dncgate --help` lists them.
-GROUPS = (serve, check, registry, consent, org, complaint, payouts, report)
+GROUPS = (serve, migrate, check, registry, consent, org, complaint, payouts, report)
 
 
 def build_parser() -> argparse.ArgumentParser:
