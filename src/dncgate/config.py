@@ -70,6 +70,7 @@ class Settings:
     recorder_consumer: str | None = None  # None: this host's name
     recorder_batch: int = 1000
     recorder_mode: RecorderMode = "process"
+    metrics_listen: str = "127.0.0.1:9464"  # or "off"
 
     def __post_init__(self) -> None:
         # Made absolute once, here, for every command: redis-server and PostgreSQL resolve a relative

@@ -14,6 +14,7 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from dncgate import metrics
 from dncgate.api.compensation import CompensationServicer
 from dncgate.api.gateway import CallGateServicer
 from dncgate.api.interceptors import Registrar, rpc_lines_logged
@@ -64,6 +65,7 @@ class Running:
     health: health.HealthServicer
     recorder: RecorderProcess | None = None  # role `all` with recorder_mode `process`
     current: asyncio.Event = field(default_factory=asyncio.Event)  # set while health says CallGate SERVING
+    exporter: metrics.Exporter | None = None  # /metrics; None: DNCGATE_METRICS_LISTEN off, or its port busy
 
     async def wait_current(self, within_s: float = 120.0) -> None:
         """Until the registry is loaded, Checks are answered from it and health says so (the port opens
@@ -115,6 +117,7 @@ def _publisher(h: health.HealthServicer, served: tuple[str, ...], current: async
     async def publish(registry_ready: bool, database: bool) -> None:
         for name in served:
             await h.set(name, _status(registry_ready if name == CALLGATE else database))
+        metrics.REGISTRY_READY.set(1 if registry_ready else 0)
         if registry_ready:
             current.set()
         else:
@@ -146,6 +149,7 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
         for name in served:
             await h.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await server.start()
+        exporter = metrics.serve_metrics(settings.metrics_listen)  # a busy port is logged, not fatal
         stop, current, changed = asyncio.Event(), asyncio.Event(), asyncio.Event()
         if not served:
             current.set()  # a recorder holds no registry
@@ -188,7 +192,7 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
             recording = asyncio.create_task(app.recorder.run())
         log.info("serving", listen=settings.listen, port=port, role=role, embedded=settings.embedded)
         try:
-            yield Running(server, port, app, h, recorder, current)
+            yield Running(server, port, app, h, recorder, current, exporter)
         finally:
             for name in ("", *served):
                 await h.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -216,6 +220,8 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
                 if not done:
                     recording.cancel()
                     log.warning("recorder_stop_timed_out")
+            if exporter is not None:
+                exporter.close()
             log.info("stopped")
 
 
