@@ -15,6 +15,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from dncgate import metrics
+from dncgate.api import observe
 from dncgate.api.compensation import CompensationServicer
 from dncgate.api.gateway import CallGateServicer
 from dncgate.api.interceptors import Registrar, rpc_lines_logged
@@ -156,6 +157,9 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
         tasks: list[asyncio.Task[None]] = []
         if app.embedded:
             tasks.append(asyncio.create_task(supervise(app.embedded, stop), name="embedded-stores"))
+        if exporter is not None:  # the gauges that need a store query, for this process's role
+            parts = observe.parts_of(role, settings.recorder_mode == "inline")
+            tasks.append(asyncio.create_task(observe.run(app, parts, stop), name="metrics"))
         if served:
             probe = app.probe
             tasks += [
