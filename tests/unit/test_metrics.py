@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import grpc
 import pytest
 
 from dncgate import metrics
+from dncgate.api.workers import _child_env
 from dncgate.config import ConfigError, Settings
 
 
@@ -74,3 +77,13 @@ def test_a_metrics_address_that_is_neither_host_port_nor_off_is_a_config_error(t
 def test_off_is_read_in_any_case() -> None:
     """`OFF` and `off` both turn the endpoint off."""
     assert Settings.from_env({"DNCGATE_METRICS_LISTEN": "OFF"}).metrics_listen == "off"
+
+
+def test_serve_s_children_are_told_their_own_metrics_port(tmp_path: Path) -> None:
+    """Worker k of `serve --workers` reads port + k from its environment; role all's recorder port + 1."""
+    parent = Settings(data_dir=tmp_path, pepper=b"\x01" * 16, metrics_listen="0.0.0.0:9464")
+    worker = Settings.from_env(_child_env(parent, "redis://r", "postgresql://p", "api", 2))
+    recorder = Settings.from_env(_child_env(parent, "redis://r", "postgresql://p", "recorder"))
+    assert (worker.metrics_listen, recorder.metrics_listen) == ("0.0.0.0:9466", "0.0.0.0:9465")
+    off = Settings(data_dir=tmp_path, pepper=b"\x01" * 16, metrics_listen="off")
+    assert Settings.from_env(_child_env(off, "redis://r", "postgresql://p", "api", 3)).metrics_listen == "off"
