@@ -97,13 +97,15 @@ class Timings:
 
 
 class MethodTally:
-    """One RPC method's figures: started, handled per code name, and its handling time."""
+    """One RPC method's figures: started, handled per code name (`succeeded`: OK ones counted by `ok`),
+    and its handling time."""
 
-    __slots__ = ("handled", "labels", "started", "timings")
+    __slots__ = ("handled", "labels", "started", "succeeded", "timings")
 
     def __init__(self, grpc_type: str, service: str, method: str) -> None:
         self.labels = (grpc_type, service, method)
         self.started = 0
+        self.succeeded = 0
         self.handled: dict[str, int] = {}
         self.timings = Timings()
 
@@ -111,6 +113,19 @@ class MethodTally:
         handled = self.handled
         handled[code] = handled.get(code, 0) + 1
         self.timings.observe(seconds)
+
+    def ok(self, seconds: float) -> None:
+        """`done("OK", seconds)` for the hot path: no dict, the histogram inlined (about 0.1 µs less)."""
+        self.succeeded += 1
+        timings = self.timings
+        timings.counts[bisect_left(BUCKETS, seconds)] += 1
+        timings.total += seconds
+
+    def by_code(self) -> dict[str, int]:
+        handled = self.handled.copy()
+        if self.succeeded:
+            handled["OK"] = handled.get("OK", 0) + self.succeeded
+        return handled
 
 
 class Tally:
@@ -153,7 +168,7 @@ class _HotCollector(Collector):
         )
         for m in list(self.tally.methods.values()):
             started.add_metric(list(m.labels), m.started)
-            for code, n in m.handled.copy().items():
+            for code, n in m.by_code().items():
                 handled.add_metric([*m.labels, code], n)
             seconds.add_metric(list(m.labels), m.timings.cumulative(), m.timings.total)
         checks = CounterMetricFamily(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -41,6 +42,11 @@ def _code(context: grpc.aio.ServicerContext[Any, Any]) -> str:
     """The RPC's status as the grpc_code label: OK unless an abort (or the servicer) set another."""
     code = context.code() if hasattr(context, "code") else None
     return metrics.code_name(code.name) if isinstance(code, grpc.StatusCode) else "OK"
+
+
+def _failed(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException) -> str:
+    """The grpc_code of an RPC that raised `exc`: its status, or Canceled when the client went away."""
+    return "Canceled" if isinstance(exc, asyncio.CancelledError) else _code(context)
 
 
 def instrument(
@@ -107,15 +113,19 @@ def instrument(
                 try:
                     if request.__class__ is Refused:
                         raise request.error
-                    return await behavior(request, context)
-                except Exception as exc:
-                    if isinstance(exc, grpc.aio.AbortError):
-                        raise
-                    structlog.contextvars.clear_contextvars()
-                    structlog.contextvars.bind_contextvars(method=name)
-                    await _translate(exc, context)
-                finally:
-                    counts.done(_code(context), clock() - started)
+                    response = await behavior(request, context)
+                except BaseException as exc:
+                    try:
+                        if not isinstance(exc, Exception) or isinstance(exc, grpc.aio.AbortError):
+                            raise
+                        structlog.contextvars.clear_contextvars()
+                        structlog.contextvars.bind_contextvars(method=name)
+                        await _translate(exc, context)
+                    finally:
+                        counts.done(_failed(context, exc), clock() - started)
+                # Success without a call to `_code`: our servicers set no status but by raising.
+                counts.ok(clock() - started)
+                return response
 
             return quiet_behavior
 
