@@ -17,7 +17,15 @@ from collections.abc import Iterable, Iterator
 from wsgiref.simple_server import WSGIServer
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    start_http_server,
+)
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -187,6 +195,8 @@ class _HotCollector(Collector):
 
 REGISTRY = CollectorRegistry()
 REGISTRY.register(_HotCollector(TALLY))
+for _standard in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):  # process_*, python_* as usual
+    REGISTRY.register(_standard)
 AUTH_FAILURES = Counter(
     "dncgate_auth_failures", "Requests refused for their credentials, per reason.", ["reason"], registry=REGISTRY
 )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -16,6 +18,7 @@ from dncgate.config import Settings
 from dncgate.v1 import common_pb2, registry_pb2
 from tests.conftest import start_server, with_settings
 from tests.e2e.conftest import CONSUMER, check_request, gate, registry
+from tests.e2e.test_serve_process import _cli, _serve
 
 pytestmark = pytest.mark.e2e
 
@@ -96,3 +99,42 @@ async def test_metrics_off_serves_no_endpoint(settings: Settings) -> None:
         assert r.exporter is not None
         samples = await asyncio.to_thread(scrape, r.exporter.port)
         assert ("dncgate_registry_ready", frozenset()) in samples
+
+
+def free_ports(n: int) -> int:
+    """A port p such that p..p+n-1 are all free now."""
+    while True:
+        base = free_port()
+        if base + n > 65535:
+            continue
+        try:
+            for k in range(n):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", base + k))
+            return base
+        except OSError:
+            continue
+
+
+def test_serve_with_workers_serves_metrics_per_process_on_the_documented_ports(tmp_path: Path) -> None:
+    """`serve --workers 2`: the supervisor on P, the workers on P+1 and P+2 (their Checks add up to
+    those made), the recorder on P+3; neither the supervisor nor the recorder serves an RPC of ours."""
+    base = free_ports(4)
+    proc, port, _ = _serve(tmp_path, "--workers", "2", metrics_listen=f"127.0.0.1:{base}")
+    try:
+        args = ["--caller", "+862759001234", "--callee", "13800138000", "--org", "wuhan-01"]
+        for _ in range(4):
+            assert _cli(port, "check", *args).returncode == 0
+        workers = [scrape(base + k) for k in (1, 2)]
+        handled = sum(value(w, "grpc_server_handled_total", **CHECK, grpc_code="OK") for w in workers)
+        checks = sum(value(w, "dncgate_checks_total", decision="ALLOW", reason="NOT_REGISTERED") for w in workers)
+        assert handled == checks == 4
+        for worker in workers:  # each serves every service: its methods are listed, called or not
+            assert ("grpc_server_started_total", frozenset({**CHECK, "grpc_method": "CheckBatch"}.items())) in worker
+        for supervisor_or_recorder in (scrape(base), scrape(base + 3)):  # they serve no RPC of ours
+            assert ("process_cpu_seconds_total", frozenset()) in supervisor_or_recorder
+            assert not any(name.startswith("grpc_server_") for name, _ in supervisor_or_recorder)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, output
