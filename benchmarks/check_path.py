@@ -9,6 +9,11 @@ the multiplexed connection the gateway uses (`store/resp.py`) and redis-py's poo
 to over TLS). Sequential calls show latency; 16 concurrent callers show the CPU a Check costs under
 load, when the multiplexer sends and reads many callers' commands together. Wall and CPU time per
 call; medians of the rounds.
+
+`--instrumented` calls the Check as the gRPC server does: through `api.interceptors.instrument` (its
+request decoding and limits, deadline binding, and the per-RPC counting of /metrics) at log level
+warning, with a stand-in for the server's context. Run at two commits, it gives what a change to that
+wrapper costs a Check.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import grpc
 import redis.asyncio as aioredis
 import uvloop
 
@@ -28,6 +34,7 @@ from benchmarks.common import Output, add_common_args, command_line, machine, me
 from benchmarks.registry_load import PEPPER, consumer_number, load_fast
 from dncgate import phone
 from dncgate.api.gateway import CallGateServicer
+from dncgate.api.interceptors import instrument
 from dncgate.bootstrap import build_gateway
 from dncgate.config import Settings
 from dncgate.domain.hours import CallingHours
@@ -72,6 +79,16 @@ async def timed(op: Op, start: int, calls: int, concurrency: int) -> dict[str, f
     }
 
 
+class _Context:
+    """What `instrument` asks of grpc.aio's servicer context on a Check that succeeds."""
+
+    def time_remaining(self) -> float | None:
+        return None
+
+    def code(self) -> None:
+        return None
+
+
 async def measure(ns: argparse.Namespace, redis_url: str) -> dict[str, dict[str, dict[str, float]]]:
     client = aioredis.Redis.from_url(redis_url)
     hot = HotRegistry(client, BITS)
@@ -84,6 +101,22 @@ async def measure(ns: argparse.Namespace, redis_url: str) -> dict[str, dict[str,
     def check(gw: Gateway) -> Op:
         # no ReportCallOutcome here; no log fields bound, as `serve` at the benchmarks' log level (warning)
         servicer = CallGateServicer(gw, 5000, None, log_fields=False)  # type: ignore[arg-type]
+        if ns.instrumented:
+            handler = instrument(
+                "/dncgate.v1.CallGate/Check",
+                grpc.unary_unary_rpc_method_handler(
+                    servicer.Check,
+                    request_deserializer=gateway_pb2.CheckRequest.FromString,
+                    response_serializer=gateway_pb2.CheckResponse.SerializeToString,
+                ),
+                False,
+            )
+            decode, behavior, encode = handler.request_deserializer, handler.unary_unary, handler.response_serializer
+
+            async def through(i: int) -> Any:
+                return encode(await behavior(decode(request(i, registry)), _Context()))
+
+            return through
 
         async def op(i: int) -> Any:
             reply = await servicer.Check(gateway_pb2.CheckRequest.FromString(request(i, registry)), None)
@@ -133,6 +166,9 @@ def main() -> None:
     parser.add_argument("--registry", type=int, default=100_000)
     parser.add_argument("--calls", type=int, default=5000, help="calls per round and mode")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--instrumented", action="store_true", help="Check through api.interceptors.instrument, as served"
+    )
     add_common_args(parser)
     ns = parser.parse_args()
     if ns.quick:
@@ -154,7 +190,8 @@ def main() -> None:
         [
             "## Check path in one process (what each lever gives)",
             "",
-            f"`CallGateServicer.Check` called directly (request parse, gateway, response build; no gRPC) on uvloop "
+            f"`CallGateServicer.Check` called directly (request parse, gateway, response build; no gRPC"
+            f"{'; through `api.interceptors.instrument` as served' if ns.instrumented else ''}) on uvloop "
             f"against an embedded Redis with {ns.registry:,} registered numbers, every number distinct; baseline: "
             f"a bare Redis round trip (PING) on the same connection. Microseconds per call, medians of {ns.rounds} "
             f"rounds of {ns.calls} calls, sequential and {CONCURRENCY} concurrent callers.",

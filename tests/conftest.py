@@ -152,6 +152,8 @@ def settings(stores: Stores, tmp_path: Path, request: pytest.FixtureRequest) -> 
         sync_interval_s=0.2,
         # In-process servers keep the recorder in their own loop; `serve`'s child is tested end to end.
         recorder_mode="inline",
+        # Tests that look at /metrics give it a free port of their own; the default would be shared.
+        metrics_listen="off",
     )
 
 

@@ -71,6 +71,7 @@ class Settings:
     recorder_batch: int = 1000
     recorder_mode: RecorderMode = "process"
     drain_s: int = 5
+    metrics_listen: str = "127.0.0.1:9464"  # or "off"
 
     def __post_init__(self) -> None:
         # Made absolute once, here, for every command: redis-server and PostgreSQL resolve a relative

@@ -30,6 +30,8 @@ from typing import Any, Protocol
 import redis
 import structlog
 
+from dncgate import metrics
+
 log = structlog.get_logger("dncgate.embedded")
 
 _PR_SET_PDEATHSIG = 1
@@ -338,3 +340,4 @@ async def _watch(store: EmbeddedStore, stop: asyncio.Event, interval_s: float, f
             continue
         up_since = loop.time()
         log.info("embedded_store_restarted", store=store.name, seconds=round(up_since - started, 3))
+        metrics.STORE_RESTARTS.labels(store=store.name).inc()

@@ -105,6 +105,21 @@ def _payout_key(text: str) -> bytes:
     return raw
 
 
+def parse_listen(listen: str) -> tuple[str, int] | None:
+    """`host:port` as its parts (a blank host: every address); None for `off`. ValueError otherwise."""
+    if listen.lower() == "off":
+        return None
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"{listen!r}: expected host:port or off")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def _metrics_listen(text: str) -> str:
+    parse_listen(text)
+    return "off" if text.lower() == "off" else text
+
+
 def _flag(text: str) -> bool:
     if text not in ("0", "1"):
         raise ValueError("expected 0 or 1")
@@ -269,6 +284,13 @@ VARIABLES: tuple[Variable, ...] = (
         Integer(0, 300),
         "on SIGTERM, how long health says NOT_SERVING while RPCs are still answered, before the server "
         "stops taking new ones (so a load balancer or the endpoints controller drains it first)",
+    ),
+    Variable(
+        "DNCGATE_METRICS_LISTEN",
+        "metrics_listen",
+        _metrics_listen,
+        "where `/metrics` is served for Prometheus, or `off`; each child process of `serve` takes the next "
+        "port (see Metrics)",
     ),
     Variable(
         "DNCGATE_REUSE_PORT",

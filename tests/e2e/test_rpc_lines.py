@@ -11,6 +11,7 @@ import structlog
 from grpc_status import rpc_status
 from structlog.testing import LogCapture
 
+from dncgate import metrics
 from dncgate.api.interceptors import Registrar
 from dncgate.domain.errors import InvalidArgument
 
@@ -71,3 +72,23 @@ async def test_errors_are_mapped_whether_or_not_requests_are_logged(channel: tup
     rpc_lines = [(e["method"], e["status"]) for e in logs if e["event"] == "rpc"]
     expected = [("Ok", "OK"), ("Bad", "INVALID_ARGUMENT"), ("Broken", "INTERNAL")]
     assert rpc_lines == (expected if lines else [])
+
+
+async def test_every_call_is_counted_with_its_code_whether_or_not_requests_are_logged(
+    channel: tuple[grpc.aio.Channel, bool],
+) -> None:
+    """Each call adds one to its method's started and handled (under its status's ecosystem name) and
+    one observation to its histogram, on the logged path and on the quiet one."""
+    ch, _ = channel
+    tallies = {m: metrics.TALLY.methods[f"/test.Wrapped/{m}"] for m in ("Ok", "Bad", "Broken")}
+    before = {m: (t.started, t.by_code(), sum(t.timings.counts)) for m, t in tallies.items()}
+    assert await ch.unary_unary("/test.Wrapped/Ok")(b"1") == b"ok:1"
+    for method in ("Bad", "Broken"):
+        with pytest.raises(grpc.aio.AioRpcError):
+            await ch.unary_unary(f"/test.Wrapped/{method}")(b"")
+    for method, code in (("Ok", "OK"), ("Bad", "InvalidArgument"), ("Broken", "Internal")):
+        t, (started, handled, observed) = tallies[method], before[method]
+        assert t.started - started == 1, method
+        assert t.by_code().get(code, 0) - handled.get(code, 0) == 1, method
+        assert sum(t.by_code().values()) - sum(handled.values()) == 1, method
+        assert sum(t.timings.counts) - observed == 1, method

@@ -109,14 +109,20 @@ def _cli(port: int, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _serve(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], int, dict[str, str]]:
-    """`dncgate serve ARGS` with its own data dir and port, once it answers the CLI (90 s at most)."""
+def _serve(
+    tmp_path: Path, *args: str, metrics_listen: str = "127.0.0.1:0"
+) -> tuple[subprocess.Popen[str], int, dict[str, str]]:
+    """`dncgate serve ARGS` with its own data dir and port, once it answers the CLI (90 s at most).
+
+    Its metrics on ports of the kernel's choice unless `metrics_listen` says otherwise: the default
+    9464 could be another process's."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DNCGATE_")} | {
         "DNCGATE_LISTEN": f"127.0.0.1:{port}",
         "DNCGATE_DATA_DIR": str(tmp_path / "data"),
         "DNCGATE_CALLING_HOURS": "00:00-24:00",
         "DNCGATE_LOG_FORMAT": "json",
+        "DNCGATE_METRICS_LISTEN": metrics_listen,
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "dncgate.cli", "serve", *args],

@@ -7,6 +7,7 @@ from typing import Any, TypeAlias
 
 import structlog
 
+from dncgate import metrics
 from dncgate.api import convert
 from dncgate.domain.errors import InvalidArgument
 from dncgate.service.gateway import CheckResult, Gateway
@@ -28,11 +29,26 @@ def _bind(r: CheckResult) -> None:
         structlog.contextvars.bind_contextvars(violation=True)
 
 
+def _count(checks: dict[tuple[str, str], int], r: CheckResult) -> None:
+    # `_value_`, not `.value` or the members: an Enum's property and hash are Python calls, and this
+    # runs for every Check (about 0.15 us this way, 0.4 us with the members as the key).
+    key = (r.verdict.decision._value_, r.verdict.reason._value_)
+    checks[key] = checks.get(key, 0) + 1
+
+
 class CallGateServicer(gateway_pb2_grpc.CallGateServicer):
     """`log_fields`: bind what the RPC's log line shows (callee mask, verdict, call id); off when the log
     level leaves out that line (see `api.interceptors.rpc_lines_logged`), saving a few us a Check."""
 
-    def __init__(self, gateway: Gateway, max_batch: int, outcomes: OutcomeService, log_fields: bool = True) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        max_batch: int,
+        outcomes: OutcomeService,
+        log_fields: bool = True,
+        tally: metrics.Tally | None = None,
+    ) -> None:
+        self.checks = (tally or metrics.TALLY).checks  # dncgate_checks_total, in plain ints
         self.gateway = gateway
         self.max_batch = max_batch
         self.outcomes = outcomes
@@ -41,6 +57,9 @@ class CallGateServicer(gateway_pb2_grpc.CallGateServicer):
 
     async def Check(self, request: gateway_pb2.CheckRequest, context: Ctx) -> gateway_pb2.CheckResponse:
         result = await self.gateway.check(convert.check_input(request))
+        verdict, checks = result.verdict, self.checks  # `_count` inlined: every Check pays for this
+        key = (verdict.decision._value_, verdict.reason._value_)
+        checks[key] = checks.get(key, 0) + 1
         if self.log_fields:
             _bind(result)
         return convert.check_response(result, self.fields_of)
@@ -51,6 +70,7 @@ class CallGateServicer(gateway_pb2_grpc.CallGateServicer):
         n = 0
         async for request in request_iterator:
             result = await self.gateway.check(convert.check_input(request))
+            _count(self.checks, result)
             n += 1
             yield convert.check_response(result, self.fields_of)
         structlog.contextvars.bind_contextvars(checks=n)
@@ -62,6 +82,8 @@ class CallGateServicer(gateway_pb2_grpc.CallGateServicer):
             )
         inputs = convert.check_inputs(request.requests)
         results = await self.gateway.check_many(inputs) if inputs else []
+        for result in results:
+            _count(self.checks, result)
         response = convert.check_batch_response(results, self.fields_of)
         structlog.contextvars.bind_contextvars(checks=len(results), allowed=response.allowed)
         return response

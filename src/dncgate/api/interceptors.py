@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -11,7 +12,7 @@ import grpc
 import structlog
 from grpc.experimental import wrap_server_method_handler
 
-from dncgate import deadline
+from dncgate import deadline, metrics
 from dncgate.api import errors, limits
 from dncgate.api.limits import Refused
 from dncgate.domain.errors import DncgateError
@@ -37,7 +38,20 @@ def rpc_lines_logged() -> bool:
     return bool(log.is_enabled_for(logging.INFO))
 
 
-def instrument(method: str, handler: grpc.RpcMethodHandler, lines: bool = True) -> grpc.RpcMethodHandler:
+def _code(context: grpc.aio.ServicerContext[Any, Any]) -> str:
+    """The RPC's status as the grpc_code label: OK unless an abort (or the servicer) set another."""
+    code = context.code() if hasattr(context, "code") else None
+    return metrics.code_name(code.name) if isinstance(code, grpc.StatusCode) else "OK"
+
+
+def _failed(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException) -> str:
+    """The grpc_code of an RPC that raised `exc`: its status, or Canceled when the client went away."""
+    return "Canceled" if isinstance(exc, asyncio.CancelledError) else _code(context)
+
+
+def instrument(
+    method: str, handler: grpc.RpcMethodHandler, lines: bool = True, tally: metrics.Tally | None = None
+) -> grpc.RpcMethodHandler:
     """`handler` with its requests decoded and held to the table of limits (`api.limits.guard`), one
     log line per request, and DncgateError (or a store outage) mapped to a status.
 
@@ -49,14 +63,23 @@ def instrument(method: str, handler: grpc.RpcMethodHandler, lines: bool = True) 
     call, which measured 25-35% of an empty call's server CPU. Without `lines` (a log level above info)
     a request that succeeds binds and logs nothing; one that fails is still mapped, and an unexpected
     error still logged with its method.
+
+    Every call is counted in `tally` (default `metrics.TALLY`): started, then handled with its status
+    code and time, in plain ints that `/metrics` publishes when scraped (see `dncgate.metrics`).
     """
     name = method.rsplit("/", 1)[-1]
     handler = limits.guard(method, handler)
+    counts = (tally or metrics.TALLY).method(
+        method, metrics.rpc_type(handler.request_streaming, handler.response_streaming)
+    )
+    clock = time.perf_counter
 
     def finish(started: float, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         code = context.code() if hasattr(context, "code") else None
         status = code.name if isinstance(code, grpc.StatusCode) else "OK"
-        log.info("rpc", status=status, ms=round((time.perf_counter() - started) * 1000, 3))
+        seconds = clock() - started
+        counts.done(metrics.code_name(status), seconds)
+        log.info("rpc", status=status, ms=round(seconds * 1000, 3))
 
     def wrap(behavior: Callable[..., Any]) -> Callable[..., Any]:
         if handler.response_streaming:
@@ -65,7 +88,8 @@ def instrument(method: str, handler: grpc.RpcMethodHandler, lines: bool = True) 
                 structlog.contextvars.clear_contextvars()
                 structlog.contextvars.bind_contextvars(method=name)
                 deadline.enter_rpc(context)
-                started = time.perf_counter()
+                counts.started += 1
+                started = clock()
                 try:
                     if request.__class__ is Refused:  # a unary request; a stream's messages raise when read
                         raise request.error
@@ -84,16 +108,24 @@ def instrument(method: str, handler: grpc.RpcMethodHandler, lines: bool = True) 
 
             async def quiet_behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
                 deadline.enter_rpc(context)
+                counts.started += 1
+                started = clock()
                 try:
                     if request.__class__ is Refused:
                         raise request.error
-                    return await behavior(request, context)
-                except Exception as exc:
-                    if isinstance(exc, grpc.aio.AbortError):
-                        raise
-                    structlog.contextvars.clear_contextvars()
-                    structlog.contextvars.bind_contextvars(method=name)
-                    await _translate(exc, context)
+                    response = await behavior(request, context)
+                except BaseException as exc:
+                    try:
+                        if not isinstance(exc, Exception) or isinstance(exc, grpc.aio.AbortError):
+                            raise
+                        structlog.contextvars.clear_contextvars()
+                        structlog.contextvars.bind_contextvars(method=name)
+                        await _translate(exc, context)
+                    finally:
+                        counts.done(_failed(context, exc), clock() - started)
+                # Success without a call to `_code`: our servicers set no status but by raising.
+                counts.ok(clock() - started)
+                return response
 
             return quiet_behavior
 
@@ -101,7 +133,8 @@ def instrument(method: str, handler: grpc.RpcMethodHandler, lines: bool = True) 
             structlog.contextvars.clear_contextvars()
             structlog.contextvars.bind_contextvars(method=name)
             deadline.enter_rpc(context)
-            started = time.perf_counter()
+            counts.started += 1
+            started = clock()
             try:
                 if request.__class__ is Refused:
                     raise request.error

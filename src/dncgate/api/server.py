@@ -14,6 +14,8 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from dncgate import metrics
+from dncgate.api import observe
 from dncgate.api.compensation import CompensationServicer
 from dncgate.api.gateway import CallGateServicer
 from dncgate.api.interceptors import Registrar, rpc_lines_logged
@@ -64,6 +66,7 @@ class Running:
     health: health.HealthServicer
     recorder: RecorderProcess | None = None  # role `all` with recorder_mode `process`
     current: asyncio.Event = field(default_factory=asyncio.Event)  # set while health says CallGate SERVING
+    exporter: metrics.Exporter | None = None  # /metrics; None: DNCGATE_METRICS_LISTEN off, or its port busy
 
     async def drain(self, seconds: float) -> None:
         """Health NOT_SERVING for every service name ("" included) from now on, while RPCs are still
@@ -123,6 +126,7 @@ def _publisher(h: health.HealthServicer, served: tuple[str, ...], current: async
     async def publish(registry_ready: bool, database: bool) -> None:
         for name in served:
             await h.set(name, _status(registry_ready if name == CALLGATE else database))
+        metrics.REGISTRY_READY.set(1 if registry_ready else 0)
         if registry_ready:
             current.set()
         else:
@@ -154,12 +158,16 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
         for name in served:
             await h.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await server.start()
+        exporter = metrics.serve_metrics(settings.metrics_listen)  # a busy port is logged, not fatal
         stop, current, changed = asyncio.Event(), asyncio.Event(), asyncio.Event()
         if not served:
             current.set()  # a recorder holds no registry
         tasks: list[asyncio.Task[None]] = []
         if app.embedded:
             tasks.append(asyncio.create_task(supervise(app.embedded, stop), name="embedded-stores"))
+        if exporter is not None:  # the gauges that need a store query, for this process's role
+            parts = observe.parts_of(role, settings.recorder_mode == "inline")
+            tasks.append(asyncio.create_task(observe.run(app, parts, stop), name="metrics"))
         if served:
             probe = app.probe
             tasks += [
@@ -196,7 +204,7 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
             recording = asyncio.create_task(app.recorder.run())
         log.info("serving", listen=settings.listen, port=port, role=role, embedded=settings.embedded)
         try:
-            yield Running(server, port, app, h, recorder, current)
+            yield Running(server, port, app, h, recorder, current, exporter)
         finally:
             for name in ("", *served):
                 await h.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -224,6 +232,8 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
                 if not done:
                     recording.cancel()
                     log.warning("recorder_stop_timed_out")
+            if exporter is not None:
+                exporter.close()
             log.info("stopped")
 
 

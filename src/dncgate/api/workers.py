@@ -26,6 +26,7 @@ from types import FrameType
 
 import structlog
 
+from dncgate import metrics
 from dncgate.bootstrap import endpoints_file, store_urls
 from dncgate.config import Settings
 from dncgate.embedded import supervise, with_parent_death_signal
@@ -37,7 +38,8 @@ _STOP_S = 30.0
 _HEALTHY_S = 60.0
 
 
-def _child_env(settings: Settings, redis_url: str, database_url: str, role: str) -> dict[str, str]:
+def _child_env(settings: Settings, redis_url: str, database_url: str, role: str, k: int = 1) -> dict[str, str]:
+    """The environment of `serve`'s k-th child: its metrics on DNCGATE_METRICS_LISTEN's port + k."""
     env = dict(os.environ)
     env.update(
         DNCGATE_REDIS_URL=redis_url,
@@ -47,6 +49,7 @@ def _child_env(settings: Settings, redis_url: str, database_url: str, role: str)
         DNCGATE_DATA_DIR=str(settings.data_dir),
         DNCGATE_ROLE=role,
         DNCGATE_REUSE_PORT="1",
+        DNCGATE_METRICS_LISTEN=metrics.offset_listen(settings.metrics_listen, k),
     )
     if role == "recorder":
         # Not on the shared port: it serves only health, and connections landing there would find
@@ -188,16 +191,18 @@ def run_workers(settings: Settings, workers: int) -> int:
             endpoints_file(settings.data_dir).write_text(
                 json.dumps({"redis_url": redis_url, "database_url": database_url, "pid": os.getpid()})
             )
-        roles = ["recorder"] + ["api"] * workers
+        # Metrics: this supervisor on the port itself, worker k (1..N) on port + k, the recorder port + N + 1.
+        exporter = metrics.serve_metrics(settings.metrics_listen)
+        roles = ["api"] * workers + ["recorder"]
         children = [
             subprocess.Popen(
                 # The parent-death signal set by setpriv before exec, not by a preexec_fn (Python between
                 # fork and exec); this thread (main) lives as long as the process.
                 with_parent_death_signal([sys.executable, "-m", "dncgate.cli", "serve"]),
-                env=_child_env(settings, redis_url, database_url, role),
+                env=_child_env(settings, redis_url, database_url, role, k),
                 stdin=subprocess.DEVNULL,
             )
-            for role in roles
+            for k, role in enumerate(roles, 1)
         ]
         log.info("workers_started", workers=workers, pids=[c.pid for c in children], listen=settings.listen)
 
@@ -232,6 +237,8 @@ def run_workers(settings: Settings, workers: int) -> int:
                     child.wait()
             if started:
                 endpoints_file(settings.data_dir).unlink(missing_ok=True)
+            if exporter is not None:
+                exporter.close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         if failed is not None:

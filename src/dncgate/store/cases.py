@@ -19,6 +19,14 @@ from dncgate.store.pg import Database
 Conn = psycopg.AsyncConnection[Any]
 
 
+# Overdue at the time given twice: still open past its resolution time, or not yet answered past its
+# first-response time (tests/reference.py is_overdue is what tests/unit/test_case.py holds this to).
+OVERDUE = (
+    "status IN ('RECEIVED', 'VERIFIED', 'PARTIALLY_VERIFIED', 'MANUAL_REVIEW', 'REOPENED')"
+    " AND (resolution_due < %s OR (status = 'RECEIVED' AND first_response_due < %s))"
+)
+
+
 class CaseWriter:
     """The writes of one transaction on cases and the ledger (see CaseStore.transaction)."""
 
@@ -249,10 +257,7 @@ class CaseStore:
         if overdue_at is not None:
             # Overdue: still open past its resolution time, or not yet answered past its first-response time
             # (tests/reference.py is_overdue is what tests/unit/test_case.py holds this to).
-            where.append(
-                "status IN ('RECEIVED', 'VERIFIED', 'PARTIALLY_VERIFIED', 'MANUAL_REVIEW', 'REOPENED')"
-                " AND (resolution_due < %s OR (status = 'RECEIVED' AND first_response_due < %s))"
-            )
+            where.append(OVERDUE)
             params += [overdue_at, overdue_at]
         if before_seq is not None:
             where.append("seq < %s")

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import redis.asyncio as aioredis
 import redis.exceptions
 
+from dncgate import metrics
 from dncgate.domain.calls import CallEvent
 from dncgate.domain.decision import Verdict
 from dncgate.domain.types import Category
@@ -74,6 +76,7 @@ class CheckLane:
         stale_after_s = max(timeout_s * 10, 5.0)
         self.mux = Multiplexer.for_client(hot.client, "dncgate-check", stale_after_s) if multiplex else None
         self.bulk_mux = Multiplexer.for_client(hot.client, "dncgate-batch", stale_after_s) if multiplex else None
+        self.redis_seconds = metrics.TALLY.check_redis  # dncgate_check_redis_seconds, in plain ints
 
     # --- what the gateway prepares once and reuses ---------------------------------------------------
 
@@ -142,7 +145,9 @@ class CheckLane:
             code,
             context,
         )
+        started = time.perf_counter()
         [reply] = await self._execute([command], deadline, self.mux)
+        self.redis_seconds.observe(time.perf_counter() - started)
         return reply if reply.__class__ is int and 0 <= reply < CASES else None
 
     async def classify_and_log_many(

@@ -26,6 +26,7 @@ import redis.exceptions
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from dncgate import metrics
 from dncgate.domain.calls import CallEvent
 from dncgate.domain.errors import StoreUnavailable
 from dncgate.domain.registry import epoch_us
@@ -309,6 +310,8 @@ class CallLogWriter:
                             refused += 1
                     await self._dead_letters(conn, report.dead)
         report.duplicates = len(rows) - refused - report.inserted
+        if report.dead:  # committed: counted once (a retried batch's dead letters conflict and are not new)
+            metrics.DEAD_LETTERS.inc(len(report.dead))
         return report
 
     async def _insert_many(

@@ -1,0 +1,89 @@
+"""Figures for /metrics that need a store query: read every few seconds by `api.observe`, never by a Check.
+
+Each function asks one store, bounded by the caller's timeout; an outage raises the driver's error,
+which the caller logs once and reports by leaving the gauge as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from psycopg_pool import AsyncConnectionPool
+
+from dncgate.domain.money import exponent
+from dncgate.store.cases import OVERDUE
+from dncgate.store.hot import CALLS, HotRegistry
+from dncgate.store.recorder import GROUP
+
+_HLEN_CHUNK = 4096  # buckets per round trip: Checks interleave between chunks on the Redis side
+
+
+async def registry_numbers(hot: HotRegistry) -> int:
+    """Numbers with a preference in the registry as Redis holds it: the fields of every `dncr` bucket."""
+    prefix = hot.pref_location(b"\0" * 9)[0][:-3]
+    buckets = [i.to_bytes(3, "big") for i in range(1 << hot.bits)]  # as `HotRegistry._bucket` numbers them
+    total = 0
+    for lo in range(0, len(buckets), _HLEN_CHUNK):
+        pipe = hot.client.pipeline(transaction=False)
+        for bucket in buckets[lo : lo + _HLEN_CHUNK]:
+            pipe.hlen(prefix + bucket)
+        total += sum(await pipe.execute())
+    return total
+
+
+def _ms(stream_id: Any) -> int:
+    raw = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
+    return int(raw.split("-", 1)[0])
+
+
+async def stream_figures(client: aioredis.Redis, now_s: float | None = None) -> tuple[int, int, float]:
+    """(stream length, entries the recorder read and has not acknowledged, age in seconds of the oldest
+    event not yet recorded: pending, or after the group's last delivered id; 0 when there is none).
+
+    A stream entry's id is the Redis clock in milliseconds when it was appended, so its age needs no read
+    of the event itself.
+    """
+    now_ms = (time.time() if now_s is None else now_s) * 1000
+    pipe = client.pipeline(transaction=True)
+    pipe.xlen(CALLS)
+    pipe.exists(CALLS)
+    length, exists = await pipe.execute()
+    if not exists:
+        return 0, 0, 0.0
+    groups: Sequence[dict[str, Any]] = await client.xinfo_groups(CALLS)
+    group = next((g for g in groups if g["name"] in (GROUP, GROUP.encode())), None)
+    if group is None:  # no recorder has started yet: everything is unrecorded
+        first = await client.xrange(CALLS, count=1)
+        return int(length), 0, (max(now_ms - _ms(first[0][0]), 0) / 1000 if first else 0.0)
+    summary = await client.xpending(CALLS, GROUP)
+    pending = int(summary["pending"])
+    if pending:
+        oldest = _ms(summary["min"])
+    else:
+        last = group["last-delivered-id"]
+        after = await client.xrange(CALLS, min=b"(" + (last if isinstance(last, bytes) else last.encode()), count=1)
+        if not after:
+            return int(length), 0, 0.0
+        oldest = _ms(after[0][0])
+    return int(length), pending, max(now_ms - oldest, 0) / 1000
+
+
+async def complaint_figures(
+    pool: AsyncConnectionPool[Any], now: Any
+) -> tuple[dict[tuple[str, str], int], int, dict[str, float]]:
+    """(complaints per (channel, status), open complaints overdue at `now`, payouts pending per currency
+    in major units). Overdue as `CaseStore.page` reads it."""
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT channel, status, count(*) FROM complaints GROUP BY channel, status")
+        per = {(str(c), str(s)): int(n) for c, s, n in await cur.fetchall()}
+        cur = await conn.execute(f"SELECT count(*) FROM complaints WHERE {OVERDUE}", (now, now))
+        row = await cur.fetchone()
+        overdue = int(row[0]) if row else 0
+        cur = await conn.execute(
+            "SELECT currency, sum(amount_minor) FROM payouts WHERE status = 'PENDING' GROUP BY currency"
+        )
+        owed = {str(c): int(m) / 10 ** exponent(str(c)) for c, m in await cur.fetchall()}
+    return per, overdue, owed
