@@ -81,11 +81,17 @@ def serve(extra_env: dict[str, str] | None = None) -> Iterator[BenchServer]:
         try:
             target = f"127.0.0.1:{port}"
             deadline = time.monotonic() + 90
+            # The port opens before the registry is loaded: a role that serves Checks is ready once
+            # health says CallGate SERVING (until then a Check fails closed).
+            role = (extra_env or {}).get("DNCGATE_ROLE", "all")
+            service = "dncgate.v1.CallGate" if role in ("all", "api", "gateway") else ""
             with grpc.insecure_channel(target) as ch:
                 stub = health_pb2_grpc.HealthStub(ch)
                 while True:
                     try:
-                        stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                        answer = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=1)
+                        if answer.status != health_pb2.HealthCheckResponse.SERVING:
+                            raise grpc.RpcError()
                         break
                     except grpc.RpcError:
                         if proc.poll() is not None or time.monotonic() > deadline:

@@ -22,6 +22,7 @@ import grpc
 import psutil
 import psycopg
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dncgate.api.server import running
 from dncgate.config import Settings
@@ -109,6 +110,17 @@ def _cli(port: int, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _callgate_serving(port: int) -> bool:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        try:
+            r = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service="dncgate.v1.CallGate"), timeout=2
+            )
+        except grpc.RpcError:
+            return False
+    return bool(r.status == health_pb2.HealthCheckResponse.SERVING)
+
+
 def _serve(
     tmp_path: Path, *args: str, metrics_listen: str = "127.0.0.1:0"
 ) -> tuple[subprocess.Popen[str], int, dict[str, str]]:
@@ -132,7 +144,9 @@ def _serve(
         text=True,
     )
     deadline = time.monotonic() + 90
-    while _cli(port, "org", "get", "x").returncode != 0:
+    # The port opens before the registry is loaded: wait for the CLI to be answered and for CallGate to
+    # say SERVING (until then a Check is BLOCK / REGISTRY_UNAVAILABLE).
+    while _cli(port, "org", "get", "x").returncode != 0 or not _callgate_serving(port):
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             output, _ = proc.communicate()
