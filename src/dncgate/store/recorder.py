@@ -7,10 +7,8 @@ Exactly once into call_log rests on three rules, all kept here:
 * the stream is trimmed only below the oldest entry the group still has pending, or just past the last
   entry it delivered when nothing is pending: every entry trimmed away was acknowledged, so committed.
 
-The stream also answers "which calls are not in call_log yet": `stream_events` and `find_event`
-(`StreamedCalls` for a use case). `StreamGroup`, `CallLogWriter` and `StreamedCalls` raise
-`StoreUnavailable` for an outage (store/errors.py), `GroupMissing` when Redis lost the group.
-"""
+The stream also answers "which calls are not in call_log yet" (`stream_events`, `find_event`, and
+`StreamedCalls` for a use case). Outages raise `StoreUnavailable`, a lost group `GroupMissing`."""
 
 from __future__ import annotations
 
