@@ -18,19 +18,27 @@ from dncgate.store.cases import OVERDUE
 from dncgate.store.hot import CALLS, HotRegistry
 from dncgate.store.recorder import GROUP
 
-_HLEN_CHUNK = 4096  # buckets per round trip: Checks interleave between chunks on the Redis side
+_HLEN_CHUNK = 4096  # buckets per script call: a millisecond or two of Redis, Checks run in between
+# The fields of buckets lo..hi (their 3-byte big-endian numbers after the prefix), summed in Redis: the
+# client sends one command per chunk instead of one per bucket (65,536 HLENs packed by redis-py would
+# cost the event loop about 0.3 s of CPU each time).
+_SUM_HLEN = """
+local n = 0
+for i = tonumber(ARGV[2]), tonumber(ARGV[3]) do
+  n = n + redis.call('HLEN', ARGV[1] .. string.char(math.floor(i / 65536) % 256, math.floor(i / 256) % 256, i % 256))
+end
+return n
+"""
 
 
 async def registry_numbers(hot: HotRegistry) -> int:
     """Numbers with a preference in the registry as Redis holds it: the fields of every `dncr` bucket."""
-    prefix = hot.pref_location(b"\0" * 9)[0][:-3]
-    buckets = [i.to_bytes(3, "big") for i in range(1 << hot.bits)]  # as `HotRegistry._bucket` numbers them
+    prefix = hot.pref_location(b"\0" * 9)[0][:-3]  # as `HotRegistry._bucket` numbers the buckets
+    script = hot.client.register_script(_SUM_HLEN)
     total = 0
-    for lo in range(0, len(buckets), _HLEN_CHUNK):
-        pipe = hot.client.pipeline(transaction=False)
-        for bucket in buckets[lo : lo + _HLEN_CHUNK]:
-            pipe.hlen(prefix + bucket)
-        total += sum(await pipe.execute())
+    for lo in range(0, 1 << hot.bits, _HLEN_CHUNK):
+        hi = min(lo + _HLEN_CHUNK, 1 << hot.bits) - 1
+        total += int(await script(keys=[], args=[prefix, lo, hi]))
     return total
 
 
