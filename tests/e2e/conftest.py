@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,3 +36,26 @@ def gate(server: Any) -> Any:
 
 def registry(server: Any) -> Any:
     return registry_pb2_grpc.RegistryStub(server.channel)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve_env(port: int, data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `dncgate serve` child: none of this shell's DNCGATE_* settings, its own port
+    and data dir, calling hours off, JSON logs and metrics on a free port, plus `extra` (DNCGATE_* names
+    without the prefix)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DNCGATE_")}
+    env |= {
+        "DNCGATE_LISTEN": f"127.0.0.1:{port}",
+        "DNCGATE_DATA_DIR": str(data_dir),
+        "DNCGATE_CALLING_HOURS": "00:00-24:00",
+        "DNCGATE_LOG_FORMAT": "json",
+        # Metrics on a port of the kernel's choice: the default 9464 could be another process's.
+        "DNCGATE_METRICS_LISTEN": "127.0.0.1:0",
+    }
+    return env | {f"DNCGATE_{k}": v for k, v in extra.items()}

@@ -8,9 +8,7 @@ exits 0 once the drain and the grace period are over.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +20,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dncgate.v1 import gateway_pb2, gateway_pb2_grpc
-from tests.e2e.conftest import check_request
+from tests.e2e.conftest import check_request, free_port, serve_env
 from tests.wait import until
 
 pytestmark = pytest.mark.e2e
@@ -30,23 +28,11 @@ pytestmark = pytest.mark.e2e
 DRAIN_S = 3
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
     """`dncgate serve` on its own data dir and port, with a short drain; killed if still there at the end."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DNCGATE_")} | {
-        "DNCGATE_LISTEN": f"127.0.0.1:{port}",
-        "DNCGATE_DATA_DIR": str(tmp_path / "data"),
-        "DNCGATE_CALLING_HOURS": "00:00-24:00",
-        "DNCGATE_LOG_FORMAT": "json",
-        "DNCGATE_DRAIN_SECONDS": str(DRAIN_S),
-    }
+    port = free_port()
+    env = serve_env(port, tmp_path / "data", DRAIN_SECONDS=str(DRAIN_S))
     log_path = tmp_path / "serve.log"
     with log_path.open("wb") as out:
         proc = subprocess.Popen(

@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dncgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc, registry_pb2, registry_pb2_grpc
-from tests.e2e.conftest import check_request
+from tests.e2e.conftest import check_request, free_port, serve_env
 from tests.wait import until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
@@ -82,12 +81,6 @@ class Serve:
                 except ValueError:
                     continue
         return out
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _redis_pid(data_dir: Path) -> int:
@@ -147,13 +140,8 @@ async def _poll_health(channel: grpc.aio.Channel, history: History, stop: asynci
 @pytest.fixture(scope="module")
 def serve_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.Popen[bytes], int, Path, Path]]:
     base = tmp_path_factory.mktemp("faults")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DNCGATE_")} | {
-        "DNCGATE_LISTEN": f"127.0.0.1:{port}",
-        "DNCGATE_DATA_DIR": str(base / "data"),
-        "DNCGATE_CALLING_HOURS": "00:00-24:00",
-        "DNCGATE_LOG_FORMAT": "json",
-    }
+    port = free_port()
+    env = serve_env(port, base / "data")
     log_path = base / "serve.log"
     with log_path.open("wb") as out:
         proc = subprocess.Popen(

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,19 +26,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from dncgate.api.server import running
 from dncgate.config import Settings
 from dncgate.v1 import gateway_pb2_grpc
-from tests.e2e.conftest import check_request
+from tests.e2e.conftest import check_request, free_port, serve_env
 from tests.e2e.test_roles import logged_call_ids, wait_until_logged
 from tests.wait import until_sync
 
 pytestmark = pytest.mark.e2e
 
 T = TypeVar("T")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _processes_using(path: Path) -> list[psutil.Process]:
@@ -128,14 +121,8 @@ def _serve(
 
     Its metrics on ports of the kernel's choice unless `metrics_listen` says otherwise: the default
     9464 could be another process's."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DNCGATE_")} | {
-        "DNCGATE_LISTEN": f"127.0.0.1:{port}",
-        "DNCGATE_DATA_DIR": str(tmp_path / "data"),
-        "DNCGATE_CALLING_HOURS": "00:00-24:00",
-        "DNCGATE_LOG_FORMAT": "json",
-        "DNCGATE_METRICS_LISTEN": metrics_listen,
-    }
+    port = free_port()
+    env = serve_env(port, tmp_path / "data", METRICS_LISTEN=metrics_listen)
     proc = subprocess.Popen(
         [sys.executable, "-m", "dncgate.cli", "serve", *args],
         env=env,
