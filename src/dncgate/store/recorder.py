@@ -41,10 +41,9 @@ _MAX_CLAIM_PAGES = 100
 
 Entry = tuple[bytes, Mapping[bytes, bytes]]
 
-# call_log's columns in the order of _row(), with their types. A batch goes to PostgreSQL by binary
-# COPY (each row formatted by psycopg's C extension) into a temporary staging table of these columns,
-# then into call_log by one INSERT ... SELECT ... ON CONFLICT. Sent as one array per column to
-# unnest(), its values were dumped one by one in Python: most of the recorder's CPU.
+# call_log's columns in the order of _row(), with their types. A batch goes by binary COPY (rows formatted by
+# psycopg's C extension) into a temporary staging table of these columns, then into call_log by one INSERT ...
+# ON CONFLICT (sent as one array per column to unnest(), its values were dumped one by one in Python).
 _COLUMNS = (
     ("call_id", "text"),
     ("at", "timestamptz"),
@@ -127,9 +126,7 @@ _REASON_TEXTS = {r.value.encode(): r.value for r in Reason}
 def _row(f: Mapping[bytes, bytes]) -> tuple[Any, ...]:
     """_event_row(decode_event(f)) without the CallEvent and enum members in between, a third of the cost.
 
-    Only for the spellings encode_event writes: anything else raises KeyError or ValueError, and
-    parse_entry lets decode_event judge it.
-    """
+    Only for the spellings encode_event writes: anything else raises, and decode_event judges it."""
     return (
         f[b"id"].decode(),
         decode_time(f[b"us"]),
@@ -155,8 +152,11 @@ def parse_entry(stream_id: bytes, fields: Mapping[bytes, bytes]) -> tuple[Any, .
     """The call_log row for a stream entry, or a dead letter saying why there can be none."""
     try:
         return _row(fields)
-    except (KeyError, ValueError):
-        pass  # unusual or malformed: decode_event decides which
+    except (KeyError, ValueError):  # unusual or malformed: decode_event decides which
+        return _parse_slowly(stream_id, fields)
+
+
+def _parse_slowly(stream_id: bytes, fields: Mapping[bytes, bytes]) -> tuple[Any, ...] | DeadLetter:
     try:
         return _event_row(decode_event(fields))
     except (KeyError, ValueError) as exc:  # missing field, bad number, time or enum, bad hex or UTF-8
