@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from dncgate import phone
 from dncgate.domain.calls import CallEvent
 from dncgate.domain.registry import epoch_us
-from dncgate.domain.types import Category
+from dncgate.domain.types import Category, Mode, Source
 from dncgate.service.checks import new_call_id as _new_call_id
 from dncgate.service.gateway import CheckInput
 from dncgate.store.calls import decode_event
@@ -102,3 +102,27 @@ async def stream_events(client: aioredis.Redis, count: int = 10_000) -> list[Cal
     """Every call event still in the stream, oldest first."""
     entries: list[tuple[bytes, dict[bytes, bytes]]] = await client.xrange(CALLS, count=count)  # type: ignore[assignment]
     return [decode_event(fields) for _, fields in entries]
+
+
+VARIED_NUMBERS = [f"139{i:08d}" for i in range(120)]
+
+
+async def varied_registry(app: Any) -> None:
+    """`VARIED_NUMBERS` in every state Redis can hold: all or some categories, cleared, scheduled, org and
+    agent consents (some with expiry, some revoked), and org `acme` in monitor mode."""
+    reg = app.registry
+    now = datetime.now(UTC)
+    for i, number in enumerate(VARIED_NUMBERS):
+        categories = [] if i % 3 else [Category.FINANCE, Category.HEALTH]
+        await reg.set_preference(number, True, categories, Source.APP, None, None)
+        if i % 5 == 0:
+            await reg.set_preference(number, False, [], Source.APP, None, None)
+        if i % 7 == 0:
+            await reg.set_preference(number, i % 2 == 0, [], Source.ADMIN, now + timedelta(days=1), None)
+        if i % 4 == 0:
+            await reg.grant_consent(number, "acme", "", None, "form", None)
+        if i % 6 == 0:
+            await reg.grant_consent(number, "acme", f"agent-{i}", now + timedelta(days=30), "call", None)
+        if i % 8 == 0:
+            await reg.revoke_consent(number, "acme", "", None)
+    await reg.set_org_policy("acme", Mode.MONITOR, None)

@@ -11,37 +11,24 @@ import pytest
 import redis.exceptions
 
 from dncgate.domain.registry import Consent, Schedule
-from dncgate.domain.types import ALL_CATEGORIES_MASK, Category, Decision, Mode, Reason, Source
+from dncgate.domain.types import ALL_CATEGORIES_MASK, Decision, Reason, Source
 from dncgate.service import catchup, sync
 from dncgate.store.bulk import BulkHotWriter, ConsentState
 from dncgate.store.catchup import Changed, PackedKeys, changed_since, preference_rows
 from dncgate.store.hot import SEQ
-from tests.integration.support import CONSUMER, OTHER_CONSUMER, check_input, key_of, registry_hashes
+from tests.integration.support import (
+    CONSUMER,
+    OTHER_CONSUMER,
+    VARIED_NUMBERS,
+    check_input,
+    key_of,
+    registry_hashes,
+    varied_registry,
+)
 
 pytestmark = pytest.mark.integration
 
-NUMBERS = [f"139{i:08d}" for i in range(120)]
-
-
-async def _varied_registry(app: Any) -> None:
-    """Numbers in every state Redis can hold: all/some categories, cleared, scheduled, consents (some expiring,
-    some revoked), org modes."""
-    reg = app.registry
-    now = datetime.now(UTC)
-    for i, number in enumerate(NUMBERS):
-        categories = [] if i % 3 else [Category.FINANCE, Category.HEALTH]
-        await reg.set_preference(number, True, categories, Source.APP, None, None)
-        if i % 5 == 0:
-            await reg.set_preference(number, False, [], Source.APP, None, None)
-        if i % 7 == 0:
-            await reg.set_preference(number, i % 2 == 0, [], Source.ADMIN, now + timedelta(days=1), None)
-        if i % 4 == 0:
-            await reg.grant_consent(number, "acme", "", None, "form", None)
-        if i % 6 == 0:
-            await reg.grant_consent(number, "acme", f"agent-{i}", now + timedelta(days=30), "call", None)
-        if i % 8 == 0:
-            await reg.revoke_consent(number, "acme", "", None)
-    await reg.set_org_policy("acme", Mode.MONITOR, None)
+NUMBERS = VARIED_NUMBERS
 
 
 async def _last_consumer_seq(app: Any) -> int:
@@ -70,7 +57,7 @@ async def _garble(app: Any) -> None:
 async def test_catch_up_leaves_redis_exactly_as_a_rebuild_would(app: Any) -> None:
     """After every field is garbled (the watermark at 0), catch_up writes back byte-identical preference and
     consent hashes, deleting the fields of numbers with nothing in force."""
-    await _varied_registry(app)
+    await varied_registry(app)
     expected = await registry_hashes(app.redis)
     await _garble(app)
     await app.redis.set(SEQ, 0)
@@ -87,7 +74,7 @@ async def _changed(app: Any) -> Changed:
 
 async def test_reapplying_in_many_small_slices_and_sections_gives_the_same_redis(app: Any) -> None:
     """Slices of seven consumers, sections of three slices (the last ones shorter), end in the same hashes."""
-    await _varied_registry(app)
+    await varied_registry(app)
     expected = await registry_hashes(app.redis)
     await _garble(app)
     await app.redis.set(SEQ, 0)
@@ -102,7 +89,7 @@ async def test_reapplying_in_many_small_slices_and_sections_gives_the_same_redis
 async def test_a_catch_up_cut_short_leaves_the_watermark_where_it_was(app: Any) -> None:
     """If a slice's Redis write fails, catch_up raises and dnc:seq does not move, so the next catch-up
     still finds every consumer; once Redis is sound again it applies them all."""
-    await _varied_registry(app)
+    await varied_registry(app)
     expected = await registry_hashes(app.redis)
     await app.redis.set(SEQ, 0)
     victim, _ = app.hot.pref_location(key_of(app, NUMBERS[-1]))
@@ -221,7 +208,7 @@ async def _changes(app: Any) -> int:
 async def test_re_applying_what_redis_already_holds_writes_nothing_to_its_log(app: Any) -> None:
     """A catch-up of consumers Redis already holds sets no field (the append-only file, read back at every
     start, does not grow by a million writes per restart); garbled fields are still rewritten."""
-    await _varied_registry(app)
+    await varied_registry(app)
     expected = await registry_hashes(app.redis)
     await app.redis.set(SEQ, 0)
     before = await _changes(app)

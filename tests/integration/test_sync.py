@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ import structlog
 from dncgate.bootstrap import open_app
 from dncgate.config import Settings
 from dncgate.domain.errors import Unavailable
-from dncgate.domain.types import ALL_CATEGORIES_MASK, Category, Decision, Mode, Reason, Source
+from dncgate.domain.types import ALL_CATEGORIES_MASK, Decision, Mode, Reason, Source
 from dncgate.embedded import EmbeddedRedis
 from dncgate.service import sync
 from dncgate.store.hot import LAYOUT_VERSION, READY
@@ -26,6 +26,7 @@ from tests.integration.support import (
     key_of,
     registry_hashes,
     stream_events,
+    varied_registry,
 )
 from tests.reference import lookup
 from tests.wait import until
@@ -50,25 +51,9 @@ async def _decision(app: Any, number: str = CONSUMER, **kw: Any) -> tuple[Decisi
 
 
 async def _varied_registry(app: Any) -> None:
-    """Numbers in every state Redis can hold: all/some categories, cleared, scheduled, consents, modes."""
-    reg = app.registry
-    now = datetime.now(UTC)
-    for i in range(120):
-        number = f"139{i:08d}"
-        cats = [] if i % 3 else [Category.FINANCE, Category.HEALTH]
-        await reg.set_preference(number, True, cats, Source.APP, None, None)
-        if i % 5 == 0:
-            await reg.set_preference(number, False, [], Source.APP, None, None)
-        if i % 7 == 0:
-            await reg.set_preference(number, i % 2 == 0, [], Source.ADMIN, now + timedelta(days=1), None)
-        if i % 4 == 0:
-            await reg.grant_consent(number, "acme", "", None, "form", None)
-        if i % 6 == 0:
-            await reg.grant_consent(number, "acme", f"agent-{i}", now + timedelta(days=30), "call", None)
-        if i % 8 == 0:
-            await reg.revoke_consent(number, "acme", "", None)
-    await reg.set_org_policy("acme", Mode.MONITOR, None)
-    await reg.set_org_policy("rival", Mode.ENFORCE, None)
+    """`support.varied_registry`, and a second org in enforce mode explicitly."""
+    await varied_registry(app)
+    await app.registry.set_org_policy("rival", Mode.ENFORCE, None)
 
 
 async def test_rebuild_from_the_journal_reproduces_the_same_redis_hashes(app: Any) -> None:
