@@ -27,6 +27,7 @@ from dncgate.api.server import running
 from dncgate.config import Settings
 from dncgate.v1 import gateway_pb2_grpc
 from tests.e2e.conftest import check_request, free_port, serve_env
+from tests.e2e.test_quick_start import README_CHECK
 from tests.e2e.test_roles import logged_call_ids, wait_until_logged
 from tests.wait import until_sync
 
@@ -155,18 +156,7 @@ def test_serve_answers_the_cli_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
         everything = children + psutil.Process(proc.pid).children(recursive=True)
         assert len(recorders) == 1 and recorders[0].pid in {c.pid for c in everything}
 
-        args = [
-            "--caller",
-            "+862759001234",
-            "--callee",
-            "13800138000",
-            "--agent",
-            "a17",
-            "--org",
-            "wuhan-01",
-            "--category",
-            "real-estate",
-        ]
+        args = README_CHECK[1:]  # the README's `dncgate check` arguments
         out = _cli(port, "check", *args)
         assert out.returncode == 0 and "ALLOW" in out.stdout and "NOT_REGISTERED" in out.stdout, out
         assert _cli(port, "registry", "set", "13800138000", "--dnd").returncode == 0
