@@ -170,10 +170,13 @@ async def app(settings: Settings) -> AsyncIterator[Any]:
 
 @dataclass
 class Server:
+    """`channel` carries the admin token `serve` wrote (`token`); tests of access make their own."""
+
     port: int
     app: Any
     channel: Any
     settings: Settings
+    token: str
 
     @property
     def target(self) -> str:
@@ -182,13 +185,14 @@ class Server:
 
 @contextlib.asynccontextmanager
 async def start_server(settings: Settings) -> AsyncIterator[Server]:
-    import grpc
-
     from dncgate.api.server import running
+    from tests.auth import admin_token, aio_channel
 
-    async with running(settings) as r, grpc.aio.insecure_channel(f"127.0.0.1:{r.port}") as channel:
-        await r.wait_current()
-        yield Server(r.port, r.app, channel, settings)
+    async with running(settings) as r:
+        token = admin_token(settings.data_dir)
+        async with aio_channel(f"127.0.0.1:{r.port}", token) as channel:
+            await r.wait_current()
+            yield Server(r.port, r.app, channel, settings, token)
 
 
 @pytest.fixture

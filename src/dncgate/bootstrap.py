@@ -22,6 +22,7 @@ from dncgate.config import ConfigError, Settings
 from dncgate.domain.case import Deadlines
 from dncgate.embedded import EmbeddedPostgres, EmbeddedRedis
 from dncgate.sealing import NumberSealer
+from dncgate.service.access import AccessService, Authenticator, NewToken
 from dncgate.service.checks import CheckSettings
 from dncgate.service.compensation import CompensationService
 from dncgate.service.gateway import Gateway
@@ -42,6 +43,7 @@ from dncgate.store.migrate import migrate
 from dncgate.store.outcomes import OutcomeStore
 from dncgate.store.pg import Database
 from dncgate.store.recorder import CallLogWriter, StreamedCalls, StreamGroup
+from dncgate.store.tokens import TokenStore
 
 log = structlog.get_logger("dncgate.bootstrap")
 
@@ -61,6 +63,8 @@ class App:
     recorder: Recorder
     compensation: CompensationService
     probe: StoreProbe  # readiness: can the registry be read, does PostgreSQL answer
+    access: AccessService  # tokens: create, list, revoke, the first admin token
+    authenticator: Authenticator  # credentials to principals, cached in-process
     embedded: list[Any] = field(default_factory=list)  # the embedded servers started for this app
 
 
@@ -114,6 +118,34 @@ def endpoints_file(data_dir: Path) -> Path:
     return data_dir / "endpoints.json"
 
 
+def admin_token_file(data_dir: Path) -> Path:
+    """Where `serve` writes the admin token it creates, and where client commands look last for one."""
+    return data_dir / "admin.token"
+
+
+def write_admin_token(data_dir: Path, token: str) -> Path:
+    """Write `token` to `<data dir>/admin.token`, readable by its owner only (written whole, then renamed)."""
+    path = admin_token_file(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".admin.token.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    tmp.chmod(0o600)  # whatever the umask
+    tmp.replace(path)
+    return path
+
+
+async def ensure_admin_token(app: App, created_by: str = "bootstrap") -> Path | None:
+    """With no live admin token in `api_tokens`, create one and write it to the data dir (logged)."""
+    token = await app.access.ensure_admin(created_by)
+    if token is None:
+        return None
+    path = write_admin_token(app.settings.data_dir, token)
+    log.info("admin_token_written", path=str(path))
+    return path
+
+
 @contextlib.contextmanager
 def store_urls(settings: Settings) -> Any:
     """The Redis and PostgreSQL URLs to use, starting embedded servers for whichever is not set."""
@@ -135,13 +167,11 @@ def store_urls(settings: Settings) -> Any:
             s.stop()
 
 
-async def migrate_only(settings: Settings) -> tuple[str, list[str]]:
-    """Apply the schema migrations the database lacks, as `open_app` does first, and nothing else.
-
-    Returns the database it migrated (password masked) and the migrations applied now. Without
-    DNCGATE_DATABASE_URL it uses the embedded PostgreSQL of a running `serve` (its endpoints file), or
-    starts the embedded one for the time it takes. Redis is not needed, so it is not touched.
-    """
+@contextlib.asynccontextmanager
+async def _database(settings: Settings) -> AsyncIterator[tuple[str, str]]:
+    """The database of a local command, its name (password masked) and URL: DNCGATE_DATABASE_URL, else the
+    embedded PostgreSQL of a running `serve` (its endpoints file), else the embedded one started for the
+    time it takes."""
     database_url = settings.database_url
     started: EmbeddedPostgres | None = None
     ep = endpoints_file(settings.data_dir)
@@ -155,13 +185,42 @@ async def migrate_only(settings: Settings) -> tuple[str, list[str]]:
             conninfo = psycopg.conninfo.conninfo_to_dict(database_url)
         except psycopg.ProgrammingError as exc:
             raise ConfigError(f"DNCGATE_DATABASE_URL: {exc}") from None
-        where = f"{conninfo.get('host', 'local socket')}/{conninfo.get('dbname', '')}"
-        conn = await psycopg.AsyncConnection.connect(database_url, autocommit=True, connect_timeout=30)
-        async with conn:
-            return where, await migrate(conn)
+        yield f"{conninfo.get('host', 'local socket')}/{conninfo.get('dbname', '')}", database_url
     finally:
         if started is not None:
             started.stop()
+
+
+async def migrate_only(settings: Settings) -> tuple[str, list[str]]:
+    """Apply the schema migrations the database lacks, as `open_app` does first, and nothing else.
+
+    Returns the database it migrated (password masked) and the migrations applied now. Redis is not
+    needed, so it is not touched.
+    """
+    async with _database(settings) as (where, url):
+        conn = await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=30)
+        async with conn:
+            return where, await migrate(conn)
+
+
+async def bootstrap_token(settings: Settings, **grants: Any) -> NewToken:
+    """`dncgate token create --bootstrap`: a token written straight into the database, with no server.
+
+    For the first admin token of a deployment on external stores. The schema is migrated first; the
+    token is keyed with this process's pepper (DNCGATE_PEPPER), which the servers must share.
+    """
+    async with _database(settings) as (_, url):
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            url, min_size=1, max_size=1, open=False, kwargs={"autocommit": True}
+        )
+        await pool.open(wait=True, timeout=30)
+        async with pool:
+            async with pool.connection() as conn:
+                await migrate(conn)
+            keyer = phone.NumberKeyer(settings.resolve_pepper())
+            db = Database(pool, settings.db_timeout_ms / 1000)
+            await Journal(db).claim_pepper(keyer.fingerprint())  # another deployment's pepper: PepperMismatch
+            return await AccessService(TokenStore(db), settings.resolve_pepper()).create("bootstrap", **grants)
 
 
 def redis_client(url: str, timeout_s: float) -> aioredis.Redis:
@@ -213,6 +272,10 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
                 settings.recorder_consumer or socket.gethostname(),
                 batch=settings.recorder_batch,
             )
+            tokens = TokenStore(db)
+            access = AccessService(tokens, settings.resolve_pepper())
+            authenticator = Authenticator(tokens, settings.resolve_pepper())
+            access.on_change = authenticator.forget  # a revocation here is refused here at once
             yield App(
                 settings=settings,
                 redis=client,
@@ -227,6 +290,8 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
                 recorder=recorder,
                 compensation=build_compensation(settings, db, client, journal, keyer),
                 probe=StoreProbe(hot, pool, max(settings.redis_timeout_ms / 1000, 0.5)),
+                access=access,
+                authenticator=authenticator,
                 embedded=started,
             )
         finally:

@@ -227,6 +227,13 @@ VARIABLES: tuple[Variable, ...] = (
         "`$DNCGATE_LISTEN`, else `127.0.0.1:50051`",
     ),
     Variable(
+        "DNCGATE_TOKEN",
+        None,
+        str,
+        "bearer token the CLI's client commands send (`--token` overrides); read by the client, not by `serve`",
+        "`<data dir>/admin.token` when readable",
+    ),
+    Variable(
         "DNCGATE_COMPENSATION",
         "compensation",
         Money.parse,

@@ -38,6 +38,16 @@ def registry(server: Any) -> Any:
     return registry_pb2_grpc.RegistryStub(server.channel)
 
 
+async def served_token(data_dir: Path, within_s: float = 120.0) -> str:
+    """The admin token a `dncgate serve` child writes to its data dir before its port opens."""
+    from tests.auth import admin_token
+    from tests.wait import until
+
+    path = data_dir / "admin.token"
+    await until(lambda: path.exists(), within_s, what="serve to write admin.token")
+    return admin_token(data_dir)
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:

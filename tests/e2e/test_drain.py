@@ -20,7 +20,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dncgate.v1 import gateway_pb2, gateway_pb2_grpc
-from tests.e2e.conftest import check_request, free_port, serve_env
+from tests.auth import aio_channel
+from tests.e2e.conftest import check_request, free_port, serve_env, served_token
 from tests.wait import until
 
 pytestmark = pytest.mark.e2e
@@ -53,7 +54,8 @@ async def test_sigterm_drains_before_it_stops_and_fails_no_rpc_started_before(
     proc, port, log_path = serve
     answers: list[tuple[float, float, str]] = []  # (sent, answered, status code name)
     health_seen: list[tuple[float, int]] = []
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    token = await served_token(log_path.parent / "data")
+    async with aio_channel(f"127.0.0.1:{port}", token) as channel:
         stub = gateway_pb2_grpc.CallGateStub(channel)
         health = health_pb2_grpc.HealthStub(channel)
 

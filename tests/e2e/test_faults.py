@@ -27,7 +27,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dncgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc, registry_pb2, registry_pb2_grpc
-from tests.e2e.conftest import check_request, free_port, serve_env
+from tests.auth import aio_channel
+from tests.e2e.conftest import check_request, free_port, serve_env, served_token
 from tests.wait import until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
@@ -163,7 +164,8 @@ def serve_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subpro
 async def serve(serve_dir: tuple[subprocess.Popen[bytes], int, Path, Path]) -> AsyncIterator[Serve]:
     proc, port, data_dir, log_path = serve_dir
     history = History()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    token = await served_token(data_dir)
+    async with aio_channel(f"127.0.0.1:{port}", token) as channel:
         health = health_pb2_grpc.HealthStub(channel)
 
         async def callgate_serving() -> bool:

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 async def cli(server, *args: str) -> subprocess.CompletedProcess[str]:
     """Run `dncgate …` in a child process (its blocking client must not stall the server's loop)."""
-    env = {**os.environ, "DNCGATE_TARGET": server.target, "COLUMNS": "220"}
+    env = {**os.environ, "DNCGATE_TARGET": server.target, "DNCGATE_TOKEN": server.token, "COLUMNS": "220"}
     return await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "dncgate.cli", *args],
@@ -59,9 +59,7 @@ async def test_review_and_confirm_from_the_command_line(server) -> None:
     case_id = re.search(r"DNC-\d{8}-\d{6}", filed.stdout).group(0)  # type: ignore[union-attr]
     reopened = await cli(server, "complaint", "confirm", case_id, "--not-satisfied", "--comment", "they did call")
     assert "REOPENED" in reopened.stdout
-    decided = await cli(
-        server, "complaint", "review", case_id, "--decision", "rejected", "--note", "no call", "--operator", "op-1"
-    )
-    assert decided.returncode == 0 and "REJECTED" in decided.stdout and "op-1" in decided.stdout
+    decided = await cli(server, "complaint", "review", case_id, "--decision", "rejected", "--note", "no call")
+    assert decided.returncode == 0 and "REJECTED" in decided.stdout and "bootstrap-admin" in decided.stdout
     bad = await cli(server, "complaint", "file", "12", "--caller", A)
     assert bad.returncode == 1 and "consumer_number" in bad.stdout

@@ -41,7 +41,7 @@ async def decision(server, text: str, category: int = 0) -> int:  # type: ignore
 
 async def cli(server, *args: str) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
     """`dncgate …` in a child process (its blocking client must not stall the server's loop)."""
-    env = {**os.environ, "DNCGATE_TARGET": server.target, "COLUMNS": "200"}
+    env = {**os.environ, "DNCGATE_TARGET": server.target, "DNCGATE_TOKEN": server.token, "COLUMNS": "200"}
     run = [sys.executable, "-m", "dncgate.cli", *args]
     return await asyncio.to_thread(subprocess.run, run, capture_output=True, text=True, env=env, timeout=60)
 

@@ -26,6 +26,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from dncgate.api.server import running
 from dncgate.config import Settings
 from dncgate.v1 import gateway_pb2_grpc
+from tests.auth import admin_token, aio_channel
 from tests.e2e.conftest import check_request, free_port, serve_env
 from tests.e2e.test_quick_start import README_CHECK
 from tests.e2e.test_roles import logged_call_ids, wait_until_logged
@@ -97,8 +98,15 @@ def _gone(processes: list[psutil.Process], within_s: float = 10.0) -> list[psuti
         time.sleep(0.2)
 
 
+# The data dir of the `serve` on each port: the CLI finds the admin token there, as it would after `make serve`.
+_DATA_DIRS: dict[int, Path] = {}
+
+
 def _cli(port: int, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DNCGATE_TARGET": f"127.0.0.1:{port}", "COLUMNS": "200"}
+    env.pop("DNCGATE_TOKEN", None)
+    if port in _DATA_DIRS:
+        env["DNCGATE_DATA_DIR"] = str(_DATA_DIRS[port])
     return subprocess.run(
         [sys.executable, "-m", "dncgate.cli", *args], capture_output=True, text=True, env=env, timeout=30
     )
@@ -124,6 +132,7 @@ def _serve(
     9464 could be another process's."""
     port = free_port()
     env = serve_env(port, tmp_path / "data", METRICS_LISTEN=metrics_listen)
+    _DATA_DIRS[port] = tmp_path / "data"
     proc = subprocess.Popen(
         [sys.executable, "-m", "dncgate.cli", "serve", *args],
         env=env,
@@ -245,7 +254,7 @@ async def test_the_recorder_child_is_stopped_after_the_server_so_the_last_calls_
     """On the default asyncio loop too, the child records Checks and is stopped only once the server has stopped."""
     async with (
         running(replace(settings, recorder_mode="process")) as r,
-        grpc.aio.insecure_channel(f"127.0.0.1:{r.port}") as channel,
+        aio_channel(f"127.0.0.1:{r.port}", admin_token(settings.data_dir)) as channel,
     ):
         await r.wait_current()
         assert r.recorder is not None and r.recorder.pid is not None

@@ -6,6 +6,7 @@ from typing import Any, TypeAlias
 
 import structlog
 
+from dncgate.api import access
 from dncgate.api import compensation_convert as cc
 from dncgate.api.convert import opt_ts
 from dncgate.service.compensation import CompensationService, ComplaintInput
@@ -72,10 +73,10 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
             request.case_id,
             cc.status_from_pb(request.decision, "decision"),
             request.note,
-            request.operator_id,
+            access.current().label,  # the authenticated principal, never a name the client typed
             request.request_id,
         )
-        _bind(case_id=case.case_id, case_status=case.status.value, operator=request.operator_id)
+        _bind(case_id=case.case_id, case_status=case.status.value)
         return cc.complaint(case)
 
     async def ListPayouts(self, request: pb.ListPayoutsRequest, context: Ctx) -> pb.ListPayoutsResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import grpc
+from google.protobuf.duration_pb2 import Duration
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -23,7 +24,11 @@ _CODES: list[tuple[type[errors.DncgateError], int]] = [
     (errors.FailedPrecondition, code_pb2.FAILED_PRECONDITION),
     (errors.Conflict, code_pb2.ALREADY_EXISTS),
     (errors.Unavailable, code_pb2.UNAVAILABLE),
+    (errors.Unauthenticated, code_pb2.UNAUTHENTICATED),
+    (errors.PermissionDenied, code_pb2.PERMISSION_DENIED),
+    (errors.ResourceExhausted, code_pb2.RESOURCE_EXHAUSTED),
 ]
+DOMAIN = "dncgate"  # google.rpc.ErrorInfo.domain
 
 
 def to_status(exc: errors.DncgateError) -> grpc.Status:
@@ -35,6 +40,12 @@ def to_status(exc: errors.DncgateError) -> grpc.Status:
         )
         detail = error_details_pb2.BadRequest(field_violations=[violation])
         status.details.add().Pack(detail)
+    elif isinstance(exc, errors.PermissionDenied):
+        status.details.add().Pack(error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN, metadata=exc.metadata))
+    elif isinstance(exc, errors.ResourceExhausted):
+        delay = Duration()
+        delay.FromNanoseconds(max(int(exc.retry_after_s * 1e9), 0))
+        status.details.add().Pack(error_details_pb2.RetryInfo(retry_delay=delay))
     result: grpc.Status = rpc_status.to_status(status)
     return result
 

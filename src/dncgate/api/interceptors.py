@@ -13,8 +13,10 @@ import structlog
 from grpc.experimental import wrap_server_method_handler
 
 from dncgate import deadline, metrics
-from dncgate.api import errors, limits
+from dncgate.api import access, errors, limits
+from dncgate.api.access import Guard
 from dncgate.api.limits import Refused
+from dncgate.domain.access import ORG_SCOPED, Principal
 from dncgate.domain.errors import DncgateError
 from dncgate.store.errors import as_store_error
 
@@ -50,10 +52,19 @@ def _failed(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException) -> 
 
 
 def instrument(
-    method: str, handler: grpc.RpcMethodHandler, lines: bool = True, tally: metrics.Tally | None = None
+    method: str,
+    handler: grpc.RpcMethodHandler,
+    lines: bool = True,
+    tally: metrics.Tally | None = None,
+    guard: Guard | None = None,
 ) -> grpc.RpcMethodHandler:
-    """`handler` with its requests decoded and held to the table of limits (`api.limits.guard`), one
-    log line per request, and DncgateError (or a store outage) mapped to a status.
+    """`handler` with its caller authenticated and authorized (`api.access.Guard`), its requests decoded
+    and held to the table of limits (`api.limits.guard`), one log line per request, and DncgateError (or
+    a store outage) mapped to a status.
+
+    The credential is checked first, so an anonymous request learns nothing of its own validity; a
+    verified token costs a metadata scan, a dict lookup and a set lookup (`Authenticator.cached`).
+    `guard` None serves without credentials: only for a test of this wrapper itself.
 
     Each request's deadline is recorded for the stores (`dncgate.deadline`): its waits for PostgreSQL
     are bounded by it.
@@ -69,6 +80,24 @@ def instrument(
     """
     name = method.rsplit("/", 1)[-1]
     handler = limits.guard(method, handler)
+    scope = access.scope_of(method)
+    scoped_stream = handler.request_streaming and method in ORG_SCOPED
+    fast = guard.fast if guard is not None else None
+    slow = guard.principal if guard is not None else None
+    missing_role = guard.missing_role if guard is not None else None
+
+    def authorized(p: Principal, request: Any) -> Any:
+        """The request, once `p` may make it (a stream wrapped to check each message's org); raises if not."""
+        if method not in p.methods:
+            raise missing_role(method, p)  # type: ignore[misc]
+        access.admit(p)
+        if p.orgs:
+            if scope is not None and request.__class__ is not Refused:
+                scope(request, p)
+            elif scoped_stream:
+                return access.scoped_stream(method, request, p)
+        return request
+
     counts = (tally or metrics.TALLY).method(
         method, metrics.rpc_type(handler.request_streaming, handler.response_streaming)
     )
@@ -91,6 +120,8 @@ def instrument(
                 counts.started += 1
                 started = clock()
                 try:
+                    if fast is not None:  # `slow` verifies a token not cached yet, or a client certificate
+                        request = authorized(fast(context) or await slow(context), request)  # type: ignore[misc]
                     if request.__class__ is Refused:  # a unary request; a stream's messages raise when read
                         raise request.error
                     async for item in behavior(request, context):
@@ -111,6 +142,8 @@ def instrument(
                 counts.started += 1
                 started = clock()
                 try:
+                    if fast is not None:  # `slow` verifies a token not cached yet, or a client certificate
+                        request = authorized(fast(context) or await slow(context), request)  # type: ignore[misc]
                     if request.__class__ is Refused:
                         raise request.error
                     response = await behavior(request, context)
@@ -136,6 +169,8 @@ def instrument(
             counts.started += 1
             started = clock()
             try:
+                if fast is not None:  # `slow` verifies a token not cached yet, or a client certificate
+                    request = authorized(fast(context) or await slow(context), request)  # type: ignore[misc]
                 if request.__class__ is Refused:
                     raise request.error
                 return await behavior(request, context)
@@ -161,16 +196,19 @@ class Registrar:
     server directly: they log nothing.
     """
 
-    def __init__(self, server: grpc.aio.Server, lines: bool = True) -> None:
+    def __init__(self, server: grpc.aio.Server, lines: bool = True, guard: Guard | None = None) -> None:
         self.server = server
         self.lines = lines  # see `instrument`
+        self.guard = guard
         self.services: list[str] = []
 
     def add_generic_rpc_handlers(self, handlers: Any) -> None:
         """Ignored: `add_registered_method_handlers`, called next with the same handlers, registers both."""
 
     def add_registered_method_handlers(self, service: str, handlers: dict[str, grpc.RpcMethodHandler]) -> None:
-        wrapped = {name: instrument(f"/{service}/{name}", h, self.lines) for name, h in handlers.items()}
+        wrapped = {
+            name: instrument(f"/{service}/{name}", h, self.lines, guard=self.guard) for name, h in handlers.items()
+        }
         self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, wrapped),))
         self.server.add_registered_method_handlers(service, wrapped)
         self.services.append(service)

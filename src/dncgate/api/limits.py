@@ -7,7 +7,7 @@ catch it first), so a new field cannot slip past the table.
 
 Where: in the request deserializer that `api.interceptors.instrument` installs for every method of
 our services (`guard`), rather than in each servicer. gRPC runs it before the handler for a unary
-request and as the servicer reads each message of a stream, so one place covers all 21 methods, no
+request and as the servicer reads each message of a stream, so one place covers every method (24 today), no
 servicer can forget it, and nothing (a store, a log line quoting the value) happens before it. It is
 also the one place that sees a message protobuf cannot decode (invalid UTF-8 in a string field), which
 gRPC would otherwise answer UNKNOWN (unary) or the servicer INTERNAL (streams). Either refusal is
@@ -42,12 +42,17 @@ from dncgate.domain.errors import InvalidArgument
 from dncgate.service.checks import MAX_ID_LENGTH, MAX_NUMBER_LENGTH
 from dncgate.service.compensation import MAX_CALLERS, MAX_TEXT
 from dncgate.service.payouts import MAX_REFERENCE
-from dncgate.v1 import compensation_pb2, gateway_pb2, registry_pb2
+from dncgate.v1 import access_pb2, compensation_pb2, gateway_pb2, registry_pb2
 
 PACKAGE = "dncgate.v1"
 SERVICES = tuple(
     m.DESCRIPTOR.services_by_name[name]
-    for m, name in ((gateway_pb2, "CallGate"), (registry_pb2, "Registry"), (compensation_pb2, "Compensation"))
+    for m, name in (
+        (gateway_pb2, "CallGate"),
+        (registry_pb2, "Registry"),
+        (compensation_pb2, "Compensation"),
+        (access_pb2, "Access"),
+    )
 )
 _CONTROLS = "\x00-\x1f\x7f-\x9f"  # C0, DEL and C1
 
@@ -139,7 +144,6 @@ FIELDS: dict[str, Kind] = {
     "ConfirmResolutionRequest.request_id": ID,
     "ReviewComplaintRequest.case_id": ID,
     "ReviewComplaintRequest.note": TEXT,
-    "ReviewComplaintRequest.operator_id": ID,
     "ReviewComplaintRequest.request_id": ID,
     "ListPayoutsRequest.page_token": ID,
     "MarkPayoutPaidRequest.payout_id": ID,
@@ -147,6 +151,11 @@ FIELDS: dict[str, Kind] = {
     "MarkPayoutPaidRequest.request_id": ID,
     "GetFundSummaryRequest.period": CODE,
     "ReportViolationsRequest.org_id": ID,
+    "CreateTokenRequest.name": ID,
+    "CreateTokenRequest.roles": CODE,
+    "CreateTokenRequest.orgs": ID,
+    "CreateTokenRequest.certificate_subject": TEXT,
+    "RevokeTokenRequest.id": ID,
 }
 
 # Repeated fields with a count: (at most, what is counted). The count is checked before the items.
@@ -155,6 +164,8 @@ ITEMS: dict[str, tuple[int, str]] = {
     "FileComplaintRequest.caller_numbers": (MAX_CALLERS, "numbers per complaint"),
     # DNCGATE_MAX_BATCH's own ceiling; the configured batch size is the servicer's to enforce.
     "CheckBatchRequest.requests": (100_000, "requests per batch"),
+    "CreateTokenRequest.roles": (16, "roles per token"),
+    "CreateTokenRequest.orgs": (1000, "orgs per token"),
 }
 
 

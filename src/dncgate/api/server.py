@@ -16,16 +16,19 @@ from grpc_reflection.v1alpha import reflection
 
 from dncgate import metrics
 from dncgate.api import observe
+from dncgate.api.access import AccessServicer, Guard
 from dncgate.api.compensation import CompensationServicer
 from dncgate.api.gateway import CallGateServicer
 from dncgate.api.interceptors import Registrar, rpc_lines_logged
 from dncgate.api.registry import RegistryServicer
 from dncgate.api.workers import RecorderProcess
-from dncgate.bootstrap import App, open_app
+from dncgate.bootstrap import App, ensure_admin_token, open_app
 from dncgate.config import Settings
 from dncgate.embedded import supervise
 from dncgate.service import readiness, sync
 from dncgate.v1 import (
+    access_pb2,
+    access_pb2_grpc,
     compensation_pb2,
     compensation_pb2_grpc,
     gateway_pb2,
@@ -40,19 +43,23 @@ _RECORDER_STOP_S = 15.0
 # How often health follows the stores, and how often a Redis restart is looked for.
 _HEALTH_INTERVAL_S = 0.5
 _CURRENT_INTERVAL_S = 0.5
+# How often the tokens table is looked at: a revocation on any replica is refused here within this.
+_TOKENS_INTERVAL_S = 1.0
 
 SERVICES = (
     gateway_pb2.DESCRIPTOR.services_by_name["CallGate"].full_name,
     registry_pb2.DESCRIPTOR.services_by_name["Registry"].full_name,
     compensation_pb2.DESCRIPTOR.services_by_name["Compensation"].full_name,
+    access_pb2.DESCRIPTOR.services_by_name["Access"].full_name,
 )
-CALLGATE, REGISTRY, COMPENSATION = SERVICES
+CALLGATE, REGISTRY, COMPENSATION, ACCESS = SERVICES
 # The gRPC services each role serves; health and reflection are always on (a recorder serves only them).
+# Token management goes with the registry: both are the administrators' side.
 ROLE_SERVICES: dict[str, tuple[str, ...]] = {
     "all": SERVICES,
     "api": SERVICES,
     "gateway": (CALLGATE,),
-    "registry": (REGISTRY,),
+    "registry": (REGISTRY, ACCESS),
     "compensation": (COMPENSATION,),
     "recorder": (),
 }
@@ -92,7 +99,8 @@ def build_server(app: App, listen: str) -> tuple[grpc.aio.Server, int, health.He
     )
     served = ROLE_SERVICES[app.settings.role]
     lines = rpc_lines_logged()
-    ours = Registrar(server, lines)  # our services are logged and their errors mapped
+    guard = Guard(app.authenticator)
+    ours = Registrar(server, lines, guard)  # our services: credentials checked, logged, errors mapped
     if CALLGATE in served:
         gateway_pb2_grpc.add_CallGateServicer_to_server(
             CallGateServicer(app.gateway, app.settings.max_batch, app.outcomes, log_fields=lines), ours
@@ -101,6 +109,8 @@ def build_server(app: App, listen: str) -> tuple[grpc.aio.Server, int, health.He
         registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(app.registry), ours)
     if COMPENSATION in served:
         compensation_pb2_grpc.add_CompensationServicer_to_server(CompensationServicer(app.compensation), ours)
+    if ACCESS in served:
+        access_pb2_grpc.add_AccessServicer_to_server(AccessServicer(app.access), ours)
     if ours.services != list(served):
         raise RuntimeError(f"services registered {ours.services}, expected {list(served)}")
     health_servicer = health.aio.HealthServicer()
@@ -153,6 +163,9 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
     served = ROLE_SERVICES[role]
     async with open_app(settings, write_endpoints=write_endpoints) as app:
         app.gateway.hold()
+        if served:
+            await ensure_admin_token(app)  # the embedded default stays two commands
+            await app.authenticator.refresh()
         server, port, h = build_server(app, settings.listen)
         await h.set("", health_pb2.HealthCheckResponse.SERVING)
         for name in served:
@@ -171,6 +184,7 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
         if served:
             probe = app.probe
             tasks += [
+                asyncio.create_task(app.authenticator.run(stop, _TOKENS_INTERVAL_S), name="tokens"),
                 asyncio.create_task(
                     readiness.keep_current(
                         app.gateway,

@@ -6,6 +6,7 @@ import argparse
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeAlias
 
 import grpc
@@ -49,9 +50,16 @@ def time_arg(text: str) -> Timestamp:
 
 
 def client(p: argparse.ArgumentParser, func: ClientCommand) -> None:
-    """Make `p` a client command run by `func`, with the --target and --timeout every one of them takes."""
+    """Make `p` a client command run by `func`, with the server, credential and TLS flags every one takes."""
     p.add_argument("--target", help="server address (default $DNCGATE_TARGET or 127.0.0.1:50051)")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds (default 10)")
+    p.add_argument(
+        "--token",
+        help="bearer token dnc_<id>_<secret> (default $DNCGATE_TOKEN, else <data dir>/admin.token when readable)",
+    )
+    p.add_argument("--tls-ca", type=Path, help="CA certificate (PEM) to verify a TLS server with; turns TLS on")
+    p.add_argument("--tls-cert", type=Path, help="client certificate (PEM) for mTLS; needs --tls-key")
+    p.add_argument("--tls-key", type=Path, help="the client certificate's private key (PEM)")
     p.set_defaults(client=func)
 
 
@@ -69,6 +77,23 @@ def pages(p: argparse.ArgumentParser) -> None:
 def target(ns: argparse.Namespace) -> str:
     """The server a client command talks to: --target, else $DNCGATE_TARGET, else $DNCGATE_LISTEN."""
     return str(ns.target or os.environ.get("DNCGATE_TARGET") or os.environ.get("DNCGATE_LISTEN") or "127.0.0.1:50051")
+
+
+def data_dir() -> Path:
+    """The data dir a client command looks in for admin.token: $DNCGATE_DATA_DIR, else ./.dncgate."""
+    return Path(os.environ.get("DNCGATE_DATA_DIR") or ".dncgate")
+
+
+def token(ns: argparse.Namespace) -> str | None:
+    """The bearer token a client command sends: --token, else $DNCGATE_TOKEN, else <data dir>/admin.token."""
+    if ns.token:
+        return str(ns.token).strip()
+    if env := os.environ.get("DNCGATE_TOKEN", "").strip():
+        return env
+    try:
+        return (data_dir() / "admin.token").read_text().strip() or None
+    except OSError:  # none written here (external stores, another machine): the server will say so
+        return None
 
 
 def local_settings() -> Settings:

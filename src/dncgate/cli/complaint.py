@@ -122,9 +122,7 @@ def cmd_confirm(ns: argparse.Namespace, channel: grpc.Channel) -> int:
 
 
 def cmd_review(ns: argparse.Namespace, channel: grpc.Channel) -> int:
-    req = pb.ReviewComplaintRequest(
-        case_id=ns.case_id, decision=ns.decision, note=ns.note, operator_id=ns.operator, request_id=ns.request_id
-    )
+    req = pb.ReviewComplaintRequest(case_id=ns.case_id, decision=ns.decision, note=ns.note, request_id=ns.request_id)
     _print_complaint(compensation_pb2_grpc.CompensationStub(channel).ReviewComplaint(req, timeout=ns.timeout))
     return 0
 
@@ -159,10 +157,9 @@ def add_commands(sub: Subparsers) -> None:
     p.add_argument("--comment", default="")
     request_id(p)
     client(p, cmd_confirm)
-    p = com.add_parser("review", help="decide a MANUAL_REVIEW or REOPENED case (audited)")
+    p = com.add_parser("review", help="decide a MANUAL_REVIEW or REOPENED case (recorded as your token's principal)")
     p.add_argument("case_id")
     p.add_argument("--decision", type=status, required=True, help="verified or rejected")
     p.add_argument("--note", required=True, help="why")
-    p.add_argument("--operator", required=True, help="your operator id")
     request_id(p)
     client(p, cmd_review)

@@ -7,14 +7,14 @@ from collections.abc import Sequence
 
 import grpc
 
-from dncgate.cli import check, complaint, consent, migrate, org, payouts, registry, report, serve
-from dncgate.cli.args import target
+from dncgate.cli import check, complaint, consent, migrate, org, payouts, registry, report, serve, token
+from dncgate.cli.channel import run_client
 from dncgate.cli.output import console, rpc_error
 from dncgate.config import ConfigError
 from dncgate.domain.errors import PepperMismatch
 
 # In the order `dncgate --help` lists them.
-GROUPS = (serve, migrate, check, registry, consent, org, complaint, payouts, report)
+GROUPS = (serve, migrate, check, registry, consent, org, complaint, payouts, report, token)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,8 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if hasattr(ns, "local"):
             return int(ns.local(ns))
-        with grpc.insecure_channel(target(ns)) as channel:
-            return int(ns.client(ns, channel))
+        return run_client(ns, ns.client)
     except grpc.RpcError as exc:
         return rpc_error(exc)
     except (ConfigError, PepperMismatch) as exc:

@@ -67,4 +67,11 @@ def rpc_error(exc: grpc.RpcError) -> int:
                 d.Unpack(br)
                 for v in br.field_violations:
                     console.print(f"  field [bold]{v.field}[/bold]: {v.description}")
+            elif d.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                info = error_details_pb2.ErrorInfo()
+                d.Unpack(info)
+                needed = ", ".join(f"{k}={v}" for k, v in sorted(info.metadata.items()))
+                console.print(f"  {info.reason}: {needed}")
+    if code == "UNAUTHENTICATED":
+        console.print("  pass --token, set DNCGATE_TOKEN, or run where the server's <data dir>/admin.token is")
     return 1

@@ -7,6 +7,9 @@ DncgateError
 ├── Conflict             a request_id was reused for a different request
 ├── Unavailable          a store did not answer in time; nothing was half-done
 │   └── StoreUnavailable raised by the store adapters in place of their drivers' errors (store/errors.py)
+├── Unauthenticated      no credential, or one that is malformed, unknown, revoked or expired
+├── PermissionDenied     a known principal without the role or the org the request needs
+├── ResourceExhausted    a principal's quota is spent; says when to retry
 └── PepperMismatch       the stores were keyed with another DNCGATE_PEPPER: the process must not serve
                          (never reaches a caller: `serve` refuses to start, the watcher stays fail closed)
 """
@@ -55,6 +58,25 @@ class StoreUnavailable(Unavailable):
     def __init__(self, message: str, driver: str = "") -> None:
         super().__init__(message)
         self.driver = driver or type(self).__name__
+
+
+class Unauthenticated(DncgateError):
+    pass
+
+
+class PermissionDenied(DncgateError):
+    """`reason` is MISSING_ROLE or ORG_NOT_ALLOWED; `metadata` names what was needed."""
+
+    def __init__(self, message: str, reason: str, metadata: dict[str, str]) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.metadata = metadata
+
+
+class ResourceExhausted(DncgateError):
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class PepperMismatch(DncgateError):

@@ -246,10 +246,9 @@ class CompensationService:
                 log.info("complaint_confirmed", case_id=case.case_id, status=status.value)
         return await self.get_complaint(case.case_id)
 
-    async def review(
-        self, case_id: str, decision: Status | None, note: str, operator_id: str, request_id: str = ""
-    ) -> Case:
-        """An operator decides a case waiting for a human (MANUAL_REVIEW or REOPENED).
+    async def review(self, case_id: str, decision: Status | None, note: str, actor: str, request_id: str = "") -> Case:
+        """An operator (`actor`: the authenticated principal) decides a case waiting for a human
+        (MANUAL_REVIEW or REOPENED).
 
         VERIFIED upholds the consumer against the consent on file: each consent-disputed caller with calls
         earns its payout (unless that pair was compensated already); REJECTED leaves the findings as they are.
@@ -258,8 +257,6 @@ class CompensationService:
             raise InvalidArgument("case_id", "is required")
         if decision not in (Status.VERIFIED, Status.REJECTED):
             raise InvalidArgument("decision", "is required: COMPLAINT_STATUS_VERIFIED or COMPLAINT_STATUS_REJECTED")
-        if not operator_id.strip():
-            raise InvalidArgument("operator_id", "is required: reviews are audited")
         if not note.strip():
             raise InvalidArgument("note", "is required: say why")
         async with self.cases.transaction() as tx:
@@ -267,7 +264,7 @@ class CompensationService:
             if case is None:
                 raise NotFound("no complaint with this case_id")
             if not request_id.strip() or await tx.claim_request(request_id.strip(), "ReviewComplaint", case.case_id):
-                await self._decide(tx, case, decision, self._text(note, "note", _callers_of(case)), operator_id.strip())
+                await self._decide(tx, case, decision, self._text(note, "note", _callers_of(case)), actor)
         return await self.get_complaint(case.case_id)
 
     async def _decide(self, tx: CaseWrites, case: Case, decision: Status, note: str, operator: str) -> None:

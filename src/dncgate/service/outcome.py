@@ -15,8 +15,9 @@ from typing import Protocol
 
 import structlog
 
+from dncgate.domain import access
 from dncgate.domain.calls import CallEvent, CallOutcome
-from dncgate.domain.errors import FailedPrecondition, InvalidArgument, NotFound
+from dncgate.domain.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from dncgate.domain.types import Category, Source
 from dncgate.service.registry import PreferenceView
 from dncgate.store.outcomes import CallRef
@@ -34,6 +35,7 @@ class OutcomeReport:
     duration_seconds: int
     consumer_opted_out: bool
     request_id: str
+    orgs: frozenset[str] = frozenset()  # the orgs the reporter may act for; empty: every org
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,12 @@ class OutcomeService:
         call = await self._find(r.call_id)
         if call is None:
             raise NotFound("no call with this call_id")
+        if r.orgs and call.org_id not in r.orgs:
+            raise PermissionDenied(
+                f"this credential may not report calls of org {call.org_id!r}",
+                access.ORG_NOT_ALLOWED,
+                {"org_id": call.org_id, "method": "ReportCallOutcome"},
+            )
         if r.consumer_opted_out and not call.callee_key:
             raise FailedPrecondition("the call's callee number was invalid: there is nobody to register")
 
@@ -122,7 +130,7 @@ class OutcomeService:
         event = await self.calls.find(call_id)
         if event is not None:
             try:
-                return CallRef(call_id, bytes.fromhex(event.callee_key), event.callee_masked)
+                return CallRef(call_id, bytes.fromhex(event.callee_key), event.callee_masked, event.org_id)
             except ValueError:
                 return None  # a malformed entry is no call; the recorder dead-letters it
         return await self.store.logged_call(call_id)

@@ -29,6 +29,7 @@ class CallRef:
     call_id: str
     callee_key: bytes
     callee_masked: str
+    org_id: str
 
 
 class OutcomeStore:
@@ -38,9 +39,11 @@ class OutcomeStore:
     async def logged_call(self, call_id: str) -> CallRef | None:
         """The call as the recorder committed it to call_log; None when it is not there (yet)."""
         async with self.db.connection() as conn:
-            cur = await conn.execute("SELECT callee_key, callee_masked FROM call_log WHERE call_id = %s", (call_id,))
+            cur = await conn.execute(
+                "SELECT callee_key, callee_masked, org_id FROM call_log WHERE call_id = %s", (call_id,)
+            )
             row = await cur.fetchone()
-        return CallRef(call_id, bytes(row[0]), row[1]) if row else None
+        return CallRef(call_id, bytes(row[0]), row[1], row[2]) if row else None
 
     async def merge(self, outcome: CallOutcome, request_id: str | None) -> CallOutcome:
         """Merge a report into the call's outcome; returns the outcome as it now stands."""

@@ -182,18 +182,16 @@ class ConfirmResolutionRequest(_message.Message):
     def __init__(self, case_id: _Optional[str] = ..., satisfied: _Optional[bool] = ..., comment: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class ReviewComplaintRequest(_message.Message):
-    __slots__ = ("case_id", "decision", "note", "operator_id", "request_id")
+    __slots__ = ("case_id", "decision", "note", "request_id")
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
     DECISION_FIELD_NUMBER: _ClassVar[int]
     NOTE_FIELD_NUMBER: _ClassVar[int]
-    OPERATOR_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     case_id: str
     decision: ComplaintStatus
     note: str
-    operator_id: str
     request_id: str
-    def __init__(self, case_id: _Optional[str] = ..., decision: _Optional[_Union[ComplaintStatus, str]] = ..., note: _Optional[str] = ..., operator_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, case_id: _Optional[str] = ..., decision: _Optional[_Union[ComplaintStatus, str]] = ..., note: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class Payout(_message.Message):
     __slots__ = ("payout_id", "case_id", "consumer_number_masked", "caller_number", "amount", "status", "created_at", "paid_at", "payment_reference")
