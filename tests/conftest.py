@@ -184,12 +184,13 @@ class Server:
 
 
 @contextlib.asynccontextmanager
-async def start_server(settings: Settings) -> AsyncIterator[Server]:
+async def start_server(settings: Settings, token: str | None = None) -> AsyncIterator[Server]:
+    """`running(settings)` and a channel carrying `token`, by default the admin token in the data dir."""
     from dncgate.api.server import running
     from tests.auth import admin_token, aio_channel
 
     async with running(settings) as r:
-        token = admin_token(settings.data_dir)
+        token = token or admin_token(settings.data_dir)
         async with aio_channel(f"127.0.0.1:{r.port}", token) as channel:
             await r.wait_current()
             yield Server(r.port, r.app, channel, settings, token)
