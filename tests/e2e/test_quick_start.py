@@ -13,13 +13,17 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import grpc
 import psutil
 import pytest
+
+from dncgate.v1 import registry_pb2, registry_pb2_grpc
 
 pytestmark = pytest.mark.e2e
 
@@ -83,6 +87,13 @@ def test_the_readme_quick_start_runs_as_written_with_nothing_set(tmp_path: Path)
         assert "ALLOW" in out.stdout and "NOT_REGISTERED" in out.stdout, out.stdout
         data_dir = tmp_path / ".dncgate"
         assert (data_dir / "endpoints.json").exists() and (data_dir / "pepper").exists()
+        # The CLI found the admin token serve wrote; without one, the same port refuses everything.
+        assert stat.S_IMODE((data_dir / "admin.token").stat().st_mode) == 0o600
+        with grpc.insecure_channel("127.0.0.1:50051") as anonymous:
+            set_dnd = registry_pb2.SetPreferenceRequest(number="13800138000", do_not_disturb=True)
+            with pytest.raises(grpc.RpcError) as refused:
+                registry_pb2_grpc.RegistryStub(anonymous).SetPreference(set_dnd, timeout=10)
+            assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
         redis_log = data_dir / "redis" / "redis.log"
         assert redis_log.exists()  # the file redis-server could not open with a relative path
         assert _cli(tmp_path, "registry", "set", "13800138000", "--dnd").returncode == 0
