@@ -137,6 +137,7 @@ async def test_a_missing_role_names_the_method_and_the_roles_that_may_call_it(se
                 compensation_pb2.MarkPayoutPaidRequest(payout_id="PO-1", payment_reference="B-1")
             )
     assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert metrics.AUTH_FAILURES.labels("missing_role")._value.get() >= 1
     detail = _error_info(info.value)
     assert (detail.domain, detail.reason) == ("dncgate", "MISSING_ROLE")
     assert dict(detail.metadata) == {"method": "/dncgate.v1.Compensation/MarkPayoutPaid", "roles": "payments,admin"}

@@ -140,7 +140,6 @@ class Guard:
 
     def missing_role(self, method: str, p: Principal) -> PermissionDenied:
         needed = access.roles_for(method)
-        metrics.AUTH_FAILURES.labels("missing_role").inc()
         log.info("auth_denied", reason=access.MISSING_ROLE, token_id=p.id, method=method)
         return PermissionDenied(
             f"{p.label} may not call {method.rsplit('/', 1)[-1]}: it needs one of the roles "

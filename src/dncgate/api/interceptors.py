@@ -17,7 +17,7 @@ from dncgate.api import access, errors, limits
 from dncgate.api.access import Guard
 from dncgate.api.limits import Refused
 from dncgate.domain.access import ORG_SCOPED, Principal
-from dncgate.domain.errors import DncgateError
+from dncgate.domain.errors import DncgateError, PermissionDenied
 from dncgate.store.errors import as_store_error
 
 log = structlog.get_logger("dncgate.rpc")
@@ -28,6 +28,8 @@ async def _translate(exc: BaseException, context: grpc.aio.ServicerContext[Any, 
     # escapes one (the Check path's own Redis calls, the bulk writers) is an outage all the same.
     if not isinstance(exc, DncgateError) and (store := as_store_error(exc)) is not None:
         exc = store
+    if isinstance(exc, PermissionDenied):  # wherever it was found: the wrapper, a scoped stream, a use case
+        metrics.AUTH_FAILURES.labels(exc.reason.lower()).inc()
     if isinstance(exc, DncgateError):
         structlog.contextvars.bind_contextvars(error=type(exc).__name__, detail=errors.bounded(exc.message))
         await context.abort_with_status(errors.to_status(exc))
