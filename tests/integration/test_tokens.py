@@ -63,3 +63,29 @@ async def test_the_cache_sees_a_revocation_made_elsewhere_on_its_next_refresh(ap
     assert auth.cached(new.token) is None
     with pytest.raises(Unauthenticated, match="revoked"):
         await auth.token(new.token)
+
+
+class _CountedTokens(TokenStore):
+    """The real store, counting how often its version is asked for."""
+
+    versions = 0
+
+    async def version(self) -> int:
+        self.versions += 1
+        return await super().version()
+
+
+async def test_a_flood_of_unknown_tokens_shares_a_few_refreshes_and_a_new_token_is_known_at_once(app) -> None:
+    """Fifty made-up ids at once cost one or two queries; a token made by another replica since works."""
+    tokens = _CountedTokens(Database(app.pool, 5.0))
+    auth = Authenticator(tokens, TEST_PEPPER)
+    await auth.refresh()
+    tokens.versions = 0
+    made_up = [f"dnc_Unknown{i:03d}_{'A' * 32}" for i in range(50)]
+    results = await asyncio.gather(*(auth.token(t) for t in made_up), return_exceptions=True)
+    assert all(isinstance(r, Unauthenticated) for r in results)
+    assert 1 <= tokens.versions <= 2
+    elsewhere = await AccessService(TokenStore(Database(app.pool, 5.0)), TEST_PEPPER).create(
+        "t", name="new", roles=["dialer"]
+    )
+    assert (await auth.token(elsewhere.token)).name == "new"

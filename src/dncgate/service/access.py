@@ -15,7 +15,7 @@ import hmac
 import secrets
 import string
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -32,7 +32,7 @@ log = structlog.get_logger("dncgate.access")
 _ALPHABET = string.ascii_letters + string.digits
 _KEY_INPUT = b"dncgate api token key v1"
 _MAX_CACHED = 10_000
-_UNKNOWN_FOR_S = 2.0  # an unknown id is looked up in PostgreSQL again after this long
+_MISS_REFRESH_S = 0.25  # a token not in the cache refreshes the rows at most this often
 BOOTSTRAP_NAME = "bootstrap-admin"
 
 
@@ -180,7 +180,8 @@ class Authenticator:
 
     `cached` is the hot path: one dict lookup (the whole token as the key, verified before it got there)
     and an expiry compare. A token not in the cache is verified once (its row by id, HMAC compared in
-    constant time) and cached. `refresh` reloads the rows when the table's version has changed.
+    constant time) and cached. `refresh` reloads the rows when the table's version has changed; the
+    rows are never looked up one by one, so no request makes a query of its own.
     """
 
     def __init__(self, tokens: Tokens, pepper: bytes, clock: Callable[[], float] = time.time) -> None:
@@ -191,8 +192,9 @@ class Authenticator:
         self._subjects: dict[str, TokenRow] = {}
         self._verified: dict[str, Principal] = {}
         self._certified: dict[str, Principal] = {}
-        self._unknown: dict[str, float] = {}
         self._version: int | None = None
+        self._refreshed_at = -_MISS_REFRESH_S
+        self._lock = asyncio.Lock()
 
     def cached(self, token: str) -> Principal | None:
         """The principal of an already-verified, unexpired token; None if it must be verified first."""
@@ -210,7 +212,7 @@ class Authenticator:
         if parsed is None:
             raise Unauthenticated("malformed bearer token: expected dnc_<id>_<secret>")
         token_id, secret = parsed
-        row = await self._row(token_id, self._rows, self._tokens.get)
+        row = await self._lookup(token_id, lambda: self._rows)
         if row is None or row.kind is not Kind.TOKEN or row.secret_hash is None:
             raise Unauthenticated(f"unknown token {token_id}")
         if not hmac.compare_digest(secret_hash(self._key, token_id, secret), row.secret_hash):
@@ -226,7 +228,7 @@ class Authenticator:
         p = self._certified.get(subject)
         if p is not None and (p.expires_at is None or p.expires_at > self._clock()):
             return p
-        row = await self._row(subject, self._subjects, self._tokens.live_subject)
+        row = await self._lookup(subject, lambda: self._subjects)
         if row is None:
             raise Unauthenticated(f"no live entry for certificate subject {subject}")
         p = self._live(row)
@@ -243,23 +245,27 @@ class Authenticator:
             raise Unauthenticated(f"token {row.id} expired at {row.expires_at:%Y-%m-%dT%H:%M:%SZ}")
         return p
 
-    async def _row(
-        self, key: str, known: dict[str, TokenRow], fetch: Callable[[str], Awaitable[TokenRow | None]]
-    ) -> TokenRow | None:
-        row = known.get(key)
-        if row is not None:
-            return row
-        now = self._clock()
-        if self._unknown.get(key, 0.0) > now:
-            return None
-        row = await fetch(key)  # made on another replica since the last refresh, or never
+    async def _lookup(self, key: str, table: Callable[[], dict[str, TokenRow]]) -> TokenRow | None:
+        """The row under `key` in the table `table()` returns; on a miss, after a refresh begun since.
+
+        Misses share their refreshes, at most one per `_MISS_REFRESH_S` (a miss waits for the next one,
+        a quarter of a second at most): a flood of made-up ids costs PostgreSQL four cheap queries a
+        second, and a token created a moment ago on another replica is known on its first use.
+        """
+        row = table().get(key)
         if row is None:
-            if len(self._unknown) >= _MAX_CACHED:
-                self._unknown.clear()
-            self._unknown[key] = now + _UNKNOWN_FOR_S
-            return None
-        known[key] = row
+            await self._refreshed_since(self._clock())
+            row = table().get(key)
         return row
+
+    async def _refreshed_since(self, arrived: float) -> None:
+        async with self._lock:
+            if self._refreshed_at >= arrived:  # another miss's refresh began after this one arrived
+                return
+            wait = self._refreshed_at + _MISS_REFRESH_S - self._clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            await self.refresh()
 
     def forget(self, token_id: str) -> None:
         """Drop what is cached of a token now (its revocation here), before the next refresh."""
@@ -270,13 +276,15 @@ class Authenticator:
 
     async def refresh(self) -> bool:
         """Reload the rows if the table changed since the last look; whether it had."""
+        started = self._clock()
         version = await self._tokens.version()
+        self._refreshed_at = started
         if version == self._version:
             return False
         rows = await self._tokens.all(include_revoked=True)
         self._rows = {r.id: r for r in rows}
         self._subjects = {r.subject: r for r in rows if r.kind is Kind.CERTIFICATE and r.revoked_at is None}
-        self._verified, self._certified, self._unknown = {}, {}, {}
+        self._verified, self._certified = {}, {}
         self._version = version
         return True
 

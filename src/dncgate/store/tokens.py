@@ -64,12 +64,6 @@ class TokenStore:
         async with self._db.connection() as conn:
             await _insert(conn, row)
 
-    async def get(self, token_id: str) -> TokenRow | None:
-        async with self._db.connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
-            await cur.execute(f"SELECT {_COLUMNS} FROM api_tokens WHERE id = %s", (token_id,))
-            r = await cur.fetchone()
-        return _row(r) if r is not None else None
-
     async def live_subject(self, subject: str) -> TokenRow | None:
         """The certificate row for `subject` that is not revoked (at most one: a unique index)."""
         async with self._db.connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
