@@ -72,10 +72,10 @@ def checks_answered() -> int:
 async def test_a_scrub_past_the_token_s_hourly_quota_is_refused_whole_and_other_tokens_go_on(
     limited: Server, channels: list[grpc.aio.Channel]
 ) -> None:
-    """Of a quota of 10 (an invalid batch counts nothing): 6 pass, then a batch of 5 is RESOURCE_EXHAUSTED with RetryInfo (within the
-    hour), nothing of it checked or counted, so 4 still pass; a batch of 11 can never pass (INVALID_ARGUMENT
-    on `requests`). Another token has its own 10; the admin token is exempt. Each refusal is logged as
-    `quota_exceeded` with the token id and counted."""
+    """Of a quota of 10 (an invalid batch counts nothing): 6 pass, then a batch of 5 is RESOURCE_EXHAUSTED
+    with RetryInfo (within the hour), nothing of it checked or counted, so 4 still pass; a batch of 11 can
+    never pass (INVALID_ARGUMENT on `requests`). Another token has its own 10; the admin token is exempt.
+    Each refusal is logged as `quota_exceeded` with the token id and counted."""
     one_id, one = await dialer(limited, "scrubber-1", channels)
     _, two = await dialer(limited, "scrubber-2", channels)
     invalid = batch(10)
