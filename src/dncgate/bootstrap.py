@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 import structlog
 from psycopg_pool import AsyncConnectionPool
 
-from dncgate import phone
+from dncgate import metrics, phone
 from dncgate.config import ConfigError, Settings
 from dncgate.domain.case import Deadlines
 from dncgate.embedded import EmbeddedPostgres, EmbeddedRedis
@@ -28,6 +28,7 @@ from dncgate.service.compensation import CompensationService
 from dncgate.service.gateway import Gateway
 from dncgate.service.outcome import OutcomeService
 from dncgate.service.payouts import PayoutDesk
+from dncgate.service.quotas import SCRUB, STREAMS, Quotas
 from dncgate.service.recorder import Recorder
 from dncgate.service.registry import RegistryService
 from dncgate.store.bulk import BulkHotWriter
@@ -42,6 +43,7 @@ from dncgate.store.ledger import Ledger
 from dncgate.store.migrate import migrate
 from dncgate.store.outcomes import OutcomeStore
 from dncgate.store.pg import Database
+from dncgate.store.quotas import RedisQuotas
 from dncgate.store.recorder import CallLogWriter, StreamedCalls, StreamGroup
 from dncgate.store.tokens import TokenStore
 
@@ -65,6 +67,7 @@ class App:
     probe: StoreProbe  # readiness: can the registry be read, does PostgreSQL answer
     access: AccessService  # tokens: create, list, revoke, the first admin token
     authenticator: Authenticator  # credentials to principals, cached in-process
+    quotas: Quotas  # per-token scrub quota and open-stream cap, counted in Redis
     embedded: list[Any] = field(default_factory=list)  # the embedded servers started for this app
 
 
@@ -95,6 +98,19 @@ def build_compensation(
         deadlines=Deadlines(settings.first_response_hours, settings.resolution_hours),
         region=settings.default_region,
         zone=settings.default_timezone,
+    )
+
+
+def build_quotas(settings: Settings, client: aioredis.Redis) -> Quotas:
+    """CallGate's per-token quotas over Redis; each refusal counted in `dncgate_quota_refusals_total`."""
+    for quota in (SCRUB, STREAMS):  # shown at 0 from the start
+        metrics.QUOTA_REFUSALS.labels(quota)
+    return Quotas(
+        RedisQuotas(client),
+        scrub_per_hour=settings.scrub_quota_per_hour,
+        streams_per_principal=settings.max_streams_per_token,
+        refused=lambda quota: metrics.QUOTA_REFUSALS.labels(quota).inc(),
+        holder=f"{socket.gethostname()}:{os.getpid()}:",
     )
 
 
@@ -250,6 +266,7 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
         await pool.open(wait=True, timeout=30)
         db = Database(pool, settings.db_timeout_ms / 1000)  # RPCs wait for PostgreSQL this long at most
         gateway: Gateway | None = None
+        quotas: Quotas | None = None
         try:
             async with pool.connection() as conn:
                 applied = await migrate(conn)
@@ -276,6 +293,7 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
             access = AccessService(tokens, settings.resolve_pepper())
             authenticator = Authenticator(tokens, settings.resolve_pepper())
             access.on_change = authenticator.forget  # a revocation here is refused here at once
+            quotas = build_quotas(settings, client)
             yield App(
                 settings=settings,
                 redis=client,
@@ -292,9 +310,12 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
                 probe=StoreProbe(hot, pool, max(settings.redis_timeout_ms / 1000, 0.5)),
                 access=access,
                 authenticator=authenticator,
+                quotas=quotas,
                 embedded=started,
             )
         finally:
+            if quotas is not None:  # the leases of streams still open given back, before the client closes
+                await quotas.aclose()
             if gateway is not None:
                 await gateway.aclose()
             await pool.close()

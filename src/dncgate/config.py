@@ -57,6 +57,9 @@ class Settings:
     redis_timeout_ms: int = 250
     db_timeout_ms: int = 2000
     max_batch: int = 5000
+    scrub_quota_per_hour: int = 10_000_000
+    max_streams_per_token: int = 64
+    max_concurrent_rpcs: int = 2000
     log_format: LogFormat = "auto"
     log_level: LogLevel = "info"
     registry_bucket_bits: int = 16

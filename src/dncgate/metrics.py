@@ -200,6 +200,12 @@ for _standard in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):  # proce
 AUTH_FAILURES = Counter(
     "dncgate_auth_failures", "Requests refused for their credentials, per reason.", ["reason"], registry=REGISTRY
 )
+QUOTA_REFUSALS = Counter(
+    "dncgate_quota_refusals",
+    "Requests refused by a per-token quota (scrub: CheckBatch numbers an hour; streams: open CheckStreams).",
+    ["quota"],
+    registry=REGISTRY,
+)
 STORE_RESTARTS = Counter(
     "dncgate_embedded_store_restarts", "Embedded Redis/PostgreSQL servers brought back.", ["store"], registry=REGISTRY
 )

@@ -201,6 +201,28 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("DNCGATE_MAX_BATCH", "max_batch", Integer(1, 100_000), "most requests in one `CheckBatch`"),
     Variable(
+        "DNCGATE_SCRUB_QUOTA_PER_HOUR",
+        "scrub_quota_per_hour",
+        Integer(0, 1_000_000_000),
+        "most numbers one token may have checked by `CheckBatch` in any sliding hour, over every replica; "
+        "past it: `RESOURCE_EXHAUSTED` with `RetryInfo`; admin tokens exempt; `0`: off (see Quotas and load "
+        "shedding)",
+    ),
+    Variable(
+        "DNCGATE_MAX_STREAMS_PER_TOKEN",
+        "max_streams_per_token",
+        Integer(0, 100_000),
+        "most `CheckStream`s one token may hold open at once, over every replica; past it: "
+        "`RESOURCE_EXHAUSTED`; admin tokens exempt; `0`: off",
+    ),
+    Variable(
+        "DNCGATE_MAX_CONCURRENT_RPCS",
+        "max_concurrent_rpcs",
+        Integer(0, 1_000_000),
+        "most RPCs one server process handles at once (a stream counts while it is open); past it gRPC "
+        "answers `RESOURCE_EXHAUSTED` at once; `0`: unlimited",
+    ),
+    Variable(
         "DNCGATE_REGISTRY_BUCKET_BITS",
         "registry_bucket_bits",
         Integer(8, 24),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any, TypeAlias
 
 import structlog
@@ -12,6 +13,7 @@ from dncgate.api import access, convert
 from dncgate.domain.errors import InvalidArgument
 from dncgate.service.gateway import CheckResult, Gateway
 from dncgate.service.outcome import OutcomeReport, OutcomeService
+from dncgate.service.quotas import Quotas
 from dncgate.v1 import gateway_pb2, gateway_pb2_grpc
 
 Ctx: TypeAlias = Any  # grpc.aio.ServicerContext; grpcio ships no type information
@@ -38,7 +40,10 @@ def _count(checks: dict[tuple[str, str], int], r: CheckResult) -> None:
 
 class CallGateServicer(gateway_pb2_grpc.CallGateServicer):
     """`log_fields`: bind what the RPC's log line shows (callee mask, verdict, call id); off when the log
-    level leaves out that line (see `api.interceptors.rpc_lines_logged`), saving a few us a Check."""
+    level leaves out that line (see `api.interceptors.rpc_lines_logged`), saving a few us a Check.
+
+    `quotas`: the caller's scrub quota (CheckBatch) and cap on open streams (CheckStream), see
+    `service.quotas`; None applies neither. The single Check has none: it pays nothing for them."""
 
     def __init__(
         self,
@@ -47,6 +52,7 @@ class CallGateServicer(gateway_pb2_grpc.CallGateServicer):
         outcomes: OutcomeService,
         log_fields: bool = True,
         tally: metrics.Tally | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
         self.checks = (tally or metrics.TALLY).checks  # dncgate_checks_total, in plain ints
         self.gateway = gateway
@@ -54,6 +60,7 @@ class CallGateServicer(gateway_pb2_grpc.CallGateServicer):
         self.outcomes = outcomes
         self.log_fields = log_fields
         self.fields_of = convert.VerdictFields()
+        self.quotas = quotas
 
     async def Check(self, request: gateway_pb2.CheckRequest, context: Ctx) -> gateway_pb2.CheckResponse:
         result = await self.gateway.check(convert.check_input(request))
@@ -67,12 +74,21 @@ class CallGateServicer(gateway_pb2_grpc.CallGateServicer):
     async def CheckStream(
         self, request_iterator: AsyncIterator[gateway_pb2.CheckRequest], context: Ctx
     ) -> AsyncIterator[gateway_pb2.CheckResponse]:
+        # The cap is taken before the first request is read; the lease is given back when the stream ends,
+        # however: the loop finishing or raising, or gRPC ending the RPC (a client that went away).
+        lease = await self.quotas.open_stream(access.current()) if self.quotas is not None else None
+        if lease is not None:
+            context.add_done_callback(lambda _: lease.close())
         n = 0
-        async for request in request_iterator:
-            result = await self.gateway.check(convert.check_input(request))
-            _count(self.checks, result)
-            n += 1
-            yield convert.check_response(result, self.fields_of)
+        try:
+            async for request in request_iterator:
+                result = await self.gateway.check(convert.check_input(request))
+                _count(self.checks, result)
+                n += 1
+                yield convert.check_response(result, self.fields_of)
+        finally:
+            if lease is not None:
+                lease.close()
         structlog.contextvars.bind_contextvars(checks=n)
 
     async def CheckBatch(self, request: gateway_pb2.CheckBatchRequest, context: Ctx) -> gateway_pb2.CheckBatchResponse:
@@ -81,7 +97,9 @@ class CallGateServicer(gateway_pb2_grpc.CallGateServicer):
                 "requests", f"at most {self.max_batch} requests per batch, got {len(request.requests)}"
             )
         inputs = convert.check_inputs(request.requests)
-        results = await self.gateway.check_many(inputs) if inputs else []
+        # Counted against the caller's scrub quota once the batch's fields are valid, before any is checked.
+        admit = partial(self.quotas.take_scrub, access.current()) if self.quotas is not None else None
+        results = await self.gateway.check_many(inputs, admit=admit) if inputs else []
         for result in results:
             _count(self.checks, result)
         response = convert.check_batch_response(results, self.fields_of)

@@ -96,6 +96,9 @@ def build_server(app: App, listen: str) -> tuple[grpc.aio.Server, int, health.He
             ("grpc.so_reuseport", 1 if app.settings.reuse_port else 0),
             ("grpc.max_receive_message_length", 4 * 1024 * 1024),
         ],
+        # Load shedding: past this many RPCs in progress (a stream counts until it ends), gRPC answers
+        # RESOURCE_EXHAUSTED at once instead of queueing them.
+        maximum_concurrent_rpcs=app.settings.max_concurrent_rpcs or None,
     )
     served = ROLE_SERVICES[app.settings.role]
     lines = rpc_lines_logged()
@@ -103,7 +106,8 @@ def build_server(app: App, listen: str) -> tuple[grpc.aio.Server, int, health.He
     ours = Registrar(server, lines, guard)  # our services: credentials checked, logged, errors mapped
     if CALLGATE in served:
         gateway_pb2_grpc.add_CallGateServicer_to_server(
-            CallGateServicer(app.gateway, app.settings.max_batch, app.outcomes, log_fields=lines), ours
+            CallGateServicer(app.gateway, app.settings.max_batch, app.outcomes, log_fields=lines, quotas=app.quotas),
+            ours,
         )
     if REGISTRY in served:
         registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(app.registry), ours)

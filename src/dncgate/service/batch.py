@@ -8,7 +8,7 @@ handed to the lane, which classifies and logs them in one script call per chunk 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from dncgate import phone
@@ -28,6 +28,9 @@ from dncgate.service.checks import (
     validate,
 )
 from dncgate.service.verdicts import TableKey, VerdictTable, VerdictTables, callee_parser, mask
+
+# Awaited with a batch's size once its fields are valid, before anything is checked; raises to refuse it.
+Admit = Callable[[int], Awaitable[None]]
 
 
 class BatchCheck:
@@ -59,10 +62,14 @@ class BatchCheck:
             callers.append(caller)
         return callers
 
-    async def check_many(self, reqs: Sequence[CheckInput], batch: bool = True) -> list[CheckResult]:
+    async def check_many(
+        self, reqs: Sequence[CheckInput], batch: bool = True, admit: Admit | None = None
+    ) -> list[CheckResult]:
         callers = self.callers(reqs, batch)
         if not reqs:
             return []
+        if admit is not None:
+            await admit(len(reqs))
         now = datetime.fromtimestamp(self.clock(), UTC)
         now_us = epoch_us(now)
         parse = callee_parser(self.settings.region)

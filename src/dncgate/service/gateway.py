@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from dncgate.service.batch import BatchCheck
+from dncgate.service.batch import Admit, BatchCheck
 from dncgate.service.checks import CheckInput, CheckLane, CheckResult, CheckSettings, Keyer
 from dncgate.service.single import SingleCheck
 from dncgate.service.verdicts import VerdictTables
@@ -69,10 +69,13 @@ class Gateway:
         """One Check: the same answer and event as in a batch, at less cost."""
         return await self.single.check(req)
 
-    async def check_many(self, reqs: Sequence[CheckInput], batch: bool = True) -> list[CheckResult]:
+    async def check_many(
+        self, reqs: Sequence[CheckInput], batch: bool = True, admit: Admit | None = None
+    ) -> list[CheckResult]:
         """Every request answered in one Redis round trip; a bad field raises InvalidArgument naming it
-        (as `requests[i].field` when `batch`)."""
-        return await self.batch.check_many(reqs, batch)
+        (as `requests[i].field` when `batch`). `admit(len(reqs))` is awaited once every field is valid,
+        before anything is checked: what it raises refuses the lot (a quota)."""
+        return await self.batch.check_many(reqs, batch, admit)
 
     def hold(self) -> None:
         """Fail every Check closed (BLOCK / REGISTRY_UNAVAILABLE, event logged) until `release`."""
