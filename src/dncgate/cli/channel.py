@@ -52,7 +52,7 @@ def _read(path: Any) -> bytes | None:
 
 def open_channel(ns: argparse.Namespace) -> grpc.Channel:
     """The channel for a client command's flags: --tls-ca (or $DNCGATE_TLS_CA)/--tls-cert/--tls-key, --token,
-    --target. Without a CA, a TLS server is verified against the system's roots."""
+    --target. Without a CA, a TLS server is verified against gRPC's default root CAs."""
     address = target(ns)
     ca = tls_ca(ns)
     if bool(ns.tls_cert) != bool(ns.tls_key):
