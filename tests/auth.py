@@ -48,10 +48,13 @@ class _AioStreamStream(_AioBearer, grpc.aio.StreamStreamClientInterceptor):
         return await continuation(self._details(details), request_iterator)
 
 
-def aio_channel(target: str, token: str | None, **kw: Any) -> grpc.aio.Channel:
-    """An aio channel to `target` whose every call carries `token` (None: anonymous)."""
+def aio_channel(target: str, token: str | None, credentials: Any = None, **kw: Any) -> grpc.aio.Channel:
+    """An aio channel to `target` whose every call carries `token` (None: anonymous); over TLS with
+    `credentials` (`grpc.ssl_channel_credentials(...)`), else plaintext."""
     kinds = (_AioUnaryUnary, _AioUnaryStream, _AioStreamUnary, _AioStreamStream)
     interceptors = [kind(token) for kind in kinds] if token else None
+    if credentials is not None:
+        return grpc.aio.secure_channel(target, credentials, interceptors=interceptors, **kw)
     return grpc.aio.insecure_channel(target, interceptors=interceptors, **kw)
 
 

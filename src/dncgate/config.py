@@ -75,6 +75,11 @@ class Settings:
     recorder_mode: RecorderMode = "process"
     drain_s: int = 5
     metrics_listen: str = "127.0.0.1:9464"  # or "off"
+    # TLS on the gRPC port (api/tls.py): certificate and key files, and for mTLS the client CA.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    health_listen: str = "off"  # a second, plaintext port serving only grpc.health.v1
 
     def __post_init__(self) -> None:
         # Made absolute once, here, for every command: redis-server and PostgreSQL resolve a relative
@@ -105,7 +110,19 @@ class Settings:
                 "DNCGATE_PEPPER must be set when DNCGATE_REDIS_URL or DNCGATE_DATABASE_URL points at an "
                 "external server (at least 32 hex characters, the same on every replica)"
             )
+        if problem := settings.tls_problem():
+            raise ConfigError(problem)
         return settings
+
+    def tls_problem(self) -> str | None:
+        """What is wrong with the TLS files named (a certificate without its key...), None if nothing."""
+        if (self.tls_cert is None) != (self.tls_key is None):
+            return "DNCGATE_TLS_CERT and DNCGATE_TLS_KEY go together: set both (TLS) or neither (plaintext)"
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            return (
+                "DNCGATE_TLS_CLIENT_CA (mTLS) needs DNCGATE_TLS_CERT and DNCGATE_TLS_KEY: the server's own certificate"
+            )
+        return None
 
     def resolve_pepper(self) -> bytes:
         """The configured pepper, or the one generated once and kept in the data dir (embedded only)."""

@@ -322,6 +322,43 @@ VARIABLES: tuple[Variable, ...] = (
         "port (see Metrics)",
     ),
     Variable(
+        "DNCGATE_TLS_CERT",
+        "tls_cert",
+        Path,
+        "server certificate chain (PEM file) of the gRPC port, which is then TLS only; needs "
+        "`DNCGATE_TLS_KEY`; read again when the file changes (see TLS and mTLS)",
+        "unset: plaintext",
+    ),
+    Variable(
+        "DNCGATE_TLS_KEY",
+        "tls_key",
+        Path,
+        "the server certificate's private key (PEM file, unencrypted); needs `DNCGATE_TLS_CERT`",
+        "unset: plaintext",
+    ),
+    Variable(
+        "DNCGATE_TLS_CLIENT_CA",
+        "tls_client_ca",
+        Path,
+        "CA certificates (PEM file) a client certificate must be signed by: mTLS, a client without one is "
+        "refused; its subject names the caller when no bearer token is sent; needs `DNCGATE_TLS_CERT`",
+        "unset: no client certificate asked for",
+    ),
+    Variable(
+        "DNCGATE_HEALTH_LISTEN",
+        "health_listen",
+        _metrics_listen,
+        "a second, plaintext gRPC port serving only `grpc.health.v1` (for probes that speak no TLS), or `off`",
+    ),
+    Variable(
+        "DNCGATE_TLS_CA",
+        None,
+        str,
+        "CA certificate (PEM file) the CLI's client commands verify a TLS server with, turning TLS on "
+        "(`--tls-ca` overrides); read by the client, not by `serve`",
+        "unset: plaintext",
+    ),
+    Variable(
         "DNCGATE_REUSE_PORT",
         "reuse_port",
         _flag,

@@ -146,17 +146,42 @@ def test_every_container_has_cpu_and_memory_requests_and_limits(rendered: list[d
 def test_probes_are_native_grpc_readiness_on_the_roles_service_and_liveness_on_the_overall_one(
     rendered: list[dict[str, Any]],
 ) -> None:
-    """Readiness asks the role's own service, liveness and startup ask "", all on the gRPC port."""
+    """Readiness asks the role's own service, liveness and startup ask "", all on the health port."""
     for workload, pod in workloads(rendered):
         if workload["kind"] == "Job":
             continue
         (container,) = pod["containers"]
         role = _role(workload)
-        assert container["readinessProbe"]["grpc"] == {"port": 50051, "service": ROLE_SERVICES[role]}, role
-        assert container["livenessProbe"]["grpc"] == {"port": 50051, "service": ""}, role
-        assert container["startupProbe"]["grpc"] == {"port": 50051, "service": ""}, role
+        assert container["readinessProbe"]["grpc"] == {"port": 50052, "service": ROLE_SERVICES[role]}, role
+        assert container["livenessProbe"]["grpc"] == {"port": 50052, "service": ""}, role
+        assert container["startupProbe"]["grpc"] == {"port": 50052, "service": ""}, role
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-        assert ports == {"grpc": 50051, "metrics": 9464}, role
+        assert ports == {"grpc": 50051, "health": 50052, "metrics": 9464}, role
+
+
+def test_the_probes_use_the_plaintext_health_port_the_settings_open_not_the_grpc_port(
+    rendered: list[dict[str, Any]],
+) -> None:
+    """DNCGATE_HEALTH_LISTEN opens the container port named `health`, every probe asks that port (the
+    kubelet's gRPC probe speaks no TLS, and the gRPC port may be TLS only), and no NetworkPolicy admits it."""
+    settings = _settings(rendered)
+    host, _, port = settings["DNCGATE_HEALTH_LISTEN"].rpartition(":")
+    assert host == "0.0.0.0"
+    for workload, pod in workloads(rendered):
+        if workload["kind"] == "Job":
+            continue
+        (container,) = pod["containers"]
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports["health"] == int(port) != ports["grpc"]
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            assert container[probe]["grpc"]["port"] == ports["health"], (workload["metadata"]["name"], probe)
+    admitted = {
+        p["port"]
+        for policy in _of(rendered, "NetworkPolicy")
+        for rule in policy["spec"].get("ingress", [])
+        for p in rule["ports"]
+    }
+    assert int(port) not in admitted
 
 
 def test_pods_listen_on_every_interface_and_are_scraped_on_the_metrics_port(rendered: list[dict[str, Any]]) -> None:
@@ -288,6 +313,28 @@ def test_prod_takes_external_store_urls_and_tls_from_secrets_of_their_own() -> N
         assert volumes["tls"]["secret"]["secretName"] == "dncgate-tls"
         (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "tls"]
         assert mount["readOnly"] is True
+        for variable, key in (("DNCGATE_TLS_CERT", "tls.crt"), ("DNCGATE_TLS_KEY", "tls.key")):
+            assert env[variable]["value"] == f"{mount['mountPath']}/{key}", variable
+
+
+def test_dev_serves_plaintext_and_prod_tls_whose_services_claim_no_cleartext_http2() -> None:
+    """dev sets no TLS file and its Services say h2c; prod's gRPC ports are TLS, so its Services don't say h2c."""
+    for overlay, tls in (("dev", False), ("prod", True)):
+        docs = render(overlay)
+        for workload, pod in workloads(docs):
+            if workload["kind"] != "Job":
+                assert ("DNCGATE_TLS_CERT" in _env(pod["containers"][0])) is tls, (
+                    overlay,
+                    workload["metadata"]["name"],
+                )
+        for service in _of(docs, "Service"):
+            if service["spec"].get("clusterIP") == "None":
+                continue  # the recorder's headless Service: nothing dials it
+            (port,) = service["spec"]["ports"]
+            assert port.get("appProtocol") == (None if tls else "kubernetes.io/h2c"), (
+                overlay,
+                service["metadata"]["name"],
+            )
 
 
 def test_the_example_alert_rules_cover_lag_readiness_overdue_complaints_and_errors() -> None:

@@ -19,8 +19,10 @@ from dncgate.api import observe
 from dncgate.api.access import AccessServicer, Guard
 from dncgate.api.compensation import CompensationServicer
 from dncgate.api.gateway import CallGateServicer
+from dncgate.api.health_port import open_health_port
 from dncgate.api.interceptors import Registrar, rpc_lines_logged
 from dncgate.api.registry import RegistryServicer
+from dncgate.api.tls import server_credentials
 from dncgate.api.workers import RecorderProcess
 from dncgate.bootstrap import App, ensure_admin_token, open_app
 from dncgate.config import Settings
@@ -74,6 +76,7 @@ class Running:
     recorder: RecorderProcess | None = None  # role `all` with recorder_mode `process`
     current: asyncio.Event = field(default_factory=asyncio.Event)  # set while health says CallGate SERVING
     exporter: metrics.Exporter | None = None  # /metrics; None: DNCGATE_METRICS_LISTEN off, or its port busy
+    health_port: int | None = None  # the plaintext health-only port; None: DNCGATE_HEALTH_LISTEN off
 
     async def drain(self, seconds: float) -> None:
         """Health NOT_SERVING for every service name ("" included) from now on, while RPCs are still
@@ -91,6 +94,9 @@ class Running:
 
 
 def build_server(app: App, listen: str) -> tuple[grpc.aio.Server, int, health.HealthServicer]:
+    """Our services, health and reflection on `listen`: plaintext, or TLS only once DNCGATE_TLS_CERT is set
+    (api/tls.py), with a client certificate required (and naming the caller) once DNCGATE_TLS_CLIENT_CA is."""
+    tls = server_credentials(app.settings)  # files read now: a bad one is a ConfigError at start-up
     server = grpc.aio.server(
         options=[
             ("grpc.so_reuseport", 1 if app.settings.reuse_port else 0),
@@ -102,7 +108,7 @@ def build_server(app: App, listen: str) -> tuple[grpc.aio.Server, int, health.He
     )
     served = ROLE_SERVICES[app.settings.role]
     lines = rpc_lines_logged()
-    guard = Guard(app.authenticator)
+    guard = Guard(app.authenticator, certificates=app.settings.tls_client_ca is not None)
     ours = Registrar(server, lines, guard)  # our services: credentials checked, logged, errors mapped
     if CALLGATE in served:
         gateway_pb2_grpc.add_CallGateServicer_to_server(
@@ -120,7 +126,7 @@ def build_server(app: App, listen: str) -> tuple[grpc.aio.Server, int, health.He
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*served, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    port = server.add_insecure_port(listen)
+    port = server.add_insecure_port(listen) if tls is None else server.add_secure_port(listen, tls[0])
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
     return server, port, health_servicer
@@ -171,10 +177,14 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
             await ensure_admin_token(app)  # the embedded default stays two commands
             await app.authenticator.refresh()
         server, port, h = build_server(app, settings.listen)
+        # The probes' plaintext port, bound before either server starts: a busy port fails here.
+        probes = open_health_port(settings.health_listen, h, settings.reuse_port)
         await h.set("", health_pb2.HealthCheckResponse.SERVING)
         for name in served:
             await h.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await server.start()
+        if probes is not None:
+            await probes[0].start()
         exporter = metrics.serve_metrics(settings.metrics_listen)  # a busy port is logged, not fatal
         stop, current, changed = asyncio.Event(), asyncio.Event(), asyncio.Event()
         if not served:
@@ -220,9 +230,19 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
             await recorder.start()
         elif role in ("all", "recorder"):
             recording = asyncio.create_task(app.recorder.run())
-        log.info("serving", listen=settings.listen, port=port, role=role, embedded=settings.embedded)
+        transport = "plaintext" if settings.tls_cert is None else "mtls" if settings.tls_client_ca else "tls"
+        health_port = probes[1] if probes is not None else None
+        log.info(
+            "serving",
+            listen=settings.listen,
+            port=port,
+            role=role,
+            embedded=settings.embedded,
+            transport=transport,
+            health_port=health_port,
+        )
         try:
-            yield Running(server, port, app, h, recorder, current, exporter)
+            yield Running(server, port, app, h, recorder, current, exporter, health_port)
         finally:
             for name in ("", *served):
                 await h.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -240,6 +260,8 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
                 for task in pending:  # a load still running: Redis stays "not loaded" or is caught up next time
                     task.cancel()
             await server.stop(grace=5)
+            if probes is not None:
+                await probes[0].stop(grace=1)
             if recorder is not None:  # after the server, as below: SIGTERM, then kill past the limit
                 await recorder.stop()
             if recording is not None:

@@ -39,7 +39,11 @@ _HEALTHY_S = 60.0
 
 
 def _child_env(settings: Settings, redis_url: str, database_url: str, role: str, k: int = 1) -> dict[str, str]:
-    """The environment of `serve`'s k-th child: its metrics on DNCGATE_METRICS_LISTEN's port + k."""
+    """The environment of `serve`'s k-th child: its metrics on DNCGATE_METRICS_LISTEN's port + k.
+
+    The workers share the health port (DNCGATE_HEALTH_LISTEN) as they share the gRPC port: a probe lands
+    on one of them, each answering for itself from the same stores.
+    """
     env = dict(os.environ)
     env.update(
         DNCGATE_REDIS_URL=redis_url,
@@ -50,7 +54,17 @@ def _child_env(settings: Settings, redis_url: str, database_url: str, role: str,
         DNCGATE_ROLE=role,
         DNCGATE_REUSE_PORT="1",
         DNCGATE_METRICS_LISTEN=metrics.offset_listen(settings.metrics_listen, k),
+        DNCGATE_HEALTH_LISTEN=settings.health_listen,
     )
+    for name, path in (
+        ("DNCGATE_TLS_CERT", settings.tls_cert),
+        ("DNCGATE_TLS_KEY", settings.tls_key),
+        ("DNCGATE_TLS_CLIENT_CA", settings.tls_client_ca),
+    ):
+        if path is None:
+            env.pop(name, None)
+        else:
+            env[name] = str(path)
     if role == "recorder":
         # Not on the shared port: it serves only health, and connections landing there would find
         # no CallGate. It gets a port of its own.
@@ -60,6 +74,8 @@ def _child_env(settings: Settings, redis_url: str, database_url: str, role: str,
         env["DNCGATE_RECORDER_BATCH"] = str(settings.recorder_batch)
         # It answers no RPC (health only), and its parent drains before stopping it.
         env["DNCGATE_DRAIN_SECONDS"] = "0"
+        # The probes' port is its parent's (or the workers'): a recorder there would answer for no service.
+        env["DNCGATE_HEALTH_LISTEN"] = "off"
     return env
 
 
@@ -176,6 +192,8 @@ def run_workers(settings: Settings, workers: int) -> int:
     """Supervise `workers` API processes and one recorder until a signal or a child's death."""
     if settings.listen.rsplit(":", 1)[-1] == "0":
         raise ValueError("--workers needs a fixed port: the workers must all bind the same one")
+    if settings.health_listen.rsplit(":", 1)[-1] == "0":
+        raise ValueError("--workers needs a fixed DNCGATE_HEALTH_LISTEN port (or off): the workers share it")
     stopping = False
     # Passed on to the children as received: SIGTERM makes each worker drain first, Ctrl-C does not.
     passed_on = signal.SIGTERM

@@ -57,7 +57,11 @@ def client(p: argparse.ArgumentParser, func: ClientCommand) -> None:
         "--token",
         help="bearer token dnc_<id>_<secret> (default $DNCGATE_TOKEN, else <data dir>/admin.token when readable)",
     )
-    p.add_argument("--tls-ca", type=Path, help="CA certificate (PEM) to verify a TLS server with; turns TLS on")
+    p.add_argument(
+        "--tls-ca",
+        type=Path,
+        help="CA certificate (PEM) to verify a TLS server with (default $DNCGATE_TLS_CA); turns TLS on",
+    )
     p.add_argument("--tls-cert", type=Path, help="client certificate (PEM) for mTLS; needs --tls-key")
     p.add_argument("--tls-key", type=Path, help="the client certificate's private key (PEM)")
     p.set_defaults(client=func)
@@ -77,6 +81,14 @@ def pages(p: argparse.ArgumentParser) -> None:
 def target(ns: argparse.Namespace) -> str:
     """The server a client command talks to: --target, else $DNCGATE_TARGET, else $DNCGATE_LISTEN."""
     return str(ns.target or os.environ.get("DNCGATE_TARGET") or os.environ.get("DNCGATE_LISTEN") or "127.0.0.1:50051")
+
+
+def tls_ca(ns: argparse.Namespace) -> Path | None:
+    """The CA a client command verifies a TLS server with: --tls-ca, else $DNCGATE_TLS_CA; None: plaintext."""
+    if ns.tls_ca:
+        return Path(ns.tls_ca)
+    env = os.environ.get("DNCGATE_TLS_CA", "").strip()
+    return Path(env) if env else None
 
 
 def data_dir() -> Path:

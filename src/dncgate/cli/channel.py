@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 import grpc
 
-from dncgate.cli.args import ClientCommand, target, token
+from dncgate.cli.args import ClientCommand, target, tls_ca, token
 from dncgate.cli.output import console
 
 
@@ -51,13 +51,15 @@ def _read(path: Any) -> bytes | None:
 
 
 def open_channel(ns: argparse.Namespace) -> grpc.Channel:
-    """The channel for a client command's flags: --tls-ca/--tls-cert/--tls-key, --token, --target."""
+    """The channel for a client command's flags: --tls-ca (or $DNCGATE_TLS_CA)/--tls-cert/--tls-key, --token,
+    --target. Without a CA, a TLS server is verified against gRPC's default root CAs."""
     address = target(ns)
-    if ns.tls_ca or ns.tls_cert:
-        if bool(ns.tls_cert) != bool(ns.tls_key):
-            raise ValueError("--tls-cert and --tls-key go together")
+    ca = tls_ca(ns)
+    if bool(ns.tls_cert) != bool(ns.tls_key):
+        raise ValueError("--tls-cert and --tls-key go together")
+    if ca or ns.tls_cert:
         credentials = grpc.ssl_channel_credentials(
-            root_certificates=_read(ns.tls_ca), private_key=_read(ns.tls_key), certificate_chain=_read(ns.tls_cert)
+            root_certificates=_read(ca), private_key=_read(ns.tls_key), certificate_chain=_read(ns.tls_cert)
         )
         channel = grpc.secure_channel(address, credentials)
     else:
