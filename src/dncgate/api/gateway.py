@@ -8,7 +8,7 @@ from typing import Any, TypeAlias
 import structlog
 
 from dncgate import metrics
-from dncgate.api import convert
+from dncgate.api import access, convert
 from dncgate.domain.errors import InvalidArgument
 from dncgate.service.gateway import CheckResult, Gateway
 from dncgate.service.outcome import OutcomeReport, OutcomeService
@@ -100,7 +100,8 @@ class CallGateServicer(gateway_pb2_grpc.CallGateServicer):
                 duration_seconds=request.duration_seconds,
                 consumer_opted_out=request.consumer_opted_out,
                 request_id=request.request_id,
-            )
+            ),
+            actor=access.current().label,  # an in-call opt-out is journaled as the reporting dialer's
         )
         structlog.contextvars.bind_contextvars(callee=result.callee_masked, opt_out=result.opt_out_registered)
         return gateway_pb2.ReportCallOutcomeResponse(
