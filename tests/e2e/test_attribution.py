@@ -208,7 +208,7 @@ async def test_no_request_lets_a_client_name_who_made_a_change(server: Any, call
 async def test_the_cli_shows_who_made_each_entry_and_who_paid(server: Any, callers: Any) -> None:
     """`registry history`, `registry get`, `org get` and `payouts list` print the recording principal."""
     alice, desk = await callers("alice app", "registry"), await callers("payments desk", "payments")
-    await alice.registry.SetPreference(preference(dnd=False, request_id="r-1"))
+    await alice.registry.SetPreference(preference(dnd=False))
     await story_calls(server)  # DND by the admin, acme's policy too
     hotline = compensation_pb2_grpc.CompensationStub(server.channel)
     case = await hotline.FileComplaint(V.FileComplaintRequest(consumer_number=CONSUMER, caller_numbers=[A]))
