@@ -55,7 +55,7 @@ async def journal_rows(app: Any, rows: int) -> None:
     for lo in range(0, rows, COPY_ROWS):
         keys = sorted(digests(lo, min(lo + COPY_ROWS, rows)))
         chunk = [(k, True, ALL_CATEGORIES_MASK, int(Source.NATIONAL_REGISTRY), now_us) for k in keys]
-        await append_preferences(app.journal.pool, chunk)
+        await append_preferences(app.journal.pool, chunk, "catch-up benchmark")
 
 
 async def forget(app: Any) -> None:

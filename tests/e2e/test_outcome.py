@@ -13,7 +13,7 @@ from grpc_status import rpc_status
 
 from dncgate.service.recorder import Recorder
 from dncgate.store.recorder import CallLogWriter, StreamGroup
-from dncgate.v1 import common_pb2, gateway_pb2, registry_pb2
+from dncgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc, registry_pb2
 from tests.conftest import start_server
 from tests.e2e.conftest import CONSUMER, check_request, gate, registry
 
@@ -111,6 +111,36 @@ async def test_malformed_reports_are_invalid_argument_naming_the_field(
         await gate(server).ReportCallOutcome(request)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert bad_request_fields(info.value) == [bad_field]
+
+
+async def test_a_dialer_scoped_to_other_orgs_cannot_report_this_orgs_calls(server: Any) -> None:
+    """A token scoped to another org is PERMISSION_DENIED (ORG_NOT_ALLOWED) and stores nothing; one
+    scoped to the call's org reports it."""
+    from tests.auth import aio_channel
+
+    call = await gate(server).Check(check_request(org_id="wuhan-01"))
+    outsider = await server.app.access.create("test", name="outsider", roles=["dialer"], orgs=["shanghai-02"])
+    insider = await server.app.access.create("test", name="insider", roles=["dialer"], orgs=["wuhan-01"])
+    async with aio_channel(server.target, outsider.token) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await gateway_pb2_grpc.CallGateStub(channel).ReportCallOutcome(
+                outcome(call.call_id, dialled=True, consumer_opted_out=True)
+            )
+    assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    status = rpc_status.from_call(info.value)
+    assert status is not None
+    reasons = []
+    for detail in status.details:
+        ei = error_details_pb2.ErrorInfo()
+        if detail.Unpack(ei):
+            reasons.append(ei.reason)
+    assert reasons == ["ORG_NOT_ALLOWED"]
+    assert await stored_outcome(server, call.call_id) is None
+    assert await in_call_opt_outs(server) == []
+    async with aio_channel(server.target, insider.token) as channel:
+        r = await gateway_pb2_grpc.CallGateStub(channel).ReportCallOutcome(outcome(call.call_id, dialled=True))
+    assert not r.opt_out_registered
+    assert await stored_outcome(server, call.call_id) == (True, False, 0, False)
 
 
 async def test_a_blocked_call_reported_as_dialled_is_stored_as_dialled(server: Any) -> None:

@@ -114,15 +114,15 @@ async def varied_registry(app: Any) -> None:
     now = datetime.now(UTC)
     for i, number in enumerate(VARIED_NUMBERS):
         categories = [] if i % 3 else [Category.FINANCE, Category.HEALTH]
-        await reg.set_preference(number, True, categories, Source.APP, None, None)
+        await reg.set_preference(number, True, categories, Source.APP, None, None, actor="test")
         if i % 5 == 0:
-            await reg.set_preference(number, False, [], Source.APP, None, None)
+            await reg.set_preference(number, False, [], Source.APP, None, None, actor="test")
         if i % 7 == 0:
-            await reg.set_preference(number, i % 2 == 0, [], Source.ADMIN, now + timedelta(days=1), None)
+            await reg.set_preference(number, i % 2 == 0, [], Source.ADMIN, now + timedelta(days=1), None, actor="test")
         if i % 4 == 0:
-            await reg.grant_consent(number, "acme", "", None, "form", None)
+            await reg.grant_consent(number, "acme", "", None, "form", None, actor="test")
         if i % 6 == 0:
-            await reg.grant_consent(number, "acme", f"agent-{i}", now + timedelta(days=30), "call", None)
+            await reg.grant_consent(number, "acme", f"agent-{i}", now + timedelta(days=30), "call", None, actor="test")
         if i % 8 == 0:
-            await reg.revoke_consent(number, "acme", "", None)
-    await reg.set_org_policy("acme", Mode.MONITOR, None)
+            await reg.revoke_consent(number, "acme", "", None, actor="test")
+    await reg.set_org_policy("acme", Mode.MONITOR, None, actor="test")

@@ -128,7 +128,7 @@ async def _journal_at(app: Any, number: str, recorded_at: datetime) -> int:
     async with app.journal.pool.connection() as conn:
         cur = await conn.execute(
             "INSERT INTO preference_journal (consumer_key, do_not_disturb, categories, source, effective_from,"
-            " recorded_at) VALUES (%s, true, %s, %s, %s, %s) RETURNING seq",
+            " recorded_at, recorded_by) VALUES (%s, true, %s, %s, %s, %s, 'test') RETURNING seq",
             (key_of(app, number), ALL_CATEGORIES_MASK, int(Source.APP), recorded_at, recorded_at),
         )
         row = await cur.fetchone()
@@ -156,7 +156,7 @@ async def test_the_window_ends_at_the_journals_latest_entry_not_at_the_restart(a
 
 async def test_caught_up_consumers_are_no_longer_dirty(app: Any) -> None:
     """A consumer waiting in the dirty set for a retry is clean once a catch-up has re-applied it."""
-    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
     app.registry.dirty.add(key_of(app, CONSUMER))
     await sync.catch_up(app.registry, app.journal, app.hot)
     assert not app.registry.dirty
@@ -166,9 +166,9 @@ async def test_a_slices_rows_are_exactly_its_consumers_entries_however_dense_its
     """preference_rows reads a slice's entries whether its key range holds only its consumers, some others
     too (filtered out), or many others (read by the slice's keys instead)."""
     for i, number in enumerate(NUMBERS):
-        await app.registry.set_preference(number, True, [], Source.APP, None, None)
+        await app.registry.set_preference(number, True, [], Source.APP, None, None, actor="test")
         if i % 4 == 0:
-            await app.registry.set_preference(number, False, [], Source.ADMIN, None, None)
+            await app.registry.set_preference(number, False, [], Source.ADMIN, None, None, actor="test")
     keys = sorted(key_of(app, n) for n in NUMBERS)
     entries: dict[bytes, list[tuple[bytes, int, int, int]]] = {}
     async with app.journal.pool.connection() as conn:

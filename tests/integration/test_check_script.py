@@ -89,7 +89,7 @@ async def test_the_script_and_the_python_fold_give_the_same_verdict_for_random_s
 
 async def test_a_flushed_script_cache_is_reloaded_transparently(app: Any) -> None:
     """After SCRIPT FLUSH (as after a Redis restart) the next Check still answers from the registry."""
-    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
     await app.gateway.check(check_input(CONSUMER))
     await app.redis.script_flush()
     result = await app.gateway.check(check_input(CONSUMER))

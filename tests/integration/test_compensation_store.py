@@ -22,8 +22,8 @@ A, B, C = "+862759001111", "+862759002222", "+862759003333"
 
 async def monitored_calls(app: Any, *callers: str, org: str = "acme") -> list[str]:
     """DND for the consumer, the org in monitor mode, one allowed-but-violating Check per caller given."""
-    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
-    await app.registry.set_org_policy(org, Mode.MONITOR, None)
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
+    await app.registry.set_org_policy(org, Mode.MONITOR, None, actor="test")
     ids = []
     for caller in callers:
         r = await app.gateway.check(check_input(CONSUMER, caller=caller, org=org))
@@ -42,7 +42,7 @@ async def test_calls_not_yet_drained_from_the_stream_are_found(app: Any) -> None
     """With no recorder running, the calls live only in Redis, and the complaint still finds them."""
     ids = await monitored_calls(app, A, A, B)
     assert await call_log_count(app) == 0
-    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A, B, C]))
+    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A, B, C]), actor="test")
     assert case.status is Status.PARTIALLY_VERIFIED
     assert [(f.caller_number, f.verdict, f.call_ids) for f in case.findings] == [
         (A, CallerVerdict.VERIFIED, tuple(ids[:2])),
@@ -58,20 +58,20 @@ async def test_calls_drained_to_call_log_are_found_once(app: Any) -> None:
     while await app.recorder.drain_once(block=False):
         pass
     assert await call_log_count(app) == 2
-    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]))
+    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]), actor="test")
     assert case.findings[0].call_ids == tuple(ids)
     assert case.status is Status.VERIFIED
 
 
 async def test_a_blocked_call_reported_dialled_is_a_placed_call(app: Any) -> None:
     """Enforce mode blocks; the dialler dials anyway and reports it; the complaint verifies that call."""
-    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
     blocked = await app.gateway.check(check_input(CONSUMER, caller=A))
     assert blocked.verdict.decision.value == "BLOCK"
-    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]))
+    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]), actor="test")
     assert case.findings[0].verdict is CallerVerdict.NO_MATCHING_CALL
-    await app.outcomes.report(OutcomeReport(blocked.call_id, True, True, 40, False, ""))
-    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]))
+    await app.outcomes.report(OutcomeReport(blocked.call_id, True, True, 40, False, ""), actor="test")
+    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]), actor="test")
     assert (case.findings[0].verdict, case.findings[0].call_ids) == (CallerVerdict.VERIFIED, (blocked.call_id,))
 
 
@@ -82,7 +82,8 @@ async def test_the_window_bounds_the_calls(app: Any) -> None:
     case = await app.compensation.file_complaint(
         ComplaintInput(
             CONSUMER, [A], occurred_after=now + timedelta(seconds=5), occurred_before=now + timedelta(hours=1)
-        )
+        ),
+        actor="test",
     )
     assert case.findings[0].verdict is CallerVerdict.NO_MATCHING_CALL
 
@@ -90,7 +91,7 @@ async def test_the_window_bounds_the_calls(app: Any) -> None:
 async def test_the_ledger_refuses_deletes_repricing_and_history_rewrites(app: Any) -> None:
     """Payouts can only go PENDING → PAID; history rows can be neither changed nor deleted."""
     await monitored_calls(app, A)
-    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]))
+    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]), actor="test")
     pid = case.findings[0].payout_id
     async with app.pool.connection() as conn:
         for sql in (
@@ -111,7 +112,7 @@ async def test_the_ledger_refuses_deletes_repricing_and_history_rewrites(app: An
 async def test_the_unique_constraint_not_python_stops_a_second_payout(app: Any) -> None:
     """Inserting a second payout row for the same consumer and caller fails in PostgreSQL itself."""
     await monitored_calls(app, A)
-    await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]))
+    await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]), actor="test")
     async with app.pool.connection() as conn:
         with pytest.raises(psycopg.errors.UniqueViolation):
             await conn.execute(
@@ -127,7 +128,7 @@ async def test_the_payout_keeps_the_number_sealed_for_its_own_row(app: Any) -> N
     from dncgate.sealing import UnsealError
 
     await monitored_calls(app, A)
-    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]))
+    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]), actor="test")
     pid = case.findings[0].payout_id
     async with app.pool.connection() as conn:
         row = await (await conn.execute("SELECT consumer_sealed FROM payouts WHERE payout_id = %s", (pid,))).fetchone()
@@ -143,10 +144,11 @@ async def test_no_clear_consumer_number_in_any_compensation_column(app: Any) -> 
     case = await app.compensation.file_complaint(
         ComplaintInput(
             CONSUMER, [A], description=f"she is {CONSUMER[:3]} {CONSUMER[3:7]} {CONSUMER[7:]}; called by {A}"
-        )
+        ),
+        actor="test",
     )
     assert A in case.description and "+86138****8000" in case.description
-    await app.compensation.payouts.mark_paid(case.findings[0].payout_id, "BANK-1")
+    await app.compensation.payouts.mark_paid(case.findings[0].payout_id, "BANK-1", actor="test")
     national = CONSUMER_E164[3:]
     async with app.pool.connection() as conn:
         for table in ("complaints", "complaint_findings", "complaint_history", "payouts", "compensation_requests"):
@@ -163,7 +165,7 @@ async def test_violations_report_counts_drained_and_undrained_calls_per_agent(ap
     while await app.recorder.drain_once(block=False):
         pass
     await app.gateway.check(check_input(CONSUMER, caller=B, agent="agent-2"))
-    await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A, B]))
+    await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A, B]), actor="test")
     now = app.compensation.now()
     report = await app.compensation.payouts.violations("acme", now - timedelta(hours=1), now + timedelta(seconds=1))
     assert [(a.agent_id, a.violating_calls, a.verified_complaints) for a in report.agents] == [
@@ -179,5 +181,5 @@ async def test_stream_events_of_other_consumers_and_callers_are_ignored(app: Any
     await monitored_calls(app, A)
     await app.gateway.check(check_input("13912345678", caller=A))
     assert len(await stream_events(app.redis)) == 2
-    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]))
+    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]), actor="test")
     assert len(case.findings[0].call_ids) == 1

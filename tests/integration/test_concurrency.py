@@ -29,7 +29,10 @@ async def _redis_mask(app: Any, number: str) -> int:
 async def test_concurrent_preference_writes_leave_redis_equal_to_the_journal(app: Any, round_: int) -> None:
     """50 concurrent on/off writes for one number leave Redis holding exactly the journal's final state."""
     await asyncio.gather(
-        *(app.registry.set_preference(CONSUMER, i % 2 == 0, [], Source.APP, None, None) for i in range(WRITERS))
+        *(
+            app.registry.set_preference(CONSUMER, i % 2 == 0, [], Source.APP, None, None, actor="test")
+            for i in range(WRITERS)
+        )
     )
     changes = await app.journal.preference_changes(key_of(app, CONSUMER))
     assert len(changes) == WRITERS
@@ -44,13 +47,13 @@ async def test_concurrent_preference_writes_leave_redis_equal_to_the_journal(app
 
 async def test_concurrent_consent_writes_leave_redis_equal_to_the_journal(app: Any) -> None:
     """50 concurrent grant/revoke calls for one org leave Redis's consent field matching the journal."""
-    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
 
     async def flip(i: int) -> None:
         if i % 2:
-            await app.registry.grant_consent(CONSUMER, "acme", "", None, f"call {i}", None)
+            await app.registry.grant_consent(CONSUMER, "acme", "", None, f"call {i}", None, actor="test")
         else:
-            await app.registry.revoke_consent(CONSUMER, "acme", "", None)
+            await app.registry.revoke_consent(CONSUMER, "acme", "", None, actor="test")
 
     await asyncio.gather(*(flip(i) for i in range(WRITERS)))
     changes = await app.journal.consent_changes(key_of(app, CONSUMER))
@@ -66,8 +69,10 @@ async def test_concurrent_writes_for_different_numbers_do_not_interfere(app: Any
     """Interleaved writes for two numbers each end with that number's own last journal entry in Redis."""
     calls = []
     for i in range(WRITERS):
-        calls.append(app.registry.set_preference(CONSUMER, i % 3 != 0, [], Source.APP, None, None))
-        calls.append(app.registry.set_preference(OTHER_CONSUMER, i % 2 == 0, [], Source.HOTLINE, None, None))
+        calls.append(app.registry.set_preference(CONSUMER, i % 3 != 0, [], Source.APP, None, None, actor="test"))
+        calls.append(
+            app.registry.set_preference(OTHER_CONSUMER, i % 2 == 0, [], Source.HOTLINE, None, None, actor="test")
+        )
     await asyncio.gather(*calls)
     now = datetime.now(UTC)
     for number in (CONSUMER, OTHER_CONSUMER):
@@ -80,17 +85,22 @@ async def test_concurrent_writes_for_different_numbers_do_not_interfere(app: Any
 async def test_concurrent_org_policy_writes_leave_redis_equal_to_the_journal(app: Any, round_: int) -> None:
     """50 concurrent MONITOR/ENFORCE switches for one org leave Redis holding the journal's latest mode."""
     await asyncio.gather(
-        *(app.registry.set_org_policy("acme", Mode.MONITOR if i % 2 else Mode.ENFORCE, None) for i in range(WRITERS))
+        *(
+            app.registry.set_org_policy("acme", Mode.MONITOR if i % 2 else Mode.ENFORCE, None, actor="test")
+            for i in range(WRITERS)
+        )
     )
-    journal_mode, explicit = await app.registry.get_org_policy("acme")
-    assert explicit
-    assert await app.hot.mode("acme") is journal_mode
+    policy = await app.registry.get_org_policy("acme")
+    assert policy.explicit
+    assert await app.hot.mode("acme") is policy.mode
 
 
 async def test_a_write_cancelled_while_waiting_for_the_lock_leaves_no_lock_behind(app: Any) -> None:
     """A set_preference cancelled mid-wait (a client deadline) leaks no advisory lock: a rebuild still runs."""
     async with app.journal.consumer(key_of(app, CONSUMER)):
-        task = asyncio.create_task(app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None))
+        task = asyncio.create_task(
+            app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
+        )
         # Once it waits, the task holds the shared rebuild lock (taken in the same statement, first).
         await until(lambda: advisory_lock_waiters(app.database_url), what="the write waiting for the consumer's lock")
         task.cancel()
@@ -107,5 +117,5 @@ async def test_a_write_cancelled_while_waiting_for_the_lock_leaves_no_lock_behin
     assert held[0] == 0
     report = await asyncio.wait_for(sync.rebuild(app.journal, app.hot), 5)
     assert report.numbers == 0
-    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
     assert (await app.gateway.check(check_input(CONSUMER))).verdict.decision is Decision.BLOCK

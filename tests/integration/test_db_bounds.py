@@ -174,7 +174,7 @@ async def test_a_change_cut_off_after_its_commit_is_left_to_the_sync_loop(app: A
     await app.redis.execute_command("CLIENT", "PAUSE", "1500", "WRITE")  # Redis stalls the apply
     try:
         exc, _ = await as_rpc(
-            lambda: app.registry.set_preference(CONSUMER, True, [], Source.APP, None, "cut-after-commit")
+            lambda: app.registry.set_preference(CONSUMER, True, [], Source.APP, None, "cut-after-commit", actor="test")
         )
     finally:
         await app.redis.execute_command("CLIENT", "UNPAUSE")

@@ -37,7 +37,7 @@ async def _entries(app: Any) -> list[dict[bytes, bytes]]:
 
 async def test_check_appends_a_call_event_with_decision_reason_and_hashed_callee(app: Any) -> None:
     """A Check writes one stream entry with the verdict, the callee's hex HMAC and mask, and the caller in E.164."""
-    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
     result = await app.gateway.check(
         check_input("+86 138-0013-8000", caller="021-6123-4567", category=Category.FINANCE, request_id="rq-7")
     )
@@ -66,8 +66,8 @@ async def test_check_appends_a_call_event_with_decision_reason_and_hashed_callee
 
 async def test_every_check_is_logged_including_allowed_and_monitored_calls(app: Any) -> None:
     """Allowed, blocked and monitor-mode calls each leave one decoded event, violations flagged."""
-    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
-    await app.registry.set_org_policy("loose", Mode.MONITOR, None)
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
+    await app.registry.set_org_policy("loose", Mode.MONITOR, None, actor="test")
     await app.gateway.check(check_input(OTHER_CONSUMER))
     await app.gateway.check(check_input(CONSUMER))
     await app.gateway.check(check_input(CONSUMER, org="loose"))
@@ -81,7 +81,7 @@ async def test_every_check_is_logged_including_allowed_and_monitored_calls(app: 
 
 async def test_check_many_keeps_order_and_answers_invalid_numbers_in_the_batch(app: Any) -> None:
     """A batch is answered and logged in request order, with INVALID_NUMBER for numbers that cannot exist."""
-    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
     callees = [CONSUMER, "12345", OTHER_CONSUMER, "１３８００１３８０００", "not-a-number", "0086 138 0013 8000"]
     reqs = [check_input(c, request_id=f"r{i}") for i, c in enumerate(callees)]
     results = await app.gateway.check_many(reqs)
@@ -166,7 +166,7 @@ async def test_a_bad_field_is_refused_even_after_good_checks_from_the_same_diale
 async def test_many_dialers_past_the_route_limit_are_answered_alike(app: Any) -> None:
     """Once more dialer routes come than are kept, they are forgotten and rebuilt: the answers and events
     are those of the same Checks with routes kept."""
-    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
     app.gateway.single.limit = 3
     reqs = [check_input(CONSUMER if i % 2 else OTHER_CONSUMER, agent=f"agent-{i % 7}") for i in range(30)]
     results = [await app.gateway.check(r) for r in reqs]
@@ -182,7 +182,7 @@ async def test_many_dialers_past_the_route_limit_are_answered_alike(app: Any) ->
 async def test_allowed_calls_are_blocked_when_the_event_cannot_be_logged(app: Any) -> None:
     """If the call stream cannot be written, no call is allowed: every Check, an invalid callee's too, single
     or batched, is BLOCK REGISTRY_UNAVAILABLE with no call_id (there is no event to point to)."""
-    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
     await app.redis.set(CALLS, b"not a stream")  # XADD now fails with WRONGTYPE
     callees = [OTHER_CONSUMER, CONSUMER, "12345"]
     results = await app.gateway.check_many([check_input(c) for c in callees])
@@ -230,7 +230,7 @@ async def test_a_registry_read_slower_than_the_deadline_fails_closed(app: Any, p
 @pytest.mark.parametrize("multiplex", [True, False], ids=["multiplexed", "redis-py pool (TLS)"])
 async def test_both_redis_paths_answer_alike_single_and_batched(app: Any, multiplex: bool) -> None:
     """The multiplexed connection and the redis-py fallback (used over TLS) give the same answers and events."""
-    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
     gw = build_gateway(
         replace(app.settings, redis_timeout_ms=1000, mode=Mode.ENFORCE), app.hot, app.gateway.keyer, multiplex=multiplex
     )

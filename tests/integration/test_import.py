@@ -69,7 +69,9 @@ async def assert_redis_is_the_fold_of_the_journal(app: Any) -> int:
 async def test_rows_spanning_several_chunks_are_all_journaled_in_stream_order(app: Any) -> None:
     """Numbers recurring across chunks and apply slices keep the feed's order in the journal; Redis follows."""
     rows = [row(number(i % 9), dnd=(i // 9) % 2 == 0, categories=[1 + i % 9]) for i in range(40)]
-    summary = await RegistryImporter(app.registry, chunk_rows=7, apply_rows=4).run(feed(rows, per_message=3))
+    summary = await RegistryImporter(app.registry, chunk_rows=7, apply_rows=4).run(
+        feed(rows, per_message=3), actor="test"
+    )
     assert (summary.rows, summary.accepted, summary.invalid) == (40, 40, 0)
     for n in range(9):
         changes = await app.journal.preference_changes(key_of(app, number(n)))
@@ -93,7 +95,7 @@ async def test_invalid_rows_are_counted_and_reported_with_their_row_numbers(app:
         row("+86 138-0013-8000"),
         row("not a number"),
     ]
-    summary = await RegistryImporter(app.registry, chunk_rows=2).run(feed(rows, per_message=3))
+    summary = await RegistryImporter(app.registry, chunk_rows=2).run(feed(rows, per_message=3), actor="test")
     assert (summary.rows, summary.accepted, summary.invalid) == (7, 2, 5)
     assert summary.invalid_rows == [
         (2, "number: is not a valid phone number"),
@@ -108,14 +110,14 @@ async def test_invalid_rows_are_counted_and_reported_with_their_row_numbers(app:
 async def test_only_the_first_hundred_invalid_rows_are_listed(app: Any) -> None:
     """250 bad rows are all counted, the first 100 listed; the good rows after them still go in."""
     rows = [row("garbage") for _ in range(250)] + [row(number(i)) for i in range(5)]
-    summary = await RegistryImporter(app.registry, chunk_rows=3).run(feed(rows, per_message=50))
+    summary = await RegistryImporter(app.registry, chunk_rows=3).run(feed(rows, per_message=50), actor="test")
     assert (summary.rows, summary.accepted, summary.invalid) == (255, 5, 250)
     assert [n for n, _ in summary.invalid_rows] == list(range(1, 101))
 
 
 async def test_journal_rows_are_keyed_by_the_digest_and_hold_no_number(app: Any) -> None:
     """preference_journal and Redis hold the keyed hash of each number, never the number itself."""
-    await RegistryImporter(app.registry).run(feed([row(CONSUMER), row("+86 139 1234 0007")]))
+    await RegistryImporter(app.registry).run(feed([row(CONSUMER), row("+86 139 1234 0007")]), actor="test")
     keyer = phone.NumberKeyer(app.settings.resolve_pepper())
     assert set(await journal_of(app)) == {keyer.digest(CONSUMER_E164), keyer.digest("+8613912340007")}
     async with app.pool.connection() as conn:
@@ -128,10 +130,10 @@ async def test_journal_rows_are_keyed_by_the_digest_and_hold_no_number(app: Any)
 async def test_an_import_folds_each_numbers_existing_entries_with_the_imported_ones(app: Any) -> None:
     """A number with a do-not-disturb scheduled next week keeps it after an import switching it off now."""
     next_week = datetime.now(UTC) + timedelta(days=7)
-    await app.registry.set_preference(CONSUMER, True, [], Source.APP, next_week, None)
-    await app.registry.set_preference(number(1), True, [Category.FINANCE], Source.APP, None, None)
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, next_week, None, actor="test")
+    await app.registry.set_preference(number(1), True, [Category.FINANCE], Source.APP, None, None, actor="test")
     rows = [row(CONSUMER, dnd=False), row(number(1), categories=[Category.HEALTH]), row(number(2))]
-    await RegistryImporter(app.registry).run(feed(rows))
+    await RegistryImporter(app.registry).run(feed(rows), actor="test")
     pkey, field = app.hot.pref_location(key_of(app, CONSUMER))
     assert await app.redis.hget(pkey, field) == b"0|%d:%d" % (epoch_us(next_week), ALL_CATEGORIES_MASK)
     assert await assert_redis_is_the_fold_of_the_journal(app) == 3
@@ -144,7 +146,9 @@ async def test_effective_from_defaults_to_the_start_of_the_import(app: Any) -> N
     """Rows without a time take the import's start; a row dated next week blocks only from then."""
     before = datetime.now(UTC)
     next_week = before + timedelta(days=7)
-    await RegistryImporter(app.registry, chunk_rows=1).run(feed([row(number(1)), row(number(2), effective=next_week)]))
+    await RegistryImporter(app.registry, chunk_rows=1).run(
+        feed([row(number(1)), row(number(2), effective=next_week)]), actor="test"
+    )
     first = (await app.journal.preference_changes(key_of(app, number(1))))[0]
     assert before <= first.effective_from <= first.recorded_at
     second = (await app.journal.preference_changes(key_of(app, number(2))))[0]
@@ -156,9 +160,9 @@ async def test_effective_from_defaults_to_the_start_of_the_import(app: Any) -> N
 async def test_sending_the_same_feed_again_changes_no_answer(app: Any) -> None:
     """Without a request id an import is appended again, and the fold (what Checks read) stays the same."""
     rows = [row(number(i), dnd=i % 3 != 0, categories=[1 + i % 9]) for i in range(30)]
-    await RegistryImporter(app.registry, chunk_rows=8).run(feed(rows))
+    await RegistryImporter(app.registry, chunk_rows=8).run(feed(rows), actor="test")
     first = await registry_hashes(app.redis)
-    await RegistryImporter(app.registry, chunk_rows=8).run(feed(rows))
+    await RegistryImporter(app.registry, chunk_rows=8).run(feed(rows), actor="test")
     assert await registry_hashes(app.redis) == first
     assert sum(len(c) for c in (await journal_of(app)).values()) == 60
 
@@ -172,7 +176,7 @@ async def test_an_import_cut_short_finishes_the_chunks_it_started_and_no_other(a
         raise ConnectionResetError("the client went away")
 
     with pytest.raises(ConnectionResetError):
-        await RegistryImporter(app.registry, chunk_rows=10).run(broken())
+        await RegistryImporter(app.registry, chunk_rows=10).run(broken(), actor="test")
     assert set(await journal_of(app)) == {key_of(app, number(i)) for i in range(10)}
     assert await assert_redis_is_the_fold_of_the_journal(app) == 10
 
@@ -184,7 +188,9 @@ async def test_an_import_that_cannot_reach_redis_leaves_every_journaled_number_t
     private_redis.stop()
     try:
         with pytest.raises(Unavailable):
-            await RegistryImporter(app.registry, chunk_rows=4).run(feed([row(number(i)) for i in range(20)], 4))
+            await RegistryImporter(app.registry, chunk_rows=4).run(
+                feed([row(number(i)) for i in range(20)], 4), actor="test"
+            )
     finally:
         private_redis.start()
     journaled = set(await journal_of(app))
@@ -203,9 +209,11 @@ async def test_an_import_waits_to_apply_until_a_single_write_in_flight_has_reach
     key = key_of(app, CONSUMER)
     importer = RegistryImporter(app.registry)
     async with app.journal.consumer(key) as session:
-        change, _ = await session.append_preference(True, ALL_CATEGORIES_MASK, Source.APP, None, None)
+        change, _ = await session.append_preference(
+            True, ALL_CATEGORIES_MASK, Source.APP, None, None, recorded_by="test"
+        )
         stale = schedule_of(await session.preference_changes(), app.registry.now())
-        task = asyncio.create_task(importer.run(feed([row(CONSUMER, dnd=False)])))
+        task = asyncio.create_task(importer.run(feed([row(CONSUMER, dnd=False)]), actor="test"))
 
         async def committed_and_waiting() -> bool:
             return (
@@ -234,13 +242,15 @@ async def test_concurrent_single_writes_during_an_import_leave_redis_equal_to_th
     async def writer(seed: int) -> int:
         rng, writes = random.Random(seed), 0
         while not done.is_set() or writes == 0:
-            await app.registry.set_preference(rng.choice(numbers[:50]), rng.random() < 0.5, [], Source.APP, None, None)
+            await app.registry.set_preference(
+                rng.choice(numbers[:50]), rng.random() < 0.5, [], Source.APP, None, None, actor="test"
+            )
             writes += 1
         return writes
 
     writers = [asyncio.create_task(writer(round_ * 100 + i)) for i in range(6)]
     importer = RegistryImporter(app.registry, chunk_rows=40, apply_rows=15)
-    summary = await importer.run(feed(rows, per_message=25))
+    summary = await importer.run(feed(rows, per_message=25), actor="test")
     done.set()
     writes = sum(await asyncio.gather(*writers))
     assert summary.accepted == len(rows)

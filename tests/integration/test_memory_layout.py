@@ -37,11 +37,13 @@ async def _register(app: Any) -> None:
         number = f"13{i % 10}{i:08d}"
         async with gate:
             cats = [] if i % 2 else [Category.FINANCE, Category.INSURANCE, Category.EDUCATION]
-            await app.registry.set_preference(number, True, cats, Source.NATIONAL_REGISTRY, None, None)
+            await app.registry.set_preference(number, True, cats, Source.NATIONAL_REGISTRY, None, None, actor="test")
             if i % 10 == 0:  # a scheduled change makes the longest value: "mask|epoch:mask"
-                await app.registry.set_preference(number, False, [], Source.APP, later, None)
+                await app.registry.set_preference(number, False, [], Source.APP, later, None, actor="test")
             if i % 4 == 0:
-                await app.registry.grant_consent(number, "org-shanghai-01", f"agent-{i:06d}", None, "call", None)
+                await app.registry.grant_consent(
+                    number, "org-shanghai-01", f"agent-{i:06d}", None, "call", None, actor="test"
+                )
 
     await asyncio.gather(*(one(i) for i in range(NUMBERS)))
 
@@ -69,7 +71,10 @@ async def test_numbers_share_buckets_when_bucket_bits_are_few(settings: Settings
     async with open_app(with_settings(settings, registry_bucket_bits=8)) as app:
         await sync.ensure_loaded(app.registry, app.journal, app.hot)
         await asyncio.gather(
-            *(app.registry.set_preference(f"137{i:08d}", True, [], Source.APP, None, None) for i in range(300))
+            *(
+                app.registry.set_preference(f"137{i:08d}", True, [], Source.APP, None, None, actor="test")
+                for i in range(300)
+            )
         )
         keys = [k async for k in app.redis.scan_iter(match=b"dncr*", count=1000)]
         assert len(keys) <= 256

@@ -58,9 +58,9 @@ async def test_concurrent_migrators_on_a_fresh_database_apply_each_migration_onc
 
 
 async def _one_row_in_each_journal(app: Any) -> None:
-    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
-    await app.registry.grant_consent(CONSUMER, "acme", "", None, "recorded call", None)
-    await app.registry.set_org_policy("acme", Mode.MONITOR, None)
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
+    await app.registry.grant_consent(CONSUMER, "acme", "", None, "recorded call", None, actor="test")
+    await app.registry.set_org_policy("acme", Mode.MONITOR, None, actor="test")
 
 
 @pytest.mark.parametrize("table", JOURNAL_TABLES)

@@ -55,7 +55,7 @@ async def test_another_pepper_on_the_same_database_is_refused_before_touching_an
 ) -> None:
     """Opening the stores with another pepper raises PepperMismatch naming DNCGATE_PEPPER; journal and Redis are as
     they were."""
-    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
     ready = await app.redis.get(READY)
     with pytest.raises(PepperMismatch) as err:
         async with open_app(replace(settings, pepper=OTHER_PEPPER)):
@@ -80,7 +80,7 @@ async def test_of_processes_starting_together_on_a_new_database_the_first_finger
 
 async def test_a_rebuild_over_a_journal_of_another_pepper_is_refused_and_leaves_redis_alone(app: Any) -> None:
     """`rebuild` refuses a journal keyed with another pepper before it empties Redis."""
-    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
     await forget_fingerprint(app)
     await app.journal.claim_pepper(NumberKeyer(OTHER_PEPPER).fingerprint())
     with pytest.raises(PepperMismatch):
@@ -92,7 +92,7 @@ async def test_a_rebuild_over_a_journal_of_another_pepper_is_refused_and_leaves_
 async def test_a_redis_loaded_under_another_pepper_fails_closed_and_is_rebuilt_from_our_journal(app: Any) -> None:
     """Redis marked ready by another pepper reads as not loaded (BLOCK, never ALLOW); over a journal of ours, the
     start-up load rebuilds it."""
-    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
     other = NumberKeyer(OTHER_PEPPER).fingerprint().encode()
     await app.redis.set(READY, b"%d/%d/%s" % (LAYOUT_VERSION, app.hot.bits, other))
     assert await decision(app) == (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE)

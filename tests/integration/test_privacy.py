@@ -42,15 +42,21 @@ async def _populate(app: Any) -> None:
     now = datetime.now(UTC)
     reg = app.registry
     for i, number in enumerate(CONSUMERS):
-        await reg.set_preference(number, True, [Category.FINANCE] if i % 2 else [], Source.APP, None, f"set-{i}")
-        await reg.set_preference(number, i % 2 == 0, [], Source.HOTLINE, now + timedelta(days=2), f"later-{i}")
-        await reg.grant_consent(number, "acme", "", now + timedelta(days=30), "recorded call 2026-11-02", f"g-{i}")
-        await reg.grant_consent(number, "acme", "agent-7", None, "signed form", f"ga-{i}")
+        await reg.set_preference(
+            number, True, [Category.FINANCE] if i % 2 else [], Source.APP, None, f"set-{i}", actor="test"
+        )
+        await reg.set_preference(
+            number, i % 2 == 0, [], Source.HOTLINE, now + timedelta(days=2), f"later-{i}", actor="test"
+        )
+        await reg.grant_consent(
+            number, "acme", "", now + timedelta(days=30), "recorded call 2026-11-02", f"g-{i}", actor="test"
+        )
+        await reg.grant_consent(number, "acme", "agent-7", None, "signed form", f"ga-{i}", actor="test")
         if i % 2:
-            await reg.revoke_consent(number, "acme", "", f"rv-{i}")
+            await reg.revoke_consent(number, "acme", "", f"rv-{i}", actor="test")
         await reg.get_preference(number, now)
         await reg.history(number)
-    await reg.set_org_policy("loose", Mode.MONITOR, "pol-1")
+    await reg.set_org_policy("loose", Mode.MONITOR, "pol-1", actor="test")
     reqs = [
         check_input(n, org=org, request_id=f"chk-{i}") for i, n in enumerate(CONSUMERS) for org in ("acme", "loose")
     ]

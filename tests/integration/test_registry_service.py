@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from dncgate.domain.errors import Conflict, InvalidArgument
+from dncgate.domain.registry import OrgPolicyEntry
 from dncgate.domain.types import ALL_CATEGORIES_MASK, Category, Decision, Mode, Reason, Source, mask_of
+from dncgate.service.registry import OrgPolicyView
 from tests.integration.support import CONSUMER, OTHER_CONSUMER, FakeClock, check_input, key_of
 from tests.reference import lookup
 
@@ -18,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 async def _set(app: Any, dnd: bool, number: str = CONSUMER, **kw: Any) -> Any:
     return await app.registry.set_preference(
-        number, dnd, kw.get("categories", []), Source.APP, kw.get("effective_from"), kw.get("request_id")
+        number, dnd, kw.get("categories", []), Source.APP, kw.get("effective_from"), kw.get("request_id"), actor="test"
     )
 
 
@@ -77,16 +79,16 @@ async def test_request_id_reused_for_another_number_is_a_conflict(app: Any) -> N
 
 async def test_consent_and_policy_request_ids_are_idempotent_and_conflict_across_subjects(app: Any) -> None:
     """Consent and org-policy request_ids replay the first entry, and raise Conflict for another subject."""
-    a = await app.registry.grant_consent(CONSUMER, "acme", "", None, "call 1", "c-1")
-    b = await app.registry.grant_consent(CONSUMER, "acme", "", None, "call 1", "c-1")
+    a = await app.registry.grant_consent(CONSUMER, "acme", "", None, "call 1", "c-1", actor="test")
+    b = await app.registry.grant_consent(CONSUMER, "acme", "", None, "call 1", "c-1", actor="test")
     assert a.change == b.change
     assert len((await app.registry.history(CONSUMER)).consents) == 1
     with pytest.raises(Conflict):
-        await app.registry.grant_consent(OTHER_CONSUMER, "acme", "", None, "call 1", "c-1")
-    assert await app.registry.set_org_policy("acme", Mode.MONITOR, "p-1") is Mode.MONITOR
-    assert await app.registry.set_org_policy("acme", Mode.ENFORCE, "p-1") is Mode.MONITOR
+        await app.registry.grant_consent(OTHER_CONSUMER, "acme", "", None, "call 1", "c-1", actor="test")
+    assert (await app.registry.set_org_policy("acme", Mode.MONITOR, "p-1", actor="test")).mode is Mode.MONITOR
+    assert (await app.registry.set_org_policy("acme", Mode.ENFORCE, "p-1", actor="test")).mode is Mode.MONITOR
     with pytest.raises(Conflict):
-        await app.registry.set_org_policy("other-org", Mode.MONITOR, "p-1")
+        await app.registry.set_org_policy("other-org", Mode.MONITOR, "p-1", actor="test")
 
 
 async def test_get_preference_as_of_a_past_time_returns_the_entry_then_in_effect(app: Any) -> None:
@@ -119,9 +121,9 @@ async def test_history_lists_every_change_in_journal_order(app: Any) -> None:
     now = datetime.now(UTC)
     p1 = await _set(app, True)
     p2 = await _set(app, False, effective_from=now - timedelta(days=1))
-    c1 = await app.registry.grant_consent(CONSUMER, "acme", "", None, "e", None)
+    c1 = await app.registry.grant_consent(CONSUMER, "acme", "", None, "e", None, actor="test")
     p3 = await _set(app, True, effective_from=now + timedelta(days=1), categories=[Category.HEALTH])
-    c2 = await app.registry.revoke_consent(CONSUMER, "acme", "", None)
+    c2 = await app.registry.revoke_consent(CONSUMER, "acme", "", None, actor="test")
     h = await app.registry.history(CONSUMER)
     assert h.number_masked == "+86138****8000"
     assert [c.seq for c in h.preferences] == [p1.change.seq, p2.change.seq, p3.change.seq]
@@ -164,7 +166,7 @@ BLOCKED = (Decision.BLOCK, Reason.REGISTERED)
 async def test_org_wide_consent_lets_every_agent_of_that_org_only(app: Any) -> None:
     """A consent to an org allows all its agents to call a registered number, and no other org."""
     await _set(app, True)
-    await app.registry.grant_consent(CONSUMER, "acme", "", None, "signed form", None)
+    await app.registry.grant_consent(CONSUMER, "acme", "", None, "signed form", None, actor="test")
     assert await _decisions(app, ("acme", "agent-1"), ("acme", "agent-2"), ("rival", "agent-1")) == [
         ALLOWED,
         ALLOWED,
@@ -175,16 +177,16 @@ async def test_org_wide_consent_lets_every_agent_of_that_org_only(app: Any) -> N
 async def test_agent_consent_lets_only_that_agent(app: Any) -> None:
     """A consent to one agent allows that agent only; revoking the org-wide consent does not remove it."""
     await _set(app, True)
-    await app.registry.grant_consent(CONSUMER, "acme", "agent-1", None, "call", None)
-    await app.registry.revoke_consent(CONSUMER, "acme", "", None)
+    await app.registry.grant_consent(CONSUMER, "acme", "agent-1", None, "call", None, actor="test")
+    await app.registry.revoke_consent(CONSUMER, "acme", "", None, actor="test")
     assert await _decisions(app, ("acme", "agent-1"), ("acme", "agent-2")) == [ALLOWED, BLOCKED]
 
 
 async def test_revoked_consent_blocks_again_and_leaves_redis(app: Any) -> None:
     """Revoking a consent deletes its Redis field and the registered number is blocked again."""
     await _set(app, True)
-    await app.registry.grant_consent(CONSUMER, "acme", "", None, "call", None)
-    await app.registry.revoke_consent(CONSUMER, "acme", "", None)
+    await app.registry.grant_consent(CONSUMER, "acme", "", None, "call", None, actor="test")
+    await app.registry.revoke_consent(CONSUMER, "acme", "", None, actor="test")
     ckey, field = app.hot.consent_location(key_of(app, CONSUMER), "acme", "")
     assert await app.redis.hget(ckey, field) is None
     assert await _decisions(app, ("acme", "agent-1")) == [BLOCKED]
@@ -195,7 +197,7 @@ async def test_consent_expires_at_its_expiry_time(app: Any, clock: FakeClock) ->
     app.gateway.clock = clock
     await _set(app, True)
     expires = datetime.fromtimestamp(int(clock() + 60), UTC)
-    await app.registry.grant_consent(CONSUMER, "acme", "", expires, "call", None)
+    await app.registry.grant_consent(CONSUMER, "acme", "", expires, "call", None, actor="test")
     assert await _decisions(app, ("acme", "agent-1")) == [ALLOWED]
     clock.advance(61)
     assert await _decisions(app, ("acme", "agent-1")) == [BLOCKED]
@@ -203,39 +205,44 @@ async def test_consent_expires_at_its_expiry_time(app: Any, clock: FakeClock) ->
 
 async def test_org_policy_defaults_then_follows_the_journal_into_redis(app: Any) -> None:
     """An org with no policy gets the default; a MONITOR policy is journalled, put in Redis, and flags calls."""
-    assert await app.registry.get_org_policy("acme") == (Mode.ENFORCE, False)
+    assert await app.registry.get_org_policy("acme") == OrgPolicyView(Mode.ENFORCE, explicit=False)
     await _set(app, True)
-    await app.registry.set_org_policy("acme", Mode.MONITOR, None)
-    assert await app.registry.get_org_policy("acme") == (Mode.MONITOR, True)
+    await app.registry.set_org_policy("acme", Mode.MONITOR, None, actor="test")
+    assert await app.registry.get_org_policy("acme") == OrgPolicyView(Mode.MONITOR, True, "test")
     assert await app.hot.mode("acme") is Mode.MONITOR
     v = (await app.gateway.check(check_input(CONSUMER))).verdict
     assert (v.decision, v.reason, v.violation) == (Decision.ALLOW, Reason.REGISTERED, True)
-    await app.registry.set_org_policy("acme", Mode.ENFORCE, None)
+    await app.registry.set_org_policy("acme", Mode.ENFORCE, None, actor="test")
     assert await _decisions(app, ("acme", "agent-1")) == [BLOCKED]
 
 
 async def test_replaying_an_old_policy_request_id_keeps_the_latest_mode_in_redis(app: Any) -> None:
-    """Retrying an earlier set_org_policy after a newer one returns the old entry; Redis keeps the newest mode."""
-    await app.registry.set_org_policy("acme", Mode.MONITOR, "p-1")
-    await app.registry.set_org_policy("acme", Mode.ENFORCE, "p-2")
-    assert await app.registry.set_org_policy("acme", Mode.MONITOR, "p-1") is Mode.MONITOR
-    assert await app.registry.get_org_policy("acme") == (Mode.ENFORCE, True)
+    """Retrying an earlier set_org_policy after a newer one returns the old entry, with who made it;
+    Redis keeps the newest mode."""
+    await app.registry.set_org_policy("acme", Mode.MONITOR, "p-1", actor="alice (token a1)")
+    await app.registry.set_org_policy("acme", Mode.ENFORCE, "p-2", actor="bob (token b2)")
+    replayed = await app.registry.set_org_policy("acme", Mode.MONITOR, "p-1", actor="carol (token c3)")
+    assert replayed == OrgPolicyEntry(Mode.MONITOR, "alice (token a1)")
+    assert await app.registry.get_org_policy("acme") == OrgPolicyView(Mode.ENFORCE, True, "bob (token b2)")
     assert await app.hot.mode("acme") is Mode.ENFORCE
 
 
 INVALID_CALLS = [
-    ("number", lambda r: r.set_preference("12345", True, [], Source.APP, None, None)),
-    ("number", lambda r: r.set_preference("  ", True, [], Source.APP, None, None)),
-    ("source", lambda r: r.set_preference(CONSUMER, True, [], Source.UNSPECIFIED, None, None)),
+    ("number", lambda r: r.set_preference("12345", True, [], Source.APP, None, None, actor="test")),
+    ("number", lambda r: r.set_preference("  ", True, [], Source.APP, None, None, actor="test")),
+    ("source", lambda r: r.set_preference(CONSUMER, True, [], Source.UNSPECIFIED, None, None, actor="test")),
     ("number", lambda r: r.get_preference("not a number", None)),
     ("number", lambda r: r.history("")),
-    ("consumer_number", lambda r: r.grant_consent("999", "acme", "", None, "", None)),
-    ("org_id", lambda r: r.grant_consent(CONSUMER, " ", "", None, "", None)),
-    ("org_id", lambda r: r.revoke_consent(CONSUMER, "", "", None)),
-    ("agent_id", lambda r: r.grant_consent(CONSUMER, "acme", "a\x00b", None, "", None)),
-    ("expires_at", lambda r: r.grant_consent(CONSUMER, "acme", "", datetime(2000, 1, 1, tzinfo=UTC), "", None)),
-    ("org_id", lambda r: r.set_org_policy("", Mode.MONITOR, None)),
-    ("mode", lambda r: r.set_org_policy("acme", None, None)),
+    ("consumer_number", lambda r: r.grant_consent("999", "acme", "", None, "", None, actor="test")),
+    ("org_id", lambda r: r.grant_consent(CONSUMER, " ", "", None, "", None, actor="test")),
+    ("org_id", lambda r: r.revoke_consent(CONSUMER, "", "", None, actor="test")),
+    ("agent_id", lambda r: r.grant_consent(CONSUMER, "acme", "a\x00b", None, "", None, actor="test")),
+    (
+        "expires_at",
+        lambda r: r.grant_consent(CONSUMER, "acme", "", datetime(2000, 1, 1, tzinfo=UTC), "", None, actor="test"),
+    ),
+    ("org_id", lambda r: r.set_org_policy("", Mode.MONITOR, None, actor="test")),
+    ("mode", lambda r: r.set_org_policy("acme", None, None, actor="test")),
     ("org_id", lambda r: r.get_org_policy("")),
 ]
 

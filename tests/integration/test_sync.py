@@ -53,7 +53,7 @@ async def _decision(app: Any, number: str = CONSUMER, **kw: Any) -> tuple[Decisi
 async def _varied_registry(app: Any) -> None:
     """`support.varied_registry`, and a second org in enforce mode explicitly."""
     await varied_registry(app)
-    await app.registry.set_org_policy("rival", Mode.ENFORCE, None)
+    await app.registry.set_org_policy("rival", Mode.ENFORCE, None, actor="test")
 
 
 async def test_rebuild_from_the_journal_reproduces_the_same_redis_hashes(app: Any) -> None:
@@ -71,8 +71,8 @@ async def test_rebuild_from_the_journal_reproduces_the_same_redis_hashes(app: An
 
 async def test_ensure_loaded_rebuilds_an_empty_redis(app: Any) -> None:
     """ensure_loaded on a flushed Redis rebuilds it from the journal and marks it ready."""
-    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
-    await app.registry.set_org_policy("acme", Mode.MONITOR, None)
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
+    await app.registry.set_org_policy("acme", Mode.MONITOR, None, actor="test")
     await app.redis.flushdb()
     await sync.ensure_loaded(app.registry, app.journal, app.hot)
     assert await app.hot.is_ready()
@@ -83,7 +83,7 @@ async def test_ensure_loaded_rebuilds_an_empty_redis(app: Any) -> None:
 
 async def test_ensure_loaded_rebuilds_a_redis_laid_out_with_other_bucket_bits(app: Any) -> None:
     """A Redis loaded with another bucket size is treated as not loaded and rebuilt in this layout."""
-    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
     await app.redis.set(READY, b"%d/12" % LAYOUT_VERSION)
     assert await _decision(app) == (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE)
     await sync.ensure_loaded(app.registry, app.journal, app.hot)
@@ -94,7 +94,7 @@ async def test_ensure_loaded_rebuilds_a_redis_laid_out_with_other_bucket_bits(ap
 
 async def test_ensure_loaded_rebuilds_a_redis_written_with_an_older_layout(app: Any) -> None:
     """A Redis whose ready marker carries another layout version is rebuilt, never misread."""
-    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
     await app.redis.set(READY, b"%d" % app.settings.registry_bucket_bits)  # layout 1 wrote the bits alone
     assert await _decision(app) == (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE)
     await sync.ensure_loaded(app.registry, app.journal, app.hot)
@@ -103,7 +103,7 @@ async def test_ensure_loaded_rebuilds_a_redis_written_with_an_older_layout(app: 
 
 async def test_checks_fail_closed_while_the_registry_is_not_loaded(app: Any) -> None:
     """Without dnc:ready every Check, even for an unregistered number, is BLOCK REGISTRY_UNAVAILABLE."""
-    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
     await app.redis.delete(READY)
     assert await _decision(app) == (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE)
     assert await _decision(app, OTHER_CONSUMER) == (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE)
@@ -116,14 +116,14 @@ async def test_checks_fail_closed_while_the_registry_is_not_loaded(app: Any) -> 
 async def _journal_only(app: Any, number: str) -> None:
     """Journal a do-not-disturb and a consent without applying them to Redis (a crash after commit)."""
     async with app.journal.consumer(key_of(app, number)) as session:
-        await session.append_preference(True, ALL_CATEGORIES_MASK, Source.APP, None, None)
-        await session.append_consent("acme", "agent-9", True, None, "form", None)
+        await session.append_preference(True, ALL_CATEGORIES_MASK, Source.APP, None, None, recorded_by="test")
+        await session.append_consent("acme", "agent-9", True, None, "form", None, recorded_by="test")
 
 
 async def test_catch_up_reapplies_consumers_newer_than_the_redis_watermark(app: Any, monkeypatch: Any) -> None:
     """Journal rows above dnc:seq are applied by catch_up, and consumers at or below it are left alone."""
     monkeypatch.setattr(sync, "CATCH_UP_WINDOW", timedelta(0))
-    await app.registry.set_preference(OTHER_CONSUMER, True, [], Source.APP, None, None)
+    await app.registry.set_preference(OTHER_CONSUMER, True, [], Source.APP, None, None, actor="test")
     watermark = await app.hot.applied_seq()
     await _journal_only(app, CONSUMER)
     assert await _decision(app) == (Decision.ALLOW, Reason.NOT_REGISTERED)
@@ -136,7 +136,7 @@ async def test_catch_up_reapplies_consumers_newer_than_the_redis_watermark(app: 
 async def test_catch_up_reapplies_recent_consumers_below_the_watermark(app: Any) -> None:
     """A consumer journalled but not applied before another's write moved dnc:seq on is still caught up."""
     await _journal_only(app, CONSUMER)
-    await app.registry.set_preference(OTHER_CONSUMER, True, [], Source.APP, None, None)
+    await app.registry.set_preference(OTHER_CONSUMER, True, [], Source.APP, None, None, actor="test")
     assert await _decision(app) == (Decision.ALLOW, Reason.NOT_REGISTERED)
     assert await sync.catch_up(app.registry, app.journal, app.hot) == 2
     assert await _decision(app) == (Decision.BLOCK, Reason.REGISTERED)
@@ -144,7 +144,7 @@ async def test_catch_up_reapplies_recent_consumers_below_the_watermark(app: Any)
 
 async def test_catch_up_restores_org_modes(app: Any) -> None:
     """An org mode missing from Redis is written back from the policy journal by catch_up."""
-    await app.registry.set_org_policy("acme", Mode.MONITOR, None)
+    await app.registry.set_org_policy("acme", Mode.MONITOR, None, actor="test")
     await app.redis.delete(b"dnc:mode")
     await sync.catch_up(app.registry, app.journal, app.hot)
     assert await app.hot.mode("acme") is Mode.MONITOR
@@ -152,7 +152,7 @@ async def test_catch_up_restores_org_modes(app: Any) -> None:
 
 async def test_sync_loop_rebuilds_redis_after_a_flush(app: Any) -> None:
     """The background sync loop notices a flushed Redis and rebuilds it within a few intervals."""
-    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
     async with _sync_loop(app):
         await app.redis.flushdb()
         assert await _decision(app) == (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE)
@@ -167,14 +167,14 @@ async def test_redis_apply_failure_marks_the_consumer_dirty_and_the_loop_retries
     pkey, _ = app.hot.pref_location(key)
     await app.redis.set(pkey, b"not a hash")  # every HSET on this bucket now fails with WRONGTYPE
     with pytest.raises(Unavailable):
-        await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, "r-1")
+        await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, "r-1", actor="test")
     assert key in app.registry.dirty
     assert len(await app.journal.preference_changes(key)) == 1
     await app.redis.delete(pkey)
     async with _sync_loop(app):
         await until(lambda: _is_clean(app), 10 * app.settings.sync_interval_s, what="no dirty consumer")
     assert await _decision(app) == (Decision.BLOCK, Reason.REGISTERED)
-    again = await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, "r-1")
+    again = await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, "r-1", actor="test")
     assert len(await app.journal.preference_changes(key)) == 1
     assert again.change.do_not_disturb is True
 
@@ -190,10 +190,10 @@ async def test_redis_outage_fails_closed_and_recovers_through_the_sync_loop(
     url = private_redis.url
     async with open_app(settings) as app:  # settings point at private_redis (see tests/conftest.py)
         await sync.ensure_loaded(app.registry, app.journal, app.hot)
-        await app.registry.set_preference(OTHER_CONSUMER, True, [], Source.APP, None, None)
+        await app.registry.set_preference(OTHER_CONSUMER, True, [], Source.APP, None, None, actor="test")
         private_redis.stop()
         with pytest.raises(Unavailable):
-            await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
+            await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
         assert key_of(app, CONSUMER) in app.registry.dirty
         assert await _decision(app, "13700000000") == (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE)
         private_redis.start()
@@ -215,12 +215,12 @@ async def _ready_and_clean(app: Any) -> bool:
 
 async def test_a_revocation_committed_while_a_rebuild_waits_for_its_lock_is_in_the_rebuilt_redis(app: Any) -> None:
     """A consent revoked while a rebuild waits for the journal lock is not resurrected by that rebuild."""
-    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
-    await app.registry.grant_consent(CONSUMER, "acme", "", None, "form", None)
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
+    await app.registry.grant_consent(CONSUMER, "acme", "", None, "form", None, actor="test")
     async with app.journal.consumer(key_of(app, CONSUMER)) as session:
         rebuilding = asyncio.create_task(sync.rebuild(app.journal, app.hot))
         await until(lambda: advisory_lock_waiters(app.database_url), what="the rebuild queued behind this writer")
-        await session.append_consent("acme", "", False, None, "", None)
+        await session.append_consent("acme", "", False, None, "", None, recorded_by="test")
     await rebuilding
     assert await _decision(app) == (Decision.BLOCK, Reason.REGISTERED)
 
@@ -228,8 +228,11 @@ async def test_a_revocation_committed_while_a_rebuild_waits_for_its_lock_is_in_t
 async def test_a_rebuild_racing_live_writes_loses_none_of_them(app: Any) -> None:
     """Writes landing while a rebuild runs all end up in Redis exactly as a quiet rebuild would write them."""
     await _varied_registry(app)
-    writes = [app.registry.set_preference(f"137{i:08d}", i % 2 == 0, [], Source.APP, None, None) for i in range(60)] + [
-        app.registry.grant_consent(f"139{i:08d}", "rival", "", None, "x", None) for i in range(0, 120, 3)
+    writes = [
+        app.registry.set_preference(f"137{i:08d}", i % 2 == 0, [], Source.APP, None, None, actor="test")
+        for i in range(60)
+    ] + [
+        app.registry.grant_consent(f"139{i:08d}", "rival", "", None, "x", None, actor="test") for i in range(0, 120, 3)
     ]
     await asyncio.gather(sync.rebuild(app.journal, app.hot), *writes, sync.rebuild(app.journal, app.hot))
     live = await registry_hashes(app.redis)
@@ -240,7 +243,7 @@ async def test_a_rebuild_racing_live_writes_loses_none_of_them(app: Any) -> None
 
 async def test_replicas_loading_an_empty_redis_at_once_rebuild_it_only_once(app: Any) -> None:
     """Several replicas finding Redis empty together rebuild it once, not once each (each rebuild blocks all Checks)."""
-    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None)
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
     await app.redis.flushdb()
     with structlog.testing.capture_logs() as logs:
         await asyncio.gather(*(sync.ensure_loaded(app.registry, app.journal, app.hot) for _ in range(4)))

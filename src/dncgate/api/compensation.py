@@ -35,7 +35,8 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
                 channel=cc.channel_from_pb(request.channel),
                 description=request.description,
                 request_id=request.request_id,
-            )
+            ),
+            actor=access.current().label,
         )
         _bind(
             case_id=case.case_id,
@@ -63,7 +64,7 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
 
     async def ConfirmResolution(self, request: pb.ConfirmResolutionRequest, context: Ctx) -> pb.Complaint:
         case = await self.service.confirm_resolution(
-            request.case_id, request.satisfied, request.comment, request.request_id
+            request.case_id, request.satisfied, request.comment, request.request_id, actor=access.current().label
         )
         _bind(case_id=case.case_id, case_status=case.status.value, request_id=request.request_id)
         return cc.complaint(case)
@@ -90,7 +91,9 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
         return pb.ListPayoutsResponse(payouts=[cc.payout(p) for p in found], next_page_token=token)
 
     async def MarkPayoutPaid(self, request: pb.MarkPayoutPaidRequest, context: Ctx) -> pb.Payout:
-        paid = await self.payouts.mark_paid(request.payout_id, request.payment_reference, request.request_id)
+        paid = await self.payouts.mark_paid(
+            request.payout_id, request.payment_reference, request.request_id, actor=access.current().label
+        )
         _bind(payout_id=paid.payout_id, case_id=paid.case_id, request_id=request.request_id)
         return cc.payout(paid)
 

@@ -95,6 +95,7 @@ def payout(p: Payout) -> pb.Payout:
         created_at=ts(p.created_at),
         paid_at=ts(p.paid_at),
         payment_reference=p.payment_reference,
+        paid_by=p.paid_by,
     )
 
 

@@ -178,6 +178,7 @@ def preference(masked: str, c: PreferenceChange | None) -> registry_pb2.Preferen
         recorded_at=ts(c.recorded_at),
         found=True,
         journal_seq=c.seq,
+        recorded_by=c.recorded_by,
     )
 
 
@@ -192,4 +193,5 @@ def consent(masked: str, c: ConsentChange) -> registry_pb2.Consent:
         revoked=not c.granted,
         recorded_at=ts(c.recorded_at),
         journal_seq=c.seq,
+        recorded_by=c.recorded_by,
     )

@@ -110,6 +110,7 @@ class CallGateServicer(gateway_pb2_grpc.CallGateServicer):
         self, request: gateway_pb2.ReportCallOutcomeRequest, context: Ctx
     ) -> gateway_pb2.ReportCallOutcomeResponse:
         structlog.contextvars.bind_contextvars(call_id=request.call_id, request_id=request.request_id)
+        reporter = access.current()
         result = await self.outcomes.report(
             OutcomeReport(
                 call_id=request.call_id,
@@ -118,8 +119,9 @@ class CallGateServicer(gateway_pb2_grpc.CallGateServicer):
                 duration_seconds=request.duration_seconds,
                 consumer_opted_out=request.consumer_opted_out,
                 request_id=request.request_id,
-                orgs=access.current().orgs,  # a dialer scoped to orgs reports only their calls
-            )
+                orgs=reporter.orgs,  # the call's org is known once it is found (service.outcome)
+            ),
+            actor=reporter.label,  # an in-call opt-out is journaled as the reporting dialer's
         )
         structlog.contextvars.bind_contextvars(callee=result.callee_masked, opt_out=result.opt_out_registered)
         return gateway_pb2.ReportCallOutcomeResponse(

@@ -7,7 +7,7 @@ from typing import Any, TypeAlias
 
 import structlog
 
-from dncgate.api import convert, imports
+from dncgate.api import access, convert, imports
 from dncgate.service.importer import RegistryImporter
 from dncgate.service.registry import RegistryService
 from dncgate.v1 import registry_pb2, registry_pb2_grpc
@@ -28,6 +28,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
             convert.source(request.source),
             convert.opt_ts(request, "effective_from"),
             request.request_id,
+            actor=access.current().label,
         )
         structlog.contextvars.bind_contextvars(number=view.number_masked, request_id=request.request_id)
         return convert.preference(view.number_masked, view.change)
@@ -56,29 +57,39 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
             convert.opt_ts(request, "expires_at"),
             request.evidence,
             request.request_id,
+            actor=access.current().label,
         )
         structlog.contextvars.bind_contextvars(number=view.number_masked, org=request.org_id)
         return convert.consent(view.number_masked, view.change)
 
     async def RevokeConsent(self, request: registry_pb2.RevokeConsentRequest, context: Ctx) -> registry_pb2.Consent:
         view = await self.service.revoke_consent(
-            request.consumer_number, request.org_id, request.agent_id, request.request_id
+            request.consumer_number, request.org_id, request.agent_id, request.request_id, actor=access.current().label
         )
         structlog.contextvars.bind_contextvars(number=view.number_masked, org=request.org_id)
         return convert.consent(view.number_masked, view.change)
 
     async def SetOrgPolicy(self, request: registry_pb2.SetOrgPolicyRequest, context: Ctx) -> registry_pb2.OrgPolicy:
-        mode = await self.service.set_org_policy(request.org_id, convert.mode_from_pb(request.mode), request.request_id)
-        structlog.contextvars.bind_contextvars(org=request.org_id, mode=mode.value)
-        return registry_pb2.OrgPolicy(org_id=request.org_id, mode=convert.mode_to_pb(mode), explicit=True)
+        entry = await self.service.set_org_policy(
+            request.org_id, convert.mode_from_pb(request.mode), request.request_id, actor=access.current().label
+        )
+        structlog.contextvars.bind_contextvars(org=request.org_id, mode=entry.mode.value)
+        return registry_pb2.OrgPolicy(
+            org_id=request.org_id, mode=convert.mode_to_pb(entry.mode), explicit=True, recorded_by=entry.recorded_by
+        )
 
     async def GetOrgPolicy(self, request: registry_pb2.GetOrgPolicyRequest, context: Ctx) -> registry_pb2.OrgPolicy:
-        mode, explicit = await self.service.get_org_policy(request.org_id)
-        return registry_pb2.OrgPolicy(org_id=request.org_id, mode=convert.mode_to_pb(mode), explicit=explicit)
+        view = await self.service.get_org_policy(request.org_id)
+        return registry_pb2.OrgPolicy(
+            org_id=request.org_id,
+            mode=convert.mode_to_pb(view.mode),
+            explicit=view.explicit,
+            recorded_by=view.recorded_by,
+        )
 
     async def ImportRegistry(
         self, request_iterator: AsyncIterable[registry_pb2.ImportRegistryRequest], context: Ctx
     ) -> registry_pb2.ImportRegistrySummary:
-        summary = await self.importer.run(imports.rows(request_iterator))
+        summary = await self.importer.run(imports.rows(request_iterator), actor=access.current().label)
         structlog.contextvars.bind_contextvars(rows=summary.rows, accepted=summary.accepted, invalid=summary.invalid)
         return imports.summary(summary)

@@ -19,6 +19,7 @@ def _print_consent(c: registry_pb2.Consent) -> None:
             ("agent", c.agent_id or "(any agent)"),
             ("state", "revoked" if c.revoked else "granted"),
             ("expires", fmt_ts(c.expires_at, c.HasField("expires_at")) if not c.revoked else "-"),
+            ("recorded by", c.recorded_by or "-"),
             ("journal seq", str(c.journal_seq)),
         ]
     )

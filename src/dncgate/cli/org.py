@@ -16,7 +16,8 @@ def cmd_set_mode(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     p = stub.SetOrgPolicy(
         registry_pb2.SetOrgPolicyRequest(org_id=ns.org, mode=ns.mode, request_id=ns.request_id), timeout=ns.timeout
     )
-    kv([("org", p.org_id), ("mode", enum_name(common_pb2.Mode, p.mode, "MODE_").lower())])
+    mode = enum_name(common_pb2.Mode, p.mode, "MODE_").lower()
+    kv([("org", p.org_id), ("mode", mode), ("recorded by", p.recorded_by or "-")])
     return 0
 
 
@@ -24,7 +25,10 @@ def cmd_get(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     stub = registry_pb2_grpc.RegistryStub(channel)
     p = stub.GetOrgPolicy(registry_pb2.GetOrgPolicyRequest(org_id=ns.org), timeout=ns.timeout)
     mode = enum_name(common_pb2.Mode, p.mode, "MODE_").lower()
-    kv([("org", p.org_id), ("mode", mode if p.explicit else f"{mode} (default)")])
+    if not p.explicit:
+        kv([("org", p.org_id), ("mode", f"{mode} (default)")])
+        return 0
+    kv([("org", p.org_id), ("mode", mode), ("recorded by", p.recorded_by or "-")])
     return 0
 
 

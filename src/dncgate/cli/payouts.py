@@ -27,7 +27,7 @@ def cmd_list(ns: argparse.Namespace, channel: grpc.Channel) -> int:
         timeout=ns.timeout,
     )
     table = Table(title="payouts, newest first")
-    for col in ("payout", "case", "consumer", "caller", "amount", "status", "booked", "paid", "reference"):
+    for col in ("payout", "case", "consumer", "caller", "amount", "status", "booked", "paid", "reference", "paid by"):
         table.add_column(col)
     for p in r.payouts:
         status = enum_name(pb.PayoutStatus, p.status, "PAYOUT_STATUS_")
@@ -41,6 +41,7 @@ def cmd_list(ns: argparse.Namespace, channel: grpc.Channel) -> int:
             fmt_ts(p.created_at),
             fmt_ts(p.paid_at, p.HasField("paid_at")),
             p.payment_reference or "-",
+            p.paid_by or "-",
         )
     console.print(table)
     next_page(r.next_page_token)
@@ -80,6 +81,7 @@ def cmd_mark_paid(ns: argparse.Namespace, channel: grpc.Channel) -> int:
             ("status", enum_name(pb.PayoutStatus, p.status, "PAYOUT_STATUS_")),
             ("paid", fmt_ts(p.paid_at)),
             ("reference", p.payment_reference),
+            ("paid by", p.paid_by or "-"),
         ]
     )
     return 0

@@ -31,6 +31,7 @@ def _print_preference(p: registry_pb2.Preference) -> None:
             ("source", enum_name(common_pb2.Source, p.source, "SOURCE_").lower()),
             ("effective from", fmt_ts(p.effective_from)),
             ("recorded at", fmt_ts(p.recorded_at)),
+            ("recorded by", p.recorded_by or "-"),
             ("journal seq", str(p.journal_seq)),
         ]
     )
@@ -65,7 +66,7 @@ def cmd_history(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     stub = registry_pb2_grpc.RegistryStub(channel)
     h = stub.GetPreferenceHistory(registry_pb2.GetPreferenceHistoryRequest(number=ns.number), timeout=ns.timeout)
     table = Table(title=f"preference history of {h.number_masked}")
-    for col in ("seq", "do not disturb", "categories", "source", "effective from", "recorded at"):
+    for col in ("seq", "do not disturb", "categories", "source", "effective from", "recorded at", "recorded by"):
         table.add_column(col)
     for p in h.entries:
         table.add_row(
@@ -75,11 +76,12 @@ def cmd_history(ns: argparse.Namespace, channel: grpc.Channel) -> int:
             enum_name(common_pb2.Source, p.source, "SOURCE_").lower(),
             fmt_ts(p.effective_from),
             fmt_ts(p.recorded_at),
+            p.recorded_by or "-",
         )
     console.print(table)
     if h.consents:
         ct = Table(title="consents")
-        for col in ("seq", "org", "agent", "action", "expires", "evidence", "recorded at"):
+        for col in ("seq", "org", "agent", "action", "expires", "evidence", "recorded at", "recorded by"):
             ct.add_column(col)
         for c in h.consents:
             ct.add_row(
@@ -90,6 +92,7 @@ def cmd_history(ns: argparse.Namespace, channel: grpc.Channel) -> int:
                 fmt_ts(c.expires_at, c.HasField("expires_at")),
                 c.evidence,
                 fmt_ts(c.recorded_at),
+                c.recorded_by or "-",
             )
         console.print(ct)
     return 0

@@ -86,6 +86,14 @@ class Principal:
         return ADMIN in self.roles
 
 
+def actor(label: str) -> str:
+    """`label` (a principal's `Principal.label`) as the name a write is recorded under; every journal
+    entry, history entry and payment a request makes names one, so an empty one is a bug (ValueError)."""
+    if not label.strip():
+        raise ValueError("a write is recorded under the principal that made it: the actor is required")
+    return label
+
+
 def methods_of(roles: Iterable[str]) -> frozenset[str]:
     """Every method the roles together may call."""
     return frozenset().union(*(ROLE_METHODS[r] for r in roles))

@@ -39,6 +39,11 @@ REVIEWABLE = frozenset({Status.MANUAL_REVIEW, Status.REOPENED})
 AWAITING_PAYMENT = frozenset({Status.VERIFIED, Status.PARTIALLY_VERIFIED})
 
 
+# The actor of the history entries dncgate writes itself (verification results, status a payment
+# completes); every entry a request causes names that request's principal (`Principal.label`).
+SYSTEM = "dncgate"
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
     at: datetime
@@ -152,6 +157,7 @@ class Payout:
     created_at: datetime
     paid_at: datetime | None = None
     payment_reference: str = ""
+    paid_by: str = ""  # the principal that marked it paid; "" while pending, or paid before access control
 
 
 def needs_payment(payout: Payout, reference: str) -> bool:

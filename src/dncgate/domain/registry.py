@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from dncgate.domain.types import Source
+from dncgate.domain.types import Mode, Source
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +19,8 @@ class PreferenceChange:
     source: Source
     effective_from: datetime
     recorded_at: datetime
+    # Who made the entry: the authenticated principal's label; "" for entries from before access control.
+    recorded_by: str = ""
 
     @property
     def mask(self) -> int:
@@ -95,6 +97,15 @@ class ConsentChange:
     evidence: str
     effective_at: datetime
     recorded_at: datetime
+    recorded_by: str = ""  # as PreferenceChange.recorded_by
+
+
+@dataclass(frozen=True, slots=True)
+class OrgPolicyEntry:
+    """An org's policy journal entry: its mode from then on, and who set it (as PreferenceChange.recorded_by)."""
+
+    mode: Mode
+    recorded_by: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from dncgate import phone
+from dncgate.domain import access
 from dncgate.domain import case as cases
 from dncgate.domain import verification as v
-from dncgate.domain.case import Case, Channel, Deadlines, HistoryEntry, Status
+from dncgate.domain.case import SYSTEM, Case, Channel, Deadlines, HistoryEntry, Status
 from dncgate.domain.errors import Conflict, InvalidArgument, NotFound
 from dncgate.domain.money import Money
 from dncgate.sealing import NumberSealer
@@ -28,7 +29,6 @@ log = structlog.get_logger("dncgate.compensation")
 DEFAULT_WINDOW = timedelta(days=30)
 MAX_CALLERS = 50
 MAX_TEXT = 4000
-SYSTEM = "dncgate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +109,10 @@ class CompensationService:
             raise InvalidArgument(field, f"is longer than {MAX_TEXT} characters")
         return redact(text.strip(), self.region, keep)
 
-    async def file_complaint(self, req: ComplaintInput) -> Case:
-        """Verify every named caller now and book what is owed, all in one transaction."""
+    async def file_complaint(self, req: ComplaintInput, *, actor: str) -> Case:
+        """Verify every named caller now and book what is owed, all in one transaction; `actor` (the
+        principal that filed it) is the history's "filed" entry, dncgate the verification's."""
+        access.actor(actor)
         consumer = self._consumer(req.consumer_number)
         named = self._callers(req.caller_numbers)
         now = self.now()
@@ -148,7 +150,7 @@ class CompensationService:
                 by_caller = {f.caller_number: f for f in verified}
                 findings = [by_caller[c] if ok else v.unparsable(c, self.amount.currency) for c, ok in named]
                 findings = await self._book(tx, draft.case_id, key, consumer, findings, now)
-                created = await self._settle(tx, draft, findings, now, req.channel or Channel.HOTLINE, len(calls))
+                created = await self._settle(tx, draft, findings, now, actor, len(calls))
         if created is None:
             assert request_id is not None
             replay = await self._replay(request_id, key)
@@ -182,7 +184,7 @@ class CompensationService:
         return out
 
     async def _settle(
-        self, tx: CaseWrites, draft: Case, findings: list[v.Finding], now: datetime, channel: Channel, calls: int
+        self, tx: CaseWrites, draft: Case, findings: list[v.Finding], now: datetime, actor: str, calls: int
     ) -> str:
         status = cases.status_of(findings)
         total = v.total(findings, self.amount.currency)
@@ -193,7 +195,12 @@ class CompensationService:
         await tx.add_history(
             draft.case_id,
             [
-                HistoryEntry(now, channel.value.lower(), "filed", f"{len(findings)} caller numbers, calls in {window}"),
+                HistoryEntry(
+                    now,
+                    actor,
+                    "filed",
+                    f"via {draft.channel.value.lower()}: {len(findings)} caller numbers, calls in {window}",
+                ),
                 HistoryEntry(
                     now, SYSTEM, status.value.lower(), f"{calls} calls on record; {cases.summary(findings, total)}"
                 ),
@@ -228,8 +235,12 @@ class CompensationService:
         )
         return found, encode_token("c", more)
 
-    async def confirm_resolution(self, case_id: str, satisfied: bool, comment: str, request_id: str = "") -> Case:
-        """The consumer's word on the outcome: CLOSED when satisfied, REOPENED for another look if not."""
+    async def confirm_resolution(
+        self, case_id: str, satisfied: bool, comment: str, request_id: str = "", *, actor: str
+    ) -> Case:
+        """The consumer's word on the outcome, relayed by `actor` (the principal that called):
+        CLOSED when satisfied, REOPENED for another look if not."""
+        access.actor(actor)
         if not case_id.strip():
             raise InvalidArgument("case_id", "is required")
         async with self.cases.transaction() as tx:
@@ -241,7 +252,7 @@ class CompensationService:
                 now = self.now()
                 action = "confirmed_resolved" if satisfied else "reopened"
                 note = self._text(comment, "comment", _callers_of(case))
-                await tx.add_history(case.case_id, [HistoryEntry(now, "consumer", action, note)])
+                await tx.add_history(case.case_id, [HistoryEntry(now, actor, action, note)])
                 await tx.set_status(case.case_id, status, case.total, now)
                 log.info("complaint_confirmed", case_id=case.case_id, status=status.value)
         return await self.get_complaint(case.case_id)
@@ -253,6 +264,7 @@ class CompensationService:
         VERIFIED upholds the consumer against the consent on file: each consent-disputed caller with calls
         earns its payout (unless that pair was compensated already); REJECTED leaves the findings as they are.
         """
+        access.actor(actor)
         if not case_id.strip():
             raise InvalidArgument("case_id", "is required")
         if decision not in (Status.VERIFIED, Status.REJECTED):

@@ -3,7 +3,8 @@
 Numbers are parsed (`phone_fast`, else `phonenumbers`) and keyed (HMAC digest) as they arrive; valid
 rows collect into chunks of about `chunk_rows` (40,000). Per chunk:
 
-1. **Journal.** One binary COPY into `preference_journal`, one transaction. Chunks are copied one
+1. **Journal.** One binary COPY into `preference_journal`, one transaction, every row recorded by
+   the import's principal (`run`'s `actor`). Chunks are copied one
    after the other and a chunk is sorted by key with a stable sort, so each number's rows get seqs
    in the feed's order (rows without effective_from share the import's start time, so a number's
    last row wins). A failed chunk leaves nothing; the chunks before it stay.
@@ -47,6 +48,7 @@ from collections.abc import AsyncIterable, Sequence
 import structlog
 
 from dncgate import phone
+from dncgate.domain import access
 from dncgate.domain.errors import InvalidArgument, Unavailable
 from dncgate.domain.imports import ImportRow, ImportSummary, fold_entries, fold_one
 from dncgate.domain.registry import epoch_us
@@ -85,16 +87,18 @@ class RegistryImporter:
         self._digest = registry.keyer.uncached()
         self._writer = registry.bulk
 
-    async def run(self, batches: AsyncIterable[Sequence[ImportRow]]) -> ImportSummary:
-        """Import every row the batches carry, in order; the summary counts and explains the invalid ones.
+    async def run(self, batches: AsyncIterable[Sequence[ImportRow]], *, actor: str) -> ImportSummary:
+        """Import every row the batches carry, in order, each journaled as made by `actor` (the principal
+        that sent the feed); the summary counts and explains the invalid ones.
 
         Cut short (the client gone, a malformed message, a failed chunk), an import still finishes
         the chunks it has started, journal and Redis, and keeps them; it starts no other.
         """
+        access.actor(actor)
         started_us = epoch_us(self.registry.now())
         summary = ImportSummary()
         chunk: list[JournalRow] = []
-        flights = _InFlight(self)
+        flights = _InFlight(self, actor)
         malformed: InvalidArgument | None = None
         try:
             try:
@@ -142,12 +146,12 @@ class RegistryImporter:
         parsed = phone.try_parse(number, self.registry.region)
         return parsed.e164 if parsed is not None else None
 
-    async def journal_after(self, previous: asyncio.Task[int] | None, chunk: list[JournalRow]) -> int:
+    async def journal_after(self, previous: asyncio.Task[int] | None, chunk: list[JournalRow], actor: str) -> int:
         """Once the previous chunk is journaled (the journal keeps the feed's order), COPY this one."""
         if previous is not None:
             await previous  # its failure is this chunk's too: nothing after a lost chunk is journaled
         chunk.sort(key=_by_key)  # stable: a number's rows keep the feed's order (see append_preferences)
-        return await self.registry.journal.append_import_rows(chunk)
+        return await self.registry.journal.append_import_rows(chunk, actor)
 
     async def apply_after(self, journaled: asyncio.Task[int], chunk: list[JournalRow]) -> None:
         """Once the chunk is journaled, apply its consumers' folded journals to Redis."""
@@ -201,8 +205,9 @@ class _InFlight:
 
     DEPTH = 3
 
-    def __init__(self, importer: RegistryImporter) -> None:
+    def __init__(self, importer: RegistryImporter, actor: str) -> None:
         self.importer = importer
+        self.actor = actor
         self.tasks: list[tuple[asyncio.Task[int], asyncio.Task[None]]] = []
 
     async def submit(self, chunk: list[JournalRow]) -> None:
@@ -211,7 +216,7 @@ class _InFlight:
         if len(self.tasks) == self.DEPTH:
             await self.tasks.pop(0)[1]  # memory: the oldest chunk is applied before another starts
         previous = self.tasks[-1][0] if self.tasks else None
-        journaled = asyncio.create_task(self.importer.journal_after(previous, chunk))
+        journaled = asyncio.create_task(self.importer.journal_after(previous, chunk, self.actor))
         self.tasks.append((journaled, asyncio.create_task(self.importer.apply_after(journaled, chunk))))
 
     async def finish(self) -> None:

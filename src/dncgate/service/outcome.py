@@ -66,6 +66,8 @@ class OptOuts(Protocol):
         source: Source,
         effective_from: datetime | None,
         request_id: str | None,
+        *,
+        actor: str,
     ) -> PreferenceView: ...
 
 
@@ -80,8 +82,9 @@ class OutcomeService:
         self.calls = calls
         self.registry = registry
 
-    async def report(self, r: OutcomeReport) -> OutcomeResult:
-        """Merge the report into the call's outcome; with an opt-out, write do-not-disturb to the journal."""
+    async def report(self, r: OutcomeReport, *, actor: str) -> OutcomeResult:
+        """Merge the report into the call's outcome; with an opt-out, write do-not-disturb to the journal,
+        recorded as made by `actor` (the principal of the dialler that reported it)."""
         if not r.call_id.strip():
             raise InvalidArgument("call_id", "is required")
         if not _CALL_ID.match(r.call_id):
@@ -106,7 +109,14 @@ class OutcomeService:
         if r.consumer_opted_out:
             # Every category, effective now; the journal's request_id makes a repeated report a no-op.
             await self.registry.set_preference_by_key(
-                call.callee_key, call.callee_masked, True, (), Source.IN_CALL, None, opt_out_request_id(r.call_id)
+                call.callee_key,
+                call.callee_masked,
+                True,
+                (),
+                Source.IN_CALL,
+                None,
+                opt_out_request_id(r.call_id),
+                actor=actor,
             )
             registered = True
         log.info(

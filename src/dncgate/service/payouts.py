@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
+from dncgate.domain import access
 from dncgate.domain import case as cases
-from dncgate.domain.case import HistoryEntry, Payout, PayoutStatus
+from dncgate.domain.case import SYSTEM, HistoryEntry, Payout, PayoutStatus
 from dncgate.domain.errors import FailedPrecondition, InvalidArgument, NotFound
 from dncgate.domain.money import Money
 from dncgate.domain.reports import FundPeriod, FundSummary, Period, ViolationReport, fund_summary, violation_report
@@ -65,12 +66,14 @@ class PayoutDesk:
         )
         return found, encode_token("p", more)
 
-    async def mark_paid(self, payout_id: str, reference: str, request_id: str = "") -> Payout:
-        """Record the payment system's confirmation; the same reference again changes nothing.
+    async def mark_paid(self, payout_id: str, reference: str, request_id: str = "", *, actor: str) -> Payout:
+        """Record the payment system's confirmation, made by `actor` (the principal that marked it: the
+        payout's `paid_by` and its case's history entry); the same reference again changes nothing.
 
         A case waiting for its money becomes PAID with its last payout, in the same transaction. A phone
         number in the reference is masked before it is stored (its transaction ids stay readable).
         """
+        access.actor(actor)
         payout_id, reference = payout_id.strip(), reference.strip()
         if not payout_id:
             raise InvalidArgument("payout_id", "is required")
@@ -92,15 +95,11 @@ class PayoutDesk:
             )
             if not replay and cases.needs_payment(payout, reference):
                 now = self.now()
-                await tx.mark_paid(payout_id, now, reference)
-                history = [
-                    HistoryEntry(now, "payments", "payout_paid", f"{payout_id}: {payout.amount}, ref {reference}")
-                ]
+                await tx.mark_paid(payout_id, now, reference, actor)
+                history = [HistoryEntry(now, actor, "payout_paid", f"{payout_id}: {payout.amount}, ref {reference}")]
                 status = cases.after_payment(case.status, await tx.payouts_paid(case_id))
                 if status is not case.status:
-                    history.append(
-                        HistoryEntry(now, "dncgate", status.value.lower(), "every payout of the case is paid")
-                    )
+                    history.append(HistoryEntry(now, SYSTEM, status.value.lower(), "every payout of the case is paid"))
                     await tx.set_status(case_id, status, case.total, now)
                 await tx.add_history(case_id, history)
                 log.info("payout_paid", payout_id=payout_id, case_id=case_id, case_status=status.value)

@@ -18,10 +18,12 @@ from typing import Any, Generic, Protocol, TypeVar
 import structlog
 
 from dncgate import phone
+from dncgate.domain import access
 from dncgate.domain.errors import InvalidArgument, StoreUnavailable, Unavailable
 from dncgate.domain.registry import (
     Consent,
     ConsentChange,
+    OrgPolicyEntry,
     PreferenceChange,
     Schedule,
     consents_at,
@@ -44,6 +46,8 @@ class ConsumerWrites(Protocol):
         source: Source,
         effective_from: datetime | None,
         request_id: str | None,
+        *,
+        recorded_by: str,
     ) -> tuple[PreferenceChange, bool]: ...
 
     async def append_consent(
@@ -54,6 +58,8 @@ class ConsumerWrites(Protocol):
         expires_at: datetime | None,
         evidence: str,
         request_id: str | None,
+        *,
+        recorded_by: str,
     ) -> tuple[ConsentChange, bool]: ...
 
     async def preference_changes(self) -> list[PreferenceChange]: ...
@@ -65,7 +71,7 @@ class RegistryJournal(Protocol):
     """The journal as the registry use cases write and read it (PostgreSQL: store/journal.py).
 
     `org_writer` yields the connection holding the org's lock, handed back to `set_org_mode` and
-    `org_mode` so they run under it; the use case never looks inside it.
+    `org_policy` so they run under it; the use case never looks inside it.
     """
 
     def consumer(self, key: bytes) -> AbstractAsyncContextManager[ConsumerWrites]: ...
@@ -76,9 +82,11 @@ class RegistryJournal(Protocol):
 
     def org_writer(self, org_id: str) -> AbstractAsyncContextManager[Any]: ...
 
-    async def set_org_mode(self, org_id: str, mode: Mode, request_id: str | None, conn: Any = None) -> Mode: ...
+    async def set_org_mode(
+        self, org_id: str, mode: Mode, request_id: str | None, conn: Any = None, *, recorded_by: str
+    ) -> OrgPolicyEntry: ...
 
-    async def org_mode(self, org_id: str, conn: Any = None) -> Mode | None: ...
+    async def org_policy(self, org_id: str, conn: Any = None) -> OrgPolicyEntry | None: ...
 
 
 class RegistryHot(Protocol):
@@ -119,6 +127,13 @@ class PreferenceView:
 class ConsentView:
     number_masked: str
     change: ConsentChange
+
+
+@dataclass(frozen=True, slots=True)
+class OrgPolicyView:
+    mode: Mode
+    explicit: bool  # False: the org has no policy of its own and the default applies
+    recorded_by: str = ""  # who set the policy in force ("" for the default, or set before access control)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,10 +191,20 @@ class RegistryService(Generic[J, H]):
         source: Source,
         effective_from: datetime | None,
         request_id: str | None,
+        *,
+        actor: str,
     ) -> PreferenceView:
+        """Journal the change under `actor` (the principal that asked for it), then apply it to Redis."""
         n = self._number(number, "number")
         return await self.set_preference_by_key(
-            self.keyer.digest(n.e164), n.masked, do_not_disturb, categories, source, effective_from, request_id
+            self.keyer.digest(n.e164),
+            n.masked,
+            do_not_disturb,
+            categories,
+            source,
+            effective_from,
+            request_id,
+            actor=actor,
         )
 
     async def set_preference_by_key(
@@ -191,19 +216,22 @@ class RegistryService(Generic[J, H]):
         source: Source,
         effective_from: datetime | None,
         request_id: str | None,
+        *,
+        actor: str,
     ) -> PreferenceView:
         """set_preference for a caller that holds the consumer's keyed hash, not the number.
 
         An in-call opt-out knows the call, and the call event keeps only the callee's digest and mask;
         the journal is keyed by that digest anyway, so the write goes through the same path.
         """
+        access.actor(actor)
         if len(key) != 32:
             raise ValueError("a consumer key is the 32-byte HMAC-SHA256 digest of the E.164 number")
         if source is Source.UNSPECIFIED:
             raise InvalidArgument("source", "is required (APP, HOTLINE, IN_CALL, NATIONAL_REGISTRY or ADMIN)")
         async with self.journal.consumer(key) as session:
             change, created = await session.append_preference(
-                do_not_disturb, mask_of(categories), source, effective_from, request_id or None
+                do_not_disturb, mask_of(categories), source, effective_from, request_id or None, recorded_by=actor
             )
             await self._apply(session, key, change.seq, preferences=True)
         log.info("preference_set", number=masked, dnd=change.do_not_disturb, seq=change.seq, replay=not created)
@@ -228,11 +256,15 @@ class RegistryService(Generic[J, H]):
         expires_at: datetime | None,
         evidence: str,
         request_id: str | None,
+        *,
+        actor: str,
     ) -> ConsentView:
-        return await self._consent(number, org_id, agent_id, True, expires_at, evidence, request_id)
+        return await self._consent(number, org_id, agent_id, True, expires_at, evidence, request_id, actor)
 
-    async def revoke_consent(self, number: str, org_id: str, agent_id: str, request_id: str | None) -> ConsentView:
-        return await self._consent(number, org_id, agent_id, False, None, "", request_id)
+    async def revoke_consent(
+        self, number: str, org_id: str, agent_id: str, request_id: str | None, *, actor: str
+    ) -> ConsentView:
+        return await self._consent(number, org_id, agent_id, False, None, "", request_id, actor)
 
     async def _consent(
         self,
@@ -243,7 +275,9 @@ class RegistryService(Generic[J, H]):
         expires_at: datetime | None,
         evidence: str,
         request_id: str | None,
+        actor: str,
     ) -> ConsentView:
+        access.actor(actor)
         n = self._number(number, "consumer_number")
         if not org_id.strip():
             raise InvalidArgument("org_id", "is required")
@@ -255,7 +289,7 @@ class RegistryService(Generic[J, H]):
         evidence = redact(evidence, self.region)  # "recorded call from 139…": the journal is append-only
         async with self.journal.consumer(key) as session:
             change, created = await session.append_consent(
-                org_id, agent_id, granted, expires_at, evidence, request_id or None
+                org_id, agent_id, granted, expires_at, evidence, request_id or None, recorded_by=actor
             )
             await self._apply(session, key, change.seq, consents=[(change.org_id, change.agent_id)])
         log.info(
@@ -306,7 +340,11 @@ class RegistryService(Generic[J, H]):
             await self.hot.apply(key, schedule_of(prefs, now), states, seq)
         self.dirty.discard(key)
 
-    async def set_org_policy(self, org_id: str, mode: Mode | None, request_id: str | None) -> Mode:
+    async def set_org_policy(
+        self, org_id: str, mode: Mode | None, request_id: str | None, *, actor: str
+    ) -> OrgPolicyEntry:
+        """Journal the org's mode under `actor`; with a request_id already used, that entry (and who made it)."""
+        access.actor(actor)
         if not org_id.strip():
             raise InvalidArgument("org_id", "is required")
         if mode is None:
@@ -314,17 +352,19 @@ class RegistryService(Generic[J, H]):
         # Under the org's write lock, so concurrent changes reach Redis in journal order; and Redis gets
         # the org's latest mode, not the entry a replayed (possibly superseded) request_id returns.
         async with self.journal.org_writer(org_id) as conn:
-            stored = await self.journal.set_org_mode(org_id, mode, request_id or None, conn)
-            current = await self.journal.org_mode(org_id, conn) or stored
+            stored = await self.journal.set_org_mode(org_id, mode, request_id or None, conn, recorded_by=actor)
+            current = await self.journal.org_policy(org_id, conn) or stored
             try:
-                await self.hot.set_mode(org_id, current)
+                await self.hot.set_mode(org_id, current.mode)
             except StoreUnavailable as exc:
                 raise Unavailable("the policy is recorded in the journal but Redis could not be updated") from exc
-        log.info("org_policy_set", org=org_id, mode=stored.value)
+        log.info("org_policy_set", org=org_id, mode=stored.mode.value)
         return stored
 
-    async def get_org_policy(self, org_id: str) -> tuple[Mode, bool]:
+    async def get_org_policy(self, org_id: str) -> OrgPolicyView:
         if not org_id.strip():
             raise InvalidArgument("org_id", "is required")
-        mode = await self.journal.org_mode(org_id)
-        return (mode, True) if mode else (self.default_mode, False)
+        entry = await self.journal.org_policy(org_id)
+        if entry is None:
+            return OrgPolicyView(self.default_mode, explicit=False)
+        return OrgPolicyView(entry.mode, explicit=True, recorded_by=entry.recorded_by)

@@ -19,11 +19,12 @@ from dncgate.domain.registry import Consent, Schedule
 from dncgate.store.hot import SEQ, HotRegistry, encode_consent, encode_schedule
 
 _COPY = (
-    "COPY preference_journal (consumer_key, do_not_disturb, categories, source, effective_from)"
+    "COPY preference_journal (consumer_key, do_not_disturb, categories, source, effective_from, recorded_by)"
     " FROM STDIN (FORMAT BINARY)"
 )
 # PostgreSQL's binary COPY: signature, flags, header extension length; each row is a field count and
-# (length, bytes) per field; timestamptz is microseconds since 2000-01-01 UTC.
+# (length, bytes) per field; timestamptz is microseconds since 2000-01-01 UTC. `_ROW` packs a row's
+# first five fields; recorded_by, the same for every row of an import, follows as bytes made once.
 _HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 _TRAILER = struct.pack("!h", -1)
 _ROW = struct.Struct("!hi32si?iiihiq")
@@ -87,17 +88,23 @@ SELECT consumer_key, effective_us, seq, mask FROM (
 JournalRow = tuple[bytes, bool, int, int, int]
 
 
-def encode_rows(rows: Iterable[JournalRow]) -> bytes:
-    """The rows in PostgreSQL's binary COPY format (without the stream's header and trailer)."""
+def encode_rows(rows: Iterable[JournalRow], recorded_by: str) -> bytes:
+    """The rows, each recorded by `recorded_by`, in PostgreSQL's binary COPY format (without the
+    stream's header and trailer)."""
     pack = _ROW.pack
-    return b"".join(
-        pack(5, 32, key, 1, dnd, 4, mask, 2, source, 8, effective_us - _PG_EPOCH_US)
+    by = recorded_by.encode()
+    last = struct.pack("!i", len(by)) + by
+    # The last field of every row is the same bytes: joined between the rows, and once after the last.
+    encoded = last.join(
+        pack(6, 32, key, 1, dnd, 4, mask, 2, source, 8, effective_us - _PG_EPOCH_US)
         for key, dnd, mask, source, effective_us in rows
     )
+    return encoded + last if encoded else b""
 
 
-async def append_preferences(pool: AsyncConnectionPool[Any], rows: Sequence[JournalRow]) -> int:
-    """Append the rows to the journal in one transaction (all or none), in order; the last row's seq.
+async def append_preferences(pool: AsyncConnectionPool[Any], rows: Sequence[JournalRow], recorded_by: str) -> int:
+    """Append the rows, made by `recorded_by` (an import's principal), to the journal in one transaction
+    (all or none), in order; the last row's seq.
 
     Their seqs follow their order. Callers sort a chunk by key first (a stable sort keeps each
     number's rows in feed order): the journal's consumer index then takes its entries in key order,
@@ -108,7 +115,7 @@ async def append_preferences(pool: AsyncConnectionPool[Any], rows: Sequence[Jour
         async with conn.cursor() as cur, cur.copy(_COPY) as copy:
             await copy.write(_HEADER)
             for start in range(0, len(rows), _COPY_PART):
-                await copy.write(encode_rows(rows[start : start + _COPY_PART]))
+                await copy.write(encode_rows(rows[start : start + _COPY_PART], recorded_by))
             await copy.write(_TRAILER)
         # currval is this session's last nextval: the seq of the copy's last row.
         row = await (await conn.execute("SELECT currval('journal_seq')")).fetchone()

@@ -19,7 +19,7 @@ _CASE_COLS = (
 )
 PAYOUT_COLS = (
     "payout_id, case_id, consumer_masked, caller_e164, amount_minor, currency, status, created_at,"
-    " paid_at, payment_reference"
+    " paid_at, payment_reference, paid_by"
 )
 
 
@@ -34,6 +34,7 @@ def payout_of(row: Sequence[Any]) -> Payout:
         created_at=row[7],
         paid_at=row[8],
         payment_reference=row[9] or "",
+        paid_by=row[10] or "",
     )
 
 

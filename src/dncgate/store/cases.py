@@ -178,10 +178,11 @@ class CaseWriter:
         row = await cur.fetchone()
         return payout_of(row) if row else None
 
-    async def mark_paid(self, payout_id: str, at: datetime, reference: str) -> None:
+    async def mark_paid(self, payout_id: str, at: datetime, reference: str, paid_by: str) -> None:
         await self.conn.execute(
-            "UPDATE payouts SET status = 'PAID', paid_at = %s, payment_reference = %s WHERE payout_id = %s",
-            (at, reference, payout_id),
+            "UPDATE payouts SET status = 'PAID', paid_at = %s, payment_reference = %s, paid_by = %s"
+            " WHERE payout_id = %s",
+            (at, reference, paid_by, payout_id),
         )
 
     async def payouts_paid(self, case_id: str) -> list[bool]:

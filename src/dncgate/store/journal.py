@@ -12,7 +12,7 @@ import psycopg
 from psycopg.rows import tuple_row
 
 from dncgate.domain.errors import Conflict, PepperMismatch
-from dncgate.domain.registry import ConsentChange, PreferenceChange
+from dncgate.domain.registry import ConsentChange, OrgPolicyEntry, PreferenceChange
 from dncgate.domain.types import Mode, Source
 from dncgate.store.bulk import JournalRow, append_preferences
 from dncgate.store.errors import pg_outages
@@ -25,8 +25,8 @@ _REBUILD_LOCK = 0x646E6372
 # overlaps the single-bigint space of the consumer and rebuild locks.
 _ORG_LOCK_CLASS = 0x646E636F
 
-_PREF_COLS = "seq, do_not_disturb, categories, source, effective_from, recorded_at"
-_CONSENT_COLS = "seq, org_id, agent_id, granted, expires_at, evidence, effective_at, recorded_at"
+_PREF_COLS = "seq, do_not_disturb, categories, source, effective_from, recorded_at, recorded_by"
+_CONSENT_COLS = "seq, org_id, agent_id, granted, expires_at, evidence, effective_at, recorded_at, recorded_by"
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -40,11 +40,11 @@ def _org_lock(org_id: str) -> int:
 
 
 def _pref(row: Sequence[Any]) -> PreferenceChange:
-    return PreferenceChange(row[0], row[1], row[2], Source(row[3]), row[4], row[5])
+    return PreferenceChange(row[0], row[1], row[2], Source(row[3]), row[4], row[5], row[6])
 
 
 def _consent(row: Sequence[Any]) -> ConsentChange:
-    return ConsentChange(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
+    return ConsentChange(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8])
 
 
 # For the other modules that read consent rows (store/catchup.py).
@@ -93,15 +93,18 @@ class ConsumerSession:
         source: Source,
         effective_from: datetime | None,
         request_id: str | None,
+        *,
+        recorded_by: str,
     ) -> tuple[PreferenceChange, bool]:
-        """Append a change; with a request_id already used, return that entry and False."""
+        """Append a change made by `recorded_by`; with a request_id already used, return that entry
+        (with the principal that made it) and False."""
         async with self.conn.transaction():
             cur = await self.conn.execute(
                 "INSERT INTO preference_journal"
-                " (consumer_key, do_not_disturb, categories, source, effective_from, request_id)"
-                " VALUES (%s, %s, %s, %s, COALESCE(%s, clock_timestamp()), %s)"
+                " (consumer_key, do_not_disturb, categories, source, effective_from, request_id, recorded_by)"
+                " VALUES (%s, %s, %s, %s, COALESCE(%s, clock_timestamp()), %s, %s)"
                 f" ON CONFLICT (request_id) DO NOTHING RETURNING {_PREF_COLS}",
-                (self.key, do_not_disturb, mask, int(source), effective_from, request_id),
+                (self.key, do_not_disturb, mask, int(source), effective_from, request_id, recorded_by),
             )
             row = await cur.fetchone()
             if row is not None:
@@ -127,14 +130,15 @@ class ConsumerSession:
         expires_at: datetime | None,
         evidence: str,
         request_id: str | None,
+        *,
+        recorded_by: str,
     ) -> tuple[ConsentChange, bool]:
         async with self.conn.transaction():
             cur = await self.conn.execute(
-                "INSERT INTO consent_journal"
-                " (consumer_key, org_id, agent_id, granted, expires_at, evidence, effective_at, request_id)"
-                " VALUES (%s, %s, %s, %s, %s, %s, clock_timestamp(), %s)"
+                "INSERT INTO consent_journal (consumer_key, org_id, agent_id, granted, expires_at, evidence,"
+                " effective_at, request_id, recorded_by) VALUES (%s, %s, %s, %s, %s, %s, clock_timestamp(), %s, %s)"
                 f" ON CONFLICT (request_id) DO NOTHING RETURNING {_CONSENT_COLS}",
-                (self.key, org_id, agent_id, granted, expires_at, evidence, request_id),
+                (self.key, org_id, agent_id, granted, expires_at, evidence, request_id, recorded_by),
             )
             row = await cur.fetchone()
             if row is not None:
@@ -174,9 +178,9 @@ class Journal:
         self.db = db
         self.pool = db.pool  # for bulk COPYs (store.bulk), which no RPC deadline cuts
 
-    async def append_import_rows(self, rows: Sequence[JournalRow]) -> int:
+    async def append_import_rows(self, rows: Sequence[JournalRow], recorded_by: str) -> int:
         """An import's chunk appended by COPY in one transaction (`store.bulk.append_preferences`)."""
-        return await append_preferences(self.pool, rows)
+        return await append_preferences(self.pool, rows, recorded_by)
 
     @contextlib.asynccontextmanager
     async def consumer(self, key: bytes) -> AsyncIterator[ConsumerSession]:
@@ -247,31 +251,35 @@ class Journal:
         ):
             yield conn
 
-    async def set_org_mode(self, org_id: str, mode: Mode, request_id: str | None, conn: Conn | None = None) -> Mode:
-        """Append a policy entry; with a request_id already used, return that entry's mode."""
+    async def set_org_mode(
+        self, org_id: str, mode: Mode, request_id: str | None, conn: Conn | None = None, *, recorded_by: str
+    ) -> OrgPolicyEntry:
+        """Append a policy entry made by `recorded_by`; with a request_id already used, return that entry."""
         if conn is None:
             async with self.db.connection() as c:
-                return await self._set_org_mode(c, org_id, mode, request_id)
-        return await self._set_org_mode(conn, org_id, mode, request_id)
+                return await self._set_org_mode(c, org_id, mode, request_id, recorded_by)
+        return await self._set_org_mode(conn, org_id, mode, request_id, recorded_by)
 
-    async def _set_org_mode(self, conn: Conn, org_id: str, mode: Mode, request_id: str | None) -> Mode:
+    async def _set_org_mode(
+        self, conn: Conn, org_id: str, mode: Mode, request_id: str | None, recorded_by: str
+    ) -> OrgPolicyEntry:
         async with conn.transaction():
             cur = await conn.execute(
-                "INSERT INTO org_policy_journal (org_id, mode, request_id) VALUES (%s, %s, %s)"
-                " ON CONFLICT (request_id) DO NOTHING RETURNING mode",
-                (org_id, mode.value, request_id),
+                "INSERT INTO org_policy_journal (org_id, mode, request_id, recorded_by) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (request_id) DO NOTHING RETURNING mode, recorded_by",
+                (org_id, mode.value, request_id, recorded_by),
             )
             row = await cur.fetchone()
             if row is None:
                 cur = await conn.execute(
-                    "SELECT org_id, mode FROM org_policy_journal WHERE request_id = %s", (request_id,)
+                    "SELECT org_id, mode, recorded_by FROM org_policy_journal WHERE request_id = %s", (request_id,)
                 )
                 found = await cur.fetchone()
                 assert found is not None
                 if found[0] != org_id:
                     raise Conflict(f"request_id {request_id!r} was already used for another org")
-                return Mode(found[1])
-            return Mode(row[0])
+                return OrgPolicyEntry(Mode(found[1]), found[2])
+            return OrgPolicyEntry(Mode(row[0]), row[1])
 
     async def org_modes(self, conn: Conn | None = None) -> dict[str, Mode]:
         """Every org's current mode (the latest journal entry per org)."""
@@ -283,15 +291,15 @@ class Journal:
             cur = await c.execute(sql)
             return {r[0]: Mode(r[1]) for r in await cur.fetchall()}
 
-    async def org_mode(self, org_id: str, conn: Conn | None = None) -> Mode | None:
-        """The org's current mode: its latest policy journal entry, None when it has none."""
-        sql = "SELECT mode FROM org_policy_journal WHERE org_id = %s ORDER BY seq DESC LIMIT 1"
+    async def org_policy(self, org_id: str, conn: Conn | None = None) -> OrgPolicyEntry | None:
+        """The org's current policy: its latest policy journal entry, None when it has none."""
+        sql = "SELECT mode, recorded_by FROM org_policy_journal WHERE org_id = %s ORDER BY seq DESC LIMIT 1"
         if conn is None:
             async with self.db.connection() as c:
                 row = await (await c.execute(sql, (org_id,))).fetchone()
         else:
             row = await (await conn.execute(sql, (org_id,))).fetchone()
-        return Mode(row[0]) if row else None
+        return OrgPolicyEntry(Mode(row[0]), row[1]) if row else None
 
     async def max_seq(self, conn: Conn | None = None) -> int:
         sql = "SELECT last_value, is_called FROM journal_seq"

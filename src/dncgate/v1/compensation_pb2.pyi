@@ -194,7 +194,7 @@ class ReviewComplaintRequest(_message.Message):
     def __init__(self, case_id: _Optional[str] = ..., decision: _Optional[_Union[ComplaintStatus, str]] = ..., note: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class Payout(_message.Message):
-    __slots__ = ("payout_id", "case_id", "consumer_number_masked", "caller_number", "amount", "status", "created_at", "paid_at", "payment_reference")
+    __slots__ = ("payout_id", "case_id", "consumer_number_masked", "caller_number", "amount", "status", "created_at", "paid_at", "payment_reference", "paid_by")
     PAYOUT_ID_FIELD_NUMBER: _ClassVar[int]
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
     CONSUMER_NUMBER_MASKED_FIELD_NUMBER: _ClassVar[int]
@@ -204,6 +204,7 @@ class Payout(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     PAID_AT_FIELD_NUMBER: _ClassVar[int]
     PAYMENT_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PAID_BY_FIELD_NUMBER: _ClassVar[int]
     payout_id: str
     case_id: str
     consumer_number_masked: str
@@ -213,7 +214,8 @@ class Payout(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     paid_at: _timestamp_pb2.Timestamp
     payment_reference: str
-    def __init__(self, payout_id: _Optional[str] = ..., case_id: _Optional[str] = ..., consumer_number_masked: _Optional[str] = ..., caller_number: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[PayoutStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., payment_reference: _Optional[str] = ...) -> None: ...
+    paid_by: str
+    def __init__(self, payout_id: _Optional[str] = ..., case_id: _Optional[str] = ..., consumer_number_masked: _Optional[str] = ..., caller_number: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[PayoutStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., payment_reference: _Optional[str] = ..., paid_by: _Optional[str] = ...) -> None: ...
 
 class ListPayoutsRequest(_message.Message):
     __slots__ = ("status", "created_after", "created_before", "page_size", "page_token")

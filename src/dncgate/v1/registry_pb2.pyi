@@ -27,7 +27,7 @@ class SetPreferenceRequest(_message.Message):
     def __init__(self, number: _Optional[str] = ..., do_not_disturb: _Optional[bool] = ..., categories: _Optional[_Iterable[_Union[_common_pb2.Category, str]]] = ..., source: _Optional[_Union[_common_pb2.Source, str]] = ..., effective_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class Preference(_message.Message):
-    __slots__ = ("number_masked", "do_not_disturb", "categories", "source", "effective_from", "recorded_at", "found", "journal_seq")
+    __slots__ = ("number_masked", "do_not_disturb", "categories", "source", "effective_from", "recorded_at", "found", "journal_seq", "recorded_by")
     NUMBER_MASKED_FIELD_NUMBER: _ClassVar[int]
     DO_NOT_DISTURB_FIELD_NUMBER: _ClassVar[int]
     CATEGORIES_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +36,7 @@ class Preference(_message.Message):
     RECORDED_AT_FIELD_NUMBER: _ClassVar[int]
     FOUND_FIELD_NUMBER: _ClassVar[int]
     JOURNAL_SEQ_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_BY_FIELD_NUMBER: _ClassVar[int]
     number_masked: str
     do_not_disturb: bool
     categories: _containers.RepeatedScalarFieldContainer[_common_pb2.Category]
@@ -44,7 +45,8 @@ class Preference(_message.Message):
     recorded_at: _timestamp_pb2.Timestamp
     found: bool
     journal_seq: int
-    def __init__(self, number_masked: _Optional[str] = ..., do_not_disturb: _Optional[bool] = ..., categories: _Optional[_Iterable[_Union[_common_pb2.Category, str]]] = ..., source: _Optional[_Union[_common_pb2.Source, str]] = ..., effective_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., found: _Optional[bool] = ..., journal_seq: _Optional[int] = ...) -> None: ...
+    recorded_by: str
+    def __init__(self, number_masked: _Optional[str] = ..., do_not_disturb: _Optional[bool] = ..., categories: _Optional[_Iterable[_Union[_common_pb2.Category, str]]] = ..., source: _Optional[_Union[_common_pb2.Source, str]] = ..., effective_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., found: _Optional[bool] = ..., journal_seq: _Optional[int] = ..., recorded_by: _Optional[str] = ...) -> None: ...
 
 class GetPreferenceRequest(_message.Message):
     __slots__ = ("number", "as_of")
@@ -99,7 +101,7 @@ class RevokeConsentRequest(_message.Message):
     def __init__(self, consumer_number: _Optional[str] = ..., org_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class Consent(_message.Message):
-    __slots__ = ("consumer_number_masked", "org_id", "agent_id", "granted_at", "expires_at", "evidence", "revoked", "recorded_at", "journal_seq")
+    __slots__ = ("consumer_number_masked", "org_id", "agent_id", "granted_at", "expires_at", "evidence", "revoked", "recorded_at", "journal_seq", "recorded_by")
     CONSUMER_NUMBER_MASKED_FIELD_NUMBER: _ClassVar[int]
     ORG_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -109,6 +111,7 @@ class Consent(_message.Message):
     REVOKED_FIELD_NUMBER: _ClassVar[int]
     RECORDED_AT_FIELD_NUMBER: _ClassVar[int]
     JOURNAL_SEQ_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_BY_FIELD_NUMBER: _ClassVar[int]
     consumer_number_masked: str
     org_id: str
     agent_id: str
@@ -118,7 +121,8 @@ class Consent(_message.Message):
     revoked: bool
     recorded_at: _timestamp_pb2.Timestamp
     journal_seq: int
-    def __init__(self, consumer_number_masked: _Optional[str] = ..., org_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., granted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., evidence: _Optional[str] = ..., revoked: _Optional[bool] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., journal_seq: _Optional[int] = ...) -> None: ...
+    recorded_by: str
+    def __init__(self, consumer_number_masked: _Optional[str] = ..., org_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., granted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., evidence: _Optional[str] = ..., revoked: _Optional[bool] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., journal_seq: _Optional[int] = ..., recorded_by: _Optional[str] = ...) -> None: ...
 
 class SetOrgPolicyRequest(_message.Message):
     __slots__ = ("org_id", "mode", "request_id")
@@ -137,14 +141,16 @@ class GetOrgPolicyRequest(_message.Message):
     def __init__(self, org_id: _Optional[str] = ...) -> None: ...
 
 class OrgPolicy(_message.Message):
-    __slots__ = ("org_id", "mode", "explicit")
+    __slots__ = ("org_id", "mode", "explicit", "recorded_by")
     ORG_ID_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     EXPLICIT_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_BY_FIELD_NUMBER: _ClassVar[int]
     org_id: str
     mode: _common_pb2.Mode
     explicit: bool
-    def __init__(self, org_id: _Optional[str] = ..., mode: _Optional[_Union[_common_pb2.Mode, str]] = ..., explicit: _Optional[bool] = ...) -> None: ...
+    recorded_by: str
+    def __init__(self, org_id: _Optional[str] = ..., mode: _Optional[_Union[_common_pb2.Mode, str]] = ..., explicit: _Optional[bool] = ..., recorded_by: _Optional[str] = ...) -> None: ...
 
 class ImportRegistryRequest(_message.Message):
     __slots__ = ("number", "do_not_disturb", "categories", "source", "effective_from", "rows")

@@ -37,8 +37,15 @@ CREATE TRIGGER api_tokens_version BEFORE UPDATE OR DELETE ON api_tokens
     FOR EACH ROW EXECUTE FUNCTION api_tokens_bump_version();
 
 -- Who made each change: the authenticated principal ("name (token id)" or "subject (certificate id)").
--- '' on rows written before access control existed.
+-- '' on rows written before access control existed; every row written from now on names someone. The
+-- checks are NOT VALID: they hold for new and changed rows and leave the older rows as they are.
 ALTER TABLE preference_journal ADD COLUMN recorded_by text NOT NULL DEFAULT '';
 ALTER TABLE consent_journal ADD COLUMN recorded_by text NOT NULL DEFAULT '';
 ALTER TABLE org_policy_journal ADD COLUMN recorded_by text NOT NULL DEFAULT '';
+ALTER TABLE preference_journal ADD CONSTRAINT preference_journal_recorded_by CHECK (recorded_by <> '') NOT VALID;
+ALTER TABLE consent_journal ADD CONSTRAINT consent_journal_recorded_by CHECK (recorded_by <> '') NOT VALID;
+ALTER TABLE org_policy_journal ADD CONSTRAINT org_policy_journal_recorded_by CHECK (recorded_by <> '') NOT VALID;
+-- Set with PENDING -> PAID (the ledger trigger of 0003 leaves it out of the frozen columns): a paid
+-- payout names who marked it, a pending one nobody. NULL on payouts paid before access control.
 ALTER TABLE payouts ADD COLUMN paid_by text;
+ALTER TABLE payouts ADD CONSTRAINT payouts_paid_by CHECK ((status = 'PAID') = (coalesce(paid_by, '') <> '')) NOT VALID;
