@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 import structlog
 from psycopg_pool import AsyncConnectionPool
 
-from dncgate import metrics, phone
+from dncgate import calendars, metrics, phone
 from dncgate.config import ConfigError, Settings
 from dncgate.domain.case import Deadlines
 from dncgate.embedded import EmbeddedPostgres, EmbeddedRedis
@@ -25,6 +25,7 @@ from dncgate.sealing import NumberSealer
 from dncgate.service.access import AccessService, Authenticator, NewToken
 from dncgate.service.checks import CheckSettings
 from dncgate.service.compensation import CompensationService
+from dncgate.service.compensation_ports import WorkdayCalendar
 from dncgate.service.gateway import Gateway
 from dncgate.service.outcome import OutcomeService
 from dncgate.service.payouts import PayoutDesk
@@ -71,12 +72,24 @@ class App:
     embedded: list[Any] = field(default_factory=list)  # the embedded servers started for this app
 
 
+def workday_calendar(settings: Settings) -> calendars.Workdays:
+    """China's working-day calendar: chinese-calendar's schedules, with DNCGATE_HOLIDAYS_FILE's years over them.
+
+    A bad file is a ConfigError naming the variable (calendars.py's own messages name the file and line).
+    """
+    try:
+        return calendars.load(settings.holidays_file)
+    except ConfigError as exc:
+        raise ConfigError(f"DNCGATE_HOLIDAYS_FILE: {exc}") from None
+
+
 def build_compensation(
     settings: Settings,
     db: Database,
     client: aioredis.Redis,
     journal: Journal,
     keyer: phone.NumberKeyer,
+    calendar: WorkdayCalendar,
 ) -> CompensationService:
     cases, evidence = CaseStore(db), CallEvidence(db, client)
     payouts = PayoutDesk(
@@ -96,6 +109,8 @@ def build_compensation(
         payouts,
         amount=settings.compensation,
         deadlines=Deadlines(settings.first_response_hours, settings.resolution_hours),
+        calendar=calendar,
+        payout_due_workdays=settings.payout_due_workdays,
         region=settings.default_region,
         zone=settings.default_timezone,
     )
@@ -252,6 +267,7 @@ def redis_client(url: str, timeout_s: float) -> aioredis.Redis:
 @contextlib.asynccontextmanager
 async def open_app(settings: Settings, *, write_endpoints: bool = False) -> AsyncIterator[App]:
     """Start (or connect to) the stores, migrate the schema, and build the services."""
+    calendar = workday_calendar(settings)  # a bad holidays file stops start-up before any store is touched
     with store_urls(settings) as (redis_url, database_url, started):
         if write_endpoints and started:
             ep = endpoints_file(settings.data_dir)
@@ -306,7 +322,7 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
                 database_url=database_url,
                 outcomes=outcomes,
                 recorder=recorder,
-                compensation=build_compensation(settings, db, client, journal, keyer),
+                compensation=build_compensation(settings, db, client, journal, keyer, calendar),
                 probe=StoreProbe(hot, pool, max(settings.redis_timeout_ms / 1000, 0.5)),
                 access=access,
                 authenticator=authenticator,

@@ -274,6 +274,21 @@ VARIABLES: tuple[Variable, ...] = (
         "a complaint's resolution due time, after filing; past it, an open case is overdue",
     ),
     Variable(
+        "DNCGATE_PAYOUT_DUE_WORKDAYS",
+        "payout_due_workdays",
+        Integer(0, 60),
+        "a booked payout is due at the end of this many working days after the day it is booked (China's "
+        "calendar, see Working days and holidays); past it, a pending payout is overdue",
+    ),
+    Variable(
+        "DNCGATE_HOLIDAYS_FILE",
+        "holidays_file",
+        Path,
+        "CSV file of China's holiday schedule (`date,kind[,note]`, kind `holiday` or `workday`) for the "
+        "years it names, over the `chinese-calendar` package's; read at start-up (see Working days and holidays)",
+        "unset: the package's years only",
+    ),
+    Variable(
         "DNCGATE_PAYOUT_KEY",
         "payout_key",
         _payout_key,

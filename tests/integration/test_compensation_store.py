@@ -117,9 +117,9 @@ async def test_the_unique_constraint_not_python_stops_a_second_payout(app: Any) 
         with pytest.raises(psycopg.errors.UniqueViolation):
             await conn.execute(
                 "INSERT INTO payouts (payout_id, consumer_key, caller_e164, case_id, consumer_masked,"
-                " consumer_sealed, amount_minor, currency, created_at)"
+                " consumer_sealed, amount_minor, currency, created_at, due_at)"
                 " SELECT 'PO-other', consumer_key, caller_e164, case_id, consumer_masked, consumer_sealed,"
-                " amount_minor, currency, created_at FROM payouts"
+                " amount_minor, currency, created_at, due_at FROM payouts"
             )
 
 

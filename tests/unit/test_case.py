@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -188,7 +189,40 @@ def test_fund_summary_adds_up_the_periods_in_order() -> None:
     earlier = FundPeriod(T0 - timedelta(days=31), 3, m.times(3), 0, ZERO)
     s = fund_summary([later, earlier], "CNY")
     assert [p.start for p in s.periods] == [earlier.start, later.start]
-    assert (s.pending_count, s.pending, s.paid_count, s.paid) == (4, m.times(4), 2, m.times(2))
+    assert s.single is not None
+    assert (s.pending_count, s.single.pending, s.paid_count, s.single.paid) == (4, m.times(4), 2, m.times(2))
+
+
+def test_fund_summary_keeps_each_currency_apart() -> None:
+    """Two currencies: periods per start and currency, one total per currency, counts over both."""
+    cny, usd = Money(10000, "CNY"), Money(1500, "USD")
+    periods = [
+        FundPeriod(T0, 1, usd, 0, Money.zero("USD")),
+        FundPeriod(T0, 2, cny.times(2), 1, cny),
+        FundPeriod(T0 - timedelta(days=31), 1, cny, 0, ZERO),
+    ]
+    s = fund_summary(periods, "CNY", {"USD": (1, usd)})
+    assert [(p.start, p.currency) for p in s.periods] == [(T0 - timedelta(days=31), "CNY"), (T0, "CNY"), (T0, "USD")]
+    assert [(t.currency, t.pending_count, t.pending, t.paid, t.overdue_count, t.overdue) for t in s.totals] == [
+        ("CNY", 3, cny.times(3), cny, 0, ZERO),
+        ("USD", 1, usd, Money.zero("USD"), 1, usd),
+    ]
+    assert (s.single, s.pending_count, s.paid_count, s.overdue_count) == (None, 4, 1, 1)
+
+
+def test_an_empty_fund_is_one_row_of_zeros_in_the_configured_currency() -> None:
+    s = fund_summary([], "CNY")
+    assert s.single is not None and (s.single.currency, s.single.pending, s.overdue_count) == ("CNY", ZERO, 0)
+
+
+def test_a_payout_is_overdue_only_while_pending_past_its_due_time() -> None:
+    """Past due_at and pending: overdue; at due_at itself, paid, or with no due date recorded: not."""
+    due = T0 + timedelta(days=7)
+    pending = replace(_payout(PayoutStatus.PENDING), due_at=due)
+    assert pending.overdue(due + timedelta(microseconds=1))
+    assert not pending.overdue(due)
+    assert not replace(_payout(PayoutStatus.PAID, "R1"), due_at=due).overdue(due + timedelta(days=1))
+    assert not _payout(PayoutStatus.PENDING).overdue(due + timedelta(days=365))
 
 
 def test_violation_report_counts_per_agent_worst_first() -> None:

@@ -87,15 +87,17 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
             opt_ts(request, "created_before"),
             request.page_size,
             request.page_token,
+            overdue_only=request.overdue_only,
         )
-        return pb.ListPayoutsResponse(payouts=[cc.payout(p) for p in found], next_page_token=token)
+        now = self.payouts.now()
+        return pb.ListPayoutsResponse(payouts=[cc.payout(p, now) for p in found], next_page_token=token)
 
     async def MarkPayoutPaid(self, request: pb.MarkPayoutPaidRequest, context: Ctx) -> pb.Payout:
         paid = await self.payouts.mark_paid(
             request.payout_id, request.payment_reference, request.request_id, actor=access.current().label
         )
         _bind(payout_id=paid.payout_id, case_id=paid.case_id, request_id=request.request_id)
-        return cc.payout(paid)
+        return cc.payout(paid, self.payouts.now())
 
     async def GetFundSummary(self, request: pb.GetFundSummaryRequest, context: Ctx) -> pb.FundSummary:
         summary = await self.payouts.fund_summary(opt_ts(request, "from"), opt_ts(request, "to"), request.period)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from google.type import money_pb2
@@ -10,7 +11,7 @@ from dncgate.api.convert import ts
 from dncgate.domain.case import Case, Channel, Payout, PayoutStatus, Status
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.money import Money
-from dncgate.domain.reports import FundSummary, ViolationReport
+from dncgate.domain.reports import CurrencyTotals, FundSummary, ViolationReport
 from dncgate.domain.verification import CallerVerdict, Finding
 from dncgate.v1 import compensation_pb2 as pb
 
@@ -84,7 +85,8 @@ def complaint(c: Case) -> pb.Complaint:
     )
 
 
-def payout(p: Payout) -> pb.Payout:
+def payout(p: Payout, now: datetime) -> pb.Payout:
+    """The payout as stored, and whether it is overdue at `now` (the server's clock)."""
     return pb.Payout(
         payout_id=p.payout_id,
         case_id=p.case_id,
@@ -96,10 +98,26 @@ def payout(p: Payout) -> pb.Payout:
         paid_at=ts(p.paid_at),
         payment_reference=p.payment_reference,
         paid_by=p.paid_by,
+        due_at=ts(p.due_at),
+        overdue=p.overdue(now),
+    )
+
+
+def _totals(t: CurrencyTotals) -> pb.CurrencyTotals:
+    return pb.CurrencyTotals(
+        currency=t.currency,
+        pending_count=t.pending_count,
+        pending_amount=money(t.pending),
+        paid_count=t.paid_count,
+        paid_amount=money(t.paid),
+        overdue_count=t.overdue_count,
+        overdue_amount=money(t.overdue),
     )
 
 
 def fund_summary(s: FundSummary) -> pb.FundSummary:
+    """The amounts of the single-currency fields only when there is one currency (see the proto)."""
+    single = s.single
     return pb.FundSummary(
         periods=[
             pb.FundPeriod(
@@ -112,9 +130,11 @@ def fund_summary(s: FundSummary) -> pb.FundSummary:
             for p in s.periods
         ],
         pending_count=s.pending_count,
-        pending_amount=money(s.pending),
+        pending_amount=money(single.pending) if single else None,
         paid_count=s.paid_count,
-        paid_amount=money(s.paid),
+        paid_amount=money(single.paid) if single else None,
+        totals=[_totals(t) for t in s.totals],
+        payouts_overdue=s.overdue_count,
     )
 
 

@@ -23,14 +23,17 @@ def cmd_list(ns: argparse.Namespace, channel: grpc.Channel) -> int:
             created_before=ns.before,
             page_size=ns.page_size,
             page_token=ns.page_token,
+            overdue_only=ns.overdue,
         ),
         timeout=ns.timeout,
     )
-    table = Table(title="payouts, newest first")
-    for col in ("payout", "case", "consumer", "caller", "amount", "status", "booked", "paid", "reference", "paid by"):
+    table = Table(title="overdue payouts, newest first" if ns.overdue else "payouts, newest first")
+    columns = ("payout", "case", "consumer", "caller", "amount", "status", "booked", "due", "paid", "reference")
+    for col in (*columns, "paid by"):
         table.add_column(col)
     for p in r.payouts:
         status = enum_name(pb.PayoutStatus, p.status, "PAYOUT_STATUS_")
+        due = fmt_ts(p.due_at, p.HasField("due_at"))
         table.add_row(
             p.payout_id,
             p.case_id,
@@ -39,6 +42,7 @@ def cmd_list(ns: argparse.Namespace, channel: grpc.Channel) -> int:
             money(p.amount),
             f"[{_COLOURS[status]}]{status}[/{_COLOURS[status]}]",
             fmt_ts(p.created_at),
+            f"[red]{due} OVERDUE[/red]" if p.overdue else due,
             fmt_ts(p.paid_at, p.HasField("paid_at")),
             p.payment_reference or "-",
             p.paid_by or "-",
@@ -58,11 +62,15 @@ def cmd_summary(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     for p in s.periods:
         row = (fmt_ts(p.period_start), str(p.pending_count), money(p.pending_amount), str(p.paid_count))
         table.add_row(*row, money(p.paid_amount))
-    table.add_section()
-    table.add_row(
-        "[bold]total[/bold]", str(s.pending_count), money(s.pending_amount), str(s.paid_count), money(s.paid_amount)
-    )
     console.print(table)
+    totals = Table(title="totals per currency (overdue: pending past the due date, now)")
+    for col in ("currency", "pending", "pending amount", "overdue", "overdue amount", "paid", "paid amount"):
+        totals.add_column(col)
+    for t in s.totals:
+        late = f"[red]{t.overdue_count}[/red]" if t.overdue_count else "0"
+        row = (t.currency, str(t.pending_count), money(t.pending_amount), late, money(t.overdue_amount))
+        totals.add_row(*row, str(t.paid_count), money(t.paid_amount))
+    console.print(totals)
     return 0
 
 
@@ -94,9 +102,12 @@ def add_commands(sub: Subparsers) -> None:
     p.add_argument("--status", type=enum_arg(pb.PayoutStatus, "PAYOUT_STATUS_"), default=0, help="pending or paid")
     p.add_argument("--after", type=time_arg, help="booked at or after this ISO time")
     p.add_argument("--before", type=time_arg, help="booked before this ISO time")
+    p.add_argument("--overdue", action="store_true", help="only the pending payouts past their due date")
     pages(p)
     client(p, cmd_list)
-    p = pay.add_parser("summary", help="count and sum of pending and paid payouts per period")
+    p = pay.add_parser(
+        "summary", help="count and sum of pending, overdue and paid payouts per period, totals per currency"
+    )
     p.add_argument("--from", dest="from_time", type=time_arg)
     p.add_argument("--to", dest="to_time", type=time_arg)
     p.add_argument("--period", choices=("day", "week", "month"), default="month")

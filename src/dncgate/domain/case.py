@@ -158,6 +158,11 @@ class Payout:
     paid_at: datetime | None = None
     payment_reference: str = ""
     paid_by: str = ""  # the principal that marked it paid; "" while pending, or paid before access control
+    due_at: datetime | None = None  # when it must be paid by; None: booked before due dates were recorded
+
+    def overdue(self, now: datetime) -> bool:
+        """Whether it is still pending past its due time (one with no due date recorded never is)."""
+        return self.status is PayoutStatus.PENDING and self.due_at is not None and now > self.due_at
 
 
 def needs_payment(payout: Payout, reference: str) -> bool:

@@ -18,7 +18,7 @@ class Period(Enum):
 
 @dataclass(frozen=True, slots=True)
 class FundPeriod:
-    """Payouts booked in the period and still pending, and payouts paid in the period."""
+    """In one currency: payouts booked in the period and still pending, and payouts paid in the period."""
 
     start: datetime
     pending_count: int
@@ -26,28 +26,81 @@ class FundPeriod:
     paid_count: int
     paid: Money
 
+    @property
+    def currency(self) -> str:
+        return self.pending.currency
+
 
 @dataclass(frozen=True, slots=True)
-class FundSummary:
-    periods: tuple[FundPeriod, ...]
+class CurrencyTotals:
+    """The fund in one currency: pending and paid over the whole range, and what of the pending is overdue."""
+
+    currency: str
     pending_count: int
     pending: Money
     paid_count: int
     paid: Money
+    overdue_count: int
+    overdue: Money
 
 
-def fund_summary(periods: Iterable[FundPeriod], currency: str) -> FundSummary:
-    ordered = tuple(sorted(periods, key=lambda p: p.start))
-    pending, paid = Money.zero(currency), Money.zero(currency)
-    for p in ordered:
-        pending, paid = pending + p.pending, paid + p.paid
-    return FundSummary(
-        ordered,
-        sum(p.pending_count for p in ordered),
-        pending,
-        sum(p.paid_count for p in ordered),
-        paid,
-    )
+@dataclass(frozen=True, slots=True)
+class FundSummary:
+    """Periods oldest first (one per period and currency, currencies in order), totals per currency.
+
+    Amounts of different currencies are never added; counts are, over every currency.
+    """
+
+    periods: tuple[FundPeriod, ...]
+    totals: tuple[CurrencyTotals, ...]
+
+    @property
+    def pending_count(self) -> int:
+        return sum(t.pending_count for t in self.totals)
+
+    @property
+    def paid_count(self) -> int:
+        return sum(t.paid_count for t in self.totals)
+
+    @property
+    def overdue_count(self) -> int:
+        return sum(t.overdue_count for t in self.totals)
+
+    @property
+    def single(self) -> CurrencyTotals | None:
+        """The totals when the fund is in exactly one currency, else None."""
+        return self.totals[0] if len(self.totals) == 1 else None
+
+
+def fund_summary(
+    periods: Iterable[FundPeriod], currency: str, overdue: Mapping[str, tuple[int, Money]] | None = None
+) -> FundSummary:
+    """The summary of `periods`, with `overdue` (currency -> count, amount) of their pending payouts.
+
+    With no payout at all, one row of zeros in `currency` (the configured one).
+    """
+    overdue = overdue or {}
+    ordered = tuple(sorted(periods, key=lambda p: (p.start, p.currency)))
+    currencies = sorted({p.currency for p in ordered} | set(overdue)) or [currency]
+    totals = []
+    for c in currencies:
+        mine = [p for p in ordered if p.currency == c]
+        pending, paid = Money.zero(c), Money.zero(c)
+        for p in mine:
+            pending, paid = pending + p.pending, paid + p.paid
+        late_count, late = overdue.get(c, (0, Money.zero(c)))
+        totals.append(
+            CurrencyTotals(
+                c,
+                sum(p.pending_count for p in mine),
+                pending,
+                sum(p.paid_count for p in mine),
+                paid,
+                late_count,
+                late,
+            )
+        )
+    return FundSummary(ordered, tuple(totals))
 
 
 @dataclass(frozen=True, slots=True)

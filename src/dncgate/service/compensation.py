@@ -19,7 +19,7 @@ from dncgate.domain.errors import Conflict, InvalidArgument, NotFound
 from dncgate.domain.money import Money
 from dncgate.sealing import NumberSealer
 from dncgate.service.checks import MAX_NUMBER_LENGTH
-from dncgate.service.compensation_ports import CallsToConsumer, Cases, CaseWrites, RegistryHistory
+from dncgate.service.compensation_ports import CallsToConsumer, Cases, CaseWrites, RegistryHistory, WorkdayCalendar
 from dncgate.service.paging import decode_token, encode_token, page_size
 from dncgate.service.payouts import PayoutDesk
 from dncgate.service.redact import redact
@@ -54,6 +54,8 @@ class CompensationService:
         *,
         amount: Money,
         deadlines: Deadlines,
+        calendar: WorkdayCalendar,
+        payout_due_workdays: int,
         region: str,
         zone: str,
         clock: Callable[[], float] = time.time,
@@ -66,6 +68,8 @@ class CompensationService:
         self.payouts = payouts
         self.amount = amount
         self.deadlines = deadlines
+        self.calendar = calendar
+        self.payout_due_workdays = payout_due_workdays
         self.region = region
         self.zone = ZoneInfo(zone)
         self.clock = clock
@@ -170,16 +174,22 @@ class CompensationService:
     ) -> list[v.Finding]:
         """Book a payout for each owed finding; a pair another case booked first is not owed again.
 
-        Pairs are booked in caller order so concurrent complaints wait on each other instead of deadlocking.
+        Each payout booked now is due `payout_due_workdays` working days after `now`'s day (China's
+        calendar: the end of that day, Beijing time). Pairs are booked in caller order so concurrent
+        complaints wait on each other instead of deadlocking.
         """
         out = list(findings)
-        for i in sorted(
-            (i for i, f in enumerate(out) if f.owed and not f.payout_id), key=lambda i: out[i].caller_number
-        ):
+        owed = sorted((i for i, f in enumerate(out) if f.owed and not f.payout_id), key=lambda i: out[i].caller_number)
+        if not owed:
+            return out
+        due = self.calendar.add(now, self.payout_due_workdays)
+        for i in owed:
             f = out[i]
             pid = cases.payout_id(key, f.caller_number)
             sealed = self.sealer.seal(consumer.e164, pid)
-            got, new = await tx.book_payout(pid, key, f.caller_number, case_id, consumer.masked, sealed, f.amount, now)
+            got, new = await tx.book_payout(
+                pid, key, f.caller_number, case_id, consumer.masked, sealed, f.amount, now, due
+            )
             out[i] = v.booked(f, got) if new else v.compensated_elsewhere(f, got)
         return out
 

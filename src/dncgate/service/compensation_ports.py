@@ -3,7 +3,8 @@
 Each is exactly what those use cases call; the PostgreSQL and Redis adapters satisfy them as they
 are: `CaseWrites` and `Cases` by store/cases.py's `CaseWriter` and `CaseStore`, `CallsToConsumer`
 and `ViolationEvidence` by store/evidence.py's `CallEvidence`, `PayoutLedger` by store/ledger.py's
-`Ledger`, `RegistryHistory` by store/journal.py's `Journal`. An outage raises `StoreUnavailable`.
+`Ledger`, `RegistryHistory` by store/journal.py's `Journal`, `WorkdayCalendar` by calendars.py's
+`Workdays`. An outage raises `StoreUnavailable`.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class CaseWrites(Protocol):
         consumer_sealed: bytes,
         amount: Money,
         at: datetime,
+        due_at: datetime,
     ) -> tuple[str, bool]: ...
 
     async def save_findings(self, case_id: str, findings: Sequence[Finding]) -> None: ...
@@ -107,6 +109,7 @@ class PayoutLedger(Protocol):
         status: PayoutStatus | None,
         created_after: datetime | None,
         created_before: datetime | None,
+        overdue_at: datetime | None,
         before_seq: int | None,
         limit: int,
     ) -> tuple[list[Payout], int | None]: ...
@@ -114,6 +117,16 @@ class PayoutLedger(Protocol):
     async def per_period(
         self, period: Period, zone: str, after: datetime | None, before: datetime | None
     ) -> list[tuple[str, datetime, str, int, int]]: ...
+
+    async def overdue(
+        self, now: datetime, after: datetime | None, before: datetime | None
+    ) -> list[tuple[str, int, int]]: ...
+
+
+class WorkdayCalendar(Protocol):
+    """Deadlines in working days: the end of the Nth working day after `start`'s day."""
+
+    def add(self, start: datetime, n: int) -> datetime: ...
 
 
 class RegistryHistory(Protocol):

@@ -11,7 +11,7 @@ import structlog
 from dncgate.domain import access
 from dncgate.domain import case as cases
 from dncgate.domain.case import SYSTEM, HistoryEntry, Payout, PayoutStatus
-from dncgate.domain.errors import FailedPrecondition, InvalidArgument, NotFound
+from dncgate.domain.errors import InvalidArgument, NotFound
 from dncgate.domain.money import Money
 from dncgate.domain.reports import FundPeriod, FundSummary, Period, ViolationReport, fund_summary, violation_report
 from dncgate.service.compensation_ports import CaseTransactions, PayoutLedger, ViolationEvidence
@@ -59,10 +59,19 @@ class PayoutDesk:
         created_before: datetime | None,
         size: int,
         token: str,
+        overdue_only: bool = False,
     ) -> tuple[list[Payout], str]:
+        """A page of payouts, newest first; `overdue_only`: those still pending past their due time now."""
         _range(created_after, created_before, "created_after")
+        if overdue_only and status is PayoutStatus.PAID:
+            raise InvalidArgument("overdue_only", "only a pending payout can be overdue: leave status unset or PENDING")
         found, more = await self.ledger.page(
-            status, created_after, created_before, decode_token(token, "p"), page_size(size)
+            status,
+            created_after,
+            created_before,
+            self.now() if overdue_only else None,
+            decode_token(token, "p"),
+            page_size(size),
         )
         return found, encode_token("p", more)
 
@@ -108,28 +117,28 @@ class PayoutDesk:
         return paid
 
     async def fund_summary(self, after: datetime | None, before: datetime | None, period: str) -> FundSummary:
+        """Pending (by booking) and paid (by payment) per period and currency in [after, before), totals
+        per currency, and of the pending ones those overdue now."""
         try:
             p = Period((period or "month").strip().lower())
         except ValueError:
             raise InvalidArgument("period", "expected day, week or month") from None
         _range(after, before, "from")
         rows = await self.ledger.per_period(p, self.zone, after, before)
-        currencies = {r[2] for r in rows}
-        if len(currencies) > 1:
-            raise FailedPrecondition(
-                f"payouts in this range are in several currencies ({', '.join(sorted(currencies))}); "
-                "ask for a range with one currency"
-            )
-        currency = currencies.pop() if currencies else self.currency
-        zero = Money.zero(currency)
-        starts: dict[datetime, FundPeriod] = {}
-        for kind, start, _, count, minor in rows:
-            prev = starts.get(start, FundPeriod(start, 0, zero, 0, zero))
+        late = await self.ledger.overdue(self.now(), after, before)
+        # One FundPeriod per period start and currency: amounts in different currencies are never added.
+        starts: dict[tuple[datetime, str], FundPeriod] = {}
+        for kind, start, currency, count, minor in rows:
+            zero = Money.zero(currency)
+            prev = starts.get((start, currency), FundPeriod(start, 0, zero, 0, zero))
             if kind == "PENDING":
-                starts[start] = FundPeriod(start, count, Money(minor, currency), prev.paid_count, prev.paid)
+                starts[start, currency] = FundPeriod(start, count, Money(minor, currency), prev.paid_count, prev.paid)
             else:
-                starts[start] = FundPeriod(start, prev.pending_count, prev.pending, count, Money(minor, currency))
-        return fund_summary(starts.values(), currency)
+                starts[start, currency] = FundPeriod(
+                    start, prev.pending_count, prev.pending, count, Money(minor, currency)
+                )
+        overdue = {currency: (count, Money(minor, currency)) for currency, count, minor in late}
+        return fund_summary(starts.values(), self.currency, overdue)
 
     async def violations(self, org_id: str, after: datetime | None, before: datetime | None) -> ViolationReport:
         """Violating calls and verified complaints per agent of an org, in [after, before)."""

@@ -19,7 +19,7 @@ _CASE_COLS = (
 )
 PAYOUT_COLS = (
     "payout_id, case_id, consumer_masked, caller_e164, amount_minor, currency, status, created_at,"
-    " paid_at, payment_reference, paid_by"
+    " paid_at, payment_reference, paid_by, due_at"
 )
 
 
@@ -35,6 +35,7 @@ def payout_of(row: Sequence[Any]) -> Payout:
         paid_at=row[8],
         payment_reference=row[9] or "",
         paid_by=row[10] or "",
+        due_at=row[11],
     )
 
 

@@ -88,6 +88,7 @@ class CaseWriter:
         consumer_sealed: bytes,
         amount: Money,
         at: datetime,
+        due_at: datetime,
     ) -> tuple[str, bool]:
         """Book a payout, or find the one that exists for the pair: (payout id, booked now).
 
@@ -96,7 +97,7 @@ class CaseWriter:
         """
         cur = await self.conn.execute(
             "INSERT INTO payouts (payout_id, consumer_key, caller_e164, case_id, consumer_masked, consumer_sealed,"
-            " amount_minor, currency, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " amount_minor, currency, created_at, due_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT DO NOTHING RETURNING payout_id",
             (
                 payout_id,
@@ -108,6 +109,7 @@ class CaseWriter:
                 amount.minor,
                 amount.currency,
                 at,
+                due_at,
             ),
         )
         if await cur.fetchone() is not None:

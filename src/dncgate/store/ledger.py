@@ -33,16 +33,21 @@ class Ledger:
         status: PayoutStatus | None,
         created_after: datetime | None,
         created_before: datetime | None,
+        overdue_at: datetime | None,
         before_seq: int | None,
         limit: int,
     ) -> tuple[list[Payout], int | None]:
-        """Newest first; the page and the seq to continue before (None when this was the last page)."""
+        """Newest first; the page and the seq to continue before (None when this was the last page).
+
+        With `overdue_at`, only the payouts still pending past their due time at that moment.
+        """
         where: list[str] = ["TRUE"]
         params: list[Any] = []
         for clause, value in (
             ("status = %s", status.value if status else None),
             ("created_at >= %s", created_after),
             ("created_at < %s", created_before),
+            ("status = 'PENDING' AND due_at < %s", overdue_at),
             ("seq < %s", before_seq),
         ):
             if value is not None:
@@ -83,3 +88,16 @@ class Ledger:
                 cur = await conn.execute(sql.format(col=col).encode(), {**params, "kind": kind})
                 out += [(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in await cur.fetchall()]
         return out
+
+    async def overdue(
+        self, now: datetime, after: datetime | None, before: datetime | None
+    ) -> list[tuple[str, int, int]]:
+        """(currency, count, sum of minor units) of the payouts booked in [after, before) and still
+        pending past their due time at `now`; those with no due date recorded are not counted."""
+        async with self.db.connection() as conn:
+            cur = await conn.execute(
+                "SELECT currency, count(*), sum(amount_minor) FROM payouts WHERE status = 'PENDING'"
+                " AND due_at < %s AND created_at >= %s AND created_at < %s GROUP BY currency",
+                (now, after or datetime.min.replace(tzinfo=UTC), before or datetime.max.replace(tzinfo=UTC)),
+            )
+            return [(r[0], int(r[1]), int(r[2])) for r in await cur.fetchall()]

@@ -194,7 +194,7 @@ class ReviewComplaintRequest(_message.Message):
     def __init__(self, case_id: _Optional[str] = ..., decision: _Optional[_Union[ComplaintStatus, str]] = ..., note: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class Payout(_message.Message):
-    __slots__ = ("payout_id", "case_id", "consumer_number_masked", "caller_number", "amount", "status", "created_at", "paid_at", "payment_reference", "paid_by")
+    __slots__ = ("payout_id", "case_id", "consumer_number_masked", "caller_number", "amount", "status", "created_at", "paid_at", "payment_reference", "paid_by", "due_at", "overdue")
     PAYOUT_ID_FIELD_NUMBER: _ClassVar[int]
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
     CONSUMER_NUMBER_MASKED_FIELD_NUMBER: _ClassVar[int]
@@ -205,6 +205,8 @@ class Payout(_message.Message):
     PAID_AT_FIELD_NUMBER: _ClassVar[int]
     PAYMENT_REFERENCE_FIELD_NUMBER: _ClassVar[int]
     PAID_BY_FIELD_NUMBER: _ClassVar[int]
+    DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    OVERDUE_FIELD_NUMBER: _ClassVar[int]
     payout_id: str
     case_id: str
     consumer_number_masked: str
@@ -215,21 +217,25 @@ class Payout(_message.Message):
     paid_at: _timestamp_pb2.Timestamp
     payment_reference: str
     paid_by: str
-    def __init__(self, payout_id: _Optional[str] = ..., case_id: _Optional[str] = ..., consumer_number_masked: _Optional[str] = ..., caller_number: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[PayoutStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., payment_reference: _Optional[str] = ..., paid_by: _Optional[str] = ...) -> None: ...
+    due_at: _timestamp_pb2.Timestamp
+    overdue: bool
+    def __init__(self, payout_id: _Optional[str] = ..., case_id: _Optional[str] = ..., consumer_number_masked: _Optional[str] = ..., caller_number: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[PayoutStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., payment_reference: _Optional[str] = ..., paid_by: _Optional[str] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ...) -> None: ...
 
 class ListPayoutsRequest(_message.Message):
-    __slots__ = ("status", "created_after", "created_before", "page_size", "page_token")
+    __slots__ = ("status", "created_after", "created_before", "page_size", "page_token", "overdue_only")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AFTER_FIELD_NUMBER: _ClassVar[int]
     CREATED_BEFORE_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    OVERDUE_ONLY_FIELD_NUMBER: _ClassVar[int]
     status: PayoutStatus
     created_after: _timestamp_pb2.Timestamp
     created_before: _timestamp_pb2.Timestamp
     page_size: int
     page_token: str
-    def __init__(self, status: _Optional[_Union[PayoutStatus, str]] = ..., created_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    overdue_only: bool
+    def __init__(self, status: _Optional[_Union[PayoutStatus, str]] = ..., created_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., overdue_only: _Optional[bool] = ...) -> None: ...
 
 class ListPayoutsResponse(_message.Message):
     __slots__ = ("payouts", "next_page_token")
@@ -272,19 +278,41 @@ class FundPeriod(_message.Message):
     paid_amount: _money_pb2.Money
     def __init__(self, period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_count: _Optional[int] = ..., pending_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., paid_count: _Optional[int] = ..., paid_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
+class CurrencyTotals(_message.Message):
+    __slots__ = ("currency", "pending_count", "pending_amount", "paid_count", "paid_amount", "overdue_count", "overdue_amount")
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    PENDING_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PENDING_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    PAID_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PAID_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    OVERDUE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    OVERDUE_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    currency: str
+    pending_count: int
+    pending_amount: _money_pb2.Money
+    paid_count: int
+    paid_amount: _money_pb2.Money
+    overdue_count: int
+    overdue_amount: _money_pb2.Money
+    def __init__(self, currency: _Optional[str] = ..., pending_count: _Optional[int] = ..., pending_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., paid_count: _Optional[int] = ..., paid_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., overdue_count: _Optional[int] = ..., overdue_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+
 class FundSummary(_message.Message):
-    __slots__ = ("periods", "pending_count", "pending_amount", "paid_count", "paid_amount")
+    __slots__ = ("periods", "pending_count", "pending_amount", "paid_count", "paid_amount", "totals", "payouts_overdue")
     PERIODS_FIELD_NUMBER: _ClassVar[int]
     PENDING_COUNT_FIELD_NUMBER: _ClassVar[int]
     PENDING_AMOUNT_FIELD_NUMBER: _ClassVar[int]
     PAID_COUNT_FIELD_NUMBER: _ClassVar[int]
     PAID_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
+    PAYOUTS_OVERDUE_FIELD_NUMBER: _ClassVar[int]
     periods: _containers.RepeatedCompositeFieldContainer[FundPeriod]
     pending_count: int
     pending_amount: _money_pb2.Money
     paid_count: int
     paid_amount: _money_pb2.Money
-    def __init__(self, periods: _Optional[_Iterable[_Union[FundPeriod, _Mapping]]] = ..., pending_count: _Optional[int] = ..., pending_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., paid_count: _Optional[int] = ..., paid_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+    totals: _containers.RepeatedCompositeFieldContainer[CurrencyTotals]
+    payouts_overdue: int
+    def __init__(self, periods: _Optional[_Iterable[_Union[FundPeriod, _Mapping]]] = ..., pending_count: _Optional[int] = ..., pending_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., paid_count: _Optional[int] = ..., paid_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., totals: _Optional[_Iterable[_Union[CurrencyTotals, _Mapping]]] = ..., payouts_overdue: _Optional[int] = ...) -> None: ...
 
 class ReportViolationsRequest(_message.Message):
     __slots__ = ("org_id", "to")
