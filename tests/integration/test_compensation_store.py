@@ -183,3 +183,45 @@ async def test_stream_events_of_other_consumers_and_callers_are_ignored(app: Any
     assert len(await stream_events(app.redis)) == 2
     case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]), actor="test")
     assert len(case.findings[0].call_ids) == 1
+
+
+async def test_a_due_date_once_set_never_changes_and_a_missing_one_is_recorded_once(app: Any) -> None:
+    """0006: a payout is booked with a due date, which is then frozen (also with a payment); one with
+    none (booked before 0006) can still be paid, or have one recorded, on its own, once."""
+    await monitored_calls(app, A, B)
+    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A, B]), actor="test")
+    pid, other = (f.payout_id for f in case.findings)
+    async with app.pool.connection() as conn:
+        with pytest.raises(psycopg.errors.RaiseException, match="booked with its due date"):
+            await conn.execute(
+                "INSERT INTO payouts (payout_id, consumer_key, caller_e164, case_id, consumer_masked,"
+                " consumer_sealed, amount_minor, currency, created_at)"
+                " SELECT 'PO-other', consumer_key, '+862759009999', case_id, consumer_masked, consumer_sealed,"
+                " amount_minor, currency, created_at FROM payouts WHERE payout_id = %s",
+                (pid,),
+            )
+        for sql in (
+            "UPDATE payouts SET due_at = due_at + interval '1 day' WHERE payout_id = %s",
+            "UPDATE payouts SET due_at = NULL WHERE payout_id = %s",
+            "UPDATE payouts SET status = 'PAID', paid_at = now(), payment_reference = 'R', paid_by = 'x',"
+            " due_at = due_at + interval '1 day' WHERE payout_id = %s",
+        ):
+            with pytest.raises(psycopg.errors.RaiseException, match="due date, once set, never changes"):
+                await conn.execute(sql, (pid,))
+        # Rows as 0006 found them: no due date. Disabling the trigger a moment stands in for that past.
+        await conn.execute("ALTER TABLE payouts DISABLE TRIGGER payouts_ledger")
+        await conn.execute("UPDATE payouts SET due_at = NULL")
+        await conn.execute("ALTER TABLE payouts ENABLE TRIGGER payouts_ledger")
+        with pytest.raises(psycopg.errors.RaiseException, match="recorded on its own"):
+            await conn.execute(
+                "UPDATE payouts SET due_at = now(), status = 'PAID', paid_at = now(), payment_reference = 'R',"
+                " paid_by = 'x' WHERE payout_id = %s",
+                (pid,),
+            )
+        await conn.execute("UPDATE payouts SET due_at = created_at + interval '7 days' WHERE payout_id = %s", (pid,))
+        with pytest.raises(psycopg.errors.RaiseException, match="never changes"):
+            await conn.execute("UPDATE payouts SET due_at = now() WHERE payout_id = %s", (pid,))
+    paid = await app.compensation.payouts.mark_paid(pid, "BANK-1", actor="test")
+    assert paid.due_at == paid.created_at + timedelta(days=7)
+    undated = await app.compensation.payouts.mark_paid(other, "BANK-2", actor="test")
+    assert (undated.due_at, undated.payment_reference) == (None, "BANK-2")

@@ -251,3 +251,27 @@ def test_a_relative_data_dir_is_made_absolute_once_for_every_command(
     s = Settings.from_env({"DNCGATE_DATA_DIR": "state/dnc"})
     assert s.data_dir == tmp_path / "state" / "dnc"
     assert dataclasses.replace(s, data_dir=Path("other")).data_dir == tmp_path / "other"
+
+
+def test_payout_due_workdays_and_the_holidays_file_are_read(tmp_path: Path) -> None:
+    """Five working days unless told; the holidays file is a path, unset by default."""
+    assert (Settings().payout_due_workdays, Settings().holidays_file) == (5, None)
+    s = Settings.from_env({"DNCGATE_PAYOUT_DUE_WORKDAYS": "10", "DNCGATE_HOLIDAYS_FILE": str(tmp_path / "h.csv")})
+    assert (s.payout_due_workdays, s.holidays_file) == (10, tmp_path / "h.csv")
+    with pytest.raises(ConfigError, match=r"^DNCGATE_PAYOUT_DUE_WORKDAYS: 61 is outside 0\.\.60"):
+        Settings.from_env({"DNCGATE_PAYOUT_DUE_WORKDAYS": "61"})
+
+
+def test_a_bad_holidays_file_is_a_config_error_naming_the_variable_and_the_line(tmp_path: Path) -> None:
+    """The calendar is built from DNCGATE_HOLIDAYS_FILE at start-up; its error names the variable, then file:line."""
+    from dncgate.bootstrap import workday_calendar
+
+    bad = tmp_path / "holidays.csv"
+    bad.write_text("date,kind\n2027-02-08,holiday\n2027-02-09,rest\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        workday_calendar(Settings(holidays_file=bad))
+    assert str(err.value) == f"DNCGATE_HOLIDAYS_FILE: {bad}:3: kind 'rest': expected holiday or workday"
+    with pytest.raises(ConfigError, match=r"^DNCGATE_HOLIDAYS_FILE: .*cannot read the holidays file"):
+        workday_calendar(Settings(holidays_file=tmp_path / "missing.csv"))
+    bad.write_text("2027-02-08,holiday\n", encoding="utf-8")
+    assert workday_calendar(Settings(holidays_file=bad)).calendar.knows(2027)

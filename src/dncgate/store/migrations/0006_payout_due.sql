@@ -7,9 +7,19 @@
 -- (created_at + 7 days, say) would put a date in the ledger nobody set, and a due date, once set, is
 -- frozen (below). An operator who wants the old payouts in the overdue report records a date for
 -- them explicitly: `UPDATE payouts SET due_at = ... WHERE due_at IS NULL` is allowed once per row.
--- The CHECK is NOT VALID: it holds for every payout booked from now on and leaves the older rows.
+-- Every payout booked from now on has one: an INSERT trigger, not a CHECK, because a NOT VALID CHECK
+-- would also refuse every later UPDATE of an older row (marking it paid).
 ALTER TABLE payouts ADD COLUMN due_at timestamptz;
-ALTER TABLE payouts ADD CONSTRAINT payouts_due_at_recorded CHECK (due_at IS NOT NULL) NOT VALID;
+
+CREATE FUNCTION payouts_are_booked_with_a_due_date() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.due_at IS NULL THEN
+        RAISE EXCEPTION 'a payout is booked with its due date (%)', NEW.payout_id;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER payouts_due_date BEFORE INSERT ON payouts
+    FOR EACH ROW EXECUTE FUNCTION payouts_are_booked_with_a_due_date();
 
 -- The overdue listing and the fund summary's overdue figures: pending payouts past their due time.
 CREATE INDEX payouts_pending_due ON payouts (due_at) WHERE status = 'PENDING';
