@@ -68,8 +68,8 @@ def cmd_summary(ns: argparse.Namespace, channel: grpc.Channel) -> int:
         totals.add_column(col)
     for t in s.totals:
         late = f"[red]{t.overdue_count}[/red]" if t.overdue_count else "0"
-        row = (t.currency, str(t.pending_count), money(t.pending_amount), late, money(t.overdue_amount))
-        totals.add_row(*row, str(t.paid_count), money(t.paid_amount))
+        pending = (str(t.pending_count), money(t.pending_amount))
+        totals.add_row(t.currency, *pending, late, money(t.overdue_amount), str(t.paid_count), money(t.paid_amount))
     console.print(totals)
     return 0
 
