@@ -102,7 +102,10 @@ def server_cpu(server: BenchServer) -> dict[str, float]:
 
 def import_feed(server: BenchServer, feed: Path) -> tuple[float, dict[str, float]]:
     """Seconds for `dncgate registry import` in its own process, start to summary; CPU seconds per process."""
-    env = {**os.environ, "DNCGATE_TARGET": server.target, "COLUMNS": "200"}
+    env = {k: v for k, v in os.environ.items() if k != "DNCGATE_TOKEN"}
+    env |= {"DNCGATE_TARGET": server.target, "COLUMNS": "200"}
+    if (token := server.token("importer")) is not None:  # none: a server from before access control
+        env["DNCGATE_TOKEN"] = token
     before, cli_before, busy = server_cpu(server), resource.getrusage(resource.RUSAGE_CHILDREN), machine_busy()
     started = time.perf_counter()
     done = subprocess.run(
@@ -133,7 +136,9 @@ def check_imported(server: BenchServer, rows: int, journal_rows: int) -> None:
         for i in range(0, rows, step)
     ]
     with grpc.insecure_channel(server.target) as ch:
-        reply = gateway_pb2_grpc.CallGateStub(ch).CheckBatch(gateway_pb2.CheckBatchRequest(requests=reqs), timeout=30)
+        reply = gateway_pb2_grpc.CallGateStub(ch).CheckBatch(
+            gateway_pb2.CheckBatchRequest(requests=reqs), timeout=30, metadata=server.dialer
+        )
     wrong = [r for r in reply.responses if r.decision != gateway_pb2.DECISION_BLOCK]
     assert not wrong, f"{len(wrong)} imported numbers were not blocked, e.g. {wrong[0]}"
 

@@ -15,14 +15,17 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from benchmarks.common import Output, add_common_args, command_line, machine, median, percentile, record
-from benchmarks.server import consumer_number, preload_registry, serve
+from benchmarks.server import Metadata, consumer_number, preload_registry, serve
 from dncgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
 
 GOAL_RATIO, GOAL_P99_MS = 1.3, 2.5
 
 
-def run_checks(stub: gateway_pb2_grpc.CallGateStub, calls: int, registry: int, start: int = 0) -> list[float]:
-    """`calls` sequential Checks of numbers start..start+calls-1 (never repeated across rounds, so no cache helps)."""
+def run_checks(
+    stub: gateway_pb2_grpc.CallGateStub, calls: int, registry: int, start: int = 0, metadata: Metadata = None
+) -> list[float]:
+    """`calls` sequential Checks of numbers start..start+calls-1 (never repeated across rounds, so no cache
+    helps), each carrying `metadata` (the dialer's token)."""
     out = []
     for i in range(start, start + calls):
         # Even calls hit a registered number, odd ones an unregistered one.
@@ -35,7 +38,7 @@ def run_checks(stub: gateway_pb2_grpc.CallGateStub, calls: int, registry: int, s
             category=common_pb2.CATEGORY_REAL_ESTATE,
         )
         t = time.perf_counter()
-        r = stub.Check(req)
+        r = stub.Check(req, metadata=metadata)
         out.append(time.perf_counter() - t)
         if i % 2 == 0:
             assert r.decision == gateway_pb2.DECISION_BLOCK, r
@@ -66,14 +69,16 @@ def main() -> None:
     with serve() as server:
         preload_registry(server.redis_url, ns.registry)
         info = machine(server.redis_url)
+        credentials = server.credentials
         with grpc.insecure_channel(server.target) as ch:
             gate, health = gateway_pb2_grpc.CallGateStub(ch), health_pb2_grpc.HealthStub(ch)
-            run_checks(gate, 200, ns.registry)  # warm-up: connections, code paths
+            token = server.dialer
+            run_checks(gate, 200, ns.registry, metadata=token)  # warm-up: connections, code paths, the token
             run_health(health, 200)
             for r in range(ns.rounds):
                 for method in ("check", "health") if r % 2 == 0 else ("health", "check"):
                     if method == "check":
-                        sink, samples = ours, run_checks(gate, ns.calls, ns.registry, 200 + r * ns.calls)
+                        sink, samples = ours, run_checks(gate, ns.calls, ns.registry, 200 + r * ns.calls, token)
                     else:
                         sink, samples = base, run_health(health, ns.calls)
                     sink.append(
@@ -92,9 +97,10 @@ def main() -> None:
         [
             "## Check latency, one sequential client",
             "",
-            f"Registry of {ns.registry:,} numbers, half the Checks hit a registered number, every number distinct; "
-            f"one synchronous grpcio client in the benchmark process; medians of {ns.rounds} rounds of {ns.calls} "
-            f"calls each, Check and Health alternating. Goals: p50 ratio ≤ {GOAL_RATIO}, Check p99 ≤ {GOAL_P99_MS} ms.",
+            f"Registry of {ns.registry:,} numbers, half the Checks hit a registered number, every number distinct, "
+            f"{credentials}; one synchronous grpcio client in the benchmark process; medians of {ns.rounds} rounds "
+            f"of {ns.calls} calls each, Check and Health alternating. Goals: p50 ratio ≤ {GOAL_RATIO}, "
+            f"Check p99 ≤ {GOAL_P99_MS} ms.",
             "",
             "| call | p50 (ms) | p99 (ms) | calls/s |",
             "|---|---|---|---|",
@@ -110,7 +116,7 @@ def main() -> None:
     )
     record(
         "check_latency_sequential",
-        {"rounds": {"check": ours, "health": base}, "summary": summary, "p50_ratio": ratio},
+        {"rounds": {"check": ours, "health": base}, "summary": summary, "p50_ratio": ratio, "credentials": credentials},
         table,
         command_line(),
         info,

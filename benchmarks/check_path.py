@@ -11,8 +11,11 @@ load, when the multiplexer sends and reads many callers' commands together. Wall
 call; medians of the rounds.
 
 `--instrumented` calls the Check as the gRPC server does: through `api.interceptors.instrument` (its
-request decoding and limits, deadline binding, and the per-RPC counting of /metrics) at log level
-warning, with a stand-in for the server's context. Run at two commits, it gives what a change to that
+request decoding and limits, deadline binding, the per-RPC counting of /metrics and, on a tree with
+access control, the bearer token's check by `api.access.Guard`) at log level warning, with a stand-in
+for the server's context that carries a `dialer` token made in an embedded PostgreSQL (`--scoped`: the
+token is held to the request's org, so the org check runs too). Run at two commits (an old tree's
+`src/` first on PYTHONPATH: it is then measured without a token), it gives what a change to that
 wrapper costs a Check.
 """
 
@@ -20,14 +23,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import logging
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import grpc
 import redis.asyncio as aioredis
+import structlog
 import uvloop
 
 from benchmarks.common import Output, add_common_args, command_line, machine, median, record
@@ -38,7 +44,7 @@ from dncgate.api.interceptors import instrument
 from dncgate.bootstrap import build_gateway
 from dncgate.config import Settings
 from dncgate.domain.hours import CallingHours
-from dncgate.embedded import EmbeddedRedis
+from dncgate.embedded import EmbeddedPostgres, EmbeddedRedis
 from dncgate.service.gateway import Gateway
 from dncgate.store.hot import CALLS, HotRegistry
 from dncgate.v1 import common_pb2, gateway_pb2
@@ -82,14 +88,67 @@ async def timed(op: Op, start: int, calls: int, concurrency: int) -> dict[str, f
 class _Context:
     """What `instrument` asks of grpc.aio's servicer context on a Check that succeeds."""
 
+    def __init__(self, metadata: tuple[tuple[str, str], ...] = ()) -> None:
+        self.metadata = metadata
+
     def time_remaining(self) -> float | None:
         return None
 
     def code(self) -> None:
         return None
 
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+        return self.metadata
 
-async def measure(ns: argparse.Namespace, redis_url: str) -> dict[str, dict[str, dict[str, float]]]:
+
+def has_access_control() -> bool:
+    """Whether the `dncgate` imported here checks credentials (an old commit's tree does not)."""
+    try:
+        import dncgate.api.access  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@contextlib.asynccontextmanager
+async def dialer_guard(database_url: str, orgs: list[str]) -> AsyncIterator[tuple[Any, str]]:
+    """`api.access.Guard` as `serve` builds it, over `api_tokens` in the PostgreSQL at `database_url`, and
+    a new `dialer` token (for `orgs`; none: every org) that it will verify on its first Check."""
+    from psycopg_pool import AsyncConnectionPool
+
+    from dncgate.api.access import Guard
+    from dncgate.service.access import AccessService, Authenticator
+    from dncgate.store.migrate import migrate
+    from dncgate.store.pg import Database
+    from dncgate.store.tokens import TokenStore
+
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        database_url, min_size=1, max_size=2, open=False, kwargs={"autocommit": True}
+    )
+    await pool.open(wait=True, timeout=30)
+    async with pool:
+        async with pool.connection() as conn:
+            await migrate(conn)
+        tokens = TokenStore(Database(pool, 5.0))
+        new = await AccessService(tokens, PEPPER).create("bench", name="bench-dialer", roles=["dialer"], orgs=orgs)
+        authenticator = Authenticator(tokens, PEPPER)
+        await authenticator.refresh()  # as `serve` does before it opens its port
+        yield Guard(authenticator), new.token
+
+
+async def measure(
+    ns: argparse.Namespace, redis_url: str, database_url: str | None
+) -> dict[str, dict[str, dict[str, float]]]:
+    async with contextlib.AsyncExitStack() as stack:
+        guard, token = None, ""
+        if database_url is not None:
+            guard, token = await stack.enter_async_context(dialer_guard(database_url, ["bench"] if ns.scoped else []))
+        return await _measure(ns, redis_url, guard, token)
+
+
+async def _measure(
+    ns: argparse.Namespace, redis_url: str, guard: Any, token: str
+) -> dict[str, dict[str, dict[str, float]]]:
     client = aioredis.Redis.from_url(redis_url)
     hot = HotRegistry(client, BITS)
     await client.set("dnc:ready", hot.ready_value)
@@ -102,19 +161,19 @@ async def measure(ns: argparse.Namespace, redis_url: str) -> dict[str, dict[str,
         # no ReportCallOutcome here; no log fields bound, as `serve` at the benchmarks' log level (warning)
         servicer = CallGateServicer(gw, 5000, None, log_fields=False)  # type: ignore[arg-type]
         if ns.instrumented:
-            handler = instrument(
-                "/dncgate.v1.CallGate/Check",
-                grpc.unary_unary_rpc_method_handler(
-                    servicer.Check,
-                    request_deserializer=gateway_pb2.CheckRequest.FromString,
-                    response_serializer=gateway_pb2.CheckResponse.SerializeToString,
-                ),
-                False,
+            plain = grpc.unary_unary_rpc_method_handler(
+                servicer.Check,
+                request_deserializer=gateway_pb2.CheckRequest.FromString,
+                response_serializer=gateway_pb2.CheckResponse.SerializeToString,
             )
+            method = "/dncgate.v1.CallGate/Check"
+            # an old tree's `instrument` takes no guard
+            handler = instrument(method, plain, False, guard=guard) if guard else instrument(method, plain, False)
             decode, behavior, encode = handler.request_deserializer, handler.unary_unary, handler.response_serializer
+            context = _Context((("authorization", f"Bearer {token}"),) if token else ())
 
             async def through(i: int) -> Any:
-                return encode(await behavior(decode(request(i, registry)), _Context()))
+                return encode(await behavior(decode(request(i, registry)), context))
 
             return through
 
@@ -169,18 +228,31 @@ def main() -> None:
     parser.add_argument(
         "--instrumented", action="store_true", help="Check through api.interceptors.instrument, as served"
     )
+    parser.add_argument("--scoped", action="store_true", help="--instrumented with a dialer token held to the org")
     add_common_args(parser)
     ns = parser.parse_args()
     if ns.quick:
         ns.registry, ns.calls, ns.rounds = 1000, 100, 1
+    ns.instrumented = ns.instrumented or ns.scoped
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))  # as benchmarks serve
+    token = ns.instrumented and has_access_control()
     with tempfile.TemporaryDirectory(prefix="dncgate-bench-") as tmp:
         embedded = EmbeddedRedis(Path(tmp) / "redis", persistent=False).start()
+        postgres = EmbeddedPostgres(Path(tmp) / "postgres").start() if token else None
         try:
             load_fast(embedded.url, ns.registry, BITS)
             info = machine(embedded.url)
-            s = uvloop.run(measure(ns, embedded.url))
+            s = uvloop.run(measure(ns, embedded.url, postgres.url if postgres else None))
         finally:
+            if postgres is not None:
+                postgres.stop()
             embedded.stop()
+    through = ""
+    if ns.instrumented:
+        credential = "no token: this tree has no access control"
+        if token:
+            credential = "a `dialer` bearer token" + (" held to the request's org" if ns.scoped else "")
+        through = f"; through `api.interceptors.instrument` as served, {credential}"
 
     def row(label: str, name: str) -> str:
         q, c = s[name]["seq"], s[name]["conc"]
@@ -191,7 +263,7 @@ def main() -> None:
             "## Check path in one process (what each lever gives)",
             "",
             f"`CallGateServicer.Check` called directly (request parse, gateway, response build; no gRPC"
-            f"{'; through `api.interceptors.instrument` as served' if ns.instrumented else ''}) on uvloop "
+            f"{through}) on uvloop "
             f"against an embedded Redis with {ns.registry:,} registered numbers, every number distinct; baseline: "
             f"a bare Redis round trip (PING) on the same connection. Microseconds per call, medians of {ns.rounds} "
             f"rounds of {ns.calls} calls, sequential and {CONCURRENCY} concurrent callers.",
@@ -208,7 +280,8 @@ def main() -> None:
             f"{s['check_pool']['conc']['cpu_us'] - s['ping_pool']['conc']['cpu_us']:.0f} µs over redis-py.",
         ]
     )
-    record("check_path", {"summary": s, "registry": ns.registry}, table, command_line(), info, Output.at(ns.out))
+    result = {"summary": s, "registry": ns.registry, "instrumented": ns.instrumented, "token": token}
+    record("check_path", result, table, command_line(), info, Output.at(ns.out))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ import redis
 HERE = Path(__file__).resolve().parent
 OUT_ENV = "DNCGATE_BENCH_OUT"
 SERVE_ARGS_ENV = "DNCGATE_BENCH_SERVE_ARGS"  # extra `dncgate serve` arguments for every benchmark, e.g. "--workers 2"
+# `dncgate serve` from another source tree, e.g. "/work/old/src" (an old commit's worktree) for an A/B run
+SERVER_SRC_ENV = "DNCGATE_BENCH_SERVER_SRC"
 
 
 @dataclass(frozen=True)
@@ -106,8 +108,8 @@ def command_line() -> str:
     main = sys.modules["__main__"]
     spec = getattr(main, "__spec__", None)
     module = spec.name if spec is not None else Path(sys.argv[0]).stem
-    serve_args = os.environ.get(SERVE_ARGS_ENV, "")
-    prefix = [f"{SERVE_ARGS_ENV}={shlex.quote(serve_args)}"] if serve_args else []
+    named = [env for env in (SERVE_ARGS_ENV, SERVER_SRC_ENV) if os.environ.get(env)]
+    prefix = [f"{env}={shlex.quote(os.environ[env])}" for env in named]
     return " ".join([*prefix, "python -m", module.removesuffix(".__main__"), *map(shlex.quote, sys.argv[1:])])
 
 

@@ -24,7 +24,7 @@ import psycopg
 
 from benchmarks.common import Output, add_common_args, command_line, machine, percentile, record, table
 from benchmarks.registry_load import consumer_number, digest
-from benchmarks.server import serve
+from benchmarks.server import Metadata, bearer, serve
 from dncgate.domain.types import ALL_CATEGORIES_MASK, Source
 from dncgate.v1 import compensation_pb2, compensation_pb2_grpc
 
@@ -165,7 +165,9 @@ def register(url: str, consumers: list[int], now: datetime) -> None:
         )
 
 
-def file_complaints(target: str, log: CallLog, consumers: list[int]) -> tuple[list[float], dict[str, int]]:
+def file_complaints(
+    target: str, log: CallLog, consumers: list[int], metadata: Metadata = None
+) -> tuple[list[float], dict[str, int]]:
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     with grpc.insecure_channel(target) as channel:
@@ -179,7 +181,7 @@ def file_complaints(target: str, log: CallLog, consumers: list[int]) -> tuple[li
                 description="called twice this week",
             )
             started = time.perf_counter()
-            case = stub.FileComplaint(req, timeout=30)
+            case = stub.FileComplaint(req, timeout=30, metadata=metadata)
             latencies.append(time.perf_counter() - started)
             status = compensation_pb2.ComplaintStatus.Name(case.status)
             statuses[status] = statuses.get(status, 0) + 1
@@ -206,8 +208,9 @@ def main() -> None:
         info = machine(server.redis_url)
         took = load(server.database_url, log, ns.workers)
         register(server.database_url, chosen[::2], now)
-        file_complaints(server.target, log, chosen[:warmup])
-        latencies, statuses = file_complaints(server.target, log, chosen[warmup:])
+        hotline = bearer(server.token("hotline"))  # what a hotline agent's desk would hold
+        file_complaints(server.target, log, chosen[:warmup], hotline)
+        latencies, statuses = file_complaints(server.target, log, chosen[warmup:], hotline)
     ms = [x * 1000 for x in latencies]
     p50, p99 = percentile(ms, 50), percentile(ms, 99)
     load_s = sum(took.values())

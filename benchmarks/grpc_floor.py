@@ -14,8 +14,11 @@ CPU per call), then one at a time (latency, as the sequential Check benchmark me
 - `check, no Redis`: the real `CallGateServicer.Check` with the gateway's Redis call answered at once
   (case 0) instead of sent: our Python alone;
 - `check`: the real `CallGateServicer.Check` (request parse, gateway, Lua script, response);
-- `check+log`: the same wrapped as `serve` wraps every RPC of our services (`api.interceptors.instrument`;
-  the log level is `warning`, as in the other benchmarks, so no line is written per request).
+- `check+log`: the same as `serve` serves it: its request decoded and held to the input limits, and
+  wrapped as every RPC of our services (`api.interceptors.instrument`; the log level is `warning`, as in
+  the other benchmarks, so no line is written per request); on a tree with access control its calls
+  carry a `dialer` bearer token that `api.access.Guard` checks (made in an embedded PostgreSQL, as
+  `benchmarks.check_path --instrumented` does). Only this method's calls carry the token.
 
 Medians of the rounds. `empty` / `redis` / `script` bound what any Check with one Redis round trip could
 reach on this server; `check, no Redis` is what our code costs inside a loaded gRPC server.
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import logging
 import multiprocessing
@@ -39,9 +43,10 @@ import psutil
 import structlog
 import uvloop
 
+from benchmarks.check_path import dialer_guard, has_access_control
 from benchmarks.common import Output, add_common_args, command_line, machine, median, record
 from benchmarks.registry_load import PEPPER, consumer_number, load_fast
-from dncgate.embedded import EmbeddedRedis
+from dncgate.embedded import EmbeddedPostgres, EmbeddedRedis
 
 BITS = 16
 IN_FLIGHT = 16
@@ -49,7 +54,7 @@ METHODS = ("empty", "redis", "script", "check, no Redis", "check", "check+log")
 ROUTE = {m: m.replace(", ", "-").replace(" ", "_") for m in METHODS}  # method names on the wire
 
 
-def _serve(redis_url: str, registry: int, conn: Connection) -> None:
+def _serve(redis_url: str, registry: int, conn: Connection, database_url: str | None) -> None:
     import redis.asyncio as aioredis
 
     from dncgate import phone
@@ -66,6 +71,9 @@ def _serve(redis_url: str, registry: int, conn: Connection) -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
 
     async def main() -> None:
+        guard, token = None, ""
+        if database_url is not None:
+            guard, token = await contextlib.AsyncExitStack().enter_async_context(dialer_guard(database_url, []))
         client = aioredis.Redis.from_url(redis_url)
         hot = HotRegistry(client, BITS)
         await client.set("dnc:ready", hot.ready_value)
@@ -129,13 +137,22 @@ def _serve(redis_url: str, registry: int, conn: Connection) -> None:
         plain = {"empty": empty, "redis": redis_wait, "script": script}
         plain |= {"check, no Redis": serving(offline_servicer), "check": serving(servicer)}
         handlers = {ROUTE[name]: grpc.unary_unary_rpc_method_handler(f) for name, f in plain.items()}
-        logged = grpc.unary_unary_rpc_method_handler(serving(servicer))
-        handlers[ROUTE["check+log"]] = instrument("/floor/check+log", logged, rpc_lines_logged())
+        # As served: the request decoded (and held to the input limits) and the response encoded by the
+        # handler, under the method's own name, which the dialer role names (an old tree's `instrument`
+        # takes no guard).
+        logged = grpc.unary_unary_rpc_method_handler(
+            servicer.Check,
+            request_deserializer=gateway_pb2.CheckRequest.FromString,
+            response_serializer=gateway_pb2.CheckResponse.SerializeToString,
+        )
+        served, lines = "/dncgate.v1.CallGate/Check", rpc_lines_logged()
+        wrapped = instrument(served, logged, lines, guard=guard) if guard else instrument(served, logged, lines)
+        handlers[ROUTE["check+log"]] = wrapped
         server = grpc.aio.server()
         server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("floor", handlers)])
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()
-        conn.send(port)
+        conn.send((port, token))
         while True:  # keep the stream short; the recorder is not part of this measurement
             await asyncio.sleep(1)
             await client.xtrim(CALLS, maxlen=10_000, approximate=True)
@@ -143,13 +160,15 @@ def _serve(redis_url: str, registry: int, conn: Connection) -> None:
     uvloop.run(main())
 
 
-def _client(port: int, registry: int, conn: Connection) -> None:
+def _client(port: int, registry: int, conn: Connection, token: str) -> None:
     """The load process: runs each job `(method, in_flight, seconds, first number)` sent down `conn` as a
-    closed loop with `in_flight` callers and sends back (calls/s, median latency in seconds); None stops it."""
+    closed loop with `in_flight` callers and sends back (calls/s, median latency in seconds); None stops it.
+    The calls of `check+log` carry `token` (none if empty)."""
     from benchmarks.check_path import request as check_request
 
     async def job(channel: grpc.aio.Channel, method: str, in_flight: int, duration_s: float, first: int) -> Any:
         call = channel.unary_unary(f"/floor/{ROUTE[method]}")
+        metadata = (("authorization", f"Bearer {token}"),) if token and method == "check+log" else None
         latencies: list[float] = []
         stop = time.perf_counter() + duration_s
 
@@ -158,7 +177,7 @@ def _client(port: int, registry: int, conn: Connection) -> None:
             while time.perf_counter() < stop:
                 request = check_request(i, registry)
                 started = time.perf_counter()
-                await call(request)
+                await call(request, metadata=metadata)
                 latencies.append(time.perf_counter() - started)
                 i += in_flight
 
@@ -188,17 +207,19 @@ def main() -> None:
     rounds: dict[str, list[dict[str, float]]] = {m: [] for m in METHODS}
     with tempfile.TemporaryDirectory(prefix="dncgate-bench-") as tmp:
         embedded = EmbeddedRedis(Path(tmp) / "redis", persistent=False).start()
+        postgres = EmbeddedPostgres(Path(tmp) / "postgres").start() if has_access_control() else None
         server = None
         try:
             load_fast(embedded.url, ns.registry, BITS)
             info = machine(embedded.url)
             ours, theirs = ctx.Pipe()
-            server = ctx.Process(target=_serve, args=(embedded.url, ns.registry, theirs), daemon=True)
+            database_url = postgres.url if postgres is not None else None
+            server = ctx.Process(target=_serve, args=(embedded.url, ns.registry, theirs, database_url), daemon=True)
             server.start()
-            port = ours.recv()
+            port, token = ours.recv()
             proc = psutil.Process(server.pid)
             jobs, theirs = ctx.Pipe()
-            client = ctx.Process(target=_client, args=(port, ns.registry, theirs), daemon=True)
+            client = ctx.Process(target=_client, args=(port, ns.registry, theirs, token), daemon=True)
             client.start()
 
             def run(method: str, in_flight: int, duration_s: float, first: int) -> tuple[float, float, float]:
@@ -224,6 +245,8 @@ def main() -> None:
             if server is not None:
                 server.kill()
                 server.join()
+            if postgres is not None:
+                postgres.stop()
             embedded.stop()
     keys = ("per_s", "cpu_us", "sequential_ms")
     s = {m: {k: median([x[k] for x in rounds[m]]) for k in keys} for m in METHODS}
@@ -235,7 +258,8 @@ def main() -> None:
         "script": "the Check's script call (pre-built), then a Check-sized reply",
         "check, no Redis": "`CallGateServicer.Check`, its Redis call answered at once",
         "check": "`CallGateServicer.Check`",
-        "check+log": "`CallGateServicer.Check`, instrumented as `serve` does",
+        "check+log": "`CallGateServicer.Check`, instrumented as `serve` does"
+        + (", a `dialer` token checked" if postgres is not None else " (no access control in this tree)"),
     }
     rows = [
         f"| {labels[m]} | {s[m]['per_s']:.0f} | {s[m]['cpu_us']:.0f} | {ratio[m]:.2f} | "

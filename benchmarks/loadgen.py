@@ -8,6 +8,9 @@ silently delaying the requests behind it (no coordinated omission). How late the
 
 Checks alternate a registered number (expected BLOCK) and an unregistered one (expected ALLOW), all
 distinct; an answer other than the expected one (e.g. fail-closed REGISTRY_UNAVAILABLE) counts as an error.
+Each Check carries the metadata given (the dialer's bearer token, `BenchServer.dialer`) as a per-call
+argument: a client interceptor would run Python of its own on every call and take the generator's CPU.
+Health calls carry none.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from benchmarks.registry_load import consumer_number
+from benchmarks.server import Metadata
 from dncgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
 
 CALLER = "+862759001234"
@@ -66,7 +70,7 @@ class Sample:
         self.cpu_s += other.cpu_s
 
 
-def _check_call(channel: grpc.aio.Channel, registry: int, first: int) -> Call:
+def _check_call(channel: grpc.aio.Channel, registry: int, first: int, metadata: Metadata = None) -> Call:
     method = gateway_pb2_grpc.CallGateStub(channel).Check
     counter = itertools.count(first)
     spare = 99_999_999 - registry
@@ -84,7 +88,7 @@ def _check_call(channel: grpc.aio.Channel, registry: int, first: int) -> Call:
             category=common_pb2.CATEGORY_REAL_ESTATE,
         )
         try:
-            r = await method(req, timeout=limit_s)
+            r = await method(req, timeout=limit_s, metadata=metadata)
         except grpc.aio.AioRpcError as e:
             return str(e.code().name)
         if r.decision != (block if registered else allow):
@@ -165,10 +169,11 @@ async def open_loop(call: Call, job: Job) -> Sample:
     return out
 
 
-async def _serve_jobs(conn: Connection, target: str, registry: int, index: int) -> None:
+async def _serve_jobs(conn: Connection, target: str, registry: int, index: int, metadata: Metadata) -> None:
     loop = asyncio.get_running_loop()
     async with grpc.aio.insecure_channel(target) as channel:
-        calls = {"check": _check_call(channel, registry, index * 10_000_000), "health": _health_call(channel)}
+        check = _check_call(channel, registry, index * 10_000_000, metadata)
+        calls = {"check": check, "health": _health_call(channel)}
         while (job := await loop.run_in_executor(None, conn.recv)) is not None:
             run = closed_loop if job.concurrency else open_loop
             before = os.times()
@@ -178,22 +183,23 @@ async def _serve_jobs(conn: Connection, target: str, registry: int, index: int) 
             conn.send(sample)
 
 
-def _worker(conn: Connection, target: str, registry: int, index: int) -> None:
+def _worker(conn: Connection, target: str, registry: int, index: int, metadata: Metadata) -> None:
     import uvloop
 
-    uvloop.run(_serve_jobs(conn, target, registry, index))
+    uvloop.run(_serve_jobs(conn, target, registry, index, metadata))
 
 
 class LoadGen:
-    """`processes` client processes against one server; a job's concurrency or rate is split among them."""
+    """`processes` client processes against one server; a job's concurrency or rate is split among them.
+    Every Check carries `metadata` (e.g. `BenchServer.dialer`; None: no token)."""
 
-    def __init__(self, target: str, registry: int, processes: int = 1) -> None:
+    def __init__(self, target: str, registry: int, processes: int = 1, metadata: Metadata = None) -> None:
         ctx = multiprocessing.get_context("spawn")
         self._conns: list[Connection] = []
         self._procs: list[Any] = []
         for k in range(processes):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker, args=(child, target, registry, k), daemon=True)
+            proc = ctx.Process(target=_worker, args=(child, target, registry, k, metadata), daemon=True)
             proc.start()
             self._conns.append(parent)
             self._procs.append(proc)

@@ -105,7 +105,8 @@ def main() -> None:
     with serve() as server:
         preload_registry(server.redis_url, ns.registry)
         info = machine(server.redis_url)
-        with LoadGen(server.target, ns.registry, ns.clients) as gen:
+        credentials = server.credentials
+        with LoadGen(server.target, ns.registry, ns.clients, server.dialer) as gen:
             for method in ("check", "health"):  # warm-up
                 gen.run(Job(method, 0.5 if ns.quick else 2.0, rate=ns.rate / 2, poisson=poisson))
             settle(server)
@@ -145,10 +146,10 @@ def main() -> None:
     lines = [
         "## Check under open-loop load",
         "",
-        f"Registry of {ns.registry:,} numbers, half the Checks hit a registered number, every number distinct; "
-        f"{schedule} arrivals from {ns.clients} load-generator process(es) (grpc.aio + uvloop); latency from "
-        "each request's scheduled send time. An error is a failed RPC or an answer other than the expected "
-        "BLOCK/ALLOW (e.g. fail-closed REGISTRY_UNAVAILABLE); each request has a 2 s deadline (CANCELLED or "
+        f"Registry of {ns.registry:,} numbers, half the Checks hit a registered number, every number distinct, "
+        f"{credentials}; {schedule} arrivals from {ns.clients} load-generator process(es) (grpc.aio + uvloop); "
+        "latency from each request's scheduled send time. An error is a failed RPC or an answer other than the "
+        "expected BLOCK/ALLOW (e.g. fail-closed REGISTRY_UNAVAILABLE); each request has a 2 s deadline (CANCELLED or "
         "DEADLINE_EXCEEDED: the request waited that long). Between steps the recorder is let drain the stream.",
         "",
         f"**{ns.rate:.0f} checks/s offered for {ns.duration:g} s** (goal: p99 ≤ {GOAL_P99_MS:g} ms, no errors: "
@@ -198,6 +199,7 @@ def main() -> None:
         f"![p50 and p99 latency against offered load]({rel})",
     ]
     result: dict[str, Any] = {"main": main_run, "sweep": sweep, "schedule": schedule, "plot": rel}
+    result["credentials"] = credentials
     result["errors"] = dict(main_sample.errors)
     record("check_open_loop", result, "\n".join(lines), command_line(), info, out)
 

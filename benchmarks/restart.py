@@ -35,7 +35,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from benchmarks.bulk_import import check_imported, import_feed, write_feed
 from benchmarks.common import Output, add_common_args, command_line, machine, median, record, table
-from benchmarks.server import BenchServer, free_port, spawn, stop
+from benchmarks.server import attach, free_port, spawn, stop
 
 GOAL_S = 10.0
 CALLGATE = "dncgate.v1.CallGate"
@@ -96,8 +96,7 @@ def restart_once(data_dir: Path, rows: int, limit_s: float) -> dict[str, float]:
     proc, log = spawn(data_dir, port, {"DNCGATE_LOG_LEVEL": "info"})  # info: the registry_caught_up line
     try:
         opened, serving = wait_serving(proc, target, started, limit_s)
-        urls = json.loads((data_dir / "endpoints.json").read_text())
-        check_imported(BenchServer(target, data_dir, urls["redis_url"], urls["database_url"], proc.pid), rows, rows)
+        check_imported(attach(target, data_dir, proc.pid), rows, rows)
     finally:
         stop(proc)
         log.close()
@@ -129,8 +128,7 @@ def main() -> None:
         proc, log = spawn(data_dir, port)
         try:
             wait_serving(proc, f"127.0.0.1:{port}", first_started, ns.limit)
-            urls = json.loads((data_dir / "endpoints.json").read_text())
-            server = BenchServer(f"127.0.0.1:{port}", data_dir, urls["redis_url"], urls["database_url"], proc.pid)
+            server = attach(f"127.0.0.1:{port}", data_dir, proc.pid)
             info = machine(server.redis_url)
             import_s, _ = import_feed(server, feed)
             print(f"imported {ns.rows:,} rows in {import_s:.1f} s", flush=True)

@@ -31,7 +31,7 @@ import redis.asyncio as aioredis
 from benchmarks.common import Output, add_common_args, command_line, machine, median, record, table
 from benchmarks.loadgen import CALLER
 from benchmarks.registry_load import consumer_number, digest, server_bucket_bits
-from benchmarks.server import preload_registry, serve
+from benchmarks.server import Metadata, preload_registry, serve
 from benchmarks.spy import maybe_profile
 from dncgate.domain.calls import CallEvent
 from dncgate.domain.types import Category, Decision, Reason
@@ -64,7 +64,9 @@ async def run_batches(jobs: Sequence[Callable[[], Awaitable[int]]], in_flight: i
     return time.perf_counter() - started, bad
 
 
-def gateway_jobs(stub: Any, batches: list[list[tuple[int, bool]]]) -> list[Callable[[], Awaitable[int]]]:
+def gateway_jobs(
+    stub: Any, batches: list[list[tuple[int, bool]]], metadata: Metadata = None
+) -> list[Callable[[], Awaitable[int]]]:
     def job(batch: list[tuple[int, bool]]) -> Callable[[], Awaitable[int]]:
         req = gateway_pb2.CheckBatchRequest(
             requests=[
@@ -81,7 +83,7 @@ def gateway_jobs(stub: Any, batches: list[list[tuple[int, bool]]]) -> list[Calla
         expected = sum(r for _, r in batch)
 
         async def call() -> int:
-            resp = await stub.CheckBatch(req, timeout=60)
+            resp = await stub.CheckBatch(req, timeout=60, metadata=metadata)
             return abs(int(resp.blocked) - expected)
 
         return call
@@ -200,7 +202,7 @@ async def drained(client: aioredis.Redis, limit_s: float) -> float:
     return time.perf_counter() - started
 
 
-async def scrub(ns: argparse.Namespace, target: str, redis_url: str) -> dict[str, Any]:
+async def scrub(ns: argparse.Namespace, target: str, redis_url: str, metadata: Metadata) -> dict[str, Any]:
     client = aioredis.Redis.from_url(redis_url)
     hot = HotRegistry(client, server_bucket_bits(redis_url))
     per_phase = ns.batch * ns.batches
@@ -216,7 +218,7 @@ async def scrub(ns: argparse.Namespace, target: str, redis_url: str) -> dict[str
                 start += count
                 batches = [numbers[i : i + ns.batch] for i in range(0, count, ns.batch)]
                 if phase == "gateway":
-                    jobs = gateway_jobs(stub, batches)
+                    jobs = gateway_jobs(stub, batches, metadata)
                 else:
                     jobs = (
                         redis_jobs(client, hot, batches) if phase == "redis" else floor_jobs(client, sha, hot, batches)
@@ -233,7 +235,7 @@ async def scrub(ns: argparse.Namespace, target: str, redis_url: str) -> dict[str
     return {"rounds": rounds, "summary": summary, "wrong_answers": wrong}
 
 
-async def gateway_load(ns: argparse.Namespace, target: str, start: int, seconds: float) -> None:
+async def gateway_load(ns: argparse.Namespace, target: str, metadata: Metadata, start: int, seconds: float) -> None:
     """CheckBatch alone, fresh numbers, for `seconds` (while py-spy samples the server)."""
     async with grpc.aio.insecure_channel(target, options=[("grpc.max_receive_message_length", 1 << 26)]) as ch:
         stub = gateway_pb2_grpc.CallGateStub(ch)
@@ -242,7 +244,7 @@ async def gateway_load(ns: argparse.Namespace, target: str, start: int, seconds:
             numbers = indices(ns.registry, start, ns.batch * ns.in_flight * 4)
             start += len(numbers)
             batches = [numbers[i : i + ns.batch] for i in range(0, len(numbers), ns.batch)]
-            await run_batches(gateway_jobs(stub, batches), ns.in_flight)
+            await run_batches(gateway_jobs(stub, batches, metadata), ns.in_flight)
 
 
 def main() -> None:
@@ -262,9 +264,13 @@ def main() -> None:
     with serve() as server:
         preload_registry(server.redis_url, ns.registry)
         info = machine(server.redis_url)
-        result = uvloop.run(scrub(ns, server.target, server.redis_url))
+        result = uvloop.run(scrub(ns, server.target, server.redis_url, server.dialer))
         fresh = ns.registry * 4  # past the measured phases' indices
-        maybe_profile(ns.profile, server.pid, lambda: uvloop.run(gateway_load(ns, server.target, fresh, 10.0)))
+
+        def load() -> None:
+            uvloop.run(gateway_load(ns, server.target, server.dialer, fresh, 10.0))
+
+        maybe_profile(ns.profile, server.pid, load)
     ours, base, floor = (result["summary"][p] for p in ("gateway", "redis", "lua"))
     wrong = result["wrong_answers"]
     assert not wrong["redis"] and not wrong["lua"], f"the baselines read other data than expected: {wrong}"

@@ -1,4 +1,15 @@
-"""Run `dncgate serve` as users run it (its own process, embedded Redis and PostgreSQL) for a benchmark."""
+"""Run `dncgate serve` as users run it (its own process, embedded Redis and PostgreSQL) for a benchmark.
+
+Once serve is up the benchmark holds its own tokens: the admin token serve wrote to `<data dir>/admin.token`
+and a `dialer` token made with it (Access/CreateToken) for the Check load; `BenchServer.token(role)` makes
+one for any other role. Each client sends its token as per-call metadata (`BenchServer.dialer`,
+`bearer(token)`), not through a client interceptor, which would cost the load generator CPU on every call.
+
+A server from before access control writes no admin.token and needs no token: then every token is None and
+every call goes without metadata, so the same harness measures an old commit side by side with the new one.
+`DNCGATE_BENCH_SERVER_SRC=<other tree>/src` runs `dncgate serve` from that tree (e.g. a `git worktree` of an
+old commit) while the benchmark's own code, the clients included, stays this tree's.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +32,30 @@ import grpc
 import redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from benchmarks.common import SERVE_ARGS_ENV
+from benchmarks.common import SERVE_ARGS_ENV, SERVER_SRC_ENV
 from benchmarks.registry_load import PEPPER, consumer_number, load_fast, server_bucket_bits
 from dncgate.store.hot import CALLS
 
-__all__ = ["BenchServer", "consumer_number", "free_port", "preload_registry", "serve", "settle", "spawn", "stop"]
+__all__ = [
+    "BenchServer",
+    "Metadata",
+    "attach",
+    "bearer",
+    "consumer_number",
+    "free_port",
+    "preload_registry",
+    "serve",
+    "settle",
+    "spawn",
+    "stop",
+]
+
+Metadata = tuple[tuple[str, str], ...] | None  # a call's `metadata=`: None sends none
+
+
+def bearer(token: str | None) -> Metadata:
+    """The call metadata that names `token`'s principal; None (no metadata) without a token."""
+    return (("authorization", f"Bearer {token}"),) if token else None
 
 
 @dataclass
@@ -35,6 +65,56 @@ class BenchServer:
     redis_url: str
     database_url: str
     pid: int  # the `dncgate serve` process, for py-spy
+    admin_token: str | None = None  # None: a server from before access control (it wrote no admin.token)
+    dialer_token: str | None = None  # made with the admin token, for the Check load
+    _tokens: dict[str, str | None] = field(default_factory=dict, repr=False)
+
+    @property
+    def dialer(self) -> Metadata:
+        """The metadata of a Check (CallGate) call."""
+        return bearer(self.dialer_token)
+
+    @property
+    def admin(self) -> Metadata:
+        return bearer(self.admin_token)
+
+    @property
+    def credentials(self) -> str:
+        """How the benchmark's Checks name their caller, for its table."""
+        if self.dialer_token is None:
+            return "no token (a server from before access control)"
+        return "each Check carries a `dialer` bearer token as call metadata"
+
+    def token(self, role: str) -> str | None:
+        """A token with `role` only, made on first use (None against a server that needs none)."""
+        if role not in self._tokens:
+            self._tokens[role] = create_token(self.target, self.admin_token, f"bench-{role}", [role])
+        return self._tokens[role]
+
+
+def create_token(target: str, admin_token: str | None, name: str, roles: list[str]) -> str | None:
+    """A new token with `roles` through Access/CreateToken, authorized by `admin_token` (None: no token, as
+    a server from before access control needs none)."""
+    if admin_token is None:
+        return None
+    from dncgate.v1 import access_pb2, access_pb2_grpc  # only a tree with access control has them
+
+    with grpc.insecure_channel(target) as ch:
+        reply = access_pb2_grpc.AccessStub(ch).CreateToken(
+            access_pb2.CreateTokenRequest(name=name, roles=roles), metadata=bearer(admin_token), timeout=30
+        )
+    return str(reply.secret_token)
+
+
+def attach(target: str, data_dir: Path, pid: int) -> BenchServer:
+    """The BenchServer of a `dncgate serve` that is up (health SERVING) with its embedded stores under
+    `data_dir`: its store URLs, the admin token it wrote (if any), and a new dialer token."""
+    urls = json.loads((data_dir / "endpoints.json").read_text())
+    admin_file = data_dir / "admin.token"
+    admin_token = admin_file.read_text().strip() if admin_file.exists() else None
+    server = BenchServer(target, data_dir, urls["redis_url"], urls["database_url"], pid, admin_token)
+    server.dialer_token = server.token("dialer")
+    return server
 
 
 def free_port() -> int:
@@ -54,6 +134,8 @@ def spawn(data_dir: Path, port: int, extra_env: dict[str, str] | None = None) ->
         "DNCGATE_LOG_LEVEL": "warning",
         **(extra_env or {}),
     }
+    if src := os.environ.get(SERVER_SRC_ENV):  # serve from another tree; its own imports only
+        env["PYTHONPATH"] = str(Path(src).resolve())
     args = shlex.split(os.environ.get(SERVE_ARGS_ENV, ""))
     log = (data_dir / "serve.log").open("ab")
     proc = subprocess.Popen(
@@ -98,8 +180,7 @@ def serve(extra_env: dict[str, str] | None = None) -> Iterator[BenchServer]:
                             tail = (Path(tmp) / "serve.log").read_text(errors="replace")[-2000:]
                             raise RuntimeError(f"dncgate serve did not start:\n{tail}") from None
                         time.sleep(0.2)
-            urls = json.loads((Path(tmp) / "endpoints.json").read_text())
-            yield BenchServer(target, Path(tmp), urls["redis_url"], urls["database_url"], proc.pid)
+            yield attach(target, Path(tmp), proc.pid)
         finally:
             stop(proc)
             log.close()

@@ -68,7 +68,8 @@ def main() -> None:
     with serve() as server:
         preload_registry(server.redis_url, ns.registry)
         info = machine(server.redis_url)
-        with LoadGen(server.target, ns.registry, ns.clients) as gen:
+        credentials = server.credentials
+        with LoadGen(server.target, ns.registry, ns.clients, server.dialer) as gen:
             for method in ("check", "health"):  # warm-up: connections, caches, the recorder's first batches
                 gen.run(Job(method, 0.5 if ns.quick else 2.0, concurrency=16))
             for r in range(ns.rounds):
@@ -111,7 +112,7 @@ def main() -> None:
         f"Registry of {ns.registry:,} numbers, half the Checks hit a registered number, every number distinct. "
         f"{ns.clients} load-generator process(es) (grpc.aio + uvloop, one channel each) on the same 2-core "
         f"machine as the server; {ns.duration:g} s per step, medians of {ns.rounds} rounds, Check and Health "
-        "alternating. Goal: throughput ratio ≥ 0.75 at the knee.",
+        f"alternating; {credentials}. Goal: throughput ratio ≥ 0.75 at the knee.",
         "",
         *table(
             ["in flight", "Check/s", "Check p50 / p99 (ms)", "Health/s", "Health p50 / p99 (ms)", "ratio"],
@@ -146,6 +147,7 @@ def main() -> None:
         "ratio_at_knee": ratios[k],
         "errors": errors,
         "clients": ns.clients,
+        "credentials": credentials,
     }
     record("check_throughput", result, "\n".join(lines), command_line(), info, Output.at(ns.out))
 
