@@ -195,7 +195,7 @@ async def test_an_expired_token_is_unauthenticated_from_its_expiry_on(server) ->
     assert exc.code() == grpc.StatusCode.UNAUTHENTICATED and "expired" in (exc.details() or "")
 
 
-async def test_a_token_revoked_on_one_replica_is_refused_by_another_within_5_seconds(server) -> None:
+async def test_a_token_revoked_on_one_replica_is_refused_by_another_within_5_seconds(server, record_property) -> None:
     """Two servers over the same stores: revoked through the first, the second refuses it in well under 5 s."""
     token = await _token(server, "dialer")
     md = bearer(token)
@@ -221,6 +221,7 @@ async def test_a_token_revoked_on_one_replica_is_refused_by_another_within_5_sec
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await first.Check(check_request(), metadata=md)
         assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED and "revoked" in (info.value.details() or "")
+    record_property("revocation_seconds", round(took, 3))  # in the JUnit report: the figure the README quotes
     assert took < 5
 
 
