@@ -55,7 +55,8 @@ async def test_the_hotline_story_verifies_two_callers_and_owes_200_yuan(server) 
 
 
 async def test_calling_again_the_next_day_is_already_compensated_and_owes_nothing(server) -> None:
-    """The same numbers a day later: ALREADY_COMPENSATED with the first payouts, 0 owed, case REJECTED."""
+    """The same numbers a day later: a new case, ALREADY_COMPENSATED (not REJECTED) and linked to the
+    case that paid, with the first payouts and 0 owed."""
     await story_calls(server)
     first = await file(server, A, B, C)
     Clock(server).advance(DAY)
@@ -63,7 +64,10 @@ async def test_calling_again_the_next_day_is_already_compensated_and_owes_nothin
     assert verdicts(again) == [(A, "VERDICT_ALREADY_COMPENSATED"), (B, "VERDICT_ALREADY_COMPENSATED")]
     assert [f.payout_id for f in again.findings] == [f.payout_id for f in first.findings[:2]]
     assert yuan(again.total_compensation) == ("CNY", 0, 0)
-    assert again.status == V.COMPLAINT_STATUS_REJECTED
+    assert again.status == V.COMPLAINT_STATUS_ALREADY_COMPENSATED and again.case_id != first.case_id
+    assert [f.compensated_by_case_id for f in again.findings] == [first.case_id, first.case_id]
+    assert [f.compensated_by_case_id for f in first.findings] == ["", "", ""]
+    assert [h.action for h in again.history] == ["filed", "already_compensated"]
     assert len(await db_rows(server, "SELECT 1 FROM payouts")) == 2
 
 
@@ -83,8 +87,9 @@ async def test_fifty_operators_filing_at_once_book_exactly_one_payout_per_caller
     for r in replies:
         owed = [f for f in r.findings if f.verdict == V.VERDICT_VERIFIED]
         assert r.total_compensation.units == 100 * len(owed)
-        # C never called, so a case owing anything is partially verified; one owing nothing is rejected.
-        assert r.status == (V.COMPLAINT_STATUS_PARTIALLY_VERIFIED if owed else V.COMPLAINT_STATUS_REJECTED)
+        # C never called, so a case owing anything is partially verified; one owing nothing was
+        # compensated by the case that won, which its findings name.
+        assert r.status == (V.COMPLAINT_STATUS_PARTIALLY_VERIFIED if owed else V.COMPLAINT_STATUS_ALREADY_COMPENSATED)
     assert len({r.case_id for r in replies}) == 50
     booked = await db_rows(
         server,

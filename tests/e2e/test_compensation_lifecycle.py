@@ -96,11 +96,11 @@ async def test_the_consumer_closes_a_paid_case_or_reopens_it(server) -> None:
 
 
 async def test_a_disputed_consent_goes_to_manual_review_and_the_operator_decision_is_audited(server) -> None:
-    """Consent on file → MANUAL_REVIEW; an operator's VERIFIED books the payout and is in the history."""
+    """A consent on file she disputes → MANUAL_REVIEW; an operator's VERIFIED books the payout and is in the history."""
     await register_dnd(server)
     await registry(server).GrantConsent(registry_pb2.GrantConsentRequest(consumer_number=CONSUMER, org_id=ORG))
     consented = await call(server, A)
-    c = await file(server, A)
+    c = await file(server, A, disputes_consent=True)
     assert (c.status, c.findings[0].verdict) == (V.COMPLAINT_STATUS_MANUAL_REVIEW, V.VERDICT_CONSENT_ON_FILE)
     assert list(c.findings[0].call_ids) == [consented]
     with pytest.raises(grpc.aio.AioRpcError) as info:
@@ -126,7 +126,7 @@ async def test_a_rejected_review_books_nothing(server) -> None:
     await register_dnd(server)
     await registry(server).GrantConsent(registry_pb2.GrantConsentRequest(consumer_number=CONSUMER, org_id=ORG))
     await call(server, A)
-    c = await file(server, A)
+    c = await file(server, A, disputes_consent=True)
     decided = await review(server, c.case_id, V.COMPLAINT_STATUS_REJECTED, note="signed form on file")
     assert (decided.status, decided.findings[0].verdict) == (V.COMPLAINT_STATUS_REJECTED, V.VERDICT_CONSENT_ON_FILE)
     assert await db_rows(server, "SELECT 1 FROM payouts") == []

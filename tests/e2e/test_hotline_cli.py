@@ -10,7 +10,9 @@ import sys
 
 import pytest
 
-from tests.e2e.compensation_support import ORG, A, B, C, story_calls
+from dncgate.v1 import registry_pb2
+from tests.e2e.compensation_support import ORG, A, B, C, call, story_calls
+from tests.e2e.conftest import CONSUMER, registry
 
 pytestmark = pytest.mark.e2e
 
@@ -63,3 +65,25 @@ async def test_review_and_confirm_from_the_command_line(server) -> None:
     assert decided.returncode == 0 and "REJECTED" in decided.stdout and "bootstrap-admin" in decided.stdout
     bad = await cli(server, "complaint", "file", "12", "--caller", A)
     assert bad.returncode == 1 and "consumer_number" in bad.stdout
+
+
+async def test_disputes_consent_and_the_override_from_the_command_line(server) -> None:
+    """`file --disputes-consent` sends a consented caller to review (without it: rejected, the consent's
+    evidence shown); `confirm --override-reason` closes a case over its pending payout."""
+    await story_calls(server)
+    await registry(server).GrantConsent(
+        registry_pb2.GrantConsentRequest(consumer_number=CONSUMER, org_id=ORG, agent_id="a17", evidence="form F-9")
+    )
+    await call(server, C)
+    plain, disputed, owed = await asyncio.gather(
+        cli(server, "complaint", "file", CONSUMER, "--caller", C),
+        cli(server, "complaint", "file", CONSUMER, "--caller", C, "--disputes-consent"),
+        cli(server, "complaint", "file", CONSUMER, "--caller", A),
+    )
+    assert "REJECTED" in plain.stdout and "consent: form F-9" in plain.stdout, plain.stdout
+    assert "MANUAL_REVIEW" in disputed.stdout and "consent: form F-9" in disputed.stdout
+    case_id = re.search(r"DNC-\d{8}-\d{6}", owed.stdout).group(0)  # type: ignore[union-attr]
+    refused = await cli(server, "complaint", "confirm", case_id, "--satisfied")
+    assert refused.returncode == 1 and "FAILED_PRECONDITION" in refused.stdout and "PO-" in refused.stdout
+    closed = await cli(server, "complaint", "confirm", case_id, "--satisfied", "--override-reason", "paid in cash")
+    assert closed.returncode == 0 and "CLOSED" in closed.stdout and "closed_over_pending_payouts" in closed.stdout

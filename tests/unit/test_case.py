@@ -33,39 +33,68 @@ V, N, C, R, K = (
 
 
 @pytest.mark.parametrize(
-    ("verdicts", "status"),
+    ("verdicts", "disputed", "status"),
     [
-        ((V,), Status.VERIFIED),
-        ((V, V), Status.VERIFIED),
-        ((V, N), Status.PARTIALLY_VERIFIED),
-        ((V, V, N), Status.PARTIALLY_VERIFIED),
-        ((V, C), Status.PARTIALLY_VERIFIED),
-        ((V, K), Status.PARTIALLY_VERIFIED),
-        ((C,), Status.MANUAL_REVIEW),
-        ((C, N, R, K), Status.MANUAL_REVIEW),
-        ((N,), Status.REJECTED),
-        ((K, K), Status.REJECTED),
-        ((R, N), Status.REJECTED),
-        ((), Status.REJECTED),
+        ((V,), False, Status.VERIFIED),
+        ((V, V), False, Status.VERIFIED),
+        ((V, N), False, Status.PARTIALLY_VERIFIED),
+        ((V, V, N), False, Status.PARTIALLY_VERIFIED),
+        ((V, C), True, Status.PARTIALLY_VERIFIED),
+        ((V, K), False, Status.PARTIALLY_VERIFIED),
+        ((C,), True, Status.MANUAL_REVIEW),
+        ((C, N, R, K), True, Status.MANUAL_REVIEW),
+        ((C,), False, Status.REJECTED),
+        ((C, N, R), False, Status.REJECTED),
+        ((C, K), False, Status.ALREADY_COMPENSATED),
+        ((K,), False, Status.ALREADY_COMPENSATED),
+        ((K, K), False, Status.ALREADY_COMPENSATED),
+        ((K, N, R), True, Status.ALREADY_COMPENSATED),
+        ((N,), False, Status.REJECTED),
+        ((N,), True, Status.REJECTED),
+        ((R, N), False, Status.REJECTED),
+        ((), False, Status.REJECTED),
     ],
 )
-def test_status_follows_the_findings(verdicts: tuple[CallerVerdict, ...], status: Status) -> None:
-    """All verified → VERIFIED; some → PARTIALLY; disputed consent and none verified → MANUAL_REVIEW."""
-    assert cases.status_of(findings(*verdicts)) is status
+def test_status_follows_the_findings(verdicts: tuple[CallerVerdict, ...], disputed: bool, status: Status) -> None:
+    """All verified → VERIFIED; some → PARTIALLY; none: a disputed consent → MANUAL_REVIEW, else a pair
+    paid before → ALREADY_COMPENSATED, else REJECTED (an undisputed consent included)."""
+    assert cases.status_of(findings(*verdicts), disputed) is status
+
+
+def test_already_compensated_is_a_settled_case_the_consumer_confirms() -> None:
+    """ALREADY_COMPENSATED: not open (never overdue), not reviewable, not waiting for money; confirmable."""
+    k = Status.ALREADY_COMPENSATED
+    assert k in cases.CONFIRMABLE and k not in cases.OPEN | cases.REVIEWABLE | cases.AWAITING_PAYMENT
+    assert cases.after_confirmation(k, True, pending_payouts=[], override=False) is Status.CLOSED
+    assert cases.after_confirmation(k, False, pending_payouts=[], override=False) is Status.REOPENED
+    assert cases.after_payment(k, [True]) is k
 
 
 @pytest.mark.parametrize("status", sorted(cases.CONFIRMABLE, key=lambda s: s.value))
 def test_confirmation_closes_or_reopens_a_settled_case(status: Status) -> None:
     """Satisfied → CLOSED; not satisfied → REOPENED."""
-    assert cases.after_confirmation(status, True) is Status.CLOSED
-    assert cases.after_confirmation(status, False) is Status.REOPENED
+    assert cases.after_confirmation(status, True, pending_payouts=[], override=False) is Status.CLOSED
+    assert cases.after_confirmation(status, False, pending_payouts=[], override=False) is Status.REOPENED
+
+
+def test_closing_needs_every_payout_paid_or_an_override() -> None:
+    """A pending payout refuses CLOSED, naming the payouts; an override closes; reopening is never held up."""
+    with pytest.raises(FailedPrecondition) as info:
+        cases.after_confirmation(Status.VERIFIED, True, pending_payouts=["PO-b", "PO-a"], override=False)
+    assert "PO-a, PO-b" in str(info.value)
+    assert cases.after_confirmation(Status.VERIFIED, True, pending_payouts=["PO-a"], override=True) is Status.CLOSED
+    assert (
+        cases.after_confirmation(Status.PARTIALLY_VERIFIED, False, pending_payouts=["PO-a"], override=False)
+        is Status.REOPENED
+    )
 
 
 @pytest.mark.parametrize("status", [Status.RECEIVED, Status.MANUAL_REVIEW, Status.CLOSED, Status.REOPENED])
 def test_confirmation_of_an_unsettled_or_closed_case_is_refused(status: Status) -> None:
-    """A case waiting for a human, or already closed, cannot be confirmed."""
-    with pytest.raises(FailedPrecondition):
-        cases.after_confirmation(status, True)
+    """A case waiting for a human, or already closed, cannot be confirmed, override or not."""
+    for override in (False, True):
+        with pytest.raises(FailedPrecondition):
+            cases.after_confirmation(status, True, pending_payouts=[], override=override)
 
 
 @pytest.mark.parametrize("status", [Status.MANUAL_REVIEW, Status.REOPENED])

@@ -15,6 +15,7 @@ from dncgate.domain.verification import (
     LoggedCall,
     Window,
     compensated_elsewhere,
+    consent_evidence,
     judge,
     total,
     unparsable,
@@ -42,8 +43,9 @@ def consent(
     granted: bool = True,
     expires: datetime | None = None,
     recorded: datetime | None = None,
+    evidence: str = "",
 ) -> ConsentChange:
-    return ConsentChange(next(_seq), org, agent, granted, expires, "", at, recorded or at)
+    return ConsentChange(next(_seq), org, agent, granted, expires, evidence, at, recorded or at)
 
 
 def call(
@@ -115,6 +117,26 @@ def test_consent_to_another_agent_or_org_does_not_cover_the_call() -> None:
     assert f.verdict is CallerVerdict.VERIFIED
     g = one([call(T0, agent="a17")], [dnd(T0 - H)], [consent(T0 - H, agent="a17")])
     assert g.verdict is CallerVerdict.CONSENT_ON_FILE
+
+
+def test_a_consent_on_file_carries_the_evidence_of_the_entry_in_force_at_the_call() -> None:
+    """The finding names the evidence of the grant that covered the call, not a later or back-dated one."""
+    c = call(T0)
+    granted = consent(T0 - 2 * H, evidence="form F-1")
+    later = consent(T0 + H, evidence="form F-2")  # re-granted after the call
+    backdated = consent(T0 - H, evidence="form F-3", recorded=T0 + H)
+    f = one([c], [dnd(T0 - 3 * H)], [granted, later, backdated])
+    assert (f.verdict, f.consent_evidence) == (CallerVerdict.CONSENT_ON_FILE, "form F-1")
+    assert consent_evidence(c, [granted, consent(T0 - H, granted=False)]) == ""  # revoked: none in force
+
+
+def test_the_agents_own_consent_is_the_evidence_before_the_org_wide_one_and_distinct_ones_are_joined() -> None:
+    """An agent's consent is cited before its org's; calls covered by different consents cite each, once."""
+    org_wide, own = consent(T0 - H, evidence="org contract"), consent(T0 - H, agent="a17", evidence="a17 recording")
+    c1, c2, c3 = call(T0, agent="a17"), call(T0 + H, agent="a18"), call(T0 + 2 * H, agent="a17")
+    f = one([c1, c2, c3], [dnd(T0 - 2 * H)], [org_wide, own])
+    assert f.call_ids == (c1.call_id, c2.call_id, c3.call_id)
+    assert f.consent_evidence == "a17 recording; org contract"
 
 
 def test_one_violating_call_outweighs_consented_ones() -> None:

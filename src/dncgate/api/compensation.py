@@ -9,6 +9,7 @@ import structlog
 from dncgate.api import access
 from dncgate.api import compensation_convert as cc
 from dncgate.api.convert import opt_ts
+from dncgate.domain.access import OVERRIDE_ROLES
 from dncgate.service.compensation import CompensationService, ComplaintInput
 from dncgate.v1 import compensation_pb2 as pb
 from dncgate.v1 import compensation_pb2_grpc
@@ -35,6 +36,7 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
                 channel=cc.channel_from_pb(request.channel),
                 description=request.description,
                 request_id=request.request_id,
+                disputes_consent=request.disputes_consent,
             ),
             actor=access.current().label,
         )
@@ -63,8 +65,15 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
         return pb.ListComplaintsResponse(complaints=[cc.complaint(c) for c in found], next_page_token=token)
 
     async def ConfirmResolution(self, request: pb.ConfirmResolutionRequest, context: Ctx) -> pb.Complaint:
+        principal = access.current()
         case = await self.service.confirm_resolution(
-            request.case_id, request.satisfied, request.comment, request.request_id, actor=access.current().label
+            request.case_id,
+            request.satisfied,
+            request.comment,
+            request.request_id,
+            actor=principal.label,
+            override_reason=request.override_reason,
+            may_override=bool(principal.roles & OVERRIDE_ROLES),
         )
         _bind(case_id=case.case_id, case_status=case.status.value, request_id=request.request_id)
         return cc.complaint(case)

@@ -64,6 +64,8 @@ def finding(f: Finding) -> pb.Finding:
         call_ids=list(f.call_ids),
         payout_id=f.payout_id,
         amount=money(f.amount),
+        consent_evidence=f.consent_evidence,
+        compensated_by_case_id=f.compensated_by_case,
     )
 
 

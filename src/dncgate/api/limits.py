@@ -142,6 +142,7 @@ FIELDS: dict[str, Kind] = {
     "ConfirmResolutionRequest.case_id": ID,
     "ConfirmResolutionRequest.comment": TEXT,
     "ConfirmResolutionRequest.request_id": ID,
+    "ConfirmResolutionRequest.override_reason": TEXT,
     "ReviewComplaintRequest.case_id": ID,
     "ReviewComplaintRequest.note": TEXT,
     "ReviewComplaintRequest.request_id": ID,

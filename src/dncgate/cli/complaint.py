@@ -13,7 +13,13 @@ from dncgate.cli.output import console, enum_name, fmt_ts, kv, money, next_page
 from dncgate.v1 import compensation_pb2 as pb
 from dncgate.v1 import compensation_pb2_grpc
 
-_STATUS_COLOURS = {"VERIFIED": "green", "PARTIALLY_VERIFIED": "green", "REJECTED": "red", "MANUAL_REVIEW": "yellow"}
+_STATUS_COLOURS = {
+    "VERIFIED": "green",
+    "PARTIALLY_VERIFIED": "green",
+    "REJECTED": "red",
+    "MANUAL_REVIEW": "yellow",
+    "ALREADY_COMPENSATED": "yellow",
+}
 _VERDICT_COLOURS = {"VERIFIED": "green", "ALREADY_COMPENSATED": "yellow"}
 
 
@@ -27,6 +33,15 @@ def _verdict(value: int) -> str:
     name = enum_name(pb.Verdict, value, "VERDICT_")
     colour = _VERDICT_COLOURS.get(name)
     return f"[{colour}]{name}[/{colour}]" if colour else name
+
+
+def _basis(f: Any) -> str:
+    """What a zero verdict rests on: the case that paid the number, or the consent's evidence."""
+    if f.compensated_by_case_id:
+        return f"paid by case {f.compensated_by_case_id}"
+    if f.verdict == pb.VERDICT_CONSENT_ON_FILE:
+        return f"consent: {f.consent_evidence or '(no evidence recorded)'}"
+    return "-"
 
 
 def _print_complaint(c: Any) -> None:
@@ -45,11 +60,16 @@ def _print_complaint(c: Any) -> None:
         ]
     )
     findings = Table(title="findings")
-    for col in ("caller", "verdict", "calls", "payout", "amount"):
+    for col in ("caller", "verdict", "calls", "payout", "amount", "basis"):
         findings.add_column(col)
     for f in c.findings:
         findings.add_row(
-            f.caller_number, _verdict(f.verdict), "\n".join(f.call_ids) or "-", f.payout_id or "-", money(f.amount)
+            f.caller_number,
+            _verdict(f.verdict),
+            "\n".join(f.call_ids) or "-",
+            f.payout_id or "-",
+            money(f.amount),
+            _basis(f),
         )
     console.print(findings)
     history = Table(title="history")
@@ -70,6 +90,7 @@ def cmd_file(ns: argparse.Namespace, channel: grpc.Channel) -> int:
             channel=ns.channel,
             description=ns.description,
             request_id=ns.request_id,
+            disputes_consent=ns.disputes_consent,
         ),
         timeout=ns.timeout,
     )
@@ -115,7 +136,11 @@ def cmd_list(ns: argparse.Namespace, channel: grpc.Channel) -> int:
 
 def cmd_confirm(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     req = pb.ConfirmResolutionRequest(
-        case_id=ns.case_id, satisfied=ns.satisfied, comment=ns.comment, request_id=ns.request_id
+        case_id=ns.case_id,
+        satisfied=ns.satisfied,
+        comment=ns.comment,
+        request_id=ns.request_id,
+        override_reason=ns.override_reason,
     )
     _print_complaint(compensation_pb2_grpc.CompensationStub(channel).ConfirmResolution(req, timeout=ns.timeout))
     return 0
@@ -138,6 +163,11 @@ def add_commands(sub: Subparsers) -> None:
     p.add_argument("--before", type=time_arg, help="calls until this ISO time (default: now)")
     p.add_argument("--channel", type=enum_arg(pb.Channel, "CHANNEL_"), default=pb.CHANNEL_HOTLINE)
     p.add_argument("--description", default="", help="what the consumer says (numbers in it are masked)")
+    p.add_argument(
+        "--disputes-consent",
+        action="store_true",
+        help="she says a consent on file is not valid: a consented caller sends the case to manual review",
+    )
     request_id(p)
     client(p, cmd_file)
     p = com.add_parser("show", help="a case with its findings and history")
@@ -149,12 +179,19 @@ def add_commands(sub: Subparsers) -> None:
     p.add_argument("--overdue", action="store_true", help="only open cases past their due time")
     pages(p)
     client(p, cmd_list)
-    p = com.add_parser("confirm", help="the consumer's answer: satisfied (closes) or not (reopens)")
+    p = com.add_parser(
+        "confirm", help="the consumer's answer: satisfied (closes once every payout is paid) or not (reopens)"
+    )
     p.add_argument("case_id")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--satisfied", dest="satisfied", action="store_true")
     g.add_argument("--not-satisfied", dest="satisfied", action="store_false")
     p.add_argument("--comment", default="")
+    p.add_argument(
+        "--override-reason",
+        default="",
+        help="supervisor: close although a payout is still pending, and why (recorded in the history)",
+    )
     request_id(p)
     client(p, cmd_confirm)
     p = com.add_parser("review", help="decide a MANUAL_REVIEW or REOPENED case (recorded as your token's principal)")

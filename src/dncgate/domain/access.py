@@ -40,6 +40,8 @@ ADMIN_ONLY = _methods(_REGISTRY, "SetOrgPolicy") | _methods(_ACCESS, "CreateToke
 ROLE_METHODS["admin"] = frozenset().union(*ROLE_METHODS.values(), ADMIN_ONLY)
 ROLES = tuple(ROLE_METHODS)
 ADMIN = "admin"
+# Who may close a case over payouts still pending (ConfirmResolutionRequest.override_reason).
+OVERRIDE_ROLES = frozenset({"supervisor", ADMIN})
 
 # The methods whose requests name an org: a principal with orgs may call them for those orgs only.
 ORG_SCOPED = ROLE_METHODS["dialer"]

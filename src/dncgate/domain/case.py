@@ -22,6 +22,8 @@ class Status(Enum):
     PAID = "PAID"
     CLOSED = "CLOSED"
     REOPENED = "REOPENED"
+    # Filed again for numbers already compensated: nothing new owed, linked to the case(s) that paid.
+    ALREADY_COMPENSATED = "ALREADY_COMPENSATED"
 
 
 class Channel(Enum):
@@ -33,7 +35,9 @@ class Channel(Enum):
 # Cases someone still owes work on: a due time can pass on these, not on settled ones.
 OPEN = frozenset({Status.RECEIVED, Status.VERIFIED, Status.PARTIALLY_VERIFIED, Status.MANUAL_REVIEW, Status.REOPENED})
 # Where the consumer can say whether the outcome satisfies them.
-CONFIRMABLE = frozenset({Status.VERIFIED, Status.PARTIALLY_VERIFIED, Status.REJECTED, Status.PAID})
+CONFIRMABLE = frozenset(
+    {Status.VERIFIED, Status.PARTIALLY_VERIFIED, Status.REJECTED, Status.PAID, Status.ALREADY_COMPENSATED}
+)
 REVIEWABLE = frozenset({Status.MANUAL_REVIEW, Status.REOPENED})
 # A case waiting only for its money: paying its last payout makes it PAID.
 AWAITING_PAYMENT = frozenset({Status.VERIFIED, Status.PARTIALLY_VERIFIED})
@@ -80,23 +84,42 @@ class Case:
     history: tuple[HistoryEntry, ...] = ()
 
 
-def status_of(findings: Sequence[Finding]) -> Status:
-    """All callers verified: VERIFIED; some: PARTIALLY_VERIFIED; a disputed consent and none: MANUAL_REVIEW."""
+def status_of(findings: Sequence[Finding], disputes_consent: bool = False) -> Status:
+    """The case's status from its findings, first match wins.
+
+    Every caller VERIFIED: VERIFIED; some: PARTIALLY_VERIFIED. None verified: MANUAL_REVIEW if the
+    consumer disputes a consent on file (a CONSENT_ON_FILE finding and `disputes_consent`); else
+    ALREADY_COMPENSATED if any finding is (a pair paid by an earlier case: nothing new is owed);
+    else REJECTED (an undisputed consent, no call, not registered).
+    """
     verified = sum(1 for f in findings if f.verdict is CallerVerdict.VERIFIED)
     if findings and verified == len(findings):
         return Status.VERIFIED
     if verified:
         return Status.PARTIALLY_VERIFIED
-    if any(f.verdict is CallerVerdict.CONSENT_ON_FILE for f in findings):
+    if disputes_consent and any(f.verdict is CallerVerdict.CONSENT_ON_FILE for f in findings):
         return Status.MANUAL_REVIEW
+    if any(f.verdict is CallerVerdict.ALREADY_COMPENSATED for f in findings):
+        return Status.ALREADY_COMPENSATED
     return Status.REJECTED
 
 
-def after_confirmation(status: Status, satisfied: bool) -> Status:
-    """The consumer's answer to the outcome: CLOSED when satisfied, else REOPENED for another look."""
+def after_confirmation(status: Status, satisfied: bool, *, pending_payouts: Sequence[str], override: bool) -> Status:
+    """The consumer's answer to the outcome: CLOSED when satisfied, else REOPENED for another look.
+
+    A case with a payout still PENDING (`pending_payouts`: their ids) cannot be closed: the money is
+    not with her yet. Only a supervisor's `override` (recorded with its reason) closes it anyway.
+    """
     if status not in CONFIRMABLE:
         raise FailedPrecondition(f"a {status.value} case cannot be confirmed; only {_names(CONFIRMABLE)} cases can")
-    return Status.CLOSED if satisfied else Status.REOPENED
+    if not satisfied:
+        return Status.REOPENED
+    if pending_payouts and not override:
+        raise FailedPrecondition(
+            f"the case has payouts still pending ({', '.join(sorted(pending_payouts))}); it closes once every"
+            " payout is paid, or with a supervisor's override_reason"
+        )
+    return Status.CLOSED
 
 
 def after_review(status: Status, decision: Status) -> Status:

@@ -125,6 +125,13 @@ class Consent:
 
 def consents_at(changes: Iterable[ConsentChange], at: datetime, known_at: datetime | None = None) -> list[Consent]:
     """Consents granted, not revoked and not expired at `at`, as recorded by `known_at`."""
+    return [Consent(c.org_id, c.agent_id, c.expires_at) for c in grants_in_force(changes, at, known_at)]
+
+
+def grants_in_force(
+    changes: Iterable[ConsentChange], at: datetime, known_at: datetime | None = None
+) -> list[ConsentChange]:
+    """The journal entries behind `consents_at`: per (org, agent), the latest entry by then, if a live grant."""
     latest: dict[tuple[str, str], ConsentChange] = {}
     for c in changes:
         if c.effective_at > at or (known_at is not None and c.recorded_at > known_at):
@@ -133,12 +140,7 @@ def consents_at(changes: Iterable[ConsentChange], at: datetime, known_at: dateti
         prev = latest.get(key)
         if prev is None or (c.effective_at, c.seq) > (prev.effective_at, prev.seq):
             latest[key] = c
-    out = []
-    for c in latest.values():
-        consent = Consent(c.org_id, c.agent_id, c.expires_at)
-        if c.granted and consent.active_at(at):
-            out.append(consent)
-    return out
+    return [c for c in latest.values() if c.granted and Consent(c.org_id, c.agent_id, c.expires_at).active_at(at)]
 
 
 def consent_states(changes: Iterable[ConsentChange], at: datetime) -> dict[tuple[str, str], Consent | None]:

@@ -9,7 +9,14 @@ from enum import Enum
 
 from dncgate.domain.decision import consent_on_file
 from dncgate.domain.money import Money
-from dncgate.domain.registry import ConsentChange, PreferenceChange, consents_at, preference_at
+from dncgate.domain.registry import (
+    Consent,
+    ConsentChange,
+    PreferenceChange,
+    consents_at,
+    grants_in_force,
+    preference_at,
+)
 from dncgate.domain.types import Category, Decision, mask_covers
 
 
@@ -66,7 +73,10 @@ class Finding:
     `call_ids` are the calls the verdict rests on: the violating calls (VERIFIED, and
     ALREADY_COMPENSATED when this window has any), the consented calls (CONSENT_ON_FILE) or every
     placed call (NOT_REGISTERED_AT_CALL_TIME). `caller_number` is E.164, or the text as given when it
-    could not be parsed.
+    could not be parsed. `consent_evidence` (CONSENT_ON_FILE) is the `evidence` of the consent entries
+    in force at those calls, distinct ones joined by "; " (masked like all free text when recorded).
+    `compensated_by_case` (ALREADY_COMPENSATED) is the case whose payout `payout_id` is: the store
+    fills it in from the ledger, where a payout's case never changes.
     """
 
     caller_number: str
@@ -74,6 +84,8 @@ class Finding:
     amount: Money
     call_ids: tuple[str, ...] = ()
     payout_id: str = ""
+    consent_evidence: str = ""
+    compensated_by_case: str = ""
 
     @property
     def owed(self) -> bool:
@@ -89,6 +101,18 @@ def judge(call: LoggedCall, preferences: Iterable[PreferenceChange], consents: I
     if consent_on_file(active, call.org_id, call.agent_id, call.at):
         return Judgement.CONSENTED
     return Judgement.VIOLATION
+
+
+def consent_evidence(call: LoggedCall, consents: Iterable[ConsentChange]) -> str:
+    """The `evidence` of the consent entry that made this call CONSENTED ("" if none is in force):
+    the agent's own consent before the org-wide one, as recorded by the call's time."""
+    covering = [
+        c
+        for c in grants_in_force(consents, call.at, known_at=call.at)
+        if Consent(c.org_id, c.agent_id).covers(call.org_id, call.agent_id)
+    ]
+    covering.sort(key=lambda c: (c.agent_id == "", -c.seq))
+    return covering[0].evidence if covering else ""
 
 
 def verify_caller(
@@ -112,9 +136,11 @@ def verify_caller(
         return Finding(caller_e164, CallerVerdict.ALREADY_COMPENSATED, zero, violating, compensated_by)
     if violating:
         return Finding(caller_e164, CallerVerdict.VERIFIED, amount, violating)
-    consented = tuple(c.call_id for c, j in judged if j is Judgement.CONSENTED)
+    consented = [c for c, j in judged if j is Judgement.CONSENTED]
     if consented:
-        return Finding(caller_e164, CallerVerdict.CONSENT_ON_FILE, zero, consented)
+        evidence = "; ".join(dict.fromkeys(e for c in consented if (e := consent_evidence(c, consents))))
+        ids = tuple(c.call_id for c in consented)
+        return Finding(caller_e164, CallerVerdict.CONSENT_ON_FILE, zero, ids, consent_evidence=evidence)
     if placed:
         return Finding(caller_e164, CallerVerdict.NOT_REGISTERED_AT_CALL_TIME, zero, tuple(c.call_id for c in placed))
     return Finding(caller_e164, CallerVerdict.NO_MATCHING_CALL, zero)

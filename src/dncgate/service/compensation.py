@@ -15,7 +15,7 @@ from dncgate.domain import access
 from dncgate.domain import case as cases
 from dncgate.domain import verification as v
 from dncgate.domain.case import SYSTEM, Case, Channel, Deadlines, HistoryEntry, Status
-from dncgate.domain.errors import Conflict, InvalidArgument, NotFound
+from dncgate.domain.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from dncgate.domain.money import Money
 from dncgate.sealing import NumberSealer
 from dncgate.service.checks import MAX_NUMBER_LENGTH
@@ -40,6 +40,8 @@ class ComplaintInput:
     channel: Channel | None = None
     description: str = ""
     request_id: str = ""
+    # The consumer says a consent on file is not valid: a consented caller sends the case to a human.
+    disputes_consent: bool = False
 
 
 class CompensationService:
@@ -154,7 +156,7 @@ class CompensationService:
                 by_caller = {f.caller_number: f for f in verified}
                 findings = [by_caller[c] if ok else v.unparsable(c, self.amount.currency) for c, ok in named]
                 findings = await self._book(tx, draft.case_id, key, consumer, findings, now)
-                created = await self._settle(tx, draft, findings, now, actor, len(calls))
+                created = await self._settle(tx, draft, findings, now, actor, len(calls), req.disputes_consent)
         if created is None:
             assert request_id is not None
             replay = await self._replay(request_id, key)
@@ -194,9 +196,16 @@ class CompensationService:
         return out
 
     async def _settle(
-        self, tx: CaseWrites, draft: Case, findings: list[v.Finding], now: datetime, actor: str, calls: int
+        self,
+        tx: CaseWrites,
+        draft: Case,
+        findings: list[v.Finding],
+        now: datetime,
+        actor: str,
+        calls: int,
+        disputes_consent: bool,
     ) -> str:
-        status = cases.status_of(findings)
+        status = cases.status_of(findings, disputes_consent)
         total = v.total(findings, self.amount.currency)
         await tx.save_findings(draft.case_id, findings)
         window = (
@@ -209,7 +218,8 @@ class CompensationService:
                     now,
                     actor,
                     "filed",
-                    f"via {draft.channel.value.lower()}: {len(findings)} caller numbers, calls in {window}",
+                    f"via {draft.channel.value.lower()}: {len(findings)} caller numbers, calls in {window}"
+                    + ("; she disputes the consent on file" if disputes_consent else ""),
                 ),
                 HistoryEntry(
                     now, SYSTEM, status.value.lower(), f"{calls} calls on record; {cases.summary(findings, total)}"
@@ -246,25 +256,54 @@ class CompensationService:
         return found, encode_token("c", more)
 
     async def confirm_resolution(
-        self, case_id: str, satisfied: bool, comment: str, request_id: str = "", *, actor: str
+        self,
+        case_id: str,
+        satisfied: bool,
+        comment: str,
+        request_id: str = "",
+        *,
+        actor: str,
+        override_reason: str = "",
+        may_override: bool = False,
     ) -> Case:
         """The consumer's word on the outcome, relayed by `actor` (the principal that called):
-        CLOSED when satisfied, REOPENED for another look if not."""
+        CLOSED when satisfied, REOPENED for another look if not.
+
+        A case with a PENDING payout closes only with `override_reason`, which only a principal the api
+        found entitled (`may_override`: supervisor or admin) may give; it is recorded with the reason.
+        """
         access.actor(actor)
         if not case_id.strip():
             raise InvalidArgument("case_id", "is required")
+        if override_reason.strip() and not may_override:
+            roles = ",".join(sorted(access.OVERRIDE_ROLES))
+            raise PermissionDenied(
+                f"{actor} may not close a case over pending payouts: override_reason needs one of the roles {roles}",
+                access.MISSING_ROLE,
+                {"method": "/dncgate.v1.Compensation/ConfirmResolution", "roles": roles, "field": "override_reason"},
+            )
+        if override_reason.strip() and not satisfied:
+            raise InvalidArgument("override_reason", "only closing a case (satisfied) can be overridden")
         async with self.cases.transaction() as tx:
             case = await tx.lock_case(case_id.strip())
             if case is None:
                 raise NotFound("no complaint with this case_id")
             if not request_id.strip() or await tx.claim_request(request_id.strip(), "ConfirmResolution", case.case_id):
-                status = cases.after_confirmation(case.status, satisfied)
+                pending = await tx.pending_payouts(case.case_id) if satisfied else []
+                override = bool(override_reason.strip())
+                status = cases.after_confirmation(case.status, satisfied, pending_payouts=pending, override=override)
                 now = self.now()
                 action = "confirmed_resolved" if satisfied else "reopened"
-                note = self._text(comment, "comment", _callers_of(case))
-                await tx.add_history(case.case_id, [HistoryEntry(now, actor, action, note)])
+                callers = _callers_of(case)
+                note = self._text(comment, "comment", callers)
+                history = [HistoryEntry(now, actor, action, note)]
+                if pending:
+                    reason = self._text(override_reason, "override_reason", callers)
+                    note = f"{reason} (pending: {', '.join(pending)})"
+                    history.append(HistoryEntry(now, actor, "closed_over_pending_payouts", note))
+                await tx.add_history(case.case_id, history)
                 await tx.set_status(case.case_id, status, case.total, now)
-                log.info("complaint_confirmed", case_id=case.case_id, status=status.value)
+                log.info("complaint_confirmed", case_id=case.case_id, status=status.value, overridden=bool(pending))
         return await self.get_complaint(case.case_id)
 
     async def review(self, case_id: str, decision: Status | None, note: str, actor: str, request_id: str = "") -> Case:

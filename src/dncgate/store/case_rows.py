@@ -48,12 +48,17 @@ async def load_cases(conn: Conn, where: str, params: Sequence[Any], suffix: str 
         return []
     findings: dict[str, list[Finding]] = {i: [] for i in ids}
     cur = await conn.execute(
-        "SELECT case_id, caller_number, verdict, amount_minor, currency, call_ids, payout_id"
-        " FROM complaint_findings WHERE case_id = ANY(%s) ORDER BY case_id, position",
+        # An ALREADY_COMPENSATED finding links to the case that booked its payout (a payout's case never changes).
+        "SELECT f.case_id, f.caller_number, f.verdict, f.amount_minor, f.currency, f.call_ids, f.payout_id,"
+        " f.consent_evidence, p.case_id FROM complaint_findings f"
+        " LEFT JOIN payouts p ON f.verdict = 'ALREADY_COMPENSATED' AND p.payout_id = f.payout_id"
+        " WHERE f.case_id = ANY(%s) ORDER BY f.case_id, f.position",
         (ids,),
     )
     for f in await cur.fetchall():
-        findings[f[0]].append(Finding(f[1], CallerVerdict(f[2]), Money(f[3], f[4]), tuple(f[5]), f[6]))
+        findings[f[0]].append(
+            Finding(f[1], CallerVerdict(f[2]), Money(f[3], f[4]), tuple(f[5]), f[6], f[7], f[8] or "")
+        )
     history: dict[str, list[HistoryEntry]] = {i: [] for i in ids}
     cur = await conn.execute(
         "SELECT case_id, at, actor, action, note FROM complaint_history WHERE case_id = ANY(%s) ORDER BY seq",

@@ -121,11 +121,12 @@ class CaseWriter:
         async with self.conn.cursor() as cur:
             await cur.executemany(
                 "INSERT INTO complaint_findings"
-                " (case_id, position, caller_number, verdict, call_ids, payout_id, amount_minor, currency)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                " (case_id, position, caller_number, verdict, call_ids, payout_id, amount_minor, currency,"
+                " consent_evidence) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (case_id, position) DO UPDATE SET verdict = EXCLUDED.verdict,"
                 " call_ids = EXCLUDED.call_ids, payout_id = EXCLUDED.payout_id,"
-                " amount_minor = EXCLUDED.amount_minor, currency = EXCLUDED.currency",
+                " amount_minor = EXCLUDED.amount_minor, currency = EXCLUDED.currency,"
+                " consent_evidence = EXCLUDED.consent_evidence",
                 [
                     (
                         case_id,
@@ -136,6 +137,7 @@ class CaseWriter:
                         f.payout_id,
                         f.amount.minor,
                         f.amount.currency,
+                        f.consent_evidence,
                     )
                     for i, f in enumerate(findings)
                 ],
@@ -186,6 +188,13 @@ class CaseWriter:
             " WHERE payout_id = %s",
             (at, reference, paid_by, payout_id),
         )
+
+    async def pending_payouts(self, case_id: str) -> list[str]:
+        """The ids of the case's own payouts still PENDING (a case cannot close over them)."""
+        cur = await self.conn.execute(
+            "SELECT payout_id FROM payouts WHERE case_id = %s AND status = 'PENDING' ORDER BY payout_id", (case_id,)
+        )
+        return [str(r[0]) for r in await cur.fetchall()]
 
     async def payouts_paid(self, case_id: str) -> list[bool]:
         """For each payout the case booked: whether it is paid."""

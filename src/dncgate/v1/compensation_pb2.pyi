@@ -29,6 +29,7 @@ class ComplaintStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     COMPLAINT_STATUS_PAID: _ClassVar[ComplaintStatus]
     COMPLAINT_STATUS_CLOSED: _ClassVar[ComplaintStatus]
     COMPLAINT_STATUS_REOPENED: _ClassVar[ComplaintStatus]
+    COMPLAINT_STATUS_ALREADY_COMPENSATED: _ClassVar[ComplaintStatus]
 
 class Verdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -57,6 +58,7 @@ COMPLAINT_STATUS_MANUAL_REVIEW: ComplaintStatus
 COMPLAINT_STATUS_PAID: ComplaintStatus
 COMPLAINT_STATUS_CLOSED: ComplaintStatus
 COMPLAINT_STATUS_REOPENED: ComplaintStatus
+COMPLAINT_STATUS_ALREADY_COMPENSATED: ComplaintStatus
 VERDICT_UNSPECIFIED: Verdict
 VERDICT_VERIFIED: Verdict
 VERDICT_NO_MATCHING_CALL: Verdict
@@ -68,7 +70,7 @@ PAYOUT_STATUS_PENDING: PayoutStatus
 PAYOUT_STATUS_PAID: PayoutStatus
 
 class FileComplaintRequest(_message.Message):
-    __slots__ = ("consumer_number", "caller_numbers", "occurred_after", "occurred_before", "channel", "description", "request_id")
+    __slots__ = ("consumer_number", "caller_numbers", "occurred_after", "occurred_before", "channel", "description", "request_id", "disputes_consent")
     CONSUMER_NUMBER_FIELD_NUMBER: _ClassVar[int]
     CALLER_NUMBERS_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AFTER_FIELD_NUMBER: _ClassVar[int]
@@ -76,6 +78,7 @@ class FileComplaintRequest(_message.Message):
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    DISPUTES_CONSENT_FIELD_NUMBER: _ClassVar[int]
     consumer_number: str
     caller_numbers: _containers.RepeatedScalarFieldContainer[str]
     occurred_after: _timestamp_pb2.Timestamp
@@ -83,21 +86,26 @@ class FileComplaintRequest(_message.Message):
     channel: Channel
     description: str
     request_id: str
-    def __init__(self, consumer_number: _Optional[str] = ..., caller_numbers: _Optional[_Iterable[str]] = ..., occurred_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., channel: _Optional[_Union[Channel, str]] = ..., description: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    disputes_consent: bool
+    def __init__(self, consumer_number: _Optional[str] = ..., caller_numbers: _Optional[_Iterable[str]] = ..., occurred_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., channel: _Optional[_Union[Channel, str]] = ..., description: _Optional[str] = ..., request_id: _Optional[str] = ..., disputes_consent: _Optional[bool] = ...) -> None: ...
 
 class Finding(_message.Message):
-    __slots__ = ("caller_number", "verdict", "call_ids", "payout_id", "amount")
+    __slots__ = ("caller_number", "verdict", "call_ids", "payout_id", "amount", "consent_evidence", "compensated_by_case_id")
     CALLER_NUMBER_FIELD_NUMBER: _ClassVar[int]
     VERDICT_FIELD_NUMBER: _ClassVar[int]
     CALL_IDS_FIELD_NUMBER: _ClassVar[int]
     PAYOUT_ID_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    COMPENSATED_BY_CASE_ID_FIELD_NUMBER: _ClassVar[int]
     caller_number: str
     verdict: Verdict
     call_ids: _containers.RepeatedScalarFieldContainer[str]
     payout_id: str
     amount: _money_pb2.Money
-    def __init__(self, caller_number: _Optional[str] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., call_ids: _Optional[_Iterable[str]] = ..., payout_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+    consent_evidence: str
+    compensated_by_case_id: str
+    def __init__(self, caller_number: _Optional[str] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., call_ids: _Optional[_Iterable[str]] = ..., payout_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., consent_evidence: _Optional[str] = ..., compensated_by_case_id: _Optional[str] = ...) -> None: ...
 
 class HistoryEntry(_message.Message):
     __slots__ = ("at", "actor", "action", "note")
@@ -170,16 +178,18 @@ class ListComplaintsResponse(_message.Message):
     def __init__(self, complaints: _Optional[_Iterable[_Union[Complaint, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ConfirmResolutionRequest(_message.Message):
-    __slots__ = ("case_id", "satisfied", "comment", "request_id")
+    __slots__ = ("case_id", "satisfied", "comment", "request_id", "override_reason")
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
     SATISFIED_FIELD_NUMBER: _ClassVar[int]
     COMMENT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    OVERRIDE_REASON_FIELD_NUMBER: _ClassVar[int]
     case_id: str
     satisfied: bool
     comment: str
     request_id: str
-    def __init__(self, case_id: _Optional[str] = ..., satisfied: _Optional[bool] = ..., comment: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    override_reason: str
+    def __init__(self, case_id: _Optional[str] = ..., satisfied: _Optional[bool] = ..., comment: _Optional[str] = ..., request_id: _Optional[str] = ..., override_reason: _Optional[str] = ...) -> None: ...
 
 class ReviewComplaintRequest(_message.Message):
     __slots__ = ("case_id", "decision", "note", "request_id")
