@@ -4,6 +4,9 @@ token; against a server from before access control (no admin.token) it holds non
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import grpc
@@ -13,6 +16,8 @@ from benchmarks.server import attach, bearer, serve
 from dncgate.v1 import access_pb2, access_pb2_grpc, common_pb2, gateway_pb2, gateway_pb2_grpc
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _check() -> gateway_pb2.CheckRequest:
@@ -59,3 +64,21 @@ def test_a_server_that_wrote_no_admin_token_is_benchmarked_without_any(tmp_path:
     assert server.dialer is None and server.admin is None and bearer(None) is None
     assert server.token("importer") is None
     assert "before access control" in server.credentials
+
+
+def test_the_token_cost_benchmark_times_the_guard_on_a_real_grpc_context(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DNCGATE_BENCH_OUT"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks.auth_cost", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    result = json.loads((tmp_path / "latest.json").read_text())["auth_cost"]
+    assert set(result["ns"]) == {"metadata", "fast", "plain", "guarded"}
+    # Timings, not asserted against each other (a shared machine's noise): each one was measured.
+    assert all(v > 0 for v in result["ns"].values()) and result["token_us"] > 0

@@ -93,13 +93,14 @@ class Guard:
     def __init__(self, authenticator: Authenticator, certificates: bool = False) -> None:
         self.authenticator = authenticator
         self.certificates = certificates
+        self._cached = authenticator.cached_header
         self._subjects: dict[bytes, str] = {}  # a client certificate's PEM -> its subject
 
     def fast(self, context: Ctx) -> Principal | None:
         """The caller from the cache alone (a verified bearer token), None when `principal` must look."""
         for key, value in context.invocation_metadata() or ():
             if key == "authorization":
-                return self.authenticator.cached(value[7:]) if value[:7] == "Bearer " else None
+                return self._cached(value)  # the value as sent: `Bearer <token>`
         return None
 
     async def principal(self, context: Ctx) -> Principal:

@@ -175,10 +175,13 @@ class AccessService:
         return token
 
 
+_BEARER = "Bearer "  # a verified token is cached under its `authorization` value as sent: this, then the token
+
+
 class Authenticator:
     """Bearer tokens and certificate subjects to principals, from an in-process cache.
 
-    `cached` is the hot path: one dict lookup (the whole token as the key, verified before it got there)
+    `cached_header` is the hot path: one dict lookup (`Bearer <token>` as sent, verified before it got there)
     and an expiry compare. A token not in the cache is verified once (its row by id, HMAC compared in
     constant time) and cached. `refresh` reloads the rows when the table's version has changed; the
     rows are never looked up one by one, so no request makes a query of its own.
@@ -198,7 +201,13 @@ class Authenticator:
 
     def cached(self, token: str) -> Principal | None:
         """The principal of an already-verified, unexpired token; None if it must be verified first."""
-        p = self._verified.get(token)
+        return self.cached_header(_BEARER + token)
+
+    def cached_header(self, value: str) -> Principal | None:
+        """`cached` for an `authorization` metadata value as sent, what `Guard.fast` holds: no string is cut
+        or built per call. Only the exact `Bearer <token>` of a verified token is found; anything else
+        (another scheme, a space more) is None, and `Guard.principal` looks at it."""
+        p = self._verified.get(value)
         if p is not None and (p.expires_at is None or p.expires_at > self._clock()):
             return p
         return None
@@ -220,7 +229,7 @@ class Authenticator:
         p = self._live(row)
         if len(self._verified) >= _MAX_CACHED:
             self._verified.clear()
-        self._verified[token] = p
+        self._verified[_BEARER + token] = p  # well-formed (parsed above): one key per token
         return p
 
     async def certificate(self, subject: str) -> Principal:
