@@ -333,3 +333,23 @@ async def test_token_create_bootstrap_writes_a_working_token_with_no_server(serv
     token = done.stdout.strip().splitlines()[-1]
     async with aio_channel(server.target, token) as channel:
         assert (await gateway_pb2_grpc.CallGateStub(channel).Check(check_request())).call_id
+
+
+async def test_the_token_commands_create_list_and_revoke_with_the_whole_id_on_a_narrow_terminal(server) -> None:
+    """`token create` ends with the token; `token list` shows every id whole at 80 columns; `revoke` takes it."""
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DNCGATE_")}
+        env |= {"DNCGATE_TARGET": server.target, "DNCGATE_TOKEN": server.token, "COLUMNS": "80"}
+        return subprocess.run(
+            [sys.executable, "-m", "dncgate.cli", "token", *args], env=env, capture_output=True, text=True, timeout=60
+        )
+
+    created = await asyncio.to_thread(cli, "create", "--name", "dialer-7", "--role", "dialer", "--org", ORG_A)
+    assert created.returncode == 0, created
+    token_id = created.stdout.strip().splitlines()[-1].split("_")[1]
+    listed = await asyncio.to_thread(cli, "list")
+    assert token_id in listed.stdout and server.token.split("_")[1] in listed.stdout, listed.stdout
+    revoked = await asyncio.to_thread(cli, "revoke", token_id)
+    assert revoked.returncode == 0 and "revoked" in revoked.stdout, revoked
+    assert token_id not in (await asyncio.to_thread(cli, "list")).stdout

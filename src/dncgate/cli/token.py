@@ -109,7 +109,13 @@ def cmd_list(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     )
     from rich.table import Table
 
-    table = Table("id", "kind", "name", "roles", "orgs", "expires", "revoked", "created by")
+    from dncgate.domain import access
+
+    table = Table()
+    # The id is what `token revoke` takes: never cut, whatever the terminal's width.
+    table.add_column("id", no_wrap=True, min_width=access.TOKEN_ID_LENGTH)
+    for name in ("kind", "name", "roles", "orgs", "expires", "revoked", "created by"):
+        table.add_column(name)
     for t in listed.tokens:
         table.add_row(
             t.id,
