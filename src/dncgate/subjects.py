@@ -6,7 +6,7 @@ from cryptography import x509
 
 
 class SubjectError(ValueError):
-    pass
+    """A text that is no distinguished name."""
 
 
 def normalize(subject: str) -> str:

@@ -15,7 +15,7 @@ _VARINT, _I64, _LEN, _I32 = 0, 1, 2, 5
 
 
 class _Truncated(Exception):
-    pass
+    """The message ends inside a field."""
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:

@@ -33,19 +33,19 @@ class InvalidArgument(DncgateError):
 
 
 class NotFound(DncgateError):
-    pass
+    """The thing asked for does not exist."""
 
 
 class FailedPrecondition(DncgateError):
-    pass
+    """The request is valid, but not in the state the thing is in."""
 
 
 class Conflict(DncgateError):
-    pass
+    """A request_id was reused for a different request."""
 
 
 class Unavailable(DncgateError):
-    pass
+    """A store did not answer in time; nothing was half-done."""
 
 
 class StoreUnavailable(Unavailable):
@@ -61,7 +61,7 @@ class StoreUnavailable(Unavailable):
 
 
 class Unauthenticated(DncgateError):
-    pass
+    """No credential, or one that is malformed, unknown, revoked or expired."""
 
 
 class PermissionDenied(DncgateError):
