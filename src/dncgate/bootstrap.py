@@ -111,6 +111,7 @@ def build_compensation(
         deadlines=Deadlines(settings.first_response_hours, settings.resolution_hours),
         calendar=calendar,
         payout_due_workdays=settings.payout_due_workdays,
+        update_hours=settings.update_hours,
         region=settings.default_region,
         zone=settings.default_timezone,
     )

@@ -67,6 +67,7 @@ class Settings:
     compensation: Money = field(default_factory=lambda: Money(10000, "CNY"))
     first_response_hours: int = 24
     resolution_hours: int = 72
+    update_hours: int = 24
     payout_due_workdays: int = 5
     holidays_file: Path | None = None  # the operator's holiday schedule (calendars.py), over chinese-calendar's
     payout_key: bytes | None = None

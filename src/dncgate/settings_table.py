@@ -274,6 +274,13 @@ VARIABLES: tuple[Variable, ...] = (
         "a complaint's resolution due time, after filing; past it, an open case is overdue",
     ),
     Variable(
+        "DNCGATE_UPDATE_HOURS",
+        "update_hours",
+        _HOURS,
+        "a case's next update is due this long after its last consumer-visible update (or its filing), until "
+        "it is CLOSED; past it, the case is `update_overdue`",
+    ),
+    Variable(
         "DNCGATE_PAYOUT_DUE_WORKDAYS",
         "payout_due_workdays",
         Integer(0, 60),

@@ -10,6 +10,7 @@ from dncgate.api import access
 from dncgate.api import compensation_convert as cc
 from dncgate.api.convert import opt_ts
 from dncgate.domain.access import OVERRIDE_ROLES
+from dncgate.domain.case import Case
 from dncgate.service.compensation import CompensationService, ComplaintInput
 from dncgate.v1 import compensation_pb2 as pb
 from dncgate.v1 import compensation_pb2_grpc
@@ -25,6 +26,10 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
     def __init__(self, service: CompensationService) -> None:
         self.service = service
         self.payouts = service.payouts
+        self.updates = service.updates
+
+    def _complaint(self, case: Case) -> pb.Complaint:
+        return cc.complaint(case, self.updates.next_update_due(case), self.service.now())
 
     async def FileComplaint(self, request: pb.FileComplaintRequest, context: Ctx) -> pb.Complaint:
         case = await self.service.file_complaint(
@@ -46,12 +51,12 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
             case_status=case.status.value,
             request_id=request.request_id,
         )
-        return cc.complaint(case)
+        return self._complaint(case)
 
     async def GetComplaint(self, request: pb.GetComplaintRequest, context: Ctx) -> pb.Complaint:
         case = await self.service.get_complaint(request.case_id)
         _bind(case_id=case.case_id)
-        return cc.complaint(case)
+        return self._complaint(case)
 
     async def ListComplaints(self, request: pb.ListComplaintsRequest, context: Ctx) -> pb.ListComplaintsResponse:
         found, token = await self.service.list_complaints(
@@ -60,9 +65,10 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
             request.overdue_only,
             request.page_size,
             request.page_token,
+            update_overdue_only=request.update_overdue_only,
         )
         _bind(count=str(len(found)))
-        return pb.ListComplaintsResponse(complaints=[cc.complaint(c) for c in found], next_page_token=token)
+        return pb.ListComplaintsResponse(complaints=[self._complaint(c) for c in found], next_page_token=token)
 
     async def ConfirmResolution(self, request: pb.ConfirmResolutionRequest, context: Ctx) -> pb.Complaint:
         principal = access.current()
@@ -76,7 +82,7 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
             may_override=bool(principal.roles & OVERRIDE_ROLES),
         )
         _bind(case_id=case.case_id, case_status=case.status.value, request_id=request.request_id)
-        return cc.complaint(case)
+        return self._complaint(case)
 
     async def ReviewComplaint(self, request: pb.ReviewComplaintRequest, context: Ctx) -> pb.Complaint:
         case = await self.service.review(
@@ -87,7 +93,29 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
             request.request_id,
         )
         _bind(case_id=case.case_id, case_status=case.status.value)
-        return cc.complaint(case)
+        return self._complaint(case)
+
+    async def AddComplaintUpdate(self, request: pb.AddComplaintUpdateRequest, context: Ctx) -> pb.Complaint:
+        case = await self.updates.add_update(
+            request.case_id,
+            request.text,
+            request.visible_to_consumer,
+            request.request_id,
+            author=access.current().label,
+        )
+        _bind(case_id=case.case_id, request_id=request.request_id)
+        return self._complaint(case)
+
+    async def ExtendComplaint(self, request: pb.ExtendComplaintRequest, context: Ctx) -> pb.Complaint:
+        case = await self.updates.extend(
+            request.case_id,
+            request.reason,
+            opt_ts(request, "new_resolution_due"),
+            request.request_id,
+            author=access.current().label,
+        )
+        _bind(case_id=case.case_id, request_id=request.request_id)
+        return self._complaint(case)
 
     async def ListPayouts(self, request: pb.ListPayoutsRequest, context: Ctx) -> pb.ListPayoutsResponse:
         found, token = await self.payouts.list_payouts(

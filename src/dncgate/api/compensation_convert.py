@@ -8,7 +8,7 @@ from typing import Any
 from google.type import money_pb2
 
 from dncgate.api.convert import ts
-from dncgate.domain.case import Case, Channel, Payout, PayoutStatus, Status
+from dncgate.domain.case import Case, Channel, Payout, PayoutStatus, Status, Update, UpdateKind, update_overdue
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.money import Money
 from dncgate.domain.reports import CurrencyTotals, FundSummary, ViolationReport
@@ -22,6 +22,7 @@ _CHANNEL_FROM_PB = {v: k for k, v in _CHANNEL_TO_PB.items()}
 _VERDICT_TO_PB: dict[CallerVerdict, Any] = {v: pb.Verdict.Value(f"VERDICT_{v.value}") for v in CallerVerdict}
 _PAYOUT_TO_PB: dict[PayoutStatus, Any] = {s: pb.PayoutStatus.Value(f"PAYOUT_STATUS_{s.value}") for s in PayoutStatus}
 _PAYOUT_FROM_PB = {v: k for k, v in _PAYOUT_TO_PB.items()}
+_KIND_TO_PB: dict[UpdateKind, Any] = {k: pb.UpdateKind.Value(f"UPDATE_KIND_{k.value}") for k in UpdateKind}
 
 
 def money(m: Money) -> money_pb2.Money:
@@ -69,7 +70,20 @@ def finding(f: Finding) -> pb.Finding:
     )
 
 
-def complaint(c: Case) -> pb.Complaint:
+def update(u: Update) -> pb.ComplaintUpdate:
+    return pb.ComplaintUpdate(
+        at=ts(u.at),
+        author=u.author,
+        text=u.text,
+        visible_to_consumer=u.visible_to_consumer,
+        kind=_KIND_TO_PB[u.kind],
+        previous_resolution_due=ts(u.previous_due),
+        new_resolution_due=ts(u.new_due),
+    )
+
+
+def complaint(c: Case, next_update_due: datetime | None, now: datetime) -> pb.Complaint:
+    """The case as stored, with when its next update is due and whether that is past at `now`."""
     return pb.Complaint(
         case_id=c.case_id,
         status=_STATUS_TO_PB[c.status],
@@ -84,6 +98,9 @@ def complaint(c: Case) -> pb.Complaint:
         description=c.description,
         occurred_after=ts(c.window.after),
         occurred_before=ts(c.window.before),
+        updates=[update(u) for u in c.updates],
+        next_update_due=ts(next_update_due),
+        update_overdue=update_overdue(next_update_due, now),
     )
 
 

@@ -7,7 +7,7 @@ catch it first), so a new field cannot slip past the table.
 
 Where: in the request deserializer that `api.interceptors.instrument` installs for every method of
 our services (`guard`), rather than in each servicer. gRPC runs it before the handler for a unary
-request and as the servicer reads each message of a stream, so one place covers every method (24 today), no
+request and as the servicer reads each message of a stream, so one place covers every method (26 today), no
 servicer can forget it, and nothing (a store, a log line quoting the value) happens before it. It is
 also the one place that sees a message protobuf cannot decode (invalid UTF-8 in a string field), which
 gRPC would otherwise answer UNKNOWN (unary) or the servicer INTERNAL (streams). Either refusal is
@@ -146,6 +146,12 @@ FIELDS: dict[str, Kind] = {
     "ReviewComplaintRequest.case_id": ID,
     "ReviewComplaintRequest.note": TEXT,
     "ReviewComplaintRequest.request_id": ID,
+    "AddComplaintUpdateRequest.case_id": ID,
+    "AddComplaintUpdateRequest.text": TEXT,
+    "AddComplaintUpdateRequest.request_id": ID,
+    "ExtendComplaintRequest.case_id": ID,
+    "ExtendComplaintRequest.reason": TEXT,
+    "ExtendComplaintRequest.request_id": ID,
     "ListPayoutsRequest.page_token": ID,
     "MarkPayoutPaidRequest.payout_id": ID,
     "MarkPayoutPaidRequest.payment_reference": REFERENCE,

@@ -44,6 +44,19 @@ def _basis(f: Any) -> str:
     return "-"
 
 
+def _update_due(c: Any) -> str:
+    if not c.HasField("next_update_due"):
+        return "- (closed)"
+    due = fmt_ts(c.next_update_due)
+    return f"[red]{due} OVERDUE: no update to the consumer since[/red]" if c.update_overdue else due
+
+
+def _update_what(u: Any) -> str:
+    if u.kind == pb.UPDATE_KIND_EXTENSION:
+        return f"extension: resolution due {fmt_ts(u.previous_resolution_due)} -> {fmt_ts(u.new_resolution_due)}"
+    return "update to the consumer" if u.visible_to_consumer else "internal note"
+
+
 def _print_complaint(c: Any) -> None:
     kv(
         [
@@ -55,6 +68,7 @@ def _print_complaint(c: Any) -> None:
             ("filed", fmt_ts(c.created_at)),
             ("first response due", fmt_ts(c.first_response_due)),
             ("resolution due", fmt_ts(c.resolution_due)),
+            ("next update due", _update_due(c)),
             ("owed", f"[bold]{money(c.total_compensation)}[/bold]"),
             *([("description", c.description)] if c.description else []),
         ]
@@ -78,6 +92,13 @@ def _print_complaint(c: Any) -> None:
     for h in c.history:
         history.add_row(fmt_ts(h.at), h.actor, h.action, h.note)
     console.print(history)
+    if c.updates:
+        updates = Table(title="updates")
+        for col in ("at", "who", "what", "text"):
+            updates.add_column(col)
+        for u in c.updates:
+            updates.add_row(fmt_ts(u.at), u.author, _update_what(u), u.text)
+        console.print(updates)
 
 
 def cmd_file(ns: argparse.Namespace, channel: grpc.Channel) -> int:
@@ -110,6 +131,7 @@ def cmd_list(ns: argparse.Namespace, channel: grpc.Channel) -> int:
             consumer_number=ns.consumer,
             status=ns.status,
             overdue_only=ns.overdue,
+            update_overdue_only=ns.update_overdue,
             page_size=ns.page_size,
             page_token=ns.page_token,
         ),
@@ -152,8 +174,24 @@ def cmd_review(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     return 0
 
 
+def cmd_update(ns: argparse.Namespace, channel: grpc.Channel) -> int:
+    req = pb.AddComplaintUpdateRequest(
+        case_id=ns.case_id, text=ns.text, visible_to_consumer=ns.visible, request_id=ns.request_id
+    )
+    _print_complaint(compensation_pb2_grpc.CompensationStub(channel).AddComplaintUpdate(req, timeout=ns.timeout))
+    return 0
+
+
+def cmd_extend(ns: argparse.Namespace, channel: grpc.Channel) -> int:
+    req = pb.ExtendComplaintRequest(
+        case_id=ns.case_id, reason=ns.reason, new_resolution_due=ns.until, request_id=ns.request_id
+    )
+    _print_complaint(compensation_pb2_grpc.CompensationStub(channel).ExtendComplaint(req, timeout=ns.timeout))
+    return 0
+
+
 def add_commands(sub: Subparsers) -> None:
-    """Register `complaint file|show|list|confirm|review` under the `dncgate` parser."""
+    """Register `complaint file|show|list|confirm|review|update|extend` under the `dncgate` parser."""
     status = enum_arg(pb.ComplaintStatus, "COMPLAINT_STATUS_")
     com = sub.add_parser("complaint", help="the complaint hotline").add_subparsers(dest="sub", required=True)
     p = com.add_parser("file", help="file a complaint and get the verdict per caller number at once")
@@ -177,6 +215,7 @@ def add_commands(sub: Subparsers) -> None:
     p.add_argument("--consumer", default="", help="only this consumer's cases")
     p.add_argument("--status", type=status, default=0, help="verified, manual-review, reopened, ...")
     p.add_argument("--overdue", action="store_true", help="only open cases past their due time")
+    p.add_argument("--update-overdue", action="store_true", help="only cases past their next update's due time")
     pages(p)
     client(p, cmd_list)
     p = com.add_parser(
@@ -200,3 +239,19 @@ def add_commands(sub: Subparsers) -> None:
     p.add_argument("--note", required=True, help="why")
     request_id(p)
     client(p, cmd_review)
+    p = com.add_parser("update", help="record progress on a case (any status but CLOSED), as your token's principal")
+    p.add_argument("case_id")
+    p.add_argument("--text", required=True, help="what was done (numbers in it are masked)")
+    p.add_argument(
+        "--visible",
+        action="store_true",
+        help="the consumer sees it; only a visible update restarts the DNCGATE_UPDATE_HOURS clock",
+    )
+    request_id(p)
+    client(p, cmd_update)
+    p = com.add_parser("extend", help="give an open case a later resolution due time, and say why (she sees it)")
+    p.add_argument("case_id")
+    p.add_argument("--reason", required=True, help="why it needs longer (numbers in it are masked)")
+    p.add_argument("--until", type=time_arg, required=True, help="the new resolution due time, ISO")
+    request_id(p)
+    client(p, cmd_extend)

@@ -21,7 +21,15 @@ def _methods(service: str, *names: str) -> frozenset[str]:
     return frozenset(f"/{service}/{n}" for n in names)
 
 
-_HOTLINE = _methods(_COMPENSATION, "FileComplaint", "GetComplaint", "ListComplaints", "ConfirmResolution")
+_HOTLINE = _methods(
+    _COMPENSATION,
+    "FileComplaint",
+    "GetComplaint",
+    "ListComplaints",
+    "ConfirmResolution",
+    "AddComplaintUpdate",
+    "ExtendComplaint",
+)
 
 # Each role and the full method names (`/package.Service/Method`) it may call. Every later RPC gets a
 # row here from the issue that brings it.

@@ -56,6 +56,25 @@ class HistoryEntry:
     note: str = ""
 
 
+class UpdateKind(Enum):
+    PROGRESS = "PROGRESS"  # AddComplaintUpdate: visible to the consumer or internal
+    EXTENSION = "EXTENSION"  # ExtendComplaint: always visible; moves resolution_due
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """Progress recorded on a case by a principal (`author`), in order; an EXTENSION also names the due
+    time it moved (`previous_due` to `new_due`) and its text is the reason."""
+
+    at: datetime
+    author: str
+    text: str
+    visible_to_consumer: bool
+    kind: UpdateKind = UpdateKind.PROGRESS
+    previous_due: datetime | None = None
+    new_due: datetime | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Deadlines:
     first_response_hours: int = 24
@@ -82,6 +101,7 @@ class Case:
     first_response_due: datetime
     resolution_due: datetime
     history: tuple[HistoryEntry, ...] = ()
+    updates: tuple[Update, ...] = ()
 
 
 def status_of(findings: Sequence[Finding], disputes_consent: bool = False) -> Status:
@@ -136,6 +156,42 @@ def after_payment(status: Status, payout_statuses_paid: Sequence[bool]) -> Statu
     if status in AWAITING_PAYMENT and payout_statuses_paid and all(payout_statuses_paid):
         return Status.PAID
     return status
+
+
+def check_updatable(status: Status) -> None:
+    """An update may be added to a case in every status but CLOSED."""
+    if status is Status.CLOSED:
+        raise FailedPrecondition("a CLOSED case takes no more updates")
+
+
+def extended_due(status: Status, current: datetime, new: datetime | None, now: datetime) -> datetime:
+    """The resolution due time an extension moves an open case to: later than both `current` and `now`.
+
+    Only a case someone still owes work on (OPEN) can be extended; a settled one has nothing left to wait for.
+    """
+    if new is None:
+        raise InvalidArgument("new_resolution_due", "is required")
+    if status not in OPEN:
+        raise FailedPrecondition(f"a {status.value} case cannot be extended; only {_names(OPEN)} cases can")
+    if new <= current:
+        raise InvalidArgument(
+            "new_resolution_due", f"must be later than the current resolution_due {current.isoformat()}"
+        )
+    if new <= now:
+        raise InvalidArgument("new_resolution_due", "must be in the future")
+    return new
+
+
+def next_update_due(case: Case, hours: int) -> datetime | None:
+    """The last consumer-visible update (or the filing) + `hours`; None once the case is CLOSED."""
+    if case.status is Status.CLOSED:
+        return None
+    last = max((u.at for u in case.updates if u.visible_to_consumer), default=case.created_at)
+    return max(last, case.created_at) + timedelta(hours=hours)
+
+
+def update_overdue(due: datetime | None, now: datetime) -> bool:
+    return due is not None and now > due
 
 
 def case_id(day: date, seq: int) -> str:

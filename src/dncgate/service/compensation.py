@@ -23,6 +23,7 @@ from dncgate.service.compensation_ports import CallsToConsumer, Cases, CaseWrite
 from dncgate.service.paging import decode_token, encode_token, page_size
 from dncgate.service.payouts import PayoutDesk
 from dncgate.service.redact import redact
+from dncgate.service.updates import UpdateDesk
 
 log = structlog.get_logger("dncgate.compensation")
 
@@ -58,6 +59,7 @@ class CompensationService:
         deadlines: Deadlines,
         calendar: WorkdayCalendar,
         payout_due_workdays: int,
+        update_hours: int,
         region: str,
         zone: str,
         clock: Callable[[], float] = time.time,
@@ -75,6 +77,7 @@ class CompensationService:
         self.region = region
         self.zone = ZoneInfo(zone)
         self.clock = clock
+        self.updates = UpdateDesk(cases_store, update_hours, self.now, self._text)
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
@@ -247,11 +250,23 @@ class CompensationService:
         return case
 
     async def list_complaints(
-        self, consumer_number: str, status: Status | None, overdue_only: bool, size: int, token: str
+        self,
+        consumer_number: str,
+        status: Status | None,
+        overdue_only: bool,
+        size: int,
+        token: str,
+        update_overdue_only: bool = False,
     ) -> tuple[list[Case], str]:
         key = self.keyer.digest(self._consumer(consumer_number).e164) if consumer_number.strip() else None
+        now = self.now()
         found, more = await self.cases.page(
-            key, status, self.now() if overdue_only else None, decode_token(token, "c"), page_size(size)
+            key,
+            status,
+            now if overdue_only else None,
+            decode_token(token, "c"),
+            page_size(size),
+            update_clock_before=now - timedelta(hours=self.updates.update_hours) if update_overdue_only else None,
         )
         return found, encode_token("c", more)
 

@@ -14,7 +14,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
-from dncgate.domain.case import Case, HistoryEntry, Payout, PayoutStatus, Status
+from dncgate.domain.case import Case, HistoryEntry, Payout, PayoutStatus, Status, Update
 from dncgate.domain.money import Money
 from dncgate.domain.registry import ConsentChange, PreferenceChange
 from dncgate.domain.reports import Period
@@ -55,6 +55,8 @@ class CaseWrites(Protocol):
 
     async def add_history(self, case_id: str, entries: Sequence[HistoryEntry]) -> None: ...
 
+    async def add_update(self, case_id: str, update: Update) -> None: ...
+
     async def set_status(self, case_id: str, status: Status, total: Money, at: datetime) -> None: ...
 
     async def lock_payout(self, payout_id: str) -> Payout | None: ...
@@ -84,6 +86,7 @@ class Cases(CaseTransactions, Protocol):
         overdue_at: datetime | None,
         before_seq: int | None,
         limit: int,
+        update_clock_before: datetime | None = None,
     ) -> tuple[list[Case], int | None]: ...
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import psycopg
 
-from dncgate.domain.case import Case, Channel, HistoryEntry, Payout, PayoutStatus, Status
+from dncgate.domain.case import Case, Channel, HistoryEntry, Payout, PayoutStatus, Status, Update, UpdateKind
 from dncgate.domain.money import Money
 from dncgate.domain.verification import CallerVerdict, Finding, Window
 
@@ -66,6 +66,14 @@ async def load_cases(conn: Conn, where: str, params: Sequence[Any], suffix: str 
     )
     for h in await cur.fetchall():
         history[h[0]].append(HistoryEntry(h[1], h[2], h[3], h[4]))
+    updates: dict[str, list[Update]] = {i: [] for i in ids}
+    cur = await conn.execute(
+        "SELECT case_id, at, author, text, visible_to_consumer, kind, previous_resolution_due, new_resolution_due"
+        " FROM complaint_updates WHERE case_id = ANY(%s) ORDER BY seq",
+        (ids,),
+    )
+    for u in await cur.fetchall():
+        updates[u[0]].append(Update(u[1], u[2], u[3], u[4], UpdateKind(u[5]), u[6], u[7]))
     return [
         Case(
             case_id=r[0],
@@ -80,6 +88,7 @@ async def load_cases(conn: Conn, where: str, params: Sequence[Any], suffix: str 
             first_response_due=r[10],
             resolution_due=r[11],
             history=tuple(history[r[0]]),
+            updates=tuple(updates[r[0]]),
         )
         for r in rows
     ]

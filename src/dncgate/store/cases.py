@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 
-from dncgate.domain.case import Case, HistoryEntry, Payout, Status
+from dncgate.domain.case import Case, HistoryEntry, Payout, Status, Update, UpdateKind
 from dncgate.domain.errors import Conflict
 from dncgate.domain.money import Money
 from dncgate.domain.verification import Finding
@@ -150,6 +150,33 @@ class CaseWriter:
                 [(case_id, e.at, e.actor, e.action, e.note) for e in entries],
             )
 
+    async def add_update(self, case_id: str, update: Update) -> None:
+        """Append an update; a visible one restarts the update clock, an extension moves resolution_due."""
+        await self.conn.execute(
+            "INSERT INTO complaint_updates (case_id, at, author, kind, text, visible_to_consumer,"
+            " previous_resolution_due, new_resolution_due) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                case_id,
+                update.at,
+                update.author,
+                update.kind.value,
+                update.text,
+                update.visible_to_consumer,
+                update.previous_due,
+                update.new_due,
+            ),
+        )
+        if update.visible_to_consumer:
+            await self.conn.execute(
+                "UPDATE complaints SET last_visible_update_at = GREATEST(last_visible_update_at, %s),"
+                " updated_at = %s WHERE case_id = %s",
+                (update.at, update.at, case_id),
+            )
+        if update.kind is UpdateKind.EXTENSION:
+            await self.conn.execute(
+                "UPDATE complaints SET resolution_due = %s WHERE case_id = %s", (update.new_due, case_id)
+            )
+
     async def set_status(self, case_id: str, status: Status, total: Money, at: datetime) -> None:
         await self.conn.execute(
             "UPDATE complaints SET status = %s, total_minor = %s, currency = %s, updated_at = %s WHERE case_id = %s",
@@ -256,8 +283,12 @@ class CaseStore:
         overdue_at: datetime | None,
         before_seq: int | None,
         limit: int,
+        update_clock_before: datetime | None = None,
     ) -> tuple[list[Case], int | None]:
-        """Newest first; returns the page and the seq to continue before (None when this was the last page)."""
+        """Newest first; returns the page and the seq to continue before (None when this was the last page).
+
+        `update_clock_before`: only cases not CLOSED whose last visible update (or filing) is older than
+        it (now - DNCGATE_UPDATE_HOURS: the cases whose next update is overdue)."""
         where: list[str] = ["TRUE"]
         params: list[Any] = []
         if consumer_key is not None:
@@ -271,6 +302,9 @@ class CaseStore:
             # (tests/reference.py is_overdue is what tests/unit/test_case.py holds this to).
             where.append(OVERDUE)
             params += [overdue_at, overdue_at]
+        if update_clock_before is not None:
+            where.append("status <> 'CLOSED' AND COALESCE(last_visible_update_at, created_at) < %s")
+            params.append(update_clock_before)
         if before_seq is not None:
             where.append("seq < %s")
             params.append(before_seq)

@@ -45,6 +45,12 @@ class PayoutStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PAYOUT_STATUS_UNSPECIFIED: _ClassVar[PayoutStatus]
     PAYOUT_STATUS_PENDING: _ClassVar[PayoutStatus]
     PAYOUT_STATUS_PAID: _ClassVar[PayoutStatus]
+
+class UpdateKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    UPDATE_KIND_UNSPECIFIED: _ClassVar[UpdateKind]
+    UPDATE_KIND_PROGRESS: _ClassVar[UpdateKind]
+    UPDATE_KIND_EXTENSION: _ClassVar[UpdateKind]
 CHANNEL_UNSPECIFIED: Channel
 CHANNEL_HOTLINE: Channel
 CHANNEL_APP: Channel
@@ -68,6 +74,9 @@ VERDICT_ALREADY_COMPENSATED: Verdict
 PAYOUT_STATUS_UNSPECIFIED: PayoutStatus
 PAYOUT_STATUS_PENDING: PayoutStatus
 PAYOUT_STATUS_PAID: PayoutStatus
+UPDATE_KIND_UNSPECIFIED: UpdateKind
+UPDATE_KIND_PROGRESS: UpdateKind
+UPDATE_KIND_EXTENSION: UpdateKind
 
 class FileComplaintRequest(_message.Message):
     __slots__ = ("consumer_number", "caller_numbers", "occurred_after", "occurred_before", "channel", "description", "request_id", "disputes_consent")
@@ -119,8 +128,26 @@ class HistoryEntry(_message.Message):
     note: str
     def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
 
+class ComplaintUpdate(_message.Message):
+    __slots__ = ("at", "author", "text", "visible_to_consumer", "kind", "previous_resolution_due", "new_resolution_due")
+    AT_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    VISIBLE_TO_CONSUMER_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_RESOLUTION_DUE_FIELD_NUMBER: _ClassVar[int]
+    NEW_RESOLUTION_DUE_FIELD_NUMBER: _ClassVar[int]
+    at: _timestamp_pb2.Timestamp
+    author: str
+    text: str
+    visible_to_consumer: bool
+    kind: UpdateKind
+    previous_resolution_due: _timestamp_pb2.Timestamp
+    new_resolution_due: _timestamp_pb2.Timestamp
+    def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., author: _Optional[str] = ..., text: _Optional[str] = ..., visible_to_consumer: _Optional[bool] = ..., kind: _Optional[_Union[UpdateKind, str]] = ..., previous_resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., new_resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class Complaint(_message.Message):
-    __slots__ = ("case_id", "status", "findings", "total_compensation", "consumer_number_masked", "created_at", "first_response_due", "resolution_due", "history", "channel", "description", "occurred_after", "occurred_before")
+    __slots__ = ("case_id", "status", "findings", "total_compensation", "consumer_number_masked", "created_at", "first_response_due", "resolution_due", "history", "channel", "description", "occurred_after", "occurred_before", "updates", "next_update_due", "update_overdue")
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     FINDINGS_FIELD_NUMBER: _ClassVar[int]
@@ -134,6 +161,9 @@ class Complaint(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AFTER_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    UPDATES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_UPDATE_DUE_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_OVERDUE_FIELD_NUMBER: _ClassVar[int]
     case_id: str
     status: ComplaintStatus
     findings: _containers.RepeatedCompositeFieldContainer[Finding]
@@ -147,7 +177,10 @@ class Complaint(_message.Message):
     description: str
     occurred_after: _timestamp_pb2.Timestamp
     occurred_before: _timestamp_pb2.Timestamp
-    def __init__(self, case_id: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., total_compensation: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., consumer_number_masked: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_response_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., channel: _Optional[_Union[Channel, str]] = ..., description: _Optional[str] = ..., occurred_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    updates: _containers.RepeatedCompositeFieldContainer[ComplaintUpdate]
+    next_update_due: _timestamp_pb2.Timestamp
+    update_overdue: bool
+    def __init__(self, case_id: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., total_compensation: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., consumer_number_masked: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_response_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., channel: _Optional[_Union[Channel, str]] = ..., description: _Optional[str] = ..., occurred_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updates: _Optional[_Iterable[_Union[ComplaintUpdate, _Mapping]]] = ..., next_update_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_overdue: _Optional[bool] = ...) -> None: ...
 
 class GetComplaintRequest(_message.Message):
     __slots__ = ("case_id",)
@@ -156,18 +189,20 @@ class GetComplaintRequest(_message.Message):
     def __init__(self, case_id: _Optional[str] = ...) -> None: ...
 
 class ListComplaintsRequest(_message.Message):
-    __slots__ = ("consumer_number", "status", "overdue_only", "page_size", "page_token")
+    __slots__ = ("consumer_number", "status", "overdue_only", "page_size", "page_token", "update_overdue_only")
     CONSUMER_NUMBER_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     OVERDUE_ONLY_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_OVERDUE_ONLY_FIELD_NUMBER: _ClassVar[int]
     consumer_number: str
     status: ComplaintStatus
     overdue_only: bool
     page_size: int
     page_token: str
-    def __init__(self, consumer_number: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., overdue_only: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    update_overdue_only: bool
+    def __init__(self, consumer_number: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., overdue_only: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., update_overdue_only: _Optional[bool] = ...) -> None: ...
 
 class ListComplaintsResponse(_message.Message):
     __slots__ = ("complaints", "next_page_token")
@@ -202,6 +237,30 @@ class ReviewComplaintRequest(_message.Message):
     note: str
     request_id: str
     def __init__(self, case_id: _Optional[str] = ..., decision: _Optional[_Union[ComplaintStatus, str]] = ..., note: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class AddComplaintUpdateRequest(_message.Message):
+    __slots__ = ("case_id", "text", "visible_to_consumer", "request_id")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    VISIBLE_TO_CONSUMER_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    text: str
+    visible_to_consumer: bool
+    request_id: str
+    def __init__(self, case_id: _Optional[str] = ..., text: _Optional[str] = ..., visible_to_consumer: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ExtendComplaintRequest(_message.Message):
+    __slots__ = ("case_id", "reason", "new_resolution_due", "request_id")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    NEW_RESOLUTION_DUE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    reason: str
+    new_resolution_due: _timestamp_pb2.Timestamp
+    request_id: str
+    def __init__(self, case_id: _Optional[str] = ..., reason: _Optional[str] = ..., new_resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class Payout(_message.Message):
     __slots__ = ("payout_id", "case_id", "consumer_number_masked", "caller_number", "amount", "status", "created_at", "paid_at", "payment_reference", "paid_by", "due_at", "overdue")

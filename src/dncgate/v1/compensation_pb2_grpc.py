@@ -79,6 +79,16 @@ class CompensationStub:
                 request_serializer=dncgate_dot_v1_dot_compensation__pb2.ReportViolationsRequest.SerializeToString,
                 response_deserializer=dncgate_dot_v1_dot_compensation__pb2.ViolationReport.FromString,
                 _registered_method=True)
+        self.AddComplaintUpdate = channel.unary_unary(
+                '/dncgate.v1.Compensation/AddComplaintUpdate',
+                request_serializer=dncgate_dot_v1_dot_compensation__pb2.AddComplaintUpdateRequest.SerializeToString,
+                response_deserializer=dncgate_dot_v1_dot_compensation__pb2.Complaint.FromString,
+                _registered_method=True)
+        self.ExtendComplaint = channel.unary_unary(
+                '/dncgate.v1.Compensation/ExtendComplaint',
+                request_serializer=dncgate_dot_v1_dot_compensation__pb2.ExtendComplaintRequest.SerializeToString,
+                response_deserializer=dncgate_dot_v1_dot_compensation__pb2.Complaint.FromString,
+                _registered_method=True)
 
 
 class CompensationServicer:
@@ -138,6 +148,20 @@ class CompensationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddComplaintUpdate(self, request, context):
+        """Record progress on a case (every status but CLOSED); answers the case with the update added.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExtendComplaint(self, request, context):
+        """Move an open case's resolution_due later, with a reason the consumer sees.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CompensationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -185,6 +209,16 @@ def add_CompensationServicer_to_server(servicer, server):
                     servicer.ReportViolations,
                     request_deserializer=dncgate_dot_v1_dot_compensation__pb2.ReportViolationsRequest.FromString,
                     response_serializer=dncgate_dot_v1_dot_compensation__pb2.ViolationReport.SerializeToString,
+            ),
+            'AddComplaintUpdate': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddComplaintUpdate,
+                    request_deserializer=dncgate_dot_v1_dot_compensation__pb2.AddComplaintUpdateRequest.FromString,
+                    response_serializer=dncgate_dot_v1_dot_compensation__pb2.Complaint.SerializeToString,
+            ),
+            'ExtendComplaint': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExtendComplaint,
+                    request_deserializer=dncgate_dot_v1_dot_compensation__pb2.ExtendComplaintRequest.FromString,
+                    response_serializer=dncgate_dot_v1_dot_compensation__pb2.Complaint.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -430,6 +464,60 @@ class Compensation:
             '/dncgate.v1.Compensation/ReportViolations',
             dncgate_dot_v1_dot_compensation__pb2.ReportViolationsRequest.SerializeToString,
             dncgate_dot_v1_dot_compensation__pb2.ViolationReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddComplaintUpdate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dncgate.v1.Compensation/AddComplaintUpdate',
+            dncgate_dot_v1_dot_compensation__pb2.AddComplaintUpdateRequest.SerializeToString,
+            dncgate_dot_v1_dot_compensation__pb2.Complaint.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExtendComplaint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dncgate.v1.Compensation/ExtendComplaint',
+            dncgate_dot_v1_dot_compensation__pb2.ExtendComplaintRequest.SerializeToString,
+            dncgate_dot_v1_dot_compensation__pb2.Complaint.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,92 @@
+"""Progress on a case: updates (visible to the consumer or internal) and extensions of its resolution due time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import structlog
+
+from dncgate.domain import access
+from dncgate.domain import case as cases
+from dncgate.domain.case import Case, HistoryEntry, Update, UpdateKind
+from dncgate.domain.errors import InvalidArgument, NotFound
+from dncgate.service.compensation_ports import Cases, CaseWrites
+
+log = structlog.get_logger("dncgate.compensation")
+
+# (text, field, the case's caller numbers) -> the text checked and masked (CompensationService._text).
+Masker = Callable[[str, str, frozenset[str]], str]
+
+
+class UpdateDesk:
+    """AddComplaintUpdate and ExtendComplaint, and when a case's next update is due.
+
+    `now` is the compensation service's clock (one clock for every due time of a case).
+    """
+
+    def __init__(self, cases_store: Cases, update_hours: int, now: Callable[[], datetime], mask: Masker) -> None:
+        self.cases = cases_store
+        self.update_hours = update_hours
+        self.now = now
+        self.mask = mask
+
+    def next_update_due(self, case: Case) -> datetime | None:
+        return cases.next_update_due(case, self.update_hours)
+
+    async def add_update(
+        self, case_id: str, text: str, visible_to_consumer: bool, request_id: str = "", *, author: str
+    ) -> Case:
+        """Record progress on a case in any status but CLOSED, under `author` (the request's principal)."""
+        access.actor(author)
+        if not text.strip():
+            raise InvalidArgument("text", "is required")
+        async with self.cases.transaction() as tx:
+            case = await self._lock(tx, case_id)
+            if not request_id.strip() or await tx.claim_request(request_id.strip(), "AddComplaintUpdate", case.case_id):
+                cases.check_updatable(case.status)
+                masked = self.mask(text, "text", _callers_of(case))
+                await tx.add_update(case.case_id, Update(self.now(), author, masked, visible_to_consumer))
+                log.info("complaint_updated", case_id=case.case_id, visible=visible_to_consumer)
+        return await self._get(case.case_id)
+
+    async def extend(
+        self, case_id: str, reason: str, new_due: datetime | None, request_id: str = "", *, author: str
+    ) -> Case:
+        """Move an open case's resolution due time later, with a reason the consumer sees (a visible update)."""
+        access.actor(author)
+        if not reason.strip():
+            raise InvalidArgument("reason", "is required: say why the case needs longer")
+        async with self.cases.transaction() as tx:
+            case = await self._lock(tx, case_id)
+            if not request_id.strip() or await tx.claim_request(request_id.strip(), "ExtendComplaint", case.case_id):
+                now = self.now()
+                due = cases.extended_due(case.status, case.resolution_due, new_due, now)
+                masked = self.mask(reason, "reason", _callers_of(case))
+                update = Update(now, author, masked, True, UpdateKind.EXTENSION, case.resolution_due, due)
+                await tx.add_update(case.case_id, update)
+                note = f"resolution due {_iso(case.resolution_due)} -> {_iso(due)}: {masked}"
+                await tx.add_history(case.case_id, [HistoryEntry(now, author, "extended", note)])
+                log.info("complaint_extended", case_id=case.case_id, resolution_due=_iso(due))
+        return await self._get(case.case_id)
+
+    async def _lock(self, tx: CaseWrites, case_id: str) -> Case:
+        if not case_id.strip():
+            raise InvalidArgument("case_id", "is required")
+        case = await tx.lock_case(case_id.strip())
+        if case is None:
+            raise NotFound("no complaint with this case_id")
+        return case
+
+    async def _get(self, case_id: str) -> Case:
+        case = await self.cases.get(case_id)
+        assert case is not None  # cases are never deleted
+        return case
+
+
+def _callers_of(case: Case) -> frozenset[str]:
+    return frozenset(f.caller_number for f in case.findings)
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat(timespec="seconds")
