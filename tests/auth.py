@@ -1,4 +1,4 @@
-"""Credentials for the tests' clients: a bearer token on every call of an aio or sync channel."""
+"""Credentials for the tests' clients: a bearer token on every call of an aio channel."""
 
 from __future__ import annotations
 
@@ -56,26 +56,3 @@ def aio_channel(target: str, token: str | None, credentials: Any = None, **kw: A
     if credentials is not None:
         return grpc.aio.secure_channel(target, credentials, interceptors=interceptors, **kw)
     return grpc.aio.insecure_channel(target, interceptors=interceptors, **kw)
-
-
-class _SyncBearer(
-    grpc.UnaryUnaryClientInterceptor,
-    grpc.UnaryStreamClientInterceptor,
-    grpc.StreamUnaryClientInterceptor,
-    grpc.StreamStreamClientInterceptor,
-):
-    def __init__(self, token: str) -> None:
-        self.header = ("authorization", f"Bearer {token}")
-
-    def _call(self, continuation: Any, details: Any, request: Any) -> Any:
-        metadata = [*(details.metadata or ()), self.header]
-        return continuation(details._replace(metadata=metadata), request)
-
-    intercept_unary_unary = intercept_unary_stream = _call
-    intercept_stream_unary = intercept_stream_stream = _call
-
-
-def sync_channel(target: str, token: str | None) -> grpc.Channel:
-    """A blocking channel to `target` whose every call carries `token` (None: anonymous)."""
-    channel = grpc.insecure_channel(target)
-    return grpc.intercept_channel(channel, _SyncBearer(token)) if token else channel

@@ -4,17 +4,34 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dncgate.v1 import gateway_pb2, gateway_pb2_grpc, registry_pb2_grpc
+from dncgate.v1 import compensation_pb2_grpc, gateway_pb2, gateway_pb2_grpc, registry_pb2_grpc
+from tests.auth import aio_channel
 
 pytestmark = pytest.mark.e2e
 
 CALLER = "+862759001234"
 CONSUMER = "13800138000"
+
+
+@pytest.fixture
+async def desk(server: Any) -> AsyncIterator[Any]:
+    """`await desk(name, *roles)`: (a Compensation stub on a new token with those roles, its label)."""
+    channels: list[Any] = []
+
+    async def make(name: str, *roles: str) -> tuple[Any, str]:
+        new = await server.app.access.create("test", name=name, roles=list(roles))
+        channels.append(aio_channel(server.target, new.token))
+        return compensation_pb2_grpc.CompensationStub(channels[-1]), f"{name} (token {new.row.id})"
+
+    yield make
+    for channel in channels:
+        await channel.close()
 
 
 def check_request(callee: str = CONSUMER, **kw: Any) -> gateway_pb2.CheckRequest:

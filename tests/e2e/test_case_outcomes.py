@@ -3,7 +3,6 @@ payouts, and a consent on file the consumer does or does not dispute."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -11,8 +10,7 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from dncgate.v1 import compensation_pb2_grpc, registry_pb2
-from tests.auth import aio_channel
+from dncgate.v1 import registry_pb2
 from tests.e2e.compensation_support import (
     ORG,
     A,
@@ -30,21 +28,6 @@ from tests.e2e.compensation_support import (
 from tests.e2e.conftest import CONSUMER, registry
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-async def desk(server: Any) -> AsyncIterator[Any]:
-    """`await desk(name, *roles)`: (a Compensation stub on a new token with those roles, its label)."""
-    channels: list[Any] = []
-
-    async def make(name: str, *roles: str) -> tuple[Any, str]:
-        new = await server.app.access.create("test", name=name, roles=list(roles))
-        channels.append(aio_channel(server.target, new.token))
-        return compensation_pb2_grpc.CompensationStub(channels[-1]), f"{name} (token {new.row.id})"
-
-    yield make
-    for channel in channels:
-        await channel.close()
 
 
 def _close(case_id: str, override_reason: str = "", satisfied: bool = True) -> Any:

@@ -4,7 +4,6 @@ idempotency, the CLOSED case, and who may write them."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -15,29 +14,12 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from dncgate.api.convert import ts
-from dncgate.v1 import compensation_pb2_grpc
-from tests.auth import aio_channel
 from tests.e2e.compensation_support import A, Clock, V, db_rows, file, hotline, story_calls
 from tests.e2e.test_hotline_cli import cli
 
 pytestmark = pytest.mark.e2e
 
 HOUR = 3600
-
-
-@pytest.fixture
-async def desk(server: Any) -> AsyncIterator[Any]:
-    """`await desk(name, *roles)`: (a Compensation stub on a new token with those roles, its label)."""
-    channels: list[Any] = []
-
-    async def make(name: str, *roles: str) -> tuple[Any, str]:
-        new = await server.app.access.create("test", name=name, roles=list(roles))
-        channels.append(aio_channel(server.target, new.token))
-        return compensation_pb2_grpc.CompensationStub(channels[-1]), f"{name} (token {new.row.id})"
-
-    yield make
-    for channel in channels:
-        await channel.close()
 
 
 async def _refused(rpc: Any, request: Any) -> grpc.aio.AioRpcError:
