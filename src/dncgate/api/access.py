@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
-from datetime import UTC
 from typing import Any
 
 import structlog
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from dncgate import metrics, subjects
+from dncgate.api.convert import opt_ts, ts
 from dncgate.domain import access
 from dncgate.domain.access import Kind, Principal
 from dncgate.domain.errors import InvalidArgument, PermissionDenied, Unauthenticated
@@ -110,14 +109,11 @@ class Guard:
                 if value[:7].lower() != _BEARER:
                     raise self._refused("malformed", "malformed authorization metadata: expected `Bearer <token>`")
                 token = value[7:].strip()
-                p = self.authenticator.cached(token)
-                if p is not None:
-                    return p
                 try:
-                    return await self.authenticator.token(token)
+                    return await self.authenticator.token(token)  # the cache first, then verified
                 except Unauthenticated as exc:
                     parsed = access.parse_token(token)
-                    raise self._refused(_reason(exc), exc.message, parsed[0] if parsed else "") from None
+                    raise self._refused(exc.reason, exc.message, parsed[0] if parsed else "") from None
         if self.certificates:
             pems = context.auth_context().get("x509_pem_cert")
             if pems:
@@ -131,7 +127,7 @@ class Guard:
                 try:
                     return await self.authenticator.certificate(subject)
                 except Unauthenticated as exc:
-                    raise self._refused("unknown_certificate", exc.message) from None
+                    raise self._refused(exc.reason, exc.message) from None
         raise self._refused("missing", _MISSING)
 
     def _refused(self, reason: str, message: str, token_id: str = "") -> Unauthenticated:
@@ -155,22 +151,6 @@ def admit(principal: Principal) -> None:
     _PRINCIPAL.set(principal)
 
 
-def _reason(exc: Unauthenticated) -> str:
-    text = exc.message
-    for word in ("malformed", "revoked", "expired"):
-        if word in text:
-            return word
-    return "unknown"
-
-
-def _ts(t: Any) -> Timestamp | None:
-    if t is None:
-        return None
-    out = Timestamp()
-    out.FromDatetime(t.astimezone(UTC))
-    return out
-
-
 _KINDS = {Kind.TOKEN: access_pb2.TOKEN_KIND_TOKEN, Kind.CERTIFICATE: access_pb2.TOKEN_KIND_CERTIFICATE}
 
 
@@ -182,9 +162,9 @@ def token_message(row: TokenRow) -> access_pb2.Token:
         subject=row.subject,
         roles=list(row.roles),
         orgs=list(row.orgs),
-        created_at=_ts(row.created_at),
-        expires_at=_ts(row.expires_at),
-        revoked_at=_ts(row.revoked_at),
+        created_at=ts(row.created_at),
+        expires_at=ts(row.expires_at),
+        revoked_at=ts(row.revoked_at),
         created_by=row.created_by,
         revoked_by=row.revoked_by or "",
     )
@@ -195,7 +175,7 @@ class AccessServicer(access_pb2_grpc.AccessServicer):
         self.service = service
 
     async def CreateToken(self, request: access_pb2.CreateTokenRequest, context: Ctx) -> access_pb2.CreateTokenResponse:
-        expires = request.expires_at.ToDatetime(tzinfo=UTC) if request.HasField("expires_at") else None
+        expires = opt_ts(request, "expires_at")  # an out-of-range time is INVALID_ARGUMENT naming it
         if not request.name:
             raise InvalidArgument("name", "is required")
         new = await self.service.create(

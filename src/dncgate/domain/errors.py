@@ -61,7 +61,12 @@ class StoreUnavailable(Unavailable):
 
 
 class Unauthenticated(DncgateError):
-    """No credential, or one that is malformed, unknown, revoked or expired."""
+    """No credential, or one that is malformed, unknown, revoked or expired; `reason` says which (for
+    the log line and `dncgate_auth_failures_total`)."""
+
+    def __init__(self, message: str, reason: str = "unknown") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class PermissionDenied(DncgateError):

@@ -219,7 +219,7 @@ class Authenticator:
             return p
         parsed = access.parse_token(token)
         if parsed is None:
-            raise Unauthenticated("malformed bearer token: expected dnc_<id>_<secret>")
+            raise Unauthenticated("malformed bearer token: expected dnc_<id>_<secret>", "malformed")
         token_id, secret = parsed
         row = await self._lookup(token_id, lambda: self._rows)
         if row is None or row.kind is not Kind.TOKEN or row.secret_hash is None:
@@ -239,7 +239,7 @@ class Authenticator:
             return p
         row = await self._lookup(subject, lambda: self._subjects)
         if row is None:
-            raise Unauthenticated(f"no live entry for certificate subject {subject}")
+            raise Unauthenticated(f"no live entry for certificate subject {subject}", "unknown_certificate")
         p = self._live(row)
         if len(self._certified) >= _MAX_CACHED:
             self._certified.clear()
@@ -248,10 +248,10 @@ class Authenticator:
 
     def _live(self, row: TokenRow) -> Principal:
         if row.revoked_at is not None:
-            raise Unauthenticated(f"token {row.id} was revoked")
+            raise Unauthenticated(f"token {row.id} was revoked", "revoked")
         p = principal_of(row)
         if p.expires_at is not None and p.expires_at <= self._clock():
-            raise Unauthenticated(f"token {row.id} expired at {row.expires_at:%Y-%m-%dT%H:%M:%SZ}")
+            raise Unauthenticated(f"token {row.id} expired at {row.expires_at:%Y-%m-%dT%H:%M:%SZ}", "expired")
         return p
 
     async def _lookup(self, key: str, table: Callable[[], dict[str, TokenRow]]) -> TokenRow | None:
