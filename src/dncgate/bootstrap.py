@@ -42,6 +42,7 @@ from dncgate.store.hot import HotRegistry
 from dncgate.store.journal import Journal
 from dncgate.store.ledger import Ledger
 from dncgate.store.migrate import migrate
+from dncgate.store.operators import OperatorStore
 from dncgate.store.outcomes import OutcomeStore
 from dncgate.store.pg import Database
 from dncgate.store.quotas import RedisQuotas
@@ -107,6 +108,7 @@ def build_compensation(
         keyer,
         NumberSealer.from_secrets(settings.payout_key, settings.resolve_pepper()),
         payouts,
+        OperatorStore(db),
         amount=settings.compensation,
         deadlines=Deadlines(settings.first_response_hours, settings.resolution_hours),
         calendar=calendar,

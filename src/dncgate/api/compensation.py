@@ -44,6 +44,7 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
                 disputes_consent=request.disputes_consent,
             ),
             actor=access.current().label,
+            filer_name=access.current().name,
         )
         _bind(
             case_id=case.case_id,
@@ -66,6 +67,9 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
             request.page_size,
             request.page_token,
             update_overdue_only=request.update_overdue_only,
+            assignee=request.assignee,
+            stage=cc.stage_from_pb(request.stage),
+            due_state=cc.due_state_from_pb(request.due_state),
         )
         _bind(count=str(len(found)))
         return pb.ListComplaintsResponse(complaints=[self._complaint(c) for c in found], next_page_token=token)
@@ -80,6 +84,9 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
             actor=principal.label,
             override_reason=request.override_reason,
             may_override=bool(principal.roles & OVERRIDE_ROLES),
+            resolved=request.resolved if request.HasField("resolved") else None,
+            satisfaction=request.satisfaction,
+            remaining_issue=request.remaining_issue,
         )
         _bind(case_id=case.case_id, case_status=case.status.value, request_id=request.request_id)
         return self._complaint(case)
@@ -116,6 +123,24 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
         )
         _bind(case_id=case.case_id, request_id=request.request_id)
         return self._complaint(case)
+
+    async def AssignComplaint(self, request: pb.AssignComplaintRequest, context: Ctx) -> pb.Complaint:
+        case = await self.service.owners.assign(
+            request.case_id, request.assignee, request.note, request.request_id, actor=access.current().label
+        )
+        _bind(case_id=case.case_id, request_id=request.request_id)
+        return self._complaint(case)
+
+    async def SetOperatorAvailability(self, request: pb.SetOperatorAvailabilityRequest, context: Ctx) -> pb.Operator:
+        principal = access.current()
+        row = await self.service.owners.set_availability(
+            request.available,
+            request.operator,
+            actor=principal.label,
+            own_name=principal.name,
+            may_set_others=bool(principal.roles & OVERRIDE_ROLES),
+        )
+        return cc.operator(row)
 
     async def ListPayouts(self, request: pb.ListPayoutsRequest, context: Ctx) -> pb.ListPayoutsResponse:
         found, token = await self.payouts.list_payouts(

@@ -8,7 +8,19 @@ from typing import Any
 from google.type import money_pb2
 
 from dncgate.api.convert import ts
-from dncgate.domain.case import Case, Channel, Payout, PayoutStatus, Status, Update, UpdateKind, update_overdue
+from dncgate.domain.case import (
+    Case,
+    Channel,
+    DueState,
+    Operator,
+    Payout,
+    PayoutStatus,
+    Stage,
+    Status,
+    Update,
+    UpdateKind,
+    update_overdue,
+)
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.money import Money
 from dncgate.domain.reports import CurrencyTotals, FundSummary, ViolationReport
@@ -22,6 +34,9 @@ _CHANNEL_FROM_PB = {v: k for k, v in _CHANNEL_TO_PB.items()}
 _VERDICT_TO_PB: dict[CallerVerdict, Any] = {v: pb.Verdict.Value(f"VERDICT_{v.value}") for v in CallerVerdict}
 _PAYOUT_TO_PB: dict[PayoutStatus, Any] = {s: pb.PayoutStatus.Value(f"PAYOUT_STATUS_{s.value}") for s in PayoutStatus}
 _PAYOUT_FROM_PB = {v: k for k, v in _PAYOUT_TO_PB.items()}
+_STAGE_TO_PB: dict[Stage, Any] = {s: pb.Stage.Value(f"STAGE_{s.value}") for s in Stage}
+_STAGE_FROM_PB = {v: k for k, v in _STAGE_TO_PB.items()}
+_DUE_FROM_PB: dict[Any, DueState] = {pb.DueState.Value(f"DUE_STATE_{d.value}"): d for d in DueState}
 _KIND_TO_PB: dict[UpdateKind, Any] = {k: pb.UpdateKind.Value(f"UPDATE_KIND_{k.value}") for k in UpdateKind}
 
 
@@ -38,6 +53,36 @@ def status_from_pb(value: int, field: str) -> Status | None:
         return _STATUS_FROM_PB[value]
     except KeyError:
         raise InvalidArgument(field, f"unknown complaint status {value}") from None
+
+
+def stage_from_pb(value: int) -> Stage | None:
+    """None for STAGE_UNSPECIFIED (no filter)."""
+    if value == pb.STAGE_UNSPECIFIED:
+        return None
+    try:
+        return _STAGE_FROM_PB[value]
+    except KeyError:
+        raise InvalidArgument("stage", f"unknown stage {value}") from None
+
+
+def due_state_from_pb(value: int) -> DueState | None:
+    """None for DUE_STATE_UNSPECIFIED (no filter)."""
+    if value == pb.DUE_STATE_UNSPECIFIED:
+        return None
+    try:
+        return _DUE_FROM_PB[value]
+    except KeyError:
+        raise InvalidArgument("due_state", f"unknown due state {value}") from None
+
+
+def operator(o: Operator) -> pb.Operator:
+    return pb.Operator(
+        name=o.name,
+        available=o.available,
+        updated_at=ts(o.updated_at),
+        updated_by=o.updated_by,
+        assigned_count=o.assigned_count,
+    )
 
 
 def channel_from_pb(value: int) -> Channel | None:
@@ -101,6 +146,12 @@ def complaint(c: Case, next_update_due: datetime | None, now: datetime) -> pb.Co
         updates=[update(u) for u in c.updates],
         next_update_due=ts(next_update_due),
         update_overdue=update_overdue(next_update_due, now),
+        stage=_STAGE_TO_PB[c.stage],
+        timeline=[pb.StageEntry(stage=_STAGE_TO_PB[e.stage], at=ts(e.at), actor=e.actor) for e in c.timeline],
+        assignee=c.assignee,
+        satisfaction=c.confirmation.satisfaction,
+        resolved=c.confirmation.resolved,
+        remaining_issue=c.confirmation.remaining_issue,
     )
 
 

@@ -29,6 +29,8 @@ _HOTLINE = _methods(
     "ConfirmResolution",
     "AddComplaintUpdate",
     "ExtendComplaint",
+    "AssignComplaint",
+    "SetOperatorAvailability",
 )
 
 # Each role and the full method names (`/package.Service/Method`) it may call. Every later RPC gets a
@@ -50,6 +52,9 @@ ROLES = tuple(ROLE_METHODS)
 ADMIN = "admin"
 # Who may close a case over payouts still pending (ConfirmResolutionRequest.override_reason).
 OVERRIDE_ROLES = frozenset({"supervisor", ADMIN})
+# Whose principals take cases from the hotline's queue: the roles with the hotline's methods whose job
+# is cases (admin has them too, but an admin token is not an operator at the phone).
+QUEUE_ROLES = frozenset({"hotline", "supervisor"})
 
 # The methods whose requests name an org: a principal with orgs may call them for those orgs only.
 ORG_SCOPED = ROLE_METHODS["dialer"]

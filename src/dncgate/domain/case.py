@@ -48,6 +48,151 @@ AWAITING_PAYMENT = frozenset({Status.VERIFIED, Status.PARTIALLY_VERIFIED})
 SYSTEM = "dncgate"
 
 
+class Stage(Enum):
+    """Where a case is in the consumer's eyes, beside its status (see `stage_for`)."""
+
+    RECEIVED = "RECEIVED"
+    VERIFYING = "VERIFYING"
+    RESOLUTION_DRAFTED = "RESOLUTION_DRAFTED"
+    RESOLVED = "RESOLVED"
+    CONSUMER_CONFIRMED = "CONSUMER_CONFIRMED"
+    REVISITED = "REVISITED"
+
+
+# The moves a stage allows. A reopening goes back to VERIFYING from wherever the consumer confirmed
+# from (a drafted or resolved outcome); a case she confirmed is only revisited.
+STAGE_MOVES: dict[Stage, frozenset[Stage]] = {
+    Stage.RECEIVED: frozenset({Stage.VERIFYING}),
+    Stage.VERIFYING: frozenset({Stage.RESOLUTION_DRAFTED, Stage.RESOLVED}),
+    Stage.RESOLUTION_DRAFTED: frozenset({Stage.RESOLVED, Stage.CONSUMER_CONFIRMED, Stage.VERIFYING}),
+    Stage.RESOLVED: frozenset({Stage.CONSUMER_CONFIRMED, Stage.VERIFYING}),
+    Stage.CONSUMER_CONFIRMED: frozenset({Stage.REVISITED}),
+    Stage.REVISITED: frozenset(),
+}
+
+# The stage each status puts a case in: money owed and not yet paid is a drafted resolution; nothing
+# (more) owed, or all of it paid, is resolved; a case waiting for a human is being verified.
+_STAGE_OF: dict[Status, Stage] = {
+    Status.RECEIVED: Stage.RECEIVED,
+    Status.MANUAL_REVIEW: Stage.VERIFYING,
+    Status.REOPENED: Stage.VERIFYING,
+    Status.VERIFIED: Stage.RESOLUTION_DRAFTED,
+    Status.PARTIALLY_VERIFIED: Stage.RESOLUTION_DRAFTED,
+    Status.REJECTED: Stage.RESOLVED,
+    Status.ALREADY_COMPENSATED: Stage.RESOLVED,
+    Status.PAID: Stage.RESOLVED,
+    Status.CLOSED: Stage.CONSUMER_CONFIRMED,
+}
+
+
+def stage_for(status: Status) -> Stage:
+    """The stage a case in `status` is in (REVISITED is entered only by a revisit, never by a status)."""
+    return _STAGE_OF[status]
+
+
+def move(current: Stage | None, to: Stage) -> Stage:
+    """`to`, if a case in `current` (None: not filed yet, only RECEIVED) may move there; else FailedPrecondition."""
+    allowed = frozenset({Stage.RECEIVED}) if current is None else STAGE_MOVES[current]
+    if to not in allowed:
+        where = "a new case" if current is None else f"a case in stage {current.value}"
+        names = ", ".join(sorted(s.value for s in allowed)) or "nothing"
+        raise FailedPrecondition(f"{where} cannot move to stage {to.value}; it may move to {names}")
+    return to
+
+
+def stages_after(current: Stage | None, status: Status) -> list[Stage]:
+    """The stages a case in `current` passes through when its status becomes `status`, in order.
+
+    A filing (`current` None) shows each step: RECEIVED, VERIFYING, then the verdict's stage (none
+    more while a human still has to look: MANUAL_REVIEW stays VERIFYING). Later a status that keeps
+    the stage adds nothing; one that changes it is a single move, refused if illegal.
+    """
+    target = stage_for(status)
+    if current is None:
+        path = [move(None, Stage.RECEIVED)]
+        if target is not Stage.RECEIVED:
+            path.append(move(Stage.RECEIVED, Stage.VERIFYING))
+            if target is not Stage.VERIFYING:
+                path.append(move(Stage.VERIFYING, target))
+        return path
+    if target is current:
+        return []
+    return [move(current, target)]
+
+
+def revisited(current: Stage) -> Stage:
+    """A revisit of a case the consumer confirmed (RecordRevisit): CONSUMER_CONFIRMED -> REVISITED."""
+    return move(current, Stage.REVISITED)
+
+
+@dataclass(frozen=True, slots=True)
+class StageEntry:
+    """One step of a case's timeline: the stage entered, when, and by whom (`Principal.label`, or SYSTEM)."""
+
+    stage: Stage
+    at: datetime
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """The consumer's sign-off as stored on the case: resolved (None until she answered), how
+    satisfied (1-5, 0 not given) and what remains (masked free text)."""
+
+    resolved: bool | None = None
+    satisfaction: int = 0
+    remaining_issue: str = ""
+
+
+def closes(resolved: bool, remaining_issue: str) -> bool:
+    """Her answer closes the case only when she says it is resolved and names nothing remaining."""
+    return resolved and not remaining_issue.strip()
+
+
+def check_satisfaction(value: int) -> int:
+    """1 (not at all) to 5 (fully); 0 means she gave none."""
+    if not 0 <= value <= 5:
+        raise InvalidArgument("satisfaction", "must be 1 to 5, or 0 when not given")
+    return value
+
+
+def check_assignable(status: Status) -> None:
+    """A case can be handed to another operator in every status but CLOSED."""
+    if status is Status.CLOSED:
+        raise FailedPrecondition("a CLOSED case is not assigned any more")
+
+
+class DueState(Enum):
+    """A due time a case is past now: its first response (still RECEIVED), its resolution (still
+    OPEN), or its next consumer-visible update (not CLOSED)."""
+
+    FIRST_RESPONSE_OVERDUE = "FIRST_RESPONSE_OVERDUE"
+    RESOLUTION_OVERDUE = "RESOLUTION_OVERDUE"
+    UPDATE_OVERDUE = "UPDATE_OVERDUE"
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFilters:
+    """ListComplaints' filters beyond consumer and status: the operator, the stage, and the due times
+    that must have passed (`..._at`: now, when the filter is on)."""
+
+    assignee: str = ""
+    stage: Stage | None = None
+    first_response_overdue_at: datetime | None = None
+    resolution_overdue_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """A hotline operator's place in the queue: whether she takes new cases, who said so, how many she got."""
+
+    name: str
+    available: bool
+    updated_at: datetime
+    updated_by: str
+    assigned_count: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
     at: datetime
@@ -102,6 +247,10 @@ class Case:
     resolution_due: datetime
     history: tuple[HistoryEntry, ...] = ()
     updates: tuple[Update, ...] = ()
+    stage: Stage = Stage.RECEIVED
+    timeline: tuple[StageEntry, ...] = ()
+    assignee: str = ""  # the operator in charge (`Principal.name`); "" on cases filed before owners existed
+    confirmation: Confirmation = Confirmation()
 
 
 def status_of(findings: Sequence[Finding], disputes_consent: bool = False) -> Status:
@@ -125,7 +274,8 @@ def status_of(findings: Sequence[Finding], disputes_consent: bool = False) -> St
 
 
 def after_confirmation(status: Status, satisfied: bool, *, pending_payouts: Sequence[str], override: bool) -> Status:
-    """The consumer's answer to the outcome: CLOSED when satisfied, else REOPENED for another look.
+    """The consumer's answer to the outcome: CLOSED when it closes the case (`satisfied`: see `closes`),
+    else REOPENED for another look.
 
     A case with a payout still PENDING (`pending_payouts`: their ids) cannot be closed: the money is
     not with her yet. Only a supervisor's `override` (recorded with its reason) closes it anyway.

@@ -14,12 +14,31 @@ from dncgate import phone
 from dncgate.domain import access
 from dncgate.domain import case as cases
 from dncgate.domain import verification as v
-from dncgate.domain.case import SYSTEM, Case, Channel, Deadlines, HistoryEntry, Status
+from dncgate.domain.case import (
+    SYSTEM,
+    Case,
+    CaseFilters,
+    Channel,
+    Confirmation,
+    Deadlines,
+    DueState,
+    HistoryEntry,
+    Stage,
+    Status,
+)
 from dncgate.domain.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from dncgate.domain.money import Money
 from dncgate.sealing import NumberSealer
 from dncgate.service.checks import MAX_NUMBER_LENGTH
-from dncgate.service.compensation_ports import CallsToConsumer, Cases, CaseWrites, RegistryHistory, WorkdayCalendar
+from dncgate.service.compensation_ports import (
+    CallsToConsumer,
+    Cases,
+    CaseWrites,
+    OperatorQueue,
+    RegistryHistory,
+    WorkdayCalendar,
+)
+from dncgate.service.owners import OwnerDesk, assign_new, restage, stage_filing
 from dncgate.service.paging import decode_token, encode_token, page_size
 from dncgate.service.payouts import PayoutDesk
 from dncgate.service.redact import redact
@@ -54,6 +73,7 @@ class CompensationService:
         keyer: phone.NumberKeyer,
         sealer: NumberSealer,
         payouts: PayoutDesk,
+        queue: OperatorQueue,
         *,
         amount: Money,
         deadlines: Deadlines,
@@ -78,6 +98,7 @@ class CompensationService:
         self.zone = ZoneInfo(zone)
         self.clock = clock
         self.updates = UpdateDesk(cases_store, update_hours, self.now, self._text)
+        self.owners = OwnerDesk(cases_store, queue, self.now, self._text)
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
@@ -118,10 +139,14 @@ class CompensationService:
             raise InvalidArgument(field, f"is longer than {MAX_TEXT} characters")
         return redact(text.strip(), self.region, keep)
 
-    async def file_complaint(self, req: ComplaintInput, *, actor: str) -> Case:
+    async def file_complaint(self, req: ComplaintInput, *, actor: str, filer_name: str) -> Case:
         """Verify every named caller now and book what is owed, all in one transaction; `actor` (the
-        principal that filed it) is the history's "filed" entry, dncgate the verification's."""
+        principal that filed it) is the history's "filed" entry, dncgate the verification's.
+
+        The case goes to the next available operator, else to the filer (`filer_name`: its principal's name).
+        """
         access.actor(actor)
+        access.actor(filer_name)
         consumer = self._consumer(req.consumer_number)
         named = self._callers(req.caller_numbers)
         now = self.now()
@@ -149,6 +174,7 @@ class CompensationService:
                 created_at=now,
                 first_response_due=self.deadlines.first_response_due(now),
                 resolution_due=self.deadlines.resolution_due(now),
+                assignee=filer_name,
             )
             sealed = self.sealer.seal(consumer.e164, draft.case_id)
             if not await tx.insert_case(draft, seq, key, sealed, request_id):
@@ -160,6 +186,7 @@ class CompensationService:
                 findings = [by_caller[c] if ok else v.unparsable(c, self.amount.currency) for c, ok in named]
                 findings = await self._book(tx, draft.case_id, key, consumer, findings, now)
                 created = await self._settle(tx, draft, findings, now, actor, len(calls), req.disputes_consent)
+                await assign_new(tx, created, filer_name, now)
         if created is None:
             assert request_id is not None
             replay = await self._replay(request_id, key)
@@ -230,6 +257,7 @@ class CompensationService:
             ],
         )
         await tx.set_status(draft.case_id, status, total, now)
+        await stage_filing(tx, draft.case_id, status, now, actor)
         return draft.case_id
 
     async def _replay(self, request_id: str, key: bytes) -> Case | None:
@@ -257,9 +285,23 @@ class CompensationService:
         size: int,
         token: str,
         update_overdue_only: bool = False,
+        *,
+        assignee: str = "",
+        stage: Stage | None = None,
+        due_state: DueState | None = None,
     ) -> tuple[list[Case], str]:
+        """A page of cases, newest first; every filter given must hold (`due_state`: past that due time now)."""
         key = self.keyer.digest(self._consumer(consumer_number).e164) if consumer_number.strip() else None
+        if assignee.strip() and not access.valid_name(assignee.strip()):
+            raise InvalidArgument("assignee", "is not a principal's name")
         now = self.now()
+        update_overdue_only = update_overdue_only or due_state is DueState.UPDATE_OVERDUE
+        filters = CaseFilters(
+            assignee=assignee.strip(),
+            stage=stage,
+            first_response_overdue_at=now if due_state is DueState.FIRST_RESPONSE_OVERDUE else None,
+            resolution_overdue_at=now if due_state is DueState.RESOLUTION_OVERDUE else None,
+        )
         found, more = await self.cases.page(
             key,
             status,
@@ -267,6 +309,7 @@ class CompensationService:
             decode_token(token, "c"),
             page_size(size),
             update_clock_before=now - timedelta(hours=self.updates.update_hours) if update_overdue_only else None,
+            filters=filters,
         )
         return found, encode_token("c", more)
 
@@ -280,9 +323,14 @@ class CompensationService:
         actor: str,
         override_reason: str = "",
         may_override: bool = False,
+        resolved: bool | None = None,
+        satisfaction: int = 0,
+        remaining_issue: str = "",
     ) -> Case:
-        """The consumer's word on the outcome, relayed by `actor` (the principal that called):
-        CLOSED when satisfied, REOPENED for another look if not.
+        """The consumer's word on the outcome, relayed by `actor` (the principal that called): CLOSED
+        when she says it is resolved (`resolved`; None: as `satisfied`) and nothing remains
+        (`remaining_issue` empty), else REOPENED for another look, with the same assignee. Her answer
+        (resolved, `satisfaction` 1-5 or 0, the remaining issue masked) is kept on the case.
 
         A case with a PENDING payout closes only with `override_reason`, which only a principal the api
         found entitled (`may_override`: supervisor or admin) may give; it is recorded with the reason.
@@ -297,20 +345,26 @@ class CompensationService:
                 access.MISSING_ROLE,
                 {"method": "/dncgate.v1.Compensation/ConfirmResolution", "roles": roles, "field": "override_reason"},
             )
-        if override_reason.strip() and not satisfied:
-            raise InvalidArgument("override_reason", "only closing a case (satisfied) can be overridden")
+        cases.check_satisfaction(satisfaction)
+        said_resolved = satisfied if resolved is None else resolved
+        closing = cases.closes(said_resolved, remaining_issue)
+        if override_reason.strip() and not closing:
+            raise InvalidArgument(
+                "override_reason", "only closing a case (resolved, nothing remaining) can be overridden"
+            )
         async with self.cases.transaction() as tx:
             case = await tx.lock_case(case_id.strip())
             if case is None:
                 raise NotFound("no complaint with this case_id")
             if not request_id.strip() or await tx.claim_request(request_id.strip(), "ConfirmResolution", case.case_id):
-                pending = await tx.pending_payouts(case.case_id) if satisfied else []
+                pending = await tx.pending_payouts(case.case_id) if closing else []
                 override = bool(override_reason.strip())
-                status = cases.after_confirmation(case.status, satisfied, pending_payouts=pending, override=override)
+                status = cases.after_confirmation(case.status, closing, pending_payouts=pending, override=override)
                 now = self.now()
-                action = "confirmed_resolved" if satisfied else "reopened"
+                action = "confirmed_resolved" if closing else "reopened"
                 callers = _callers_of(case)
                 note = self._text(comment, "comment", callers)
+                remaining = self._text(remaining_issue, "remaining_issue", callers)
                 history = [HistoryEntry(now, actor, action, note)]
                 if pending:
                     reason = self._text(override_reason, "override_reason", callers)
@@ -318,6 +372,8 @@ class CompensationService:
                     history.append(HistoryEntry(now, actor, "closed_over_pending_payouts", note))
                 await tx.add_history(case.case_id, history)
                 await tx.set_status(case.case_id, status, case.total, now)
+                await tx.save_confirmation(case.case_id, Confirmation(said_resolved, satisfaction, remaining))
+                await restage(tx, case, status, now, actor)
                 log.info("complaint_confirmed", case_id=case.case_id, status=status.value, overridden=bool(pending))
         return await self.get_complaint(case.case_id)
 
@@ -369,6 +425,7 @@ class CompensationService:
         await tx.save_findings(case.case_id, findings)
         await tx.add_history(case.case_id, history)
         await tx.set_status(case.case_id, status, v.total(findings, case.total.currency), now)
+        await restage(tx, case, status, now, operator)
         log.info("complaint_reviewed", case_id=case.case_id, operator=operator, status=status.value)
 
 

@@ -3,7 +3,8 @@
 Each is exactly what those use cases call; the PostgreSQL and Redis adapters satisfy them as they
 are: `CaseWrites` and `Cases` by store/cases.py's `CaseWriter` and `CaseStore`, `CallsToConsumer`
 and `ViolationEvidence` by store/evidence.py's `CallEvidence`, `PayoutLedger` by store/ledger.py's
-`Ledger`, `RegistryHistory` by store/journal.py's `Journal`, `WorkdayCalendar` by calendars.py's
+`Ledger`, `RegistryHistory` by store/journal.py's `Journal`, `OperatorQueue` by store/operators.py's
+`OperatorStore`, `WorkdayCalendar` by calendars.py's
 `Workdays`. An outage raises `StoreUnavailable`.
 """
 
@@ -14,7 +15,18 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
-from dncgate.domain.case import Case, HistoryEntry, Payout, PayoutStatus, Status, Update
+from dncgate.domain.case import (
+    Case,
+    CaseFilters,
+    Confirmation,
+    HistoryEntry,
+    Operator,
+    Payout,
+    PayoutStatus,
+    StageEntry,
+    Status,
+    Update,
+)
 from dncgate.domain.money import Money
 from dncgate.domain.registry import ConsentChange, PreferenceChange
 from dncgate.domain.reports import Period
@@ -33,6 +45,16 @@ class CaseWrites(Protocol):
     ) -> bool: ...
 
     async def lock_case(self, case_id: str) -> Case | None: ...
+
+    async def next_assignee(self, now: datetime) -> str | None: ...
+
+    async def operator_live(self, name: str, now: datetime) -> bool: ...
+
+    async def set_assignee(self, case_id: str, assignee: str, at: datetime) -> None: ...
+
+    async def enter_stages(self, case_id: str, entries: Sequence[StageEntry]) -> None: ...
+
+    async def save_confirmation(self, case_id: str, confirmation: Confirmation) -> None: ...
 
     async def consumer_of(self, case_id: str) -> tuple[bytes, bytes]: ...
 
@@ -87,7 +109,14 @@ class Cases(CaseTransactions, Protocol):
         before_seq: int | None,
         limit: int,
         update_clock_before: datetime | None = None,
+        filters: CaseFilters | None = None,
     ) -> tuple[list[Case], int | None]: ...
+
+
+class OperatorQueue(Protocol):
+    """The hotline's queue (store/operators.py `OperatorStore`): who is available for new cases."""
+
+    async def set_available(self, name: str, available: bool, at: datetime, by: str) -> Operator: ...
 
 
 class CallsToConsumer(Protocol):

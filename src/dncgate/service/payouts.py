@@ -15,6 +15,7 @@ from dncgate.domain.errors import InvalidArgument, NotFound
 from dncgate.domain.money import Money
 from dncgate.domain.reports import FundPeriod, FundSummary, Period, ViolationReport, fund_summary, violation_report
 from dncgate.service.compensation_ports import CaseTransactions, PayoutLedger, ViolationEvidence
+from dncgate.service.owners import restage
 from dncgate.service.paging import decode_token, encode_token, page_size
 from dncgate.service.redact import redact
 
@@ -110,6 +111,7 @@ class PayoutDesk:
                 if status is not case.status:
                     history.append(HistoryEntry(now, SYSTEM, status.value.lower(), "every payout of the case is paid"))
                     await tx.set_status(case_id, status, case.total, now)
+                    await restage(tx, case, status, now, SYSTEM)
                 await tx.add_history(case_id, history)
                 log.info("payout_paid", payout_id=payout_id, case_id=case_id, case_status=status.value)
         paid = await self.ledger.get(payout_id)

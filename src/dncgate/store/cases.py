@@ -9,7 +9,18 @@ from typing import Any
 
 import psycopg
 
-from dncgate.domain.case import Case, HistoryEntry, Payout, Status, Update, UpdateKind
+from dncgate.domain.access import QUEUE_ROLES
+from dncgate.domain.case import (
+    Case,
+    CaseFilters,
+    Confirmation,
+    HistoryEntry,
+    Payout,
+    StageEntry,
+    Status,
+    Update,
+    UpdateKind,
+)
 from dncgate.domain.errors import Conflict
 from dncgate.domain.money import Money
 from dncgate.domain.verification import Finding
@@ -18,13 +29,20 @@ from dncgate.store.pg import Database
 
 Conn = psycopg.AsyncConnection[Any]
 
+# Held by a filing transaction while it picks the next operator: filings take their turns one by one.
+_QUEUE_LOCK_ID = 0x646E6371  # "dncq"
+# A name that may take cases: some live (unrevoked, unexpired) token or certificate of that name has a
+# role of the queue (domain/access.py QUEUE_ROLES).
+_LIVE_OPERATOR = (
+    "EXISTS (SELECT 1 FROM api_tokens t WHERE t.name = {name} AND t.revoked_at IS NULL"
+    " AND (t.expires_at IS NULL OR t.expires_at > %s) AND t.roles && %s)"
+)
+
 
 # Overdue at the time given twice: still open past its resolution time, or not yet answered past its
 # first-response time (tests/reference.py is_overdue is what tests/unit/test_case.py holds this to).
-OVERDUE = (
-    "status IN ('RECEIVED', 'VERIFIED', 'PARTIALLY_VERIFIED', 'MANUAL_REVIEW', 'REOPENED')"
-    " AND (resolution_due < %s OR (status = 'RECEIVED' AND first_response_due < %s))"
-)
+_OPEN = "'RECEIVED', 'VERIFIED', 'PARTIALLY_VERIFIED', 'MANUAL_REVIEW', 'REOPENED'"
+OVERDUE = f"status IN ({_OPEN}) AND (resolution_due < %s OR (status = 'RECEIVED' AND first_response_due < %s))"
 
 
 class CaseWriter:
@@ -45,8 +63,8 @@ class CaseWriter:
         cur = await self.conn.execute(
             "INSERT INTO complaints (case_id, seq, consumer_key, consumer_masked, consumer_sealed, channel,"
             " description, occurred_after, occurred_before, status, total_minor, currency, created_at,"
-            " first_response_due, resolution_due, updated_at, request_id)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " first_response_due, resolution_due, updated_at, request_id, assignee)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (request_id) DO NOTHING RETURNING case_id",
             (
                 case.case_id,
@@ -66,9 +84,65 @@ class CaseWriter:
                 case.resolution_due,
                 case.created_at,
                 request_id,
+                case.assignee,
             ),
         )
         return await cur.fetchone() is not None
+
+    async def next_assignee(self, now: datetime) -> str | None:
+        """The available live operator whose turn it is, given this case (None when there is none).
+
+        The advisory lock is held until this transaction ends, so concurrent filings see each other's
+        turns: each takes the operator whose last turn is oldest and stamps a newer one.
+        """
+        await self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_QUEUE_LOCK_ID,))
+        live = _LIVE_OPERATOR.format(name="o.name")
+        row = await (
+            await self.conn.execute(
+                f"SELECT o.name FROM operators o WHERE o.available AND {live}"
+                " ORDER BY o.last_turn NULLS FIRST, o.name LIMIT 1",
+                (now, sorted(QUEUE_ROLES)),
+            )
+        ).fetchone()
+        if row is None:
+            return None
+        await self.conn.execute(
+            "UPDATE operators SET last_turn = nextval('operator_turns'), assigned_count = assigned_count + 1"
+            " WHERE name = %s",
+            (row[0],),
+        )
+        return str(row[0])
+
+    async def operator_live(self, name: str, now: datetime) -> bool:
+        """Whether `name` has a live token or certificate with a role of the queue."""
+        row = await (
+            await self.conn.execute(f"SELECT {_LIVE_OPERATOR.format(name='%s')}", (name, now, sorted(QUEUE_ROLES)))
+        ).fetchone()
+        return bool(row and row[0])
+
+    async def set_assignee(self, case_id: str, assignee: str, at: datetime) -> None:
+        await self.conn.execute(
+            "UPDATE complaints SET assignee = %s, updated_at = %s WHERE case_id = %s", (assignee, at, case_id)
+        )
+
+    async def enter_stages(self, case_id: str, entries: Sequence[StageEntry]) -> None:
+        """Append the stages to the case's timeline; the last is the stage it is in now."""
+        if not entries:
+            return
+        async with self.conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO complaint_stages (case_id, stage, at, actor) VALUES (%s, %s, %s, %s)",
+                [(case_id, e.stage.value, e.at, e.actor) for e in entries],
+            )
+        await self.conn.execute(
+            "UPDATE complaints SET stage = %s WHERE case_id = %s", (entries[-1].stage.value, case_id)
+        )
+
+    async def save_confirmation(self, case_id: str, confirmation: Confirmation) -> None:
+        await self.conn.execute(
+            "UPDATE complaints SET resolved = %s, satisfaction = %s, remaining_issue = %s WHERE case_id = %s",
+            (confirmation.resolved, confirmation.satisfaction, confirmation.remaining_issue, case_id),
+        )
 
     async def compensated(self, consumer_key: bytes, callers: Sequence[str]) -> dict[str, str]:
         """caller → payout id, for the callers this consumer was already paid (or is owed) for."""
@@ -284,6 +358,7 @@ class CaseStore:
         before_seq: int | None,
         limit: int,
         update_clock_before: datetime | None = None,
+        filters: CaseFilters | None = None,
     ) -> tuple[list[Case], int | None]:
         """Newest first; returns the page and the seq to continue before (None when this was the last page).
 
@@ -305,6 +380,19 @@ class CaseStore:
         if update_clock_before is not None:
             where.append("status <> 'CLOSED' AND COALESCE(last_visible_update_at, created_at) < %s")
             params.append(update_clock_before)
+        if filters is not None:
+            if filters.assignee:
+                where.append("assignee = %s")
+                params.append(filters.assignee)
+            if filters.stage is not None:
+                where.append("stage = %s")
+                params.append(filters.stage.value)
+            if filters.first_response_overdue_at is not None:
+                where.append("status = 'RECEIVED' AND first_response_due < %s")
+                params.append(filters.first_response_overdue_at)
+            if filters.resolution_overdue_at is not None:
+                where.append(f"status IN ({_OPEN}) AND resolution_due < %s")
+                params.append(filters.resolution_overdue_at)
         if before_seq is not None:
             where.append("seq < %s")
             params.append(before_seq)

@@ -31,6 +31,23 @@ class ComplaintStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     COMPLAINT_STATUS_REOPENED: _ClassVar[ComplaintStatus]
     COMPLAINT_STATUS_ALREADY_COMPENSATED: _ClassVar[ComplaintStatus]
 
+class Stage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STAGE_UNSPECIFIED: _ClassVar[Stage]
+    STAGE_RECEIVED: _ClassVar[Stage]
+    STAGE_VERIFYING: _ClassVar[Stage]
+    STAGE_RESOLUTION_DRAFTED: _ClassVar[Stage]
+    STAGE_RESOLVED: _ClassVar[Stage]
+    STAGE_CONSUMER_CONFIRMED: _ClassVar[Stage]
+    STAGE_REVISITED: _ClassVar[Stage]
+
+class DueState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DUE_STATE_UNSPECIFIED: _ClassVar[DueState]
+    DUE_STATE_FIRST_RESPONSE_OVERDUE: _ClassVar[DueState]
+    DUE_STATE_RESOLUTION_OVERDUE: _ClassVar[DueState]
+    DUE_STATE_UPDATE_OVERDUE: _ClassVar[DueState]
+
 class Verdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     VERDICT_UNSPECIFIED: _ClassVar[Verdict]
@@ -65,6 +82,17 @@ COMPLAINT_STATUS_PAID: ComplaintStatus
 COMPLAINT_STATUS_CLOSED: ComplaintStatus
 COMPLAINT_STATUS_REOPENED: ComplaintStatus
 COMPLAINT_STATUS_ALREADY_COMPENSATED: ComplaintStatus
+STAGE_UNSPECIFIED: Stage
+STAGE_RECEIVED: Stage
+STAGE_VERIFYING: Stage
+STAGE_RESOLUTION_DRAFTED: Stage
+STAGE_RESOLVED: Stage
+STAGE_CONSUMER_CONFIRMED: Stage
+STAGE_REVISITED: Stage
+DUE_STATE_UNSPECIFIED: DueState
+DUE_STATE_FIRST_RESPONSE_OVERDUE: DueState
+DUE_STATE_RESOLUTION_OVERDUE: DueState
+DUE_STATE_UPDATE_OVERDUE: DueState
 VERDICT_UNSPECIFIED: Verdict
 VERDICT_VERIFIED: Verdict
 VERDICT_NO_MATCHING_CALL: Verdict
@@ -147,7 +175,7 @@ class ComplaintUpdate(_message.Message):
     def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., author: _Optional[str] = ..., text: _Optional[str] = ..., visible_to_consumer: _Optional[bool] = ..., kind: _Optional[_Union[UpdateKind, str]] = ..., previous_resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., new_resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Complaint(_message.Message):
-    __slots__ = ("case_id", "status", "findings", "total_compensation", "consumer_number_masked", "created_at", "first_response_due", "resolution_due", "history", "channel", "description", "occurred_after", "occurred_before", "updates", "next_update_due", "update_overdue")
+    __slots__ = ("case_id", "status", "findings", "total_compensation", "consumer_number_masked", "created_at", "first_response_due", "resolution_due", "history", "channel", "description", "occurred_after", "occurred_before", "updates", "next_update_due", "update_overdue", "stage", "timeline", "assignee", "satisfaction", "resolved", "remaining_issue")
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     FINDINGS_FIELD_NUMBER: _ClassVar[int]
@@ -164,6 +192,12 @@ class Complaint(_message.Message):
     UPDATES_FIELD_NUMBER: _ClassVar[int]
     NEXT_UPDATE_DUE_FIELD_NUMBER: _ClassVar[int]
     UPDATE_OVERDUE_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    TIMELINE_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    SATISFACTION_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_ISSUE_FIELD_NUMBER: _ClassVar[int]
     case_id: str
     status: ComplaintStatus
     findings: _containers.RepeatedCompositeFieldContainer[Finding]
@@ -180,7 +214,23 @@ class Complaint(_message.Message):
     updates: _containers.RepeatedCompositeFieldContainer[ComplaintUpdate]
     next_update_due: _timestamp_pb2.Timestamp
     update_overdue: bool
-    def __init__(self, case_id: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., total_compensation: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., consumer_number_masked: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_response_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., channel: _Optional[_Union[Channel, str]] = ..., description: _Optional[str] = ..., occurred_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updates: _Optional[_Iterable[_Union[ComplaintUpdate, _Mapping]]] = ..., next_update_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_overdue: _Optional[bool] = ...) -> None: ...
+    stage: Stage
+    timeline: _containers.RepeatedCompositeFieldContainer[StageEntry]
+    assignee: str
+    satisfaction: int
+    resolved: bool
+    remaining_issue: str
+    def __init__(self, case_id: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., total_compensation: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., consumer_number_masked: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_response_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., channel: _Optional[_Union[Channel, str]] = ..., description: _Optional[str] = ..., occurred_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updates: _Optional[_Iterable[_Union[ComplaintUpdate, _Mapping]]] = ..., next_update_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_overdue: _Optional[bool] = ..., stage: _Optional[_Union[Stage, str]] = ..., timeline: _Optional[_Iterable[_Union[StageEntry, _Mapping]]] = ..., assignee: _Optional[str] = ..., satisfaction: _Optional[int] = ..., resolved: _Optional[bool] = ..., remaining_issue: _Optional[str] = ...) -> None: ...
+
+class StageEntry(_message.Message):
+    __slots__ = ("stage", "at", "actor")
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    stage: Stage
+    at: _timestamp_pb2.Timestamp
+    actor: str
+    def __init__(self, stage: _Optional[_Union[Stage, str]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ...) -> None: ...
 
 class GetComplaintRequest(_message.Message):
     __slots__ = ("case_id",)
@@ -189,20 +239,26 @@ class GetComplaintRequest(_message.Message):
     def __init__(self, case_id: _Optional[str] = ...) -> None: ...
 
 class ListComplaintsRequest(_message.Message):
-    __slots__ = ("consumer_number", "status", "overdue_only", "page_size", "page_token", "update_overdue_only")
+    __slots__ = ("consumer_number", "status", "overdue_only", "page_size", "page_token", "update_overdue_only", "assignee", "stage", "due_state")
     CONSUMER_NUMBER_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     OVERDUE_ONLY_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     UPDATE_OVERDUE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    DUE_STATE_FIELD_NUMBER: _ClassVar[int]
     consumer_number: str
     status: ComplaintStatus
     overdue_only: bool
     page_size: int
     page_token: str
     update_overdue_only: bool
-    def __init__(self, consumer_number: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., overdue_only: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., update_overdue_only: _Optional[bool] = ...) -> None: ...
+    assignee: str
+    stage: Stage
+    due_state: DueState
+    def __init__(self, consumer_number: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., overdue_only: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., update_overdue_only: _Optional[bool] = ..., assignee: _Optional[str] = ..., stage: _Optional[_Union[Stage, str]] = ..., due_state: _Optional[_Union[DueState, str]] = ...) -> None: ...
 
 class ListComplaintsResponse(_message.Message):
     __slots__ = ("complaints", "next_page_token")
@@ -213,18 +269,58 @@ class ListComplaintsResponse(_message.Message):
     def __init__(self, complaints: _Optional[_Iterable[_Union[Complaint, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ConfirmResolutionRequest(_message.Message):
-    __slots__ = ("case_id", "satisfied", "comment", "request_id", "override_reason")
+    __slots__ = ("case_id", "satisfied", "comment", "request_id", "override_reason", "resolved", "satisfaction", "remaining_issue")
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
     SATISFIED_FIELD_NUMBER: _ClassVar[int]
     COMMENT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     OVERRIDE_REASON_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_FIELD_NUMBER: _ClassVar[int]
+    SATISFACTION_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_ISSUE_FIELD_NUMBER: _ClassVar[int]
     case_id: str
     satisfied: bool
     comment: str
     request_id: str
     override_reason: str
-    def __init__(self, case_id: _Optional[str] = ..., satisfied: _Optional[bool] = ..., comment: _Optional[str] = ..., request_id: _Optional[str] = ..., override_reason: _Optional[str] = ...) -> None: ...
+    resolved: bool
+    satisfaction: int
+    remaining_issue: str
+    def __init__(self, case_id: _Optional[str] = ..., satisfied: _Optional[bool] = ..., comment: _Optional[str] = ..., request_id: _Optional[str] = ..., override_reason: _Optional[str] = ..., resolved: _Optional[bool] = ..., satisfaction: _Optional[int] = ..., remaining_issue: _Optional[str] = ...) -> None: ...
+
+class AssignComplaintRequest(_message.Message):
+    __slots__ = ("case_id", "assignee", "note", "request_id")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    assignee: str
+    note: str
+    request_id: str
+    def __init__(self, case_id: _Optional[str] = ..., assignee: _Optional[str] = ..., note: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class SetOperatorAvailabilityRequest(_message.Message):
+    __slots__ = ("available", "operator")
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_FIELD_NUMBER: _ClassVar[int]
+    available: bool
+    operator: str
+    def __init__(self, available: _Optional[bool] = ..., operator: _Optional[str] = ...) -> None: ...
+
+class Operator(_message.Message):
+    __slots__ = ("name", "available", "updated_at", "updated_by", "assigned_count")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_BY_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    available: bool
+    updated_at: _timestamp_pb2.Timestamp
+    updated_by: str
+    assigned_count: int
+    def __init__(self, name: _Optional[str] = ..., available: _Optional[bool] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[str] = ..., assigned_count: _Optional[int] = ...) -> None: ...
 
 class ReviewComplaintRequest(_message.Message):
     __slots__ = ("case_id", "decision", "note", "request_id")

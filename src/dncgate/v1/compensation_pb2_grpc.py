@@ -89,6 +89,16 @@ class CompensationStub:
                 request_serializer=dncgate_dot_v1_dot_compensation__pb2.ExtendComplaintRequest.SerializeToString,
                 response_deserializer=dncgate_dot_v1_dot_compensation__pb2.Complaint.FromString,
                 _registered_method=True)
+        self.AssignComplaint = channel.unary_unary(
+                '/dncgate.v1.Compensation/AssignComplaint',
+                request_serializer=dncgate_dot_v1_dot_compensation__pb2.AssignComplaintRequest.SerializeToString,
+                response_deserializer=dncgate_dot_v1_dot_compensation__pb2.Complaint.FromString,
+                _registered_method=True)
+        self.SetOperatorAvailability = channel.unary_unary(
+                '/dncgate.v1.Compensation/SetOperatorAvailability',
+                request_serializer=dncgate_dot_v1_dot_compensation__pb2.SetOperatorAvailabilityRequest.SerializeToString,
+                response_deserializer=dncgate_dot_v1_dot_compensation__pb2.Operator.FromString,
+                _registered_method=True)
 
 
 class CompensationServicer:
@@ -162,6 +172,21 @@ class CompensationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AssignComplaint(self, request, context):
+        """Hand a case (any status but CLOSED) to another operator; recorded in the history.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetOperatorAvailability(self, request, context):
+        """Mark an operator available for new cases (round-robin) or away: one's own, or (supervisor,
+        admin) anyone's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CompensationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -219,6 +244,16 @@ def add_CompensationServicer_to_server(servicer, server):
                     servicer.ExtendComplaint,
                     request_deserializer=dncgate_dot_v1_dot_compensation__pb2.ExtendComplaintRequest.FromString,
                     response_serializer=dncgate_dot_v1_dot_compensation__pb2.Complaint.SerializeToString,
+            ),
+            'AssignComplaint': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignComplaint,
+                    request_deserializer=dncgate_dot_v1_dot_compensation__pb2.AssignComplaintRequest.FromString,
+                    response_serializer=dncgate_dot_v1_dot_compensation__pb2.Complaint.SerializeToString,
+            ),
+            'SetOperatorAvailability': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetOperatorAvailability,
+                    request_deserializer=dncgate_dot_v1_dot_compensation__pb2.SetOperatorAvailabilityRequest.FromString,
+                    response_serializer=dncgate_dot_v1_dot_compensation__pb2.Operator.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -518,6 +553,60 @@ class Compensation:
             '/dncgate.v1.Compensation/ExtendComplaint',
             dncgate_dot_v1_dot_compensation__pb2.ExtendComplaintRequest.SerializeToString,
             dncgate_dot_v1_dot_compensation__pb2.Complaint.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignComplaint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dncgate.v1.Compensation/AssignComplaint',
+            dncgate_dot_v1_dot_compensation__pb2.AssignComplaintRequest.SerializeToString,
+            dncgate_dot_v1_dot_compensation__pb2.Complaint.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetOperatorAvailability(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dncgate.v1.Compensation/SetOperatorAvailability',
+            dncgate_dot_v1_dot_compensation__pb2.SetOperatorAvailabilityRequest.SerializeToString,
+            dncgate_dot_v1_dot_compensation__pb2.Operator.FromString,
             options,
             channel_credentials,
             insecure,
