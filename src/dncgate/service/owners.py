@@ -36,16 +36,14 @@ async def stage_filing(tx: CaseWrites, case_id: str, status: Status, at: datetim
 async def assign_new(tx: CaseWrites, case_id: str, filer_name: str, at: datetime) -> str:
     """Give a new case to the next available operator (round-robin), else leave it with its filer.
 
-    Called last in the filing transaction: the queue's lock is then held only until the commit, and
+    The filing's history is not touched (the case's assignee says it; AssignComplaint's hand-overs are
+    recorded). Called last in the filing transaction: the queue's lock is then held only until the commit, and
     never while waiting on another filing's payout rows.
     """
     picked = await tx.next_assignee(at)
-    if picked is None:
-        note = f"to {filer_name}: no operator available, the filer keeps it"
-    else:
+    if picked is not None:
         await tx.set_assignee(case_id, picked, at)
-        note = f"to {picked}: next of the available operators"
-    await tx.add_history(case_id, [HistoryEntry(at, SYSTEM, "assigned", note)])
+    log.info("complaint_assigned", case_id=case_id, assignee=picked or filer_name, queue=picked is not None)
     return picked or filer_name
 
 
