@@ -292,3 +292,23 @@ async def test_requests_are_held_to_the_limits_whether_or_not_requests_are_logge
             ) == ("INVALID_ARGUMENT", ["rows[0].number"])
     finally:
         await server.stop(None)
+
+
+async def test_out_of_range_numbers_and_enums_of_the_case_workflow_are_refused_naming_them(server: Any) -> None:
+    """satisfaction outside 0-5, an unknown stage or due state: INVALID_ARGUMENT naming the field,
+    nothing stored."""
+    before = await _stored(server)
+    service = compensation_pb2.DESCRIPTOR.services_by_name["Compensation"]
+    sent = [
+        (
+            "ConfirmResolution",
+            compensation_pb2.ConfirmResolutionRequest(case_id="DNC-1", satisfied=True, satisfaction=6),
+            "satisfaction",
+        ),
+        ("ListComplaints", compensation_pb2.ListComplaintsRequest(stage=42), "stage"),
+        ("ListComplaints", compensation_pb2.ListComplaintsRequest(due_state=42), "due_state"),
+    ]
+    for method, request, field in sent:
+        got = _violations(await _send(server.channel, service.methods_by_name[method], request.SerializeToString()))
+        assert got == ("INVALID_ARGUMENT", [field]), method
+    assert await _stored(server) == before
