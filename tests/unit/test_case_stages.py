@@ -6,6 +6,9 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from dncgate.domain import case as cases
 from dncgate.domain.case import Stage, Status
@@ -92,6 +95,7 @@ def test_later_statuses_move_one_stage_or_none() -> None:
     assert cases.stages_after(S.VERIFYING, Status.PAID) == [S.RESOLVED]
     assert cases.stages_after(S.RESOLVED, Status.CLOSED) == [S.CONSUMER_CONFIRMED]
     assert cases.stages_after(S.RESOLUTION_DRAFTED, Status.PARTIALLY_VERIFIED) == []
+    assert cases.stages_after(S.REVISITED, Status.CLOSED) == []
     with pytest.raises(FailedPrecondition):
         cases.stages_after(S.CONSUMER_CONFIRMED, Status.REOPENED)
     with pytest.raises(FailedPrecondition):
@@ -130,3 +134,74 @@ def test_every_case_but_a_closed_one_can_be_assigned() -> None:
         cases.check_assignable(status)
     with pytest.raises(FailedPrecondition):
         cases.check_assignable(Status.CLOSED)
+
+
+class CaseLifecycle(RuleBasedStateMachine):
+    """A case driven through the domain's status rules in any order: every status move it allows takes
+    the stage along a legal move, and the stage is always the one its status decides."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.status: Status | None = None
+        self.stage: Stage | None = None
+        self.timeline: list[Stage] = []
+
+    def _enter(self, status: Status) -> None:
+        moves = cases.stages_after(self.stage, status)
+        self.timeline += moves
+        self.stage = moves[-1] if moves else self.stage
+        self.status = status
+
+    @precondition(lambda self: self.status is None)
+    @rule(verdict=st.sampled_from([Status.VERIFIED, Status.PARTIALLY_VERIFIED, Status.REJECTED,
+                                   Status.ALREADY_COMPENSATED, Status.MANUAL_REVIEW]))  # fmt: skip
+    def file(self, verdict: Status) -> None:
+        self._enter(verdict)
+        assert self.timeline[:2] == [S.RECEIVED, S.VERIFYING]
+
+    @precondition(lambda self: self.status is not None)
+    @rule(closing=st.booleans(), pending=st.booleans(), override=st.booleans())
+    def confirm(self, closing: bool, pending: bool, override: bool) -> None:
+        assert self.status is not None
+        try:
+            status = cases.after_confirmation(
+                self.status, closing, pending_payouts=["PO-1"] if pending else [], override=override
+            )
+        except FailedPrecondition:
+            return
+        self._enter(status)
+
+    @precondition(lambda self: self.status is not None)
+    @rule(decision=st.sampled_from([Status.VERIFIED, Status.REJECTED]), paid=st.booleans())
+    def review(self, decision: Status, paid: bool) -> None:
+        assert self.status is not None
+        try:
+            status = cases.after_review(self.status, decision)
+        except FailedPrecondition:
+            return
+        self._enter(cases.after_payment(status, [paid]))
+
+    @precondition(lambda self: self.status is not None)
+    @rule()
+    def last_payout_paid(self) -> None:
+        assert self.status is not None
+        self._enter(cases.after_payment(self.status, [True]))
+
+    @precondition(lambda self: self.stage is S.CONSUMER_CONFIRMED)
+    @rule()
+    def revisit(self) -> None:
+        self.stage = cases.revisited(S.CONSUMER_CONFIRMED)
+        self.timeline.append(self.stage)
+
+    @invariant()
+    def the_stage_follows_the_status_and_every_step_was_legal(self) -> None:
+        if self.status is None:
+            return
+        if self.stage is not S.REVISITED:
+            assert self.stage is cases.stage_for(self.status)
+        for a, b in zip([None, *self.timeline], self.timeline, strict=False):
+            assert cases.move(a, b) is b
+
+
+TestCaseLifecycle = CaseLifecycle.TestCase
+TestCaseLifecycle.settings = settings(max_examples=200, stateful_step_count=20, deadline=None)

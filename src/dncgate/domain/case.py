@@ -1,4 +1,4 @@
-"""The complaint case: its status from the findings, the moves allowed after that, ids and due times."""
+"""The complaint case: its status from the findings, the moves allowed after that, its stages, ids and due times."""
 
 from __future__ import annotations
 
@@ -115,8 +115,8 @@ def stages_after(current: Stage | None, status: Status) -> list[Stage]:
             if target is not Stage.VERIFYING:
                 path.append(move(Stage.VERIFYING, target))
         return path
-    if target is current:
-        return []
+    if target is current or (current is Stage.REVISITED and status is Status.CLOSED):
+        return []  # a revisited case is still CLOSED: its status keeps the stage the revisit gave it
     return [move(current, target)]
 
 
