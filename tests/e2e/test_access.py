@@ -41,6 +41,7 @@ _HOTLINE = {
     "ConfirmResolution",
     "AddComplaintUpdate",
     "ExtendComplaint",
+    "ListNotifications",
 }
 EXPECTED: dict[str, set[str]] = {
     "dialer": {"Check", "CheckStream", "CheckBatch", "ReportCallOutcome"},
@@ -57,6 +58,7 @@ EXPECTED: dict[str, set[str]] = {
         "GetComplaint",
         "ListComplaints",
         "GetFundSummary",
+        "ListNotifications",
     },
     "admin": {m.name for s in SERVICES for m in s.methods},
 }

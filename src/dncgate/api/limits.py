@@ -153,6 +153,8 @@ FIELDS: dict[str, Kind] = {
     "ExtendComplaintRequest.reason": TEXT,
     "ExtendComplaintRequest.request_id": ID,
     "ListPayoutsRequest.page_token": ID,
+    "ListNotificationsRequest.case_id": ID,
+    "ListNotificationsRequest.page_token": ID,
     "MarkPayoutPaidRequest.payout_id": ID,
     "MarkPayoutPaidRequest.payment_reference": REFERENCE,
     "MarkPayoutPaidRequest.request_id": ID,

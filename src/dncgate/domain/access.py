@@ -29,6 +29,7 @@ _HOTLINE = _methods(
     "ConfirmResolution",
     "AddComplaintUpdate",
     "ExtendComplaint",
+    "ListNotifications",
 )
 
 # Each role and the full method names (`/package.Service/Method`) it may call. Every later RPC gets a
@@ -41,7 +42,9 @@ ROLE_METHODS: dict[str, frozenset[str]] = {
     "supervisor": _HOTLINE | _methods(_COMPENSATION, "ReviewComplaint"),
     "payments": _methods(_COMPENSATION, "ListPayouts", "MarkPayoutPaid", "GetFundSummary"),
     "compliance": _methods(_REGISTRY, "GetPreference", "GetPreferenceHistory", "GetOrgPolicy")
-    | _methods(_COMPENSATION, "ReportViolations", "GetComplaint", "ListComplaints", "GetFundSummary"),
+    | _methods(
+        _COMPENSATION, "ReportViolations", "GetComplaint", "ListComplaints", "GetFundSummary", "ListNotifications"
+    ),
 }
 # What only admin may call, beside everything the other roles may.
 ADMIN_ONLY = _methods(_REGISTRY, "SetOrgPolicy") | _methods(_ACCESS, "CreateToken", "ListTokens", "RevokeToken")

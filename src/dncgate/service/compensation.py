@@ -11,15 +11,17 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from dncgate import phone
-from dncgate.domain import access
+from dncgate.domain import access, notices
 from dncgate.domain import case as cases
 from dncgate.domain import verification as v
 from dncgate.domain.case import SYSTEM, Case, Channel, Deadlines, HistoryEntry, Status
 from dncgate.domain.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from dncgate.domain.money import Money
+from dncgate.domain.notices import NoticeKind
 from dncgate.sealing import NumberSealer
 from dncgate.service.checks import MAX_NUMBER_LENGTH
 from dncgate.service.compensation_ports import CallsToConsumer, Cases, CaseWrites, RegistryHistory, WorkdayCalendar
+from dncgate.service.notices import Notifier
 from dncgate.service.paging import decode_token, encode_token, page_size
 from dncgate.service.payouts import PayoutDesk
 from dncgate.service.redact import redact
@@ -54,6 +56,7 @@ class CompensationService:
         keyer: phone.NumberKeyer,
         sealer: NumberSealer,
         payouts: PayoutDesk,
+        notifier: Notifier,
         *,
         amount: Money,
         deadlines: Deadlines,
@@ -77,7 +80,8 @@ class CompensationService:
         self.region = region
         self.zone = ZoneInfo(zone)
         self.clock = clock
-        self.updates = UpdateDesk(cases_store, update_hours, self.now, self._text)
+        self.notifier = notifier
+        self.updates = UpdateDesk(cases_store, update_hours, self.now, self._text, notifier)
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
@@ -159,7 +163,9 @@ class CompensationService:
                 by_caller = {f.caller_number: f for f in verified}
                 findings = [by_caller[c] if ok else v.unparsable(c, self.amount.currency) for c, ok in named]
                 findings = await self._book(tx, draft.case_id, key, consumer, findings, now)
-                created = await self._settle(tx, draft, findings, now, actor, len(calls), req.disputes_consent)
+                created = await self._settle(
+                    tx, draft, findings, now, actor, len(calls), req.disputes_consent, consumer
+                )
         if created is None:
             assert request_id is not None
             replay = await self._replay(request_id, key)
@@ -207,7 +213,10 @@ class CompensationService:
         actor: str,
         calls: int,
         disputes_consent: bool,
+        consumer: phone.PhoneNumber,
     ) -> str:
+        """Record the verification's outcome, and tell the consumer: accepted, and (when the verification
+        decided alone) the verdict with what is owed."""
         status = cases.status_of(findings, disputes_consent)
         total = v.total(findings, self.amount.currency)
         await tx.save_findings(draft.case_id, findings)
@@ -230,7 +239,31 @@ class CompensationService:
             ],
         )
         await tx.set_status(draft.case_id, status, total, now)
+        # The person in charge: the principal that filed it (one argument to switch to the case's assignee).
+        handler = notices.display_name(actor)
+        text = notices.accepted_text(draft.case_id, handler, draft.first_response_due, self.notifier.zone)
+        await self.notifier.append(
+            tx, notices.accepted_id(draft.case_id), draft.case_id, NoticeKind.ACCEPTED, text, now, consumer
+        )
+        if status is not Status.MANUAL_REVIEW:
+            await self._notify_verdict(tx, draft.case_id, 0, findings, total, now, consumer)
         return draft.case_id
+
+    async def _notify_verdict(
+        self,
+        tx: CaseWrites,
+        case_id: str,
+        review: int,
+        findings: Sequence[v.Finding],
+        owed: Money,
+        now: datetime,
+        consumer: phone.PhoneNumber | None,
+    ) -> None:
+        verified = sum(1 for f in findings if f.verdict is v.CallerVerdict.VERIFIED)
+        text = notices.verdict_text(case_id, verified, len(findings), owed)
+        await self.notifier.append(
+            tx, notices.verdict_id(case_id, review), case_id, NoticeKind.VERDICT, text, now, consumer
+        )
 
     async def _replay(self, request_id: str, key: bytes) -> Case | None:
         found = await self.cases.by_request_id(request_id)
@@ -348,6 +381,7 @@ class CompensationService:
         now = self.now()
         findings = list(case.findings)
         history = [HistoryEntry(now, operator, "reviewed", f"{decision.value}: {note}")]
+        consumer: phone.PhoneNumber | None = None
         if decision is Status.VERIFIED:
             key, sealed = await tx.consumer_of(case.case_id)
             consumer = phone.parse(self.sealer.unseal(sealed, case.case_id))
@@ -368,7 +402,10 @@ class CompensationService:
             history.append(HistoryEntry(now, SYSTEM, status.value.lower(), cases.summary(findings, total)))
         await tx.save_findings(case.case_id, findings)
         await tx.add_history(case.case_id, history)
-        await tx.set_status(case.case_id, status, v.total(findings, case.total.currency), now)
+        owed = v.total(findings, case.total.currency)
+        await tx.set_status(case.case_id, status, owed, now)
+        reviews = 1 + sum(1 for h in case.history if h.action == "reviewed")  # this review's number
+        await self._notify_verdict(tx, case.case_id, reviews, findings, owed, now, consumer)
         log.info("complaint_reviewed", case_id=case.case_id, operator=operator, status=status.value)
 
 

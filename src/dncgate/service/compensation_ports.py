@@ -16,6 +16,7 @@ from typing import Protocol
 
 from dncgate.domain.case import Case, HistoryEntry, Payout, PayoutStatus, Status, Update
 from dncgate.domain.money import Money
+from dncgate.domain.notices import Notice
 from dncgate.domain.registry import ConsentChange, PreferenceChange
 from dncgate.domain.reports import Period
 from dncgate.domain.verification import Finding, LoggedCall
@@ -66,6 +67,10 @@ class CaseWrites(Protocol):
     async def payouts_paid(self, case_id: str) -> list[bool]: ...
 
     async def pending_payouts(self, case_id: str) -> list[str]: ...
+
+    async def add_notification(self, notice: Notice, destination_masked: str, destination_sealed: bytes) -> bool:
+        """Append a notice to the outbox with the change; False (nothing written) if its id is there already."""
+        ...
 
 
 class CaseTransactions(Protocol):

@@ -89,6 +89,11 @@ class CompensationStub:
                 request_serializer=dncgate_dot_v1_dot_compensation__pb2.ExtendComplaintRequest.SerializeToString,
                 response_deserializer=dncgate_dot_v1_dot_compensation__pb2.Complaint.FromString,
                 _registered_method=True)
+        self.ListNotifications = channel.unary_unary(
+                '/dncgate.v1.Compensation/ListNotifications',
+                request_serializer=dncgate_dot_v1_dot_compensation__pb2.ListNotificationsRequest.SerializeToString,
+                response_deserializer=dncgate_dot_v1_dot_compensation__pb2.ListNotificationsResponse.FromString,
+                _registered_method=True)
 
 
 class CompensationServicer:
@@ -162,6 +167,13 @@ class CompensationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListNotifications(self, request, context):
+        """The consumer notices in the outbox (of one case, or all), newest first, with their delivery state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CompensationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -219,6 +231,11 @@ def add_CompensationServicer_to_server(servicer, server):
                     servicer.ExtendComplaint,
                     request_deserializer=dncgate_dot_v1_dot_compensation__pb2.ExtendComplaintRequest.FromString,
                     response_serializer=dncgate_dot_v1_dot_compensation__pb2.Complaint.SerializeToString,
+            ),
+            'ListNotifications': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListNotifications,
+                    request_deserializer=dncgate_dot_v1_dot_compensation__pb2.ListNotificationsRequest.FromString,
+                    response_serializer=dncgate_dot_v1_dot_compensation__pb2.ListNotificationsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -518,6 +535,33 @@ class Compensation:
             '/dncgate.v1.Compensation/ExtendComplaint',
             dncgate_dot_v1_dot_compensation__pb2.ExtendComplaintRequest.SerializeToString,
             dncgate_dot_v1_dot_compensation__pb2.Complaint.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListNotifications(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dncgate.v1.Compensation/ListNotifications',
+            dncgate_dot_v1_dot_compensation__pb2.ListNotificationsRequest.SerializeToString,
+            dncgate_dot_v1_dot_compensation__pb2.ListNotificationsResponse.FromString,
             options,
             channel_credentials,
             insecure,
