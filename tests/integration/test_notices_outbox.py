@@ -289,3 +289,28 @@ async def test_a_torn_last_line_is_sent_again_on_a_line_of_its_own(tmp_path: Pat
     text = path.read_text(encoding="utf-8").splitlines()
     assert len(text) == 2 and json.loads(text[1])["notification_id"] == "n1"
     assert "13800138000" not in path.read_text(encoding="utf-8")
+
+
+async def test_a_case_whose_number_cannot_be_read_back_is_still_told_but_never_sent(app: Any) -> None:
+    """An unreadable sealed number (erased, another key) does not stop the change: its notice is kept,
+    masked, with no destination, and the sender never claims it."""
+    await monitored_calls(app, A)
+    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]), actor="t")
+    async with await psycopg.AsyncConnection.connect(app.settings.database_url, autocommit=True) as conn:
+        await conn.execute("ALTER TABLE complaints DISABLE TRIGGER USER")
+        try:
+            await conn.execute("UPDATE complaints SET consumer_sealed = '\\x00' WHERE case_id = %s", (case.case_id,))
+        finally:
+            await conn.execute("ALTER TABLE complaints ENABLE TRIGGER USER")
+    await app.compensation.updates.add_update(case.case_id, "visible", True, author="t")
+    async with app.pool.connection() as conn:
+        row = await (
+            await conn.execute(
+                "SELECT destination_masked, destination_sealed FROM notifications WHERE notification_id = %s",
+                (f"{case.case_id}:UPDATE:1",),
+            )
+        ).fetchone()
+    assert row == ("+86138****8000", None)
+    loop = build_notice_loop(app.settings, app.compensation.cases.db)
+    assert await loop.run_once() == 2  # the two notices of the filing only
+    assert await loop.run_once() == 0

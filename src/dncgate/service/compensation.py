@@ -243,16 +243,16 @@ class CompensationService:
         handler = notices.display_name(actor)
         text = notices.accepted_text(draft.case_id, handler, draft.first_response_due, self.notifier.zone)
         await self.notifier.append(
-            tx, notices.accepted_id(draft.case_id), draft.case_id, NoticeKind.ACCEPTED, text, now, consumer
+            tx, draft, notices.accepted_id(draft.case_id), NoticeKind.ACCEPTED, text, now, consumer
         )
         if status is not Status.MANUAL_REVIEW:
-            await self._notify_verdict(tx, draft.case_id, 0, findings, total, now, consumer)
+            await self._notify_verdict(tx, draft, 0, findings, total, now, consumer)
         return draft.case_id
 
     async def _notify_verdict(
         self,
         tx: CaseWrites,
-        case_id: str,
+        case: Case,
         review: int,
         findings: Sequence[v.Finding],
         owed: Money,
@@ -260,9 +260,9 @@ class CompensationService:
         consumer: phone.PhoneNumber | None,
     ) -> None:
         verified = sum(1 for f in findings if f.verdict is v.CallerVerdict.VERIFIED)
-        text = notices.verdict_text(case_id, verified, len(findings), owed)
+        text = notices.verdict_text(case.case_id, verified, len(findings), owed)
         await self.notifier.append(
-            tx, notices.verdict_id(case_id, review), case_id, NoticeKind.VERDICT, text, now, consumer
+            tx, case, notices.verdict_id(case.case_id, review), NoticeKind.VERDICT, text, now, consumer
         )
 
     async def _replay(self, request_id: str, key: bytes) -> Case | None:
@@ -405,7 +405,7 @@ class CompensationService:
         owed = v.total(findings, case.total.currency)
         await tx.set_status(case.case_id, status, owed, now)
         reviews = 1 + sum(1 for h in case.history if h.action == "reviewed")  # this review's number
-        await self._notify_verdict(tx, case.case_id, reviews, findings, owed, now, consumer)
+        await self._notify_verdict(tx, case, reviews, findings, owed, now, consumer)
         log.info("complaint_reviewed", case_id=case.case_id, operator=operator, status=status.value)
 
 

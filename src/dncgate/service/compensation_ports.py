@@ -68,8 +68,9 @@ class CaseWrites(Protocol):
 
     async def pending_payouts(self, case_id: str) -> list[str]: ...
 
-    async def add_notification(self, notice: Notice, destination_masked: str, destination_sealed: bytes) -> bool:
-        """Append a notice to the outbox with the change; False (nothing written) if its id is there already."""
+    async def add_notification(self, notice: Notice, destination_masked: str, destination_sealed: bytes | None) -> bool:
+        """Append a notice to the outbox with the change; False (nothing written) if its id is there already.
+        No `destination_sealed`: the number could not be read back, and the notice is never sent."""
         ...
 
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from dncgate import phone
+from dncgate.domain.case import Case
 from dncgate.domain.notices import Notice, NoticeKind, SentNotice
 from dncgate.sealing import NumberSealer, UnsealError
 from dncgate.service.compensation_ports import CaseWrites
@@ -46,23 +47,38 @@ class Notifier:
     async def append(
         self,
         tx: CaseWrites,
+        case: Case,
         notification_id: str,
-        case_id: str,
         kind: NoticeKind,
         text: str,
         at: datetime,
         consumer: phone.PhoneNumber | None = None,
     ) -> bool:
         """Append one notice to the case's consumer (`consumer`, else the case's sealed number); False
-        when this event's notice is there already (a retried request)."""
+        when this event's notice is there already (a retried request).
+
+        A case whose number cannot be read back (erased, or sealed under another key) still gets its
+        notice, with no destination: it is listed, never sent, and the change it tells of goes ahead.
+        """
+        sealed: bytes | None = None
+        masked = case.consumer_masked
         if consumer is None:
-            _, sealed = await tx.consumer_of(case_id)
-            consumer = phone.parse(self.sealer.unseal(sealed, case_id))
-        notice = Notice(notification_id, case_id, kind, text, at)
-        added = await tx.add_notification(notice, consumer.masked, self.sealer.seal(consumer.e164, notification_id))
+            consumer = await self._consumer(tx, case.case_id, notification_id)
+        if consumer is not None:
+            sealed, masked = self.sealer.seal(consumer.e164, notification_id), consumer.masked
+        notice = Notice(notification_id, case.case_id, kind, text, at)
+        added = await tx.add_notification(notice, masked, sealed)
         if added:
-            log.info("notice_queued", notification_id=notification_id, case_id=case_id, kind=kind.value)
+            log.info("notice_queued", notification_id=notification_id, case_id=case.case_id, kind=kind.value)
         return added
+
+    async def _consumer(self, tx: CaseWrites, case_id: str, notification_id: str) -> phone.PhoneNumber | None:
+        _, sealed = await tx.consumer_of(case_id)
+        try:
+            return phone.parse(self.sealer.unseal(sealed, case_id))
+        except (UnsealError, ValueError):
+            log.warning("notice_without_destination", notification_id=notification_id, case_id=case_id)
+            return None
 
 
 class NoticeLoop:

@@ -120,7 +120,7 @@ class PayoutDesk:
                 caller = phone.parse(payout.caller_e164).masked
                 text = notices.payout_paid_text(case_id, caller, payout.amount, now, self.notifier.zone)
                 await self.notifier.append(
-                    tx, notices.payout_paid_id(payout_id), case_id, NoticeKind.PAYOUT_PAID, text, now
+                    tx, case, notices.payout_paid_id(payout_id), NoticeKind.PAYOUT_PAID, text, now
                 )
                 log.info("payout_paid", payout_id=payout_id, case_id=case_id, case_status=status.value)
         paid = await self.ledger.get(payout_id)

@@ -57,7 +57,7 @@ class UpdateDesk:
                 if visible_to_consumer:
                     nid = notices.update_id(case.case_id, len(case.updates) + 1)
                     body = notices.update_text(case.case_id, self.notifier.clean(masked), now, self.notifier.zone)
-                    await self.notifier.append(tx, nid, case.case_id, NoticeKind.UPDATE, body, now)
+                    await self.notifier.append(tx, case, nid, NoticeKind.UPDATE, body, now)
                 log.info("complaint_updated", case_id=case.case_id, visible=visible_to_consumer)
         return await self._get(case.case_id)
 
@@ -80,7 +80,7 @@ class UpdateDesk:
                 await tx.add_history(case.case_id, [HistoryEntry(now, author, "extended", note)])
                 nid = notices.extension_id(case.case_id, len(case.updates) + 1)
                 body = notices.extension_text(case.case_id, self.notifier.clean(masked), due, self.notifier.zone)
-                await self.notifier.append(tx, nid, case.case_id, NoticeKind.EXTENSION, body, now)
+                await self.notifier.append(tx, case, nid, NoticeKind.EXTENSION, body, now)
                 log.info("complaint_extended", case_id=case.case_id, resolution_due=_iso(due))
         return await self._get(case.case_id)
 

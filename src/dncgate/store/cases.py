@@ -230,7 +230,7 @@ class CaseWriter:
         cur = await self.conn.execute("SELECT status = 'PAID' FROM payouts WHERE case_id = %s", (case_id,))
         return [bool(r[0]) for r in await cur.fetchall()]
 
-    async def add_notification(self, notice: Notice, destination_masked: str, destination_sealed: bytes) -> bool:
+    async def add_notification(self, notice: Notice, destination_masked: str, destination_sealed: bytes | None) -> bool:
         """Append a notice to the outbox in this transaction (store/notifications.py); False if its id exists."""
         return await notifications.add_notification(self.conn, notice, destination_masked, destination_sealed)
 

@@ -22,7 +22,9 @@ def _notice(row: Sequence[Any]) -> Notice:
     return Notice(row[0], row[1], NoticeKind(row[2]), row[3], row[4])
 
 
-async def add_notification(conn: Conn, notice: Notice, destination_masked: str, destination_sealed: bytes) -> bool:
+async def add_notification(
+    conn: Conn, notice: Notice, destination_masked: str, destination_sealed: bytes | None
+) -> bool:
     """Append a notice (first attempt due at once); False when a notice with its id exists already."""
     cur = await conn.execute(
         "INSERT INTO notifications (notification_id, case_id, kind, text, destination_masked, destination_sealed,"
