@@ -314,3 +314,13 @@ async def test_a_case_whose_number_cannot_be_read_back_is_still_told_but_never_s
     loop = build_notice_loop(app.settings, app.compensation.cases.db)
     assert await loop.run_once() == 2  # the two notices of the filing only
     assert await loop.run_once() == 0
+
+
+async def test_a_second_complaint_about_a_paid_pair_is_told_it_was_compensated_before(app: Any) -> None:
+    """ALREADY_COMPENSATED: a violation, but nothing new is owed, and the verdict says so."""
+    await monitored_calls(app, A)
+    await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]), actor="t")
+    second = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]), actor="t")
+    assert second.status is Status.ALREADY_COMPENSATED
+    verdict = (await rows(app, second.case_id))[-1]
+    assert verdict[1] == "VERDICT" and "1 个号码中 1 个" in verdict[2] and "此前已补偿过" in verdict[2]

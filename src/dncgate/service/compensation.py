@@ -259,7 +259,8 @@ class CompensationService:
         now: datetime,
         consumer: phone.PhoneNumber | None,
     ) -> None:
-        verified = sum(1 for f in findings if f.verdict is v.CallerVerdict.VERIFIED)
+        # A pair compensated by an earlier case was a violation all the same: the text says it was paid before.
+        verified = sum(1 for f in findings if f.verdict in _VIOLATIONS)
         text = notices.verdict_text(case.case_id, verified, len(findings), owed)
         await self.notifier.append(
             tx, case, notices.verdict_id(case.case_id, review), NoticeKind.VERDICT, text, now, consumer
@@ -407,6 +408,9 @@ class CompensationService:
         reviews = 1 + sum(1 for h in case.history if h.action == "reviewed")  # this review's number
         await self._notify_verdict(tx, case, reviews, findings, owed, now, consumer)
         log.info("complaint_reviewed", case_id=case.case_id, operator=operator, status=status.value)
+
+
+_VIOLATIONS = frozenset({v.CallerVerdict.VERIFIED, v.CallerVerdict.ALREADY_COMPENSATED})
 
 
 def _callers_of(case: Case) -> frozenset[str]:
