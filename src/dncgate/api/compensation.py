@@ -12,6 +12,7 @@ from dncgate.api.convert import opt_ts
 from dncgate.domain.access import OVERRIDE_ROLES
 from dncgate.domain.case import Case
 from dncgate.service.compensation import CompensationService, ComplaintInput
+from dncgate.service.notices import NoticeDesk
 from dncgate.v1 import compensation_pb2 as pb
 from dncgate.v1 import compensation_pb2_grpc
 
@@ -23,8 +24,9 @@ def _bind(**kw: Any) -> None:
 
 
 class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
-    def __init__(self, service: CompensationService) -> None:
+    def __init__(self, service: CompensationService, notices: NoticeDesk) -> None:
         self.service = service
+        self.notices = notices
         self.payouts = service.payouts
         self.updates = service.updates
 
@@ -169,3 +171,10 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
         report = await self.payouts.violations(request.org_id, opt_ts(request, "from"), opt_ts(request, "to"))
         _bind(org=request.org_id)
         return cc.violation_report(report)
+
+    async def ListNotifications(
+        self, request: pb.ListNotificationsRequest, context: Ctx
+    ) -> pb.ListNotificationsResponse:
+        found, token = await self.notices.list_notices(request.case_id, request.page_size, request.page_token)
+        _bind(case_id=request.case_id.strip(), count=str(len(found)))
+        return pb.ListNotificationsResponse(notifications=[cc.notification(n) for n in found], next_page_token=token)

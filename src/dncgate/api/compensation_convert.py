@@ -23,6 +23,7 @@ from dncgate.domain.case import (
 )
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.money import Money
+from dncgate.domain.notices import NoticeKind, SentNotice
 from dncgate.domain.reports import CurrencyTotals, FundSummary, ViolationReport
 from dncgate.domain.verification import CallerVerdict, Finding
 from dncgate.v1 import compensation_pb2 as pb
@@ -219,4 +220,23 @@ def violation_report(r: ViolationReport) -> pb.ViolationReport:
         ],
         violating_calls=r.violating_calls,
         verified_complaints=r.verified_complaints,
+    )
+
+
+_NOTICE_KIND_TO_PB: dict[NoticeKind, Any] = {
+    k: pb.NotificationKind.Value(f"NOTIFICATION_KIND_{k.value}") for k in NoticeKind
+}
+
+
+def notification(n: SentNotice) -> pb.Notification:
+    return pb.Notification(
+        notification_id=n.notice.notification_id,
+        case_id=n.notice.case_id,
+        kind=_NOTICE_KIND_TO_PB[n.notice.kind],
+        text=n.notice.text,
+        destination_masked=n.destination_masked,
+        created_at=ts(n.notice.created_at),
+        delivered_at=ts(n.delivered_at),
+        attempts=n.attempts,
+        last_error=n.last_error,
     )

@@ -7,7 +7,7 @@ catch it first), so a new field cannot slip past the table.
 
 Where: in the request deserializer that `api.interceptors.instrument` installs for every method of
 our services (`guard`), rather than in each servicer. gRPC runs it before the handler for a unary
-request and as the servicer reads each message of a stream, so one place covers every method (28 today), no
+request and as the servicer reads each message of a stream, so one place covers every method, no
 servicer can forget it, and nothing (a store, a log line quoting the value) happens before it. It is
 also the one place that sees a message protobuf cannot decode (invalid UTF-8 in a string field), which
 gRPC would otherwise answer UNKNOWN (unary) or the servicer INTERNAL (streams). Either refusal is
@@ -160,6 +160,8 @@ FIELDS: dict[str, Kind] = {
     "AssignComplaintRequest.request_id": ID,
     "SetOperatorAvailabilityRequest.operator": ID,
     "ListPayoutsRequest.page_token": ID,
+    "ListNotificationsRequest.case_id": ID,
+    "ListNotificationsRequest.page_token": ID,
     "MarkPayoutPaidRequest.payout_id": ID,
     "MarkPayoutPaidRequest.payment_reference": REFERENCE,
     "MarkPayoutPaidRequest.request_id": ID,

@@ -118,7 +118,9 @@ def build_server(app: App, listen: str) -> tuple[grpc.aio.Server, int, health.He
     if REGISTRY in served:
         registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(app.registry), ours)
     if COMPENSATION in served:
-        compensation_pb2_grpc.add_CompensationServicer_to_server(CompensationServicer(app.compensation), ours)
+        compensation_pb2_grpc.add_CompensationServicer_to_server(
+            CompensationServicer(app.compensation, app.notices), ours
+        )
     if ACCESS in served:
         access_pb2_grpc.add_AccessServicer_to_server(AccessServicer(app.access), ours)
     if ours.services != list(served):
@@ -224,12 +226,15 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
             else None
         )
         recorder = recording = None
-        if role == "all" and settings.recorder_mode == "process":
+        if role == "all" and settings.recorder_mode == "process":  # the child delivers the notices too
             # app's URLs: with embedded stores, those of the servers this process started.
             recorder = RecorderProcess(settings, app.redis_url, app.database_url, stop_s=_RECORDER_STOP_S)
             await recorder.start()
         elif role in ("all", "recorder"):
             recording = asyncio.create_task(app.recorder.run())
+            # The consumer notices' sender loop: one per deployment, beside the recorder (never in the
+            # `--workers` API processes, whose role is `api`).
+            tasks.append(asyncio.create_task(app.notice_loop.run(stop), name="notices"))
         transport = "plaintext" if settings.tls_cert is None else "mtls" if settings.tls_client_ca else "tls"
         health_port = probes[1] if probes is not None else None
         log.info(

@@ -31,6 +31,7 @@ _HOTLINE = _methods(
     "ExtendComplaint",
     "AssignComplaint",
     "SetOperatorAvailability",
+    "ListNotifications",
 )
 
 # Each role and the full method names (`/package.Service/Method`) it may call. Every later RPC gets a
@@ -43,7 +44,9 @@ ROLE_METHODS: dict[str, frozenset[str]] = {
     "supervisor": _HOTLINE | _methods(_COMPENSATION, "ReviewComplaint"),
     "payments": _methods(_COMPENSATION, "ListPayouts", "MarkPayoutPaid", "GetFundSummary"),
     "compliance": _methods(_REGISTRY, "GetPreference", "GetPreferenceHistory", "GetOrgPolicy")
-    | _methods(_COMPENSATION, "ReportViolations", "GetComplaint", "ListComplaints", "GetFundSummary"),
+    | _methods(
+        _COMPENSATION, "ReportViolations", "GetComplaint", "ListComplaints", "GetFundSummary", "ListNotifications"
+    ),
 }
 # What only admin may call, beside everything the other roles may.
 ADMIN_ONLY = _methods(_REGISTRY, "SetOrgPolicy") | _methods(_ACCESS, "CreateToken", "ListTokens", "RevokeToken")

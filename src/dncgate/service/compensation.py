@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from dncgate import phone
-from dncgate.domain import access
+from dncgate.domain import access, notices
 from dncgate.domain import case as cases
 from dncgate.domain import verification as v
 from dncgate.domain.case import (
@@ -28,6 +28,7 @@ from dncgate.domain.case import (
 )
 from dncgate.domain.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from dncgate.domain.money import Money
+from dncgate.domain.notices import NoticeKind
 from dncgate.sealing import NumberSealer
 from dncgate.service.checks import MAX_NUMBER_LENGTH
 from dncgate.service.compensation_ports import (
@@ -38,6 +39,7 @@ from dncgate.service.compensation_ports import (
     RegistryHistory,
     WorkdayCalendar,
 )
+from dncgate.service.notices import Notifier
 from dncgate.service.owners import OwnerDesk, assign_new, restage, stage_filing
 from dncgate.service.paging import decode_token, encode_token, page_size
 from dncgate.service.payouts import PayoutDesk
@@ -74,6 +76,7 @@ class CompensationService:
         sealer: NumberSealer,
         payouts: PayoutDesk,
         queue: OperatorQueue,
+        notifier: Notifier,
         *,
         amount: Money,
         deadlines: Deadlines,
@@ -97,7 +100,8 @@ class CompensationService:
         self.region = region
         self.zone = ZoneInfo(zone)
         self.clock = clock
-        self.updates = UpdateDesk(cases_store, update_hours, self.now, self._text)
+        self.notifier = notifier
+        self.updates = UpdateDesk(cases_store, update_hours, self.now, self._text, notifier)
         self.owners = OwnerDesk(cases_store, queue, self.now, self._text)
 
     def now(self) -> datetime:
@@ -185,8 +189,12 @@ class CompensationService:
                 by_caller = {f.caller_number: f for f in verified}
                 findings = [by_caller[c] if ok else v.unparsable(c, self.amount.currency) for c, ok in named]
                 findings = await self._book(tx, draft.case_id, key, consumer, findings, now)
-                created = await self._settle(tx, draft, findings, now, actor, len(calls), req.disputes_consent)
-                await assign_new(tx, created, filer_name, now)
+                # The queue's lock is taken once the payouts are booked (never held while waiting on
+                # another filing's payout rows); what follows writes only this case's rows.
+                assignee = await assign_new(tx, draft.case_id, filer_name, now)
+                created = await self._settle(
+                    tx, draft, findings, now, actor, len(calls), req.disputes_consent, consumer, assignee
+                )
         if created is None:
             assert request_id is not None
             replay = await self._replay(request_id, key)
@@ -234,7 +242,12 @@ class CompensationService:
         actor: str,
         calls: int,
         disputes_consent: bool,
+        consumer: phone.PhoneNumber,
+        assignee: str,
     ) -> str:
+        """Record the verification's outcome and the stages it went through, and tell the consumer:
+        accepted (with `assignee`, the person in charge), and (when the verification decided alone) the
+        verdict with what is owed."""
         status = cases.status_of(findings, disputes_consent)
         total = v.total(findings, self.amount.currency)
         await tx.save_findings(draft.case_id, findings)
@@ -258,7 +271,30 @@ class CompensationService:
         )
         await tx.set_status(draft.case_id, status, total, now)
         await stage_filing(tx, draft.case_id, status, now, actor)
+        text = notices.accepted_text(draft.case_id, assignee, draft.first_response_due, self.notifier.zone)
+        await self.notifier.append(
+            tx, draft, notices.accepted_id(draft.case_id), NoticeKind.ACCEPTED, text, now, consumer
+        )
+        if status is not Status.MANUAL_REVIEW:
+            await self._notify_verdict(tx, draft, 0, findings, total, now, consumer)
         return draft.case_id
+
+    async def _notify_verdict(
+        self,
+        tx: CaseWrites,
+        case: Case,
+        review: int,
+        findings: Sequence[v.Finding],
+        owed: Money,
+        now: datetime,
+        consumer: phone.PhoneNumber | None,
+    ) -> None:
+        # A pair compensated by an earlier case was a violation all the same: the text says it was paid before.
+        verified = sum(1 for f in findings if f.verdict in _VIOLATIONS)
+        text = notices.verdict_text(case.case_id, verified, len(findings), owed)
+        await self.notifier.append(
+            tx, case, notices.verdict_id(case.case_id, review), NoticeKind.VERDICT, text, now, consumer
+        )
 
     async def _replay(self, request_id: str, key: bytes) -> Case | None:
         found = await self.cases.by_request_id(request_id)
@@ -404,6 +440,7 @@ class CompensationService:
         now = self.now()
         findings = list(case.findings)
         history = [HistoryEntry(now, operator, "reviewed", f"{decision.value}: {note}")]
+        consumer: phone.PhoneNumber | None = None
         if decision is Status.VERIFIED:
             key, sealed = await tx.consumer_of(case.case_id)
             consumer = phone.parse(self.sealer.unseal(sealed, case.case_id))
@@ -424,9 +461,15 @@ class CompensationService:
             history.append(HistoryEntry(now, SYSTEM, status.value.lower(), cases.summary(findings, total)))
         await tx.save_findings(case.case_id, findings)
         await tx.add_history(case.case_id, history)
-        await tx.set_status(case.case_id, status, v.total(findings, case.total.currency), now)
+        owed = v.total(findings, case.total.currency)
+        await tx.set_status(case.case_id, status, owed, now)
         await restage(tx, case, status, now, operator)
+        reviews = 1 + sum(1 for h in case.history if h.action == "reviewed")  # this review's number
+        await self._notify_verdict(tx, case, reviews, findings, owed, now, consumer)
         log.info("complaint_reviewed", case_id=case.case_id, operator=operator, status=status.value)
+
+
+_VIOLATIONS = frozenset({v.CallerVerdict.VERIFIED, v.CallerVerdict.ALREADY_COMPENSATED})
 
 
 def _callers_of(case: Case) -> frozenset[str]:

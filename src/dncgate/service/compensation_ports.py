@@ -28,6 +28,7 @@ from dncgate.domain.case import (
     Update,
 )
 from dncgate.domain.money import Money
+from dncgate.domain.notices import Notice
 from dncgate.domain.registry import ConsentChange, PreferenceChange
 from dncgate.domain.reports import Period
 from dncgate.domain.verification import Finding, LoggedCall
@@ -88,6 +89,11 @@ class CaseWrites(Protocol):
     async def payouts_paid(self, case_id: str) -> list[bool]: ...
 
     async def pending_payouts(self, case_id: str) -> list[str]: ...
+
+    async def add_notification(self, notice: Notice, destination_masked: str, destination_sealed: bytes | None) -> bool:
+        """Append a notice to the outbox with the change; False (nothing written) if its id is there already.
+        No `destination_sealed`: the number could not be read back, and the notice is never sent."""
+        ...
 
 
 class CaseTransactions(Protocol):

@@ -7,11 +7,13 @@ from datetime import datetime
 
 import structlog
 
-from dncgate.domain import access
+from dncgate.domain import access, notices
 from dncgate.domain import case as cases
 from dncgate.domain.case import Case, HistoryEntry, Update, UpdateKind
 from dncgate.domain.errors import InvalidArgument, NotFound
+from dncgate.domain.notices import NoticeKind
 from dncgate.service.compensation_ports import Cases, CaseWrites
+from dncgate.service.notices import Notifier
 
 log = structlog.get_logger("dncgate.compensation")
 
@@ -22,14 +24,18 @@ Masker = Callable[[str, str, frozenset[str]], str]
 class UpdateDesk:
     """AddComplaintUpdate and ExtendComplaint, and when a case's next update is due.
 
-    `now` is the compensation service's clock (one clock for every due time of a case).
+    `now` is the compensation service's clock (one clock for every due time of a case). A visible
+    update and an extension notify the consumer (`notifier`), in their transaction; an internal one does not.
     """
 
-    def __init__(self, cases_store: Cases, update_hours: int, now: Callable[[], datetime], mask: Masker) -> None:
+    def __init__(
+        self, cases_store: Cases, update_hours: int, now: Callable[[], datetime], mask: Masker, notifier: Notifier
+    ) -> None:
         self.cases = cases_store
         self.update_hours = update_hours
         self.now = now
         self.mask = mask
+        self.notifier = notifier
 
     def next_update_due(self, case: Case) -> datetime | None:
         return cases.next_update_due(case, self.update_hours)
@@ -46,7 +52,12 @@ class UpdateDesk:
             if not request_id.strip() or await tx.claim_request(request_id.strip(), "AddComplaintUpdate", case.case_id):
                 cases.check_updatable(case.status)
                 masked = self.mask(text, "text", _callers_of(case))
-                await tx.add_update(case.case_id, Update(self.now(), author, masked, visible_to_consumer))
+                now = self.now()
+                await tx.add_update(case.case_id, Update(now, author, masked, visible_to_consumer))
+                if visible_to_consumer:
+                    nid = notices.update_id(case.case_id, len(case.updates) + 1)
+                    body = notices.update_text(case.case_id, self.notifier.clean(masked), now, self.notifier.zone)
+                    await self.notifier.append(tx, case, nid, NoticeKind.UPDATE, body, now)
                 log.info("complaint_updated", case_id=case.case_id, visible=visible_to_consumer)
         return await self._get(case.case_id)
 
@@ -67,6 +78,9 @@ class UpdateDesk:
                 await tx.add_update(case.case_id, update)
                 note = f"resolution due {_iso(case.resolution_due)} -> {_iso(due)}: {masked}"
                 await tx.add_history(case.case_id, [HistoryEntry(now, author, "extended", note)])
+                nid = notices.extension_id(case.case_id, len(case.updates) + 1)
+                body = notices.extension_text(case.case_id, self.notifier.clean(masked), due, self.notifier.zone)
+                await self.notifier.append(tx, case, nid, NoticeKind.EXTENSION, body, now)
                 log.info("complaint_extended", case_id=case.case_id, resolution_due=_iso(due))
         return await self._get(case.case_id)
 

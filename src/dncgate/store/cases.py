@@ -23,7 +23,9 @@ from dncgate.domain.case import (
 )
 from dncgate.domain.errors import Conflict
 from dncgate.domain.money import Money
+from dncgate.domain.notices import Notice
 from dncgate.domain.verification import Finding
+from dncgate.store import notifications
 from dncgate.store.case_rows import PAYOUT_COLS, load_cases, payout_of
 from dncgate.store.pg import Database
 
@@ -301,6 +303,10 @@ class CaseWriter:
         """For each payout the case booked: whether it is paid."""
         cur = await self.conn.execute("SELECT status = 'PAID' FROM payouts WHERE case_id = %s", (case_id,))
         return [bool(r[0]) for r in await cur.fetchall()]
+
+    async def add_notification(self, notice: Notice, destination_masked: str, destination_sealed: bytes | None) -> bool:
+        """Append a notice to the outbox in this transaction (store/notifications.py); False if its id exists."""
+        return await notifications.add_notification(self.conn, notice, destination_masked, destination_sealed)
 
     async def claim_request(self, request_id: str, method: str, subject: str) -> bool:
         """Record a request_id; False when it was seen before for this very request (a replay).

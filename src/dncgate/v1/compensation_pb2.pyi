@@ -68,6 +68,16 @@ class UpdateKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     UPDATE_KIND_UNSPECIFIED: _ClassVar[UpdateKind]
     UPDATE_KIND_PROGRESS: _ClassVar[UpdateKind]
     UPDATE_KIND_EXTENSION: _ClassVar[UpdateKind]
+
+class NotificationKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    NOTIFICATION_KIND_UNSPECIFIED: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_ACCEPTED: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_UPDATE: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_VERDICT: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_PAYOUT_PAID: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_EXTENSION: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_REVISIT: _ClassVar[NotificationKind]
 CHANNEL_UNSPECIFIED: Channel
 CHANNEL_HOTLINE: Channel
 CHANNEL_APP: Channel
@@ -105,6 +115,13 @@ PAYOUT_STATUS_PAID: PayoutStatus
 UPDATE_KIND_UNSPECIFIED: UpdateKind
 UPDATE_KIND_PROGRESS: UpdateKind
 UPDATE_KIND_EXTENSION: UpdateKind
+NOTIFICATION_KIND_UNSPECIFIED: NotificationKind
+NOTIFICATION_KIND_ACCEPTED: NotificationKind
+NOTIFICATION_KIND_UPDATE: NotificationKind
+NOTIFICATION_KIND_VERDICT: NotificationKind
+NOTIFICATION_KIND_PAYOUT_PAID: NotificationKind
+NOTIFICATION_KIND_EXTENSION: NotificationKind
+NOTIFICATION_KIND_REVISIT: NotificationKind
 
 class FileComplaintRequest(_message.Message):
     __slots__ = ("consumer_number", "caller_numbers", "occurred_after", "occurred_before", "channel", "description", "request_id", "disputes_consent")
@@ -509,3 +526,43 @@ class ViolationReport(_message.Message):
     violating_calls: int
     verified_complaints: int
     def __init__(self, org_id: _Optional[str] = ..., agents: _Optional[_Iterable[_Union[AgentViolations, _Mapping]]] = ..., violating_calls: _Optional[int] = ..., verified_complaints: _Optional[int] = ...) -> None: ...
+
+class Notification(_message.Message):
+    __slots__ = ("notification_id", "case_id", "kind", "text", "destination_masked", "created_at", "delivered_at", "attempts", "last_error")
+    NOTIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_MASKED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    DELIVERED_AT_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    notification_id: str
+    case_id: str
+    kind: NotificationKind
+    text: str
+    destination_masked: str
+    created_at: _timestamp_pb2.Timestamp
+    delivered_at: _timestamp_pb2.Timestamp
+    attempts: int
+    last_error: str
+    def __init__(self, notification_id: _Optional[str] = ..., case_id: _Optional[str] = ..., kind: _Optional[_Union[NotificationKind, str]] = ..., text: _Optional[str] = ..., destination_masked: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delivered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[int] = ..., last_error: _Optional[str] = ...) -> None: ...
+
+class ListNotificationsRequest(_message.Message):
+    __slots__ = ("case_id", "page_size", "page_token")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, case_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListNotificationsResponse(_message.Message):
+    __slots__ = ("notifications", "next_page_token")
+    NOTIFICATIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    notifications: _containers.RepeatedCompositeFieldContainer[Notification]
+    next_page_token: str
+    def __init__(self, notifications: _Optional[_Iterable[_Union[Notification, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -99,6 +99,11 @@ class CompensationStub:
                 request_serializer=dncgate_dot_v1_dot_compensation__pb2.SetOperatorAvailabilityRequest.SerializeToString,
                 response_deserializer=dncgate_dot_v1_dot_compensation__pb2.Operator.FromString,
                 _registered_method=True)
+        self.ListNotifications = channel.unary_unary(
+                '/dncgate.v1.Compensation/ListNotifications',
+                request_serializer=dncgate_dot_v1_dot_compensation__pb2.ListNotificationsRequest.SerializeToString,
+                response_deserializer=dncgate_dot_v1_dot_compensation__pb2.ListNotificationsResponse.FromString,
+                _registered_method=True)
 
 
 class CompensationServicer:
@@ -187,6 +192,13 @@ class CompensationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListNotifications(self, request, context):
+        """The consumer notices in the outbox (of one case, or all), newest first, with their delivery state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CompensationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -254,6 +266,11 @@ def add_CompensationServicer_to_server(servicer, server):
                     servicer.SetOperatorAvailability,
                     request_deserializer=dncgate_dot_v1_dot_compensation__pb2.SetOperatorAvailabilityRequest.FromString,
                     response_serializer=dncgate_dot_v1_dot_compensation__pb2.Operator.SerializeToString,
+            ),
+            'ListNotifications': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListNotifications,
+                    request_deserializer=dncgate_dot_v1_dot_compensation__pb2.ListNotificationsRequest.FromString,
+                    response_serializer=dncgate_dot_v1_dot_compensation__pb2.ListNotificationsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -607,6 +624,33 @@ class Compensation:
             '/dncgate.v1.Compensation/SetOperatorAvailability',
             dncgate_dot_v1_dot_compensation__pb2.SetOperatorAvailabilityRequest.SerializeToString,
             dncgate_dot_v1_dot_compensation__pb2.Operator.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListNotifications(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dncgate.v1.Compensation/ListNotifications',
+            dncgate_dot_v1_dot_compensation__pb2.ListNotificationsRequest.SerializeToString,
+            dncgate_dot_v1_dot_compensation__pb2.ListNotificationsResponse.FromString,
             options,
             channel_credentials,
             insecure,
