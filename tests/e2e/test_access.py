@@ -41,6 +41,7 @@ _HOTLINE = {
     "ConfirmResolution",
     "AddComplaintUpdate",
     "ExtendComplaint",
+    "EscalateComplaint",
 }
 EXPECTED: dict[str, set[str]] = {
     "dialer": {"Check", "CheckStream", "CheckBatch", "ReportCallOutcome"},

@@ -42,6 +42,7 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
                 description=request.description,
                 request_id=request.request_id,
                 disputes_consent=request.disputes_consent,
+                escalate=request.escalate,
             ),
             actor=access.current().label,
         )
@@ -66,6 +67,7 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
             request.page_size,
             request.page_token,
             update_overdue_only=request.update_overdue_only,
+            regulator_reply_overdue_only=request.regulator_reply_overdue_only,
         )
         _bind(count=str(len(found)))
         return pb.ListComplaintsResponse(complaints=[self._complaint(c) for c in found], next_page_token=token)
@@ -102,6 +104,7 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
             request.visible_to_consumer,
             request.request_id,
             author=access.current().label,
+            kind=cc.update_kind_from_pb(request.kind),
         )
         _bind(case_id=case.case_id, request_id=request.request_id)
         return self._complaint(case)
@@ -144,3 +147,17 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
         report = await self.payouts.violations(request.org_id, opt_ts(request, "from"), opt_ts(request, "to"))
         _bind(org=request.org_id)
         return cc.violation_report(report)
+
+    async def EscalateComplaint(self, request: pb.EscalateComplaintRequest, context: Ctx) -> pb.Complaint:
+        case = await self.updates.escalate(
+            request.case_id, request.reason, request.request_id, author=access.current().label
+        )
+        _bind(case_id=case.case_id, request_id=request.request_id)
+        return self._complaint(case)
+
+    async def ForgetConsumer(self, request: pb.ForgetConsumerRequest, context: Ctx) -> pb.ForgetConsumerResponse:
+        erased = await self.service.erasure.forget(
+            request.consumer_number, request.request_id, actor=access.current().label
+        )
+        _bind(erasure_id=erased.erasure_id, request_id=request.request_id)
+        return cc.erasure(erased)

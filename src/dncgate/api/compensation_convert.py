@@ -9,6 +9,7 @@ from google.type import money_pb2
 
 from dncgate.api.convert import ts
 from dncgate.domain.case import Case, Channel, Payout, PayoutStatus, Status, Update, UpdateKind, update_overdue
+from dncgate.domain.erasure import Erasure
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.money import Money
 from dncgate.domain.reports import CurrencyTotals, FundSummary, ViolationReport
@@ -23,6 +24,27 @@ _VERDICT_TO_PB: dict[CallerVerdict, Any] = {v: pb.Verdict.Value(f"VERDICT_{v.val
 _PAYOUT_TO_PB: dict[PayoutStatus, Any] = {s: pb.PayoutStatus.Value(f"PAYOUT_STATUS_{s.value}") for s in PayoutStatus}
 _PAYOUT_FROM_PB = {v: k for k, v in _PAYOUT_TO_PB.items()}
 _KIND_TO_PB: dict[UpdateKind, Any] = {k: pb.UpdateKind.Value(f"UPDATE_KIND_{k.value}") for k in UpdateKind}
+_KIND_FROM_PB = {v: k for k, v in _KIND_TO_PB.items()}
+
+
+def update_kind_from_pb(value: int) -> UpdateKind:
+    """UPDATE_KIND_UNSPECIFIED is a plain PROGRESS update."""
+    if value == pb.UPDATE_KIND_UNSPECIFIED:
+        return UpdateKind.PROGRESS
+    try:
+        return _KIND_FROM_PB[value]
+    except KeyError:
+        raise InvalidArgument("kind", f"unknown update kind {value}") from None
+
+
+def erasure(e: Erasure) -> pb.ForgetConsumerResponse:
+    return pb.ForgetConsumerResponse(
+        erasure_id=e.erasure_id,
+        erased_at=ts(e.at),
+        complaints_erased=e.complaints,
+        payouts_erased=e.payouts,
+        texts_rewritten=e.texts,
+    )
 
 
 def money(m: Money) -> money_pb2.Money:
@@ -101,6 +123,12 @@ def complaint(c: Case, next_update_due: datetime | None, now: datetime) -> pb.Co
         updates=[update(u) for u in c.updates],
         next_update_due=ts(next_update_due),
         update_overdue=update_overdue(next_update_due, now),
+        regulator_reply_due=ts(c.regulator_reply_due),
+        regulator_replied_at=ts(c.regulator_replied_at),
+        regulator_reply_overdue=c.regulator_reply_overdue(now),
+        major=c.major,
+        progress_statement_due=ts(c.progress_statement_due),
+        progress_statement_overdue=c.progress_statement_overdue(now),
     )
 
 

@@ -29,6 +29,7 @@ _HOTLINE = _methods(
     "ConfirmResolution",
     "AddComplaintUpdate",
     "ExtendComplaint",
+    "EscalateComplaint",
 )
 
 # Each role and the full method names (`/package.Service/Method`) it may call. Every later RPC gets a
@@ -44,7 +45,12 @@ ROLE_METHODS: dict[str, frozenset[str]] = {
     | _methods(_COMPENSATION, "ReportViolations", "GetComplaint", "ListComplaints", "GetFundSummary"),
 }
 # What only admin may call, beside everything the other roles may.
-ADMIN_ONLY = _methods(_REGISTRY, "SetOrgPolicy") | _methods(_ACCESS, "CreateToken", "ListTokens", "RevokeToken")
+ADMIN_ONLY = (
+    _methods(_REGISTRY, "SetOrgPolicy")
+    | _methods(_ACCESS, "CreateToken", "ListTokens", "RevokeToken")
+    # A consumer's erasure: irreversible, so no desk role may ask for it.
+    | _methods(_COMPENSATION, "ForgetConsumer")
+)
 ROLE_METHODS["admin"] = frozenset().union(*ROLE_METHODS.values(), ADMIN_ONLY)
 ROLES = tuple(ROLE_METHODS)
 ADMIN = "admin"

@@ -14,12 +14,20 @@ from dncgate import phone
 from dncgate.domain import access
 from dncgate.domain import case as cases
 from dncgate.domain import verification as v
-from dncgate.domain.case import SYSTEM, Case, Channel, Deadlines, HistoryEntry, Status
-from dncgate.domain.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
+from dncgate.domain.case import SYSTEM, Case, Channel, Deadlines, HistoryEntry, Status, WorkdayDeadlines
+from dncgate.domain.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from dncgate.domain.money import Money
 from dncgate.sealing import NumberSealer
 from dncgate.service.checks import MAX_NUMBER_LENGTH
-from dncgate.service.compensation_ports import CallsToConsumer, Cases, CaseWrites, RegistryHistory, WorkdayCalendar
+from dncgate.service.compensation_ports import (
+    CallsToConsumer,
+    Cases,
+    CaseWrites,
+    Erasures,
+    RegistryHistory,
+    WorkdayCalendar,
+)
+from dncgate.service.erasure import ErasureDesk
 from dncgate.service.paging import decode_token, encode_token, page_size
 from dncgate.service.payouts import PayoutDesk
 from dncgate.service.redact import redact
@@ -43,6 +51,8 @@ class ComplaintInput:
     request_id: str = ""
     # The consumer says a consent on file is not valid: a consented caller sends the case to a human.
     disputes_consent: bool = False
+    # A major dispute: major from its filing, a progress statement due in working days.
+    escalate: bool = False
 
 
 class CompensationService:
@@ -54,6 +64,7 @@ class CompensationService:
         keyer: phone.NumberKeyer,
         sealer: NumberSealer,
         payouts: PayoutDesk,
+        erasures: Erasures,
         *,
         amount: Money,
         deadlines: Deadlines,
@@ -62,6 +73,7 @@ class CompensationService:
         update_hours: int,
         region: str,
         zone: str,
+        workday_deadlines: WorkdayDeadlines,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.cases = cases_store
@@ -77,7 +89,11 @@ class CompensationService:
         self.region = region
         self.zone = ZoneInfo(zone)
         self.clock = clock
-        self.updates = UpdateDesk(cases_store, update_hours, self.now, self._text)
+        self.workday_deadlines = workday_deadlines
+        self.erasure = ErasureDesk(erasures, keyer, region, self.now)
+        self.updates = UpdateDesk(
+            cases_store, update_hours, self.now, self._text, calendar, workday_deadlines.major_progress
+        )
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
@@ -135,13 +151,14 @@ class CompensationService:
         calls = await self.evidence.calls_to(key, callers, window.after, window.before) if callers else []
         preferences = await self.journal.preference_changes(key)
         consents = await self.journal.consent_changes(key)
+        channel = req.channel or Channel.HOTLINE
         async with self.cases.transaction() as tx:
             seq = await tx.next_seq()
             draft = Case(
                 case_id=cases.case_id(now.astimezone(self.zone).date(), seq),
                 status=Status.RECEIVED,
                 consumer_masked=consumer.masked,
-                channel=req.channel or Channel.HOTLINE,
+                channel=channel,
                 description=description,
                 window=window,
                 findings=(),
@@ -149,6 +166,13 @@ class CompensationService:
                 created_at=now,
                 first_response_due=self.deadlines.first_response_due(now),
                 resolution_due=self.deadlines.resolution_due(now),
+                regulator_reply_due=(
+                    self.calendar.add(now, self.workday_deadlines.regulator_reply)
+                    if channel is Channel.REGULATOR
+                    else None
+                ),
+                major_since=now if req.escalate else None,
+                progress_statement_due=self.updates.progress_statement_due(now) if req.escalate else None,
             )
             sealed = self.sealer.seal(consumer.e164, draft.case_id)
             if not await tx.insert_case(draft, seq, key, sealed, request_id):
@@ -224,6 +248,7 @@ class CompensationService:
                     f"via {draft.channel.value.lower()}: {len(findings)} caller numbers, calls in {window}"
                     + ("; she disputes the consent on file" if disputes_consent else ""),
                 ),
+                *self._deadline_entries(draft, actor),
                 HistoryEntry(
                     now, SYSTEM, status.value.lower(), f"{calls} calls on record; {cases.summary(findings, total)}"
                 ),
@@ -231,6 +256,19 @@ class CompensationService:
         )
         await tx.set_status(draft.case_id, status, total, now)
         return draft.case_id
+
+    @staticmethod
+    def _deadline_entries(draft: Case, actor: str) -> list[HistoryEntry]:
+        """The working-day deadlines a filing sets, each its own history entry."""
+        out = []
+        if draft.regulator_reply_due is not None:
+            note = f"reply to the regulator due {draft.regulator_reply_due.isoformat(timespec='seconds')}"
+            out.append(HistoryEntry(draft.created_at, SYSTEM, "regulator_reply_due", note))
+        if draft.progress_statement_due is not None:
+            due = draft.progress_statement_due.isoformat(timespec="seconds")
+            note = f"major at filing; progress statement due {due}"
+            out.append(HistoryEntry(draft.created_at, actor, "escalated", note))
+        return out
 
     async def _replay(self, request_id: str, key: bytes) -> Case | None:
         found = await self.cases.by_request_id(request_id)
@@ -257,6 +295,7 @@ class CompensationService:
         size: int,
         token: str,
         update_overdue_only: bool = False,
+        regulator_reply_overdue_only: bool = False,
     ) -> tuple[list[Case], str]:
         key = self.keyer.digest(self._consumer(consumer_number).e164) if consumer_number.strip() else None
         now = self.now()
@@ -267,6 +306,7 @@ class CompensationService:
             decode_token(token, "c"),
             page_size(size),
             update_clock_before=now - timedelta(hours=self.updates.update_hours) if update_overdue_only else None,
+            regulator_reply_late_at=now if regulator_reply_overdue_only else None,
         )
         return found, encode_token("c", more)
 
@@ -350,6 +390,8 @@ class CompensationService:
         history = [HistoryEntry(now, operator, "reviewed", f"{decision.value}: {note}")]
         if decision is Status.VERIFIED:
             key, sealed = await tx.consumer_of(case.case_id)
+            if sealed is None:
+                raise FailedPrecondition("the consumer's number was erased (ForgetConsumer): no payout can be booked")
             consumer = phone.parse(self.sealer.unseal(sealed, case.case_id))
             disputed = [
                 i for i, f in enumerate(findings) if f.verdict is v.CallerVerdict.CONSENT_ON_FILE and f.call_ids

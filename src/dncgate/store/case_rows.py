@@ -15,7 +15,8 @@ Conn = psycopg.AsyncConnection[Any]
 
 _CASE_COLS = (
     "case_id, status, consumer_masked, channel, description, occurred_after, occurred_before,"
-    " total_minor, currency, created_at, first_response_due, resolution_due"
+    " total_minor, currency, created_at, first_response_due, resolution_due,"
+    " regulator_reply_due, regulator_replied_at, major_since, progress_statement_due, progress_statement_at"
 )
 PAYOUT_COLS = (
     "payout_id, case_id, consumer_masked, caller_e164, amount_minor, currency, status, created_at,"
@@ -89,6 +90,11 @@ async def load_cases(conn: Conn, where: str, params: Sequence[Any], suffix: str 
             resolution_due=r[11],
             history=tuple(history[r[0]]),
             updates=tuple(updates[r[0]]),
+            regulator_reply_due=r[12],
+            regulator_replied_at=r[13],
+            major_since=r[14],
+            progress_statement_due=r[15],
+            progress_statement_at=r[16],
         )
         for r in rows
     ]

@@ -51,6 +51,8 @@ class UpdateKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     UPDATE_KIND_UNSPECIFIED: _ClassVar[UpdateKind]
     UPDATE_KIND_PROGRESS: _ClassVar[UpdateKind]
     UPDATE_KIND_EXTENSION: _ClassVar[UpdateKind]
+    UPDATE_KIND_REGULATOR_REPLY: _ClassVar[UpdateKind]
+    UPDATE_KIND_PROGRESS_STATEMENT: _ClassVar[UpdateKind]
 CHANNEL_UNSPECIFIED: Channel
 CHANNEL_HOTLINE: Channel
 CHANNEL_APP: Channel
@@ -77,9 +79,11 @@ PAYOUT_STATUS_PAID: PayoutStatus
 UPDATE_KIND_UNSPECIFIED: UpdateKind
 UPDATE_KIND_PROGRESS: UpdateKind
 UPDATE_KIND_EXTENSION: UpdateKind
+UPDATE_KIND_REGULATOR_REPLY: UpdateKind
+UPDATE_KIND_PROGRESS_STATEMENT: UpdateKind
 
 class FileComplaintRequest(_message.Message):
-    __slots__ = ("consumer_number", "caller_numbers", "occurred_after", "occurred_before", "channel", "description", "request_id", "disputes_consent")
+    __slots__ = ("consumer_number", "caller_numbers", "occurred_after", "occurred_before", "channel", "description", "request_id", "disputes_consent", "escalate")
     CONSUMER_NUMBER_FIELD_NUMBER: _ClassVar[int]
     CALLER_NUMBERS_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AFTER_FIELD_NUMBER: _ClassVar[int]
@@ -88,6 +92,7 @@ class FileComplaintRequest(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     DISPUTES_CONSENT_FIELD_NUMBER: _ClassVar[int]
+    ESCALATE_FIELD_NUMBER: _ClassVar[int]
     consumer_number: str
     caller_numbers: _containers.RepeatedScalarFieldContainer[str]
     occurred_after: _timestamp_pb2.Timestamp
@@ -96,7 +101,8 @@ class FileComplaintRequest(_message.Message):
     description: str
     request_id: str
     disputes_consent: bool
-    def __init__(self, consumer_number: _Optional[str] = ..., caller_numbers: _Optional[_Iterable[str]] = ..., occurred_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., channel: _Optional[_Union[Channel, str]] = ..., description: _Optional[str] = ..., request_id: _Optional[str] = ..., disputes_consent: _Optional[bool] = ...) -> None: ...
+    escalate: bool
+    def __init__(self, consumer_number: _Optional[str] = ..., caller_numbers: _Optional[_Iterable[str]] = ..., occurred_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., channel: _Optional[_Union[Channel, str]] = ..., description: _Optional[str] = ..., request_id: _Optional[str] = ..., disputes_consent: _Optional[bool] = ..., escalate: _Optional[bool] = ...) -> None: ...
 
 class Finding(_message.Message):
     __slots__ = ("caller_number", "verdict", "call_ids", "payout_id", "amount", "consent_evidence", "compensated_by_case_id")
@@ -147,7 +153,7 @@ class ComplaintUpdate(_message.Message):
     def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., author: _Optional[str] = ..., text: _Optional[str] = ..., visible_to_consumer: _Optional[bool] = ..., kind: _Optional[_Union[UpdateKind, str]] = ..., previous_resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., new_resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Complaint(_message.Message):
-    __slots__ = ("case_id", "status", "findings", "total_compensation", "consumer_number_masked", "created_at", "first_response_due", "resolution_due", "history", "channel", "description", "occurred_after", "occurred_before", "updates", "next_update_due", "update_overdue")
+    __slots__ = ("case_id", "status", "findings", "total_compensation", "consumer_number_masked", "created_at", "first_response_due", "resolution_due", "history", "channel", "description", "occurred_after", "occurred_before", "updates", "next_update_due", "update_overdue", "regulator_reply_due", "regulator_replied_at", "regulator_reply_overdue", "major", "progress_statement_due", "progress_statement_overdue")
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     FINDINGS_FIELD_NUMBER: _ClassVar[int]
@@ -164,6 +170,12 @@ class Complaint(_message.Message):
     UPDATES_FIELD_NUMBER: _ClassVar[int]
     NEXT_UPDATE_DUE_FIELD_NUMBER: _ClassVar[int]
     UPDATE_OVERDUE_FIELD_NUMBER: _ClassVar[int]
+    REGULATOR_REPLY_DUE_FIELD_NUMBER: _ClassVar[int]
+    REGULATOR_REPLIED_AT_FIELD_NUMBER: _ClassVar[int]
+    REGULATOR_REPLY_OVERDUE_FIELD_NUMBER: _ClassVar[int]
+    MAJOR_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_STATEMENT_DUE_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_STATEMENT_OVERDUE_FIELD_NUMBER: _ClassVar[int]
     case_id: str
     status: ComplaintStatus
     findings: _containers.RepeatedCompositeFieldContainer[Finding]
@@ -180,7 +192,13 @@ class Complaint(_message.Message):
     updates: _containers.RepeatedCompositeFieldContainer[ComplaintUpdate]
     next_update_due: _timestamp_pb2.Timestamp
     update_overdue: bool
-    def __init__(self, case_id: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., total_compensation: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., consumer_number_masked: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_response_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., channel: _Optional[_Union[Channel, str]] = ..., description: _Optional[str] = ..., occurred_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updates: _Optional[_Iterable[_Union[ComplaintUpdate, _Mapping]]] = ..., next_update_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_overdue: _Optional[bool] = ...) -> None: ...
+    regulator_reply_due: _timestamp_pb2.Timestamp
+    regulator_replied_at: _timestamp_pb2.Timestamp
+    regulator_reply_overdue: bool
+    major: bool
+    progress_statement_due: _timestamp_pb2.Timestamp
+    progress_statement_overdue: bool
+    def __init__(self, case_id: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., total_compensation: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., consumer_number_masked: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_response_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., channel: _Optional[_Union[Channel, str]] = ..., description: _Optional[str] = ..., occurred_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updates: _Optional[_Iterable[_Union[ComplaintUpdate, _Mapping]]] = ..., next_update_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_overdue: _Optional[bool] = ..., regulator_reply_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., regulator_replied_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., regulator_reply_overdue: _Optional[bool] = ..., major: _Optional[bool] = ..., progress_statement_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., progress_statement_overdue: _Optional[bool] = ...) -> None: ...
 
 class GetComplaintRequest(_message.Message):
     __slots__ = ("case_id",)
@@ -189,20 +207,22 @@ class GetComplaintRequest(_message.Message):
     def __init__(self, case_id: _Optional[str] = ...) -> None: ...
 
 class ListComplaintsRequest(_message.Message):
-    __slots__ = ("consumer_number", "status", "overdue_only", "page_size", "page_token", "update_overdue_only")
+    __slots__ = ("consumer_number", "status", "overdue_only", "page_size", "page_token", "update_overdue_only", "regulator_reply_overdue_only")
     CONSUMER_NUMBER_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     OVERDUE_ONLY_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     UPDATE_OVERDUE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    REGULATOR_REPLY_OVERDUE_ONLY_FIELD_NUMBER: _ClassVar[int]
     consumer_number: str
     status: ComplaintStatus
     overdue_only: bool
     page_size: int
     page_token: str
     update_overdue_only: bool
-    def __init__(self, consumer_number: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., overdue_only: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., update_overdue_only: _Optional[bool] = ...) -> None: ...
+    regulator_reply_overdue_only: bool
+    def __init__(self, consumer_number: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., overdue_only: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., update_overdue_only: _Optional[bool] = ..., regulator_reply_overdue_only: _Optional[bool] = ...) -> None: ...
 
 class ListComplaintsResponse(_message.Message):
     __slots__ = ("complaints", "next_page_token")
@@ -239,16 +259,50 @@ class ReviewComplaintRequest(_message.Message):
     def __init__(self, case_id: _Optional[str] = ..., decision: _Optional[_Union[ComplaintStatus, str]] = ..., note: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class AddComplaintUpdateRequest(_message.Message):
-    __slots__ = ("case_id", "text", "visible_to_consumer", "request_id")
+    __slots__ = ("case_id", "text", "visible_to_consumer", "request_id", "kind")
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     VISIBLE_TO_CONSUMER_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
     case_id: str
     text: str
     visible_to_consumer: bool
     request_id: str
-    def __init__(self, case_id: _Optional[str] = ..., text: _Optional[str] = ..., visible_to_consumer: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+    kind: UpdateKind
+    def __init__(self, case_id: _Optional[str] = ..., text: _Optional[str] = ..., visible_to_consumer: _Optional[bool] = ..., request_id: _Optional[str] = ..., kind: _Optional[_Union[UpdateKind, str]] = ...) -> None: ...
+
+class EscalateComplaintRequest(_message.Message):
+    __slots__ = ("case_id", "reason", "request_id")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    reason: str
+    request_id: str
+    def __init__(self, case_id: _Optional[str] = ..., reason: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ForgetConsumerRequest(_message.Message):
+    __slots__ = ("consumer_number", "request_id")
+    CONSUMER_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    consumer_number: str
+    request_id: str
+    def __init__(self, consumer_number: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ForgetConsumerResponse(_message.Message):
+    __slots__ = ("erasure_id", "erased_at", "complaints_erased", "payouts_erased", "texts_rewritten")
+    ERASURE_ID_FIELD_NUMBER: _ClassVar[int]
+    ERASED_AT_FIELD_NUMBER: _ClassVar[int]
+    COMPLAINTS_ERASED_FIELD_NUMBER: _ClassVar[int]
+    PAYOUTS_ERASED_FIELD_NUMBER: _ClassVar[int]
+    TEXTS_REWRITTEN_FIELD_NUMBER: _ClassVar[int]
+    erasure_id: str
+    erased_at: _timestamp_pb2.Timestamp
+    complaints_erased: int
+    payouts_erased: int
+    texts_rewritten: int
+    def __init__(self, erasure_id: _Optional[str] = ..., erased_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complaints_erased: _Optional[int] = ..., payouts_erased: _Optional[int] = ..., texts_rewritten: _Optional[int] = ...) -> None: ...
 
 class ExtendComplaintRequest(_message.Message):
     __slots__ = ("case_id", "reason", "new_resolution_due", "request_id")
