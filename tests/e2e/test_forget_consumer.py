@@ -87,6 +87,10 @@ async def test_forgetting_waits_for_pending_payouts_then_shreds_her_number_and_k
     assert len(rows) == 1 and rows[0][0].startswith("bootstrap-admin") and rows[0][1:] == (1, 2, 3)
     assert (await stub.ForgetConsumer(forget)).erasure_id == erased.erasure_id  # a replay erases nothing new
     assert await db_rows(server, "SELECT count(*) FROM erasures") == [(1,)]
+    reused = await _refused(
+        stub.ForgetConsumer, V.ForgetConsumerRequest(consumer_number="13900139000", request_id="forget-1")
+    )
+    assert reused.code() == grpc.StatusCode.ALREADY_EXISTS
 
     # The keyed do-not-disturb entry stays: a call to her is still blocked (an org that enforces).
     blocked = await gate(server).Check(check_request(CONSUMER, org_id="enforcing-org"))

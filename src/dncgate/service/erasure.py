@@ -45,16 +45,19 @@ class ErasureDesk:
         rid = request_id.strip() or None
         async with self.store.transaction() as tx:
             if rid is not None and (done := await tx.by_request_id(rid)) is not None:
-                erasure, owner = done
-                if owner != key:
-                    raise Conflict(f"request_id {rid!r} was already used to erase another consumer")
-                return erasure
+                return _replayed(done, key, rid)
             case_ids = await tx.lock_consumer(key)
             check_erasable(await tx.pending_payouts(case_ids))
             counts = await tx.shred(case_ids, consumer.masked)
-            erasure = await tx.record(
+            recorded = await tx.record(
                 rid, self.now(), actor, key, counts["complaints"], counts["payouts"], counts["texts"]
             )
+            if recorded is None:  # the same request_id, committed first by a concurrent call
+                assert rid is not None
+                done = await tx.by_request_id(rid)
+                assert done is not None
+                return _replayed(done, key, rid)
+            erasure = recorded
         log.info(
             "consumer_erased",
             erasure_id=erasure.erasure_id,
@@ -63,3 +66,10 @@ class ErasureDesk:
             texts=erasure.texts,
         )
         return erasure
+
+
+def _replayed(done: tuple[Erasure, bytes], key: bytes, request_id: str) -> Erasure:
+    erasure, owner = done
+    if owner != key:
+        raise Conflict(f"request_id {request_id!r} was already used to erase another consumer")
+    return erasure

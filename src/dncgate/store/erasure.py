@@ -98,16 +98,17 @@ class ErasureWriter:
         complaints: int,
         payouts: int,
         texts: int,
-    ) -> Erasure:
-        """Append the erasure's row (no number in it: the keyed hash names whose it was)."""
+    ) -> Erasure | None:
+        """Append the erasure's row (no number in it: the keyed hash names whose it was); None when a
+        concurrent erasure with the same request_id committed first (it waits for that one)."""
         cur = await self.conn.execute(
             "INSERT INTO erasures (request_id, at, actor, consumer_key, complaints_erased, payouts_erased,"
-            " texts_rewritten) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING erasure_id",
+            " texts_rewritten) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (request_id) DO NOTHING RETURNING erasure_id",
             (request_id, at, actor, consumer_key, complaints, payouts, texts),
         )
         row = await cur.fetchone()
-        assert row is not None
-        return Erasure(f"ER-{row[0]}", at, actor, complaints, payouts, texts)
+        return Erasure(f"ER-{row[0]}", at, actor, complaints, payouts, texts) if row else None
 
     async def by_request_id(self, request_id: str) -> tuple[Erasure, bytes] | None:
         """The erasure a request_id made, with whose keyed hash it was (to detect a reused id)."""
