@@ -58,15 +58,16 @@ async def test_forgetting_waits_for_pending_payouts_then_shreds_her_number_and_k
     denied = await _refused(line.ForgetConsumer, forget)
     assert denied.code() == grpc.StatusCode.PERMISSION_DENIED
     for pid in payout_ids:
-        await stub.MarkPayoutPaid(V.MarkPayoutPaidRequest(payout_id=pid, payment_reference=f"BANK-{pid[-4:]}"))
+        reference = f"WX-{pid[-4:]} to 138 0013 8000"
+        await stub.MarkPayoutPaid(V.MarkPayoutPaidRequest(payout_id=pid, payment_reference=reference))
     await stub.ConfirmResolution(
         V.ConfirmResolutionRequest(case_id=c.case_id, satisfied=True, comment=f"she ({MASK}) is happy")
     )
 
     erased = await stub.ForgetConsumer(forget)
     assert (erased.complaints_erased, erased.payouts_erased) == (1, 2)
-    # description, the update, the confirmation's history note
-    assert erased.texts_rewritten == 3 and erased.erasure_id.startswith("ER-")
+    # description, the update, the two payout_paid and the confirmation's history notes, the two references
+    assert erased.texts_rewritten == 7 and erased.erasure_id.startswith("ER-")
     assert await db_rows(server, "SELECT count(*) FROM complaints WHERE consumer_sealed IS NOT NULL") == [(0,)]
     assert await db_rows(server, "SELECT count(*) FROM payouts WHERE consumer_sealed IS NOT NULL") == [(0,)]
     assert await db_rows(server, "SELECT DISTINCT consumer_masked FROM complaints") == [("[erased]",)]
@@ -77,6 +78,7 @@ async def test_forgetting_waits_for_pending_payouts_then_shreds_her_number_and_k
         ("complaint_history", "note"),
         ("complaint_updates", "text"),
         ("complaint_findings", "consent_evidence"),
+        ("payouts", "payment_reference"),
     ):
         assert await db_rows(server, f"SELECT count(*) FROM {table} WHERE {column} LIKE %s", like) == [(0,)], table
     shown = await stub.GetComplaint(V.GetComplaintRequest(case_id=c.case_id))
@@ -84,7 +86,7 @@ async def test_forgetting_waits_for_pending_payouts_then_shreds_her_number_and_k
     assert shown.updates[-1].text == "called her back on [erased]"
     assert MASK not in str(shown) and CONSUMER not in str(shown)
     rows = await db_rows(server, "SELECT actor, complaints_erased, payouts_erased, texts_rewritten FROM erasures")
-    assert len(rows) == 1 and rows[0][0].startswith("bootstrap-admin") and rows[0][1:] == (1, 2, 3)
+    assert len(rows) == 1 and rows[0][0].startswith("bootstrap-admin") and rows[0][1:] == (1, 2, 7)
     assert (await stub.ForgetConsumer(forget)).erasure_id == erased.erasure_id  # a replay erases nothing new
     assert await db_rows(server, "SELECT count(*) FROM erasures") == [(1,)]
     reused = await _refused(

@@ -17,7 +17,7 @@ class Erasure:
     """One erasure as recorded (table `erasures`): who, when, and what was destroyed.
 
     `complaints` and `payouts`: the rows whose sealed number was dropped; `texts`: the masked-text
-    fields rewritten (descriptions, consent evidence, history notes, updates). The keyed hash of her
+    fields rewritten (descriptions, consent evidence, history notes, updates, payment references). The keyed hash of her
     number stays, on her cases, payouts and do-not-disturb entry: it is what keeps her from being
     called and from being paid twice, and it names no number by itself.
     """

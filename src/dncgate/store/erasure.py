@@ -30,12 +30,14 @@ MASK_COLUMNS: tuple[tuple[str, str], ...] = (
 # Free text of her cases (masked when written): each occurrence of her masked number becomes ERASED.
 # Other text is left as it is: a mask names one number in ten thousand, so outside her own cases an
 # occurrence is not hers to erase. complaint_history and complaint_updates are append-only; their
-# trigger (migration 0011) lets this transaction, and only it, rewrite the text column.
+# trigger (migration 0011) lets this transaction, and only it, rewrite the text column; the ledger's
+# lets it change a paid payout's sealed number, mask and payment reference, nothing else.
 TEXT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("complaints", "description"),
     ("complaint_findings", "consent_evidence"),
     ("complaint_history", "note"),
     ("complaint_updates", "text"),
+    ("payouts", "payment_reference"),
 )
 
 

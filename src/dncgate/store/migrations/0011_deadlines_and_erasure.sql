@@ -47,8 +47,9 @@ BEGIN
     RAISE EXCEPTION 'complaint history is append-only (% on %)', TG_OP, TG_TABLE_NAME;
 END $$;
 
--- The ledger trigger of 0006, with the erasure's one change: a PAID payout's sealed number dropped and
--- its mask replaced, every other column unchanged. A pending payout is never erased (it must be paid).
+-- The ledger trigger of 0006, with the erasure's one change: a PAID payout's sealed number dropped, its
+-- mask replaced and her mask erased from its payment reference, every other column unchanged. A pending
+-- payout is never erased (it must be paid first).
 CREATE OR REPLACE FUNCTION payouts_only_get_paid() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
@@ -56,11 +57,11 @@ BEGIN
     END IF;
     IF current_setting('dncgate.erasure', true) = 'on' THEN
         IF OLD.status = 'PAID' AND NEW.consumer_sealed IS NULL
-           AND (to_jsonb(NEW) - 'consumer_sealed' - 'consumer_masked')
-               = (to_jsonb(OLD) - 'consumer_sealed' - 'consumer_masked') THEN
+           AND (to_jsonb(NEW) - 'consumer_sealed' - 'consumer_masked' - 'payment_reference')
+               = (to_jsonb(OLD) - 'consumer_sealed' - 'consumer_masked' - 'payment_reference') THEN
             RETURN NEW;
         END IF;
-        RAISE EXCEPTION 'an erasure only drops a paid payout''s sealed number and mask (%)', OLD.payout_id;
+        RAISE EXCEPTION 'an erasure only drops a paid payout''s sealed number and masks (%)', OLD.payout_id;
     END IF;
     IF (NEW.payout_id, NEW.seq, NEW.consumer_key, NEW.caller_e164, NEW.case_id, NEW.consumer_masked,
         NEW.consumer_sealed, NEW.amount_minor, NEW.currency, NEW.created_at)
