@@ -66,6 +66,8 @@ async def test_forgetting_waits_for_pending_payouts_then_shreds_her_number_and_k
 
     erased = await stub.ForgetConsumer(forget)
     assert (erased.complaints_erased, erased.payouts_erased) == (1, 2)
+    assert erased.calls_masked == (await db_rows(server, "SELECT count(*) FROM call_log"))[0][0] > 0
+    assert await db_rows(server, "SELECT DISTINCT callee_masked FROM call_log") == [("[erased]",)]
     # description, the update, the two payout_paid and the confirmation's history notes, the two references
     assert erased.texts_rewritten == 7 and erased.erasure_id.startswith("ER-")
     assert await db_rows(server, "SELECT count(*) FROM complaints WHERE consumer_sealed IS NOT NULL") == [(0,)]
@@ -87,6 +89,7 @@ async def test_forgetting_waits_for_pending_payouts_then_shreds_her_number_and_k
     assert MASK not in str(shown) and CONSUMER not in str(shown)
     rows = await db_rows(server, "SELECT actor, complaints_erased, payouts_erased, texts_rewritten FROM erasures")
     assert len(rows) == 1 and rows[0][0].startswith("bootstrap-admin") and rows[0][1:] == (1, 2, 7)
+    assert await db_rows(server, "SELECT count(*) FROM erasures WHERE consumer_key IS NULL") == [(0,)]
     assert (await stub.ForgetConsumer(forget)).erasure_id == erased.erasure_id  # a replay erases nothing new
     assert await db_rows(server, "SELECT count(*) FROM erasures") == [(1,)]
     reused = await _refused(
@@ -117,8 +120,9 @@ async def test_the_append_only_tables_still_refuse_every_change_but_the_erasure_
         "SELECT set_config('dncgate.erasure', 'on', true); DELETE FROM complaint_updates",
         # a pending payout is never erased
         "SELECT set_config('dncgate.erasure', 'on', true); UPDATE payouts SET consumer_sealed = NULL",
-        "INSERT INTO erasures (at, actor, consumer_key, complaints_erased, payouts_erased, texts_rewritten)"
-        " VALUES (now(), 'a', decode(repeat('00', 32), 'hex'), 0, 0, 0); UPDATE erasures SET actor = 'b'",
+        "INSERT INTO erasures (at, actor, consumer_key, complaints_erased, payouts_erased, calls_masked,"
+        " texts_rewritten) VALUES (now(), 'a', decode(repeat('00', 32), 'hex'), 0, 0, 0, 0);"
+        " UPDATE erasures SET actor = 'b'",
     ]
     async with await psycopg.AsyncConnection.connect(url) as conn:
         for sql in refused:

@@ -43,6 +43,7 @@ def erasure(e: Erasure) -> pb.ForgetConsumerResponse:
         erased_at=ts(e.at),
         complaints_erased=e.complaints,
         payouts_erased=e.payouts,
+        calls_masked=e.calls,
         texts_rewritten=e.texts,
     )
 

@@ -237,6 +237,7 @@ def cmd_forget(ns: argparse.Namespace, channel: grpc.Channel) -> int:
             ("cases shredded", str(r.complaints_erased)),
             ("payouts shredded", str(r.payouts_erased)),
             ("texts rewritten", str(r.texts_rewritten)),
+            ("calls masked", str(r.calls_masked)),
             ("kept", "the keyed do-not-disturb entry: she stays protected from calls"),
         ]
     )

@@ -16,10 +16,11 @@ ERASED = "[erased]"
 class Erasure:
     """One erasure as recorded (table `erasures`): who, when, and what was destroyed.
 
-    `complaints` and `payouts`: the rows whose sealed number was dropped; `texts`: the masked-text
-    fields rewritten (descriptions, consent evidence, history notes, updates, payment references). The keyed hash of her
-    number stays, on her cases, payouts and do-not-disturb entry: it is what keeps her from being
-    called and from being paid twice, and it names no number by itself.
+    `complaints` and `payouts`: the rows whose sealed number was dropped; `calls`: the call-log rows
+    whose callee mask was replaced; `texts`: the masked-text fields rewritten (descriptions, consent
+    evidence, history notes, updates, payment references). The keyed hash of her number stays, on her
+    cases, payouts, calls and do-not-disturb entry: it is what keeps her from being called and from
+    being paid twice, and it names no number by itself.
     """
 
     erasure_id: str
@@ -27,6 +28,7 @@ class Erasure:
     actor: str
     complaints: int
     payouts: int
+    calls: int
     texts: int
 
 

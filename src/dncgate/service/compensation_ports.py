@@ -153,7 +153,7 @@ class ErasureWrites(Protocol):
 
     async def pending_payouts(self, case_ids: Sequence[str]) -> list[str]: ...
 
-    async def shred(self, case_ids: Sequence[str], masked: str) -> dict[str, int]: ...
+    async def shred(self, consumer_key: bytes, case_ids: Sequence[str], masked: str) -> dict[str, int]: ...
 
     async def record(
         self,
@@ -163,6 +163,7 @@ class ErasureWrites(Protocol):
         consumer_key: bytes,
         complaints: int,
         payouts: int,
+        calls: int,
         texts: int,
     ) -> Erasure | None: ...
 

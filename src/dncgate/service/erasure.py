@@ -20,11 +20,11 @@ class ErasureDesk:
     """Shreds what could give her number back, keeps what keeps her from being called.
 
     Destroyed: the sealed number of her cases and payouts (nothing can decrypt it again), her mask in
-    their consumer_masked columns and in their free text. Kept: the keyed hashes (HMAC of the number
-    with the pepper) on her do-not-disturb entry, cases and payouts. The do-not-disturb entry is what
-    blocks the next call to her; the payouts' hashes are what keep a caller from being paid for twice.
-    A keyed hash names no number without the pepper, and only a caller who already has the number can
-    test it.
+    their consumer_masked columns, in their free text and in the call log's callee_masked. Kept: the
+    keyed hashes (HMAC of the number with the pepper) on her do-not-disturb entry, cases, payouts and
+    calls. The do-not-disturb entry is what blocks the next call to her; the payouts' hashes are what
+    keep a caller from being paid for twice. A keyed hash names no number without the pepper, and only
+    a caller who already has the number can test it.
     """
 
     def __init__(self, store: Erasures, keyer: phone.NumberKeyer, region: str, now: Callable[[], datetime]) -> None:
@@ -48,9 +48,16 @@ class ErasureDesk:
                 return _replayed(done, key, rid)
             case_ids = await tx.lock_consumer(key)
             check_erasable(await tx.pending_payouts(case_ids))
-            counts = await tx.shred(case_ids, consumer.masked)
+            counts = await tx.shred(key, case_ids, consumer.masked)
             recorded = await tx.record(
-                rid, self.now(), actor, key, counts["complaints"], counts["payouts"], counts["texts"]
+                rid,
+                self.now(),
+                actor,
+                key,
+                counts["complaints"],
+                counts["payouts"],
+                counts["calls"],
+                counts["texts"],
             )
             if recorded is None:  # the same request_id, committed first by a concurrent call
                 assert rid is not None
@@ -63,6 +70,7 @@ class ErasureDesk:
             erasure_id=erasure.erasure_id,
             complaints=erasure.complaints,
             payouts=erasure.payouts,
+            calls=erasure.calls,
             texts=erasure.texts,
         )
         return erasure

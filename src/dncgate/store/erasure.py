@@ -27,6 +27,9 @@ MASK_COLUMNS: tuple[tuple[str, str], ...] = (
     ("complaints", "consumer_masked"),
     ("payouts", "consumer_masked"),
 )
+# The call log keeps her mask beside her keyed hash (callee_masked): replaced by ERASED for every call
+# to her. The calls themselves stay: they are the evidence complaints are verified against, keyed.
+CALL_MASK = ("call_log", "callee_masked", "callee_key")
 # Free text of her cases (masked when written): each occurrence of her masked number becomes ERASED.
 # Other text is left as it is: a mask names one number in ten thousand, so outside her own cases an
 # occurrence is not hers to erase. complaint_history and complaint_updates are append-only; their
@@ -65,10 +68,12 @@ class ErasureWriter:
         )
         return [str(r[0]) for r in await cur.fetchall()]
 
-    async def shred(self, case_ids: Sequence[str], masked: str) -> dict[str, int]:
-        """Drop the sealed numbers of her cases and payouts and erase `masked` (her mask) from their text.
+    async def shred(self, consumer_key: bytes, case_ids: Sequence[str], masked: str) -> dict[str, int]:
+        """Drop the sealed numbers of her cases and payouts and erase `masked` (her mask) from their text
+        and from the call log.
 
-        Returns the rows changed per table of SEALED_COLUMNS, and under "texts" the text fields rewritten.
+        Returns the rows changed per table of SEALED_COLUMNS, under "calls" the call-log rows masked
+        anew, and under "texts" the text fields rewritten.
         """
         ids = list(case_ids)
         counts: dict[str, int] = {}
@@ -81,6 +86,12 @@ class ErasureWriter:
             await self.conn.execute(
                 f"UPDATE {table} SET {column} = %s WHERE case_id = ANY(%s) AND {column} <> %s", (ERASED, ids, ERASED)
             )
+        table, column, key_column = CALL_MASK
+        cur = await self.conn.execute(
+            f"UPDATE {table} SET {column} = %s WHERE {key_column} = %s AND {column} <> %s",
+            (ERASED, consumer_key, ERASED),
+        )
+        counts["calls"] = cur.rowcount
         counts["texts"] = 0
         for table, column in TEXT_COLUMNS:
             cur = await self.conn.execute(
@@ -99,30 +110,31 @@ class ErasureWriter:
         consumer_key: bytes,
         complaints: int,
         payouts: int,
+        calls: int,
         texts: int,
     ) -> Erasure | None:
         """Append the erasure's row (no number in it: the keyed hash names whose it was); None when a
         concurrent erasure with the same request_id committed first (it waits for that one)."""
         cur = await self.conn.execute(
             "INSERT INTO erasures (request_id, at, actor, consumer_key, complaints_erased, payouts_erased,"
-            " texts_rewritten) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            " calls_masked, texts_rewritten) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (request_id) DO NOTHING RETURNING erasure_id",
-            (request_id, at, actor, consumer_key, complaints, payouts, texts),
+            (request_id, at, actor, consumer_key, complaints, payouts, calls, texts),
         )
         row = await cur.fetchone()
-        return Erasure(f"ER-{row[0]}", at, actor, complaints, payouts, texts) if row else None
+        return Erasure(f"ER-{row[0]}", at, actor, complaints, payouts, calls, texts) if row else None
 
     async def by_request_id(self, request_id: str) -> tuple[Erasure, bytes] | None:
         """The erasure a request_id made, with whose keyed hash it was (to detect a reused id)."""
         cur = await self.conn.execute(
-            "SELECT erasure_id, at, actor, complaints_erased, payouts_erased, texts_rewritten, consumer_key"
-            " FROM erasures WHERE request_id = %s",
+            "SELECT erasure_id, at, actor, complaints_erased, payouts_erased, calls_masked, texts_rewritten,"
+            " consumer_key FROM erasures WHERE request_id = %s",
             (request_id,),
         )
         row = await cur.fetchone()
         if row is None:
             return None
-        return Erasure(f"ER-{row[0]}", row[1], row[2], row[3], row[4], row[5]), bytes(row[6])
+        return Erasure(f"ER-{row[0]}", row[1], row[2], row[3], row[4], row[5], row[6]), bytes(row[7])
 
 
 class ErasureStore:

@@ -291,18 +291,20 @@ class ForgetConsumerRequest(_message.Message):
     def __init__(self, consumer_number: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class ForgetConsumerResponse(_message.Message):
-    __slots__ = ("erasure_id", "erased_at", "complaints_erased", "payouts_erased", "texts_rewritten")
+    __slots__ = ("erasure_id", "erased_at", "complaints_erased", "payouts_erased", "texts_rewritten", "calls_masked")
     ERASURE_ID_FIELD_NUMBER: _ClassVar[int]
     ERASED_AT_FIELD_NUMBER: _ClassVar[int]
     COMPLAINTS_ERASED_FIELD_NUMBER: _ClassVar[int]
     PAYOUTS_ERASED_FIELD_NUMBER: _ClassVar[int]
     TEXTS_REWRITTEN_FIELD_NUMBER: _ClassVar[int]
+    CALLS_MASKED_FIELD_NUMBER: _ClassVar[int]
     erasure_id: str
     erased_at: _timestamp_pb2.Timestamp
     complaints_erased: int
     payouts_erased: int
     texts_rewritten: int
-    def __init__(self, erasure_id: _Optional[str] = ..., erased_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complaints_erased: _Optional[int] = ..., payouts_erased: _Optional[int] = ..., texts_rewritten: _Optional[int] = ...) -> None: ...
+    calls_masked: int
+    def __init__(self, erasure_id: _Optional[str] = ..., erased_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complaints_erased: _Optional[int] = ..., payouts_erased: _Optional[int] = ..., texts_rewritten: _Optional[int] = ..., calls_masked: _Optional[int] = ...) -> None: ...
 
 class ExtendComplaintRequest(_message.Message):
     __slots__ = ("case_id", "reason", "new_resolution_due", "request_id")

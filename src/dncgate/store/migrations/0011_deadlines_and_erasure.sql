@@ -97,6 +97,7 @@ CREATE TABLE erasures (
     consumer_key        bytea       NOT NULL CHECK (octet_length(consumer_key) = 32),
     complaints_erased   integer     NOT NULL CHECK (complaints_erased >= 0),
     payouts_erased      integer     NOT NULL CHECK (payouts_erased >= 0),
+    calls_masked        integer     NOT NULL CHECK (calls_masked >= 0),
     texts_rewritten     integer     NOT NULL CHECK (texts_rewritten >= 0)
 );
 CREATE INDEX erasures_consumer ON erasures (consumer_key);
