@@ -19,7 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from dncgate import calendars, metrics, phone
 from dncgate.config import ConfigError, Settings
-from dncgate.domain.case import Deadlines
+from dncgate.domain.case import Deadlines, WorkdayDeadlines
 from dncgate.embedded import EmbeddedPostgres, EmbeddedRedis
 from dncgate.sealing import NumberSealer
 from dncgate.service.access import AccessService, Authenticator, NewToken
@@ -38,6 +38,7 @@ from dncgate.store.bulk import BulkHotWriter
 from dncgate.store.calls import CallStream
 from dncgate.store.cases import CaseStore
 from dncgate.store.checklane import CheckLane
+from dncgate.store.erasure import ErasureStore
 from dncgate.store.evidence import CallEvidence
 from dncgate.store.health import StoreProbe
 from dncgate.store.hot import HotRegistry
@@ -139,6 +140,7 @@ def build_compensation(
         payouts,
         OperatorStore(db),
         notifier,
+        ErasureStore(db),
         amount=settings.compensation,
         deadlines=Deadlines(settings.first_response_hours, settings.resolution_hours),
         calendar=calendar,
@@ -146,6 +148,7 @@ def build_compensation(
         update_hours=settings.update_hours,
         region=settings.default_region,
         zone=settings.default_timezone,
+        workday_deadlines=WorkdayDeadlines(settings.regulator_reply_workdays, settings.major_progress_workdays),
     )
 
 

@@ -69,6 +69,8 @@ class Settings:
     resolution_hours: int = 72
     update_hours: int = 24
     payout_due_workdays: int = 5
+    regulator_reply_workdays: int = 15
+    major_progress_workdays: int = 10
     holidays_file: Path | None = None  # the operator's holiday schedule (calendars.py), over chinese-calendar's
     payout_key: bytes | None = None
     role: Role = "all"

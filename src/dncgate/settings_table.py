@@ -288,6 +288,20 @@ VARIABLES: tuple[Variable, ...] = (
         "calendar, see Working days and holidays); past it, a pending payout is overdue",
     ),
     Variable(
+        "DNCGATE_REGULATOR_REPLY_WORKDAYS",
+        "regulator_reply_workdays",
+        Integer(1, 60),
+        "a CHANNEL_REGULATOR case's reply to the regulator is due at the end of this many working days after "
+        "the day it is filed (China's calendar); past it unanswered, the case is `regulator_reply_overdue`",
+    ),
+    Variable(
+        "DNCGATE_MAJOR_PROGRESS_WORKDAYS",
+        "major_progress_workdays",
+        Integer(1, 60),
+        "a major case's progress statement is due at the end of this many working days after the day it "
+        "became major (escalated at filing or later); past it without one, it is `progress_statement_overdue`",
+    ),
+    Variable(
         "DNCGATE_HOLIDAYS_FILE",
         "holidays_file",
         Path,

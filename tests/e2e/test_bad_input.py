@@ -131,10 +131,10 @@ async def _stored(server: Any) -> int:
 
 
 def test_every_rpc_has_string_fields_to_try() -> None:
-    """The cases reach all 29 methods of the four services but ListTokens (no string to send), and every
+    """The cases reach all 31 methods of the four services but ListTokens (no string to send), and every
     string field of the table."""
     methods = {m.full_name for s in limits.SERVICES for m in s.methods}
-    assert methods - {m.full_name for m, _ in cases()} == {"dncgate.v1.Access.ListTokens"} and len(methods) == 29
+    assert methods - {m.full_name for m, _ in cases()} == {"dncgate.v1.Access.ListTokens"} and len(methods) == 31
     assert {limits.key(p[-1]) for _, p in cases()} == set(limits.FIELDS)
 
 
@@ -245,6 +245,11 @@ NOT_FOUND = [
         "Compensation",
         "MarkPayoutPaid",
         compensation_pb2.MarkPayoutPaidRequest(payout_id="PO-987654abcdef", payment_reference="BANK-1"),
+    ),
+    (
+        "Compensation",
+        "EscalateComplaint",
+        compensation_pb2.EscalateComplaintRequest(case_id="DNC-20990101-987654", reason="r"),
     ),
     ("CallGate", "ReportCallOutcome", gateway_pb2.ReportCallOutcomeRequest(call_id="9876" * 8, dialled=True)),
 ]

@@ -44,6 +44,7 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
                 description=request.description,
                 request_id=request.request_id,
                 disputes_consent=request.disputes_consent,
+                escalate=request.escalate,
             ),
             actor=access.current().label,
             filer_name=access.current().name,
@@ -72,6 +73,7 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
             assignee=request.assignee,
             stage=cc.stage_from_pb(request.stage),
             due_state=cc.due_state_from_pb(request.due_state),
+            regulator_reply_overdue_only=request.regulator_reply_overdue_only,
         )
         _bind(count=str(len(found)))
         return pb.ListComplaintsResponse(complaints=[self._complaint(c) for c in found], next_page_token=token)
@@ -111,6 +113,7 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
             request.visible_to_consumer,
             request.request_id,
             author=access.current().label,
+            kind=cc.update_kind_from_pb(request.kind),
         )
         _bind(case_id=case.case_id, request_id=request.request_id)
         return self._complaint(case)
@@ -178,3 +181,17 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
         found, token = await self.notices.list_notices(request.case_id, request.page_size, request.page_token)
         _bind(case_id=request.case_id.strip(), count=str(len(found)))
         return pb.ListNotificationsResponse(notifications=[cc.notification(n) for n in found], next_page_token=token)
+
+    async def EscalateComplaint(self, request: pb.EscalateComplaintRequest, context: Ctx) -> pb.Complaint:
+        case = await self.updates.escalate(
+            request.case_id, request.reason, request.request_id, author=access.current().label
+        )
+        _bind(case_id=case.case_id, request_id=request.request_id)
+        return self._complaint(case)
+
+    async def ForgetConsumer(self, request: pb.ForgetConsumerRequest, context: Ctx) -> pb.ForgetConsumerResponse:
+        erased = await self.service.erasure.forget(
+            request.consumer_number, request.request_id, actor=access.current().label
+        )
+        _bind(erasure_id=erased.erasure_id, request_id=request.request_id)
+        return cc.erasure(erased)

@@ -21,6 +21,7 @@ from dncgate.domain.case import (
     UpdateKind,
     update_overdue,
 )
+from dncgate.domain.erasure import Erasure
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.money import Money
 from dncgate.domain.notices import NoticeKind, SentNotice
@@ -39,6 +40,28 @@ _STAGE_TO_PB: dict[Stage, Any] = {s: pb.Stage.Value(f"STAGE_{s.value}") for s in
 _STAGE_FROM_PB = {v: k for k, v in _STAGE_TO_PB.items()}
 _DUE_FROM_PB: dict[Any, DueState] = {pb.DueState.Value(f"DUE_STATE_{d.value}"): d for d in DueState}
 _KIND_TO_PB: dict[UpdateKind, Any] = {k: pb.UpdateKind.Value(f"UPDATE_KIND_{k.value}") for k in UpdateKind}
+_KIND_FROM_PB = {v: k for k, v in _KIND_TO_PB.items()}
+
+
+def update_kind_from_pb(value: int) -> UpdateKind:
+    """UPDATE_KIND_UNSPECIFIED is a plain PROGRESS update."""
+    if value == pb.UPDATE_KIND_UNSPECIFIED:
+        return UpdateKind.PROGRESS
+    try:
+        return _KIND_FROM_PB[value]
+    except KeyError:
+        raise InvalidArgument("kind", f"unknown update kind {value}") from None
+
+
+def erasure(e: Erasure) -> pb.ForgetConsumerResponse:
+    return pb.ForgetConsumerResponse(
+        erasure_id=e.erasure_id,
+        erased_at=ts(e.at),
+        complaints_erased=e.complaints,
+        payouts_erased=e.payouts,
+        calls_masked=e.calls,
+        texts_rewritten=e.texts,
+    )
 
 
 def money(m: Money) -> money_pb2.Money:
@@ -153,6 +176,13 @@ def complaint(c: Case, next_update_due: datetime | None, now: datetime) -> pb.Co
         satisfaction=c.confirmation.satisfaction,
         resolved=c.confirmation.resolved,
         remaining_issue=c.confirmation.remaining_issue,
+        regulator_reply_due=ts(c.regulator_reply_due),
+        regulator_replied_at=ts(c.regulator_replied_at),
+        regulator_reply_overdue=c.regulator_reply_overdue(now),
+        major=c.major,
+        progress_statement_due=ts(c.progress_statement_due),
+        progress_statement_overdue=c.progress_statement_overdue(now),
+        progress_statement_at=ts(c.progress_statement_at),
     )
 
 

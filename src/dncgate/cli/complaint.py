@@ -66,7 +66,39 @@ def _update_due(c: Any) -> str:
     return f"[red]{due} OVERDUE: no update to the consumer since[/red]" if c.update_overdue else due
 
 
+def _deadline(due: Any, overdue: bool, what: str) -> str:
+    """A working-day due time, marked OVERDUE when it passed without `what`."""
+    return f"[red]{fmt_ts(due)} OVERDUE: no {what} yet[/red]" if overdue else fmt_ts(due)
+
+
+def _workday_deadlines(c: Any) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    if c.HasField("regulator_reply_due"):
+        replied = f" (replied {fmt_ts(c.regulator_replied_at)})" if c.HasField("regulator_replied_at") else ""
+        rows.append(
+            ("regulator reply due", _deadline(c.regulator_reply_due, c.regulator_reply_overdue, "reply") + replied)
+        )
+    if c.major:
+        stated = [u for u in c.updates if u.kind == pb.UPDATE_KIND_PROGRESS_STATEMENT]
+        done = f" (stated {fmt_ts(stated[0].at)})" if stated else ""
+        due = _deadline(c.progress_statement_due, c.progress_statement_overdue, "progress statement")
+        rows.append(("major", "yes"))
+        rows.append(("progress statement due", due + done))
+    return rows
+
+
+_KINDS = {
+    "progress": pb.UPDATE_KIND_PROGRESS,
+    "regulator-reply": pb.UPDATE_KIND_REGULATOR_REPLY,
+    "progress-statement": pb.UPDATE_KIND_PROGRESS_STATEMENT,
+}
+
+
 def _update_what(u: Any) -> str:
+    if u.kind == pb.UPDATE_KIND_REGULATOR_REPLY:
+        return "reply to the regulator" + (" (the consumer sees it)" if u.visible_to_consumer else "")
+    if u.kind == pb.UPDATE_KIND_PROGRESS_STATEMENT:
+        return "progress statement to the consumer"
     if u.kind == pb.UPDATE_KIND_EXTENSION:
         return f"extension: resolution due {fmt_ts(u.previous_resolution_due)} -> {fmt_ts(u.new_resolution_due)}"
     return "update to the consumer" if u.visible_to_consumer else "internal note"
@@ -86,6 +118,7 @@ def _print_complaint(c: Any) -> None:
             ("first response due", fmt_ts(c.first_response_due)),
             ("resolution due", fmt_ts(c.resolution_due)),
             ("next update due", _update_due(c)),
+            *_workday_deadlines(c),
             ("owed", f"[bold]{money(c.total_compensation)}[/bold]"),
             *([("description", c.description)] if c.description else []),
             *_sign_off(c),
@@ -136,6 +169,7 @@ def cmd_file(ns: argparse.Namespace, channel: grpc.Channel) -> int:
             description=ns.description,
             request_id=ns.request_id,
             disputes_consent=ns.disputes_consent,
+            escalate=ns.escalate,
         ),
         timeout=ns.timeout,
     )
@@ -159,6 +193,7 @@ def cmd_list(ns: argparse.Namespace, channel: grpc.Channel) -> int:
             assignee=ns.assignee,
             stage=ns.stage,
             due_state=ns.due,
+            regulator_reply_overdue_only=ns.regulator_overdue,
             page_size=ns.page_size,
             page_token=ns.page_token,
         ),
@@ -211,9 +246,36 @@ def cmd_review(ns: argparse.Namespace, channel: grpc.Channel) -> int:
 
 def cmd_update(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     req = pb.AddComplaintUpdateRequest(
-        case_id=ns.case_id, text=ns.text, visible_to_consumer=ns.visible, request_id=ns.request_id
+        case_id=ns.case_id,
+        text=ns.text,
+        visible_to_consumer=ns.visible,
+        request_id=ns.request_id,
+        kind=_KINDS[ns.kind],
     )
     _print_complaint(compensation_pb2_grpc.CompensationStub(channel).AddComplaintUpdate(req, timeout=ns.timeout))
+    return 0
+
+
+def cmd_escalate(ns: argparse.Namespace, channel: grpc.Channel) -> int:
+    req = pb.EscalateComplaintRequest(case_id=ns.case_id, reason=ns.reason, request_id=ns.request_id)
+    _print_complaint(compensation_pb2_grpc.CompensationStub(channel).EscalateComplaint(req, timeout=ns.timeout))
+    return 0
+
+
+def cmd_forget(ns: argparse.Namespace, channel: grpc.Channel) -> int:
+    req = pb.ForgetConsumerRequest(consumer_number=ns.consumer, request_id=ns.request_id)
+    r = compensation_pb2_grpc.CompensationStub(channel).ForgetConsumer(req, timeout=ns.timeout)
+    kv(
+        [
+            ("erasure", f"[bold]{r.erasure_id}[/bold]"),
+            ("erased at", fmt_ts(r.erased_at)),
+            ("cases shredded", str(r.complaints_erased)),
+            ("payouts shredded", str(r.payouts_erased)),
+            ("texts rewritten", str(r.texts_rewritten)),
+            ("calls masked", str(r.calls_masked)),
+            ("kept", "the keyed do-not-disturb entry: she stays protected from calls"),
+        ]
+    )
     return 0
 
 
@@ -232,7 +294,7 @@ def cmd_assign(ns: argparse.Namespace, channel: grpc.Channel) -> int:
 
 
 def add_commands(sub: Subparsers) -> None:
-    """Register `complaint file|show|list|confirm|review|update|extend|assign` under the `dncgate` parser."""
+    """Register `complaint file|show|list|confirm|review|update|extend|assign|escalate|forget` under `dncgate`."""
     status = enum_arg(pb.ComplaintStatus, "COMPLAINT_STATUS_")
     com = sub.add_parser("complaint", help="the complaint hotline").add_subparsers(dest="sub", required=True)
     p = com.add_parser("file", help="file a complaint and get the verdict per caller number at once")
@@ -246,6 +308,11 @@ def add_commands(sub: Subparsers) -> None:
         "--disputes-consent",
         action="store_true",
         help="she says a consent on file is not valid: a consented caller sends the case to manual review",
+    )
+    p.add_argument(
+        "--escalate",
+        action="store_true",
+        help="a major dispute: a progress statement is due in DNCGATE_MAJOR_PROGRESS_WORKDAYS working days",
     )
     request_id(p)
     client(p, cmd_file)
@@ -266,6 +333,9 @@ def add_commands(sub: Subparsers) -> None:
         type=enum_arg(pb.DueState, "DUE_STATE_"),
         default=0,
         help="only cases past this due time: first-response-overdue, resolution-overdue, update-overdue",
+    )
+    p.add_argument(
+        "--regulator-overdue", action="store_true", help="only regulator cases past their reply's due time, unreplied"
     )
     pages(p)
     client(p, cmd_list)
@@ -310,6 +380,13 @@ def add_commands(sub: Subparsers) -> None:
         action="store_true",
         help="the consumer sees it; only a visible update restarts the DNCGATE_UPDATE_HOURS clock",
     )
+    p.add_argument(
+        "--kind",
+        choices=sorted(_KINDS),
+        default="progress",
+        help="regulator-reply: the reply to a regulator case (internal unless --visible); progress-statement: "
+        "a major case's statement (always visible)",
+    )
     request_id(p)
     client(p, cmd_update)
     p = com.add_parser("extend", help="give an open case a later resolution due time, and say why (she sees it)")
@@ -324,3 +401,14 @@ def add_commands(sub: Subparsers) -> None:
     p.add_argument("--note", default="", help="why (recorded in the history, numbers masked)")
     request_id(p)
     client(p, cmd_assign)
+    p = com.add_parser("escalate", help="mark an open case major: a progress statement is due in working days")
+    p.add_argument("case_id")
+    p.add_argument("--reason", required=True, help="why the dispute is major (numbers in it are masked)")
+    request_id(p)
+    client(p, cmd_escalate)
+    p = com.add_parser(
+        "forget", help="admin: erase a consumer's number (her deletion request); her do-not-disturb entry stays"
+    )
+    p.add_argument("consumer", help="the consumer's number")
+    request_id(p)
+    client(p, cmd_forget)

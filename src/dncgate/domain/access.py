@@ -32,6 +32,7 @@ _HOTLINE = _methods(
     "AssignComplaint",
     "SetOperatorAvailability",
     "ListNotifications",
+    "EscalateComplaint",
 )
 
 # Each role and the full method names (`/package.Service/Method`) it may call. Every later RPC gets a
@@ -49,7 +50,12 @@ ROLE_METHODS: dict[str, frozenset[str]] = {
     ),
 }
 # What only admin may call, beside everything the other roles may.
-ADMIN_ONLY = _methods(_REGISTRY, "SetOrgPolicy") | _methods(_ACCESS, "CreateToken", "ListTokens", "RevokeToken")
+ADMIN_ONLY = (
+    _methods(_REGISTRY, "SetOrgPolicy")
+    | _methods(_ACCESS, "CreateToken", "ListTokens", "RevokeToken")
+    # A consumer's erasure: irreversible, so no desk role may ask for it.
+    | _methods(_COMPENSATION, "ForgetConsumer")
+)
 ROLE_METHODS["admin"] = frozenset().union(*ROLE_METHODS.values(), ADMIN_ONLY)
 ROLES = tuple(ROLE_METHODS)
 ADMIN = "admin"

@@ -204,6 +204,15 @@ class HistoryEntry:
 class UpdateKind(Enum):
     PROGRESS = "PROGRESS"  # AddComplaintUpdate: visible to the consumer or internal
     EXTENSION = "EXTENSION"  # ExtendComplaint: always visible; moves resolution_due
+    # The company's reply to a regulator's forwarded complaint (CHANNEL_REGULATOR cases only). It is
+    # addressed to the regulator, so it is internal unless its author marks it visible to the consumer.
+    REGULATOR_REPLY = "REGULATOR_REPLY"
+    # A major case's progress statement: always visible to the consumer (it is owed to her).
+    PROGRESS_STATEMENT = "PROGRESS_STATEMENT"
+
+
+# The kinds AddComplaintUpdate records (EXTENSION is ExtendComplaint's own).
+ADDABLE_KINDS = frozenset({UpdateKind.PROGRESS, UpdateKind.REGULATOR_REPLY, UpdateKind.PROGRESS_STATEMENT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +242,15 @@ class Deadlines:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkdayDeadlines:
+    """How many working days (China's calendar, counted by a WorkdayCalendar) the regulator's reply and
+    a major case's progress statement may take."""
+
+    regulator_reply: int = 15
+    major_progress: int = 10
+
+
+@dataclass(frozen=True, slots=True)
 class Case:
     case_id: str
     status: Status
@@ -251,6 +269,29 @@ class Case:
     timeline: tuple[StageEntry, ...] = ()
     assignee: str = ""  # the operator in charge (`Principal.name`); "" on cases filed before owners existed
     confirmation: Confirmation = Confirmation()
+    # Working-day deadlines (see WorkdayDeadlines): a CHANNEL_REGULATOR case's reply to the regulator,
+    # and a major case's progress statement; each *_at is when the first one was recorded.
+    regulator_reply_due: datetime | None = None
+    regulator_replied_at: datetime | None = None
+    major_since: datetime | None = None
+    progress_statement_due: datetime | None = None
+    progress_statement_at: datetime | None = None
+
+    @property
+    def major(self) -> bool:
+        return self.major_since is not None
+
+    def regulator_reply_overdue(self, now: datetime) -> bool:
+        """Not replied to the regulator yet, and past the reply's due time at `now`."""
+        return _late(self.regulator_reply_due, self.regulator_replied_at, now)
+
+    def progress_statement_overdue(self, now: datetime) -> bool:
+        """A major case without its progress statement yet, past the statement's due time at `now`."""
+        return _late(self.progress_statement_due, self.progress_statement_at, now)
+
+
+def _late(due: datetime | None, done: datetime | None, now: datetime) -> bool:
+    return due is not None and done is None and now > due
 
 
 def status_of(findings: Sequence[Finding], disputes_consent: bool = False) -> Status:
@@ -312,6 +353,43 @@ def check_updatable(status: Status) -> None:
     """An update may be added to a case in every status but CLOSED."""
     if status is Status.CLOSED:
         raise FailedPrecondition("a CLOSED case takes no more updates")
+
+
+def visible_for(kind: UpdateKind, visible_to_consumer: bool) -> bool:
+    """Whether an update of `kind` is shown to the consumer: a progress statement always is."""
+    return visible_to_consumer or kind is UpdateKind.PROGRESS_STATEMENT
+
+
+def check_update_kind(case: Case, kind: UpdateKind) -> None:
+    """What AddComplaintUpdate may record on `case`.
+
+    PROGRESS: every status but CLOSED. REGULATOR_REPLY: CHANNEL_REGULATOR cases only, in every status
+    (the regulator is owed its reply even when the case closed quickly). PROGRESS_STATEMENT: major
+    cases only, every status but CLOSED.
+    """
+    if kind not in ADDABLE_KINDS:
+        raise InvalidArgument("kind", f"AddComplaintUpdate records {_kind_names(ADDABLE_KINDS)}, not {kind.value}")
+    if kind is UpdateKind.REGULATOR_REPLY:
+        if case.channel is not Channel.REGULATOR:
+            raise FailedPrecondition(
+                f"a regulator reply is recorded on CHANNEL_REGULATOR cases only; this case came by {case.channel.value}"
+            )
+        return
+    if kind is UpdateKind.PROGRESS_STATEMENT and not case.major:
+        raise FailedPrecondition("a progress statement is owed by major cases only; escalate the case first")
+    check_updatable(case.status)
+
+
+def check_escalatable(case: Case) -> None:
+    """Only an open case that is not major yet can be escalated."""
+    if case.major_since is not None:
+        raise FailedPrecondition(f"the case is major already, since {case.major_since.isoformat(timespec='seconds')}")
+    if case.status not in OPEN:
+        raise FailedPrecondition(f"a {case.status.value} case cannot be escalated; only {_names(OPEN)} cases can")
+
+
+def _kind_names(kinds: frozenset[UpdateKind]) -> str:
+    return ", ".join(sorted(k.value for k in kinds))
 
 
 def extended_due(status: Status, current: datetime, new: datetime | None, now: datetime) -> datetime:

@@ -25,8 +25,9 @@ from dncgate.domain.case import (
     HistoryEntry,
     Stage,
     Status,
+    WorkdayDeadlines,
 )
-from dncgate.domain.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
+from dncgate.domain.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from dncgate.domain.money import Money
 from dncgate.domain.notices import NoticeKind
 from dncgate.sealing import NumberSealer
@@ -35,10 +36,12 @@ from dncgate.service.compensation_ports import (
     CallsToConsumer,
     Cases,
     CaseWrites,
+    Erasures,
     OperatorQueue,
     RegistryHistory,
     WorkdayCalendar,
 )
+from dncgate.service.erasure import ErasureDesk
 from dncgate.service.notices import Notifier
 from dncgate.service.owners import OwnerDesk, assign_new, restage, stage_filing
 from dncgate.service.paging import decode_token, encode_token, page_size
@@ -64,6 +67,8 @@ class ComplaintInput:
     request_id: str = ""
     # The consumer says a consent on file is not valid: a consented caller sends the case to a human.
     disputes_consent: bool = False
+    # A major dispute: major from its filing, a progress statement due in working days.
+    escalate: bool = False
 
 
 class CompensationService:
@@ -77,6 +82,7 @@ class CompensationService:
         payouts: PayoutDesk,
         queue: OperatorQueue,
         notifier: Notifier,
+        erasures: Erasures,
         *,
         amount: Money,
         deadlines: Deadlines,
@@ -85,6 +91,7 @@ class CompensationService:
         update_hours: int,
         region: str,
         zone: str,
+        workday_deadlines: WorkdayDeadlines,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.cases = cases_store
@@ -101,7 +108,11 @@ class CompensationService:
         self.zone = ZoneInfo(zone)
         self.clock = clock
         self.notifier = notifier
-        self.updates = UpdateDesk(cases_store, update_hours, self.now, self._text, notifier)
+        self.workday_deadlines = workday_deadlines
+        self.erasure = ErasureDesk(erasures, keyer, region, self.now)
+        self.updates = UpdateDesk(
+            cases_store, update_hours, self.now, self._text, notifier, calendar, workday_deadlines.major_progress
+        )
         self.owners = OwnerDesk(cases_store, queue, self.now, self._text)
 
     def now(self) -> datetime:
@@ -164,13 +175,14 @@ class CompensationService:
         calls = await self.evidence.calls_to(key, callers, window.after, window.before) if callers else []
         preferences = await self.journal.preference_changes(key)
         consents = await self.journal.consent_changes(key)
+        channel = req.channel or Channel.HOTLINE
         async with self.cases.transaction() as tx:
             seq = await tx.next_seq()
             draft = Case(
                 case_id=cases.case_id(now.astimezone(self.zone).date(), seq),
                 status=Status.RECEIVED,
                 consumer_masked=consumer.masked,
-                channel=req.channel or Channel.HOTLINE,
+                channel=channel,
                 description=description,
                 window=window,
                 findings=(),
@@ -179,6 +191,13 @@ class CompensationService:
                 first_response_due=self.deadlines.first_response_due(now),
                 resolution_due=self.deadlines.resolution_due(now),
                 assignee=filer_name,
+                regulator_reply_due=(
+                    self.calendar.add(now, self.workday_deadlines.regulator_reply)
+                    if channel is Channel.REGULATOR
+                    else None
+                ),
+                major_since=now if req.escalate else None,
+                progress_statement_due=self.updates.progress_statement_due(now) if req.escalate else None,
             )
             sealed = self.sealer.seal(consumer.e164, draft.case_id)
             if not await tx.insert_case(draft, seq, key, sealed, request_id):
@@ -264,6 +283,7 @@ class CompensationService:
                     f"via {draft.channel.value.lower()}: {len(findings)} caller numbers, calls in {window}"
                     + ("; she disputes the consent on file" if disputes_consent else ""),
                 ),
+                *self._deadline_entries(draft, actor),
                 HistoryEntry(
                     now, SYSTEM, status.value.lower(), f"{calls} calls on record; {cases.summary(findings, total)}"
                 ),
@@ -296,6 +316,19 @@ class CompensationService:
             tx, case, notices.verdict_id(case.case_id, review), NoticeKind.VERDICT, text, now, consumer
         )
 
+    @staticmethod
+    def _deadline_entries(draft: Case, actor: str) -> list[HistoryEntry]:
+        """The working-day deadlines a filing sets, each its own history entry."""
+        out = []
+        if draft.regulator_reply_due is not None:
+            note = f"reply to the regulator due {draft.regulator_reply_due.isoformat(timespec='seconds')}"
+            out.append(HistoryEntry(draft.created_at, SYSTEM, "regulator_reply_due", note))
+        if draft.progress_statement_due is not None:
+            due = draft.progress_statement_due.isoformat(timespec="seconds")
+            note = f"major at filing; progress statement due {due}"
+            out.append(HistoryEntry(draft.created_at, actor, "escalated", note))
+        return out
+
     async def _replay(self, request_id: str, key: bytes) -> Case | None:
         found = await self.cases.by_request_id(request_id)
         if found is None:
@@ -325,6 +358,7 @@ class CompensationService:
         assignee: str = "",
         stage: Stage | None = None,
         due_state: DueState | None = None,
+        regulator_reply_overdue_only: bool = False,
     ) -> tuple[list[Case], str]:
         """A page of cases, newest first; every filter given must hold (`due_state`: past that due time now)."""
         key = self.keyer.digest(self._consumer(consumer_number).e164) if consumer_number.strip() else None
@@ -346,6 +380,7 @@ class CompensationService:
             page_size(size),
             update_clock_before=now - timedelta(hours=self.updates.update_hours) if update_overdue_only else None,
             filters=filters,
+            regulator_reply_late_at=now if regulator_reply_overdue_only else None,
         )
         return found, encode_token("c", more)
 
@@ -443,6 +478,8 @@ class CompensationService:
         consumer: phone.PhoneNumber | None = None
         if decision is Status.VERIFIED:
             key, sealed = await tx.consumer_of(case.case_id)
+            if sealed is None:
+                raise FailedPrecondition("the consumer's number was erased (ForgetConsumer): no payout can be booked")
             consumer = phone.parse(self.sealer.unseal(sealed, case.case_id))
             disputed = [
                 i for i, f in enumerate(findings) if f.verdict is v.CallerVerdict.CONSENT_ON_FILE and f.call_ids

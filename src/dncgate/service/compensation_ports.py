@@ -4,8 +4,8 @@ Each is exactly what those use cases call; the PostgreSQL and Redis adapters sat
 are: `CaseWrites` and `Cases` by store/cases.py's `CaseWriter` and `CaseStore`, `CallsToConsumer`
 and `ViolationEvidence` by store/evidence.py's `CallEvidence`, `PayoutLedger` by store/ledger.py's
 `Ledger`, `RegistryHistory` by store/journal.py's `Journal`, `OperatorQueue` by store/operators.py's
-`OperatorStore`, `WorkdayCalendar` by calendars.py's
-`Workdays`. An outage raises `StoreUnavailable`.
+`OperatorStore`, `WorkdayCalendar` by calendars.py's `Workdays`, `Erasures` by store/erasure.py's
+`ErasureStore`. An outage raises `StoreUnavailable`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from dncgate.domain.case import (
     Status,
     Update,
 )
+from dncgate.domain.erasure import Erasure
 from dncgate.domain.money import Money
 from dncgate.domain.notices import Notice
 from dncgate.domain.registry import ConsentChange, PreferenceChange
@@ -57,7 +58,7 @@ class CaseWrites(Protocol):
 
     async def save_confirmation(self, case_id: str, confirmation: Confirmation) -> None: ...
 
-    async def consumer_of(self, case_id: str) -> tuple[bytes, bytes]: ...
+    async def consumer_of(self, case_id: str) -> tuple[bytes, bytes | None]: ...
 
     async def compensated(self, consumer_key: bytes, callers: Sequence[str]) -> dict[str, str]: ...
 
@@ -79,6 +80,8 @@ class CaseWrites(Protocol):
     async def add_history(self, case_id: str, entries: Sequence[HistoryEntry]) -> None: ...
 
     async def add_update(self, case_id: str, update: Update) -> None: ...
+
+    async def make_major(self, case_id: str, since: datetime, statement_due: datetime) -> None: ...
 
     async def set_status(self, case_id: str, status: Status, total: Money, at: datetime) -> None: ...
 
@@ -116,6 +119,7 @@ class Cases(CaseTransactions, Protocol):
         limit: int,
         update_clock_before: datetime | None = None,
         filters: CaseFilters | None = None,
+        regulator_reply_late_at: datetime | None = None,
     ) -> tuple[list[Case], int | None]: ...
 
 
@@ -175,3 +179,31 @@ class RegistryHistory(Protocol):
     async def preference_changes(self, key: bytes) -> list[PreferenceChange]: ...
 
     async def consent_changes(self, key: bytes) -> list[ConsentChange]: ...
+
+
+class ErasureWrites(Protocol):
+    """One erasure's writes, in a transaction allowed to rewrite masked text (`Erasures.transaction`)."""
+
+    async def lock_consumer(self, consumer_key: bytes) -> list[str]: ...
+
+    async def pending_payouts(self, case_ids: Sequence[str]) -> list[str]: ...
+
+    async def shred(self, consumer_key: bytes, case_ids: Sequence[str], masked: str) -> dict[str, int]: ...
+
+    async def record(
+        self,
+        request_id: str | None,
+        at: datetime,
+        actor: str,
+        consumer_key: bytes,
+        complaints: int,
+        payouts: int,
+        calls: int,
+        texts: int,
+    ) -> Erasure | None: ...
+
+    async def by_request_id(self, request_id: str) -> tuple[Erasure, bytes] | None: ...
+
+
+class Erasures(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[ErasureWrites]: ...

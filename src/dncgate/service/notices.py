@@ -75,6 +75,8 @@ class Notifier:
     async def _consumer(self, tx: CaseWrites, case_id: str, notification_id: str) -> phone.PhoneNumber | None:
         _, sealed = await tx.consumer_of(case_id)
         try:
+            if sealed is None:  # erased (ForgetConsumer): nowhere to send it
+                raise UnsealError("the consumer's number was erased")
             return phone.parse(self.sealer.unseal(sealed, case_id))
         except (UnsealError, ValueError):
             log.warning("notice_without_destination", notification_id=notification_id, case_id=case_id)

@@ -28,7 +28,8 @@ Conn = psycopg.AsyncConnection[Any]
 _CASE_COLS = (
     "case_id, status, consumer_masked, channel, description, occurred_after, occurred_before,"
     " total_minor, currency, created_at, first_response_due, resolution_due, stage, assignee, resolved,"
-    " satisfaction, remaining_issue"
+    " satisfaction, remaining_issue, regulator_reply_due, regulator_replied_at, major_since,"
+    " progress_statement_due, progress_statement_at"
 )
 PAYOUT_COLS = (
     "payout_id, case_id, consumer_masked, caller_e164, amount_minor, currency, status, created_at,"
@@ -112,6 +113,11 @@ async def load_cases(conn: Conn, where: str, params: Sequence[Any], suffix: str 
             timeline=tuple(timeline[r[0]]),
             assignee=r[13],
             confirmation=Confirmation(r[14], r[15], r[16]),
+            regulator_reply_due=r[17],
+            regulator_replied_at=r[18],
+            major_since=r[19],
+            progress_statement_due=r[20],
+            progress_statement_at=r[21],
         )
         for r in rows
     ]

@@ -47,6 +47,13 @@ _OPEN = "'RECEIVED', 'VERIFIED', 'PARTIALLY_VERIFIED', 'MANUAL_REVIEW', 'REOPENE
 OVERDUE = f"status IN ({_OPEN}) AND (resolution_due < %s OR (status = 'RECEIVED' AND first_response_due < %s))"
 
 
+# The column each deadline-meeting kind of update sets (once: the first such update).
+_MET_BY = {
+    UpdateKind.REGULATOR_REPLY: "regulator_replied_at",
+    UpdateKind.PROGRESS_STATEMENT: "progress_statement_at",
+}
+
+
 class CaseWriter:
     """The writes of one transaction on cases and the ledger (see CaseStore.transaction)."""
 
@@ -65,8 +72,9 @@ class CaseWriter:
         cur = await self.conn.execute(
             "INSERT INTO complaints (case_id, seq, consumer_key, consumer_masked, consumer_sealed, channel,"
             " description, occurred_after, occurred_before, status, total_minor, currency, created_at,"
-            " first_response_due, resolution_due, updated_at, request_id, assignee)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " first_response_due, resolution_due, updated_at, request_id, assignee, regulator_reply_due,"
+            " major_since, progress_statement_due)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (request_id) DO NOTHING RETURNING case_id",
             (
                 case.case_id,
@@ -87,6 +95,9 @@ class CaseWriter:
                 case.created_at,
                 request_id,
                 case.assignee,
+                case.regulator_reply_due,
+                case.major_since,
+                case.progress_statement_due,
             ),
         )
         return await cur.fetchone() is not None
@@ -252,6 +263,19 @@ class CaseWriter:
             await self.conn.execute(
                 "UPDATE complaints SET resolution_due = %s WHERE case_id = %s", (update.new_due, case_id)
             )
+        # The first reply / statement meets its deadline; later ones are kept as updates only.
+        met = _MET_BY.get(update.kind)
+        if met is not None:
+            await self.conn.execute(
+                f"UPDATE complaints SET {met} = COALESCE({met}, %s) WHERE case_id = %s", (update.at, case_id)
+            )
+
+    async def make_major(self, case_id: str, since: datetime, statement_due: datetime) -> None:
+        """Mark a case major from `since`, its progress statement due at `statement_due`."""
+        await self.conn.execute(
+            "UPDATE complaints SET major_since = %s, progress_statement_due = %s, updated_at = %s WHERE case_id = %s",
+            (since, statement_due, since, case_id),
+        )
 
     async def set_status(self, case_id: str, status: Status, total: Money, at: datetime) -> None:
         await self.conn.execute(
@@ -268,15 +292,15 @@ class CaseWriter:
             return None
         return (await load_cases(self.conn, "case_id = %s", (case_id,)))[0]
 
-    async def consumer_of(self, case_id: str) -> tuple[bytes, bytes]:
-        """The case's consumer key and sealed number (to book a payout after a review)."""
+    async def consumer_of(self, case_id: str) -> tuple[bytes, bytes | None]:
+        """The case's consumer key and sealed number (to book a payout after a review); None once erased."""
         row = await (
             await self.conn.execute(
                 "SELECT consumer_key, consumer_sealed FROM complaints WHERE case_id = %s", (case_id,)
             )
         ).fetchone()
         assert row is not None
-        return bytes(row[0]), bytes(row[1])
+        return bytes(row[0]), (bytes(row[1]) if row[1] is not None else None)
 
     async def lock_payout(self, payout_id: str) -> Payout | None:
         cur = await self.conn.execute(
@@ -365,11 +389,13 @@ class CaseStore:
         limit: int,
         update_clock_before: datetime | None = None,
         filters: CaseFilters | None = None,
+        regulator_reply_late_at: datetime | None = None,
     ) -> tuple[list[Case], int | None]:
         """Newest first; returns the page and the seq to continue before (None when this was the last page).
 
         `update_clock_before`: only cases not CLOSED whose last visible update (or filing) is older than
-        it (now - DNCGATE_UPDATE_HOURS: the cases whose next update is overdue)."""
+        it (now - DNCGATE_UPDATE_HOURS: the cases whose next update is overdue). `regulator_reply_late_at`:
+        only regulator cases not replied to whose reply was due before it."""
         where: list[str] = ["TRUE"]
         params: list[Any] = []
         if consumer_key is not None:
@@ -399,6 +425,9 @@ class CaseStore:
             if filters.resolution_overdue_at is not None:
                 where.append(f"status IN ({_OPEN}) AND resolution_due < %s")
                 params.append(filters.resolution_overdue_at)
+        if regulator_reply_late_at is not None:
+            where.append("regulator_replied_at IS NULL AND regulator_reply_due < %s")
+            params.append(regulator_reply_late_at)
         if before_seq is not None:
             where.append("seq < %s")
             params.append(before_seq)

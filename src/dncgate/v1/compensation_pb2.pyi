@@ -68,6 +68,8 @@ class UpdateKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     UPDATE_KIND_UNSPECIFIED: _ClassVar[UpdateKind]
     UPDATE_KIND_PROGRESS: _ClassVar[UpdateKind]
     UPDATE_KIND_EXTENSION: _ClassVar[UpdateKind]
+    UPDATE_KIND_REGULATOR_REPLY: _ClassVar[UpdateKind]
+    UPDATE_KIND_PROGRESS_STATEMENT: _ClassVar[UpdateKind]
 
 class NotificationKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -115,6 +117,8 @@ PAYOUT_STATUS_PAID: PayoutStatus
 UPDATE_KIND_UNSPECIFIED: UpdateKind
 UPDATE_KIND_PROGRESS: UpdateKind
 UPDATE_KIND_EXTENSION: UpdateKind
+UPDATE_KIND_REGULATOR_REPLY: UpdateKind
+UPDATE_KIND_PROGRESS_STATEMENT: UpdateKind
 NOTIFICATION_KIND_UNSPECIFIED: NotificationKind
 NOTIFICATION_KIND_ACCEPTED: NotificationKind
 NOTIFICATION_KIND_UPDATE: NotificationKind
@@ -124,7 +128,7 @@ NOTIFICATION_KIND_EXTENSION: NotificationKind
 NOTIFICATION_KIND_REVISIT: NotificationKind
 
 class FileComplaintRequest(_message.Message):
-    __slots__ = ("consumer_number", "caller_numbers", "occurred_after", "occurred_before", "channel", "description", "request_id", "disputes_consent")
+    __slots__ = ("consumer_number", "caller_numbers", "occurred_after", "occurred_before", "channel", "description", "request_id", "disputes_consent", "escalate")
     CONSUMER_NUMBER_FIELD_NUMBER: _ClassVar[int]
     CALLER_NUMBERS_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AFTER_FIELD_NUMBER: _ClassVar[int]
@@ -133,6 +137,7 @@ class FileComplaintRequest(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     DISPUTES_CONSENT_FIELD_NUMBER: _ClassVar[int]
+    ESCALATE_FIELD_NUMBER: _ClassVar[int]
     consumer_number: str
     caller_numbers: _containers.RepeatedScalarFieldContainer[str]
     occurred_after: _timestamp_pb2.Timestamp
@@ -141,7 +146,8 @@ class FileComplaintRequest(_message.Message):
     description: str
     request_id: str
     disputes_consent: bool
-    def __init__(self, consumer_number: _Optional[str] = ..., caller_numbers: _Optional[_Iterable[str]] = ..., occurred_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., channel: _Optional[_Union[Channel, str]] = ..., description: _Optional[str] = ..., request_id: _Optional[str] = ..., disputes_consent: _Optional[bool] = ...) -> None: ...
+    escalate: bool
+    def __init__(self, consumer_number: _Optional[str] = ..., caller_numbers: _Optional[_Iterable[str]] = ..., occurred_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., channel: _Optional[_Union[Channel, str]] = ..., description: _Optional[str] = ..., request_id: _Optional[str] = ..., disputes_consent: _Optional[bool] = ..., escalate: _Optional[bool] = ...) -> None: ...
 
 class Finding(_message.Message):
     __slots__ = ("caller_number", "verdict", "call_ids", "payout_id", "amount", "consent_evidence", "compensated_by_case_id")
@@ -192,7 +198,7 @@ class ComplaintUpdate(_message.Message):
     def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., author: _Optional[str] = ..., text: _Optional[str] = ..., visible_to_consumer: _Optional[bool] = ..., kind: _Optional[_Union[UpdateKind, str]] = ..., previous_resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., new_resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Complaint(_message.Message):
-    __slots__ = ("case_id", "status", "findings", "total_compensation", "consumer_number_masked", "created_at", "first_response_due", "resolution_due", "history", "channel", "description", "occurred_after", "occurred_before", "updates", "next_update_due", "update_overdue", "stage", "timeline", "assignee", "satisfaction", "resolved", "remaining_issue")
+    __slots__ = ("case_id", "status", "findings", "total_compensation", "consumer_number_masked", "created_at", "first_response_due", "resolution_due", "history", "channel", "description", "occurred_after", "occurred_before", "updates", "next_update_due", "update_overdue", "stage", "timeline", "assignee", "satisfaction", "resolved", "remaining_issue", "regulator_reply_due", "regulator_replied_at", "regulator_reply_overdue", "major", "progress_statement_due", "progress_statement_overdue", "progress_statement_at")
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     FINDINGS_FIELD_NUMBER: _ClassVar[int]
@@ -215,6 +221,13 @@ class Complaint(_message.Message):
     SATISFACTION_FIELD_NUMBER: _ClassVar[int]
     RESOLVED_FIELD_NUMBER: _ClassVar[int]
     REMAINING_ISSUE_FIELD_NUMBER: _ClassVar[int]
+    REGULATOR_REPLY_DUE_FIELD_NUMBER: _ClassVar[int]
+    REGULATOR_REPLIED_AT_FIELD_NUMBER: _ClassVar[int]
+    REGULATOR_REPLY_OVERDUE_FIELD_NUMBER: _ClassVar[int]
+    MAJOR_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_STATEMENT_DUE_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_STATEMENT_OVERDUE_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_STATEMENT_AT_FIELD_NUMBER: _ClassVar[int]
     case_id: str
     status: ComplaintStatus
     findings: _containers.RepeatedCompositeFieldContainer[Finding]
@@ -237,7 +250,14 @@ class Complaint(_message.Message):
     satisfaction: int
     resolved: bool
     remaining_issue: str
-    def __init__(self, case_id: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., total_compensation: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., consumer_number_masked: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_response_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., channel: _Optional[_Union[Channel, str]] = ..., description: _Optional[str] = ..., occurred_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updates: _Optional[_Iterable[_Union[ComplaintUpdate, _Mapping]]] = ..., next_update_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_overdue: _Optional[bool] = ..., stage: _Optional[_Union[Stage, str]] = ..., timeline: _Optional[_Iterable[_Union[StageEntry, _Mapping]]] = ..., assignee: _Optional[str] = ..., satisfaction: _Optional[int] = ..., resolved: _Optional[bool] = ..., remaining_issue: _Optional[str] = ...) -> None: ...
+    regulator_reply_due: _timestamp_pb2.Timestamp
+    regulator_replied_at: _timestamp_pb2.Timestamp
+    regulator_reply_overdue: bool
+    major: bool
+    progress_statement_due: _timestamp_pb2.Timestamp
+    progress_statement_overdue: bool
+    progress_statement_at: _timestamp_pb2.Timestamp
+    def __init__(self, case_id: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., total_compensation: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., consumer_number_masked: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_response_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., channel: _Optional[_Union[Channel, str]] = ..., description: _Optional[str] = ..., occurred_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updates: _Optional[_Iterable[_Union[ComplaintUpdate, _Mapping]]] = ..., next_update_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_overdue: _Optional[bool] = ..., stage: _Optional[_Union[Stage, str]] = ..., timeline: _Optional[_Iterable[_Union[StageEntry, _Mapping]]] = ..., assignee: _Optional[str] = ..., satisfaction: _Optional[int] = ..., resolved: _Optional[bool] = ..., remaining_issue: _Optional[str] = ..., regulator_reply_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., regulator_replied_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., regulator_reply_overdue: _Optional[bool] = ..., major: _Optional[bool] = ..., progress_statement_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., progress_statement_overdue: _Optional[bool] = ..., progress_statement_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class StageEntry(_message.Message):
     __slots__ = ("stage", "at", "actor")
@@ -256,7 +276,7 @@ class GetComplaintRequest(_message.Message):
     def __init__(self, case_id: _Optional[str] = ...) -> None: ...
 
 class ListComplaintsRequest(_message.Message):
-    __slots__ = ("consumer_number", "status", "overdue_only", "page_size", "page_token", "update_overdue_only", "assignee", "stage", "due_state")
+    __slots__ = ("consumer_number", "status", "overdue_only", "page_size", "page_token", "update_overdue_only", "assignee", "stage", "due_state", "regulator_reply_overdue_only")
     CONSUMER_NUMBER_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     OVERDUE_ONLY_FIELD_NUMBER: _ClassVar[int]
@@ -266,6 +286,7 @@ class ListComplaintsRequest(_message.Message):
     ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
     STAGE_FIELD_NUMBER: _ClassVar[int]
     DUE_STATE_FIELD_NUMBER: _ClassVar[int]
+    REGULATOR_REPLY_OVERDUE_ONLY_FIELD_NUMBER: _ClassVar[int]
     consumer_number: str
     status: ComplaintStatus
     overdue_only: bool
@@ -275,7 +296,8 @@ class ListComplaintsRequest(_message.Message):
     assignee: str
     stage: Stage
     due_state: DueState
-    def __init__(self, consumer_number: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., overdue_only: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., update_overdue_only: _Optional[bool] = ..., assignee: _Optional[str] = ..., stage: _Optional[_Union[Stage, str]] = ..., due_state: _Optional[_Union[DueState, str]] = ...) -> None: ...
+    regulator_reply_overdue_only: bool
+    def __init__(self, consumer_number: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., overdue_only: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., update_overdue_only: _Optional[bool] = ..., assignee: _Optional[str] = ..., stage: _Optional[_Union[Stage, str]] = ..., due_state: _Optional[_Union[DueState, str]] = ..., regulator_reply_overdue_only: _Optional[bool] = ...) -> None: ...
 
 class ListComplaintsResponse(_message.Message):
     __slots__ = ("complaints", "next_page_token")
@@ -352,16 +374,52 @@ class ReviewComplaintRequest(_message.Message):
     def __init__(self, case_id: _Optional[str] = ..., decision: _Optional[_Union[ComplaintStatus, str]] = ..., note: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class AddComplaintUpdateRequest(_message.Message):
-    __slots__ = ("case_id", "text", "visible_to_consumer", "request_id")
+    __slots__ = ("case_id", "text", "visible_to_consumer", "request_id", "kind")
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     VISIBLE_TO_CONSUMER_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
     case_id: str
     text: str
     visible_to_consumer: bool
     request_id: str
-    def __init__(self, case_id: _Optional[str] = ..., text: _Optional[str] = ..., visible_to_consumer: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+    kind: UpdateKind
+    def __init__(self, case_id: _Optional[str] = ..., text: _Optional[str] = ..., visible_to_consumer: _Optional[bool] = ..., request_id: _Optional[str] = ..., kind: _Optional[_Union[UpdateKind, str]] = ...) -> None: ...
+
+class EscalateComplaintRequest(_message.Message):
+    __slots__ = ("case_id", "reason", "request_id")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    reason: str
+    request_id: str
+    def __init__(self, case_id: _Optional[str] = ..., reason: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ForgetConsumerRequest(_message.Message):
+    __slots__ = ("consumer_number", "request_id")
+    CONSUMER_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    consumer_number: str
+    request_id: str
+    def __init__(self, consumer_number: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ForgetConsumerResponse(_message.Message):
+    __slots__ = ("erasure_id", "erased_at", "complaints_erased", "payouts_erased", "texts_rewritten", "calls_masked")
+    ERASURE_ID_FIELD_NUMBER: _ClassVar[int]
+    ERASED_AT_FIELD_NUMBER: _ClassVar[int]
+    COMPLAINTS_ERASED_FIELD_NUMBER: _ClassVar[int]
+    PAYOUTS_ERASED_FIELD_NUMBER: _ClassVar[int]
+    TEXTS_REWRITTEN_FIELD_NUMBER: _ClassVar[int]
+    CALLS_MASKED_FIELD_NUMBER: _ClassVar[int]
+    erasure_id: str
+    erased_at: _timestamp_pb2.Timestamp
+    complaints_erased: int
+    payouts_erased: int
+    texts_rewritten: int
+    calls_masked: int
+    def __init__(self, erasure_id: _Optional[str] = ..., erased_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complaints_erased: _Optional[int] = ..., payouts_erased: _Optional[int] = ..., texts_rewritten: _Optional[int] = ..., calls_masked: _Optional[int] = ...) -> None: ...
 
 class ExtendComplaintRequest(_message.Message):
     __slots__ = ("case_id", "reason", "new_resolution_due", "request_id")

@@ -104,6 +104,16 @@ class CompensationStub:
                 request_serializer=dncgate_dot_v1_dot_compensation__pb2.ListNotificationsRequest.SerializeToString,
                 response_deserializer=dncgate_dot_v1_dot_compensation__pb2.ListNotificationsResponse.FromString,
                 _registered_method=True)
+        self.EscalateComplaint = channel.unary_unary(
+                '/dncgate.v1.Compensation/EscalateComplaint',
+                request_serializer=dncgate_dot_v1_dot_compensation__pb2.EscalateComplaintRequest.SerializeToString,
+                response_deserializer=dncgate_dot_v1_dot_compensation__pb2.Complaint.FromString,
+                _registered_method=True)
+        self.ForgetConsumer = channel.unary_unary(
+                '/dncgate.v1.Compensation/ForgetConsumer',
+                request_serializer=dncgate_dot_v1_dot_compensation__pb2.ForgetConsumerRequest.SerializeToString,
+                response_deserializer=dncgate_dot_v1_dot_compensation__pb2.ForgetConsumerResponse.FromString,
+                _registered_method=True)
 
 
 class CompensationServicer:
@@ -199,6 +209,23 @@ class CompensationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EscalateComplaint(self, request, context):
+        """Mark an open case major: a progress statement is then due in DNCGATE_MAJOR_PROGRESS_WORKDAYS
+        working days (China's calendar). Recorded in the history with the principal and the reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ForgetConsumer(self, request, context):
+        """A consumer's deletion request (admin only): destroys the sealed number of her cases and paid
+        payouts and her masked number in their text; keeps the keyed hashes (her do-not-disturb entry
+        keeps working). FAILED_PRECONDITION naming the payouts while one is still PENDING.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CompensationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -271,6 +298,16 @@ def add_CompensationServicer_to_server(servicer, server):
                     servicer.ListNotifications,
                     request_deserializer=dncgate_dot_v1_dot_compensation__pb2.ListNotificationsRequest.FromString,
                     response_serializer=dncgate_dot_v1_dot_compensation__pb2.ListNotificationsResponse.SerializeToString,
+            ),
+            'EscalateComplaint': grpc.unary_unary_rpc_method_handler(
+                    servicer.EscalateComplaint,
+                    request_deserializer=dncgate_dot_v1_dot_compensation__pb2.EscalateComplaintRequest.FromString,
+                    response_serializer=dncgate_dot_v1_dot_compensation__pb2.Complaint.SerializeToString,
+            ),
+            'ForgetConsumer': grpc.unary_unary_rpc_method_handler(
+                    servicer.ForgetConsumer,
+                    request_deserializer=dncgate_dot_v1_dot_compensation__pb2.ForgetConsumerRequest.FromString,
+                    response_serializer=dncgate_dot_v1_dot_compensation__pb2.ForgetConsumerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -651,6 +688,60 @@ class Compensation:
             '/dncgate.v1.Compensation/ListNotifications',
             dncgate_dot_v1_dot_compensation__pb2.ListNotificationsRequest.SerializeToString,
             dncgate_dot_v1_dot_compensation__pb2.ListNotificationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EscalateComplaint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dncgate.v1.Compensation/EscalateComplaint',
+            dncgate_dot_v1_dot_compensation__pb2.EscalateComplaintRequest.SerializeToString,
+            dncgate_dot_v1_dot_compensation__pb2.Complaint.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ForgetConsumer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dncgate.v1.Compensation/ForgetConsumer',
+            dncgate_dot_v1_dot_compensation__pb2.ForgetConsumerRequest.SerializeToString,
+            dncgate_dot_v1_dot_compensation__pb2.ForgetConsumerResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,6 +25,8 @@ CREATE INDEX notifications_undelivered ON notifications (seq) WHERE delivered_at
 
 -- A notice is never deleted, and what it says never changes: only the delivery bookkeeping
 -- (delivered_at, attempts, last_error, next_attempt_at) moves, and the sealed destination may be erased.
+-- A consumer's erasure (its transaction sets `dncgate.erasure` to 'on', see migration 0011) may also
+-- rewrite her mask in the text and the masked destination.
 CREATE FUNCTION notifications_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
@@ -32,7 +34,8 @@ BEGIN
     END IF;
     IF NEW.notification_id IS DISTINCT FROM OLD.notification_id OR NEW.seq IS DISTINCT FROM OLD.seq
        OR NEW.case_id IS DISTINCT FROM OLD.case_id OR NEW.kind IS DISTINCT FROM OLD.kind
-       OR NEW.text IS DISTINCT FROM OLD.text OR NEW.destination_masked IS DISTINCT FROM OLD.destination_masked
+       OR ((NEW.text IS DISTINCT FROM OLD.text OR NEW.destination_masked IS DISTINCT FROM OLD.destination_masked)
+           AND current_setting('dncgate.erasure', true) IS DISTINCT FROM 'on')
        OR NEW.created_at IS DISTINCT FROM OLD.created_at
        OR (NEW.destination_sealed IS NOT NULL AND NEW.destination_sealed IS DISTINCT FROM OLD.destination_sealed)
        OR (OLD.delivered_at IS NOT NULL AND NEW.delivered_at IS DISTINCT FROM OLD.delivered_at) THEN
