@@ -27,6 +27,7 @@ from dncgate.service.checks import CheckSettings
 from dncgate.service.compensation import CompensationService
 from dncgate.service.compensation_ports import WorkdayCalendar
 from dncgate.service.gateway import Gateway
+from dncgate.service.lookup import LOOKUP, StatusLookup
 from dncgate.service.outcome import OutcomeService
 from dncgate.service.payouts import PayoutDesk
 from dncgate.service.quotas import SCRUB, STREAMS, Quotas
@@ -114,12 +115,20 @@ def build_compensation(
         update_hours=settings.update_hours,
         region=settings.default_region,
         zone=settings.default_timezone,
+        lookup=StatusLookup(
+            cases,
+            RedisQuotas(client),
+            keyer,
+            per_minute=settings.status_lookups_per_minute,
+            region=settings.default_region,
+            refused=lambda quota: metrics.QUOTA_REFUSALS.labels(quota).inc(),
+        ),
     )
 
 
 def build_quotas(settings: Settings, client: aioredis.Redis) -> Quotas:
     """CallGate's per-token quotas over Redis; each refusal counted in `dncgate_quota_refusals_total`."""
-    for quota in (SCRUB, STREAMS):  # shown at 0 from the start
+    for quota in (SCRUB, STREAMS, LOOKUP):  # shown at 0 from the start
         metrics.QUOTA_REFUSALS.labels(quota)
     return Quotas(
         RedisQuotas(client),

@@ -68,6 +68,7 @@ class Settings:
     first_response_hours: int = 24
     resolution_hours: int = 72
     update_hours: int = 24
+    status_lookups_per_minute: int = 10
     payout_due_workdays: int = 5
     holidays_file: Path | None = None  # the operator's holiday schedule (calendars.py), over chinese-calendar's
     payout_key: bytes | None = None

@@ -25,6 +25,7 @@ def _bind(**kw: Any) -> None:
 class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
     def __init__(self, service: CompensationService) -> None:
         self.service = service
+        self.lookup = service.lookup
         self.payouts = service.payouts
         self.updates = service.updates
 
@@ -116,6 +117,11 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
         )
         _bind(case_id=case.case_id, request_id=request.request_id)
         return self._complaint(case)
+
+    async def GetComplaintStatus(self, request: pb.GetComplaintStatusRequest, context: Ctx) -> pb.CaseProgress:
+        found = await self.lookup.status(request.case_id, request.consumer_number)
+        _bind(case_id=found.case.case_id)
+        return cc.case_progress(found.case, found.payouts, self.updates.next_update_due(found.case))
 
     async def ListPayouts(self, request: pb.ListPayoutsRequest, context: Ctx) -> pb.ListPayoutsResponse:
         found, token = await self.payouts.list_payouts(

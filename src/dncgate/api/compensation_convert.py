@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from google.type import money_pb2
 
 from dncgate.api.convert import ts
-from dncgate.domain.case import Case, Channel, Payout, PayoutStatus, Status, Update, UpdateKind, update_overdue
+from dncgate.domain.case import (
+    Case,
+    Channel,
+    Payout,
+    PayoutStatus,
+    Status,
+    Update,
+    UpdateKind,
+    consumer_updates,
+    update_overdue,
+)
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.money import Money
 from dncgate.domain.reports import CurrencyTotals, FundSummary, ViolationReport
@@ -101,6 +112,38 @@ def complaint(c: Case, next_update_due: datetime | None, now: datetime) -> pb.Co
         updates=[update(u) for u in c.updates],
         next_update_due=ts(next_update_due),
         update_overdue=update_overdue(next_update_due, now),
+    )
+
+
+def case_progress(c: Case, payouts: Sequence[Payout], next_update_due: datetime | None) -> pb.CaseProgress:
+    """What the consumer is shown: visible updates without their authors, verdicts without call ids."""
+    return pb.CaseProgress(
+        case_id=c.case_id,
+        status=_STATUS_TO_PB[c.status],
+        consumer_number_masked=c.consumer_masked,
+        created_at=ts(c.created_at),
+        first_response_due=ts(c.first_response_due),
+        resolution_due=ts(c.resolution_due),
+        next_update_due=ts(next_update_due),
+        updates=[
+            pb.ConsumerUpdate(at=ts(u.at), text=u.text, kind=_KIND_TO_PB[u.kind], new_resolution_due=ts(u.new_due))
+            for u in consumer_updates(c)
+        ],
+        total_compensation=money(c.total),
+        callers=[
+            pb.CallerOutcome(caller_number=f.caller_number, verdict=_VERDICT_TO_PB[f.verdict], amount=money(f.amount))
+            for f in c.findings
+        ],
+        payouts=[
+            pb.PayoutProgress(
+                caller_number=p.caller_e164,
+                amount=money(p.amount),
+                status=_PAYOUT_TO_PB[p.status],
+                due_at=ts(p.due_at),
+                paid_at=ts(p.paid_at),
+            )
+            for p in payouts
+        ],
     )
 
 

@@ -152,6 +152,8 @@ FIELDS: dict[str, Kind] = {
     "ExtendComplaintRequest.case_id": ID,
     "ExtendComplaintRequest.reason": TEXT,
     "ExtendComplaintRequest.request_id": ID,
+    "GetComplaintStatusRequest.case_id": ID,
+    "GetComplaintStatusRequest.consumer_number": NUMBER,
     "ListPayoutsRequest.page_token": ID,
     "MarkPayoutPaidRequest.payout_id": ID,
     "MarkPayoutPaidRequest.payment_reference": REFERENCE,

@@ -20,6 +20,7 @@ from dncgate.domain.money import Money
 from dncgate.sealing import NumberSealer
 from dncgate.service.checks import MAX_NUMBER_LENGTH
 from dncgate.service.compensation_ports import CallsToConsumer, Cases, CaseWrites, RegistryHistory, WorkdayCalendar
+from dncgate.service.lookup import StatusLookup
 from dncgate.service.paging import decode_token, encode_token, page_size
 from dncgate.service.payouts import PayoutDesk
 from dncgate.service.redact import redact
@@ -62,6 +63,7 @@ class CompensationService:
         update_hours: int,
         region: str,
         zone: str,
+        lookup: StatusLookup,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.cases = cases_store
@@ -78,6 +80,7 @@ class CompensationService:
         self.zone = ZoneInfo(zone)
         self.clock = clock
         self.updates = UpdateDesk(cases_store, update_hours, self.now, self._text)
+        self.lookup = lookup
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
