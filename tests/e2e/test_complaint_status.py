@@ -15,6 +15,7 @@ from grpc_status import rpc_status
 from tests.conftest import start_server
 from tests.e2e.compensation_support import A, B, C, V, file, hotline, story_calls
 from tests.e2e.conftest import CONSUMER
+from tests.e2e.test_hotline_cli import cli
 
 pytestmark = pytest.mark.e2e
 
@@ -118,3 +119,18 @@ async def test_the_consumer_role_may_call_this_rpc_only(server: Any, desk: Any) 
     app, _ = await desk("consumer app", "consumer")
     err = await _refused(app.GetComplaint, V.GetComplaintRequest(case_id="DNC-20000101-000001"))
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_the_lookup_from_the_command_line(server: Any) -> None:
+    """`complaint status CASE NUMBER` shows her view; a wrong number fails exactly as an unknown case."""
+    await story_calls(server)
+    case = await file(server, A, C)
+    shown = await cli(server, "complaint", "status", case.case_id, "13800138000")
+    assert shown.returncode == 0, shown.stderr
+    assert case.case_id in shown.stdout and "100.00 CNY" in shown.stdout and "NO_MATCHING_CALL" in shown.stdout
+    assert "13800138000" not in shown.stdout and "PENDING" in shown.stdout
+    wrong = await cli(server, "complaint", "status", case.case_id, "13900139000")
+    unknown = await cli(server, "complaint", "status", "DNC-20000101-999999", "13800138000")
+    assert wrong.returncode == unknown.returncode != 0
+    said = [(r.stdout + r.stderr).replace(case.case_id, "X").replace("DNC-20000101-999999", "X") for r in (wrong, unknown)]
+    assert said[0] == said[1] and "NOT_FOUND: no case with this case number and phone number" in said[0]
