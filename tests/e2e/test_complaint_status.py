@@ -132,5 +132,7 @@ async def test_the_lookup_from_the_command_line(server: Any) -> None:
     wrong = await cli(server, "complaint", "status", case.case_id, "13900139000")
     unknown = await cli(server, "complaint", "status", "DNC-20000101-999999", "13800138000")
     assert wrong.returncode == unknown.returncode != 0
-    said = [(r.stdout + r.stderr).replace(case.case_id, "X").replace("DNC-20000101-999999", "X") for r in (wrong, unknown)]
+    said = [
+        (r.stdout + r.stderr).replace(case.case_id, "X").replace("DNC-20000101-999999", "X") for r in (wrong, unknown)
+    ]
     assert said[0] == said[1] and "NOT_FOUND: no case with this case number and phone number" in said[0]
