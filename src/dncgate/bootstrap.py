@@ -27,6 +27,7 @@ from dncgate.service.checks import CheckSettings
 from dncgate.service.compensation import CompensationService
 from dncgate.service.compensation_ports import WorkdayCalendar
 from dncgate.service.gateway import Gateway
+from dncgate.service.lookup import LOOKUP, StatusLookup
 from dncgate.service.notice_ports import NotificationSender
 from dncgate.service.notices import NoticeDesk, NoticeLoop, Notifier
 from dncgate.service.outcome import OutcomeService
@@ -149,12 +150,20 @@ def build_compensation(
         region=settings.default_region,
         zone=settings.default_timezone,
         workday_deadlines=WorkdayDeadlines(settings.regulator_reply_workdays, settings.major_progress_workdays),
+        lookup=StatusLookup(
+            cases,
+            RedisQuotas(client),
+            keyer,
+            per_minute=settings.status_lookups_per_minute,
+            region=settings.default_region,
+            refused=lambda quota: metrics.QUOTA_REFUSALS.labels(quota).inc(),
+        ),
     )
 
 
 def build_quotas(settings: Settings, client: aioredis.Redis) -> Quotas:
     """CallGate's per-token quotas over Redis; each refusal counted in `dncgate_quota_refusals_total`."""
-    for quota in (SCRUB, STREAMS):  # shown at 0 from the start
+    for quota in (SCRUB, STREAMS, LOOKUP):  # shown at 0 from the start
         metrics.QUOTA_REFUSALS.labels(quota)
     return Quotas(
         RedisQuotas(client),

@@ -281,6 +281,13 @@ VARIABLES: tuple[Variable, ...] = (
         "it is CLOSED; past it, the case is `update_overdue`",
     ),
     Variable(
+        "DNCGATE_STATUS_LOOKUPS_PER_MINUTE",
+        "status_lookups_per_minute",
+        Integer(0, 100_000),
+        "most `GetComplaintStatus` lookups of one case id in any sliding minute, over every replica (a "
+        "consumer's own lookup: it holds back guessing her number); past it: `RESOURCE_EXHAUSTED`; `0`: off",
+    ),
+    Variable(
         "DNCGATE_PAYOUT_DUE_WORKDAYS",
         "payout_due_workdays",
         Integer(0, 60),

@@ -27,6 +27,7 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
     def __init__(self, service: CompensationService, notices: NoticeDesk) -> None:
         self.service = service
         self.notices = notices
+        self.lookup = service.lookup
         self.payouts = service.payouts
         self.updates = service.updates
 
@@ -146,6 +147,11 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
             may_set_others=bool(principal.roles & OVERRIDE_ROLES),
         )
         return cc.operator(row)
+
+    async def GetComplaintStatus(self, request: pb.GetComplaintStatusRequest, context: Ctx) -> pb.CaseProgress:
+        found = await self.lookup.status(request.case_id, request.consumer_number)
+        _bind(case_id=found.case.case_id)
+        return cc.case_progress(found.case, found.payouts, self.updates.next_update_due(found.case))
 
     async def ListPayouts(self, request: pb.ListPayoutsRequest, context: Ctx) -> pb.ListPayoutsResponse:
         found, token = await self.payouts.list_payouts(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from dncgate.domain.case import (
     Status,
     Update,
     UpdateKind,
+    consumer_updates,
     update_overdue,
 )
 from dncgate.domain.erasure import Erasure
@@ -183,6 +185,41 @@ def complaint(c: Case, next_update_due: datetime | None, now: datetime) -> pb.Co
         progress_statement_due=ts(c.progress_statement_due),
         progress_statement_overdue=c.progress_statement_overdue(now),
         progress_statement_at=ts(c.progress_statement_at),
+    )
+
+
+def case_progress(c: Case, payouts: Sequence[Payout], next_update_due: datetime | None) -> pb.CaseProgress:
+    """What the consumer is shown: visible updates without their authors, verdicts without call ids."""
+    return pb.CaseProgress(
+        case_id=c.case_id,
+        status=_STATUS_TO_PB[c.status],
+        stage=_STAGE_TO_PB[c.stage],
+        timeline=[pb.StageEntry(stage=_STAGE_TO_PB[e.stage], at=ts(e.at)) for e in c.timeline],
+        assignee=c.assignee,
+        consumer_number_masked=c.consumer_masked,
+        created_at=ts(c.created_at),
+        first_response_due=ts(c.first_response_due),
+        resolution_due=ts(c.resolution_due),
+        next_update_due=ts(next_update_due),
+        updates=[
+            pb.ConsumerUpdate(at=ts(u.at), text=u.text, kind=_KIND_TO_PB[u.kind], new_resolution_due=ts(u.new_due))
+            for u in consumer_updates(c)
+        ],
+        total_compensation=money(c.total),
+        callers=[
+            pb.CallerOutcome(caller_number=f.caller_number, verdict=_VERDICT_TO_PB[f.verdict], amount=money(f.amount))
+            for f in c.findings
+        ],
+        payouts=[
+            pb.PayoutProgress(
+                caller_number=p.caller_e164,
+                amount=money(p.amount),
+                status=_PAYOUT_TO_PB[p.status],
+                due_at=ts(p.due_at),
+                paid_at=ts(p.paid_at),
+            )
+            for p in payouts
+        ],
     )
 
 

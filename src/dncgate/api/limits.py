@@ -164,6 +164,8 @@ FIELDS: dict[str, Kind] = {
     "EscalateComplaintRequest.request_id": ID,
     "ForgetConsumerRequest.consumer_number": NUMBER,
     "ForgetConsumerRequest.request_id": ID,
+    "GetComplaintStatusRequest.case_id": ID,
+    "GetComplaintStatusRequest.consumer_number": NUMBER,
     "ListPayoutsRequest.page_token": ID,
     "ListNotificationsRequest.case_id": ID,
     "ListNotificationsRequest.page_token": ID,

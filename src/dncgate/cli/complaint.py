@@ -293,8 +293,49 @@ def cmd_assign(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     return 0
 
 
+def cmd_status(ns: argparse.Namespace, channel: grpc.Channel) -> int:
+    """What the consumer sees of her case (GetComplaintStatus): the case number and her number in."""
+    req = pb.GetComplaintStatusRequest(case_id=ns.case_id, consumer_number=ns.consumer)
+    p = compensation_pb2_grpc.CompensationStub(channel).GetComplaintStatus(req, timeout=ns.timeout)
+    kv(
+        [
+            ("case", f"[bold]{p.case_id}[/bold]"),
+            ("status", _status(p.status)),
+            ("consumer", p.consumer_number_masked),
+            ("filed", fmt_ts(p.created_at)),
+            ("first response due", fmt_ts(p.first_response_due)),
+            ("resolution due", fmt_ts(p.resolution_due)),
+            ("next update due", fmt_ts(p.next_update_due) if p.HasField("next_update_due") else "- (closed)"),
+            ("owed", f"[bold]{money(p.total_compensation)}[/bold]"),
+        ]
+    )
+    callers = Table(title="numbers she named")
+    for col in ("caller", "verdict", "amount"):
+        callers.add_column(col)
+    for c in p.callers:
+        callers.add_row(c.caller_number, _verdict(c.verdict), money(c.amount))
+    console.print(callers)
+    if p.payouts:
+        paid = Table(title="payouts")
+        for col in ("caller", "amount", "status", "due", "paid"):
+            paid.add_column(col)
+        for o in p.payouts:
+            status = enum_name(pb.PayoutStatus, o.status, "PAYOUT_STATUS_")
+            paid.add_row(o.caller_number, money(o.amount), status, fmt_ts(o.due_at), fmt_ts(o.paid_at))
+        console.print(paid)
+    if p.updates:
+        updates = Table(title="updates")
+        for col in ("at", "update"):
+            updates.add_column(col)
+        for u in p.updates:
+            moved = u.kind == pb.UPDATE_KIND_EXTENSION
+            updates.add_row(fmt_ts(u.at), u.text + (f" (now due {fmt_ts(u.new_resolution_due)})" if moved else ""))
+        console.print(updates)
+    return 0
+
+
 def add_commands(sub: Subparsers) -> None:
-    """Register `complaint file|show|list|confirm|review|update|extend|assign|escalate|forget` under `dncgate`."""
+    """Register `complaint file|show|list|confirm|review|update|extend|assign|escalate|forget|status`."""
     status = enum_arg(pb.ComplaintStatus, "COMPLAINT_STATUS_")
     com = sub.add_parser("complaint", help="the complaint hotline").add_subparsers(dest="sub", required=True)
     p = com.add_parser("file", help="file a complaint and get the verdict per caller number at once")
@@ -412,3 +453,7 @@ def add_commands(sub: Subparsers) -> None:
     p.add_argument("consumer", help="the consumer's number")
     request_id(p)
     client(p, cmd_forget)
+    p = com.add_parser("status", help="what the consumer sees of her case: the case number and her number in")
+    p.add_argument("case_id")
+    p.add_argument("consumer", help="her number; a wrong one is answered exactly as an unknown case")
+    client(p, cmd_status)

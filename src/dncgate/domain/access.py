@@ -33,6 +33,7 @@ _HOTLINE = _methods(
     "SetOperatorAvailability",
     "ListNotifications",
     "EscalateComplaint",
+    "GetComplaintStatus",
 )
 
 # Each role and the full method names (`/package.Service/Method`) it may call. Every later RPC gets a
@@ -44,6 +45,8 @@ ROLE_METHODS: dict[str, frozenset[str]] = {
     "hotline": _HOTLINE,
     "supervisor": _HOTLINE | _methods(_COMPENSATION, "ReviewComplaint"),
     "payments": _methods(_COMPENSATION, "ListPayouts", "MarkPayoutPaid", "GetFundSummary"),
+    # The consumer app's backend, looking a case up for the consumer who names it and her number.
+    "consumer": _methods(_COMPENSATION, "GetComplaintStatus"),
     "compliance": _methods(_REGISTRY, "GetPreference", "GetPreferenceHistory", "GetOrgPolicy")
     | _methods(
         _COMPENSATION, "ReportViolations", "GetComplaint", "ListComplaints", "GetFundSummary", "ListNotifications"

@@ -418,6 +418,11 @@ def next_update_due(case: Case, hours: int) -> datetime | None:
     return max(last, case.created_at) + timedelta(hours=hours)
 
 
+def consumer_updates(case: Case) -> tuple[Update, ...]:
+    """What of a case's progress its consumer is shown: the visible updates, extensions included."""
+    return tuple(u for u in case.updates if u.visible_to_consumer)
+
+
 def update_overdue(due: datetime | None, now: datetime) -> bool:
     return due is not None and now > due
 

@@ -42,6 +42,7 @@ from dncgate.service.compensation_ports import (
     WorkdayCalendar,
 )
 from dncgate.service.erasure import ErasureDesk
+from dncgate.service.lookup import StatusLookup
 from dncgate.service.notices import Notifier
 from dncgate.service.owners import OwnerDesk, assign_new, restage, stage_filing
 from dncgate.service.paging import decode_token, encode_token, page_size
@@ -92,6 +93,7 @@ class CompensationService:
         region: str,
         zone: str,
         workday_deadlines: WorkdayDeadlines,
+        lookup: StatusLookup,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.cases = cases_store
@@ -114,6 +116,7 @@ class CompensationService:
             cases_store, update_hours, self.now, self._text, notifier, calendar, workday_deadlines.major_progress
         )
         self.owners = OwnerDesk(cases_store, queue, self.now, self._text)
+        self.lookup = lookup
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)

@@ -110,6 +110,14 @@ class Cases(CaseTransactions, Protocol):
 
     async def by_request_id(self, request_id: str) -> tuple[Case, bytes] | None: ...
 
+    async def consumer_key(self, case_id: str) -> bytes | None:
+        """The keyed hash of the case's consumer; None for an unknown id."""
+        ...
+
+    async def with_payouts(self, case_id: str) -> tuple[Case, list[Payout]] | None:
+        """The case and the payouts it booked; None for an unknown id."""
+        ...
+
     async def page(
         self,
         consumer_key: bytes | None,

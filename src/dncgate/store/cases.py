@@ -380,6 +380,22 @@ class CaseStore:
                 return None
             return (await load_cases(conn, "case_id = %s", (row[0],)))[0], bytes(row[1])
 
+    async def consumer_key(self, case_id: str) -> bytes | None:
+        """The keyed hash of a case's consumer; None for an unknown case id."""
+        async with self.db.connection() as conn:
+            row = await (
+                await conn.execute("SELECT consumer_key FROM complaints WHERE case_id = %s", (case_id,))
+            ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    async def with_payouts(self, case_id: str) -> tuple[Case, list[Payout]] | None:
+        """A case and the payouts it booked."""
+        async with self.db.connection() as conn:
+            found = await load_cases(conn, "case_id = %s", (case_id,))
+            cur = await conn.execute(f"SELECT {PAYOUT_COLS} FROM payouts WHERE case_id = %s ORDER BY seq", (case_id,))
+            payouts = [payout_of(r) for r in await cur.fetchall()]
+        return (found[0], payouts) if found else None
+
     async def page(
         self,
         consumer_key: bytes | None,

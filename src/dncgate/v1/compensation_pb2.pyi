@@ -624,3 +624,79 @@ class ListNotificationsResponse(_message.Message):
     notifications: _containers.RepeatedCompositeFieldContainer[Notification]
     next_page_token: str
     def __init__(self, notifications: _Optional[_Iterable[_Union[Notification, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetComplaintStatusRequest(_message.Message):
+    __slots__ = ("case_id", "consumer_number")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    CONSUMER_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    consumer_number: str
+    def __init__(self, case_id: _Optional[str] = ..., consumer_number: _Optional[str] = ...) -> None: ...
+
+class ConsumerUpdate(_message.Message):
+    __slots__ = ("at", "text", "kind", "new_resolution_due")
+    AT_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NEW_RESOLUTION_DUE_FIELD_NUMBER: _ClassVar[int]
+    at: _timestamp_pb2.Timestamp
+    text: str
+    kind: UpdateKind
+    new_resolution_due: _timestamp_pb2.Timestamp
+    def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., text: _Optional[str] = ..., kind: _Optional[_Union[UpdateKind, str]] = ..., new_resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CallerOutcome(_message.Message):
+    __slots__ = ("caller_number", "verdict", "amount")
+    CALLER_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    caller_number: str
+    verdict: Verdict
+    amount: _money_pb2.Money
+    def __init__(self, caller_number: _Optional[str] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+
+class PayoutProgress(_message.Message):
+    __slots__ = ("caller_number", "amount", "status", "due_at", "paid_at")
+    CALLER_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    PAID_AT_FIELD_NUMBER: _ClassVar[int]
+    caller_number: str
+    amount: _money_pb2.Money
+    status: PayoutStatus
+    due_at: _timestamp_pb2.Timestamp
+    paid_at: _timestamp_pb2.Timestamp
+    def __init__(self, caller_number: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[PayoutStatus, str]] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CaseProgress(_message.Message):
+    __slots__ = ("case_id", "status", "stage", "timeline", "consumer_number_masked", "created_at", "first_response_due", "resolution_due", "next_update_due", "updates", "total_compensation", "callers", "payouts", "assignee")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    TIMELINE_FIELD_NUMBER: _ClassVar[int]
+    CONSUMER_NUMBER_MASKED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    FIRST_RESPONSE_DUE_FIELD_NUMBER: _ClassVar[int]
+    RESOLUTION_DUE_FIELD_NUMBER: _ClassVar[int]
+    NEXT_UPDATE_DUE_FIELD_NUMBER: _ClassVar[int]
+    UPDATES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_COMPENSATION_FIELD_NUMBER: _ClassVar[int]
+    CALLERS_FIELD_NUMBER: _ClassVar[int]
+    PAYOUTS_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    status: ComplaintStatus
+    stage: Stage
+    timeline: _containers.RepeatedCompositeFieldContainer[StageEntry]
+    consumer_number_masked: str
+    created_at: _timestamp_pb2.Timestamp
+    first_response_due: _timestamp_pb2.Timestamp
+    resolution_due: _timestamp_pb2.Timestamp
+    next_update_due: _timestamp_pb2.Timestamp
+    updates: _containers.RepeatedCompositeFieldContainer[ConsumerUpdate]
+    total_compensation: _money_pb2.Money
+    callers: _containers.RepeatedCompositeFieldContainer[CallerOutcome]
+    payouts: _containers.RepeatedCompositeFieldContainer[PayoutProgress]
+    assignee: str
+    def __init__(self, case_id: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., stage: _Optional[_Union[Stage, str]] = ..., timeline: _Optional[_Iterable[_Union[StageEntry, _Mapping]]] = ..., consumer_number_masked: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_response_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_update_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updates: _Optional[_Iterable[_Union[ConsumerUpdate, _Mapping]]] = ..., total_compensation: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., callers: _Optional[_Iterable[_Union[CallerOutcome, _Mapping]]] = ..., payouts: _Optional[_Iterable[_Union[PayoutProgress, _Mapping]]] = ..., assignee: _Optional[str] = ...) -> None: ...

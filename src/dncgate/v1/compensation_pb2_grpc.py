@@ -114,6 +114,11 @@ class CompensationStub:
                 request_serializer=dncgate_dot_v1_dot_compensation__pb2.ForgetConsumerRequest.SerializeToString,
                 response_deserializer=dncgate_dot_v1_dot_compensation__pb2.ForgetConsumerResponse.FromString,
                 _registered_method=True)
+        self.GetComplaintStatus = channel.unary_unary(
+                '/dncgate.v1.Compensation/GetComplaintStatus',
+                request_serializer=dncgate_dot_v1_dot_compensation__pb2.GetComplaintStatusRequest.SerializeToString,
+                response_deserializer=dncgate_dot_v1_dot_compensation__pb2.CaseProgress.FromString,
+                _registered_method=True)
 
 
 class CompensationServicer:
@@ -226,6 +231,15 @@ class CompensationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetComplaintStatus(self, request, context):
+        """A consumer's own lookup of her case, by its number and her phone number: the one RPC of role
+        `consumer` (the consumer app's backend), and of hotline. A wrong number is NOT_FOUND exactly as an
+        unknown case is; at most DNCGATE_STATUS_LOOKUPS_PER_MINUTE lookups per case id and sliding minute.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CompensationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -308,6 +322,11 @@ def add_CompensationServicer_to_server(servicer, server):
                     servicer.ForgetConsumer,
                     request_deserializer=dncgate_dot_v1_dot_compensation__pb2.ForgetConsumerRequest.FromString,
                     response_serializer=dncgate_dot_v1_dot_compensation__pb2.ForgetConsumerResponse.SerializeToString,
+            ),
+            'GetComplaintStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetComplaintStatus,
+                    request_deserializer=dncgate_dot_v1_dot_compensation__pb2.GetComplaintStatusRequest.FromString,
+                    response_serializer=dncgate_dot_v1_dot_compensation__pb2.CaseProgress.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -742,6 +761,33 @@ class Compensation:
             '/dncgate.v1.Compensation/ForgetConsumer',
             dncgate_dot_v1_dot_compensation__pb2.ForgetConsumerRequest.SerializeToString,
             dncgate_dot_v1_dot_compensation__pb2.ForgetConsumerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetComplaintStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dncgate.v1.Compensation/GetComplaintStatus',
+            dncgate_dot_v1_dot_compensation__pb2.GetComplaintStatusRequest.SerializeToString,
+            dncgate_dot_v1_dot_compensation__pb2.CaseProgress.FromString,
             options,
             channel_credentials,
             insecure,
