@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -24,8 +25,8 @@ class Reply:
 class Http:
     """`async with Http(port) as c: await c.post("/v1/check", {...}, token)`: requests on one connection."""
 
-    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
-        self.host, self.port = host, port
+    def __init__(self, port: int, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> None:
+        self.host, self.port, self.tls = host, port, tls
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
         self.connections = 0  # how many connections were opened: keep-alive keeps this at 1
@@ -39,7 +40,7 @@ class Http:
             self.writer.close()
 
     async def _connect(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port, ssl=self.tls)
         self.connections += 1
 
     async def request(

@@ -3,10 +3,13 @@ with the transcoding conventions' HTTP status, the same credentials and limits."
 
 from __future__ import annotations
 
+import asyncio
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+import grpc
 import pytest
 from google.protobuf import json_format
 
@@ -18,6 +21,7 @@ from dncgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc, registry_pb2, 
 from tests.auth import admin_token, aio_channel
 from tests.e2e.conftest import CALLER, CONSUMER, check_request
 from tests.e2e.http_client import Http, Reply
+from tests.e2e.test_tls import make_pki
 from tests.wait import until
 
 pytestmark = pytest.mark.e2e
@@ -273,3 +277,41 @@ async def test_redis_down_is_never_allow(settings: Settings, private_redis: Embe
                     _status(reply, 503, 14)
             finally:
                 private_redis.start()
+
+
+async def test_with_tls_the_face_is_https_with_the_grpc_certificate(settings: Settings, tmp_path: Any) -> None:
+    """DNCGATE_TLS_CERT set: HTTPS with that certificate (a token as ever); with a client CA, a client
+    certificate names its caller when no token is sent, and a client without one is refused."""
+    pki = make_pki(tmp_path)
+    tls = replace(settings, http_listen="127.0.0.1:0", tls_cert=pki.cert, tls_key=pki.key, tls_client_ca=pki.client_ca)
+    client = pki.ca.client("dialer-7")
+    client_cert, client_key = client.write(tmp_path / "client", "dialer")
+    with_cert = ssl.create_default_context(cadata=pki.ca.pem.decode())
+    with_cert.load_cert_chain(client_cert, client_key)
+    async with running(tls) as r:
+        await r.wait_current()
+        assert r.http_port is not None
+        await r.app.access.create("test", name="d7", roles=["dialer"], certificate_subject=client.subject)
+        async with Http(r.http_port, tls=with_cert) as c:
+            assert (await c.post("/v1/check", _check(), admin_token(settings.data_dir))).status == 200
+            reply = await c.post("/v1/check", _check())  # no token: the certificate's subject
+            assert reply.status == 200 and reply.json["decision"] == "DECISION_ALLOW", reply.body
+        without = ssl.create_default_context(cadata=pki.ca.pem.decode())
+        with pytest.raises((ssl.SSLError, ConnectionError, asyncio.IncompleteReadError)):
+            async with Http(r.http_port, tls=without) as c:
+                await c.request("GET", "/healthz")
+
+
+async def test_role_http_serves_the_face_and_no_grpc_service_of_ours(settings: Settings) -> None:
+    """Role `http`: Checks over HTTP, its registry loaded (health: CallGate SERVING), no CallGate over gRPC."""
+    async with running(replace(settings, role="http", http_listen="127.0.0.1:0")) as r:
+        await r.wait_current()
+        assert r.http_port is not None
+        token = admin_token(settings.data_dir)
+        async with Http(r.http_port) as c:
+            assert (await c.post("/v1/check", _check(), token)).json["decision"] == "DECISION_ALLOW"
+            assert (await c.request("GET", "/healthz")).status == 200
+        async with aio_channel(f"127.0.0.1:{r.port}", token) as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await gateway_pb2_grpc.CallGateStub(channel).Check(check_request(), timeout=5)
+            assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
