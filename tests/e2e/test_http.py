@@ -154,6 +154,9 @@ async def test_report_call_outcome_takes_the_call_id_from_the_path(face: Face) -
 CASES: list[tuple[str, str, str, Any, str | None, int, int, str | None]] = [
     ("unknown field", "POST", "/v1/check", {**_check(), "colour": "red"}, "admin", 400, 3, "colour"),
     ("malformed JSON", "POST", "/v1/check", '{"callerNumber": ', "admin", 400, 3, "body"),
+    ("a JSON array", "POST", "/v1/check", "[]", "admin", 400, 3, "body"),
+    ("JSON nested past the parser's depth", "POST", "/v1/check", '{"a": ' + "[" * 100_000, "admin", 400, 3, "body"),
+    ("not UTF-8", "POST", "/v1/check", b'{"callerNumber": "\xff"}', "admin", 400, 3, "body"),
     ("a wrong type", "POST", "/v1/check", {**_check(), "category": []}, "admin", 400, 3, "category"),
     ("a control character", "POST", "/v1/check", _check("138\x1b00138000"), "admin", 400, 3, "callee_number"),
     (

@@ -260,6 +260,8 @@ class Face:
         try:
             message = r.request()
             if body.strip():
+                if body.lstrip()[:1] != b"{":  # json_format takes `[]` and `"x"` as if objects
+                    return _error(InvalidArgument("body", "must be a JSON object"))
                 json_format.Parse(body, message, ignore_unknown_fields=False)
             for name, value in variables.items():
                 setattr(message, name, value)
