@@ -81,6 +81,7 @@ class Settings:
     recorder_mode: RecorderMode = "process"
     drain_s: int = 5
     metrics_listen: str = "127.0.0.1:9464"  # or "off"
+    http_listen: str = "127.0.0.1:8081"  # the HTTP/JSON face (api/http.py), or "off"
     # TLS on the gRPC port (api/tls.py): certificate and key files, and for mTLS the client CA.
     tls_cert: Path | None = None
     tls_key: Path | None = None

@@ -21,7 +21,8 @@ from dncgate.domain.types import Mode
 
 # What one `dncgate serve` process runs: everything, or one part per deployment.
 # "api" is every gRPC service without the recorder: what each `serve --workers` process runs.
-Role = Literal["all", "api", "gateway", "registry", "compensation", "recorder"]
+# "http" is the HTTP/JSON face alone, with the Check path's stores it needs.
+Role = Literal["all", "api", "gateway", "registry", "compensation", "recorder", "http"]
 # Where role `all` runs its recorder: in a child process (a recorder batch would otherwise stall the
 # Checks sharing its event loop), or inline as a task of the serving process.
 RecorderMode = Literal["process", "inline"]
@@ -328,7 +329,8 @@ VARIABLES: tuple[Variable, ...] = (
         "role",
         Choice(ROLES, expected="one of " + ", ".join(ROLES)),
         "what `serve` runs: `all`, `api` (every service but the recorder: what each `serve --workers` process "
-        "runs), `gateway`, `registry`, `compensation` or `recorder` (`serve --role`)",
+        "runs), `gateway`, `registry`, `compensation`, `recorder` or `http` (the HTTP/JSON face alone) "
+        "(`serve --role`)",
     ),
     Variable(
         "DNCGATE_RECORDER_CONSUMER",
@@ -363,6 +365,14 @@ VARIABLES: tuple[Variable, ...] = (
         _metrics_listen,
         "where `/metrics` is served for Prometheus, or `off`; each child process of `serve` takes the next "
         "port (see Metrics)",
+    ),
+    Variable(
+        "DNCGATE_HTTP_LISTEN",
+        "http_listen",
+        _metrics_listen,
+        "where the HTTP/JSON face (`POST /v1/check` & co, `GET /healthz`) is served in roles `all`, `api`, "
+        "`gateway` and `http`, or `off`; HTTPS with the gRPC port's certificate once `DNCGATE_TLS_CERT` is set "
+        "(see HTTP/JSON)",
     ),
     Variable(
         "DNCGATE_TLS_CERT",

@@ -55,6 +55,8 @@ SERVICES = tuple(
     )
 )
 _CONTROLS = "\x00-\x1f\x7f-\x9f"  # C0, DEL and C1
+# The largest request message the gRPC port takes, and the largest body the HTTP/JSON face takes.
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
