@@ -51,7 +51,8 @@ async def test_cases_filed_before_0009_get_the_stage_of_their_status_and_one_tim
                     " timestamptz '2026-11-01 10:00+08' + %s * interval '1 hour', now(), now(), now())",
                     (f"DNC-20261101-{i:06d}", i, bytes(32), b"sealed", status, i),
                 )
-            assert await migrate(conn) == ["0009_owners_stages.sql"]
+            applied = await migrate(conn)
+            assert applied[0] == "0009_owners_stages.sql" and "0012_revisits.sql" in applied
             rows = await (
                 await conn.execute(
                     "SELECT c.status, c.stage, c.assignee, s.stage, s.actor, s.at = c.created_at"
@@ -61,6 +62,13 @@ async def test_cases_filed_before_0009_get_the_stage_of_their_status_and_one_tim
             assert [tuple(r) for r in rows] == [(old, new, "", new, "dncgate", True) for old, new in OLD.items()]
             with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
                 await conn.execute("UPDATE complaint_stages SET actor = 'someone'")
+            # 0012: a case closed before revisits has its close time from the timeline, and no revisit due.
+            closed = await (
+                await conn.execute(
+                    "SELECT status, closed_at = created_at, revisit_due FROM complaints WHERE closed_at IS NOT NULL"
+                )
+            ).fetchall()
+            assert [tuple(r) for r in closed] == [("CLOSED", True, None)]
     finally:
         async with await psycopg.AsyncConnection.connect(stores.database_url, autocommit=True) as admin:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())

@@ -43,6 +43,7 @@ TEXT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("complaint_findings", "consent_evidence"),
     ("complaint_history", "note"),
     ("complaint_updates", "text"),
+    ("complaint_revisits", "note"),
     ("payouts", "payment_reference"),
     ("notifications", "text"),
 )
