@@ -147,6 +147,7 @@ def build_compensation(
         calendar=calendar,
         payout_due_workdays=settings.payout_due_workdays,
         update_hours=settings.update_hours,
+        revisit_days=settings.revisit_days,
         region=settings.default_region,
         zone=settings.default_timezone,
         workday_deadlines=WorkdayDeadlines(settings.regulator_reply_workdays, settings.major_progress_workdays),

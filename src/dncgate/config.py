@@ -68,6 +68,7 @@ class Settings:
     first_response_hours: int = 24
     resolution_hours: int = 72
     update_hours: int = 24
+    revisit_days: int = 7
     status_lookups_per_minute: int = 10
     payout_due_workdays: int = 5
     regulator_reply_workdays: int = 15

@@ -282,6 +282,13 @@ VARIABLES: tuple[Variable, ...] = (
         "it is CLOSED; past it, the case is `update_overdue`",
     ),
     Variable(
+        "DNCGATE_REVISIT_DAYS",
+        "revisit_days",
+        Integer(1, 365),
+        "a closed case's revisit (`RecordRevisit`: did the calls come back?) is due this many days after it "
+        "closed (`revisit_due`); past it without one, the case is `revisit_overdue`",
+    ),
+    Variable(
         "DNCGATE_STATUS_LOOKUPS_PER_MINUTE",
         "status_lookups_per_minute",
         Integer(0, 100_000),

@@ -131,10 +131,10 @@ async def _stored(server: Any) -> int:
 
 
 def test_every_rpc_has_string_fields_to_try() -> None:
-    """The cases reach all 32 methods of the four services but ListTokens (no string to send), and every
+    """The cases reach all 33 methods of the four services but ListTokens (no string to send), and every
     string field of the table."""
     methods = {m.full_name for s in limits.SERVICES for m in s.methods}
-    assert methods - {m.full_name for m, _ in cases()} == {"dncgate.v1.Access.ListTokens"} and len(methods) == 32
+    assert methods - {m.full_name for m, _ in cases()} == {"dncgate.v1.Access.ListTokens"} and len(methods) == 33
     assert {limits.key(p[-1]) for _, p in cases()} == set(limits.FIELDS)
 
 
@@ -251,6 +251,11 @@ NOT_FOUND = [
         "EscalateComplaint",
         compensation_pb2.EscalateComplaintRequest(case_id="DNC-20990101-987654", reason="r"),
     ),
+    (
+        "Compensation",
+        "RecordRevisit",
+        compensation_pb2.RecordRevisitRequest(case_id="DNC-20990101-987654", recurred=False),
+    ),
     ("CallGate", "ReportCallOutcome", gateway_pb2.ReportCallOutcomeRequest(call_id="9876" * 8, dialled=True)),
 ]
 
@@ -300,7 +305,7 @@ async def test_requests_are_held_to_the_limits_whether_or_not_requests_are_logge
 
 
 async def test_out_of_range_numbers_and_enums_of_the_case_workflow_are_refused_naming_them(server: Any) -> None:
-    """satisfaction outside 0-5, an unknown stage or due state: INVALID_ARGUMENT naming the field,
+    """satisfaction or a revisit's rating outside 0-5, an unknown stage or due state: INVALID_ARGUMENT naming the field,
     nothing stored."""
     before = await _stored(server)
     service = compensation_pb2.DESCRIPTOR.services_by_name["Compensation"]
@@ -310,6 +315,8 @@ async def test_out_of_range_numbers_and_enums_of_the_case_workflow_are_refused_n
             compensation_pb2.ConfirmResolutionRequest(case_id="DNC-1", satisfied=True, satisfaction=6),
             "satisfaction",
         ),
+        ("RecordRevisit", compensation_pb2.RecordRevisitRequest(case_id="DNC-1", rating=6), "rating"),
+        ("RecordRevisit", compensation_pb2.RecordRevisitRequest(case_id="DNC-1", rating=-1), "rating"),
         ("ListComplaints", compensation_pb2.ListComplaintsRequest(stage=42), "stage"),
         ("ListComplaints", compensation_pb2.ListComplaintsRequest(due_state=42), "due_state"),
     ]

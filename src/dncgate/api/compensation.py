@@ -153,6 +153,20 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
         _bind(case_id=found.case.case_id)
         return cc.case_progress(found.case, found.payouts, self.updates.next_update_due(found.case))
 
+    async def RecordRevisit(self, request: pb.RecordRevisitRequest, context: Ctx) -> pb.Complaint:
+        principal = access.current()
+        case = await self.service.record_revisit(
+            request.case_id,
+            request.recurred,
+            request.rating,
+            request.note,
+            request.request_id,
+            actor=principal.label,
+            filer_name=principal.name,
+        )
+        _bind(case_id=case.case_id, request_id=request.request_id)
+        return self._complaint(case)
+
     async def ListPayouts(self, request: pb.ListPayoutsRequest, context: Ctx) -> pb.ListPayoutsResponse:
         found, token = await self.payouts.list_payouts(
             cc.payout_status_from_pb(request.status),

@@ -16,6 +16,7 @@ from dncgate.domain.case import (
     Operator,
     Payout,
     PayoutStatus,
+    Revisit,
     Stage,
     Status,
     Update,
@@ -185,6 +186,22 @@ def complaint(c: Case, next_update_due: datetime | None, now: datetime) -> pb.Co
         progress_statement_due=ts(c.progress_statement_due),
         progress_statement_overdue=c.progress_statement_overdue(now),
         progress_statement_at=ts(c.progress_statement_at),
+        revisit_due=ts(c.revisit_due),
+        revisit_overdue=c.revisit_overdue(now),
+        revisit=revisit(c.revisit) if c.revisit else None,
+        recurrence_of=c.recurrence_of,
+        closed_at=ts(c.closed_at),
+    )
+
+
+def revisit(r: Revisit) -> pb.Revisit:
+    return pb.Revisit(
+        at=ts(r.at),
+        actor=r.actor,
+        recurred=r.recurred,
+        rating=r.rating,
+        note=r.note,
+        recurrence_case_id=r.recurrence_case_id,
     )
 
 
@@ -196,6 +213,10 @@ def case_progress(c: Case, payouts: Sequence[Payout], next_update_due: datetime 
         stage=_STAGE_TO_PB[c.stage],
         timeline=[pb.StageEntry(stage=_STAGE_TO_PB[e.stage], at=ts(e.at)) for e in c.timeline],
         assignee=c.assignee,
+        revisit_due=ts(c.revisit_due),
+        revisited_at=ts(c.revisit.at if c.revisit else None),
+        recurrence_case_id=c.revisit.recurrence_case_id if c.revisit else "",
+        recurrence_of=c.recurrence_of,
         consumer_number_masked=c.consumer_masked,
         created_at=ts(c.created_at),
         first_response_due=ts(c.first_response_due),

@@ -59,6 +59,28 @@ def _sign_off(c: Any) -> list[tuple[str, str]]:
     return rows
 
 
+def _revisit(c: Any) -> list[tuple[str, str]]:
+    """When the revisit after closing is due (OVERDUE once it passed without one), the revisit, and the
+    case this one recurs from."""
+    rows: list[tuple[str, str]] = []
+    if c.recurrence_of:
+        rows.append(("recurrence of", c.recurrence_of))
+    if c.HasField("closed_at"):
+        rows.append(("closed", fmt_ts(c.closed_at)))
+    if c.HasField("revisit_due"):
+        rows.append(("revisit due", _deadline(c.revisit_due, c.revisit_overdue, "revisit")))
+    if c.HasField("revisit"):
+        r = c.revisit
+        said = "[red]the problem recurred[/red]" if r.recurred else "the problem did not recur"
+        rows.append(("revisited", f"{fmt_ts(r.at)} by {r.actor}: {said}"))
+        rows.append(("rating", f"{r.rating} of 5" if r.rating else "- (not given)"))
+        if r.note:
+            rows.append(("revisit note", r.note))
+        if r.recurrence_case_id:
+            rows.append(("recurrence case", f"[bold]{r.recurrence_case_id}[/bold]"))
+    return rows
+
+
 def _update_due(c: Any) -> str:
     if not c.HasField("next_update_due"):
         return "- (closed)"
@@ -122,6 +144,7 @@ def _print_complaint(c: Any) -> None:
             ("owed", f"[bold]{money(c.total_compensation)}[/bold]"),
             *([("description", c.description)] if c.description else []),
             *_sign_off(c),
+            *_revisit(c),
         ]
     )
     timeline = Table(title="timeline")
@@ -238,6 +261,14 @@ def cmd_confirm(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     return 0
 
 
+def cmd_revisit(ns: argparse.Namespace, channel: grpc.Channel) -> int:
+    req = pb.RecordRevisitRequest(
+        case_id=ns.case_id, recurred=ns.recurred, rating=ns.rating, note=ns.note, request_id=ns.request_id
+    )
+    _print_complaint(compensation_pb2_grpc.CompensationStub(channel).RecordRevisit(req, timeout=ns.timeout))
+    return 0
+
+
 def cmd_review(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     req = pb.ReviewComplaintRequest(case_id=ns.case_id, decision=ns.decision, note=ns.note, request_id=ns.request_id)
     _print_complaint(compensation_pb2_grpc.CompensationStub(channel).ReviewComplaint(req, timeout=ns.timeout))
@@ -335,7 +366,7 @@ def cmd_status(ns: argparse.Namespace, channel: grpc.Channel) -> int:
 
 
 def add_commands(sub: Subparsers) -> None:
-    """Register `complaint file|show|list|confirm|review|update|extend|assign|escalate|forget|status`."""
+    """Register `complaint file|show|list|confirm|revisit|review|update|extend|assign|escalate|forget|status`."""
     status = enum_arg(pb.ComplaintStatus, "COMPLAINT_STATUS_")
     com = sub.add_parser("complaint", help="the complaint hotline").add_subparsers(dest="sub", required=True)
     p = com.add_parser("file", help="file a complaint and get the verdict per caller number at once")
@@ -373,7 +404,8 @@ def add_commands(sub: Subparsers) -> None:
         "--due",
         type=enum_arg(pb.DueState, "DUE_STATE_"),
         default=0,
-        help="only cases past this due time: first-response-overdue, resolution-overdue, update-overdue",
+        help="only cases past this due time: first-response-overdue, resolution-overdue, update-overdue, "
+        "revisit-overdue",
     )
     p.add_argument(
         "--regulator-overdue", action="store_true", help="only regulator cases past their reply's due time, unreplied"
@@ -407,6 +439,17 @@ def add_commands(sub: Subparsers) -> None:
     )
     request_id(p)
     client(p, cmd_confirm)
+    p = com.add_parser(
+        "revisit", help="the revisit of a closed case: did the calls come back? (recurred opens a linked case)"
+    )
+    p.add_argument("case_id")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--recurred", dest="recurred", action="store_true", help="they did: a linked case is opened")
+    g.add_argument("--not-recurred", dest="recurred", action="store_false", help="they did not")
+    p.add_argument("--rating", type=int, default=0, help="her rating of the handling, 1-5 (default: not given)")
+    p.add_argument("--note", default="", help="what she said (numbers in it are masked)")
+    request_id(p)
+    client(p, cmd_revisit)
     p = com.add_parser("review", help="decide a MANUAL_REVIEW or REOPENED case (recorded as your token's principal)")
     p.add_argument("case_id")
     p.add_argument("--decision", type=status, required=True, help="verified or rejected")

@@ -34,6 +34,7 @@ _HOTLINE = _methods(
     "ListNotifications",
     "EscalateComplaint",
     "GetComplaintStatus",
+    "RecordRevisit",
 )
 
 # Each role and the full method names (`/package.Service/Method`) it may call. Every later RPC gets a

@@ -126,6 +126,42 @@ def revisited(current: Stage) -> Stage:
 
 
 @dataclass(frozen=True, slots=True)
+class Revisit:
+    """The one revisit of a closed case (RecordRevisit): when, by whom (`Principal.label`), whether the
+    problem recurred, her rating (1-5, 0 not given), a note (masked free text), and the case opened for
+    the recurrence ("" when it did not recur)."""
+
+    at: datetime
+    actor: str
+    recurred: bool
+    rating: int = 0
+    note: str = ""
+    recurrence_case_id: str = ""
+
+
+def check_rating(value: int) -> int:
+    """A revisit's rating: 1 (bad) to 5 (good); 0 means she gave none."""
+    if not 0 <= value <= 5:
+        raise InvalidArgument("rating", "must be 1 to 5, or 0 when not given")
+    return value
+
+
+def check_revisitable(case: Case) -> None:
+    """Only a CLOSED case at stage CONSUMER_CONFIRMED is revisited, and once."""
+    if case.revisit is not None:
+        at = case.revisit.at.isoformat(timespec="seconds")
+        raise FailedPrecondition(f"the case was revisited already, at {at} by {case.revisit.actor}")
+    if case.status is not Status.CLOSED:
+        raise FailedPrecondition(f"a {case.status.value} case cannot be revisited; only CLOSED cases can")
+    revisited(case.stage)
+
+
+def revisit_due(closed_at: datetime, days: int) -> datetime:
+    """When the revisit of a case closed at `closed_at` is due (DNCGATE_REVISIT_DAYS later)."""
+    return closed_at + timedelta(days=days)
+
+
+@dataclass(frozen=True, slots=True)
 class StageEntry:
     """One step of a case's timeline: the stage entered, when, and by whom (`Principal.label`, or SYSTEM)."""
 
@@ -169,6 +205,8 @@ class DueState(Enum):
     FIRST_RESPONSE_OVERDUE = "FIRST_RESPONSE_OVERDUE"
     RESOLUTION_OVERDUE = "RESOLUTION_OVERDUE"
     UPDATE_OVERDUE = "UPDATE_OVERDUE"
+    # CLOSED, not revisited yet, past its revisit_due.
+    REVISIT_OVERDUE = "REVISIT_OVERDUE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +218,7 @@ class CaseFilters:
     stage: Stage | None = None
     first_response_overdue_at: datetime | None = None
     resolution_overdue_at: datetime | None = None
+    revisit_overdue_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,10 +315,21 @@ class Case:
     major_since: datetime | None = None
     progress_statement_due: datetime | None = None
     progress_statement_at: datetime | None = None
+    # When it closed and when its revisit is due (closed_at + DNCGATE_REVISIT_DAYS); None until it
+    # closes (and on cases closed before revisits were promised). The revisit once recorded, and the
+    # case this one recurs from (opened by that case's revisit; "" otherwise).
+    closed_at: datetime | None = None
+    revisit_due: datetime | None = None
+    revisit: Revisit | None = None
+    recurrence_of: str = ""
 
     @property
     def major(self) -> bool:
         return self.major_since is not None
+
+    def revisit_overdue(self, now: datetime) -> bool:
+        """CLOSED, not revisited yet, and past its revisit's due time at `now`."""
+        return self.status is Status.CLOSED and _late(self.revisit_due, self.revisit.at if self.revisit else None, now)
 
     def regulator_reply_overdue(self, now: datetime) -> bool:
         """Not replied to the regulator yet, and past the reply's due time at `now`."""

@@ -23,13 +23,17 @@ from dncgate.domain.case import (
     Deadlines,
     DueState,
     HistoryEntry,
+    Revisit,
     Stage,
+    StageEntry,
     Status,
     WorkdayDeadlines,
 )
 from dncgate.domain.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from dncgate.domain.money import Money
 from dncgate.domain.notices import NoticeKind
+from dncgate.domain.registry import ConsentChange, PreferenceChange
+from dncgate.domain.verification import LoggedCall
 from dncgate.sealing import NumberSealer
 from dncgate.service.checks import MAX_NUMBER_LENGTH
 from dncgate.service.compensation_ports import (
@@ -72,6 +76,24 @@ class ComplaintInput:
     escalate: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class _Filing:
+    """What a filing read before its transaction (`CompensationService._gather`), and what it files."""
+
+    key: bytes
+    named: list[tuple[str, bool]]
+    window: v.Window
+    channel: Channel
+    description: str
+    now: datetime
+    calls: list[LoggedCall]
+    preferences: list[PreferenceChange]
+    consents: list[ConsentChange]
+    disputes_consent: bool = False
+    escalate: bool = False
+    recurrence_of: str = ""
+
+
 class CompensationService:
     def __init__(
         self,
@@ -94,6 +116,7 @@ class CompensationService:
         zone: str,
         workday_deadlines: WorkdayDeadlines,
         lookup: StatusLookup,
+        revisit_days: int = 7,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.cases = cases_store
@@ -117,6 +140,7 @@ class CompensationService:
         )
         self.owners = OwnerDesk(cases_store, queue, self.now, self._text)
         self.lookup = lookup
+        self.revisit_days = revisit_days
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
@@ -175,55 +199,105 @@ class CompensationService:
         request_id = req.request_id.strip() or None
         if request_id and (replay := await self._replay(request_id, key)):
             return replay
-        calls = await self.evidence.calls_to(key, callers, window.after, window.before) if callers else []
-        preferences = await self.journal.preference_changes(key)
-        consents = await self.journal.consent_changes(key)
-        channel = req.channel or Channel.HOTLINE
+        filing = await self._gather(
+            key, named, window, req.channel or Channel.HOTLINE, description, now, req.disputes_consent, req.escalate
+        )
         async with self.cases.transaction() as tx:
-            seq = await tx.next_seq()
-            draft = Case(
-                case_id=cases.case_id(now.astimezone(self.zone).date(), seq),
-                status=Status.RECEIVED,
-                consumer_masked=consumer.masked,
-                channel=channel,
-                description=description,
-                window=window,
-                findings=(),
-                total=Money.zero(self.amount.currency),
-                created_at=now,
-                first_response_due=self.deadlines.first_response_due(now),
-                resolution_due=self.deadlines.resolution_due(now),
-                assignee=filer_name,
-                regulator_reply_due=(
-                    self.calendar.add(now, self.workday_deadlines.regulator_reply)
-                    if channel is Channel.REGULATOR
-                    else None
-                ),
-                major_since=now if req.escalate else None,
-                progress_statement_due=self.updates.progress_statement_due(now) if req.escalate else None,
-            )
-            sealed = self.sealer.seal(consumer.e164, draft.case_id)
-            if not await tx.insert_case(draft, seq, key, sealed, request_id):
-                created = None  # a concurrent request with the same request_id won; return its case
-            else:
-                compensated = await tx.compensated(key, callers)
-                verified = v.verify(callers, calls, window, preferences, consents, self.amount, compensated)
-                by_caller = {f.caller_number: f for f in verified}
-                findings = [by_caller[c] if ok else v.unparsable(c, self.amount.currency) for c, ok in named]
-                findings = await self._book(tx, draft.case_id, key, consumer, findings, now)
-                # The queue's lock is taken once the payouts are booked (never held while waiting on
-                # another filing's payout rows); what follows writes only this case's rows.
-                assignee = await assign_new(tx, draft.case_id, filer_name, now)
-                created = await self._settle(
-                    tx, draft, findings, now, actor, len(calls), req.disputes_consent, consumer, assignee
-                )
+            created = await self._open(tx, filing, consumer, request_id, actor, filer_name)
         if created is None:
             assert request_id is not None
             replay = await self._replay(request_id, key)
             assert replay is not None
             return replay
-        log.info("complaint_filed", case_id=created, consumer=consumer.masked, callers=len(named))
         return await self.get_complaint(created)
+
+    async def _gather(
+        self,
+        key: bytes,
+        named: list[tuple[str, bool]],
+        window: v.Window,
+        channel: Channel,
+        description: str,
+        now: datetime,
+        disputes_consent: bool = False,
+        escalate: bool = False,
+        recurrence_of: str = "",
+    ) -> _Filing:
+        """A filing's reads, done before its transaction: the calls in the window, the registry journal."""
+        callers = [c for c, ok in named if ok]
+        calls = await self.evidence.calls_to(key, callers, window.after, window.before) if callers else []
+        preferences = await self.journal.preference_changes(key)
+        consents = await self.journal.consent_changes(key)
+        return _Filing(
+            key,
+            named,
+            window,
+            channel,
+            description,
+            now,
+            calls,
+            preferences,
+            consents,
+            disputes_consent,
+            escalate,
+            recurrence_of,
+        )
+
+    async def _open(
+        self,
+        tx: CaseWrites,
+        filing: _Filing,
+        consumer: phone.PhoneNumber,
+        request_id: str | None,
+        actor: str,
+        filer_name: str,
+    ) -> str | None:
+        """A filing's writes, in the transaction `tx` (FileComplaint's own, or a revisit's): the case, its
+        verification, its payouts (each pair once), its assignee, stages, history and notices. The new
+        case's id; None when `request_id` was used already (a concurrent request won; nothing written)."""
+        now = filing.now
+        callers = [c for c, ok in filing.named if ok]
+        seq = await tx.next_seq()
+        draft = Case(
+            case_id=cases.case_id(now.astimezone(self.zone).date(), seq),
+            status=Status.RECEIVED,
+            consumer_masked=consumer.masked,
+            channel=filing.channel,
+            description=filing.description,
+            window=filing.window,
+            findings=(),
+            total=Money.zero(self.amount.currency),
+            created_at=now,
+            first_response_due=self.deadlines.first_response_due(now),
+            resolution_due=self.deadlines.resolution_due(now),
+            assignee=filer_name,
+            regulator_reply_due=(
+                self.calendar.add(now, self.workday_deadlines.regulator_reply)
+                if filing.channel is Channel.REGULATOR
+                else None
+            ),
+            major_since=now if filing.escalate else None,
+            progress_statement_due=self.updates.progress_statement_due(now) if filing.escalate else None,
+            recurrence_of=filing.recurrence_of,
+        )
+        sealed = self.sealer.seal(consumer.e164, draft.case_id)
+        if not await tx.insert_case(draft, seq, filing.key, sealed, request_id):
+            return None
+        compensated = await tx.compensated(filing.key, callers)
+        verified = v.verify(
+            callers, filing.calls, filing.window, filing.preferences, filing.consents, self.amount, compensated
+        )
+        by_caller = {f.caller_number: f for f in verified}
+        findings = [by_caller[c] if ok else v.unparsable(c, self.amount.currency) for c, ok in filing.named]
+        findings = await self._book(tx, draft.case_id, filing.key, consumer, findings, now)
+        # The queue's lock is taken once the payouts are booked (never held while waiting on
+        # another filing's payout rows); what follows writes only this case's rows.
+        assignee = await assign_new(tx, draft.case_id, filer_name, now)
+        created = await self._settle(
+            tx, draft, findings, now, actor, len(filing.calls), filing.disputes_consent, consumer, assignee
+        )
+        log.info("complaint_filed", case_id=created, consumer=consumer.masked, callers=len(filing.named))
+        return created
 
     async def _book(
         self,
@@ -287,6 +361,15 @@ class CompensationService:
                     + ("; she disputes the consent on file" if disputes_consent else ""),
                 ),
                 *self._deadline_entries(draft, actor),
+                *(
+                    [
+                        HistoryEntry(
+                            now, actor, "recurrence_of", f"the problem recurred after case {draft.recurrence_of}"
+                        )
+                    ]
+                    if draft.recurrence_of
+                    else []
+                ),
                 HistoryEntry(
                     now, SYSTEM, status.value.lower(), f"{calls} calls on record; {cases.summary(findings, total)}"
                 ),
@@ -321,8 +404,11 @@ class CompensationService:
 
     @staticmethod
     def _deadline_entries(draft: Case, actor: str) -> list[HistoryEntry]:
-        """The working-day deadlines a filing sets, each its own history entry."""
+        """The working-day deadlines a filing sets, each its own history entry, and the case it recurs from."""
         out = []
+        if draft.recurrence_of:
+            note = f"opened by the revisit of case {draft.recurrence_of}: the problem recurred"
+            out.append(HistoryEntry(draft.created_at, actor, "recurrence_of", note))
         if draft.regulator_reply_due is not None:
             note = f"reply to the regulator due {draft.regulator_reply_due.isoformat(timespec='seconds')}"
             out.append(HistoryEntry(draft.created_at, SYSTEM, "regulator_reply_due", note))
@@ -374,6 +460,7 @@ class CompensationService:
             stage=stage,
             first_response_overdue_at=now if due_state is DueState.FIRST_RESPONSE_OVERDUE else None,
             resolution_overdue_at=now if due_state is DueState.RESOLUTION_OVERDUE else None,
+            revisit_overdue_at=now if due_state is DueState.REVISIT_OVERDUE else None,
         )
         found, more = await self.cases.page(
             key,
@@ -448,7 +535,76 @@ class CompensationService:
                 await tx.set_status(case.case_id, status, case.total, now)
                 await tx.save_confirmation(case.case_id, Confirmation(said_resolved, satisfaction, remaining))
                 await restage(tx, case, status, now, actor)
+                if status is Status.CLOSED:
+                    await tx.set_closed(case.case_id, now, cases.revisit_due(now, self.revisit_days))
                 log.info("complaint_confirmed", case_id=case.case_id, status=status.value, overridden=bool(pending))
+        return await self.get_complaint(case.case_id)
+
+    async def record_revisit(
+        self, case_id: str, recurred: bool, rating: int, note: str, request_id: str = "", *, actor: str, filer_name: str
+    ) -> Case:
+        """The revisit of a CLOSED case the consumer confirmed, once, by `actor` (the principal that called
+        her back): her `rating` (1-5, 0 none) and `note` (masked) recorded, stage REVISITED, the REVISIT
+        notice queued, all in one transaction.
+
+        If the problem `recurred`, a linked case is opened in that same transaction, through the filing's
+        own path: her number, the original's caller numbers, calls from the original's closing to now,
+        its channel; verified against the call log, each (consumer, caller) pair paid once (a pair the
+        original paid is ALREADY_COMPENSATED), assigned round-robin (else to `filer_name`), its
+        ACCEPTED and VERDICT notices queued. The same `request_id` again answers the case, nothing written.
+        """
+        access.actor(actor)
+        access.actor(filer_name)
+        if not case_id.strip():
+            raise InvalidArgument("case_id", "is required")
+        cases.check_rating(rating)
+        seen = await self.cases.get(case_id.strip())
+        if seen is None:
+            raise NotFound("no complaint with this case_id")
+        callers = _callers_of(seen)
+        text = self._text(note, "note", callers)
+        now = self.now()
+        filing: _Filing | None = None
+        key = await self.cases.consumer_key(seen.case_id)
+        if recurred and key is not None and seen.revisit is None and seen.status is Status.CLOSED:
+            # The recurrence's reads, before the transaction (as a filing's); the case is checked again
+            # under its lock, where a concurrent revisit (or replay) is found and these are dropped.
+            named = self._callers([f.caller_number for f in seen.findings])
+            after = min(_closed_at(seen), now)
+            description = f"recurs from case {seen.case_id} (revisit)" + (f": {text}" if text else "")
+            filing = await self._gather(
+                key, named, v.Window(after, now), seen.channel, description, now, recurrence_of=seen.case_id
+            )
+        async with self.cases.transaction() as tx:
+            case = await tx.lock_case(seen.case_id)
+            assert case is not None  # cases are never deleted
+            if request_id.strip() and not await tx.claim_request(request_id.strip(), "RecordRevisit", case.case_id):
+                return await self.get_complaint(case.case_id)
+            cases.check_revisitable(case)
+            stage = cases.revisited(case.stage)
+            opened = ""
+            if recurred:
+                _, sealed = await tx.consumer_of(case.case_id)
+                if sealed is None:
+                    raise FailedPrecondition(
+                        "the consumer's number was erased (ForgetConsumer): no recurrence case can be opened for her"
+                    )
+                if filing is None:  # the case changed since it was read: refused above, or read again
+                    raise Conflict("the case changed while the revisit was prepared; try again")
+                consumer = phone.parse(self.sealer.unseal(sealed, case.case_id))
+                created = await self._open(tx, filing, consumer, None, actor, filer_name)
+                assert created is not None  # no request_id: nothing to collide with
+                opened = created
+            said = "recurred" if recurred else "did not recur"
+            entry = f"the problem {said}" + (f"; new case {opened}" if opened else "")
+            entry += (f"; rating {rating}" if rating else "") + (f": {text}" if text else "")
+            await tx.add_history(case.case_id, [HistoryEntry(now, actor, "revisited", entry)])
+            await tx.enter_stages(case.case_id, [StageEntry(stage, now, actor)])
+            await self.notifier.append(
+                tx, case, notices.revisit_id(case.case_id), NoticeKind.REVISIT, notices.revisit_text(case.case_id), now
+            )
+            await tx.add_revisit(case.case_id, Revisit(now, actor, recurred, rating, text, opened))
+            log.info("complaint_revisited", case_id=case.case_id, recurred=recurred, recurrence_case_id=opened)
         return await self.get_complaint(case.case_id)
 
     async def review(self, case_id: str, decision: Status | None, note: str, actor: str, request_id: str = "") -> Case:
@@ -510,6 +666,14 @@ class CompensationService:
 
 
 _VIOLATIONS = frozenset({v.CallerVerdict.VERIFIED, v.CallerVerdict.ALREADY_COMPENSATED})
+
+
+def _closed_at(case: Case) -> datetime:
+    """When the case closed: as recorded, else (closed before that was) its last CONSUMER_CONFIRMED stage."""
+    if case.closed_at is not None:
+        return case.closed_at
+    confirmed = [e.at for e in case.timeline if e.stage is Stage.CONSUMER_CONFIRMED]
+    return max(confirmed, default=case.created_at)
 
 
 def _callers_of(case: Case) -> frozenset[str]:

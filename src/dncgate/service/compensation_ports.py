@@ -23,6 +23,7 @@ from dncgate.domain.case import (
     Operator,
     Payout,
     PayoutStatus,
+    Revisit,
     StageEntry,
     Status,
     Update,
@@ -59,6 +60,10 @@ class CaseWrites(Protocol):
     async def save_confirmation(self, case_id: str, confirmation: Confirmation) -> None: ...
 
     async def consumer_of(self, case_id: str) -> tuple[bytes, bytes | None]: ...
+
+    async def set_closed(self, case_id: str, at: datetime, revisit_due: datetime) -> None: ...
+
+    async def add_revisit(self, case_id: str, revisit: Revisit) -> None: ...
 
     async def compensated(self, consumer_key: bytes, callers: Sequence[str]) -> dict[str, str]: ...
 

@@ -14,6 +14,7 @@ from dncgate.domain.case import (
     HistoryEntry,
     Payout,
     PayoutStatus,
+    Revisit,
     Stage,
     StageEntry,
     Status,
@@ -29,7 +30,7 @@ _CASE_COLS = (
     "case_id, status, consumer_masked, channel, description, occurred_after, occurred_before,"
     " total_minor, currency, created_at, first_response_due, resolution_due, stage, assignee, resolved,"
     " satisfaction, remaining_issue, regulator_reply_due, regulator_replied_at, major_since,"
-    " progress_statement_due, progress_statement_at"
+    " progress_statement_due, progress_statement_at, closed_at, revisit_due, recurrence_of"
 )
 PAYOUT_COLS = (
     "payout_id, case_id, consumer_masked, caller_e164, amount_minor, currency, status, created_at,"
@@ -94,6 +95,12 @@ async def load_cases(conn: Conn, where: str, params: Sequence[Any], suffix: str 
     )
     for t in await cur.fetchall():
         timeline[t[0]].append(StageEntry(Stage(t[1]), t[2], t[3]))
+    cur = await conn.execute(
+        "SELECT case_id, at, actor, recurred, rating, note, recurrence_case_id FROM complaint_revisits"
+        " WHERE case_id = ANY(%s)",
+        (ids,),
+    )
+    revisits = {r[0]: Revisit(r[1], r[2], r[3], r[4], r[5], r[6] or "") for r in await cur.fetchall()}
     return [
         Case(
             case_id=r[0],
@@ -118,6 +125,10 @@ async def load_cases(conn: Conn, where: str, params: Sequence[Any], suffix: str 
             major_since=r[19],
             progress_statement_due=r[20],
             progress_statement_at=r[21],
+            closed_at=r[22],
+            revisit_due=r[23],
+            recurrence_of=r[24] or "",
+            revisit=revisits.get(r[0]),
         )
         for r in rows
     ]

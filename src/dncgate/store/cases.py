@@ -16,6 +16,7 @@ from dncgate.domain.case import (
     Confirmation,
     HistoryEntry,
     Payout,
+    Revisit,
     StageEntry,
     Status,
     Update,
@@ -73,8 +74,8 @@ class CaseWriter:
             "INSERT INTO complaints (case_id, seq, consumer_key, consumer_masked, consumer_sealed, channel,"
             " description, occurred_after, occurred_before, status, total_minor, currency, created_at,"
             " first_response_due, resolution_due, updated_at, request_id, assignee, regulator_reply_due,"
-            " major_since, progress_statement_due)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " major_since, progress_statement_due, recurrence_of)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (request_id) DO NOTHING RETURNING case_id",
             (
                 case.case_id,
@@ -98,6 +99,7 @@ class CaseWriter:
                 case.regulator_reply_due,
                 case.major_since,
                 case.progress_statement_due,
+                case.recurrence_of or None,
             ),
         )
         return await cur.fetchone() is not None
@@ -155,6 +157,28 @@ class CaseWriter:
         await self.conn.execute(
             "UPDATE complaints SET resolved = %s, satisfaction = %s, remaining_issue = %s WHERE case_id = %s",
             (confirmation.resolved, confirmation.satisfaction, confirmation.remaining_issue, case_id),
+        )
+
+    async def set_closed(self, case_id: str, at: datetime, revisit_due: datetime) -> None:
+        """The case closed at `at`: its revisit is due at `revisit_due`."""
+        await self.conn.execute(
+            "UPDATE complaints SET closed_at = %s, revisit_due = %s WHERE case_id = %s", (at, revisit_due, case_id)
+        )
+
+    async def add_revisit(self, case_id: str, revisit: Revisit) -> None:
+        """Record the case's one revisit (complaint_revisits is append-only, one row per case)."""
+        await self.conn.execute(
+            "INSERT INTO complaint_revisits (case_id, at, actor, recurred, rating, note, recurrence_case_id)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (
+                case_id,
+                revisit.at,
+                revisit.actor,
+                revisit.recurred,
+                revisit.rating,
+                revisit.note,
+                revisit.recurrence_case_id or None,
+            ),
         )
 
     async def compensated(self, consumer_key: bytes, callers: Sequence[str]) -> dict[str, str]:
@@ -441,6 +465,12 @@ class CaseStore:
             if filters.resolution_overdue_at is not None:
                 where.append(f"status IN ({_OPEN}) AND resolution_due < %s")
                 params.append(filters.resolution_overdue_at)
+            if filters.revisit_overdue_at is not None:
+                where.append(
+                    "status = 'CLOSED' AND revisit_due < %s AND NOT EXISTS"
+                    " (SELECT 1 FROM complaint_revisits r WHERE r.case_id = complaints.case_id)"
+                )
+                params.append(filters.revisit_overdue_at)
         if regulator_reply_late_at is not None:
             where.append("regulator_replied_at IS NULL AND regulator_reply_due < %s")
             params.append(regulator_reply_late_at)

@@ -47,6 +47,7 @@ class DueState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DUE_STATE_FIRST_RESPONSE_OVERDUE: _ClassVar[DueState]
     DUE_STATE_RESOLUTION_OVERDUE: _ClassVar[DueState]
     DUE_STATE_UPDATE_OVERDUE: _ClassVar[DueState]
+    DUE_STATE_REVISIT_OVERDUE: _ClassVar[DueState]
 
 class Verdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -105,6 +106,7 @@ DUE_STATE_UNSPECIFIED: DueState
 DUE_STATE_FIRST_RESPONSE_OVERDUE: DueState
 DUE_STATE_RESOLUTION_OVERDUE: DueState
 DUE_STATE_UPDATE_OVERDUE: DueState
+DUE_STATE_REVISIT_OVERDUE: DueState
 VERDICT_UNSPECIFIED: Verdict
 VERDICT_VERIFIED: Verdict
 VERDICT_NO_MATCHING_CALL: Verdict
@@ -198,7 +200,7 @@ class ComplaintUpdate(_message.Message):
     def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., author: _Optional[str] = ..., text: _Optional[str] = ..., visible_to_consumer: _Optional[bool] = ..., kind: _Optional[_Union[UpdateKind, str]] = ..., previous_resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., new_resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Complaint(_message.Message):
-    __slots__ = ("case_id", "status", "findings", "total_compensation", "consumer_number_masked", "created_at", "first_response_due", "resolution_due", "history", "channel", "description", "occurred_after", "occurred_before", "updates", "next_update_due", "update_overdue", "stage", "timeline", "assignee", "satisfaction", "resolved", "remaining_issue", "regulator_reply_due", "regulator_replied_at", "regulator_reply_overdue", "major", "progress_statement_due", "progress_statement_overdue", "progress_statement_at")
+    __slots__ = ("case_id", "status", "findings", "total_compensation", "consumer_number_masked", "created_at", "first_response_due", "resolution_due", "history", "channel", "description", "occurred_after", "occurred_before", "updates", "next_update_due", "update_overdue", "stage", "timeline", "assignee", "satisfaction", "resolved", "remaining_issue", "regulator_reply_due", "regulator_replied_at", "regulator_reply_overdue", "major", "progress_statement_due", "progress_statement_overdue", "progress_statement_at", "revisit_due", "revisit_overdue", "revisit", "recurrence_of", "closed_at")
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     FINDINGS_FIELD_NUMBER: _ClassVar[int]
@@ -228,6 +230,11 @@ class Complaint(_message.Message):
     PROGRESS_STATEMENT_DUE_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_STATEMENT_OVERDUE_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_STATEMENT_AT_FIELD_NUMBER: _ClassVar[int]
+    REVISIT_DUE_FIELD_NUMBER: _ClassVar[int]
+    REVISIT_OVERDUE_FIELD_NUMBER: _ClassVar[int]
+    REVISIT_FIELD_NUMBER: _ClassVar[int]
+    RECURRENCE_OF_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_AT_FIELD_NUMBER: _ClassVar[int]
     case_id: str
     status: ComplaintStatus
     findings: _containers.RepeatedCompositeFieldContainer[Finding]
@@ -257,7 +264,42 @@ class Complaint(_message.Message):
     progress_statement_due: _timestamp_pb2.Timestamp
     progress_statement_overdue: bool
     progress_statement_at: _timestamp_pb2.Timestamp
-    def __init__(self, case_id: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., total_compensation: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., consumer_number_masked: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_response_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., channel: _Optional[_Union[Channel, str]] = ..., description: _Optional[str] = ..., occurred_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updates: _Optional[_Iterable[_Union[ComplaintUpdate, _Mapping]]] = ..., next_update_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_overdue: _Optional[bool] = ..., stage: _Optional[_Union[Stage, str]] = ..., timeline: _Optional[_Iterable[_Union[StageEntry, _Mapping]]] = ..., assignee: _Optional[str] = ..., satisfaction: _Optional[int] = ..., resolved: _Optional[bool] = ..., remaining_issue: _Optional[str] = ..., regulator_reply_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., regulator_replied_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., regulator_reply_overdue: _Optional[bool] = ..., major: _Optional[bool] = ..., progress_statement_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., progress_statement_overdue: _Optional[bool] = ..., progress_statement_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    revisit_due: _timestamp_pb2.Timestamp
+    revisit_overdue: bool
+    revisit: Revisit
+    recurrence_of: str
+    closed_at: _timestamp_pb2.Timestamp
+    def __init__(self, case_id: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., total_compensation: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., consumer_number_masked: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_response_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., channel: _Optional[_Union[Channel, str]] = ..., description: _Optional[str] = ..., occurred_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updates: _Optional[_Iterable[_Union[ComplaintUpdate, _Mapping]]] = ..., next_update_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_overdue: _Optional[bool] = ..., stage: _Optional[_Union[Stage, str]] = ..., timeline: _Optional[_Iterable[_Union[StageEntry, _Mapping]]] = ..., assignee: _Optional[str] = ..., satisfaction: _Optional[int] = ..., resolved: _Optional[bool] = ..., remaining_issue: _Optional[str] = ..., regulator_reply_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., regulator_replied_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., regulator_reply_overdue: _Optional[bool] = ..., major: _Optional[bool] = ..., progress_statement_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., progress_statement_overdue: _Optional[bool] = ..., progress_statement_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revisit_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revisit_overdue: _Optional[bool] = ..., revisit: _Optional[_Union[Revisit, _Mapping]] = ..., recurrence_of: _Optional[str] = ..., closed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Revisit(_message.Message):
+    __slots__ = ("at", "actor", "recurred", "rating", "note", "recurrence_case_id")
+    AT_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    RECURRED_FIELD_NUMBER: _ClassVar[int]
+    RATING_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    RECURRENCE_CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    at: _timestamp_pb2.Timestamp
+    actor: str
+    recurred: bool
+    rating: int
+    note: str
+    recurrence_case_id: str
+    def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ..., recurred: _Optional[bool] = ..., rating: _Optional[int] = ..., note: _Optional[str] = ..., recurrence_case_id: _Optional[str] = ...) -> None: ...
+
+class RecordRevisitRequest(_message.Message):
+    __slots__ = ("case_id", "recurred", "rating", "note", "request_id")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    RECURRED_FIELD_NUMBER: _ClassVar[int]
+    RATING_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    recurred: bool
+    rating: int
+    note: str
+    request_id: str
+    def __init__(self, case_id: _Optional[str] = ..., recurred: _Optional[bool] = ..., rating: _Optional[int] = ..., note: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class StageEntry(_message.Message):
     __slots__ = ("stage", "at", "actor")
@@ -670,7 +712,7 @@ class PayoutProgress(_message.Message):
     def __init__(self, caller_number: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[PayoutStatus, str]] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CaseProgress(_message.Message):
-    __slots__ = ("case_id", "status", "stage", "timeline", "consumer_number_masked", "created_at", "first_response_due", "resolution_due", "next_update_due", "updates", "total_compensation", "callers", "payouts", "assignee")
+    __slots__ = ("case_id", "status", "stage", "timeline", "consumer_number_masked", "created_at", "first_response_due", "resolution_due", "next_update_due", "updates", "total_compensation", "callers", "payouts", "assignee", "revisit_due", "revisited_at", "recurrence_case_id", "recurrence_of")
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     STAGE_FIELD_NUMBER: _ClassVar[int]
@@ -685,6 +727,10 @@ class CaseProgress(_message.Message):
     CALLERS_FIELD_NUMBER: _ClassVar[int]
     PAYOUTS_FIELD_NUMBER: _ClassVar[int]
     ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    REVISIT_DUE_FIELD_NUMBER: _ClassVar[int]
+    REVISITED_AT_FIELD_NUMBER: _ClassVar[int]
+    RECURRENCE_CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    RECURRENCE_OF_FIELD_NUMBER: _ClassVar[int]
     case_id: str
     status: ComplaintStatus
     stage: Stage
@@ -699,4 +745,8 @@ class CaseProgress(_message.Message):
     callers: _containers.RepeatedCompositeFieldContainer[CallerOutcome]
     payouts: _containers.RepeatedCompositeFieldContainer[PayoutProgress]
     assignee: str
-    def __init__(self, case_id: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., stage: _Optional[_Union[Stage, str]] = ..., timeline: _Optional[_Iterable[_Union[StageEntry, _Mapping]]] = ..., consumer_number_masked: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_response_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_update_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updates: _Optional[_Iterable[_Union[ConsumerUpdate, _Mapping]]] = ..., total_compensation: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., callers: _Optional[_Iterable[_Union[CallerOutcome, _Mapping]]] = ..., payouts: _Optional[_Iterable[_Union[PayoutProgress, _Mapping]]] = ..., assignee: _Optional[str] = ...) -> None: ...
+    revisit_due: _timestamp_pb2.Timestamp
+    revisited_at: _timestamp_pb2.Timestamp
+    recurrence_case_id: str
+    recurrence_of: str
+    def __init__(self, case_id: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., stage: _Optional[_Union[Stage, str]] = ..., timeline: _Optional[_Iterable[_Union[StageEntry, _Mapping]]] = ..., consumer_number_masked: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_response_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_update_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updates: _Optional[_Iterable[_Union[ConsumerUpdate, _Mapping]]] = ..., total_compensation: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., callers: _Optional[_Iterable[_Union[CallerOutcome, _Mapping]]] = ..., payouts: _Optional[_Iterable[_Union[PayoutProgress, _Mapping]]] = ..., assignee: _Optional[str] = ..., revisit_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revisited_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recurrence_case_id: _Optional[str] = ..., recurrence_of: _Optional[str] = ...) -> None: ...

@@ -119,6 +119,11 @@ class CompensationStub:
                 request_serializer=dncgate_dot_v1_dot_compensation__pb2.GetComplaintStatusRequest.SerializeToString,
                 response_deserializer=dncgate_dot_v1_dot_compensation__pb2.CaseProgress.FromString,
                 _registered_method=True)
+        self.RecordRevisit = channel.unary_unary(
+                '/dncgate.v1.Compensation/RecordRevisit',
+                request_serializer=dncgate_dot_v1_dot_compensation__pb2.RecordRevisitRequest.SerializeToString,
+                response_deserializer=dncgate_dot_v1_dot_compensation__pb2.Complaint.FromString,
+                _registered_method=True)
 
 
 class CompensationServicer:
@@ -240,6 +245,16 @@ class CompensationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordRevisit(self, request, context):
+        """The revisit of a CLOSED case at stage CONSUMER_CONFIRMED (due DNCGATE_REVISIT_DAYS after it
+        closed), once: stage REVISITED, the REVISIT notice queued. If the problem recurred, a linked case
+        (recurrence_of) is opened in the same transaction through the filing's path. A second revisit is
+        FAILED_PRECONDITION; the same request_id again answers the case, nothing written.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CompensationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -327,6 +342,11 @@ def add_CompensationServicer_to_server(servicer, server):
                     servicer.GetComplaintStatus,
                     request_deserializer=dncgate_dot_v1_dot_compensation__pb2.GetComplaintStatusRequest.FromString,
                     response_serializer=dncgate_dot_v1_dot_compensation__pb2.CaseProgress.SerializeToString,
+            ),
+            'RecordRevisit': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordRevisit,
+                    request_deserializer=dncgate_dot_v1_dot_compensation__pb2.RecordRevisitRequest.FromString,
+                    response_serializer=dncgate_dot_v1_dot_compensation__pb2.Complaint.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -788,6 +808,33 @@ class Compensation:
             '/dncgate.v1.Compensation/GetComplaintStatus',
             dncgate_dot_v1_dot_compensation__pb2.GetComplaintStatusRequest.SerializeToString,
             dncgate_dot_v1_dot_compensation__pb2.CaseProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordRevisit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dncgate.v1.Compensation/RecordRevisit',
+            dncgate_dot_v1_dot_compensation__pb2.RecordRevisitRequest.SerializeToString,
+            dncgate_dot_v1_dot_compensation__pb2.Complaint.FromString,
             options,
             channel_credentials,
             insecure,
