@@ -174,6 +174,16 @@ async def test_a_recurrence_opens_a_linked_case_verified_against_the_new_calls(s
     assert await db_rows(
         server, "SELECT recurred, rating, recurrence_case_id FROM complaint_revisits WHERE case_id = %s", closed.case_id
     ) == [(True, 2, new_id)]
+    status = await line.GetComplaintStatus(
+        V.GetComplaintStatusRequest(case_id=closed.case_id, consumer_number=CONSUMER)
+    )
+    assert (status.revisit_due, status.revisited_at, status.recurrence_case_id) == (
+        closed.revisit_due,
+        done.revisit.at,
+        new_id,
+    )
+    linked_status = await line.GetComplaintStatus(V.GetComplaintStatusRequest(case_id=new_id, consumer_number=CONSUMER))
+    assert linked_status.recurrence_of == closed.case_id and not linked_status.HasField("revisit_due")
     again = await line.RecordRevisit(req)
     assert again.revisit.recurrence_case_id == new_id
     assert await db_rows(server, "SELECT count(*) FROM complaints WHERE recurrence_of = %s", closed.case_id) == [(1,)]
@@ -190,12 +200,18 @@ async def test_a_recurrence_of_a_pair_already_paid_is_already_compensated(server
     closed = await hotline(server).ConfirmResolution(V.ConfirmResolutionRequest(case_id=c.case_id, satisfied=True))
     assert closed.status == V.COMPLAINT_STATUS_CLOSED
     await call(server, A)
-    done = await hotline(server).RecordRevisit(_revisit(c.case_id, True))
+    done = await hotline(server).RecordRevisit(_revisit(c.case_id, True, note="she says 13800138000 rings daily"))
     linked = await hotline(server).GetComplaint(V.GetComplaintRequest(case_id=done.revisit.recurrence_case_id))
     assert linked.status == V.COMPLAINT_STATUS_ALREADY_COMPENSATED
     f = linked.findings[0]
     assert (f.verdict, f.payout_id, f.compensated_by_case_id) == (V.VERDICT_ALREADY_COMPENSATED, payout_id, c.case_id)
     assert await db_rows(server, "SELECT count(*) FROM payouts") == [(1,)]
+    # The linked case is hers like the original (same keyed hash): her erasure covers both, and the
+    # revisit's note loses her masked number.
+    erased = await hotline(server).ForgetConsumer(V.ForgetConsumerRequest(consumer_number=CONSUMER))
+    assert erased.complaints_erased == 2
+    assert await db_rows(server, "SELECT count(*) FROM complaints WHERE consumer_sealed IS NOT NULL") == [(0,)]
+    assert await db_rows(server, "SELECT note FROM complaint_revisits") == [("she says [erased] rings daily",)]
 
 
 async def test_a_recurrence_for_an_erased_consumer_is_refused_saying_so(server: Any) -> None:
