@@ -569,12 +569,7 @@ class CompensationService:
         if recurred and key is not None and seen.revisit is None and seen.status is Status.CLOSED:
             # The recurrence's reads, before the transaction (as a filing's); the case is checked again
             # under its lock, where a concurrent revisit (or replay) is found and these are dropped.
-            named = self._callers([f.caller_number for f in seen.findings])
-            after = min(_closed_at(seen), now)
-            description = f"recurs from case {seen.case_id} (revisit)" + (f": {text}" if text else "")
-            filing = await self._gather(
-                key, named, v.Window(after, now), seen.channel, description, now, recurrence_of=seen.case_id
-            )
+            filing = await self._recurrence(seen, key, text, now)
         async with self.cases.transaction() as tx:
             case = await tx.lock_case(seen.case_id)
             assert case is not None  # cases are never deleted
@@ -584,13 +579,13 @@ class CompensationService:
             stage = cases.revisited(case.stage)
             opened = ""
             if recurred:
-                _, sealed = await tx.consumer_of(case.case_id)
+                owner, sealed = await tx.consumer_of(case.case_id)
                 if sealed is None:
                     raise FailedPrecondition(
                         "the consumer's number was erased (ForgetConsumer): no recurrence case can be opened for her"
                     )
-                if filing is None:  # the case changed since it was read: refused above, or read again
-                    raise Conflict("the case changed while the revisit was prepared; try again")
+                if filing is None:  # it closed between the read and the lock: read its calls now
+                    filing = await self._recurrence(case, owner, text, now)
                 consumer = phone.parse(self.sealer.unseal(sealed, case.case_id))
                 created = await self._open(tx, filing, consumer, None, actor, filer_name)
                 assert created is not None  # no request_id: nothing to collide with
@@ -606,6 +601,16 @@ class CompensationService:
             await tx.add_revisit(case.case_id, Revisit(now, actor, recurred, rating, text, opened))
             log.info("complaint_revisited", case_id=case.case_id, recurred=recurred, recurrence_case_id=opened)
         return await self.get_complaint(case.case_id)
+
+    async def _recurrence(self, case: Case, key: bytes, note: str, now: datetime) -> _Filing:
+        """What a recurrence of `case` files, read: the original's numbers and channel, the calls from
+        its closing to `now`, a description naming it (and the revisit's masked `note`)."""
+        named = self._callers([f.caller_number for f in case.findings])
+        after = min(_closed_at(case), now)
+        description = f"recurs from case {case.case_id} (revisit)" + (f": {note}" if note else "")
+        return await self._gather(
+            key, named, v.Window(after, now), case.channel, description, now, recurrence_of=case.case_id
+        )
 
     async def review(self, case_id: str, decision: Status | None, note: str, actor: str, request_id: str = "") -> Case:
         """An operator (`actor`: the authenticated principal) decides a case waiting for a human
