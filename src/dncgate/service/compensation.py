@@ -39,6 +39,7 @@ from dncgate.service.compensation_ports import (
     Erasures,
     OperatorQueue,
     RegistryHistory,
+    ServiceFigureSource,
     WorkdayCalendar,
 )
 from dncgate.service.erasure import ErasureDesk
@@ -48,6 +49,7 @@ from dncgate.service.owners import OwnerDesk, assign_new, restage, stage_filing
 from dncgate.service.paging import decode_token, encode_token, page_size
 from dncgate.service.payouts import PayoutDesk
 from dncgate.service.redact import redact
+from dncgate.service.service_report import ReportDesk
 from dncgate.service.updates import UpdateDesk
 
 log = structlog.get_logger("dncgate.compensation")
@@ -94,6 +96,7 @@ class CompensationService:
         zone: str,
         workday_deadlines: WorkdayDeadlines,
         lookup: StatusLookup,
+        service_figures: ServiceFigureSource,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.cases = cases_store
@@ -117,6 +120,7 @@ class CompensationService:
         )
         self.owners = OwnerDesk(cases_store, queue, self.now, self._text)
         self.lookup = lookup
+        self.reports = ReportDesk(service_figures, deadlines, update_hours, zone, self.now)
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)

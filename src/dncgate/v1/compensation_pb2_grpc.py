@@ -119,6 +119,11 @@ class CompensationStub:
                 request_serializer=dncgate_dot_v1_dot_compensation__pb2.GetComplaintStatusRequest.SerializeToString,
                 response_deserializer=dncgate_dot_v1_dot_compensation__pb2.CaseProgress.FromString,
                 _registered_method=True)
+        self.ReportService = channel.unary_unary(
+                '/dncgate.v1.Compensation/ReportService',
+                request_serializer=dncgate_dot_v1_dot_compensation__pb2.ReportServiceRequest.SerializeToString,
+                response_deserializer=dncgate_dot_v1_dot_compensation__pb2.ServiceReport.FromString,
+                _registered_method=True)
 
 
 class CompensationServicer:
@@ -240,6 +245,14 @@ class CompensationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportService(self, request, context):
+        """How the hotline served the cases filed in [from, to): per period of filing and assignee, a total
+        per period and over the range (roles supervisor, compliance).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CompensationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -327,6 +340,11 @@ def add_CompensationServicer_to_server(servicer, server):
                     servicer.GetComplaintStatus,
                     request_deserializer=dncgate_dot_v1_dot_compensation__pb2.GetComplaintStatusRequest.FromString,
                     response_serializer=dncgate_dot_v1_dot_compensation__pb2.CaseProgress.SerializeToString,
+            ),
+            'ReportService': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportService,
+                    request_deserializer=dncgate_dot_v1_dot_compensation__pb2.ReportServiceRequest.FromString,
+                    response_serializer=dncgate_dot_v1_dot_compensation__pb2.ServiceReport.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -788,6 +806,33 @@ class Compensation:
             '/dncgate.v1.Compensation/GetComplaintStatus',
             dncgate_dot_v1_dot_compensation__pb2.GetComplaintStatusRequest.SerializeToString,
             dncgate_dot_v1_dot_compensation__pb2.CaseProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportService(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dncgate.v1.Compensation/ReportService',
+            dncgate_dot_v1_dot_compensation__pb2.ReportServiceRequest.SerializeToString,
+            dncgate_dot_v1_dot_compensation__pb2.ServiceReport.FromString,
             options,
             channel_credentials,
             insecure,
