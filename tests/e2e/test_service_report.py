@@ -216,7 +216,7 @@ async def test_the_service_report_gives_every_figure_per_month_and_operator(serv
     satisfaction, revisits and payouts on time, exactly as the eight cases were handled."""
     w = await build(server, desk)
     r = await w.boss.ReportService(V.ReportServiceRequest())
-    assert r.period == "month"
+    assert (r.period, r.time_zone) == ("month", "Asia/Shanghai")
     assert (r.first_response_hours, r.resolution_hours, r.update_hours) == (24, 72, 24)
     assert r.generated_at.ToDatetime(tzinfo=BEIJING) == REPORT_AT
     assert [p.period_start.ToDatetime(tzinfo=BEIJING) for p in r.periods] == [MARCH, APRIL]
@@ -250,16 +250,22 @@ async def test_the_cli_shows_the_report_as_a_table_in_percentages(server: Server
     done = await cli(server, "report", "service")
     assert done.returncode == 0, done.stderr
     lines = [" ".join(line.replace("│", " ").split()) for line in done.stdout.splitlines()]
-    assert any(
-        line.startswith("2026-03 op-a 2 100% (2/2) 100% (2/2) 1 100% (1/1) 5.0 (1) 1 1 0 0 50% (1/2)") for line in lines
-    ), done.stdout
-    assert any(line.startswith("2026-04 op-b 2 50% (1/2) 0% (0/1) 2 - - 0 0 0 0 0% (0/1)") for line in lines), (
-        done.stdout
+    rows = [line for line in lines if line.startswith(("2026-", "total"))]
+    assert rows == [
+        "2026-03 op-a 2 100% (2/2) 100% (2/2) 1 100% (1/1) 5.0 (1) 1 1 0 0 50% (1/2)",
+        "2026-03 op-b 2 50% (1/2) 100% (2/2) 2 0% (0/1) 2.0 (1) 1 0 0 1 -",
+        "2026-03 all 4 75% (3/4) 100% (4/4) 3 50% (1/2) 3.5 (2) 2 1 0 1 50% (1/2)",
+        "2026-04 op-a 2 100% (1/1) +1 pending 100% (1/1) +1 pending 0 - 4.0 (1) 0 0 1 0 -",
+        "2026-04 op-b 2 50% (1/2) 0% (0/1) +1 pending 2 - - 0 0 0 0 0% (0/1)",
+        "2026-04 all 4 67% (2/3) +1 pending 50% (1/2) +2 pending 2 - 4.0 (1) 0 0 1 0 0% (0/1)",
+        "total 8 71% (5/7) +1 pending 83% (5/6) +2 pending 5 50% (1/2) 3.7 (3) 2 1 1 1 33% (1/3)",
+    ], done.stdout
+    one = await cli(
+        server, "report", "service", "--period", "week", "--assignee", "op-a", "--to", "2026-03-09T00:00:00+08:00"
     )
-    assert any(
-        line.startswith("total 8 71% (5/7) 83% (5/6) 5 50% (1/2) 3.7 (3) 2 1 1 1 33% (1/3)") for line in lines
-    ), done.stdout
+    assert one.returncode == 0, one.stderr
+    assert "week of 2026-03-02 op-a 1 100% (1/1)" in " ".join(one.stdout.replace("│", " ").split()), one.stdout
     bad = await cli(
         server, "report", "service", "--from", "2026-05-01T00:00:00+08:00", "--to", "2026-04-01T00:00:00+08:00"
     )
-    assert bad.returncode != 0 and "from" in bad.stderr
+    assert bad.returncode != 0 and "INVALID_ARGUMENT: from: is later than the end" in bad.stdout, bad.stdout

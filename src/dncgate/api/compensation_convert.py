@@ -314,8 +314,11 @@ def service_figures(f: ServiceFigures) -> pb.ServiceFigures:
     )
 
 
-def service_report(r: ServiceReport, generated_at: datetime, hours: tuple[int, int, int]) -> pb.ServiceReport:
-    """`hours`: the first-response, resolution and update hours the figures were counted against."""
+def service_report(
+    r: ServiceReport, generated_at: datetime, hours: tuple[int, int, int], zone: str
+) -> pb.ServiceReport:
+    """`hours`: the first-response, resolution and update hours the figures were counted against;
+    `zone` the one the periods start in."""
     return pb.ServiceReport(
         period=r.period.value,
         periods=[
@@ -333,6 +336,7 @@ def service_report(r: ServiceReport, generated_at: datetime, hours: tuple[int, i
         first_response_hours=hours[0],
         resolution_hours=hours[1],
         update_hours=hours[2],
+        time_zone=zone,
     )
 
 

@@ -773,7 +773,7 @@ class ServicePeriod(_message.Message):
     def __init__(self, period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., assignees: _Optional[_Iterable[_Union[AssigneeService, _Mapping]]] = ..., total: _Optional[_Union[ServiceFigures, _Mapping]] = ...) -> None: ...
 
 class ServiceReport(_message.Message):
-    __slots__ = ("period", "periods", "total", "generated_at", "first_response_hours", "resolution_hours", "update_hours")
+    __slots__ = ("period", "periods", "total", "generated_at", "first_response_hours", "resolution_hours", "update_hours", "time_zone")
     PERIOD_FIELD_NUMBER: _ClassVar[int]
     PERIODS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
@@ -781,6 +781,7 @@ class ServiceReport(_message.Message):
     FIRST_RESPONSE_HOURS_FIELD_NUMBER: _ClassVar[int]
     RESOLUTION_HOURS_FIELD_NUMBER: _ClassVar[int]
     UPDATE_HOURS_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
     period: str
     periods: _containers.RepeatedCompositeFieldContainer[ServicePeriod]
     total: ServiceFigures
@@ -788,4 +789,5 @@ class ServiceReport(_message.Message):
     first_response_hours: int
     resolution_hours: int
     update_hours: int
-    def __init__(self, period: _Optional[str] = ..., periods: _Optional[_Iterable[_Union[ServicePeriod, _Mapping]]] = ..., total: _Optional[_Union[ServiceFigures, _Mapping]] = ..., generated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_response_hours: _Optional[int] = ..., resolution_hours: _Optional[int] = ..., update_hours: _Optional[int] = ...) -> None: ...
+    time_zone: str
+    def __init__(self, period: _Optional[str] = ..., periods: _Optional[_Iterable[_Union[ServicePeriod, _Mapping]]] = ..., total: _Optional[_Union[ServiceFigures, _Mapping]] = ..., generated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_response_hours: _Optional[int] = ..., resolution_hours: _Optional[int] = ..., update_hours: _Optional[int] = ..., time_zone: _Optional[str] = ...) -> None: ...
