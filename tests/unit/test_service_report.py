@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from dncgate.domain.reports import Period, ServiceFigures, Share, service_report
 
 MAY, JUNE = datetime(2026, 4, 30, 16, tzinfo=UTC), datetime(2026, 5, 31, 16, tzinfo=UTC)
+NOW = datetime(2026, 6, 20, 2, tzinfo=UTC)
 
 
 def _f(filed: int, answered: Share, rated: int = 0, satisfaction: int = 0, **kw: int) -> ServiceFigures:
@@ -44,8 +45,8 @@ def test_the_report_orders_periods_and_assignees_and_totals_each_period_and_the_
         (MAY, "op-a", _f(1, Share(1, 1), rated=1, satisfaction=5)),
         (JUNE, "op-b", _f(1, Share(1, 1))),
     ]
-    r = service_report(Period.MONTH, rows)
-    assert r.period is Period.MONTH
+    r = service_report(Period.MONTH, rows, NOW)
+    assert (r.period, r.generated_at) == (Period.MONTH, NOW)
     assert [p.start for p in r.periods] == [MAY, JUNE]
     assert [a.assignee for a in r.periods[0].assignees] == ["", "op-a", "op-b"]
     assert r.periods[0].total == _f(4, Share(2, 3), rated=2, satisfaction=9, answer_pending=1)
@@ -57,6 +58,6 @@ def test_the_report_orders_periods_and_assignees_and_totals_each_period_and_the_
 
 def test_a_report_of_no_case_has_no_period_and_a_zero_total() -> None:
     """Nothing filed: no rows, totals all zero, no ratio and no mean."""
-    r = service_report(Period.DAY, [])
+    r = service_report(Period.DAY, [], NOW)
     assert r.periods == () and r.total == ServiceFigures()
     assert r.total.answered.ratio is None and r.total.mean_satisfaction is None

@@ -187,7 +187,7 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
             opt_ts(request, "from"), opt_ts(request, "to"), request.period, request.assignee
         )
         _bind(assignee=request.assignee.strip())
-        return cc.service_report(report, desk.now(), desk.hours, desk.zone)
+        return cc.service_report(report, desk.hours, desk.zone)
 
     async def ListNotifications(
         self, request: pb.ListNotificationsRequest, context: Ctx

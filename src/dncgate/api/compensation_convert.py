@@ -314,9 +314,7 @@ def service_figures(f: ServiceFigures) -> pb.ServiceFigures:
     )
 
 
-def service_report(
-    r: ServiceReport, generated_at: datetime, hours: tuple[int, int, int], zone: str
-) -> pb.ServiceReport:
+def service_report(r: ServiceReport, hours: tuple[int, int, int], zone: str) -> pb.ServiceReport:
     """`hours`: the first-response, resolution and update hours the figures were counted against;
     `zone` the one the periods start in."""
     return pb.ServiceReport(
@@ -332,7 +330,7 @@ def service_report(
             for p in r.periods
         ],
         total=service_figures(r.total),
-        generated_at=ts(generated_at),
+        generated_at=ts(r.generated_at),
         first_response_hours=hours[0],
         resolution_hours=hours[1],
         update_hours=hours[2],

@@ -226,12 +226,17 @@ class ServicePeriod:
 
 @dataclass(frozen=True, slots=True)
 class ServiceReport:
+    """`generated_at`: the moment the figures were counted at (what was due, what is open)."""
+
     period: Period
     periods: tuple[ServicePeriod, ...]
     total: ServiceFigures
+    generated_at: datetime
 
 
-def service_report(period: Period, rows: Iterable[tuple[datetime, str, ServiceFigures]]) -> ServiceReport:
+def service_report(
+    period: Period, rows: Iterable[tuple[datetime, str, ServiceFigures]], generated_at: datetime
+) -> ServiceReport:
     """The report of `rows` (period start, assignee, figures of the cases filed then and assigned so):
     periods oldest first, assignees by name, a total per period and over the range. Rows naming the
     same period and assignee twice are added."""
@@ -243,7 +248,7 @@ def service_report(period: Period, rows: Iterable[tuple[datetime, str, ServiceFi
     for start in sorted(grouped):
         assignees = tuple(AssigneeService(a, f) for a, f in sorted(grouped[start].items()))
         periods.append(ServicePeriod(start, assignees, _sum(a.figures for a in assignees)))
-    return ServiceReport(period, tuple(periods), _sum(p.total for p in periods))
+    return ServiceReport(period, tuple(periods), _sum(p.total for p in periods), generated_at)
 
 
 def _sum(figures: Iterable[ServiceFigures]) -> ServiceFigures:

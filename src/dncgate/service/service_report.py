@@ -44,5 +44,6 @@ class ReportDesk:
         if after is not None and before is not None and after > before:
             raise InvalidArgument("from", "is later than the end of the range")
         name = assignee.strip()
-        rows = await self.source.service_figures(p, self.zone, after, before, name or None, self.now(), self.hours)
-        return service_report(p, rows)
+        now = self.now()
+        rows = await self.source.service_figures(p, self.zone, after, before, name or None, now, self.hours)
+        return service_report(p, rows, now)
