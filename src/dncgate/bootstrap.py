@@ -53,6 +53,7 @@ from dncgate.store.outcomes import OutcomeStore
 from dncgate.store.pg import Database
 from dncgate.store.quotas import RedisQuotas
 from dncgate.store.recorder import CallLogWriter, StreamedCalls, StreamGroup
+from dncgate.store.service_report import ServiceReportStore
 from dncgate.store.tokens import TokenStore
 
 log = structlog.get_logger("dncgate.bootstrap")
@@ -159,6 +160,7 @@ def build_compensation(
             region=settings.default_region,
             refused=lambda quota: metrics.QUOTA_REFUSALS.labels(quota).inc(),
         ),
+        service_figures=ServiceReportStore(db),
     )
 
 

@@ -53,7 +53,7 @@ EXPECTED: dict[str, set[str]] = {
     "registry": {"SetPreference", "GetPreference", "GrantConsent", "RevokeConsent"},
     "importer": {"ImportRegistry"},
     "hotline": _HOTLINE,
-    "supervisor": _HOTLINE | {"ReviewComplaint"},
+    "supervisor": _HOTLINE | {"ReviewComplaint", "ReportService"},
     "payments": {"ListPayouts", "MarkPayoutPaid", "GetFundSummary"},
     "consumer": {"GetComplaintStatus"},
     "compliance": {
@@ -65,6 +65,7 @@ EXPECTED: dict[str, set[str]] = {
         "ListComplaints",
         "GetFundSummary",
         "ListNotifications",
+        "ReportService",
     },
     "admin": {m.name for s in SERVICES for m in s.methods},
 }
@@ -105,7 +106,7 @@ async def _token(server: Any, *roles: str, orgs: tuple[str, ...] = (), **kw: Any
 
 
 async def test_every_role_may_call_exactly_its_rows_of_the_table_and_nothing_else(server) -> None:
-    """9 roles x 33 methods: a row's methods pass the credential check, every other is MISSING_ROLE."""
+    """9 roles x 34 methods: a row's methods pass the credential check, every other is MISSING_ROLE."""
     target, denied, allowed = server.target, 0, 0
     async with aio_channel(target, None) as channel:
         for role, expected in EXPECTED.items():
@@ -122,7 +123,7 @@ async def test_every_role_may_call_exactly_its_rows_of_the_table_and_nothing_els
                 else:
                     denied += 1
                     assert code == grpc.StatusCode.PERMISSION_DENIED, (role, method.name, code)
-    assert (allowed + denied, len(METHODS)) == (9 * 33, 33)
+    assert (allowed + denied, len(METHODS)) == (9 * 34, 34)
 
 
 async def test_without_a_credential_every_rpc_is_unauthenticated_but_health_and_reflection_answer(server) -> None:

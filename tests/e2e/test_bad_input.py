@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 import structlog
 from google.protobuf import message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
+from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from structlog.testing import LogCapture
@@ -131,10 +132,10 @@ async def _stored(server: Any) -> int:
 
 
 def test_every_rpc_has_string_fields_to_try() -> None:
-    """The cases reach all 33 methods of the four services but ListTokens (no string to send), and every
+    """The cases reach all 34 methods of the four services but ListTokens (no string to send), and every
     string field of the table."""
     methods = {m.full_name for s in limits.SERVICES for m in s.methods}
-    assert methods - {m.full_name for m, _ in cases()} == {"dncgate.v1.Access.ListTokens"} and len(methods) == 33
+    assert methods - {m.full_name for m, _ in cases()} == {"dncgate.v1.Access.ListTokens"} and len(methods) == 34
     assert {limits.key(p[-1]) for _, p in cases()} == set(limits.FIELDS)
 
 
@@ -305,8 +306,8 @@ async def test_requests_are_held_to_the_limits_whether_or_not_requests_are_logge
 
 
 async def test_out_of_range_numbers_and_enums_of_the_case_workflow_are_refused_naming_them(server: Any) -> None:
-    """satisfaction or a revisit's rating outside 0-5, an unknown stage or due state: INVALID_ARGUMENT naming the field,
-    nothing stored."""
+    """satisfaction or a revisit's rating outside 0-5, an unknown stage or due state, a report's unknown
+    period or reversed range: INVALID_ARGUMENT naming the field, nothing stored."""
     before = await _stored(server)
     service = compensation_pb2.DESCRIPTOR.services_by_name["Compensation"]
     sent = [
@@ -319,6 +320,12 @@ async def test_out_of_range_numbers_and_enums_of_the_case_workflow_are_refused_n
         ("RecordRevisit", compensation_pb2.RecordRevisitRequest(case_id="DNC-1", rating=-1), "rating"),
         ("ListComplaints", compensation_pb2.ListComplaintsRequest(stage=42), "stage"),
         ("ListComplaints", compensation_pb2.ListComplaintsRequest(due_state=42), "due_state"),
+        ("ReportService", compensation_pb2.ReportServiceRequest(period="year"), "period"),
+        (
+            "ReportService",
+            compensation_pb2.ReportServiceRequest(**{"from": Timestamp(seconds=2_000), "to": Timestamp(seconds=1_000)}),
+            "from",
+        ),
     ]
     for method, request, field in sent:
         got = _violations(await _send(server.channel, service.methods_by_name[method], request.SerializeToString()))

@@ -22,10 +22,13 @@ def test_a_method_no_role_names_is_refused_to_every_role_admin_included() -> Non
     assert "/dncgate.v1.Registry/DropEverything" not in p.methods
 
 
-def test_supervisor_may_do_what_hotline_may_and_review_besides() -> None:
-    """supervisor = hotline + ReviewComplaint; compliance reads only."""
+def test_supervisor_may_do_what_hotline_may_and_review_and_report_besides() -> None:
+    """supervisor = hotline + ReviewComplaint + ReportService; compliance reads only."""
     hotline, supervisor = access.ROLE_METHODS["hotline"], access.ROLE_METHODS["supervisor"]
-    assert supervisor - hotline == {"/dncgate.v1.Compensation/ReviewComplaint"}
+    assert supervisor - hotline == {
+        "/dncgate.v1.Compensation/ReviewComplaint",
+        "/dncgate.v1.Compensation/ReportService",
+    }
     writes = {"SetPreference", "GrantConsent", "RevokeConsent", "SetOrgPolicy", "ImportRegistry", "MarkPayoutPaid"}
     assert not {m.rsplit("/", 1)[1] for m in access.ROLE_METHODS["compliance"]} & writes
 

@@ -195,6 +195,14 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
         _bind(org=request.org_id)
         return cc.violation_report(report)
 
+    async def ReportService(self, request: pb.ReportServiceRequest, context: Ctx) -> pb.ServiceReport:
+        desk = self.service.reports
+        report = await desk.service_report(
+            opt_ts(request, "from"), opt_ts(request, "to"), request.period, request.assignee
+        )
+        _bind(assignee=request.assignee.strip())
+        return cc.service_report(report, desk.hours, desk.zone)
+
     async def ListNotifications(
         self, request: pb.ListNotificationsRequest, context: Ctx
     ) -> pb.ListNotificationsResponse:

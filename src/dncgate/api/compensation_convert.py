@@ -28,7 +28,7 @@ from dncgate.domain.erasure import Erasure
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.money import Money
 from dncgate.domain.notices import NoticeKind, SentNotice
-from dncgate.domain.reports import CurrencyTotals, FundSummary, ViolationReport
+from dncgate.domain.reports import CurrencyTotals, FundSummary, ServiceFigures, ServiceReport, Share, ViolationReport
 from dncgate.domain.verification import CallerVerdict, Finding
 from dncgate.v1 import compensation_pb2 as pb
 
@@ -308,6 +308,54 @@ def violation_report(r: ViolationReport) -> pb.ViolationReport:
         ],
         violating_calls=r.violating_calls,
         verified_complaints=r.verified_complaints,
+    )
+
+
+def _share(s: Share) -> pb.Share:
+    return pb.Share(met=s.met, of=s.of)
+
+
+def service_figures(f: ServiceFigures) -> pb.ServiceFigures:
+    return pb.ServiceFigures(
+        cases_filed=f.cases_filed,
+        answered_in_time=_share(f.answered),
+        answer_pending=f.answer_pending,
+        resolved_in_time=_share(f.resolved),
+        resolution_pending=f.resolution_pending,
+        updates_overdue=f.updates_overdue,
+        regulator_replies_on_time=_share(f.regulator_replies),
+        satisfaction_sum=f.satisfaction_sum,
+        rated=f.rated,
+        mean_satisfaction=f.mean_satisfaction,
+        revisits_done=f.revisits_done,
+        revisits_on_time=f.revisits_on_time,
+        revisits_overdue=f.revisits_overdue,
+        recurrences=f.recurrences,
+        payouts_paid_on_time=_share(f.payouts_on_time),
+    )
+
+
+def service_report(r: ServiceReport, hours: tuple[int, int, int], zone: str) -> pb.ServiceReport:
+    """`hours`: the first-response, resolution and update hours the figures were counted against;
+    `zone` the one the periods start in."""
+    return pb.ServiceReport(
+        period=r.period.value,
+        periods=[
+            pb.ServicePeriod(
+                period_start=ts(p.start),
+                assignees=[
+                    pb.AssigneeService(assignee=a.assignee, figures=service_figures(a.figures)) for a in p.assignees
+                ],
+                total=service_figures(p.total),
+            )
+            for p in r.periods
+        ],
+        total=service_figures(r.total),
+        generated_at=ts(r.generated_at),
+        first_response_hours=hours[0],
+        resolution_hours=hours[1],
+        update_hours=hours[2],
+        time_zone=zone,
     )
 
 

@@ -179,6 +179,8 @@ FIELDS: dict[str, Kind] = {
     "MarkPayoutPaidRequest.request_id": ID,
     "GetFundSummaryRequest.period": CODE,
     "ReportViolationsRequest.org_id": ID,
+    "ReportServiceRequest.period": CODE,
+    "ReportServiceRequest.assignee": ID,
     "CreateTokenRequest.name": ID,
     "CreateTokenRequest.roles": CODE,
     "CreateTokenRequest.orgs": ID,

@@ -44,13 +44,19 @@ ROLE_METHODS: dict[str, frozenset[str]] = {
     "registry": _methods(_REGISTRY, "SetPreference", "GetPreference", "GrantConsent", "RevokeConsent"),
     "importer": _methods(_REGISTRY, "ImportRegistry"),
     "hotline": _HOTLINE,
-    "supervisor": _HOTLINE | _methods(_COMPENSATION, "ReviewComplaint"),
+    "supervisor": _HOTLINE | _methods(_COMPENSATION, "ReviewComplaint", "ReportService"),
     "payments": _methods(_COMPENSATION, "ListPayouts", "MarkPayoutPaid", "GetFundSummary"),
     # The consumer app's backend, looking a case up for the consumer who names it and her number.
     "consumer": _methods(_COMPENSATION, "GetComplaintStatus"),
     "compliance": _methods(_REGISTRY, "GetPreference", "GetPreferenceHistory", "GetOrgPolicy")
     | _methods(
-        _COMPENSATION, "ReportViolations", "GetComplaint", "ListComplaints", "GetFundSummary", "ListNotifications"
+        _COMPENSATION,
+        "ReportViolations",
+        "GetComplaint",
+        "ListComplaints",
+        "GetFundSummary",
+        "ListNotifications",
+        "ReportService",
     ),
 }
 # What only admin may call, beside everything the other roles may.

@@ -135,3 +135,124 @@ def violation_report(
     ]
     agents.sort(key=lambda a: (-a.violating_calls, -a.verified_complaints, a.agent_id))
     return ViolationReport(org_id, tuple(agents), sum(violating_calls.values()), len(every_finding))
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """`met` of `of` cases (or payouts, replies): kept as counts so a ratio is computed exactly, once."""
+
+    met: int = 0
+    of: int = 0
+
+    def __add__(self, other: Share) -> Share:
+        return Share(self.met + other.met, self.of + other.of)
+
+    @property
+    def ratio(self) -> float | None:
+        """`met / of`, None when nothing was counted."""
+        return self.met / self.of if self.of else None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceFigures:
+    """How the hotline served a set of cases (those filed in a period, of one assignee or all).
+
+    - `answered`: cases whose first response (the first verdict stage or consumer-visible update) came
+      within the first-response hours of filing, of those answered or past that deadline unanswered;
+      `answer_pending` are neither (no response yet, deadline ahead). `resolved` likewise with the
+      first verdict stage against the resolution hours.
+    - `updates_overdue`: cases whose update clock lapsed at least once (a gap longer than the update
+      hours between the filing, the consumer-visible updates and the close, or now while open).
+    - `regulator_replies`: regulator cases replied by their reply due time, of those replied or due.
+    - `satisfaction_sum` over `rated` cases (satisfaction 1-5).
+    - revisits done (`revisits_on_time` of them by their revisit due time), overdue (due, none done),
+      and `recurrences` (revisits that found the calls back).
+    - `payouts_on_time`: payouts paid by their due time, of those paid or past due.
+    """
+
+    cases_filed: int = 0
+    answered: Share = Share()
+    answer_pending: int = 0
+    resolved: Share = Share()
+    resolution_pending: int = 0
+    updates_overdue: int = 0
+    regulator_replies: Share = Share()
+    satisfaction_sum: int = 0
+    rated: int = 0
+    revisits_done: int = 0
+    revisits_on_time: int = 0
+    revisits_overdue: int = 0
+    recurrences: int = 0
+    payouts_on_time: Share = Share()
+
+    def __add__(self, other: ServiceFigures) -> ServiceFigures:
+        return ServiceFigures(
+            self.cases_filed + other.cases_filed,
+            self.answered + other.answered,
+            self.answer_pending + other.answer_pending,
+            self.resolved + other.resolved,
+            self.resolution_pending + other.resolution_pending,
+            self.updates_overdue + other.updates_overdue,
+            self.regulator_replies + other.regulator_replies,
+            self.satisfaction_sum + other.satisfaction_sum,
+            self.rated + other.rated,
+            self.revisits_done + other.revisits_done,
+            self.revisits_on_time + other.revisits_on_time,
+            self.revisits_overdue + other.revisits_overdue,
+            self.recurrences + other.recurrences,
+            self.payouts_on_time + other.payouts_on_time,
+        )
+
+    @property
+    def mean_satisfaction(self) -> float | None:
+        """The mean of the ratings given, None when no case was rated."""
+        return self.satisfaction_sum / self.rated if self.rated else None
+
+
+@dataclass(frozen=True, slots=True)
+class AssigneeService:
+    assignee: str
+    figures: ServiceFigures
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePeriod:
+    """One period: a row per assignee (by name; '' is the cases never assigned) and their total."""
+
+    start: datetime
+    assignees: tuple[AssigneeService, ...]
+    total: ServiceFigures
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceReport:
+    """`generated_at`: the moment the figures were counted at (what was due, what is open)."""
+
+    period: Period
+    periods: tuple[ServicePeriod, ...]
+    total: ServiceFigures
+    generated_at: datetime
+
+
+def service_report(
+    period: Period, rows: Iterable[tuple[datetime, str, ServiceFigures]], generated_at: datetime
+) -> ServiceReport:
+    """The report of `rows` (period start, assignee, figures of the cases filed then and assigned so):
+    periods oldest first, assignees by name, a total per period and over the range. Rows naming the
+    same period and assignee twice are added."""
+    grouped: dict[datetime, dict[str, ServiceFigures]] = {}
+    for start, assignee, figures in rows:
+        mine = grouped.setdefault(start, {})
+        mine[assignee] = mine.get(assignee, ServiceFigures()) + figures
+    periods = []
+    for start in sorted(grouped):
+        assignees = tuple(AssigneeService(a, f) for a, f in sorted(grouped[start].items()))
+        periods.append(ServicePeriod(start, assignees, _sum(a.figures for a in assignees)))
+    return ServiceReport(period, tuple(periods), _sum(p.total for p in periods), generated_at)
+
+
+def _sum(figures: Iterable[ServiceFigures]) -> ServiceFigures:
+    total = ServiceFigures()
+    for f in figures:
+        total = total + f
+    return total

@@ -43,6 +43,7 @@ from dncgate.service.compensation_ports import (
     Erasures,
     OperatorQueue,
     RegistryHistory,
+    ServiceFigureSource,
     WorkdayCalendar,
 )
 from dncgate.service.erasure import ErasureDesk
@@ -52,6 +53,7 @@ from dncgate.service.owners import OwnerDesk, assign_new, restage, stage_filing
 from dncgate.service.paging import decode_token, encode_token, page_size
 from dncgate.service.payouts import PayoutDesk
 from dncgate.service.redact import redact
+from dncgate.service.service_report import ReportDesk
 from dncgate.service.updates import UpdateDesk
 
 log = structlog.get_logger("dncgate.compensation")
@@ -116,6 +118,7 @@ class CompensationService:
         zone: str,
         workday_deadlines: WorkdayDeadlines,
         lookup: StatusLookup,
+        service_figures: ServiceFigureSource,
         revisit_days: int = 7,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -141,6 +144,7 @@ class CompensationService:
         self.owners = OwnerDesk(cases_store, queue, self.now, self._text)
         self.lookup = lookup
         self.revisit_days = revisit_days
+        self.reports = ReportDesk(service_figures, deadlines, update_hours, zone, self.now)
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)

@@ -5,7 +5,8 @@ are: `CaseWrites` and `Cases` by store/cases.py's `CaseWriter` and `CaseStore`, 
 and `ViolationEvidence` by store/evidence.py's `CallEvidence`, `PayoutLedger` by store/ledger.py's
 `Ledger`, `RegistryHistory` by store/journal.py's `Journal`, `OperatorQueue` by store/operators.py's
 `OperatorStore`, `WorkdayCalendar` by calendars.py's `Workdays`, `Erasures` by store/erasure.py's
-`ErasureStore`. An outage raises `StoreUnavailable`.
+`ErasureStore`, `ServiceFigureSource` by store/service_report.py's `ServiceReportStore`. An outage
+raises `StoreUnavailable`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from dncgate.domain.erasure import Erasure
 from dncgate.domain.money import Money
 from dncgate.domain.notices import Notice
 from dncgate.domain.registry import ConsentChange, PreferenceChange
-from dncgate.domain.reports import Period
+from dncgate.domain.reports import Period, ServiceFigures
 from dncgate.domain.verification import Finding, LoggedCall
 
 
@@ -220,3 +221,18 @@ class ErasureWrites(Protocol):
 
 class Erasures(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[ErasureWrites]: ...
+
+
+class ServiceFigureSource(Protocol):
+    """The hotline's service figures per period of filing and assignee (service/service_report.py)."""
+
+    async def service_figures(
+        self,
+        period: Period,
+        zone: str,
+        after: datetime | None,
+        before: datetime | None,
+        assignee: str | None,
+        now: datetime,
+        hours: tuple[int, int, int],
+    ) -> list[tuple[datetime, str, ServiceFigures]]: ...

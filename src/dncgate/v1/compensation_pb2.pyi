@@ -750,3 +750,94 @@ class CaseProgress(_message.Message):
     recurrence_case_id: str
     recurrence_of: str
     def __init__(self, case_id: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., stage: _Optional[_Union[Stage, str]] = ..., timeline: _Optional[_Iterable[_Union[StageEntry, _Mapping]]] = ..., consumer_number_masked: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_response_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_update_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updates: _Optional[_Iterable[_Union[ConsumerUpdate, _Mapping]]] = ..., total_compensation: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., callers: _Optional[_Iterable[_Union[CallerOutcome, _Mapping]]] = ..., payouts: _Optional[_Iterable[_Union[PayoutProgress, _Mapping]]] = ..., assignee: _Optional[str] = ..., revisit_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revisited_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recurrence_case_id: _Optional[str] = ..., recurrence_of: _Optional[str] = ...) -> None: ...
+
+class ReportServiceRequest(_message.Message):
+    __slots__ = ("to", "period", "assignee")
+    FROM_FIELD_NUMBER: _ClassVar[int]
+    TO_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    to: _timestamp_pb2.Timestamp
+    period: str
+    assignee: str
+    def __init__(self, to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period: _Optional[str] = ..., assignee: _Optional[str] = ..., **kwargs) -> None: ...
+
+class Share(_message.Message):
+    __slots__ = ("met", "of")
+    MET_FIELD_NUMBER: _ClassVar[int]
+    OF_FIELD_NUMBER: _ClassVar[int]
+    met: int
+    of: int
+    def __init__(self, met: _Optional[int] = ..., of: _Optional[int] = ...) -> None: ...
+
+class ServiceFigures(_message.Message):
+    __slots__ = ("cases_filed", "answered_in_time", "answer_pending", "resolved_in_time", "resolution_pending", "updates_overdue", "regulator_replies_on_time", "satisfaction_sum", "rated", "mean_satisfaction", "revisits_done", "revisits_on_time", "revisits_overdue", "recurrences", "payouts_paid_on_time")
+    CASES_FILED_FIELD_NUMBER: _ClassVar[int]
+    ANSWERED_IN_TIME_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_PENDING_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_IN_TIME_FIELD_NUMBER: _ClassVar[int]
+    RESOLUTION_PENDING_FIELD_NUMBER: _ClassVar[int]
+    UPDATES_OVERDUE_FIELD_NUMBER: _ClassVar[int]
+    REGULATOR_REPLIES_ON_TIME_FIELD_NUMBER: _ClassVar[int]
+    SATISFACTION_SUM_FIELD_NUMBER: _ClassVar[int]
+    RATED_FIELD_NUMBER: _ClassVar[int]
+    MEAN_SATISFACTION_FIELD_NUMBER: _ClassVar[int]
+    REVISITS_DONE_FIELD_NUMBER: _ClassVar[int]
+    REVISITS_ON_TIME_FIELD_NUMBER: _ClassVar[int]
+    REVISITS_OVERDUE_FIELD_NUMBER: _ClassVar[int]
+    RECURRENCES_FIELD_NUMBER: _ClassVar[int]
+    PAYOUTS_PAID_ON_TIME_FIELD_NUMBER: _ClassVar[int]
+    cases_filed: int
+    answered_in_time: Share
+    answer_pending: int
+    resolved_in_time: Share
+    resolution_pending: int
+    updates_overdue: int
+    regulator_replies_on_time: Share
+    satisfaction_sum: int
+    rated: int
+    mean_satisfaction: float
+    revisits_done: int
+    revisits_on_time: int
+    revisits_overdue: int
+    recurrences: int
+    payouts_paid_on_time: Share
+    def __init__(self, cases_filed: _Optional[int] = ..., answered_in_time: _Optional[_Union[Share, _Mapping]] = ..., answer_pending: _Optional[int] = ..., resolved_in_time: _Optional[_Union[Share, _Mapping]] = ..., resolution_pending: _Optional[int] = ..., updates_overdue: _Optional[int] = ..., regulator_replies_on_time: _Optional[_Union[Share, _Mapping]] = ..., satisfaction_sum: _Optional[int] = ..., rated: _Optional[int] = ..., mean_satisfaction: _Optional[float] = ..., revisits_done: _Optional[int] = ..., revisits_on_time: _Optional[int] = ..., revisits_overdue: _Optional[int] = ..., recurrences: _Optional[int] = ..., payouts_paid_on_time: _Optional[_Union[Share, _Mapping]] = ...) -> None: ...
+
+class AssigneeService(_message.Message):
+    __slots__ = ("assignee", "figures")
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    FIGURES_FIELD_NUMBER: _ClassVar[int]
+    assignee: str
+    figures: ServiceFigures
+    def __init__(self, assignee: _Optional[str] = ..., figures: _Optional[_Union[ServiceFigures, _Mapping]] = ...) -> None: ...
+
+class ServicePeriod(_message.Message):
+    __slots__ = ("period_start", "assignees", "total")
+    PERIOD_START_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    period_start: _timestamp_pb2.Timestamp
+    assignees: _containers.RepeatedCompositeFieldContainer[AssigneeService]
+    total: ServiceFigures
+    def __init__(self, period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., assignees: _Optional[_Iterable[_Union[AssigneeService, _Mapping]]] = ..., total: _Optional[_Union[ServiceFigures, _Mapping]] = ...) -> None: ...
+
+class ServiceReport(_message.Message):
+    __slots__ = ("period", "periods", "total", "generated_at", "first_response_hours", "resolution_hours", "update_hours", "time_zone")
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    PERIODS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    GENERATED_AT_FIELD_NUMBER: _ClassVar[int]
+    FIRST_RESPONSE_HOURS_FIELD_NUMBER: _ClassVar[int]
+    RESOLUTION_HOURS_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_HOURS_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    period: str
+    periods: _containers.RepeatedCompositeFieldContainer[ServicePeriod]
+    total: ServiceFigures
+    generated_at: _timestamp_pb2.Timestamp
+    first_response_hours: int
+    resolution_hours: int
+    update_hours: int
+    time_zone: str
+    def __init__(self, period: _Optional[str] = ..., periods: _Optional[_Iterable[_Union[ServicePeriod, _Mapping]]] = ..., total: _Optional[_Union[ServiceFigures, _Mapping]] = ..., generated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_response_hours: _Optional[int] = ..., resolution_hours: _Optional[int] = ..., update_hours: _Optional[int] = ..., time_zone: _Optional[str] = ...) -> None: ...

@@ -124,6 +124,11 @@ class CompensationStub:
                 request_serializer=dncgate_dot_v1_dot_compensation__pb2.RecordRevisitRequest.SerializeToString,
                 response_deserializer=dncgate_dot_v1_dot_compensation__pb2.Complaint.FromString,
                 _registered_method=True)
+        self.ReportService = channel.unary_unary(
+                '/dncgate.v1.Compensation/ReportService',
+                request_serializer=dncgate_dot_v1_dot_compensation__pb2.ReportServiceRequest.SerializeToString,
+                response_deserializer=dncgate_dot_v1_dot_compensation__pb2.ServiceReport.FromString,
+                _registered_method=True)
 
 
 class CompensationServicer:
@@ -255,6 +260,14 @@ class CompensationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportService(self, request, context):
+        """How the hotline served the cases filed in [from, to): per period of filing and assignee, a total
+        per period and over the range (roles supervisor, compliance).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CompensationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -347,6 +360,11 @@ def add_CompensationServicer_to_server(servicer, server):
                     servicer.RecordRevisit,
                     request_deserializer=dncgate_dot_v1_dot_compensation__pb2.RecordRevisitRequest.FromString,
                     response_serializer=dncgate_dot_v1_dot_compensation__pb2.Complaint.SerializeToString,
+            ),
+            'ReportService': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportService,
+                    request_deserializer=dncgate_dot_v1_dot_compensation__pb2.ReportServiceRequest.FromString,
+                    response_serializer=dncgate_dot_v1_dot_compensation__pb2.ServiceReport.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -835,6 +853,33 @@ class Compensation:
             '/dncgate.v1.Compensation/RecordRevisit',
             dncgate_dot_v1_dot_compensation__pb2.RecordRevisitRequest.SerializeToString,
             dncgate_dot_v1_dot_compensation__pb2.Complaint.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportService(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dncgate.v1.Compensation/ReportService',
+            dncgate_dot_v1_dot_compensation__pb2.ReportServiceRequest.SerializeToString,
+            dncgate_dot_v1_dot_compensation__pb2.ServiceReport.FromString,
             options,
             channel_credentials,
             insecure,
