@@ -332,6 +332,8 @@ def cmd_status(ns: argparse.Namespace, channel: grpc.Channel) -> int:
         [
             ("case", f"[bold]{p.case_id}[/bold]"),
             ("status", _status(p.status)),
+            ("stage", _stage(p.stage)),
+            ("in charge", p.assignee or "-"),
             ("consumer", p.consumer_number_masked),
             ("filed", fmt_ts(p.created_at)),
             ("first response due", fmt_ts(p.first_response_due)),
@@ -340,6 +342,12 @@ def cmd_status(ns: argparse.Namespace, channel: grpc.Channel) -> int:
             ("owed", f"[bold]{money(p.total_compensation)}[/bold]"),
         ]
     )
+    stages = Table(title="stages")
+    for col in ("at", "stage"):
+        stages.add_column(col)
+    for e in p.timeline:
+        stages.add_row(fmt_ts(e.at), _stage(e.stage))
+    console.print(stages)
     callers = Table(title="numbers she named")
     for col in ("caller", "verdict", "amount"):
         callers.add_column(col)
