@@ -16,6 +16,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from dncgate.api.server import HTTP_ROLES
+from dncgate.settings_table import parse_listen
+
 KUBERNETES_VERSION = "1.30.0"  # the oldest the manifests target: the native preStop `sleep` is on by default
 ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = ("dev", "prod")
@@ -25,6 +28,9 @@ ROLE_SERVICES = {
     "compensation": "dncgate.v1.Compensation",
     "recorder": "",  # a recorder serves no service of its own: health and reflection only
 }
+# The container ports every long-running role opens; the roles serving the HTTP/JSON face add `http`.
+BASE_PORTS = {"grpc": 50051, "health": 50052, "metrics": 9464}
+HTTP_PORT = 8081
 SECRET_VARIABLES = ("DNCGATE_PEPPER", "DNCGATE_PAYOUT_KEY", "DNCGATE_REDIS_URL", "DNCGATE_DATABASE_URL")
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
 
@@ -156,7 +162,7 @@ def test_probes_are_native_grpc_readiness_on_the_roles_service_and_liveness_on_t
         assert container["livenessProbe"]["grpc"] == {"port": 50052, "service": ""}, role
         assert container["startupProbe"]["grpc"] == {"port": 50052, "service": ""}, role
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-        assert ports == {"grpc": 50051, "health": 50052, "metrics": 9464}, role
+        assert ports == BASE_PORTS | ({"http": HTTP_PORT} if role in HTTP_ROLES else {}), role
 
 
 def test_the_probes_use_the_plaintext_health_port_the_settings_open_not_the_grpc_port(
@@ -194,6 +200,40 @@ def test_pods_listen_on_every_interface_and_are_scraped_on_the_metrics_port(rend
             annotations = workload["spec"]["template"]["metadata"]["annotations"]
             assert annotations["prometheus.io/scrape"] == "true"
             assert annotations["prometheus.io/port"] == "9464"
+
+
+def test_the_gateway_listens_for_http_on_every_interface_on_the_port_its_container_and_service_name(
+    rendered: list[dict[str, Any]],
+) -> None:
+    """DNCGATE_HTTP_LISTEN is 0.0.0.0 in pods; the roles that serve the face (the gateway here) open it as
+    container port `http`, their Service forwards port `http` to it, and no other role claims the port."""
+    settings = _settings(rendered)
+    assert parse_listen(settings["DNCGATE_HTTP_LISTEN"]) == ("0.0.0.0", HTTP_PORT)
+    assert settings["DNCGATE_HTTP_LISTEN"] == f"0.0.0.0:{HTTP_PORT}"  # written out: no blank host
+    services = {s["metadata"]["name"]: s for s in _of(rendered, "Service")}
+    serving = set()
+    for workload, pod in workloads(rendered):
+        if workload["kind"] == "Job":
+            continue
+        role, name = _role(workload), workload["metadata"]["name"]
+        (container,) = pod["containers"]
+        ports = {p["name"]: p for p in container["ports"]}
+        service_ports = {p["name"]: p for p in services[name]["spec"]["ports"]}
+        if role not in HTTP_ROLES:
+            assert "http" not in ports and "http" not in service_ports, name
+            assert HTTP_PORT not in {p["containerPort"] for p in ports.values()}, name
+            continue
+        serving.add(role)
+        assert ports["http"] == {"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}, name
+        service_port = service_ports["http"]
+        assert (service_port["port"], service_port["targetPort"], service_port["protocol"]) == (
+            HTTP_PORT,
+            "http",
+            "TCP",
+        ), name
+        selector = services[name]["spec"]["selector"]
+        assert selector.items() <= workload["spec"]["template"]["metadata"]["labels"].items(), name
+    assert serving == {"gateway"}
 
 
 def test_the_pre_stop_pause_and_grace_period_leave_room_for_the_drain(rendered: list[dict[str, Any]]) -> None:
@@ -251,7 +291,8 @@ def test_the_gateway_scales_on_cpu(rendered: list[dict[str, Any]]) -> None:
 
 
 def test_the_namespace_denies_by_default_and_dialers_reach_only_the_gateway(rendered: list[dict[str, Any]]) -> None:
-    """A policy selecting every pod denies ingress and egress; only the gateway admits dialers."""
+    """A policy selecting every pod denies ingress and egress; only the gateway admits dialers, on its gRPC
+    and HTTP/JSON ports and no other."""
     policies = _of(rendered, "NetworkPolicy")
     deny = [
         p
@@ -262,12 +303,16 @@ def test_the_namespace_denies_by_default_and_dialers_reach_only_the_gateway(rend
         and not p["spec"].get("egress")
     ]
     assert deny
+    dialer_ports: set[int] = set()
     for p in policies:
         for rule in p["spec"].get("ingress", []):
             peers = [peer.get("podSelector", {}).get("matchLabels", {}) for peer in rule.get("from", [])]
             if {"dncgate.io/client": "dialer"} in peers:
                 selected = p["spec"]["podSelector"]["matchLabels"]
                 assert selected == {"app.kubernetes.io/name": "dncgate", "app.kubernetes.io/component": "gateway"}
+                assert all(port["protocol"] == "TCP" for port in rule["ports"])
+                dialer_ports |= {port["port"] for port in rule["ports"]}
+    assert dialer_ports == {BASE_PORTS["grpc"], HTTP_PORT}
 
 
 def test_only_dncgate_pods_reach_redis_and_postgresql(rendered: list[dict[str, Any]]) -> None:
@@ -318,7 +363,9 @@ def test_prod_takes_external_store_urls_and_tls_from_secrets_of_their_own() -> N
 
 
 def test_dev_serves_plaintext_and_prod_tls_whose_services_claim_no_cleartext_http2() -> None:
-    """dev sets no TLS file and its Services say h2c; prod's gRPC ports are TLS, so its Services don't say h2c."""
+    """dev sets no TLS file and its Services say h2c; prod's gRPC ports are TLS, so its Services don't say h2c.
+    The gateway's HTTP/JSON port is HTTP/1.1: `http` in dev, `https` in prod (the face takes the gRPC
+    port's certificate), never h2c."""
     for overlay, tls in (("dev", False), ("prod", True)):
         docs = render(overlay)
         for workload, pod in workloads(docs):
@@ -330,11 +377,12 @@ def test_dev_serves_plaintext_and_prod_tls_whose_services_claim_no_cleartext_htt
         for service in _of(docs, "Service"):
             if service["spec"].get("clusterIP") == "None":
                 continue  # the recorder's headless Service: nothing dials it
-            (port,) = service["spec"]["ports"]
-            assert port.get("appProtocol") == (None if tls else "kubernetes.io/h2c"), (
-                overlay,
-                service["metadata"]["name"],
-            )
+            name = service["metadata"]["name"]
+            ports = {port["name"]: port for port in service["spec"]["ports"]}
+            assert set(ports) == ({"grpc", "http"} if name == "dncgate-gateway" else {"grpc"}), (overlay, name)
+            assert ports["grpc"].get("appProtocol") == (None if tls else "kubernetes.io/h2c"), (overlay, name)
+            if "http" in ports:
+                assert ports["http"]["appProtocol"] == ("https" if tls else "http"), (overlay, name)
 
 
 def test_the_example_alert_rules_cover_lag_readiness_overdue_complaints_and_errors() -> None:
