@@ -1,0 +1,182 @@
+"""The SIP edge end to end: real Kamailio with integrations/kamailio/kamailio.cfg in front of a real dncgate's
+HTTP face, a SIPp agent calling through it and a SIPp carrier behind it, all on loopback free ports.
+
+Kamailio gets the cfg as it ships and a dncgate-local.cfg of #!define lines, as its README tells an
+operator; its token is a `dialer` token of its own. SIPp runs in a thread so the in-process dncgate keeps
+answering. Every wait polls (the proxy's OPTIONS, the carrier's port, PostgreSQL's rows) with a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks import sip
+from dncgate.v1 import compensation_pb2
+from tests.conftest import Server, with_settings
+from tests.e2e.compensation_support import db_rows, file, monitor, register_dnd
+from tests.wait import until
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.sip,
+    pytest.mark.skipif(
+        bool(sip.missing_tools()), reason=f"not installed: {sip.missing_tools()} (.ci/run installs them)"
+    ),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+CALLER = "+862759001234"
+REGISTERED = "13800138000"
+UNREGISTERED = "13900139000"
+ORG = "wuhan-01"
+KEYS = {"caller": CALLER, "org": ORG, "agent": "a17", "campaign": "c1", "category": "finance"}
+
+
+@dataclass
+class Edge:
+    server: Server
+    proxy: sip.Proxy
+    carrier: sip.Carrier
+    directory: Path
+
+    async def call(self, callee: str, hold_ms: int = 500, **keys: str) -> sip.AgentRun:
+        """One call from the SIPp agent through the proxy (in a thread: the server shares this loop)."""
+        run = await asyncio.to_thread(
+            sip.agent, self.directory, self.proxy.port, KEYS | {"callee": callee} | keys, hold_ms=hold_ms
+        )
+        assert run.returncode == 0, run.output[-2000:]
+        return run
+
+
+def final(run: sip.AgentRun) -> sip.SipMessage:
+    """The INVITE's final answer."""
+    return next(m for m in run.finals() if (m.header("CSeq") or "").endswith("INVITE"))
+
+
+@contextlib.asynccontextmanager
+async def sip_edge(settings: Any, tmp_path: Path) -> AsyncIterator[Edge]:
+    """dncgate with its HTTP face on a free port, a carrier, and Kamailio between the agent and it."""
+    from dncgate.api.server import running
+    from tests.auth import admin_token, aio_channel
+
+    async with running(with_settings(settings, http_listen="127.0.0.1:0")) as r:
+        token = admin_token(settings.data_dir)
+        async with aio_channel(f"127.0.0.1:{r.port}", token) as channel:
+            await r.wait_current()
+            server = Server(r.port, r.app, channel, settings, token)
+            assert r.http_port, "the HTTP face is not listening"
+            proxy_token = (await r.app.access.create("test", name="sip-edge", roles=["dialer"])).token
+            with sip.carrier(tmp_path / "carrier") as carrier:
+                defines = sip.local_defines(
+                    f"http://127.0.0.1:{r.http_port}",
+                    proxy_token,
+                    sip.free_udp_port(),
+                    carrier.port,
+                    DNC_CHILDREN="2",
+                )
+                proxy_cm = sip.proxy(tmp_path / "kamailio", defines)
+                proxy = await asyncio.to_thread(proxy_cm.__enter__)
+                try:
+                    yield Edge(server, proxy, carrier, tmp_path / "agent")
+                finally:
+                    await asyncio.to_thread(proxy_cm.__exit__, None, None, None)
+
+
+async def outcome(server: Server, call_id: str) -> tuple[Any, ...] | None:
+    rows = await db_rows(
+        server,
+        "SELECT o.dialled, o.connected, o.duration_seconds, l.decision, l.violation FROM call_outcome o"
+        " JOIN call_log l USING (call_id) WHERE call_id = %s",
+        call_id,
+    )
+    return tuple(rows[0]) if rows else None
+
+
+async def test_a_registered_number_gets_603_with_its_reason_and_never_reaches_the_carrier(settings, tmp_path) -> None:
+    """A DND number: 603 Decline with Reason text="REASON_REGISTERED", and the carrier sees no INVITE."""
+    async with sip_edge(settings, tmp_path) as edge:
+        await register_dnd(edge.server, REGISTERED)
+        answer = final(await edge.call(REGISTERED))
+        assert (answer.status, answer.header("Reason")) == (603, 'SIP;cause=603;text="REASON_REGISTERED"')
+        assert answer.header("Retry-After") is None
+        assert edge.carrier.invites() == []
+
+
+async def test_an_unregistered_number_is_answered_and_logged_connected_with_its_duration(settings, tmp_path) -> None:
+    """The carrier answers, gets X-DNC-Call-Id and none of the dialer's X-DNC-* headers; after BYE the
+    call's outcome in PostgreSQL is dialled, connected, 2 seconds."""
+    async with sip_edge(settings, tmp_path) as edge:
+        run = await edge.call(UNREGISTERED, hold_ms=2000)
+        assert [m.status for m in run.finals()] == [200, 200]  # the INVITE's and the BYE's
+        (invite,) = edge.carrier.invites()
+        call_id = invite.header("X-DNC-Call-Id")
+        assert call_id and len(call_id) == 32
+        assert [h for h in invite.headers if h.startswith("x-dnc-")] == ["x-dnc-call-id"]
+        got = await until(
+            lambda: _connected_with_duration(edge.server, call_id), 20, what="the call's outcome after BYE"
+        )
+        assert got == (True, True, 2, "ALLOW", False)
+
+
+async def _connected_with_duration(server: Server, call_id: str) -> tuple[Any, ...] | None:
+    row = await outcome(server, call_id)
+    return row if row is not None and row[2] > 0 else None
+
+
+async def test_a_call_in_monitor_mode_is_relayed_logged_as_a_violation_and_verifies_a_complaint(
+    settings, tmp_path
+) -> None:
+    """Monitor mode lets a DND call through; call_log says violation; a complaint finds and verifies it."""
+    async with sip_edge(settings, tmp_path) as edge:
+        await register_dnd(edge.server, REGISTERED)
+        await monitor(edge.server, ORG)
+        run = await edge.call(REGISTERED)
+        assert final(run).status == 200
+        (invite,) = edge.carrier.invites()
+        call_id = invite.header("X-DNC-Call-Id")
+        logged = await until(lambda: outcome(edge.server, call_id), 20, what="the call in call_log and call_outcome")
+        assert (logged[3], logged[4]) == ("ALLOW", True)
+        complaint = await file(edge.server, CALLER, consumer=REGISTERED)
+        (finding,) = complaint.findings
+        assert (finding.verdict, list(finding.call_ids)) == (compensation_pb2.VERDICT_VERIFIED, [call_id])
+
+
+async def test_with_redis_killed_every_new_invite_gets_503_and_none_reaches_the_carrier(
+    private_redis, settings, tmp_path
+) -> None:
+    """Fail closed at the edge: once dncgate's Redis is gone, each INVITE is refused 503, none relayed."""
+    async with sip_edge(settings, tmp_path) as edge:
+        assert final(await edge.call(UNREGISTERED, hold_ms=100)).status == 200
+        private_redis.stop()
+        for callee in (UNREGISTERED, REGISTERED, "13700137000"):
+            assert final(await edge.call(callee)).status == 503
+        assert len(edge.carrier.invites()) == 1
+
+
+def test_the_post_dial_delay_benchmark_runs_quick(tmp_path: Path) -> None:
+    """`python -m benchmarks.sip_edge --quick` measures both proxies and writes its JSON and section."""
+    env = {k: v for k, v in os.environ.items() if k != "DNCGATE_BENCH_OUT"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks.sip_edge", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    latest = json.loads((tmp_path / "latest.json").read_text())["sip_edge"]
+    assert latest["gated"]["calls"] > 0 and latest["ungated"]["calls"] > 0
+    assert "post-dial delay" in (tmp_path / "RESULTS.md").read_text()
