@@ -14,17 +14,22 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from benchmarks import sip
+from dncgate.domain.hours import CallingHours
 from dncgate.v1 import compensation_pb2
 from tests.conftest import Server, with_settings
 from tests.e2e.compensation_support import db_rows, file, monitor, register_dnd
+from tests.e2e.conftest import check_request, gate
 from tests.wait import until
 
 pytestmark = [
@@ -40,6 +45,7 @@ CALLER = "+862759001234"
 REGISTERED = "13800138000"
 UNREGISTERED = "13900139000"
 ORG = "wuhan-01"
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the callee's calling hours are kept in China's time
 KEYS = {"caller": CALLER, "org": ORG, "agent": "a17", "campaign": "c1", "category": "finance"}
 
 
@@ -150,6 +156,22 @@ async def test_a_call_in_monitor_mode_is_relayed_logged_as_a_violation_and_verif
         complaint = await file(edge.server, CALLER, consumer=REGISTERED)
         (finding,) = complaint.findings
         assert (finding.verdict, list(finding.call_ids)) == (compensation_pb2.VERDICT_VERIFIED, [call_id])
+
+
+async def test_outside_calling_hours_the_603_says_when_to_retry(settings, tmp_path) -> None:
+    """A one-minute window six hours away: 603 with REASON_OUTSIDE_CALLING_HOURS and a Retry-After of the
+    seconds until the nextAllowedTime dncgate gives (the same as a gRPC Check's, to the second)."""
+    opens = datetime.now(SHANGHAI) + timedelta(hours=6)
+    start = f"{opens:%H:%M}"
+    end = f"{(opens + timedelta(minutes=1)):%H:%M}" if opens.hour * 60 + opens.minute < 1439 else "24:00"
+    hours = with_settings(settings, calling_hours=CallingHours.parse(f"{start}-{end}"))
+    async with sip_edge(hours, tmp_path) as edge:
+        answer = final(await edge.call(UNREGISTERED))
+        told = await gate(edge.server).Check(check_request(UNREGISTERED, caller_number=CALLER, org_id=ORG))
+        expected = told.next_allowed_time.seconds - int(time.time())
+        assert answer.header("Reason") == 'SIP;cause=603;text="REASON_OUTSIDE_CALLING_HOURS"'
+        assert answer.status == 603 and abs(int(answer.header("Retry-After") or -1) - expected) <= 2
+        assert edge.carrier.invites() == []
 
 
 async def test_with_redis_killed_every_new_invite_gets_503_and_none_reaches_the_carrier(
