@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -71,21 +72,24 @@ def final(run: sip.AgentRun) -> sip.SipMessage:
 
 
 @contextlib.asynccontextmanager
-async def sip_edge(settings: Any, tmp_path: Path) -> AsyncIterator[Edge]:
-    """dncgate with its HTTP face on a free port, a carrier, and Kamailio between the agent and it."""
+async def sip_edge(
+    settings: Any, tmp_path: Path, *, token: str | None = None, url: str | None = None
+) -> AsyncIterator[Edge]:
+    """dncgate with its HTTP face on a free port, a carrier, and Kamailio between the agent and it (asking
+    with a dialer token of its own unless given `token`, at the HTTP face unless given `url`)."""
     from dncgate.api.server import running
     from tests.auth import admin_token, aio_channel
 
     async with running(with_settings(settings, http_listen="127.0.0.1:0")) as r:
-        token = admin_token(settings.data_dir)
-        async with aio_channel(f"127.0.0.1:{r.port}", token) as channel:
+        admin = admin_token(settings.data_dir)
+        async with aio_channel(f"127.0.0.1:{r.port}", admin) as channel:
             await r.wait_current()
-            server = Server(r.port, r.app, channel, settings, token)
+            server = Server(r.port, r.app, channel, settings, admin)
             assert r.http_port, "the HTTP face is not listening"
-            proxy_token = (await r.app.access.create("test", name="sip-edge", roles=["dialer"])).token
+            proxy_token = token or (await r.app.access.create("test", name="sip-edge", roles=["dialer"])).token
             with sip.carrier(tmp_path / "carrier") as carrier:
                 defines = sip.local_defines(
-                    f"http://127.0.0.1:{r.http_port}",
+                    url or f"http://127.0.0.1:{r.http_port}",
                     proxy_token,
                     sip.free_udp_port(),
                     carrier.port,
@@ -172,6 +176,27 @@ async def test_outside_calling_hours_the_603_says_when_to_retry(settings, tmp_pa
         assert answer.header("Reason") == 'SIP;cause=603;text="REASON_OUTSIDE_CALLING_HOURS"'
         assert answer.status == 603 and abs(int(answer.header("Retry-After") or -1) - expected) <= 2
         assert edge.carrier.invites() == []
+
+
+async def test_a_token_dncgate_refuses_gets_503_and_relays_nothing(settings, tmp_path) -> None:
+    """An unknown token: the HTTP face answers 401, the proxy refuses the call 503 and relays nothing."""
+    async with sip_edge(settings, tmp_path, token="dnc_unknown0000_" + "x" * 32) as edge:
+        assert final(await edge.call(UNREGISTERED)).status == 503
+        assert edge.carrier.invites() == []
+
+
+async def test_a_check_unanswered_within_the_deadline_gets_503_and_relays_nothing(settings, tmp_path) -> None:
+    """A dncgate that takes the connection and never answers: 503 after DNC_TIMEOUT_S (1 s), no relay."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)  # never accepted: the kernel completes the handshake, nobody answers
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        async with sip_edge(settings, tmp_path, url=url) as edge:
+            started = time.monotonic()
+            answer = final(await edge.call(UNREGISTERED))
+            took = time.monotonic() - started
+            assert (answer.status, edge.carrier.invites()) == (503, [])
+            assert 0.9 < took < 5, took
 
 
 async def test_with_redis_killed_every_new_invite_gets_503_and_none_reaches_the_carrier(
