@@ -23,6 +23,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from benchmarks import sip
 from benchmarks.common import Output, add_common_args, command_line, machine, percentile, record, table
 from benchmarks.server import free_port, serve
@@ -63,6 +65,23 @@ def run_round(directory: Path, proxy: sip.Proxy, ns: argparse.Namespace) -> tupl
     return run.answer_ms, refused
 
 
+def finished_outcomes(database_url: str) -> int:
+    """Calls whose outcome has its duration (the report at BYE) in PostgreSQL."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT count(*) FROM call_outcome WHERE duration_seconds >= 1").fetchone()
+    return int(row[0]) if row else 0
+
+
+def outcome_lag_s(database_url: str, expected: int, within_s: float = 60.0) -> float:
+    """Seconds until `expected` calls have their duration reported (NaN if not within `within_s`)."""
+    started = time.monotonic()
+    while finished_outcomes(database_url) < expected:
+        if time.monotonic() - started > within_s:
+            return float("nan")
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
 def summary(ms: list[float], refused: int) -> dict[str, Any]:
     return {
         "calls": len(ms),
@@ -79,11 +98,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200, help="calls per second")
     parser.add_argument("--calls", type=int, default=4000, help="calls per round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per proxy, alternating")
-    parser.add_argument("--hold-ms", type=int, default=200, help="how long each answered call lasts")
+    parser.add_argument("--hold-ms", type=int, default=600, help="how long each answered call lasts (≥ 500)")
     add_common_args(parser)
     ns = parser.parse_args()
     if ns.quick:
-        ns.rate, ns.calls, ns.rounds, ns.hold_ms = 50, 50, 1, 100
+        ns.rate, ns.calls, ns.rounds, ns.hold_ms = 50, 50, 1, 600
     missing = sip.missing_tools()
     if missing:
         raise SystemExit(
@@ -93,6 +112,7 @@ def main() -> None:
     http_port = free_port()
     samples: dict[str, list[float]] = {"gated": [], "ungated": []}
     refused = {"gated": 0, "ungated": 0}
+    answered, lags = 0, []  # gated calls answered so far; per gated round, how long their outcomes took
     with (
         tempfile.TemporaryDirectory(prefix="dncgate-sip-") as tmp,
         serve({"DNCGATE_HTTP_LISTEN": f"127.0.0.1:{http_port}", "DNCGATE_LOG_LEVEL": "warning"}) as server,
@@ -108,6 +128,9 @@ def main() -> None:
                     with sip.proxy(d / f"{name}-{i}", defines, gate=name == "gated") as proxy:
                         sip.agent(d / "warm", proxy.port, KEYS, calls=5, hold_ms=10, trace=False)
                         ms, bad = run_round(d / f"{name}-{i}", proxy, ns)
+                        if name == "gated":
+                            answered += ns.calls - bad
+                            lags.append(outcome_lag_s(server.database_url, answered))
                     samples[name] += ms
                     refused[name] += bad
     result = {name: summary(samples[name], refused[name]) for name in samples}
@@ -139,10 +162,20 @@ def main() -> None:
         *table(["proxy", "calls", "refused", "p50 ms", "p90 ms", "p99 ms", "max ms"], rows),
         "",
         f"The post-dial delay added: **{added['p50']:.2f} ms at p50, {added['p99']:.2f} ms at p99** ({goal}).",
+        "",
+        "Outcomes kept up: every answered call's duration report (the third, at BYE) was in PostgreSQL "
+        f"{max(lags):.1f} s at most after its round's last call was hung up.",
     ]
     record(
         "sip_edge",
-        {**result, "added_ms": added, "rate": ns.rate, "rounds": ns.rounds, "hold_ms": ns.hold_ms},
+        {
+            **result,
+            "added_ms": added,
+            "outcome_lag_s": lags,
+            "rate": ns.rate,
+            "rounds": ns.rounds,
+            "hold_ms": ns.hold_ms,
+        },
         "\n".join(lines),
         command_line(),
         machine(),
