@@ -27,6 +27,7 @@ SUITE: list[tuple[str, list[str]]] = [
     ("benchmarks.bulk_import", ["--rows", "1000000", "--repeats", "3"]),
     ("benchmarks.memory", ["--numbers", "1000000", "10000000"]),
     ("benchmarks.complaint", ["--rows", "10000000", "--complaints", "200"]),
+    ("benchmarks.http_face", ["--requests", "20000", "--clients", "8", "--rounds", "5"]),
 ]
 
 

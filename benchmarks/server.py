@@ -132,6 +132,7 @@ def spawn(data_dir: Path, port: int, extra_env: dict[str, str] | None = None) ->
         "DNCGATE_PEPPER": PEPPER.hex(),
         "DNCGATE_CALLING_HOURS": "00:00-24:00",
         "DNCGATE_LOG_LEVEL": "warning",
+        "DNCGATE_HTTP_LISTEN": "off",  # the HTTP/JSON face's benchmark gives it a free port
         **(extra_env or {}),
     }
     if src := os.environ.get(SERVER_SRC_ENV):  # serve from another tree; its own imports only

@@ -154,6 +154,8 @@ def settings(stores: Stores, tmp_path: Path, request: pytest.FixtureRequest) -> 
         recorder_mode="inline",
         # Tests that look at /metrics give it a free port of their own; the default would be shared.
         metrics_listen="off",
+        # The HTTP/JSON face's default 8081 is the quick start's; its tests ask for a free port.
+        http_listen="off",
     )
 
 

@@ -19,7 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from dncgate import calendars, metrics, phone
 from dncgate.config import ConfigError, Settings
-from dncgate.domain.case import Deadlines
+from dncgate.domain.case import Deadlines, WorkdayDeadlines
 from dncgate.embedded import EmbeddedPostgres, EmbeddedRedis
 from dncgate.sealing import NumberSealer
 from dncgate.service.access import AccessService, Authenticator, NewToken
@@ -27,6 +27,9 @@ from dncgate.service.checks import CheckSettings
 from dncgate.service.compensation import CompensationService
 from dncgate.service.compensation_ports import WorkdayCalendar
 from dncgate.service.gateway import Gateway
+from dncgate.service.lookup import LOOKUP, StatusLookup
+from dncgate.service.notice_ports import NotificationSender
+from dncgate.service.notices import NoticeDesk, NoticeLoop, Notifier
 from dncgate.service.outcome import OutcomeService
 from dncgate.service.payouts import PayoutDesk
 from dncgate.service.quotas import SCRUB, STREAMS, Quotas
@@ -36,12 +39,16 @@ from dncgate.store.bulk import BulkHotWriter
 from dncgate.store.calls import CallStream
 from dncgate.store.cases import CaseStore
 from dncgate.store.checklane import CheckLane
+from dncgate.store.erasure import ErasureStore
 from dncgate.store.evidence import CallEvidence
 from dncgate.store.health import StoreProbe
 from dncgate.store.hot import HotRegistry
 from dncgate.store.journal import Journal
 from dncgate.store.ledger import Ledger
 from dncgate.store.migrate import migrate
+from dncgate.store.notice_file import JsonlNoticeFile
+from dncgate.store.notifications import Outbox
+from dncgate.store.operators import OperatorStore
 from dncgate.store.outcomes import OutcomeStore
 from dncgate.store.pg import Database
 from dncgate.store.quotas import RedisQuotas
@@ -69,6 +76,8 @@ class App:
     access: AccessService  # tokens: create, list, revoke, the first admin token
     authenticator: Authenticator  # credentials to principals, cached in-process
     quotas: Quotas  # per-token scrub quota and open-stream cap, counted in Redis
+    notices: NoticeDesk  # ListNotifications
+    notice_loop: NoticeLoop  # delivers the outbox; run by one process only (where the recorder runs)
     embedded: list[Any] = field(default_factory=list)  # the embedded servers started for this app
 
 
@@ -83,6 +92,26 @@ def workday_calendar(settings: Settings) -> calendars.Workdays:
         raise ConfigError(f"DNCGATE_HOLIDAYS_FILE: {exc}") from None
 
 
+def sealer_of(settings: Settings) -> NumberSealer:
+    return NumberSealer.from_secrets(settings.payout_key, settings.resolve_pepper())
+
+
+def notices_file(data_dir: Path) -> Path:
+    return data_dir / "notices.jsonl"
+
+
+def build_notice_sender(settings: Settings) -> NotificationSender:
+    """Where consumer notices go: the embedded default writes them to `<data dir>/notices.jsonl`
+    (masked). An SMS gateway's adapter, implementing the same `NotificationSender` port, goes here."""
+    return JsonlNoticeFile(notices_file(settings.data_dir))
+
+
+def build_notice_loop(settings: Settings, db: Database, sender: NotificationSender | None = None) -> NoticeLoop:
+    return NoticeLoop(
+        Outbox(db), sender or build_notice_sender(settings), sealer_of(settings), region=settings.default_region
+    )
+
+
 def build_compensation(
     settings: Settings,
     db: Database,
@@ -92,10 +121,13 @@ def build_compensation(
     calendar: WorkdayCalendar,
 ) -> CompensationService:
     cases, evidence = CaseStore(db), CallEvidence(db, client)
+    sealer = sealer_of(settings)
+    notifier = Notifier(sealer, settings.default_timezone, settings.default_region)
     payouts = PayoutDesk(
         Ledger(db),
         cases,
         evidence,
+        notifier,
         currency=settings.compensation.currency,
         zone=settings.default_timezone,
         region=settings.default_region,
@@ -105,8 +137,11 @@ def build_compensation(
         evidence,
         journal,
         keyer,
-        NumberSealer.from_secrets(settings.payout_key, settings.resolve_pepper()),
+        sealer,
         payouts,
+        OperatorStore(db),
+        notifier,
+        ErasureStore(db),
         amount=settings.compensation,
         deadlines=Deadlines(settings.first_response_hours, settings.resolution_hours),
         calendar=calendar,
@@ -114,12 +149,21 @@ def build_compensation(
         update_hours=settings.update_hours,
         region=settings.default_region,
         zone=settings.default_timezone,
+        workday_deadlines=WorkdayDeadlines(settings.regulator_reply_workdays, settings.major_progress_workdays),
+        lookup=StatusLookup(
+            cases,
+            RedisQuotas(client),
+            keyer,
+            per_minute=settings.status_lookups_per_minute,
+            region=settings.default_region,
+            refused=lambda quota: metrics.QUOTA_REFUSALS.labels(quota).inc(),
+        ),
     )
 
 
 def build_quotas(settings: Settings, client: aioredis.Redis) -> Quotas:
     """CallGate's per-token quotas over Redis; each refusal counted in `dncgate_quota_refusals_total`."""
-    for quota in (SCRUB, STREAMS):  # shown at 0 from the start
+    for quota in (SCRUB, STREAMS, LOOKUP):  # shown at 0 from the start
         metrics.QUOTA_REFUSALS.labels(quota)
     return Quotas(
         RedisQuotas(client),
@@ -328,6 +372,8 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
                 access=access,
                 authenticator=authenticator,
                 quotas=quotas,
+                notices=NoticeDesk(Outbox(db)),
+                notice_loop=build_notice_loop(settings, db),
                 embedded=started,
             )
         finally:

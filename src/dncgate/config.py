@@ -68,7 +68,10 @@ class Settings:
     first_response_hours: int = 24
     resolution_hours: int = 72
     update_hours: int = 24
+    status_lookups_per_minute: int = 10
     payout_due_workdays: int = 5
+    regulator_reply_workdays: int = 15
+    major_progress_workdays: int = 10
     holidays_file: Path | None = None  # the operator's holiday schedule (calendars.py), over chinese-calendar's
     payout_key: bytes | None = None
     role: Role = "all"
@@ -78,6 +81,7 @@ class Settings:
     recorder_mode: RecorderMode = "process"
     drain_s: int = 5
     metrics_listen: str = "127.0.0.1:9464"  # or "off"
+    http_listen: str = "127.0.0.1:8081"  # the HTTP/JSON face (api/http.py), or "off"
     # TLS on the gRPC port (api/tls.py): certificate and key files, and for mTLS the client CA.
     tls_cert: Path | None = None
     tls_key: Path | None = None

@@ -21,7 +21,8 @@ from dncgate.domain.types import Mode
 
 # What one `dncgate serve` process runs: everything, or one part per deployment.
 # "api" is every gRPC service without the recorder: what each `serve --workers` process runs.
-Role = Literal["all", "api", "gateway", "registry", "compensation", "recorder"]
+# "http" is the HTTP/JSON face alone, with the Check path's stores it needs.
+Role = Literal["all", "api", "gateway", "registry", "compensation", "recorder", "http"]
 # Where role `all` runs its recorder: in a child process (a recorder batch would otherwise stall the
 # Checks sharing its event loop), or inline as a task of the serving process.
 RecorderMode = Literal["process", "inline"]
@@ -281,11 +282,32 @@ VARIABLES: tuple[Variable, ...] = (
         "it is CLOSED; past it, the case is `update_overdue`",
     ),
     Variable(
+        "DNCGATE_STATUS_LOOKUPS_PER_MINUTE",
+        "status_lookups_per_minute",
+        Integer(0, 100_000),
+        "most `GetComplaintStatus` lookups of one case id in any sliding minute, over every replica (a "
+        "consumer's own lookup: it holds back guessing her number); past it: `RESOURCE_EXHAUSTED`; `0`: off",
+    ),
+    Variable(
         "DNCGATE_PAYOUT_DUE_WORKDAYS",
         "payout_due_workdays",
         Integer(0, 60),
         "a booked payout is due at the end of this many working days after the day it is booked (China's "
         "calendar, see Working days and holidays); past it, a pending payout is overdue",
+    ),
+    Variable(
+        "DNCGATE_REGULATOR_REPLY_WORKDAYS",
+        "regulator_reply_workdays",
+        Integer(1, 60),
+        "a CHANNEL_REGULATOR case's reply to the regulator is due at the end of this many working days after "
+        "the day it is filed (China's calendar); past it unanswered, the case is `regulator_reply_overdue`",
+    ),
+    Variable(
+        "DNCGATE_MAJOR_PROGRESS_WORKDAYS",
+        "major_progress_workdays",
+        Integer(1, 60),
+        "a major case's progress statement is due at the end of this many working days after the day it "
+        "became major (escalated at filing or later); past it without one, it is `progress_statement_overdue`",
     ),
     Variable(
         "DNCGATE_HOLIDAYS_FILE",
@@ -307,7 +329,8 @@ VARIABLES: tuple[Variable, ...] = (
         "role",
         Choice(ROLES, expected="one of " + ", ".join(ROLES)),
         "what `serve` runs: `all`, `api` (every service but the recorder: what each `serve --workers` process "
-        "runs), `gateway`, `registry`, `compensation` or `recorder` (`serve --role`)",
+        "runs), `gateway`, `registry`, `compensation`, `recorder` or `http` (the HTTP/JSON face alone) "
+        "(`serve --role`)",
     ),
     Variable(
         "DNCGATE_RECORDER_CONSUMER",
@@ -342,6 +365,14 @@ VARIABLES: tuple[Variable, ...] = (
         _metrics_listen,
         "where `/metrics` is served for Prometheus, or `off`; each child process of `serve` takes the next "
         "port (see Metrics)",
+    ),
+    Variable(
+        "DNCGATE_HTTP_LISTEN",
+        "http_listen",
+        _metrics_listen,
+        "where the HTTP/JSON face (`POST /v1/check` & co, `GET /healthz`) is served in roles `all`, `api`, "
+        "`gateway` and `http`, or `off`; HTTPS with the gRPC port's certificate once `DNCGATE_TLS_CERT` is set "
+        "(see HTTP/JSON)",
     ),
     Variable(
         "DNCGATE_TLS_CERT",

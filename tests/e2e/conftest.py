@@ -84,5 +84,7 @@ def serve_env(port: int, data_dir: Path, **extra: str) -> dict[str, str]:
         "DNCGATE_LOG_FORMAT": "json",
         # Metrics on a port of the kernel's choice: the default 9464 could be another process's.
         "DNCGATE_METRICS_LISTEN": "127.0.0.1:0",
+        # The HTTP/JSON face on a free port too: the default 8081 is the quick start's.
+        "DNCGATE_HTTP_LISTEN": "127.0.0.1:0",
     }
     return env | {f"DNCGATE_{k}": v for k, v in extra.items()}

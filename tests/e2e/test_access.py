@@ -41,6 +41,11 @@ _HOTLINE = {
     "ConfirmResolution",
     "AddComplaintUpdate",
     "ExtendComplaint",
+    "AssignComplaint",
+    "SetOperatorAvailability",
+    "ListNotifications",
+    "EscalateComplaint",
+    "GetComplaintStatus",
 }
 EXPECTED: dict[str, set[str]] = {
     "dialer": {"Check", "CheckStream", "CheckBatch", "ReportCallOutcome"},
@@ -49,6 +54,7 @@ EXPECTED: dict[str, set[str]] = {
     "hotline": _HOTLINE,
     "supervisor": _HOTLINE | {"ReviewComplaint"},
     "payments": {"ListPayouts", "MarkPayoutPaid", "GetFundSummary"},
+    "consumer": {"GetComplaintStatus"},
     "compliance": {
         "GetPreference",
         "GetPreferenceHistory",
@@ -57,6 +63,7 @@ EXPECTED: dict[str, set[str]] = {
         "GetComplaint",
         "ListComplaints",
         "GetFundSummary",
+        "ListNotifications",
     },
     "admin": {m.name for s in SERVICES for m in s.methods},
 }
@@ -97,7 +104,7 @@ async def _token(server: Any, *roles: str, orgs: tuple[str, ...] = (), **kw: Any
 
 
 async def test_every_role_may_call_exactly_its_rows_of_the_table_and_nothing_else(server) -> None:
-    """8 roles x 26 methods: a row's methods pass the credential check, every other is MISSING_ROLE."""
+    """9 roles x 32 methods: a row's methods pass the credential check, every other is MISSING_ROLE."""
     target, denied, allowed = server.target, 0, 0
     async with aio_channel(target, None) as channel:
         for role, expected in EXPECTED.items():
@@ -114,7 +121,7 @@ async def test_every_role_may_call_exactly_its_rows_of_the_table_and_nothing_els
                 else:
                     denied += 1
                     assert code == grpc.StatusCode.PERMISSION_DENIED, (role, method.name, code)
-    assert (allowed + denied, len(METHODS)) == (8 * 26, 26)
+    assert (allowed + denied, len(METHODS)) == (9 * 32, 32)
 
 
 async def test_without_a_credential_every_rpc_is_unauthenticated_but_health_and_reflection_answer(server) -> None:

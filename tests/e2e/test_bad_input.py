@@ -131,10 +131,10 @@ async def _stored(server: Any) -> int:
 
 
 def test_every_rpc_has_string_fields_to_try() -> None:
-    """The cases reach all 26 methods of the four services but ListTokens (no string to send), and every
+    """The cases reach all 32 methods of the four services but ListTokens (no string to send), and every
     string field of the table."""
     methods = {m.full_name for s in limits.SERVICES for m in s.methods}
-    assert methods - {m.full_name for m, _ in cases()} == {"dncgate.v1.Access.ListTokens"} and len(methods) == 26
+    assert methods - {m.full_name for m, _ in cases()} == {"dncgate.v1.Access.ListTokens"} and len(methods) == 32
     assert {limits.key(p[-1]) for _, p in cases()} == set(limits.FIELDS)
 
 
@@ -246,6 +246,11 @@ NOT_FOUND = [
         "MarkPayoutPaid",
         compensation_pb2.MarkPayoutPaidRequest(payout_id="PO-987654abcdef", payment_reference="BANK-1"),
     ),
+    (
+        "Compensation",
+        "EscalateComplaint",
+        compensation_pb2.EscalateComplaintRequest(case_id="DNC-20990101-987654", reason="r"),
+    ),
     ("CallGate", "ReportCallOutcome", gateway_pb2.ReportCallOutcomeRequest(call_id="9876" * 8, dialled=True)),
 ]
 
@@ -292,3 +297,23 @@ async def test_requests_are_held_to_the_limits_whether_or_not_requests_are_logge
             ) == ("INVALID_ARGUMENT", ["rows[0].number"])
     finally:
         await server.stop(None)
+
+
+async def test_out_of_range_numbers_and_enums_of_the_case_workflow_are_refused_naming_them(server: Any) -> None:
+    """satisfaction outside 0-5, an unknown stage or due state: INVALID_ARGUMENT naming the field,
+    nothing stored."""
+    before = await _stored(server)
+    service = compensation_pb2.DESCRIPTOR.services_by_name["Compensation"]
+    sent = [
+        (
+            "ConfirmResolution",
+            compensation_pb2.ConfirmResolutionRequest(case_id="DNC-1", satisfied=True, satisfaction=6),
+            "satisfaction",
+        ),
+        ("ListComplaints", compensation_pb2.ListComplaintsRequest(stage=42), "stage"),
+        ("ListComplaints", compensation_pb2.ListComplaintsRequest(due_state=42), "due_state"),
+    ]
+    for method, request, field in sent:
+        got = _violations(await _send(server.channel, service.methods_by_name[method], request.SerializeToString()))
+        assert got == ("INVALID_ARGUMENT", [field]), method
+    assert await _stored(server) == before

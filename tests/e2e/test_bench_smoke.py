@@ -23,6 +23,7 @@ SECTIONS = (
     "bulk_import",
     "registry_memory",
     "complaint_verification",
+    "http_face",
     "suite",
 )
 

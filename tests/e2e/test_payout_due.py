@@ -118,7 +118,9 @@ async def test_the_fund_is_summed_per_currency_and_the_cli_shows_each(server: Se
     await call(server, B, callee=OTHER)
     cny = (await file(server, A)).findings[0].payout_id
     async with open_app(with_settings(server.settings, compensation=Money.parse("15.00 USD"))) as dollars:
-        usd = (await dollars.compensation.file_complaint(ComplaintInput(OTHER, [B]), actor="test")).findings[0]
+        usd = (
+            await dollars.compensation.file_complaint(ComplaintInput(OTHER, [B]), actor="test", filer_name="test")
+        ).findings[0]
     assert usd.payout_id and usd.amount == Money(1500, "USD")
 
     s = await hotline(server).GetFundSummary(V.GetFundSummaryRequest(period="day"))

@@ -35,7 +35,14 @@ def _dncgate(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProc
     clean = {k: v for k, v in os.environ.items() if not k.startswith("DNCGATE_")}
     return subprocess.run(
         [sys.executable, "-m", "dncgate.cli", *args],
-        env=clean | {"DNCGATE_DATA_DIR": str(data_dir), "DNCGATE_LISTEN": "127.0.0.1:0", "COLUMNS": "300"} | env,
+        env=clean
+        | {
+            "DNCGATE_DATA_DIR": str(data_dir),
+            "DNCGATE_LISTEN": "127.0.0.1:0",
+            "DNCGATE_HTTP_LISTEN": "off",
+            "COLUMNS": "300",
+        }
+        | env,
         capture_output=True,
         text=True,
         timeout=90,  # a serve that does not refuse would run until killed here: the test fails

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import stat
 import subprocess
 import sys
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from dncgate.v1 import registry_pb2, registry_pb2_grpc
 pytestmark = pytest.mark.e2e
 
 DEFAULT_TARGET = ("127.0.0.1", 50051)
+ROOT = Path(__file__).resolve().parents[2]
 README_CHECK = [
     "check",
     "--caller",
@@ -86,6 +89,8 @@ def test_the_readme_quick_start_runs_as_written_with_nothing_set(tmp_path: Path)
             assert time.monotonic() < deadline, f"serve did not answer: {out.stdout}{out.stderr}"
             time.sleep(0.3)
         assert any(answer in out.stdout for answer in _first_answers()), out.stdout
+        decision, reason = _readme_curl_check(tmp_path)  # the same question over HTTP/JSON on :8081
+        assert decision in ("DECISION_ALLOW", "DECISION_BLOCK") and reason.removeprefix("REASON_") in out.stdout
         data_dir = tmp_path / ".dncgate"
         assert (data_dir / "endpoints.json").exists() and (data_dir / "pepper").exists()
         # The CLI found the admin token serve wrote; without one, the same port refuses everything.
@@ -126,6 +131,25 @@ def test_the_readme_quick_start_runs_as_written_with_nothing_set(tmp_path: Path)
     while left := [p for p in everything if _alive(p)]:
         assert time.monotonic() < deadline, f"left behind: {left}"
         time.sleep(0.2)
+
+
+def _readme_curl_check(cwd: Path) -> tuple[str, str]:
+    """The README's quick-start `curl ... 127.0.0.1:8081/v1/check`, sent as written (its token file read
+    from `cwd`, as `$(cat .dncgate/admin.token)` does): the answer's decision and reason."""
+    readme = (ROOT / "README.md").read_text()
+    line = next(x for x in readme.splitlines() if x.startswith('curl -H "Authorization: Bearer $(cat .dncgate/'))
+    found = re.fullmatch(r"""curl -H "Authorization: Bearer \$\(cat ([^)]+)\)" -d '([^']+)' (\S+)""", line)
+    assert found is not None, line
+    token_file, body, url = found.groups()
+    request = urllib.request.Request(
+        f"http://{url}",
+        data=body.encode(),
+        headers={"Authorization": f"Bearer {(cwd / token_file).read_text().strip()}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        assert reply.status == 200
+        answer = json.loads(reply.read())
+    return answer["decision"], answer["reason"]
 
 
 def _first_answers() -> set[str]:

@@ -197,7 +197,8 @@ def test_serve_answers_the_cli_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
 
 
 def test_workers_share_the_port_and_all_stop_on_ctrl_c(tmp_path: Path) -> None:
-    """`serve --workers 2` runs two API processes and a recorder on one port; Ctrl-C stops every one."""
+    """`serve --workers 2` runs two API processes and a recorder on one port; Ctrl-C stops every one.
+    The consumer notices are delivered by the recorder process alone, each once."""
     proc, port, _ = _serve(tmp_path, "--workers", "2")
     try:
         workers = [c for c in psutil.Process(proc.pid).children() if "dncgate.cli" in " ".join(c.cmdline())]
@@ -209,12 +210,23 @@ def test_workers_share_the_port_and_all_stop_on_ctrl_c(tmp_path: Path) -> None:
         for _ in range(6):  # new connections land on either worker: every one must see the registry
             out = _cli(port, "check", *args)
             assert "REGISTERED" in out.stdout and "BLOCK" in out.stdout, out.stdout
+        filed = _cli(port, "complaint", "file", "13800138000", "--caller", "+862759001234")
+        assert filed.returncode == 0, filed
+        notices = tmp_path / "data" / "notices.jsonl"
+        written = _wait_for(
+            "the filing's two notices delivered",
+            lambda: notices.exists() and len(lines := notices.read_text().splitlines()) >= 2 and lines,
+        )
+        assert [json.loads(line)["kind"] for line in written] == ["ACCEPTED", "VERDICT"]
         everything = _processes_using(tmp_path)
     finally:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, output
     assert _gone(everything) == []
+    events = [json.loads(line).get("event") for line in output.splitlines() if line.startswith("{")]
+    assert events.count("notice_loop_started") == 1, output[-3000:]  # the recorder's; no API worker's
+    assert len(notices.read_text().splitlines()) == 2
 
 
 def test_serve_records_in_a_child_process_and_restarts_it_when_it_dies(tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ async def test_calls_not_yet_drained_from_the_stream_are_found(app: Any) -> None
     """With no recorder running, the calls live only in Redis, and the complaint still finds them."""
     ids = await monitored_calls(app, A, A, B)
     assert await call_log_count(app) == 0
-    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A, B, C]), actor="test")
+    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A, B, C]), actor="test", filer_name="test")
     assert case.status is Status.PARTIALLY_VERIFIED
     assert [(f.caller_number, f.verdict, f.call_ids) for f in case.findings] == [
         (A, CallerVerdict.VERIFIED, tuple(ids[:2])),
@@ -58,7 +58,7 @@ async def test_calls_drained_to_call_log_are_found_once(app: Any) -> None:
     while await app.recorder.drain_once(block=False):
         pass
     assert await call_log_count(app) == 2
-    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]), actor="test")
+    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]), actor="test", filer_name="test")
     assert case.findings[0].call_ids == tuple(ids)
     assert case.status is Status.VERIFIED
 
@@ -68,10 +68,10 @@ async def test_a_blocked_call_reported_dialled_is_a_placed_call(app: Any) -> Non
     await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
     blocked = await app.gateway.check(check_input(CONSUMER, caller=A))
     assert blocked.verdict.decision.value == "BLOCK"
-    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]), actor="test")
+    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]), actor="test", filer_name="test")
     assert case.findings[0].verdict is CallerVerdict.NO_MATCHING_CALL
     await app.outcomes.report(OutcomeReport(blocked.call_id, True, True, 40, False, ""), actor="test")
-    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]), actor="test")
+    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]), actor="test", filer_name="test")
     assert (case.findings[0].verdict, case.findings[0].call_ids) == (CallerVerdict.VERIFIED, (blocked.call_id,))
 
 
@@ -84,6 +84,7 @@ async def test_the_window_bounds_the_calls(app: Any) -> None:
             CONSUMER, [A], occurred_after=now + timedelta(seconds=5), occurred_before=now + timedelta(hours=1)
         ),
         actor="test",
+        filer_name="test",
     )
     assert case.findings[0].verdict is CallerVerdict.NO_MATCHING_CALL
 
@@ -91,7 +92,7 @@ async def test_the_window_bounds_the_calls(app: Any) -> None:
 async def test_the_ledger_refuses_deletes_repricing_and_history_rewrites(app: Any) -> None:
     """Payouts can only go PENDING → PAID; history rows can be neither changed nor deleted."""
     await monitored_calls(app, A)
-    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]), actor="test")
+    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]), actor="test", filer_name="test")
     pid = case.findings[0].payout_id
     async with app.pool.connection() as conn:
         for sql in (
@@ -112,7 +113,7 @@ async def test_the_ledger_refuses_deletes_repricing_and_history_rewrites(app: An
 async def test_the_unique_constraint_not_python_stops_a_second_payout(app: Any) -> None:
     """Inserting a second payout row for the same consumer and caller fails in PostgreSQL itself."""
     await monitored_calls(app, A)
-    await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]), actor="test")
+    await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]), actor="test", filer_name="test")
     async with app.pool.connection() as conn:
         with pytest.raises(psycopg.errors.UniqueViolation):
             await conn.execute(
@@ -128,7 +129,7 @@ async def test_the_payout_keeps_the_number_sealed_for_its_own_row(app: Any) -> N
     from dncgate.sealing import UnsealError
 
     await monitored_calls(app, A)
-    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]), actor="test")
+    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]), actor="test", filer_name="test")
     pid = case.findings[0].payout_id
     async with app.pool.connection() as conn:
         row = await (await conn.execute("SELECT consumer_sealed FROM payouts WHERE payout_id = %s", (pid,))).fetchone()
@@ -146,6 +147,7 @@ async def test_no_clear_consumer_number_in_any_compensation_column(app: Any) -> 
             CONSUMER, [A], description=f"she is {CONSUMER[:3]} {CONSUMER[3:7]} {CONSUMER[7:]}; called by {A}"
         ),
         actor="test",
+        filer_name="test",
     )
     assert A in case.description and "+86138****8000" in case.description
     await app.compensation.payouts.mark_paid(case.findings[0].payout_id, "BANK-1", actor="test")
@@ -165,7 +167,7 @@ async def test_violations_report_counts_drained_and_undrained_calls_per_agent(ap
     while await app.recorder.drain_once(block=False):
         pass
     await app.gateway.check(check_input(CONSUMER, caller=B, agent="agent-2"))
-    await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A, B]), actor="test")
+    await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A, B]), actor="test", filer_name="test")
     now = app.compensation.now()
     report = await app.compensation.payouts.violations("acme", now - timedelta(hours=1), now + timedelta(seconds=1))
     assert [(a.agent_id, a.violating_calls, a.verified_complaints) for a in report.agents] == [
@@ -181,7 +183,7 @@ async def test_stream_events_of_other_consumers_and_callers_are_ignored(app: Any
     await monitored_calls(app, A)
     await app.gateway.check(check_input("13912345678", caller=A))
     assert len(await stream_events(app.redis)) == 2
-    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]), actor="test")
+    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A]), actor="test", filer_name="test")
     assert len(case.findings[0].call_ids) == 1
 
 
@@ -189,7 +191,7 @@ async def test_a_due_date_once_set_never_changes_and_a_missing_one_is_recorded_o
     """0006: a payout is booked with a due date, which is then frozen (also with a payment); one with
     none (booked before 0006) can still be paid, or have one recorded, on its own, once."""
     await monitored_calls(app, A, B)
-    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A, B]), actor="test")
+    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, [A, B]), actor="test", filer_name="test")
     pid, other = (f.payout_id for f in case.findings)
     async with app.pool.connection() as conn:
         with pytest.raises(psycopg.errors.RaiseException, match="booked with its due date"):

@@ -32,7 +32,9 @@ async def test_a_payment_reference_is_stored_with_numbers_masked_and_its_transac
     """A number in a payment reference is masked in the payout and the case history; the payment
     system's long transaction id stays as it was, and the same reference again is still a no-op."""
     await monitored_calls(app, "+862759001111")
-    case = await app.compensation.file_complaint(ComplaintInput(CONSUMER, ["+862759001111"]), actor="test")
+    case = await app.compensation.file_complaint(
+        ComplaintInput(CONSUMER, ["+862759001111"]), actor="test", filer_name="test"
+    )
     payout_id = case.findings[0].payout_id
     reference = f"WX 4200001234202611221234567890 to {OTHER}"
     paid = await app.compensation.payouts.mark_paid(payout_id, reference, actor="test")

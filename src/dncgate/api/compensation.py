@@ -12,6 +12,7 @@ from dncgate.api.convert import opt_ts
 from dncgate.domain.access import OVERRIDE_ROLES
 from dncgate.domain.case import Case
 from dncgate.service.compensation import CompensationService, ComplaintInput
+from dncgate.service.notices import NoticeDesk
 from dncgate.v1 import compensation_pb2 as pb
 from dncgate.v1 import compensation_pb2_grpc
 
@@ -23,8 +24,10 @@ def _bind(**kw: Any) -> None:
 
 
 class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
-    def __init__(self, service: CompensationService) -> None:
+    def __init__(self, service: CompensationService, notices: NoticeDesk) -> None:
         self.service = service
+        self.notices = notices
+        self.lookup = service.lookup
         self.payouts = service.payouts
         self.updates = service.updates
 
@@ -42,8 +45,10 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
                 description=request.description,
                 request_id=request.request_id,
                 disputes_consent=request.disputes_consent,
+                escalate=request.escalate,
             ),
             actor=access.current().label,
+            filer_name=access.current().name,
         )
         _bind(
             case_id=case.case_id,
@@ -66,6 +71,10 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
             request.page_size,
             request.page_token,
             update_overdue_only=request.update_overdue_only,
+            assignee=request.assignee,
+            stage=cc.stage_from_pb(request.stage),
+            due_state=cc.due_state_from_pb(request.due_state),
+            regulator_reply_overdue_only=request.regulator_reply_overdue_only,
         )
         _bind(count=str(len(found)))
         return pb.ListComplaintsResponse(complaints=[self._complaint(c) for c in found], next_page_token=token)
@@ -80,6 +89,9 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
             actor=principal.label,
             override_reason=request.override_reason,
             may_override=bool(principal.roles & OVERRIDE_ROLES),
+            resolved=request.resolved if request.HasField("resolved") else None,
+            satisfaction=request.satisfaction,
+            remaining_issue=request.remaining_issue,
         )
         _bind(case_id=case.case_id, case_status=case.status.value, request_id=request.request_id)
         return self._complaint(case)
@@ -102,6 +114,7 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
             request.visible_to_consumer,
             request.request_id,
             author=access.current().label,
+            kind=cc.update_kind_from_pb(request.kind),
         )
         _bind(case_id=case.case_id, request_id=request.request_id)
         return self._complaint(case)
@@ -116,6 +129,29 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
         )
         _bind(case_id=case.case_id, request_id=request.request_id)
         return self._complaint(case)
+
+    async def AssignComplaint(self, request: pb.AssignComplaintRequest, context: Ctx) -> pb.Complaint:
+        case = await self.service.owners.assign(
+            request.case_id, request.assignee, request.note, request.request_id, actor=access.current().label
+        )
+        _bind(case_id=case.case_id, request_id=request.request_id)
+        return self._complaint(case)
+
+    async def SetOperatorAvailability(self, request: pb.SetOperatorAvailabilityRequest, context: Ctx) -> pb.Operator:
+        principal = access.current()
+        row = await self.service.owners.set_availability(
+            request.available,
+            request.operator,
+            actor=principal.label,
+            own_name=principal.name,
+            may_set_others=bool(principal.roles & OVERRIDE_ROLES),
+        )
+        return cc.operator(row)
+
+    async def GetComplaintStatus(self, request: pb.GetComplaintStatusRequest, context: Ctx) -> pb.CaseProgress:
+        found = await self.lookup.status(request.case_id, request.consumer_number)
+        _bind(case_id=found.case.case_id)
+        return cc.case_progress(found.case, found.payouts, self.updates.next_update_due(found.case))
 
     async def ListPayouts(self, request: pb.ListPayoutsRequest, context: Ctx) -> pb.ListPayoutsResponse:
         found, token = await self.payouts.list_payouts(
@@ -144,3 +180,24 @@ class CompensationServicer(compensation_pb2_grpc.CompensationServicer):
         report = await self.payouts.violations(request.org_id, opt_ts(request, "from"), opt_ts(request, "to"))
         _bind(org=request.org_id)
         return cc.violation_report(report)
+
+    async def ListNotifications(
+        self, request: pb.ListNotificationsRequest, context: Ctx
+    ) -> pb.ListNotificationsResponse:
+        found, token = await self.notices.list_notices(request.case_id, request.page_size, request.page_token)
+        _bind(case_id=request.case_id.strip(), count=str(len(found)))
+        return pb.ListNotificationsResponse(notifications=[cc.notification(n) for n in found], next_page_token=token)
+
+    async def EscalateComplaint(self, request: pb.EscalateComplaintRequest, context: Ctx) -> pb.Complaint:
+        case = await self.updates.escalate(
+            request.case_id, request.reason, request.request_id, author=access.current().label
+        )
+        _bind(case_id=case.case_id, request_id=request.request_id)
+        return self._complaint(case)
+
+    async def ForgetConsumer(self, request: pb.ForgetConsumerRequest, context: Ctx) -> pb.ForgetConsumerResponse:
+        erased = await self.service.erasure.forget(
+            request.consumer_number, request.request_id, actor=access.current().label
+        )
+        _bind(erasure_id=erased.erasure_id, request_id=request.request_id)
+        return cc.erasure(erased)

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from google.type import money_pb2
 
 from dncgate.api.convert import ts
-from dncgate.domain.case import Case, Channel, Payout, PayoutStatus, Status, Update, UpdateKind, update_overdue
+from dncgate.domain.case import (
+    Case,
+    Channel,
+    DueState,
+    Operator,
+    Payout,
+    PayoutStatus,
+    Stage,
+    Status,
+    Update,
+    UpdateKind,
+    consumer_updates,
+    update_overdue,
+)
+from dncgate.domain.erasure import Erasure
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.money import Money
+from dncgate.domain.notices import NoticeKind, SentNotice
 from dncgate.domain.reports import CurrencyTotals, FundSummary, ViolationReport
 from dncgate.domain.verification import CallerVerdict, Finding
 from dncgate.v1 import compensation_pb2 as pb
@@ -22,7 +38,32 @@ _CHANNEL_FROM_PB = {v: k for k, v in _CHANNEL_TO_PB.items()}
 _VERDICT_TO_PB: dict[CallerVerdict, Any] = {v: pb.Verdict.Value(f"VERDICT_{v.value}") for v in CallerVerdict}
 _PAYOUT_TO_PB: dict[PayoutStatus, Any] = {s: pb.PayoutStatus.Value(f"PAYOUT_STATUS_{s.value}") for s in PayoutStatus}
 _PAYOUT_FROM_PB = {v: k for k, v in _PAYOUT_TO_PB.items()}
+_STAGE_TO_PB: dict[Stage, Any] = {s: pb.Stage.Value(f"STAGE_{s.value}") for s in Stage}
+_STAGE_FROM_PB = {v: k for k, v in _STAGE_TO_PB.items()}
+_DUE_FROM_PB: dict[Any, DueState] = {pb.DueState.Value(f"DUE_STATE_{d.value}"): d for d in DueState}
 _KIND_TO_PB: dict[UpdateKind, Any] = {k: pb.UpdateKind.Value(f"UPDATE_KIND_{k.value}") for k in UpdateKind}
+_KIND_FROM_PB = {v: k for k, v in _KIND_TO_PB.items()}
+
+
+def update_kind_from_pb(value: int) -> UpdateKind:
+    """UPDATE_KIND_UNSPECIFIED is a plain PROGRESS update."""
+    if value == pb.UPDATE_KIND_UNSPECIFIED:
+        return UpdateKind.PROGRESS
+    try:
+        return _KIND_FROM_PB[value]
+    except KeyError:
+        raise InvalidArgument("kind", f"unknown update kind {value}") from None
+
+
+def erasure(e: Erasure) -> pb.ForgetConsumerResponse:
+    return pb.ForgetConsumerResponse(
+        erasure_id=e.erasure_id,
+        erased_at=ts(e.at),
+        complaints_erased=e.complaints,
+        payouts_erased=e.payouts,
+        calls_masked=e.calls,
+        texts_rewritten=e.texts,
+    )
 
 
 def money(m: Money) -> money_pb2.Money:
@@ -38,6 +79,36 @@ def status_from_pb(value: int, field: str) -> Status | None:
         return _STATUS_FROM_PB[value]
     except KeyError:
         raise InvalidArgument(field, f"unknown complaint status {value}") from None
+
+
+def stage_from_pb(value: int) -> Stage | None:
+    """None for STAGE_UNSPECIFIED (no filter)."""
+    if value == pb.STAGE_UNSPECIFIED:
+        return None
+    try:
+        return _STAGE_FROM_PB[value]
+    except KeyError:
+        raise InvalidArgument("stage", f"unknown stage {value}") from None
+
+
+def due_state_from_pb(value: int) -> DueState | None:
+    """None for DUE_STATE_UNSPECIFIED (no filter)."""
+    if value == pb.DUE_STATE_UNSPECIFIED:
+        return None
+    try:
+        return _DUE_FROM_PB[value]
+    except KeyError:
+        raise InvalidArgument("due_state", f"unknown due state {value}") from None
+
+
+def operator(o: Operator) -> pb.Operator:
+    return pb.Operator(
+        name=o.name,
+        available=o.available,
+        updated_at=ts(o.updated_at),
+        updated_by=o.updated_by,
+        assigned_count=o.assigned_count,
+    )
 
 
 def channel_from_pb(value: int) -> Channel | None:
@@ -101,6 +172,54 @@ def complaint(c: Case, next_update_due: datetime | None, now: datetime) -> pb.Co
         updates=[update(u) for u in c.updates],
         next_update_due=ts(next_update_due),
         update_overdue=update_overdue(next_update_due, now),
+        stage=_STAGE_TO_PB[c.stage],
+        timeline=[pb.StageEntry(stage=_STAGE_TO_PB[e.stage], at=ts(e.at), actor=e.actor) for e in c.timeline],
+        assignee=c.assignee,
+        satisfaction=c.confirmation.satisfaction,
+        resolved=c.confirmation.resolved,
+        remaining_issue=c.confirmation.remaining_issue,
+        regulator_reply_due=ts(c.regulator_reply_due),
+        regulator_replied_at=ts(c.regulator_replied_at),
+        regulator_reply_overdue=c.regulator_reply_overdue(now),
+        major=c.major,
+        progress_statement_due=ts(c.progress_statement_due),
+        progress_statement_overdue=c.progress_statement_overdue(now),
+        progress_statement_at=ts(c.progress_statement_at),
+    )
+
+
+def case_progress(c: Case, payouts: Sequence[Payout], next_update_due: datetime | None) -> pb.CaseProgress:
+    """What the consumer is shown: visible updates without their authors, verdicts without call ids."""
+    return pb.CaseProgress(
+        case_id=c.case_id,
+        status=_STATUS_TO_PB[c.status],
+        stage=_STAGE_TO_PB[c.stage],
+        timeline=[pb.StageEntry(stage=_STAGE_TO_PB[e.stage], at=ts(e.at)) for e in c.timeline],
+        assignee=c.assignee,
+        consumer_number_masked=c.consumer_masked,
+        created_at=ts(c.created_at),
+        first_response_due=ts(c.first_response_due),
+        resolution_due=ts(c.resolution_due),
+        next_update_due=ts(next_update_due),
+        updates=[
+            pb.ConsumerUpdate(at=ts(u.at), text=u.text, kind=_KIND_TO_PB[u.kind], new_resolution_due=ts(u.new_due))
+            for u in consumer_updates(c)
+        ],
+        total_compensation=money(c.total),
+        callers=[
+            pb.CallerOutcome(caller_number=f.caller_number, verdict=_VERDICT_TO_PB[f.verdict], amount=money(f.amount))
+            for f in c.findings
+        ],
+        payouts=[
+            pb.PayoutProgress(
+                caller_number=p.caller_e164,
+                amount=money(p.amount),
+                status=_PAYOUT_TO_PB[p.status],
+                due_at=ts(p.due_at),
+                paid_at=ts(p.paid_at),
+            )
+            for p in payouts
+        ],
     )
 
 
@@ -168,4 +287,23 @@ def violation_report(r: ViolationReport) -> pb.ViolationReport:
         ],
         violating_calls=r.violating_calls,
         verified_complaints=r.verified_complaints,
+    )
+
+
+_NOTICE_KIND_TO_PB: dict[NoticeKind, Any] = {
+    k: pb.NotificationKind.Value(f"NOTIFICATION_KIND_{k.value}") for k in NoticeKind
+}
+
+
+def notification(n: SentNotice) -> pb.Notification:
+    return pb.Notification(
+        notification_id=n.notice.notification_id,
+        case_id=n.notice.case_id,
+        kind=_NOTICE_KIND_TO_PB[n.notice.kind],
+        text=n.notice.text,
+        destination_masked=n.destination_masked,
+        created_at=ts(n.notice.created_at),
+        delivered_at=ts(n.delivered_at),
+        attempts=n.attempts,
+        last_error=n.last_error,
     )

@@ -7,7 +7,7 @@ catch it first), so a new field cannot slip past the table.
 
 Where: in the request deserializer that `api.interceptors.instrument` installs for every method of
 our services (`guard`), rather than in each servicer. gRPC runs it before the handler for a unary
-request and as the servicer reads each message of a stream, so one place covers every method (26 today), no
+request and as the servicer reads each message of a stream, so one place covers every method, no
 servicer can forget it, and nothing (a store, a log line quoting the value) happens before it. It is
 also the one place that sees a message protobuf cannot decode (invalid UTF-8 in a string field), which
 gRPC would otherwise answer UNKNOWN (unary) or the servicer INTERNAL (streams). Either refusal is
@@ -55,6 +55,8 @@ SERVICES = tuple(
     )
 )
 _CONTROLS = "\x00-\x1f\x7f-\x9f"  # C0, DEL and C1
+# The largest request message the gRPC port takes, and the largest body the HTTP/JSON face takes.
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +141,12 @@ FIELDS: dict[str, Kind] = {
     "GetComplaintRequest.case_id": ID,
     "ListComplaintsRequest.consumer_number": NUMBER,
     "ListComplaintsRequest.page_token": ID,
+    "ListComplaintsRequest.assignee": ID,
     "ConfirmResolutionRequest.case_id": ID,
     "ConfirmResolutionRequest.comment": TEXT,
     "ConfirmResolutionRequest.request_id": ID,
     "ConfirmResolutionRequest.override_reason": TEXT,
+    "ConfirmResolutionRequest.remaining_issue": TEXT,
     "ReviewComplaintRequest.case_id": ID,
     "ReviewComplaintRequest.note": TEXT,
     "ReviewComplaintRequest.request_id": ID,
@@ -152,7 +156,21 @@ FIELDS: dict[str, Kind] = {
     "ExtendComplaintRequest.case_id": ID,
     "ExtendComplaintRequest.reason": TEXT,
     "ExtendComplaintRequest.request_id": ID,
+    "AssignComplaintRequest.case_id": ID,
+    "AssignComplaintRequest.assignee": ID,
+    "AssignComplaintRequest.note": TEXT,
+    "AssignComplaintRequest.request_id": ID,
+    "SetOperatorAvailabilityRequest.operator": ID,
+    "EscalateComplaintRequest.case_id": ID,
+    "EscalateComplaintRequest.reason": TEXT,
+    "EscalateComplaintRequest.request_id": ID,
+    "ForgetConsumerRequest.consumer_number": NUMBER,
+    "ForgetConsumerRequest.request_id": ID,
+    "GetComplaintStatusRequest.case_id": ID,
+    "GetComplaintStatusRequest.consumer_number": NUMBER,
     "ListPayoutsRequest.page_token": ID,
+    "ListNotificationsRequest.case_id": ID,
+    "ListNotificationsRequest.page_token": ID,
     "MarkPayoutPaidRequest.payout_id": ID,
     "MarkPayoutPaidRequest.payment_reference": REFERENCE,
     "MarkPayoutPaidRequest.request_id": ID,

@@ -39,7 +39,7 @@ class Parts:
 def parts_of(role: str, recorder_inline: bool) -> Parts:
     """The figures a role reports; role `all` reports the stream only when its recorder runs inline."""
     return Parts(
-        registry=role in ("all", "api", "gateway", "registry"),
+        registry=role in ("all", "api", "gateway", "registry", "http"),
         stream=role == "recorder" or (role == "all" and recorder_inline),
         complaints=role in ("all", "api", "compensation"),
     )

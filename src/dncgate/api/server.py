@@ -15,19 +15,20 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from dncgate import metrics
-from dncgate.api import observe
+from dncgate.api import http, limits, observe
 from dncgate.api.access import AccessServicer, Guard
 from dncgate.api.compensation import CompensationServicer
 from dncgate.api.gateway import CallGateServicer
 from dncgate.api.health_port import open_health_port
 from dncgate.api.interceptors import Registrar, rpc_lines_logged
 from dncgate.api.registry import RegistryServicer
-from dncgate.api.tls import server_credentials
+from dncgate.api.tls import http_context, server_credentials
 from dncgate.api.workers import RecorderProcess
 from dncgate.bootstrap import App, ensure_admin_token, open_app
 from dncgate.config import Settings
 from dncgate.embedded import supervise
 from dncgate.service import readiness, sync
+from dncgate.settings_table import parse_listen
 from dncgate.v1 import (
     access_pb2,
     access_pb2_grpc,
@@ -64,7 +65,16 @@ ROLE_SERVICES: dict[str, tuple[str, ...]] = {
     "registry": (REGISTRY, ACCESS),
     "compensation": (COMPENSATION,),
     "recorder": (),
+    "http": (),  # the HTTP/JSON face alone: no gRPC service of ours (health and reflection only)
 }
+# The roles that serve the HTTP/JSON face (api/http.py) on DNCGATE_HTTP_LISTEN: it transcodes CallGate.
+HTTP_ROLES = frozenset({"all", "api", "gateway", "http"})
+
+
+def readied(role: str) -> tuple[str, ...]:
+    """The services whose readiness this role keeps (health, the registry loaded, tokens): those it serves
+    over gRPC, and CallGate for the HTTP face alone, which answers Checks."""
+    return ROLE_SERVICES[role] or ((CALLGATE,) if role == "http" else ())
 
 
 @dataclass
@@ -77,6 +87,7 @@ class Running:
     current: asyncio.Event = field(default_factory=asyncio.Event)  # set while health says CallGate SERVING
     exporter: metrics.Exporter | None = None  # /metrics; None: DNCGATE_METRICS_LISTEN off, or its port busy
     health_port: int | None = None  # the plaintext health-only port; None: DNCGATE_HEALTH_LISTEN off
+    http_port: int | None = None  # the HTTP/JSON face; None: DNCGATE_HTTP_LISTEN off, or a role without it
 
     async def drain(self, seconds: float) -> None:
         """Health NOT_SERVING for every service name ("" included) from now on, while RPCs are still
@@ -100,7 +111,7 @@ def build_server(app: App, listen: str) -> tuple[grpc.aio.Server, int, health.He
     server = grpc.aio.server(
         options=[
             ("grpc.so_reuseport", 1 if app.settings.reuse_port else 0),
-            ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+            ("grpc.max_receive_message_length", limits.MAX_MESSAGE_BYTES),
         ],
         # Load shedding: past this many RPCs in progress (a stream counts until it ends), gRPC answers
         # RESOURCE_EXHAUSTED at once instead of queueing them.
@@ -118,7 +129,9 @@ def build_server(app: App, listen: str) -> tuple[grpc.aio.Server, int, health.He
     if REGISTRY in served:
         registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(app.registry), ours)
     if COMPENSATION in served:
-        compensation_pb2_grpc.add_CompensationServicer_to_server(CompensationServicer(app.compensation), ours)
+        compensation_pb2_grpc.add_CompensationServicer_to_server(
+            CompensationServicer(app.compensation, app.notices), ours
+        )
     if ACCESS in served:
         access_pb2_grpc.add_AccessServicer_to_server(AccessServicer(app.access), ours)
     if ours.services != list(served):
@@ -130,6 +143,25 @@ def build_server(app: App, listen: str) -> tuple[grpc.aio.Server, int, health.He
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
     return server, port, health_servicer
+
+
+def build_http(app: App, health_servicer: health.HealthServicer) -> http.Face:
+    """The HTTP/JSON face: CallGate's annotated methods, run by the handlers `instrument` makes of the same
+    servicer the gRPC server has (credentials, limits, log line, metrics, error mapping alike)."""
+    lines = rpc_lines_logged()
+    collector = http.Collector(lines, Guard(app.authenticator, certificates=app.settings.tls_client_ca is not None))
+    gateway_pb2_grpc.add_CallGateServicer_to_server(
+        CallGateServicer(app.gateway, app.settings.max_batch, app.outcomes, log_fields=lines, quotas=app.quotas),
+        collector,
+    )
+    return http.Face(
+        http.routes([gateway_pb2.DESCRIPTOR.services_by_name["CallGate"]]),
+        collector.handlers,
+        health_servicer,
+        CALLGATE,
+        limits.MAX_MESSAGE_BYTES,
+        app.settings.max_concurrent_rpcs,
+    )
 
 
 def _status(serving: bool) -> health_pb2.HealthCheckResponse.ServingStatus.ValueType:
@@ -170,7 +202,9 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
     loop, each batch (decoding events, building rows) would stall the Checks served meanwhile.
     """
     role = settings.role
-    served = ROLE_SERVICES[role]
+    served = readied(role)
+    http_listen = parse_listen(settings.http_listen) if role in HTTP_ROLES else None
+    tls_http = http_context(settings) if http_listen is not None else None  # a bad file: ConfigError now
     async with open_app(settings, write_endpoints=write_endpoints) as app:
         app.gateway.hold()
         if served:
@@ -185,6 +219,9 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
         await server.start()
         if probes is not None:
             await probes[0].start()
+        face = None
+        if http_listen is not None:
+            face = await http.start(build_http(app, h), http_listen[0], http_listen[1], tls_http, settings.reuse_port)
         exporter = metrics.serve_metrics(settings.metrics_listen)  # a busy port is logged, not fatal
         stop, current, changed = asyncio.Event(), asyncio.Event(), asyncio.Event()
         if not served:
@@ -224,12 +261,15 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
             else None
         )
         recorder = recording = None
-        if role == "all" and settings.recorder_mode == "process":
+        if role == "all" and settings.recorder_mode == "process":  # the child delivers the notices too
             # app's URLs: with embedded stores, those of the servers this process started.
             recorder = RecorderProcess(settings, app.redis_url, app.database_url, stop_s=_RECORDER_STOP_S)
             await recorder.start()
         elif role in ("all", "recorder"):
             recording = asyncio.create_task(app.recorder.run())
+            # The consumer notices' sender loop: one per deployment, beside the recorder (never in the
+            # `--workers` API processes, whose role is `api`).
+            tasks.append(asyncio.create_task(app.notice_loop.run(stop), name="notices"))
         transport = "plaintext" if settings.tls_cert is None else "mtls" if settings.tls_client_ca else "tls"
         health_port = probes[1] if probes is not None else None
         log.info(
@@ -240,9 +280,12 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
             embedded=settings.embedded,
             transport=transport,
             health_port=health_port,
+            http_port=face[1] if face is not None else None,
         )
         try:
-            yield Running(server, port, app, h, recorder, current, exporter, health_port)
+            yield Running(
+                server, port, app, h, recorder, current, exporter, health_port, face[1] if face is not None else None
+            )
         finally:
             for name in ("", *served):
                 await h.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -259,7 +302,12 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
                 done, pending = await asyncio.wait(tasks, timeout=_RECORDER_STOP_S)
                 for task in pending:  # a load still running: Redis stays "not loaded" or is caught up next time
                     task.cancel()
+            if face is not None:  # no new connection; those open end as their requests are answered
+                face[0].close()
             await server.stop(grace=5)
+            if face is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(face[0].wait_closed(), 5)
             if probes is not None:
                 await probes[0].stop(grace=1)
             if recorder is not None:  # after the server, as below: SIGTERM, then kill past the limit

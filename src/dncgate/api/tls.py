@@ -14,6 +14,7 @@ certificate they were made with.
 
 from __future__ import annotations
 
+import ssl
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,3 +181,27 @@ def server_credentials(settings: Settings) -> tuple[grpc.ServerCredentials, Relo
         require_client_authentication=files.client_ca is not None,
     )
     return credentials, reloader
+
+
+def http_context(settings: Settings) -> ssl.SSLContext | None:
+    """The HTTP/JSON face's TLS: the gRPC port's certificate and key (and client CA: a client certificate
+    is then required and names the caller when no bearer token is sent); None: plaintext.
+
+    Read once at start-up: unlike the gRPC port, a renewed certificate is served from the next restart.
+    ConfigError, naming the variable, if a file cannot be used.
+    """
+    files = files_of(settings)
+    if files is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(files.cert, files.key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"DNCGATE_TLS_CERT/DNCGATE_TLS_KEY ({files.cert}, {files.key}): {exc}") from None
+    if files.client_ca is not None:
+        try:
+            context.load_verify_locations(files.client_ca)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"DNCGATE_TLS_CLIENT_CA ({files.client_ca}): {exc}") from None
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context

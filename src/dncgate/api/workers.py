@@ -41,8 +41,9 @@ _HEALTHY_S = 60.0
 def _child_env(settings: Settings, redis_url: str, database_url: str, role: str, k: int = 1) -> dict[str, str]:
     """The environment of `serve`'s k-th child: its metrics on DNCGATE_METRICS_LISTEN's port + k.
 
-    The workers share the health port (DNCGATE_HEALTH_LISTEN) as they share the gRPC port: a probe lands
-    on one of them, each answering for itself from the same stores.
+    The workers share the health port (DNCGATE_HEALTH_LISTEN) and the HTTP/JSON face's
+    (DNCGATE_HTTP_LISTEN) as they share the gRPC port: a probe or a request lands on one of them, each
+    answering for itself from the same stores.
     """
     env = dict(os.environ)
     env.update(
@@ -55,6 +56,8 @@ def _child_env(settings: Settings, redis_url: str, database_url: str, role: str,
         DNCGATE_REUSE_PORT="1",
         DNCGATE_METRICS_LISTEN=metrics.offset_listen(settings.metrics_listen, k),
         DNCGATE_HEALTH_LISTEN=settings.health_listen,
+        # Shared like the gRPC port: every worker serves the HTTP/JSON face on it (SO_REUSEPORT).
+        DNCGATE_HTTP_LISTEN=settings.http_listen,
     )
     for name, path in (
         ("DNCGATE_TLS_CERT", settings.tls_cert),
@@ -76,6 +79,7 @@ def _child_env(settings: Settings, redis_url: str, database_url: str, role: str,
         env["DNCGATE_DRAIN_SECONDS"] = "0"
         # The probes' port is its parent's (or the workers'): a recorder there would answer for no service.
         env["DNCGATE_HEALTH_LISTEN"] = "off"
+        env["DNCGATE_HTTP_LISTEN"] = "off"  # not a role of the face (api/server.py HTTP_ROLES) all the same
     return env
 
 

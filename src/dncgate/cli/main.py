@@ -7,14 +7,27 @@ from collections.abc import Sequence
 
 import grpc
 
-from dncgate.cli import check, complaint, consent, migrate, org, payouts, registry, report, serve, token
+from dncgate.cli import (
+    check,
+    complaint,
+    consent,
+    migrate,
+    notices,
+    operator,
+    org,
+    payouts,
+    registry,
+    report,
+    serve,
+    token,
+)
 from dncgate.cli.channel import run_client
 from dncgate.cli.output import console, rpc_error
 from dncgate.config import ConfigError
 from dncgate.domain.errors import PepperMismatch
 
 # In the order `dncgate --help` lists them.
-GROUPS = (serve, migrate, check, registry, consent, org, complaint, payouts, report, token)
+GROUPS = (serve, migrate, check, registry, consent, org, complaint, operator, payouts, notices, report, token)
 
 
 def build_parser() -> argparse.ArgumentParser:

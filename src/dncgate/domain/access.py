@@ -29,6 +29,11 @@ _HOTLINE = _methods(
     "ConfirmResolution",
     "AddComplaintUpdate",
     "ExtendComplaint",
+    "AssignComplaint",
+    "SetOperatorAvailability",
+    "ListNotifications",
+    "EscalateComplaint",
+    "GetComplaintStatus",
 )
 
 # Each role and the full method names (`/package.Service/Method`) it may call. Every later RPC gets a
@@ -40,16 +45,28 @@ ROLE_METHODS: dict[str, frozenset[str]] = {
     "hotline": _HOTLINE,
     "supervisor": _HOTLINE | _methods(_COMPENSATION, "ReviewComplaint"),
     "payments": _methods(_COMPENSATION, "ListPayouts", "MarkPayoutPaid", "GetFundSummary"),
+    # The consumer app's backend, looking a case up for the consumer who names it and her number.
+    "consumer": _methods(_COMPENSATION, "GetComplaintStatus"),
     "compliance": _methods(_REGISTRY, "GetPreference", "GetPreferenceHistory", "GetOrgPolicy")
-    | _methods(_COMPENSATION, "ReportViolations", "GetComplaint", "ListComplaints", "GetFundSummary"),
+    | _methods(
+        _COMPENSATION, "ReportViolations", "GetComplaint", "ListComplaints", "GetFundSummary", "ListNotifications"
+    ),
 }
 # What only admin may call, beside everything the other roles may.
-ADMIN_ONLY = _methods(_REGISTRY, "SetOrgPolicy") | _methods(_ACCESS, "CreateToken", "ListTokens", "RevokeToken")
+ADMIN_ONLY = (
+    _methods(_REGISTRY, "SetOrgPolicy")
+    | _methods(_ACCESS, "CreateToken", "ListTokens", "RevokeToken")
+    # A consumer's erasure: irreversible, so no desk role may ask for it.
+    | _methods(_COMPENSATION, "ForgetConsumer")
+)
 ROLE_METHODS["admin"] = frozenset().union(*ROLE_METHODS.values(), ADMIN_ONLY)
 ROLES = tuple(ROLE_METHODS)
 ADMIN = "admin"
 # Who may close a case over payouts still pending (ConfirmResolutionRequest.override_reason).
 OVERRIDE_ROLES = frozenset({"supervisor", ADMIN})
+# Whose principals take cases from the hotline's queue: the roles with the hotline's methods whose job
+# is cases (admin has them too, but an admin token is not an operator at the phone).
+QUEUE_ROLES = frozenset({"hotline", "supervisor"})
 
 # The methods whose requests name an org: a principal with orgs may call them for those orgs only.
 ORG_SCOPED = ROLE_METHODS["dialer"]

@@ -1,4 +1,4 @@
-"""The complaint case: its status from the findings, the moves allowed after that, ids and due times."""
+"""The complaint case: its status from the findings, the moves allowed after that, its stages, ids and due times."""
 
 from __future__ import annotations
 
@@ -48,6 +48,151 @@ AWAITING_PAYMENT = frozenset({Status.VERIFIED, Status.PARTIALLY_VERIFIED})
 SYSTEM = "dncgate"
 
 
+class Stage(Enum):
+    """Where a case is in the consumer's eyes, beside its status (see `stage_for`)."""
+
+    RECEIVED = "RECEIVED"
+    VERIFYING = "VERIFYING"
+    RESOLUTION_DRAFTED = "RESOLUTION_DRAFTED"
+    RESOLVED = "RESOLVED"
+    CONSUMER_CONFIRMED = "CONSUMER_CONFIRMED"
+    REVISITED = "REVISITED"
+
+
+# The moves a stage allows. A reopening goes back to VERIFYING from wherever the consumer confirmed
+# from (a drafted or resolved outcome); a case she confirmed is only revisited.
+STAGE_MOVES: dict[Stage, frozenset[Stage]] = {
+    Stage.RECEIVED: frozenset({Stage.VERIFYING}),
+    Stage.VERIFYING: frozenset({Stage.RESOLUTION_DRAFTED, Stage.RESOLVED}),
+    Stage.RESOLUTION_DRAFTED: frozenset({Stage.RESOLVED, Stage.CONSUMER_CONFIRMED, Stage.VERIFYING}),
+    Stage.RESOLVED: frozenset({Stage.CONSUMER_CONFIRMED, Stage.VERIFYING}),
+    Stage.CONSUMER_CONFIRMED: frozenset({Stage.REVISITED}),
+    Stage.REVISITED: frozenset(),
+}
+
+# The stage each status puts a case in: money owed and not yet paid is a drafted resolution; nothing
+# (more) owed, or all of it paid, is resolved; a case waiting for a human is being verified.
+_STAGE_OF: dict[Status, Stage] = {
+    Status.RECEIVED: Stage.RECEIVED,
+    Status.MANUAL_REVIEW: Stage.VERIFYING,
+    Status.REOPENED: Stage.VERIFYING,
+    Status.VERIFIED: Stage.RESOLUTION_DRAFTED,
+    Status.PARTIALLY_VERIFIED: Stage.RESOLUTION_DRAFTED,
+    Status.REJECTED: Stage.RESOLVED,
+    Status.ALREADY_COMPENSATED: Stage.RESOLVED,
+    Status.PAID: Stage.RESOLVED,
+    Status.CLOSED: Stage.CONSUMER_CONFIRMED,
+}
+
+
+def stage_for(status: Status) -> Stage:
+    """The stage a case in `status` is in (REVISITED is entered only by a revisit, never by a status)."""
+    return _STAGE_OF[status]
+
+
+def move(current: Stage | None, to: Stage) -> Stage:
+    """`to`, if a case in `current` (None: not filed yet, only RECEIVED) may move there; else FailedPrecondition."""
+    allowed = frozenset({Stage.RECEIVED}) if current is None else STAGE_MOVES[current]
+    if to not in allowed:
+        where = "a new case" if current is None else f"a case in stage {current.value}"
+        names = ", ".join(sorted(s.value for s in allowed)) or "nothing"
+        raise FailedPrecondition(f"{where} cannot move to stage {to.value}; it may move to {names}")
+    return to
+
+
+def stages_after(current: Stage | None, status: Status) -> list[Stage]:
+    """The stages a case in `current` passes through when its status becomes `status`, in order.
+
+    A filing (`current` None) shows each step: RECEIVED, VERIFYING, then the verdict's stage (none
+    more while a human still has to look: MANUAL_REVIEW stays VERIFYING). Later a status that keeps
+    the stage adds nothing; one that changes it is a single move, refused if illegal.
+    """
+    target = stage_for(status)
+    if current is None:
+        path = [move(None, Stage.RECEIVED)]
+        if target is not Stage.RECEIVED:
+            path.append(move(Stage.RECEIVED, Stage.VERIFYING))
+            if target is not Stage.VERIFYING:
+                path.append(move(Stage.VERIFYING, target))
+        return path
+    if target is current or (current is Stage.REVISITED and status is Status.CLOSED):
+        return []  # a revisited case is still CLOSED: its status keeps the stage the revisit gave it
+    return [move(current, target)]
+
+
+def revisited(current: Stage) -> Stage:
+    """A revisit of a case the consumer confirmed (RecordRevisit): CONSUMER_CONFIRMED -> REVISITED."""
+    return move(current, Stage.REVISITED)
+
+
+@dataclass(frozen=True, slots=True)
+class StageEntry:
+    """One step of a case's timeline: the stage entered, when, and by whom (`Principal.label`, or SYSTEM)."""
+
+    stage: Stage
+    at: datetime
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """The consumer's sign-off as stored on the case: resolved (None until she answered), how
+    satisfied (1-5, 0 not given) and what remains (masked free text)."""
+
+    resolved: bool | None = None
+    satisfaction: int = 0
+    remaining_issue: str = ""
+
+
+def closes(resolved: bool, remaining_issue: str) -> bool:
+    """Her answer closes the case only when she says it is resolved and names nothing remaining."""
+    return resolved and not remaining_issue.strip()
+
+
+def check_satisfaction(value: int) -> int:
+    """1 (not at all) to 5 (fully); 0 means she gave none."""
+    if not 0 <= value <= 5:
+        raise InvalidArgument("satisfaction", "must be 1 to 5, or 0 when not given")
+    return value
+
+
+def check_assignable(status: Status) -> None:
+    """A case can be handed to another operator in every status but CLOSED."""
+    if status is Status.CLOSED:
+        raise FailedPrecondition("a CLOSED case is not assigned any more")
+
+
+class DueState(Enum):
+    """A due time a case is past now: its first response (still RECEIVED), its resolution (still
+    OPEN), or its next consumer-visible update (not CLOSED)."""
+
+    FIRST_RESPONSE_OVERDUE = "FIRST_RESPONSE_OVERDUE"
+    RESOLUTION_OVERDUE = "RESOLUTION_OVERDUE"
+    UPDATE_OVERDUE = "UPDATE_OVERDUE"
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFilters:
+    """ListComplaints' filters beyond consumer and status: the operator, the stage, and the due times
+    that must have passed (`..._at`: now, when the filter is on)."""
+
+    assignee: str = ""
+    stage: Stage | None = None
+    first_response_overdue_at: datetime | None = None
+    resolution_overdue_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """A hotline operator's place in the queue: whether she takes new cases, who said so, how many she got."""
+
+    name: str
+    available: bool
+    updated_at: datetime
+    updated_by: str
+    assigned_count: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
     at: datetime
@@ -59,6 +204,15 @@ class HistoryEntry:
 class UpdateKind(Enum):
     PROGRESS = "PROGRESS"  # AddComplaintUpdate: visible to the consumer or internal
     EXTENSION = "EXTENSION"  # ExtendComplaint: always visible; moves resolution_due
+    # The company's reply to a regulator's forwarded complaint (CHANNEL_REGULATOR cases only). It is
+    # addressed to the regulator, so it is internal unless its author marks it visible to the consumer.
+    REGULATOR_REPLY = "REGULATOR_REPLY"
+    # A major case's progress statement: always visible to the consumer (it is owed to her).
+    PROGRESS_STATEMENT = "PROGRESS_STATEMENT"
+
+
+# The kinds AddComplaintUpdate records (EXTENSION is ExtendComplaint's own).
+ADDABLE_KINDS = frozenset({UpdateKind.PROGRESS, UpdateKind.REGULATOR_REPLY, UpdateKind.PROGRESS_STATEMENT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +242,15 @@ class Deadlines:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkdayDeadlines:
+    """How many working days (China's calendar, counted by a WorkdayCalendar) the regulator's reply and
+    a major case's progress statement may take."""
+
+    regulator_reply: int = 15
+    major_progress: int = 10
+
+
+@dataclass(frozen=True, slots=True)
 class Case:
     case_id: str
     status: Status
@@ -102,6 +265,33 @@ class Case:
     resolution_due: datetime
     history: tuple[HistoryEntry, ...] = ()
     updates: tuple[Update, ...] = ()
+    stage: Stage = Stage.RECEIVED
+    timeline: tuple[StageEntry, ...] = ()
+    assignee: str = ""  # the operator in charge (`Principal.name`); "" on cases filed before owners existed
+    confirmation: Confirmation = Confirmation()
+    # Working-day deadlines (see WorkdayDeadlines): a CHANNEL_REGULATOR case's reply to the regulator,
+    # and a major case's progress statement; each *_at is when the first one was recorded.
+    regulator_reply_due: datetime | None = None
+    regulator_replied_at: datetime | None = None
+    major_since: datetime | None = None
+    progress_statement_due: datetime | None = None
+    progress_statement_at: datetime | None = None
+
+    @property
+    def major(self) -> bool:
+        return self.major_since is not None
+
+    def regulator_reply_overdue(self, now: datetime) -> bool:
+        """Not replied to the regulator yet, and past the reply's due time at `now`."""
+        return _late(self.regulator_reply_due, self.regulator_replied_at, now)
+
+    def progress_statement_overdue(self, now: datetime) -> bool:
+        """A major case without its progress statement yet, past the statement's due time at `now`."""
+        return _late(self.progress_statement_due, self.progress_statement_at, now)
+
+
+def _late(due: datetime | None, done: datetime | None, now: datetime) -> bool:
+    return due is not None and done is None and now > due
 
 
 def status_of(findings: Sequence[Finding], disputes_consent: bool = False) -> Status:
@@ -125,7 +315,8 @@ def status_of(findings: Sequence[Finding], disputes_consent: bool = False) -> St
 
 
 def after_confirmation(status: Status, satisfied: bool, *, pending_payouts: Sequence[str], override: bool) -> Status:
-    """The consumer's answer to the outcome: CLOSED when satisfied, else REOPENED for another look.
+    """The consumer's answer to the outcome: CLOSED when it closes the case (`satisfied`: see `closes`),
+    else REOPENED for another look.
 
     A case with a payout still PENDING (`pending_payouts`: their ids) cannot be closed: the money is
     not with her yet. Only a supervisor's `override` (recorded with its reason) closes it anyway.
@@ -164,6 +355,43 @@ def check_updatable(status: Status) -> None:
         raise FailedPrecondition("a CLOSED case takes no more updates")
 
 
+def visible_for(kind: UpdateKind, visible_to_consumer: bool) -> bool:
+    """Whether an update of `kind` is shown to the consumer: a progress statement always is."""
+    return visible_to_consumer or kind is UpdateKind.PROGRESS_STATEMENT
+
+
+def check_update_kind(case: Case, kind: UpdateKind) -> None:
+    """What AddComplaintUpdate may record on `case`.
+
+    PROGRESS: every status but CLOSED. REGULATOR_REPLY: CHANNEL_REGULATOR cases only, in every status
+    (the regulator is owed its reply even when the case closed quickly). PROGRESS_STATEMENT: major
+    cases only, every status but CLOSED.
+    """
+    if kind not in ADDABLE_KINDS:
+        raise InvalidArgument("kind", f"AddComplaintUpdate records {_kind_names(ADDABLE_KINDS)}, not {kind.value}")
+    if kind is UpdateKind.REGULATOR_REPLY:
+        if case.channel is not Channel.REGULATOR:
+            raise FailedPrecondition(
+                f"a regulator reply is recorded on CHANNEL_REGULATOR cases only; this case came by {case.channel.value}"
+            )
+        return
+    if kind is UpdateKind.PROGRESS_STATEMENT and not case.major:
+        raise FailedPrecondition("a progress statement is owed by major cases only; escalate the case first")
+    check_updatable(case.status)
+
+
+def check_escalatable(case: Case) -> None:
+    """Only an open case that is not major yet can be escalated."""
+    if case.major_since is not None:
+        raise FailedPrecondition(f"the case is major already, since {case.major_since.isoformat(timespec='seconds')}")
+    if case.status not in OPEN:
+        raise FailedPrecondition(f"a {case.status.value} case cannot be escalated; only {_names(OPEN)} cases can")
+
+
+def _kind_names(kinds: frozenset[UpdateKind]) -> str:
+    return ", ".join(sorted(k.value for k in kinds))
+
+
 def extended_due(status: Status, current: datetime, new: datetime | None, now: datetime) -> datetime:
     """The resolution due time an extension moves an open case to: later than both `current` and `now`.
 
@@ -188,6 +416,11 @@ def next_update_due(case: Case, hours: int) -> datetime | None:
         return None
     last = max((u.at for u in case.updates if u.visible_to_consumer), default=case.created_at)
     return max(last, case.created_at) + timedelta(hours=hours)
+
+
+def consumer_updates(case: Case) -> tuple[Update, ...]:
+    """What of a case's progress its consumer is shown: the visible updates, extensions included."""
+    return tuple(u for u in case.updates if u.visible_to_consumer)
 
 
 def update_overdue(due: datetime | None, now: datetime) -> bool:

@@ -11,15 +11,40 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from dncgate import phone
-from dncgate.domain import access
+from dncgate.domain import access, notices
 from dncgate.domain import case as cases
 from dncgate.domain import verification as v
-from dncgate.domain.case import SYSTEM, Case, Channel, Deadlines, HistoryEntry, Status
-from dncgate.domain.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
+from dncgate.domain.case import (
+    SYSTEM,
+    Case,
+    CaseFilters,
+    Channel,
+    Confirmation,
+    Deadlines,
+    DueState,
+    HistoryEntry,
+    Stage,
+    Status,
+    WorkdayDeadlines,
+)
+from dncgate.domain.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from dncgate.domain.money import Money
+from dncgate.domain.notices import NoticeKind
 from dncgate.sealing import NumberSealer
 from dncgate.service.checks import MAX_NUMBER_LENGTH
-from dncgate.service.compensation_ports import CallsToConsumer, Cases, CaseWrites, RegistryHistory, WorkdayCalendar
+from dncgate.service.compensation_ports import (
+    CallsToConsumer,
+    Cases,
+    CaseWrites,
+    Erasures,
+    OperatorQueue,
+    RegistryHistory,
+    WorkdayCalendar,
+)
+from dncgate.service.erasure import ErasureDesk
+from dncgate.service.lookup import StatusLookup
+from dncgate.service.notices import Notifier
+from dncgate.service.owners import OwnerDesk, assign_new, restage, stage_filing
 from dncgate.service.paging import decode_token, encode_token, page_size
 from dncgate.service.payouts import PayoutDesk
 from dncgate.service.redact import redact
@@ -43,6 +68,8 @@ class ComplaintInput:
     request_id: str = ""
     # The consumer says a consent on file is not valid: a consented caller sends the case to a human.
     disputes_consent: bool = False
+    # A major dispute: major from its filing, a progress statement due in working days.
+    escalate: bool = False
 
 
 class CompensationService:
@@ -54,6 +81,9 @@ class CompensationService:
         keyer: phone.NumberKeyer,
         sealer: NumberSealer,
         payouts: PayoutDesk,
+        queue: OperatorQueue,
+        notifier: Notifier,
+        erasures: Erasures,
         *,
         amount: Money,
         deadlines: Deadlines,
@@ -62,6 +92,8 @@ class CompensationService:
         update_hours: int,
         region: str,
         zone: str,
+        workday_deadlines: WorkdayDeadlines,
+        lookup: StatusLookup,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.cases = cases_store
@@ -77,7 +109,14 @@ class CompensationService:
         self.region = region
         self.zone = ZoneInfo(zone)
         self.clock = clock
-        self.updates = UpdateDesk(cases_store, update_hours, self.now, self._text)
+        self.notifier = notifier
+        self.workday_deadlines = workday_deadlines
+        self.erasure = ErasureDesk(erasures, keyer, region, self.now)
+        self.updates = UpdateDesk(
+            cases_store, update_hours, self.now, self._text, notifier, calendar, workday_deadlines.major_progress
+        )
+        self.owners = OwnerDesk(cases_store, queue, self.now, self._text)
+        self.lookup = lookup
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
@@ -118,10 +157,14 @@ class CompensationService:
             raise InvalidArgument(field, f"is longer than {MAX_TEXT} characters")
         return redact(text.strip(), self.region, keep)
 
-    async def file_complaint(self, req: ComplaintInput, *, actor: str) -> Case:
+    async def file_complaint(self, req: ComplaintInput, *, actor: str, filer_name: str) -> Case:
         """Verify every named caller now and book what is owed, all in one transaction; `actor` (the
-        principal that filed it) is the history's "filed" entry, dncgate the verification's."""
+        principal that filed it) is the history's "filed" entry, dncgate the verification's.
+
+        The case goes to the next available operator, else to the filer (`filer_name`: its principal's name).
+        """
         access.actor(actor)
+        access.actor(filer_name)
         consumer = self._consumer(req.consumer_number)
         named = self._callers(req.caller_numbers)
         now = self.now()
@@ -135,13 +178,14 @@ class CompensationService:
         calls = await self.evidence.calls_to(key, callers, window.after, window.before) if callers else []
         preferences = await self.journal.preference_changes(key)
         consents = await self.journal.consent_changes(key)
+        channel = req.channel or Channel.HOTLINE
         async with self.cases.transaction() as tx:
             seq = await tx.next_seq()
             draft = Case(
                 case_id=cases.case_id(now.astimezone(self.zone).date(), seq),
                 status=Status.RECEIVED,
                 consumer_masked=consumer.masked,
-                channel=req.channel or Channel.HOTLINE,
+                channel=channel,
                 description=description,
                 window=window,
                 findings=(),
@@ -149,6 +193,14 @@ class CompensationService:
                 created_at=now,
                 first_response_due=self.deadlines.first_response_due(now),
                 resolution_due=self.deadlines.resolution_due(now),
+                assignee=filer_name,
+                regulator_reply_due=(
+                    self.calendar.add(now, self.workday_deadlines.regulator_reply)
+                    if channel is Channel.REGULATOR
+                    else None
+                ),
+                major_since=now if req.escalate else None,
+                progress_statement_due=self.updates.progress_statement_due(now) if req.escalate else None,
             )
             sealed = self.sealer.seal(consumer.e164, draft.case_id)
             if not await tx.insert_case(draft, seq, key, sealed, request_id):
@@ -159,7 +211,12 @@ class CompensationService:
                 by_caller = {f.caller_number: f for f in verified}
                 findings = [by_caller[c] if ok else v.unparsable(c, self.amount.currency) for c, ok in named]
                 findings = await self._book(tx, draft.case_id, key, consumer, findings, now)
-                created = await self._settle(tx, draft, findings, now, actor, len(calls), req.disputes_consent)
+                # The queue's lock is taken once the payouts are booked (never held while waiting on
+                # another filing's payout rows); what follows writes only this case's rows.
+                assignee = await assign_new(tx, draft.case_id, filer_name, now)
+                created = await self._settle(
+                    tx, draft, findings, now, actor, len(calls), req.disputes_consent, consumer, assignee
+                )
         if created is None:
             assert request_id is not None
             replay = await self._replay(request_id, key)
@@ -207,7 +264,12 @@ class CompensationService:
         actor: str,
         calls: int,
         disputes_consent: bool,
+        consumer: phone.PhoneNumber,
+        assignee: str,
     ) -> str:
+        """Record the verification's outcome and the stages it went through, and tell the consumer:
+        accepted (with `assignee`, the person in charge), and (when the verification decided alone) the
+        verdict with what is owed."""
         status = cases.status_of(findings, disputes_consent)
         total = v.total(findings, self.amount.currency)
         await tx.save_findings(draft.case_id, findings)
@@ -224,13 +286,51 @@ class CompensationService:
                     f"via {draft.channel.value.lower()}: {len(findings)} caller numbers, calls in {window}"
                     + ("; she disputes the consent on file" if disputes_consent else ""),
                 ),
+                *self._deadline_entries(draft, actor),
                 HistoryEntry(
                     now, SYSTEM, status.value.lower(), f"{calls} calls on record; {cases.summary(findings, total)}"
                 ),
             ],
         )
         await tx.set_status(draft.case_id, status, total, now)
+        await stage_filing(tx, draft.case_id, status, now, actor)
+        text = notices.accepted_text(draft.case_id, assignee, draft.first_response_due, self.notifier.zone)
+        await self.notifier.append(
+            tx, draft, notices.accepted_id(draft.case_id), NoticeKind.ACCEPTED, text, now, consumer
+        )
+        if status is not Status.MANUAL_REVIEW:
+            await self._notify_verdict(tx, draft, 0, findings, total, now, consumer)
         return draft.case_id
+
+    async def _notify_verdict(
+        self,
+        tx: CaseWrites,
+        case: Case,
+        review: int,
+        findings: Sequence[v.Finding],
+        owed: Money,
+        now: datetime,
+        consumer: phone.PhoneNumber | None,
+    ) -> None:
+        # A pair compensated by an earlier case was a violation all the same: the text says it was paid before.
+        verified = sum(1 for f in findings if f.verdict in _VIOLATIONS)
+        text = notices.verdict_text(case.case_id, verified, len(findings), owed)
+        await self.notifier.append(
+            tx, case, notices.verdict_id(case.case_id, review), NoticeKind.VERDICT, text, now, consumer
+        )
+
+    @staticmethod
+    def _deadline_entries(draft: Case, actor: str) -> list[HistoryEntry]:
+        """The working-day deadlines a filing sets, each its own history entry."""
+        out = []
+        if draft.regulator_reply_due is not None:
+            note = f"reply to the regulator due {draft.regulator_reply_due.isoformat(timespec='seconds')}"
+            out.append(HistoryEntry(draft.created_at, SYSTEM, "regulator_reply_due", note))
+        if draft.progress_statement_due is not None:
+            due = draft.progress_statement_due.isoformat(timespec="seconds")
+            note = f"major at filing; progress statement due {due}"
+            out.append(HistoryEntry(draft.created_at, actor, "escalated", note))
+        return out
 
     async def _replay(self, request_id: str, key: bytes) -> Case | None:
         found = await self.cases.by_request_id(request_id)
@@ -257,9 +357,24 @@ class CompensationService:
         size: int,
         token: str,
         update_overdue_only: bool = False,
+        *,
+        assignee: str = "",
+        stage: Stage | None = None,
+        due_state: DueState | None = None,
+        regulator_reply_overdue_only: bool = False,
     ) -> tuple[list[Case], str]:
+        """A page of cases, newest first; every filter given must hold (`due_state`: past that due time now)."""
         key = self.keyer.digest(self._consumer(consumer_number).e164) if consumer_number.strip() else None
+        if assignee.strip() and not access.valid_name(assignee.strip()):
+            raise InvalidArgument("assignee", "is not a principal's name")
         now = self.now()
+        update_overdue_only = update_overdue_only or due_state is DueState.UPDATE_OVERDUE
+        filters = CaseFilters(
+            assignee=assignee.strip(),
+            stage=stage,
+            first_response_overdue_at=now if due_state is DueState.FIRST_RESPONSE_OVERDUE else None,
+            resolution_overdue_at=now if due_state is DueState.RESOLUTION_OVERDUE else None,
+        )
         found, more = await self.cases.page(
             key,
             status,
@@ -267,6 +382,8 @@ class CompensationService:
             decode_token(token, "c"),
             page_size(size),
             update_clock_before=now - timedelta(hours=self.updates.update_hours) if update_overdue_only else None,
+            filters=filters,
+            regulator_reply_late_at=now if regulator_reply_overdue_only else None,
         )
         return found, encode_token("c", more)
 
@@ -280,9 +397,14 @@ class CompensationService:
         actor: str,
         override_reason: str = "",
         may_override: bool = False,
+        resolved: bool | None = None,
+        satisfaction: int = 0,
+        remaining_issue: str = "",
     ) -> Case:
-        """The consumer's word on the outcome, relayed by `actor` (the principal that called):
-        CLOSED when satisfied, REOPENED for another look if not.
+        """The consumer's word on the outcome, relayed by `actor` (the principal that called): CLOSED
+        when she says it is resolved (`resolved`; None: as `satisfied`) and nothing remains
+        (`remaining_issue` empty), else REOPENED for another look, with the same assignee. Her answer
+        (resolved, `satisfaction` 1-5 or 0, the remaining issue masked) is kept on the case.
 
         A case with a PENDING payout closes only with `override_reason`, which only a principal the api
         found entitled (`may_override`: supervisor or admin) may give; it is recorded with the reason.
@@ -297,20 +419,26 @@ class CompensationService:
                 access.MISSING_ROLE,
                 {"method": "/dncgate.v1.Compensation/ConfirmResolution", "roles": roles, "field": "override_reason"},
             )
-        if override_reason.strip() and not satisfied:
-            raise InvalidArgument("override_reason", "only closing a case (satisfied) can be overridden")
+        cases.check_satisfaction(satisfaction)
+        said_resolved = satisfied if resolved is None else resolved
+        closing = cases.closes(said_resolved, remaining_issue)
+        if override_reason.strip() and not closing:
+            raise InvalidArgument(
+                "override_reason", "only closing a case (resolved, nothing remaining) can be overridden"
+            )
         async with self.cases.transaction() as tx:
             case = await tx.lock_case(case_id.strip())
             if case is None:
                 raise NotFound("no complaint with this case_id")
             if not request_id.strip() or await tx.claim_request(request_id.strip(), "ConfirmResolution", case.case_id):
-                pending = await tx.pending_payouts(case.case_id) if satisfied else []
+                pending = await tx.pending_payouts(case.case_id) if closing else []
                 override = bool(override_reason.strip())
-                status = cases.after_confirmation(case.status, satisfied, pending_payouts=pending, override=override)
+                status = cases.after_confirmation(case.status, closing, pending_payouts=pending, override=override)
                 now = self.now()
-                action = "confirmed_resolved" if satisfied else "reopened"
+                action = "confirmed_resolved" if closing else "reopened"
                 callers = _callers_of(case)
                 note = self._text(comment, "comment", callers)
+                remaining = self._text(remaining_issue, "remaining_issue", callers)
                 history = [HistoryEntry(now, actor, action, note)]
                 if pending:
                     reason = self._text(override_reason, "override_reason", callers)
@@ -318,6 +446,8 @@ class CompensationService:
                     history.append(HistoryEntry(now, actor, "closed_over_pending_payouts", note))
                 await tx.add_history(case.case_id, history)
                 await tx.set_status(case.case_id, status, case.total, now)
+                await tx.save_confirmation(case.case_id, Confirmation(said_resolved, satisfaction, remaining))
+                await restage(tx, case, status, now, actor)
                 log.info("complaint_confirmed", case_id=case.case_id, status=status.value, overridden=bool(pending))
         return await self.get_complaint(case.case_id)
 
@@ -348,8 +478,11 @@ class CompensationService:
         now = self.now()
         findings = list(case.findings)
         history = [HistoryEntry(now, operator, "reviewed", f"{decision.value}: {note}")]
+        consumer: phone.PhoneNumber | None = None
         if decision is Status.VERIFIED:
             key, sealed = await tx.consumer_of(case.case_id)
+            if sealed is None:
+                raise FailedPrecondition("the consumer's number was erased (ForgetConsumer): no payout can be booked")
             consumer = phone.parse(self.sealer.unseal(sealed, case.case_id))
             disputed = [
                 i for i, f in enumerate(findings) if f.verdict is v.CallerVerdict.CONSENT_ON_FILE and f.call_ids
@@ -368,8 +501,15 @@ class CompensationService:
             history.append(HistoryEntry(now, SYSTEM, status.value.lower(), cases.summary(findings, total)))
         await tx.save_findings(case.case_id, findings)
         await tx.add_history(case.case_id, history)
-        await tx.set_status(case.case_id, status, v.total(findings, case.total.currency), now)
+        owed = v.total(findings, case.total.currency)
+        await tx.set_status(case.case_id, status, owed, now)
+        await restage(tx, case, status, now, operator)
+        reviews = 1 + sum(1 for h in case.history if h.action == "reviewed")  # this review's number
+        await self._notify_verdict(tx, case, reviews, findings, owed, now, consumer)
         log.info("complaint_reviewed", case_id=case.case_id, operator=operator, status=status.value)
+
+
+_VIOLATIONS = frozenset({v.CallerVerdict.VERIFIED, v.CallerVerdict.ALREADY_COMPENSATED})
 
 
 def _callers_of(case: Case) -> frozenset[str]:

@@ -3,8 +3,9 @@
 Each is exactly what those use cases call; the PostgreSQL and Redis adapters satisfy them as they
 are: `CaseWrites` and `Cases` by store/cases.py's `CaseWriter` and `CaseStore`, `CallsToConsumer`
 and `ViolationEvidence` by store/evidence.py's `CallEvidence`, `PayoutLedger` by store/ledger.py's
-`Ledger`, `RegistryHistory` by store/journal.py's `Journal`, `WorkdayCalendar` by calendars.py's
-`Workdays`. An outage raises `StoreUnavailable`.
+`Ledger`, `RegistryHistory` by store/journal.py's `Journal`, `OperatorQueue` by store/operators.py's
+`OperatorStore`, `WorkdayCalendar` by calendars.py's `Workdays`, `Erasures` by store/erasure.py's
+`ErasureStore`. An outage raises `StoreUnavailable`.
 """
 
 from __future__ import annotations
@@ -14,8 +15,21 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
-from dncgate.domain.case import Case, HistoryEntry, Payout, PayoutStatus, Status, Update
+from dncgate.domain.case import (
+    Case,
+    CaseFilters,
+    Confirmation,
+    HistoryEntry,
+    Operator,
+    Payout,
+    PayoutStatus,
+    StageEntry,
+    Status,
+    Update,
+)
+from dncgate.domain.erasure import Erasure
 from dncgate.domain.money import Money
+from dncgate.domain.notices import Notice
 from dncgate.domain.registry import ConsentChange, PreferenceChange
 from dncgate.domain.reports import Period
 from dncgate.domain.verification import Finding, LoggedCall
@@ -34,7 +48,17 @@ class CaseWrites(Protocol):
 
     async def lock_case(self, case_id: str) -> Case | None: ...
 
-    async def consumer_of(self, case_id: str) -> tuple[bytes, bytes]: ...
+    async def next_assignee(self, now: datetime) -> str | None: ...
+
+    async def operator_live(self, name: str, now: datetime) -> bool: ...
+
+    async def set_assignee(self, case_id: str, assignee: str, at: datetime) -> None: ...
+
+    async def enter_stages(self, case_id: str, entries: Sequence[StageEntry]) -> None: ...
+
+    async def save_confirmation(self, case_id: str, confirmation: Confirmation) -> None: ...
+
+    async def consumer_of(self, case_id: str) -> tuple[bytes, bytes | None]: ...
 
     async def compensated(self, consumer_key: bytes, callers: Sequence[str]) -> dict[str, str]: ...
 
@@ -57,6 +81,8 @@ class CaseWrites(Protocol):
 
     async def add_update(self, case_id: str, update: Update) -> None: ...
 
+    async def make_major(self, case_id: str, since: datetime, statement_due: datetime) -> None: ...
+
     async def set_status(self, case_id: str, status: Status, total: Money, at: datetime) -> None: ...
 
     async def lock_payout(self, payout_id: str) -> Payout | None: ...
@@ -66,6 +92,11 @@ class CaseWrites(Protocol):
     async def payouts_paid(self, case_id: str) -> list[bool]: ...
 
     async def pending_payouts(self, case_id: str) -> list[str]: ...
+
+    async def add_notification(self, notice: Notice, destination_masked: str, destination_sealed: bytes | None) -> bool:
+        """Append a notice to the outbox with the change; False (nothing written) if its id is there already.
+        No `destination_sealed`: the number could not be read back, and the notice is never sent."""
+        ...
 
 
 class CaseTransactions(Protocol):
@@ -79,6 +110,14 @@ class Cases(CaseTransactions, Protocol):
 
     async def by_request_id(self, request_id: str) -> tuple[Case, bytes] | None: ...
 
+    async def consumer_key(self, case_id: str) -> bytes | None:
+        """The keyed hash of the case's consumer; None for an unknown id."""
+        ...
+
+    async def with_payouts(self, case_id: str) -> tuple[Case, list[Payout]] | None:
+        """The case and the payouts it booked; None for an unknown id."""
+        ...
+
     async def page(
         self,
         consumer_key: bytes | None,
@@ -87,7 +126,15 @@ class Cases(CaseTransactions, Protocol):
         before_seq: int | None,
         limit: int,
         update_clock_before: datetime | None = None,
+        filters: CaseFilters | None = None,
+        regulator_reply_late_at: datetime | None = None,
     ) -> tuple[list[Case], int | None]: ...
+
+
+class OperatorQueue(Protocol):
+    """The hotline's queue (store/operators.py `OperatorStore`): who is available for new cases."""
+
+    async def set_available(self, name: str, available: bool, at: datetime, by: str) -> Operator: ...
 
 
 class CallsToConsumer(Protocol):
@@ -140,3 +187,31 @@ class RegistryHistory(Protocol):
     async def preference_changes(self, key: bytes) -> list[PreferenceChange]: ...
 
     async def consent_changes(self, key: bytes) -> list[ConsentChange]: ...
+
+
+class ErasureWrites(Protocol):
+    """One erasure's writes, in a transaction allowed to rewrite masked text (`Erasures.transaction`)."""
+
+    async def lock_consumer(self, consumer_key: bytes) -> list[str]: ...
+
+    async def pending_payouts(self, case_ids: Sequence[str]) -> list[str]: ...
+
+    async def shred(self, consumer_key: bytes, case_ids: Sequence[str], masked: str) -> dict[str, int]: ...
+
+    async def record(
+        self,
+        request_id: str | None,
+        at: datetime,
+        actor: str,
+        consumer_key: bytes,
+        complaints: int,
+        payouts: int,
+        calls: int,
+        texts: int,
+    ) -> Erasure | None: ...
+
+    async def by_request_id(self, request_id: str) -> tuple[Erasure, bytes] | None: ...
+
+
+class Erasures(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[ErasureWrites]: ...

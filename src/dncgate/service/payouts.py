@@ -8,13 +8,17 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from dncgate.domain import access
+from dncgate import phone
+from dncgate.domain import access, notices
 from dncgate.domain import case as cases
 from dncgate.domain.case import SYSTEM, HistoryEntry, Payout, PayoutStatus
 from dncgate.domain.errors import InvalidArgument, NotFound
 from dncgate.domain.money import Money
+from dncgate.domain.notices import NoticeKind
 from dncgate.domain.reports import FundPeriod, FundSummary, Period, ViolationReport, fund_summary, violation_report
 from dncgate.service.compensation_ports import CaseTransactions, PayoutLedger, ViolationEvidence
+from dncgate.service.notices import Notifier
+from dncgate.service.owners import restage
 from dncgate.service.paging import decode_token, encode_token, page_size
 from dncgate.service.redact import redact
 
@@ -35,6 +39,7 @@ class PayoutDesk:
         ledger: PayoutLedger,
         cases_store: CaseTransactions,
         evidence: ViolationEvidence,
+        notifier: Notifier,
         *,
         currency: str,
         zone: str,
@@ -45,6 +50,7 @@ class PayoutDesk:
         self.ledger = ledger
         self.cases = cases_store
         self.evidence = evidence
+        self.notifier = notifier
         self.currency = currency
         self.zone = zone
         self.clock = clock
@@ -79,7 +85,8 @@ class PayoutDesk:
         """Record the payment system's confirmation, made by `actor` (the principal that marked it: the
         payout's `paid_by` and its case's history entry); the same reference again changes nothing.
 
-        A case waiting for its money becomes PAID with its last payout, in the same transaction. A phone
+        A case waiting for its money becomes PAID with its last payout, in the same transaction, and the
+        consumer's PAYOUT_PAID notice is queued with it (once: a replay pays nothing and tells nothing). A phone
         number in the reference is masked before it is stored (its transaction ids stay readable).
         """
         access.actor(actor)
@@ -110,7 +117,13 @@ class PayoutDesk:
                 if status is not case.status:
                     history.append(HistoryEntry(now, SYSTEM, status.value.lower(), "every payout of the case is paid"))
                     await tx.set_status(case_id, status, case.total, now)
+                    await restage(tx, case, status, now, SYSTEM)
                 await tx.add_history(case_id, history)
+                caller = phone.parse(payout.caller_e164).masked
+                text = notices.payout_paid_text(case_id, caller, payout.amount, now, self.notifier.zone)
+                await self.notifier.append(
+                    tx, case, notices.payout_paid_id(payout_id), NoticeKind.PAYOUT_PAID, text, now
+                )
                 log.info("payout_paid", payout_id=payout_id, case_id=case_id, case_status=status.value)
         paid = await self.ledger.get(payout_id)
         assert paid is not None

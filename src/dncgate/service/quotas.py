@@ -46,9 +46,12 @@ RENEW_S = 10.0
 class QuotaCounts(Protocol):
     """The shared counts (`store.quotas.RedisQuotas`); times in ms since the epoch, from our clock."""
 
-    async def take(self, principal_id: str, n: int, limit: int, now_ms: int, width_ms: int, buckets: int) -> int | None:
-        """Count `n` if the last `buckets` buckets of `width_ms` then hold at most `limit`: None; else
-        nothing counted, and the ms until they would."""
+    async def take(
+        self, subject: str, n: int, limit: int, now_ms: int, width_ms: int, buckets: int, quota: str = "scrub"
+    ) -> int | None:
+        """Count `n` for `subject` under `quota` ("scrub": a principal id; "lookup": a case id) if the
+        last `buckets` buckets of `width_ms` then hold at most `limit`: None; else nothing counted, and
+        the ms until they would."""
         ...
 
     async def open_stream(self, principal_id: str, stream_id: str, cap: int, now_ms: int, lease_ms: int) -> int | None:

@@ -7,7 +7,19 @@ from typing import Any
 
 import psycopg
 
-from dncgate.domain.case import Case, Channel, HistoryEntry, Payout, PayoutStatus, Status, Update, UpdateKind
+from dncgate.domain.case import (
+    Case,
+    Channel,
+    Confirmation,
+    HistoryEntry,
+    Payout,
+    PayoutStatus,
+    Stage,
+    StageEntry,
+    Status,
+    Update,
+    UpdateKind,
+)
 from dncgate.domain.money import Money
 from dncgate.domain.verification import CallerVerdict, Finding, Window
 
@@ -15,7 +27,9 @@ Conn = psycopg.AsyncConnection[Any]
 
 _CASE_COLS = (
     "case_id, status, consumer_masked, channel, description, occurred_after, occurred_before,"
-    " total_minor, currency, created_at, first_response_due, resolution_due"
+    " total_minor, currency, created_at, first_response_due, resolution_due, stage, assignee, resolved,"
+    " satisfaction, remaining_issue, regulator_reply_due, regulator_replied_at, major_since,"
+    " progress_statement_due, progress_statement_at"
 )
 PAYOUT_COLS = (
     "payout_id, case_id, consumer_masked, caller_e164, amount_minor, currency, status, created_at,"
@@ -74,6 +88,12 @@ async def load_cases(conn: Conn, where: str, params: Sequence[Any], suffix: str 
     )
     for u in await cur.fetchall():
         updates[u[0]].append(Update(u[1], u[2], u[3], u[4], UpdateKind(u[5]), u[6], u[7]))
+    timeline: dict[str, list[StageEntry]] = {i: [] for i in ids}
+    cur = await conn.execute(
+        "SELECT case_id, stage, at, actor FROM complaint_stages WHERE case_id = ANY(%s) ORDER BY seq", (ids,)
+    )
+    for t in await cur.fetchall():
+        timeline[t[0]].append(StageEntry(Stage(t[1]), t[2], t[3]))
     return [
         Case(
             case_id=r[0],
@@ -89,6 +109,15 @@ async def load_cases(conn: Conn, where: str, params: Sequence[Any], suffix: str 
             resolution_due=r[11],
             history=tuple(history[r[0]]),
             updates=tuple(updates[r[0]]),
+            stage=Stage(r[12]),
+            timeline=tuple(timeline[r[0]]),
+            assignee=r[13],
+            confirmation=Confirmation(r[14], r[15], r[16]),
+            regulator_reply_due=r[17],
+            regulator_replied_at=r[18],
+            major_since=r[19],
+            progress_statement_due=r[20],
+            progress_statement_at=r[21],
         )
         for r in rows
     ]

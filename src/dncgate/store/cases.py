@@ -9,22 +9,49 @@ from typing import Any
 
 import psycopg
 
-from dncgate.domain.case import Case, HistoryEntry, Payout, Status, Update, UpdateKind
+from dncgate.domain.access import QUEUE_ROLES
+from dncgate.domain.case import (
+    Case,
+    CaseFilters,
+    Confirmation,
+    HistoryEntry,
+    Payout,
+    StageEntry,
+    Status,
+    Update,
+    UpdateKind,
+)
 from dncgate.domain.errors import Conflict
 from dncgate.domain.money import Money
+from dncgate.domain.notices import Notice
 from dncgate.domain.verification import Finding
+from dncgate.store import notifications
 from dncgate.store.case_rows import PAYOUT_COLS, load_cases, payout_of
 from dncgate.store.pg import Database
 
 Conn = psycopg.AsyncConnection[Any]
 
+# Held by a filing transaction while it picks the next operator: filings take their turns one by one.
+_QUEUE_LOCK_ID = 0x646E6371  # "dncq"
+# A name that may take cases: some live (unrevoked, unexpired) token or certificate of that name has a
+# role of the queue (domain/access.py QUEUE_ROLES).
+_LIVE_OPERATOR = (
+    "EXISTS (SELECT 1 FROM api_tokens t WHERE t.name = {name} AND t.revoked_at IS NULL"
+    " AND (t.expires_at IS NULL OR t.expires_at > %s) AND t.roles && %s)"
+)
+
 
 # Overdue at the time given twice: still open past its resolution time, or not yet answered past its
 # first-response time (tests/reference.py is_overdue is what tests/unit/test_case.py holds this to).
-OVERDUE = (
-    "status IN ('RECEIVED', 'VERIFIED', 'PARTIALLY_VERIFIED', 'MANUAL_REVIEW', 'REOPENED')"
-    " AND (resolution_due < %s OR (status = 'RECEIVED' AND first_response_due < %s))"
-)
+_OPEN = "'RECEIVED', 'VERIFIED', 'PARTIALLY_VERIFIED', 'MANUAL_REVIEW', 'REOPENED'"
+OVERDUE = f"status IN ({_OPEN}) AND (resolution_due < %s OR (status = 'RECEIVED' AND first_response_due < %s))"
+
+
+# The column each deadline-meeting kind of update sets (once: the first such update).
+_MET_BY = {
+    UpdateKind.REGULATOR_REPLY: "regulator_replied_at",
+    UpdateKind.PROGRESS_STATEMENT: "progress_statement_at",
+}
 
 
 class CaseWriter:
@@ -45,8 +72,9 @@ class CaseWriter:
         cur = await self.conn.execute(
             "INSERT INTO complaints (case_id, seq, consumer_key, consumer_masked, consumer_sealed, channel,"
             " description, occurred_after, occurred_before, status, total_minor, currency, created_at,"
-            " first_response_due, resolution_due, updated_at, request_id)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " first_response_due, resolution_due, updated_at, request_id, assignee, regulator_reply_due,"
+            " major_since, progress_statement_due)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (request_id) DO NOTHING RETURNING case_id",
             (
                 case.case_id,
@@ -66,9 +94,68 @@ class CaseWriter:
                 case.resolution_due,
                 case.created_at,
                 request_id,
+                case.assignee,
+                case.regulator_reply_due,
+                case.major_since,
+                case.progress_statement_due,
             ),
         )
         return await cur.fetchone() is not None
+
+    async def next_assignee(self, now: datetime) -> str | None:
+        """The available live operator whose turn it is, given this case (None when there is none).
+
+        The advisory lock is held until this transaction ends, so concurrent filings see each other's
+        turns: each takes the operator whose last turn is oldest and stamps a newer one.
+        """
+        await self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_QUEUE_LOCK_ID,))
+        live = _LIVE_OPERATOR.format(name="o.name")
+        row = await (
+            await self.conn.execute(
+                f"SELECT o.name FROM operators o WHERE o.available AND {live}"
+                " ORDER BY o.last_turn NULLS FIRST, o.name LIMIT 1",
+                (now, sorted(QUEUE_ROLES)),
+            )
+        ).fetchone()
+        if row is None:
+            return None
+        await self.conn.execute(
+            "UPDATE operators SET last_turn = nextval('operator_turns'), assigned_count = assigned_count + 1"
+            " WHERE name = %s",
+            (row[0],),
+        )
+        return str(row[0])
+
+    async def operator_live(self, name: str, now: datetime) -> bool:
+        """Whether `name` has a live token or certificate with a role of the queue."""
+        row = await (
+            await self.conn.execute(f"SELECT {_LIVE_OPERATOR.format(name='%s')}", (name, now, sorted(QUEUE_ROLES)))
+        ).fetchone()
+        return bool(row and row[0])
+
+    async def set_assignee(self, case_id: str, assignee: str, at: datetime) -> None:
+        await self.conn.execute(
+            "UPDATE complaints SET assignee = %s, updated_at = %s WHERE case_id = %s", (assignee, at, case_id)
+        )
+
+    async def enter_stages(self, case_id: str, entries: Sequence[StageEntry]) -> None:
+        """Append the stages to the case's timeline; the last is the stage it is in now."""
+        if not entries:
+            return
+        async with self.conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO complaint_stages (case_id, stage, at, actor) VALUES (%s, %s, %s, %s)",
+                [(case_id, e.stage.value, e.at, e.actor) for e in entries],
+            )
+        await self.conn.execute(
+            "UPDATE complaints SET stage = %s WHERE case_id = %s", (entries[-1].stage.value, case_id)
+        )
+
+    async def save_confirmation(self, case_id: str, confirmation: Confirmation) -> None:
+        await self.conn.execute(
+            "UPDATE complaints SET resolved = %s, satisfaction = %s, remaining_issue = %s WHERE case_id = %s",
+            (confirmation.resolved, confirmation.satisfaction, confirmation.remaining_issue, case_id),
+        )
 
     async def compensated(self, consumer_key: bytes, callers: Sequence[str]) -> dict[str, str]:
         """caller → payout id, for the callers this consumer was already paid (or is owed) for."""
@@ -176,6 +263,19 @@ class CaseWriter:
             await self.conn.execute(
                 "UPDATE complaints SET resolution_due = %s WHERE case_id = %s", (update.new_due, case_id)
             )
+        # The first reply / statement meets its deadline; later ones are kept as updates only.
+        met = _MET_BY.get(update.kind)
+        if met is not None:
+            await self.conn.execute(
+                f"UPDATE complaints SET {met} = COALESCE({met}, %s) WHERE case_id = %s", (update.at, case_id)
+            )
+
+    async def make_major(self, case_id: str, since: datetime, statement_due: datetime) -> None:
+        """Mark a case major from `since`, its progress statement due at `statement_due`."""
+        await self.conn.execute(
+            "UPDATE complaints SET major_since = %s, progress_statement_due = %s, updated_at = %s WHERE case_id = %s",
+            (since, statement_due, since, case_id),
+        )
 
     async def set_status(self, case_id: str, status: Status, total: Money, at: datetime) -> None:
         await self.conn.execute(
@@ -192,15 +292,15 @@ class CaseWriter:
             return None
         return (await load_cases(self.conn, "case_id = %s", (case_id,)))[0]
 
-    async def consumer_of(self, case_id: str) -> tuple[bytes, bytes]:
-        """The case's consumer key and sealed number (to book a payout after a review)."""
+    async def consumer_of(self, case_id: str) -> tuple[bytes, bytes | None]:
+        """The case's consumer key and sealed number (to book a payout after a review); None once erased."""
         row = await (
             await self.conn.execute(
                 "SELECT consumer_key, consumer_sealed FROM complaints WHERE case_id = %s", (case_id,)
             )
         ).fetchone()
         assert row is not None
-        return bytes(row[0]), bytes(row[1])
+        return bytes(row[0]), (bytes(row[1]) if row[1] is not None else None)
 
     async def lock_payout(self, payout_id: str) -> Payout | None:
         cur = await self.conn.execute(
@@ -227,6 +327,10 @@ class CaseWriter:
         """For each payout the case booked: whether it is paid."""
         cur = await self.conn.execute("SELECT status = 'PAID' FROM payouts WHERE case_id = %s", (case_id,))
         return [bool(r[0]) for r in await cur.fetchall()]
+
+    async def add_notification(self, notice: Notice, destination_masked: str, destination_sealed: bytes | None) -> bool:
+        """Append a notice to the outbox in this transaction (store/notifications.py); False if its id exists."""
+        return await notifications.add_notification(self.conn, notice, destination_masked, destination_sealed)
 
     async def claim_request(self, request_id: str, method: str, subject: str) -> bool:
         """Record a request_id; False when it was seen before for this very request (a replay).
@@ -276,6 +380,22 @@ class CaseStore:
                 return None
             return (await load_cases(conn, "case_id = %s", (row[0],)))[0], bytes(row[1])
 
+    async def consumer_key(self, case_id: str) -> bytes | None:
+        """The keyed hash of a case's consumer; None for an unknown case id."""
+        async with self.db.connection() as conn:
+            row = await (
+                await conn.execute("SELECT consumer_key FROM complaints WHERE case_id = %s", (case_id,))
+            ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    async def with_payouts(self, case_id: str) -> tuple[Case, list[Payout]] | None:
+        """A case and the payouts it booked."""
+        async with self.db.connection() as conn:
+            found = await load_cases(conn, "case_id = %s", (case_id,))
+            cur = await conn.execute(f"SELECT {PAYOUT_COLS} FROM payouts WHERE case_id = %s ORDER BY seq", (case_id,))
+            payouts = [payout_of(r) for r in await cur.fetchall()]
+        return (found[0], payouts) if found else None
+
     async def page(
         self,
         consumer_key: bytes | None,
@@ -284,11 +404,14 @@ class CaseStore:
         before_seq: int | None,
         limit: int,
         update_clock_before: datetime | None = None,
+        filters: CaseFilters | None = None,
+        regulator_reply_late_at: datetime | None = None,
     ) -> tuple[list[Case], int | None]:
         """Newest first; returns the page and the seq to continue before (None when this was the last page).
 
         `update_clock_before`: only cases not CLOSED whose last visible update (or filing) is older than
-        it (now - DNCGATE_UPDATE_HOURS: the cases whose next update is overdue)."""
+        it (now - DNCGATE_UPDATE_HOURS: the cases whose next update is overdue). `regulator_reply_late_at`:
+        only regulator cases not replied to whose reply was due before it."""
         where: list[str] = ["TRUE"]
         params: list[Any] = []
         if consumer_key is not None:
@@ -305,6 +428,22 @@ class CaseStore:
         if update_clock_before is not None:
             where.append("status <> 'CLOSED' AND COALESCE(last_visible_update_at, created_at) < %s")
             params.append(update_clock_before)
+        if filters is not None:
+            if filters.assignee:
+                where.append("assignee = %s")
+                params.append(filters.assignee)
+            if filters.stage is not None:
+                where.append("stage = %s")
+                params.append(filters.stage.value)
+            if filters.first_response_overdue_at is not None:
+                where.append("status = 'RECEIVED' AND first_response_due < %s")
+                params.append(filters.first_response_overdue_at)
+            if filters.resolution_overdue_at is not None:
+                where.append(f"status IN ({_OPEN}) AND resolution_due < %s")
+                params.append(filters.resolution_overdue_at)
+        if regulator_reply_late_at is not None:
+            where.append("regulator_replied_at IS NULL AND regulator_reply_due < %s")
+            params.append(regulator_reply_late_at)
         if before_seq is not None:
             where.append("seq < %s")
             params.append(before_seq)

@@ -7,6 +7,7 @@ cannot both take the last of it:
   numbers counted in it. The script drops the buckets past the window, sums the rest, and either adds
   the batch to the current bucket or, if it would pass the limit, counts nothing and answers how long
   until enough of the oldest buckets age out. The key expires a window after its last count.
+* `dnc:quota:lookup:<case id>`: the same for a consumer's lookups of one case (GetComplaintStatus).
 * `dnc:quota:streams:<principal id>`: a sorted set of open stream ids, each scored by its lease's
   expiry (ms since the epoch). A lease is renewed by the process holding the stream; one that is not
   (its process died) has expired and is dropped by the next opening, so it stops counting within a
@@ -26,6 +27,9 @@ from dncgate.store.errors import translated
 
 SCRUB_PREFIX = "dnc:quota:scrub:"
 STREAMS_PREFIX = "dnc:quota:streams:"
+# A consumer's own lookups of a case (GetComplaintStatus), per case id: the same sliding-window script.
+LOOKUP_PREFIX = "dnc:quota:lookup:"
+_WINDOW_PREFIXES = {"scrub": SCRUB_PREFIX, "lookup": LOOKUP_PREFIX}
 
 # KEYS[1] the principal's bucket hash; ARGV: now (ms), numbers asked, limit, bucket width (ms), buckets
 # in the window. Returns {1, numbers counted in the window now} or {0, ms until the batch would fit}.
@@ -90,10 +94,14 @@ class RedisQuotas:
         self._open = client.register_script(_OPEN)
 
     @translated
-    async def take(self, principal_id: str, n: int, limit: int, now_ms: int, width_ms: int, buckets: int) -> int | None:
-        """Count `n` numbers for the principal if the window's count stays within `limit`: None; else
-        nothing is counted and the answer is the ms until enough of the window ages out."""
-        reply = await self._take(keys=[SCRUB_PREFIX + principal_id], args=[now_ms, n, limit, width_ms, buckets])
+    async def take(
+        self, subject: str, n: int, limit: int, now_ms: int, width_ms: int, buckets: int, quota: str = "scrub"
+    ) -> int | None:
+        """Count `n` for `subject` (a principal id for `scrub`, a case id for `lookup`) if the window's
+        count stays within `limit`: None; else nothing is counted and the answer is the ms until enough
+        of the window ages out."""
+        key = _WINDOW_PREFIXES[quota] + subject
+        reply = await self._take(keys=[key], args=[now_ms, n, limit, width_ms, buckets])
         return _answer(reply)
 
     @translated

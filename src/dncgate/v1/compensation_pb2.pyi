@@ -31,6 +31,23 @@ class ComplaintStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     COMPLAINT_STATUS_REOPENED: _ClassVar[ComplaintStatus]
     COMPLAINT_STATUS_ALREADY_COMPENSATED: _ClassVar[ComplaintStatus]
 
+class Stage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STAGE_UNSPECIFIED: _ClassVar[Stage]
+    STAGE_RECEIVED: _ClassVar[Stage]
+    STAGE_VERIFYING: _ClassVar[Stage]
+    STAGE_RESOLUTION_DRAFTED: _ClassVar[Stage]
+    STAGE_RESOLVED: _ClassVar[Stage]
+    STAGE_CONSUMER_CONFIRMED: _ClassVar[Stage]
+    STAGE_REVISITED: _ClassVar[Stage]
+
+class DueState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DUE_STATE_UNSPECIFIED: _ClassVar[DueState]
+    DUE_STATE_FIRST_RESPONSE_OVERDUE: _ClassVar[DueState]
+    DUE_STATE_RESOLUTION_OVERDUE: _ClassVar[DueState]
+    DUE_STATE_UPDATE_OVERDUE: _ClassVar[DueState]
+
 class Verdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     VERDICT_UNSPECIFIED: _ClassVar[Verdict]
@@ -51,6 +68,18 @@ class UpdateKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     UPDATE_KIND_UNSPECIFIED: _ClassVar[UpdateKind]
     UPDATE_KIND_PROGRESS: _ClassVar[UpdateKind]
     UPDATE_KIND_EXTENSION: _ClassVar[UpdateKind]
+    UPDATE_KIND_REGULATOR_REPLY: _ClassVar[UpdateKind]
+    UPDATE_KIND_PROGRESS_STATEMENT: _ClassVar[UpdateKind]
+
+class NotificationKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    NOTIFICATION_KIND_UNSPECIFIED: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_ACCEPTED: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_UPDATE: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_VERDICT: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_PAYOUT_PAID: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_EXTENSION: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_REVISIT: _ClassVar[NotificationKind]
 CHANNEL_UNSPECIFIED: Channel
 CHANNEL_HOTLINE: Channel
 CHANNEL_APP: Channel
@@ -65,6 +94,17 @@ COMPLAINT_STATUS_PAID: ComplaintStatus
 COMPLAINT_STATUS_CLOSED: ComplaintStatus
 COMPLAINT_STATUS_REOPENED: ComplaintStatus
 COMPLAINT_STATUS_ALREADY_COMPENSATED: ComplaintStatus
+STAGE_UNSPECIFIED: Stage
+STAGE_RECEIVED: Stage
+STAGE_VERIFYING: Stage
+STAGE_RESOLUTION_DRAFTED: Stage
+STAGE_RESOLVED: Stage
+STAGE_CONSUMER_CONFIRMED: Stage
+STAGE_REVISITED: Stage
+DUE_STATE_UNSPECIFIED: DueState
+DUE_STATE_FIRST_RESPONSE_OVERDUE: DueState
+DUE_STATE_RESOLUTION_OVERDUE: DueState
+DUE_STATE_UPDATE_OVERDUE: DueState
 VERDICT_UNSPECIFIED: Verdict
 VERDICT_VERIFIED: Verdict
 VERDICT_NO_MATCHING_CALL: Verdict
@@ -77,9 +117,18 @@ PAYOUT_STATUS_PAID: PayoutStatus
 UPDATE_KIND_UNSPECIFIED: UpdateKind
 UPDATE_KIND_PROGRESS: UpdateKind
 UPDATE_KIND_EXTENSION: UpdateKind
+UPDATE_KIND_REGULATOR_REPLY: UpdateKind
+UPDATE_KIND_PROGRESS_STATEMENT: UpdateKind
+NOTIFICATION_KIND_UNSPECIFIED: NotificationKind
+NOTIFICATION_KIND_ACCEPTED: NotificationKind
+NOTIFICATION_KIND_UPDATE: NotificationKind
+NOTIFICATION_KIND_VERDICT: NotificationKind
+NOTIFICATION_KIND_PAYOUT_PAID: NotificationKind
+NOTIFICATION_KIND_EXTENSION: NotificationKind
+NOTIFICATION_KIND_REVISIT: NotificationKind
 
 class FileComplaintRequest(_message.Message):
-    __slots__ = ("consumer_number", "caller_numbers", "occurred_after", "occurred_before", "channel", "description", "request_id", "disputes_consent")
+    __slots__ = ("consumer_number", "caller_numbers", "occurred_after", "occurred_before", "channel", "description", "request_id", "disputes_consent", "escalate")
     CONSUMER_NUMBER_FIELD_NUMBER: _ClassVar[int]
     CALLER_NUMBERS_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AFTER_FIELD_NUMBER: _ClassVar[int]
@@ -88,6 +137,7 @@ class FileComplaintRequest(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     DISPUTES_CONSENT_FIELD_NUMBER: _ClassVar[int]
+    ESCALATE_FIELD_NUMBER: _ClassVar[int]
     consumer_number: str
     caller_numbers: _containers.RepeatedScalarFieldContainer[str]
     occurred_after: _timestamp_pb2.Timestamp
@@ -96,7 +146,8 @@ class FileComplaintRequest(_message.Message):
     description: str
     request_id: str
     disputes_consent: bool
-    def __init__(self, consumer_number: _Optional[str] = ..., caller_numbers: _Optional[_Iterable[str]] = ..., occurred_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., channel: _Optional[_Union[Channel, str]] = ..., description: _Optional[str] = ..., request_id: _Optional[str] = ..., disputes_consent: _Optional[bool] = ...) -> None: ...
+    escalate: bool
+    def __init__(self, consumer_number: _Optional[str] = ..., caller_numbers: _Optional[_Iterable[str]] = ..., occurred_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., channel: _Optional[_Union[Channel, str]] = ..., description: _Optional[str] = ..., request_id: _Optional[str] = ..., disputes_consent: _Optional[bool] = ..., escalate: _Optional[bool] = ...) -> None: ...
 
 class Finding(_message.Message):
     __slots__ = ("caller_number", "verdict", "call_ids", "payout_id", "amount", "consent_evidence", "compensated_by_case_id")
@@ -147,7 +198,7 @@ class ComplaintUpdate(_message.Message):
     def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., author: _Optional[str] = ..., text: _Optional[str] = ..., visible_to_consumer: _Optional[bool] = ..., kind: _Optional[_Union[UpdateKind, str]] = ..., previous_resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., new_resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Complaint(_message.Message):
-    __slots__ = ("case_id", "status", "findings", "total_compensation", "consumer_number_masked", "created_at", "first_response_due", "resolution_due", "history", "channel", "description", "occurred_after", "occurred_before", "updates", "next_update_due", "update_overdue")
+    __slots__ = ("case_id", "status", "findings", "total_compensation", "consumer_number_masked", "created_at", "first_response_due", "resolution_due", "history", "channel", "description", "occurred_after", "occurred_before", "updates", "next_update_due", "update_overdue", "stage", "timeline", "assignee", "satisfaction", "resolved", "remaining_issue", "regulator_reply_due", "regulator_replied_at", "regulator_reply_overdue", "major", "progress_statement_due", "progress_statement_overdue", "progress_statement_at")
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     FINDINGS_FIELD_NUMBER: _ClassVar[int]
@@ -164,6 +215,19 @@ class Complaint(_message.Message):
     UPDATES_FIELD_NUMBER: _ClassVar[int]
     NEXT_UPDATE_DUE_FIELD_NUMBER: _ClassVar[int]
     UPDATE_OVERDUE_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    TIMELINE_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    SATISFACTION_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_ISSUE_FIELD_NUMBER: _ClassVar[int]
+    REGULATOR_REPLY_DUE_FIELD_NUMBER: _ClassVar[int]
+    REGULATOR_REPLIED_AT_FIELD_NUMBER: _ClassVar[int]
+    REGULATOR_REPLY_OVERDUE_FIELD_NUMBER: _ClassVar[int]
+    MAJOR_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_STATEMENT_DUE_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_STATEMENT_OVERDUE_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_STATEMENT_AT_FIELD_NUMBER: _ClassVar[int]
     case_id: str
     status: ComplaintStatus
     findings: _containers.RepeatedCompositeFieldContainer[Finding]
@@ -180,7 +244,30 @@ class Complaint(_message.Message):
     updates: _containers.RepeatedCompositeFieldContainer[ComplaintUpdate]
     next_update_due: _timestamp_pb2.Timestamp
     update_overdue: bool
-    def __init__(self, case_id: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., total_compensation: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., consumer_number_masked: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_response_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., channel: _Optional[_Union[Channel, str]] = ..., description: _Optional[str] = ..., occurred_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updates: _Optional[_Iterable[_Union[ComplaintUpdate, _Mapping]]] = ..., next_update_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_overdue: _Optional[bool] = ...) -> None: ...
+    stage: Stage
+    timeline: _containers.RepeatedCompositeFieldContainer[StageEntry]
+    assignee: str
+    satisfaction: int
+    resolved: bool
+    remaining_issue: str
+    regulator_reply_due: _timestamp_pb2.Timestamp
+    regulator_replied_at: _timestamp_pb2.Timestamp
+    regulator_reply_overdue: bool
+    major: bool
+    progress_statement_due: _timestamp_pb2.Timestamp
+    progress_statement_overdue: bool
+    progress_statement_at: _timestamp_pb2.Timestamp
+    def __init__(self, case_id: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., total_compensation: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., consumer_number_masked: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_response_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., channel: _Optional[_Union[Channel, str]] = ..., description: _Optional[str] = ..., occurred_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updates: _Optional[_Iterable[_Union[ComplaintUpdate, _Mapping]]] = ..., next_update_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_overdue: _Optional[bool] = ..., stage: _Optional[_Union[Stage, str]] = ..., timeline: _Optional[_Iterable[_Union[StageEntry, _Mapping]]] = ..., assignee: _Optional[str] = ..., satisfaction: _Optional[int] = ..., resolved: _Optional[bool] = ..., remaining_issue: _Optional[str] = ..., regulator_reply_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., regulator_replied_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., regulator_reply_overdue: _Optional[bool] = ..., major: _Optional[bool] = ..., progress_statement_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., progress_statement_overdue: _Optional[bool] = ..., progress_statement_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class StageEntry(_message.Message):
+    __slots__ = ("stage", "at", "actor")
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    stage: Stage
+    at: _timestamp_pb2.Timestamp
+    actor: str
+    def __init__(self, stage: _Optional[_Union[Stage, str]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ...) -> None: ...
 
 class GetComplaintRequest(_message.Message):
     __slots__ = ("case_id",)
@@ -189,20 +276,28 @@ class GetComplaintRequest(_message.Message):
     def __init__(self, case_id: _Optional[str] = ...) -> None: ...
 
 class ListComplaintsRequest(_message.Message):
-    __slots__ = ("consumer_number", "status", "overdue_only", "page_size", "page_token", "update_overdue_only")
+    __slots__ = ("consumer_number", "status", "overdue_only", "page_size", "page_token", "update_overdue_only", "assignee", "stage", "due_state", "regulator_reply_overdue_only")
     CONSUMER_NUMBER_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     OVERDUE_ONLY_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     UPDATE_OVERDUE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    DUE_STATE_FIELD_NUMBER: _ClassVar[int]
+    REGULATOR_REPLY_OVERDUE_ONLY_FIELD_NUMBER: _ClassVar[int]
     consumer_number: str
     status: ComplaintStatus
     overdue_only: bool
     page_size: int
     page_token: str
     update_overdue_only: bool
-    def __init__(self, consumer_number: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., overdue_only: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., update_overdue_only: _Optional[bool] = ...) -> None: ...
+    assignee: str
+    stage: Stage
+    due_state: DueState
+    regulator_reply_overdue_only: bool
+    def __init__(self, consumer_number: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., overdue_only: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., update_overdue_only: _Optional[bool] = ..., assignee: _Optional[str] = ..., stage: _Optional[_Union[Stage, str]] = ..., due_state: _Optional[_Union[DueState, str]] = ..., regulator_reply_overdue_only: _Optional[bool] = ...) -> None: ...
 
 class ListComplaintsResponse(_message.Message):
     __slots__ = ("complaints", "next_page_token")
@@ -213,18 +308,58 @@ class ListComplaintsResponse(_message.Message):
     def __init__(self, complaints: _Optional[_Iterable[_Union[Complaint, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ConfirmResolutionRequest(_message.Message):
-    __slots__ = ("case_id", "satisfied", "comment", "request_id", "override_reason")
+    __slots__ = ("case_id", "satisfied", "comment", "request_id", "override_reason", "resolved", "satisfaction", "remaining_issue")
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
     SATISFIED_FIELD_NUMBER: _ClassVar[int]
     COMMENT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     OVERRIDE_REASON_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_FIELD_NUMBER: _ClassVar[int]
+    SATISFACTION_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_ISSUE_FIELD_NUMBER: _ClassVar[int]
     case_id: str
     satisfied: bool
     comment: str
     request_id: str
     override_reason: str
-    def __init__(self, case_id: _Optional[str] = ..., satisfied: _Optional[bool] = ..., comment: _Optional[str] = ..., request_id: _Optional[str] = ..., override_reason: _Optional[str] = ...) -> None: ...
+    resolved: bool
+    satisfaction: int
+    remaining_issue: str
+    def __init__(self, case_id: _Optional[str] = ..., satisfied: _Optional[bool] = ..., comment: _Optional[str] = ..., request_id: _Optional[str] = ..., override_reason: _Optional[str] = ..., resolved: _Optional[bool] = ..., satisfaction: _Optional[int] = ..., remaining_issue: _Optional[str] = ...) -> None: ...
+
+class AssignComplaintRequest(_message.Message):
+    __slots__ = ("case_id", "assignee", "note", "request_id")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    assignee: str
+    note: str
+    request_id: str
+    def __init__(self, case_id: _Optional[str] = ..., assignee: _Optional[str] = ..., note: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class SetOperatorAvailabilityRequest(_message.Message):
+    __slots__ = ("available", "operator")
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_FIELD_NUMBER: _ClassVar[int]
+    available: bool
+    operator: str
+    def __init__(self, available: _Optional[bool] = ..., operator: _Optional[str] = ...) -> None: ...
+
+class Operator(_message.Message):
+    __slots__ = ("name", "available", "updated_at", "updated_by", "assigned_count")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_BY_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    available: bool
+    updated_at: _timestamp_pb2.Timestamp
+    updated_by: str
+    assigned_count: int
+    def __init__(self, name: _Optional[str] = ..., available: _Optional[bool] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[str] = ..., assigned_count: _Optional[int] = ...) -> None: ...
 
 class ReviewComplaintRequest(_message.Message):
     __slots__ = ("case_id", "decision", "note", "request_id")
@@ -239,16 +374,52 @@ class ReviewComplaintRequest(_message.Message):
     def __init__(self, case_id: _Optional[str] = ..., decision: _Optional[_Union[ComplaintStatus, str]] = ..., note: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class AddComplaintUpdateRequest(_message.Message):
-    __slots__ = ("case_id", "text", "visible_to_consumer", "request_id")
+    __slots__ = ("case_id", "text", "visible_to_consumer", "request_id", "kind")
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     VISIBLE_TO_CONSUMER_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
     case_id: str
     text: str
     visible_to_consumer: bool
     request_id: str
-    def __init__(self, case_id: _Optional[str] = ..., text: _Optional[str] = ..., visible_to_consumer: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+    kind: UpdateKind
+    def __init__(self, case_id: _Optional[str] = ..., text: _Optional[str] = ..., visible_to_consumer: _Optional[bool] = ..., request_id: _Optional[str] = ..., kind: _Optional[_Union[UpdateKind, str]] = ...) -> None: ...
+
+class EscalateComplaintRequest(_message.Message):
+    __slots__ = ("case_id", "reason", "request_id")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    reason: str
+    request_id: str
+    def __init__(self, case_id: _Optional[str] = ..., reason: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ForgetConsumerRequest(_message.Message):
+    __slots__ = ("consumer_number", "request_id")
+    CONSUMER_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    consumer_number: str
+    request_id: str
+    def __init__(self, consumer_number: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ForgetConsumerResponse(_message.Message):
+    __slots__ = ("erasure_id", "erased_at", "complaints_erased", "payouts_erased", "texts_rewritten", "calls_masked")
+    ERASURE_ID_FIELD_NUMBER: _ClassVar[int]
+    ERASED_AT_FIELD_NUMBER: _ClassVar[int]
+    COMPLAINTS_ERASED_FIELD_NUMBER: _ClassVar[int]
+    PAYOUTS_ERASED_FIELD_NUMBER: _ClassVar[int]
+    TEXTS_REWRITTEN_FIELD_NUMBER: _ClassVar[int]
+    CALLS_MASKED_FIELD_NUMBER: _ClassVar[int]
+    erasure_id: str
+    erased_at: _timestamp_pb2.Timestamp
+    complaints_erased: int
+    payouts_erased: int
+    texts_rewritten: int
+    calls_masked: int
+    def __init__(self, erasure_id: _Optional[str] = ..., erased_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complaints_erased: _Optional[int] = ..., payouts_erased: _Optional[int] = ..., texts_rewritten: _Optional[int] = ..., calls_masked: _Optional[int] = ...) -> None: ...
 
 class ExtendComplaintRequest(_message.Message):
     __slots__ = ("case_id", "reason", "new_resolution_due", "request_id")
@@ -413,3 +584,119 @@ class ViolationReport(_message.Message):
     violating_calls: int
     verified_complaints: int
     def __init__(self, org_id: _Optional[str] = ..., agents: _Optional[_Iterable[_Union[AgentViolations, _Mapping]]] = ..., violating_calls: _Optional[int] = ..., verified_complaints: _Optional[int] = ...) -> None: ...
+
+class Notification(_message.Message):
+    __slots__ = ("notification_id", "case_id", "kind", "text", "destination_masked", "created_at", "delivered_at", "attempts", "last_error")
+    NOTIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_MASKED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    DELIVERED_AT_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    notification_id: str
+    case_id: str
+    kind: NotificationKind
+    text: str
+    destination_masked: str
+    created_at: _timestamp_pb2.Timestamp
+    delivered_at: _timestamp_pb2.Timestamp
+    attempts: int
+    last_error: str
+    def __init__(self, notification_id: _Optional[str] = ..., case_id: _Optional[str] = ..., kind: _Optional[_Union[NotificationKind, str]] = ..., text: _Optional[str] = ..., destination_masked: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delivered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[int] = ..., last_error: _Optional[str] = ...) -> None: ...
+
+class ListNotificationsRequest(_message.Message):
+    __slots__ = ("case_id", "page_size", "page_token")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, case_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListNotificationsResponse(_message.Message):
+    __slots__ = ("notifications", "next_page_token")
+    NOTIFICATIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    notifications: _containers.RepeatedCompositeFieldContainer[Notification]
+    next_page_token: str
+    def __init__(self, notifications: _Optional[_Iterable[_Union[Notification, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetComplaintStatusRequest(_message.Message):
+    __slots__ = ("case_id", "consumer_number")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    CONSUMER_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    consumer_number: str
+    def __init__(self, case_id: _Optional[str] = ..., consumer_number: _Optional[str] = ...) -> None: ...
+
+class ConsumerUpdate(_message.Message):
+    __slots__ = ("at", "text", "kind", "new_resolution_due")
+    AT_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NEW_RESOLUTION_DUE_FIELD_NUMBER: _ClassVar[int]
+    at: _timestamp_pb2.Timestamp
+    text: str
+    kind: UpdateKind
+    new_resolution_due: _timestamp_pb2.Timestamp
+    def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., text: _Optional[str] = ..., kind: _Optional[_Union[UpdateKind, str]] = ..., new_resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CallerOutcome(_message.Message):
+    __slots__ = ("caller_number", "verdict", "amount")
+    CALLER_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    caller_number: str
+    verdict: Verdict
+    amount: _money_pb2.Money
+    def __init__(self, caller_number: _Optional[str] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+
+class PayoutProgress(_message.Message):
+    __slots__ = ("caller_number", "amount", "status", "due_at", "paid_at")
+    CALLER_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    PAID_AT_FIELD_NUMBER: _ClassVar[int]
+    caller_number: str
+    amount: _money_pb2.Money
+    status: PayoutStatus
+    due_at: _timestamp_pb2.Timestamp
+    paid_at: _timestamp_pb2.Timestamp
+    def __init__(self, caller_number: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[PayoutStatus, str]] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CaseProgress(_message.Message):
+    __slots__ = ("case_id", "status", "stage", "timeline", "consumer_number_masked", "created_at", "first_response_due", "resolution_due", "next_update_due", "updates", "total_compensation", "callers", "payouts", "assignee")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    TIMELINE_FIELD_NUMBER: _ClassVar[int]
+    CONSUMER_NUMBER_MASKED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    FIRST_RESPONSE_DUE_FIELD_NUMBER: _ClassVar[int]
+    RESOLUTION_DUE_FIELD_NUMBER: _ClassVar[int]
+    NEXT_UPDATE_DUE_FIELD_NUMBER: _ClassVar[int]
+    UPDATES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_COMPENSATION_FIELD_NUMBER: _ClassVar[int]
+    CALLERS_FIELD_NUMBER: _ClassVar[int]
+    PAYOUTS_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    status: ComplaintStatus
+    stage: Stage
+    timeline: _containers.RepeatedCompositeFieldContainer[StageEntry]
+    consumer_number_masked: str
+    created_at: _timestamp_pb2.Timestamp
+    first_response_due: _timestamp_pb2.Timestamp
+    resolution_due: _timestamp_pb2.Timestamp
+    next_update_due: _timestamp_pb2.Timestamp
+    updates: _containers.RepeatedCompositeFieldContainer[ConsumerUpdate]
+    total_compensation: _money_pb2.Money
+    callers: _containers.RepeatedCompositeFieldContainer[CallerOutcome]
+    payouts: _containers.RepeatedCompositeFieldContainer[PayoutProgress]
+    assignee: str
+    def __init__(self, case_id: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., stage: _Optional[_Union[Stage, str]] = ..., timeline: _Optional[_Iterable[_Union[StageEntry, _Mapping]]] = ..., consumer_number_masked: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_response_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_update_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updates: _Optional[_Iterable[_Union[ConsumerUpdate, _Mapping]]] = ..., total_compensation: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., callers: _Optional[_Iterable[_Union[CallerOutcome, _Mapping]]] = ..., payouts: _Optional[_Iterable[_Union[PayoutProgress, _Mapping]]] = ..., assignee: _Optional[str] = ...) -> None: ...

@@ -89,6 +89,36 @@ class CompensationStub:
                 request_serializer=dncgate_dot_v1_dot_compensation__pb2.ExtendComplaintRequest.SerializeToString,
                 response_deserializer=dncgate_dot_v1_dot_compensation__pb2.Complaint.FromString,
                 _registered_method=True)
+        self.AssignComplaint = channel.unary_unary(
+                '/dncgate.v1.Compensation/AssignComplaint',
+                request_serializer=dncgate_dot_v1_dot_compensation__pb2.AssignComplaintRequest.SerializeToString,
+                response_deserializer=dncgate_dot_v1_dot_compensation__pb2.Complaint.FromString,
+                _registered_method=True)
+        self.SetOperatorAvailability = channel.unary_unary(
+                '/dncgate.v1.Compensation/SetOperatorAvailability',
+                request_serializer=dncgate_dot_v1_dot_compensation__pb2.SetOperatorAvailabilityRequest.SerializeToString,
+                response_deserializer=dncgate_dot_v1_dot_compensation__pb2.Operator.FromString,
+                _registered_method=True)
+        self.ListNotifications = channel.unary_unary(
+                '/dncgate.v1.Compensation/ListNotifications',
+                request_serializer=dncgate_dot_v1_dot_compensation__pb2.ListNotificationsRequest.SerializeToString,
+                response_deserializer=dncgate_dot_v1_dot_compensation__pb2.ListNotificationsResponse.FromString,
+                _registered_method=True)
+        self.EscalateComplaint = channel.unary_unary(
+                '/dncgate.v1.Compensation/EscalateComplaint',
+                request_serializer=dncgate_dot_v1_dot_compensation__pb2.EscalateComplaintRequest.SerializeToString,
+                response_deserializer=dncgate_dot_v1_dot_compensation__pb2.Complaint.FromString,
+                _registered_method=True)
+        self.ForgetConsumer = channel.unary_unary(
+                '/dncgate.v1.Compensation/ForgetConsumer',
+                request_serializer=dncgate_dot_v1_dot_compensation__pb2.ForgetConsumerRequest.SerializeToString,
+                response_deserializer=dncgate_dot_v1_dot_compensation__pb2.ForgetConsumerResponse.FromString,
+                _registered_method=True)
+        self.GetComplaintStatus = channel.unary_unary(
+                '/dncgate.v1.Compensation/GetComplaintStatus',
+                request_serializer=dncgate_dot_v1_dot_compensation__pb2.GetComplaintStatusRequest.SerializeToString,
+                response_deserializer=dncgate_dot_v1_dot_compensation__pb2.CaseProgress.FromString,
+                _registered_method=True)
 
 
 class CompensationServicer:
@@ -162,6 +192,54 @@ class CompensationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AssignComplaint(self, request, context):
+        """Hand a case (any status but CLOSED) to another operator; recorded in the history.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetOperatorAvailability(self, request, context):
+        """Mark an operator available for new cases (round-robin) or away: one's own, or (supervisor,
+        admin) anyone's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListNotifications(self, request, context):
+        """The consumer notices in the outbox (of one case, or all), newest first, with their delivery state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EscalateComplaint(self, request, context):
+        """Mark an open case major: a progress statement is then due in DNCGATE_MAJOR_PROGRESS_WORKDAYS
+        working days (China's calendar). Recorded in the history with the principal and the reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ForgetConsumer(self, request, context):
+        """A consumer's deletion request (admin only): destroys the sealed number of her cases and paid
+        payouts and her masked number in their text; keeps the keyed hashes (her do-not-disturb entry
+        keeps working). FAILED_PRECONDITION naming the payouts while one is still PENDING.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetComplaintStatus(self, request, context):
+        """A consumer's own lookup of her case, by its number and her phone number: the one RPC of role
+        `consumer` (the consumer app's backend), and of hotline. A wrong number is NOT_FOUND exactly as an
+        unknown case is; at most DNCGATE_STATUS_LOOKUPS_PER_MINUTE lookups per case id and sliding minute.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CompensationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -219,6 +297,36 @@ def add_CompensationServicer_to_server(servicer, server):
                     servicer.ExtendComplaint,
                     request_deserializer=dncgate_dot_v1_dot_compensation__pb2.ExtendComplaintRequest.FromString,
                     response_serializer=dncgate_dot_v1_dot_compensation__pb2.Complaint.SerializeToString,
+            ),
+            'AssignComplaint': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignComplaint,
+                    request_deserializer=dncgate_dot_v1_dot_compensation__pb2.AssignComplaintRequest.FromString,
+                    response_serializer=dncgate_dot_v1_dot_compensation__pb2.Complaint.SerializeToString,
+            ),
+            'SetOperatorAvailability': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetOperatorAvailability,
+                    request_deserializer=dncgate_dot_v1_dot_compensation__pb2.SetOperatorAvailabilityRequest.FromString,
+                    response_serializer=dncgate_dot_v1_dot_compensation__pb2.Operator.SerializeToString,
+            ),
+            'ListNotifications': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListNotifications,
+                    request_deserializer=dncgate_dot_v1_dot_compensation__pb2.ListNotificationsRequest.FromString,
+                    response_serializer=dncgate_dot_v1_dot_compensation__pb2.ListNotificationsResponse.SerializeToString,
+            ),
+            'EscalateComplaint': grpc.unary_unary_rpc_method_handler(
+                    servicer.EscalateComplaint,
+                    request_deserializer=dncgate_dot_v1_dot_compensation__pb2.EscalateComplaintRequest.FromString,
+                    response_serializer=dncgate_dot_v1_dot_compensation__pb2.Complaint.SerializeToString,
+            ),
+            'ForgetConsumer': grpc.unary_unary_rpc_method_handler(
+                    servicer.ForgetConsumer,
+                    request_deserializer=dncgate_dot_v1_dot_compensation__pb2.ForgetConsumerRequest.FromString,
+                    response_serializer=dncgate_dot_v1_dot_compensation__pb2.ForgetConsumerResponse.SerializeToString,
+            ),
+            'GetComplaintStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetComplaintStatus,
+                    request_deserializer=dncgate_dot_v1_dot_compensation__pb2.GetComplaintStatusRequest.FromString,
+                    response_serializer=dncgate_dot_v1_dot_compensation__pb2.CaseProgress.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -518,6 +626,168 @@ class Compensation:
             '/dncgate.v1.Compensation/ExtendComplaint',
             dncgate_dot_v1_dot_compensation__pb2.ExtendComplaintRequest.SerializeToString,
             dncgate_dot_v1_dot_compensation__pb2.Complaint.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignComplaint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dncgate.v1.Compensation/AssignComplaint',
+            dncgate_dot_v1_dot_compensation__pb2.AssignComplaintRequest.SerializeToString,
+            dncgate_dot_v1_dot_compensation__pb2.Complaint.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetOperatorAvailability(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dncgate.v1.Compensation/SetOperatorAvailability',
+            dncgate_dot_v1_dot_compensation__pb2.SetOperatorAvailabilityRequest.SerializeToString,
+            dncgate_dot_v1_dot_compensation__pb2.Operator.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListNotifications(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dncgate.v1.Compensation/ListNotifications',
+            dncgate_dot_v1_dot_compensation__pb2.ListNotificationsRequest.SerializeToString,
+            dncgate_dot_v1_dot_compensation__pb2.ListNotificationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EscalateComplaint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dncgate.v1.Compensation/EscalateComplaint',
+            dncgate_dot_v1_dot_compensation__pb2.EscalateComplaintRequest.SerializeToString,
+            dncgate_dot_v1_dot_compensation__pb2.Complaint.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ForgetConsumer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dncgate.v1.Compensation/ForgetConsumer',
+            dncgate_dot_v1_dot_compensation__pb2.ForgetConsumerRequest.SerializeToString,
+            dncgate_dot_v1_dot_compensation__pb2.ForgetConsumerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetComplaintStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dncgate.v1.Compensation/GetComplaintStatus',
+            dncgate_dot_v1_dot_compensation__pb2.GetComplaintStatusRequest.SerializeToString,
+            dncgate_dot_v1_dot_compensation__pb2.CaseProgress.FromString,
             options,
             channel_credentials,
             insecure,

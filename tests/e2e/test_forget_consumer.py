@@ -1,0 +1,154 @@
+"""ForgetConsumer over the real server: refused while a payout is pending, then the sealed numbers and
+masks gone from PostgreSQL, the keyed do-not-disturb entry still blocking, the append-only tables
+still refusing every other change, and the act itself recorded without the number."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+import psycopg
+import pytest
+
+from dncgate.v1 import gateway_pb2
+from tests.e2e.compensation_support import A, B, V, db_rows, file, hotline, story_calls
+from tests.e2e.conftest import CONSUMER, check_request, gate
+from tests.e2e.test_hotline_cli import cli
+
+pytestmark = pytest.mark.e2e
+
+MASK = "+86138****8000"  # CONSUMER, as every masked column and free text shows it
+
+
+async def _refused(rpc: Any, request: Any) -> grpc.aio.AioRpcError:
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await rpc(request)
+    return info.value
+
+
+async def _a_paid_and_noted_case(server: Any) -> Any:
+    """Her case with two payouts, her number in its description, an update and a history note."""
+    await story_calls(server)
+    stub = hotline(server)
+    c = await file(server, A, B, description="she is on 138 0013 8000 and called twice")
+    assert c.status == V.COMPLAINT_STATUS_VERIFIED and c.description == f"she is on {MASK} and called twice"
+    await stub.AddComplaintUpdate(
+        V.AddComplaintUpdateRequest(case_id=c.case_id, text="called her back on 13800138000", visible_to_consumer=True)
+    )
+    return c
+
+
+async def test_forgetting_waits_for_pending_payouts_then_shreds_her_number_and_keeps_her_protected(
+    server: Any, desk: Any
+) -> None:
+    """While payouts are pending: FAILED_PRECONDITION naming them, nothing changed. Once paid: the
+    sealed columns are NULL, her mask is "[erased]" everywhere in her case, the counts say so, a
+    replay answers the same erasure, her keyed do-not-disturb entry still blocks a call, and her
+    keyed hash still knows the numbers she was paid for."""
+    c = await _a_paid_and_noted_case(server)
+    stub = hotline(server)
+    payout_ids = sorted(f.payout_id for f in c.findings)
+    forget = V.ForgetConsumerRequest(consumer_number="+86 138 0013 8000", request_id="forget-1")
+    err = await _refused(stub.ForgetConsumer, forget)
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert all(p in (err.details() or "") for p in payout_ids)
+    assert await db_rows(server, "SELECT count(*) FROM erasures") == [(0,)]
+    assert await db_rows(server, "SELECT count(*) FROM complaints WHERE consumer_sealed IS NULL") == [(0,)]
+    line, _ = await desk("hotline zhao", "hotline")
+    denied = await _refused(line.ForgetConsumer, forget)
+    assert denied.code() == grpc.StatusCode.PERMISSION_DENIED
+    for pid in payout_ids:
+        reference = f"WX-{pid[-4:]} to 138 0013 8000"
+        await stub.MarkPayoutPaid(V.MarkPayoutPaidRequest(payout_id=pid, payment_reference=reference))
+    await stub.ConfirmResolution(
+        V.ConfirmResolutionRequest(case_id=c.case_id, satisfied=True, comment=f"she ({MASK}) is happy")
+    )
+
+    erased = await stub.ForgetConsumer(forget)
+    assert (erased.complaints_erased, erased.payouts_erased) == (1, 2)
+    assert erased.calls_masked == (await db_rows(server, "SELECT count(*) FROM call_log"))[0][0] > 0
+    assert await db_rows(server, "SELECT DISTINCT callee_masked FROM call_log") == [("[erased]",)]
+    # description, the update and its notice, the two payout_paid and the confirmation's history notes,
+    # the two references
+    assert erased.texts_rewritten == 8 and erased.erasure_id.startswith("ER-")
+    assert await db_rows(server, "SELECT count(*) FROM complaints WHERE consumer_sealed IS NOT NULL") == [(0,)]
+    assert await db_rows(server, "SELECT count(*) FROM payouts WHERE consumer_sealed IS NOT NULL") == [(0,)]
+    assert await db_rows(server, "SELECT DISTINCT consumer_masked FROM complaints") == [("[erased]",)]
+    assert await db_rows(server, "SELECT DISTINCT consumer_masked FROM payouts") == [("[erased]",)]
+    assert await db_rows(server, "SELECT count(*) FROM notifications WHERE destination_sealed IS NOT NULL") == [(0,)]
+    assert await db_rows(server, "SELECT DISTINCT destination_masked FROM notifications") == [("[erased]",)]
+    like = f"%%{MASK.replace('*', '_')}%%"
+    for table, column in (
+        ("complaints", "description"),
+        ("complaint_history", "note"),
+        ("complaint_updates", "text"),
+        ("complaint_findings", "consent_evidence"),
+        ("payouts", "payment_reference"),
+        ("notifications", "text"),
+    ):
+        assert await db_rows(server, f"SELECT count(*) FROM {table} WHERE {column} LIKE %s", like) == [(0,)], table
+    shown = await stub.GetComplaint(V.GetComplaintRequest(case_id=c.case_id))
+    assert shown.consumer_number_masked == "[erased]" and shown.description == "she is on [erased] and called twice"
+    assert shown.updates[-1].text == "called her back on [erased]"
+    assert MASK not in str(shown) and CONSUMER not in str(shown)
+    rows = await db_rows(server, "SELECT actor, complaints_erased, payouts_erased, texts_rewritten FROM erasures")
+    assert len(rows) == 1 and rows[0][0].startswith("bootstrap-admin") and rows[0][1:] == (1, 2, 8)
+    assert await db_rows(server, "SELECT count(*) FROM erasures WHERE consumer_key IS NULL") == [(0,)]
+    assert (await stub.ForgetConsumer(forget)).erasure_id == erased.erasure_id  # a replay erases nothing new
+    assert await db_rows(server, "SELECT count(*) FROM erasures") == [(1,)]
+    reused = await _refused(
+        stub.ForgetConsumer, V.ForgetConsumerRequest(consumer_number="13900139000", request_id="forget-1")
+    )
+    assert reused.code() == grpc.StatusCode.ALREADY_EXISTS
+
+    # The keyed do-not-disturb entry stays: a call to her is still blocked (an org that enforces).
+    blocked = await gate(server).Check(check_request(CONSUMER, org_id="enforcing-org"))
+    assert (blocked.decision, blocked.reason) == (gateway_pb2.DECISION_BLOCK, gateway_pb2.REASON_REGISTERED)
+    # Her keyed hash still knows what she was paid for: filing again owes nothing twice.
+    again = await file(server, A)
+    assert again.status == V.COMPLAINT_STATUS_ALREADY_COMPENSATED
+
+
+async def test_the_append_only_tables_still_refuse_every_change_but_the_erasure_s(server: Any) -> None:
+    """Outside an erasure, history and updates refuse any UPDATE or DELETE; inside one, only their text
+    column may change; a paid payout may only lose its sealed number and mask; the erasures table
+    itself is append-only."""
+    await _a_paid_and_noted_case(server)
+    url = server.settings.database_url
+    refused = [
+        "UPDATE complaint_history SET note = 'x'",
+        "DELETE FROM complaint_history",
+        "UPDATE complaint_updates SET text = 'x'",
+        "SELECT set_config('dncgate.erasure', 'on', true); UPDATE complaint_history SET actor = 'someone else'",
+        "SELECT set_config('dncgate.erasure', 'on', true); UPDATE complaint_updates SET visible_to_consumer = false",
+        "SELECT set_config('dncgate.erasure', 'on', true); DELETE FROM complaint_updates",
+        # a pending payout is never erased
+        "SELECT set_config('dncgate.erasure', 'on', true); UPDATE payouts SET consumer_sealed = NULL",
+        "INSERT INTO erasures (at, actor, consumer_key, complaints_erased, payouts_erased, calls_masked,"
+        " texts_rewritten) VALUES (now(), 'a', decode(repeat('00', 32), 'hex'), 0, 0, 0, 0);"
+        " UPDATE erasures SET actor = 'b'",
+    ]
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        for sql in refused:
+            with pytest.raises(psycopg.errors.RaiseException):
+                async with conn.transaction():
+                    await conn.execute(sql.encode())
+        async with conn.transaction():
+            await conn.execute(b"SELECT set_config('dncgate.erasure', 'on', true)")
+            await conn.execute(b"UPDATE complaint_history SET note = note || ' (rewritten)'")
+        # the setting ended with its transaction
+        with pytest.raises(psycopg.errors.RaiseException):
+            async with conn.transaction():
+                await conn.execute(b"UPDATE complaint_history SET note = 'again'")
+
+
+async def test_the_command_line_forgets_a_consumer(server: Any) -> None:
+    """`dncgate complaint forget NUMBER` says what it erased and that the do-not-disturb entry stays;
+    a bad number is refused naming the field."""
+    await file(server, "+862759009999", description="her number 13800138000")
+    done = await cli(server, "complaint", "forget", CONSUMER, "--request-id", "f-cli")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "cases shredded" in done.stdout and "do-not-disturb" in done.stdout
+    assert await db_rows(server, "SELECT complaints_erased, texts_rewritten FROM erasures") == [(1, 1)]
+    bad = await cli(server, "complaint", "forget", "12")
+    assert bad.returncode != 0 and "consumer_number" in bad.stdout + bad.stderr
