@@ -143,15 +143,20 @@ def _options(port: int, timeout_s: float = 0.2) -> bool:
 
 
 @contextlib.contextmanager
-def proxy(directory: Path, defines: Mapping[str, str], *, gate: bool = True, within_s: float = 30.0) -> Iterator[Proxy]:
+def proxy(
+    directory: Path, defines: Mapping[str, str], *, gate: bool = True, sources: str = "", within_s: float = 30.0
+) -> Iterator[Proxy]:
     """Kamailio in the foreground on `defines["DNC_LISTEN"]`'s port, with the shipped cfg (or, `gate=False`,
-    its ungated copy) and `defines` as dncgate-local.cfg beside it; its log in <directory>/kamailio.log."""
+    its ungated copy), `defines` as dncgate-local.cfg beside it and `sources` (cfg text) as
+    dncgate-sources.cfg when given; its log in <directory>/kamailio.log."""
     directory.mkdir(parents=True, exist_ok=True)
     cfg = CFG.read_text()
     (directory / "kamailio.cfg").write_text(cfg if gate else ungated(cfg))
     local = directory / "dncgate-local.cfg"
     local.write_text("".join(f"#!define {k} {v}\n" for k, v in defines.items()))
     local.chmod(0o600)
+    if sources:
+        (directory / "dncgate-sources.cfg").write_text(sources)
     port = int(defines["DNC_LISTEN"].rsplit(":", 1)[1])
     log = directory / "kamailio.log"
     with log.open("wb") as out:

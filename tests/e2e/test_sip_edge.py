@@ -68,7 +68,7 @@ def final(run: sip.AgentRun) -> sip.SipMessage:
 
 @contextlib.asynccontextmanager
 async def sip_edge(
-    settings: Any, tmp_path: Path, *, token: str | None = None, url: str | None = None
+    settings: Any, tmp_path: Path, *, token: str | None = None, url: str | None = None, sources: str = ""
 ) -> AsyncIterator[Edge]:
     """dncgate with its HTTP face on a free port, a carrier, and Kamailio between the agent and it (asking
     with a dialer token of its own unless given `token`, at the HTTP face unless given `url`)."""
@@ -90,7 +90,7 @@ async def sip_edge(
                     carrier.port,
                     DNC_CHILDREN="2",
                 )
-                proxy_cm = sip.proxy(tmp_path / "kamailio", defines)
+                proxy_cm = sip.proxy(tmp_path / "kamailio", defines, sources=sources)
                 proxy = await asyncio.to_thread(proxy_cm.__enter__)
                 try:
                     yield Edge(server, proxy, carrier, tmp_path / "agent")
@@ -155,6 +155,31 @@ async def test_a_call_in_monitor_mode_is_relayed_logged_as_a_violation_and_verif
         complaint = await file(edge.server, CALLER, consumer=REGISTERED)
         (finding,) = complaint.findings
         assert (finding.verdict, list(finding.call_ids)) == (compensation_pb2.VERDICT_VERIFIED, [call_id])
+
+
+async def test_a_dialer_without_headers_gets_its_source_address_settings(settings, tmp_path) -> None:
+    """Empty X-DNC-Org and X-DNC-Campaign: the org and campaign that dncgate-sources.cfg (as the README
+    writes it) sets for 127.0.0.1 are what the Check logged; the agent header the dialer set still wins."""
+    sources = (
+        "#!define DNC_HAS_SOURCES\n"
+        "route[DNC_SOURCES] {\n"
+        '\t$sht(dncsrc=>127.0.0.1::org) = "wuhan-01";\n'
+        '\t$sht(dncsrc=>127.0.0.1::campaign) = "spring";\n'
+        '\t$sht(dncsrc=>127.0.0.1::agent) = "not-this-one";\n'
+        "}\n"
+    )
+    async with sip_edge(settings, tmp_path, sources=sources) as edge:
+        assert final(await edge.call(UNREGISTERED, org="", campaign="")).status == 200
+        (invite,) = edge.carrier.invites()
+        call_id = invite.header("X-DNC-Call-Id")
+        rows = await until(
+            lambda: db_rows(
+                edge.server, "SELECT org_id, campaign_id, agent_id FROM call_log WHERE call_id = %s", call_id
+            ),
+            20,
+            what="the call in call_log",
+        )
+        assert tuple(rows[0]) == ("wuhan-01", "spring", "a17")
 
 
 async def test_outside_calling_hours_the_603_says_when_to_retry(settings, tmp_path) -> None:
