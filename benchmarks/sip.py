@@ -316,7 +316,8 @@ def agent(
     timeout_s: float = 30.0,
 ) -> AgentRun:
     """SIPp as the agent: `calls` calls through the proxy (at `rate` calls/s), each INVITE with `keys`
-    (caller, callee, org, agent, campaign, category); a 200 is held `hold_ms` and hung up."""
+    (caller, asserted (the P-Asserted-Identity; by default the caller), callee, org, agent, campaign,
+    category); a 200 is held `hold_ms` and hung up."""
     directory.mkdir(parents=True, exist_ok=True)
     name = f"agent-{secrets.token_hex(3)}"
     messages = directory / f"{name}_messages.log"
@@ -347,7 +348,7 @@ def agent(
         argv += ["-trace_msg", "-message_file", str(messages)]
     if rate is not None:
         argv += ["-r", f"{rate:g}", "-l", str(max(calls, 1))]
-    for key, value in keys.items():
+    for key, value in ({"asserted": keys.get("caller", "")} | dict(keys)).items():
         argv += ["-key", key, value]
     run = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s + 15, cwd=directory, check=False)
     if not trace:

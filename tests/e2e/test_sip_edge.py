@@ -182,6 +182,20 @@ async def test_a_dialer_without_headers_gets_its_source_address_settings(setting
         assert tuple(rows[0]) == ("wuhan-01", "spring", "a17")
 
 
+async def test_the_caller_is_the_asserted_identity_when_there_is_one(settings, tmp_path) -> None:
+    """From says one line, P-Asserted-Identity another: the Check's caller is the asserted one."""
+    async with sip_edge(settings, tmp_path) as edge:
+        assert final(await edge.call(UNREGISTERED, caller="+862759009999", asserted=CALLER)).status == 200
+        (invite,) = edge.carrier.invites()
+        call_id = invite.header("X-DNC-Call-Id")
+        rows = await until(
+            lambda: db_rows(edge.server, "SELECT caller_e164 FROM call_log WHERE call_id = %s", call_id),
+            20,
+            what="the call in call_log",
+        )
+        assert rows[0][0] == CALLER
+
+
 async def test_outside_calling_hours_the_603_says_when_to_retry(settings, tmp_path) -> None:
     """A one-minute window six hours away: 603 with REASON_OUTSIDE_CALLING_HOURS and a Retry-After of the
     seconds until the nextAllowedTime dncgate gives (the same as a gRPC Check's, to the second)."""
