@@ -24,6 +24,7 @@ SECTIONS = (
     "registry_memory",
     "complaint_verification",
     "http_face",
+    "sip_edge",
     "suite",
 )
 
