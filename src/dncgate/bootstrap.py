@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 import structlog
 from psycopg_pool import AsyncConnectionPool
 
-from dncgate import calendars, metrics, phone
+from dncgate import calendars, metrics, phone, receipt_keys
 from dncgate.config import ConfigError, Settings
 from dncgate.domain.case import Deadlines, WorkdayDeadlines
 from dncgate.embedded import EmbeddedPostgres, EmbeddedRedis
@@ -33,6 +33,7 @@ from dncgate.service.notices import NoticeDesk, NoticeLoop, Notifier
 from dncgate.service.outcome import OutcomeService
 from dncgate.service.payouts import PayoutDesk
 from dncgate.service.quotas import SCRUB, STREAMS, Quotas
+from dncgate.service.receipts import Receipts
 from dncgate.service.recorder import Recorder
 from dncgate.service.registry import RegistryService
 from dncgate.store.bulk import BulkHotWriter
@@ -79,6 +80,7 @@ class App:
     quotas: Quotas  # per-token scrub quota and open-stream cap, counted in Redis
     notices: NoticeDesk  # ListNotifications
     notice_loop: NoticeLoop  # delivers the outbox; run by one process only (where the recorder runs)
+    receipt_key: receipt_keys.PublicKey  # what CallGate.GetReceiptKey returns
     embedded: list[Any] = field(default_factory=list)  # the embedded servers started for this app
 
 
@@ -177,8 +179,31 @@ def build_quotas(settings: Settings, client: aioredis.Redis) -> Quotas:
     )
 
 
-def build_gateway(settings: Settings, hot: HotRegistry, keyer: phone.NumberKeyer, *, multiplex: bool = True) -> Gateway:
-    """The Check use case over its lane to the registry's Redis (`multiplex=False`: redis-py's pool)."""
+def receipt_signer(settings: Settings) -> receipt_keys.ReceiptSigner:
+    """The receipt key (receipt_keys.py): DNCGATE_RECEIPT_KEY, else derived from DNCGATE_PEPPER, else
+    the embedded default's `<data dir>/receipt.key`, generated the first time (owner-only)."""
+    try:
+        if settings.receipt_key is not None:
+            seed = receipt_keys.seed_of(settings.receipt_key)
+        elif settings.pepper is not None:
+            seed = receipt_keys.derived_seed(settings.pepper)
+        else:
+            seed = receipt_keys.file_seed(settings.data_dir)
+    except receipt_keys.ReceiptKeyError as exc:
+        raise ConfigError(f"DNCGATE_RECEIPT_KEY: {exc}") from None
+    return receipt_keys.ReceiptSigner(seed)
+
+
+def build_gateway(
+    settings: Settings,
+    hot: HotRegistry,
+    keyer: phone.NumberKeyer,
+    *,
+    multiplex: bool = True,
+    receipts: Receipts | None = None,
+) -> Gateway:
+    """The Check use case over its lane to the registry's Redis (`multiplex=False`: redis-py's pool);
+    `receipts` None signs for no org."""
     timeout_s = settings.redis_timeout_ms / 1000
     return Gateway(
         CheckLane(hot, CallStream(hot.client), timeout_s, multiplex=multiplex),
@@ -190,6 +215,7 @@ def build_gateway(settings: Settings, hot: HotRegistry, keyer: phone.NumberKeyer
             default_mode=settings.mode,
             timeout_s=timeout_s,
         ),
+        receipts=receipts,
     )
 
 
@@ -342,10 +368,13 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
             # read every number as never registered (PepperMismatch: `serve` refuses to start).
             await journal.claim_pepper(keyer.fingerprint())
             hot = HotRegistry(client, settings.registry_bucket_bits, keyer.fingerprint())
-            gateway = build_gateway(settings, hot, keyer)
+            signer = receipt_signer(settings)
+            receipts = Receipts(signer)
+            gateway = build_gateway(settings, hot, keyer, receipts=receipts)
             registry = RegistryService(
                 journal, hot, keyer, region=settings.default_region, default_mode=settings.mode, bulk=BulkHotWriter(hot)
             )
+            registry.on_policy = receipts.set_org  # this process's Checks signed (or not) from the next one
             outcomes = OutcomeService(OutcomeStore(db), StreamedCalls(client), registry)
             recorder = Recorder(
                 StreamGroup(recorder_client),
@@ -377,6 +406,7 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
                 quotas=quotas,
                 notices=NoticeDesk(Outbox(db)),
                 notice_loop=build_notice_loop(settings, db),
+                receipt_key=signer.public,
                 embedded=started,
             )
         finally:

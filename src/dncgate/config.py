@@ -75,6 +75,7 @@ class Settings:
     major_progress_workdays: int = 10
     holidays_file: Path | None = None  # the operator's holiday schedule (calendars.py), over chinese-calendar's
     payout_key: bytes | None = None
+    receipt_key: str | None = None  # hex seed or PEM path (receipt_keys.py); None: derived or generated
     role: Role = "all"
     reuse_port: bool = False
     recorder_consumer: str | None = None  # None: this host's name

@@ -106,6 +106,15 @@ def _payout_key(text: str) -> bytes:
     return raw
 
 
+def _receipt_key(text: str) -> str:
+    # 64 hex characters (the Ed25519 seed) or a PEM file's path; the file is read at start-up.
+    if len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text):
+        return text
+    if not Path(text).is_file():
+        raise ValueError("expected 64 hex characters (an Ed25519 seed) or the path of a PEM private key file")
+    return text
+
+
 def parse_listen(listen: str) -> tuple[str, int] | None:
     """`host:port` as its parts (a blank host: every address); None for `off`. ValueError otherwise."""
     if listen.lower() == "off":
@@ -330,6 +339,14 @@ VARIABLES: tuple[Variable, ...] = (
         _payout_key,
         "AES-256 key (64 hex characters) sealing the consumer numbers kept to pay them",
         "derived from the pepper",
+    ),
+    Variable(
+        "DNCGATE_RECEIPT_KEY",
+        "receipt_key",
+        _receipt_key,
+        "Ed25519 key signing receipts (see Signed receipts): 64 hex characters (the seed) or the path of a "
+        "PEM private key file; the same on every replica",
+        "derived from the pepper if set, else generated into `<data dir>/receipt.key`",
     ),
     Variable(
         "DNCGATE_ROLE",

@@ -69,6 +69,8 @@ EXPECTED: dict[str, set[str]] = {
     },
     "admin": {m.name for s in SERVICES for m in s.methods},
 }
+# Open to anyone, with a credential of any role or none: the receipts' public key.
+OPEN = {"GetReceiptKey"}
 METHODS = [(s.full_name, m) for s in SERVICES for m in s.methods]
 ORG_A, ORG_B = "wuhan-01", "wuhan-02"
 
@@ -106,14 +108,15 @@ async def _token(server: Any, *roles: str, orgs: tuple[str, ...] = (), **kw: Any
 
 
 async def test_every_role_may_call_exactly_its_rows_of_the_table_and_nothing_else(server) -> None:
-    """9 roles x 34 methods: a row's methods pass the credential check, every other is MISSING_ROLE."""
+    """9 roles x 35 methods: a row's methods (and the open one) pass the credential check, every other
+    is MISSING_ROLE."""
     target, denied, allowed = server.target, 0, 0
     async with aio_channel(target, None) as channel:
         for role, expected in EXPECTED.items():
             md = bearer(await _token(server, role))
             for service, method in METHODS:
                 code = await _call(channel, service, method, md)
-                if method.name in expected:
+                if method.name in expected or method.name in OPEN:
                     allowed += 1
                     assert code not in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED), (
                         role,
@@ -123,13 +126,17 @@ async def test_every_role_may_call_exactly_its_rows_of_the_table_and_nothing_els
                 else:
                     denied += 1
                     assert code == grpc.StatusCode.PERMISSION_DENIED, (role, method.name, code)
-    assert (allowed + denied, len(METHODS)) == (9 * 34, 34)
+    assert (allowed + denied, len(METHODS)) == (9 * 35, 35)
 
 
 async def test_without_a_credential_every_rpc_is_unauthenticated_but_health_and_reflection_answer(server) -> None:
-    """Deny by default for our four services; kubelet probes and grpcurl's reflection need no token."""
+    """Deny by default for our four services, GetReceiptKey (a public key) excepted; kubelet probes and
+    grpcurl's reflection need no token."""
     async with aio_channel(server.target, None) as channel:
         for service, method in METHODS:
+            if method.name in OPEN:
+                assert await _call(channel, service, method) == grpc.StatusCode.OK, method.name
+                continue
             assert await _call(channel, service, method) == grpc.StatusCode.UNAUTHENTICATED, method.name
         health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
         assert health.status == health_pb2.HealthCheckResponse.SERVING

@@ -4,6 +4,7 @@ with the transcoding conventions' HTTP status, the same credentials and limits."
 from __future__ import annotations
 
 import asyncio
+import base64
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -11,11 +12,13 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import json_format
+from google.protobuf import field_mask_pb2, json_format
 
+from dncgate import receipt_keys
 from dncgate.api import http, limits
 from dncgate.api.server import running
 from dncgate.config import Settings
+from dncgate.domain import receipts
 from dncgate.embedded import EmbeddedRedis
 from dncgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc, registry_pb2, registry_pb2_grpc
 from tests.auth import admin_token, aio_channel
@@ -83,9 +86,10 @@ def _reason(body: dict[str, Any]) -> str:
 
 
 def test_the_routes_are_the_annotations_of_the_proto() -> None:
-    """The route table is read from the google.api.http options: the three CallGate rules."""
+    """The route table is read from the google.api.http options: the four CallGate rules."""
     found = http.routes([gateway_pb2.DESCRIPTOR.services_by_name["CallGate"]])
     assert {(r.verb, r.path, r.method) for r in found} == {
+        ("GET", "/v1/receipt-key", "/dncgate.v1.CallGate/GetReceiptKey"),
         ("POST", "/v1/check", "/dncgate.v1.CallGate/Check"),
         ("POST", "/v1/check:batch", "/dncgate.v1.CallGate/CheckBatch"),
         ("POST", "/v1/calls/{call_id}:outcome", "/dncgate.v1.CallGate/ReportCallOutcome"),
@@ -111,6 +115,25 @@ async def test_check_answers_what_grpc_answers_for_the_same_input(face: Face) ->
             assert got.call_id and got.call_id != over_grpc.call_id  # a call event of its own
         assert got.decision == gateway_pb2.DECISION_BLOCK and got.reason == gateway_pb2.REASON_REGISTERED
         assert reply.json["decision"] == "DECISION_BLOCK" and reply.json["reason"] == "REASON_REGISTERED"
+
+
+async def test_a_signed_orgs_json_answer_carries_its_receipt_in_base64(face: Face) -> None:
+    """proto3 JSON writes bytes as base64: `receipt` and `receiptPayload` decode to a payload the key
+    from `GET /v1/receipt-key` (no credential) verifies."""
+    async with aio_channel(f"127.0.0.1:{face.running.port}", face.token) as channel:
+        await registry_pb2_grpc.RegistryStub(channel).SetOrgPolicy(
+            registry_pb2.SetOrgPolicyRequest(
+                org_id=ORG, signed_receipts=True, update_mask=field_mask_pb2.FieldMask(paths=["signed_receipts"])
+            )
+        )
+    async with Http(face.port) as c:
+        reply = await c.post("/v1/check", _check(request_id="r1"), face.token)
+        key = await c.request("GET", "/v1/receipt-key")  # no credential
+    assert reply.status == 200 and key.status == 200, (reply.body, key.body)
+    payload, signature = base64.b64decode(reply.json["receiptPayload"]), base64.b64decode(reply.json["receipt"])
+    public = receipt_keys.load_public(base64.b64decode(key.json["publicKey"]))
+    assert receipt_keys.verify(public, payload, signature)
+    assert receipts.decode(payload).call_id == reply.json["callId"]
 
 
 async def test_two_requests_share_one_kept_alive_connection(face: Face) -> None:

@@ -11,8 +11,13 @@ EVERY_METHOD = {f"/{s.full_name}/{m.name}" for s in SERVICES for m in s.methods}
 def test_every_method_of_every_service_is_named_by_some_role_and_admin_may_call_them_all() -> None:
     """No method is left out of the table (it would be refused to everyone), and admin has every one."""
     named = set().union(*(m for r, m in access.ROLE_METHODS.items() if r != access.ADMIN))
-    assert EVERY_METHOD - named == access.ADMIN_ONLY
+    assert EVERY_METHOD - named - access.PUBLIC == access.ADMIN_ONLY
     assert access.ROLE_METHODS[access.ADMIN] == EVERY_METHOD
+
+
+def test_the_receipt_key_is_the_one_method_of_ours_open_without_a_credential() -> None:
+    """A public key is public: GetReceiptKey, and nothing else, is in PUBLIC."""
+    assert {"/dncgate.v1.CallGate/GetReceiptKey"} == access.PUBLIC
 
 
 def test_a_method_no_role_names_is_refused_to_every_role_admin_included() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -138,7 +138,7 @@ def check_batch_response(
     allowed = 0
     for r in results:
         _, decision, reason, violation, next_allowed_time = fields_of(r.verdict)
-        add(
+        item = add(
             decision=decision,
             reason=reason,
             call_id=r.call_id,
@@ -147,6 +147,8 @@ def check_batch_response(
             next_allowed_time=next_allowed_time,
             request_id=r.request_id,
         )
+        if r.receipt is not None:
+            item.receipt_payload, item.receipt = r.receipt
         allowed += decision == gateway_pb2.DECISION_ALLOW
     response.allowed = allowed
     response.blocked = len(results) - allowed
@@ -155,7 +157,7 @@ def check_batch_response(
 
 def check_response(r: CheckResult, fields_of: VerdictFields | None = None) -> gateway_pb2.CheckResponse:
     _, decision, reason, violation, next_allowed_time = (fields_of or VerdictFields())(r.verdict)
-    return gateway_pb2.CheckResponse(
+    response = gateway_pb2.CheckResponse(
         decision=decision,
         reason=reason,
         call_id=r.call_id,
@@ -164,6 +166,21 @@ def check_response(r: CheckResult, fields_of: VerdictFields | None = None) -> ga
         next_allowed_time=next_allowed_time,
         request_id=r.request_id,
     )
+    if r.receipt is not None:
+        response.receipt_payload, response.receipt = r.receipt
+    return response
+
+
+# SetOrgPolicyRequest's policy fields (`domain.org_policy.POLICY_FIELDS`) in domain terms, None for
+# a value not given: a later field is one line here.
+POLICY_FROM_PB: dict[str, Callable[[registry_pb2.SetOrgPolicyRequest], object]] = {
+    "mode": lambda r: mode_from_pb(r.mode),
+    "signed_receipts": lambda r: r.signed_receipts,
+}
+
+
+def org_policy_changes(request: registry_pb2.SetOrgPolicyRequest) -> dict[str, object]:
+    return {name: read(request) for name, read in POLICY_FROM_PB.items()}
 
 
 def preference(masked: str, c: PreferenceChange | None) -> registry_pb2.Preference:

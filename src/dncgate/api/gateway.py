@@ -1,4 +1,4 @@
-"""CallGate servicer: Check, CheckStream, CheckBatch, and ReportCallOutcome after the call."""
+"""CallGate servicer: Check, CheckStream, CheckBatch, ReportCallOutcome after the call, and the receipt key."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import structlog
 
 from dncgate import metrics
 from dncgate.api import access, convert
-from dncgate.domain.errors import InvalidArgument
+from dncgate.domain.errors import FailedPrecondition, InvalidArgument
+from dncgate.receipt_keys import ALGORITHM, PublicKey
 from dncgate.service.gateway import CheckResult, Gateway
 from dncgate.service.outcome import OutcomeReport, OutcomeService
 from dncgate.service.quotas import Quotas
@@ -53,7 +54,9 @@ class CallGateServicer(gateway_pb2_grpc.CallGateServicer):
         log_fields: bool = True,
         tally: metrics.Tally | None = None,
         quotas: Quotas | None = None,
+        receipt_key: PublicKey | None = None,
     ) -> None:
+        self.receipt_key = receipt_key  # GetReceiptKey's answer
         self.checks = (tally or metrics.TALLY).checks  # dncgate_checks_total, in plain ints
         self.gateway = gateway
         self.max_batch = max_batch
@@ -126,4 +129,12 @@ class CallGateServicer(gateway_pb2_grpc.CallGateServicer):
         structlog.contextvars.bind_contextvars(callee=result.callee_masked, opt_out=result.opt_out_registered)
         return gateway_pb2.ReportCallOutcomeResponse(
             call_id=result.call_id, opt_out_registered=result.opt_out_registered
+        )
+
+    async def GetReceiptKey(self, request: gateway_pb2.GetReceiptKeyRequest, context: Ctx) -> gateway_pb2.ReceiptKey:
+        key = self.receipt_key
+        if key is None:
+            raise FailedPrecondition("this server signs no receipts: it was started without a receipt key")
+        return gateway_pb2.ReceiptKey(
+            algorithm=ALGORITHM, public_key=key.raw, public_key_pem=key.pem, key_id=key.key_id
         )

@@ -16,7 +16,7 @@ from dncgate import deadline, metrics
 from dncgate.api import access, errors, limits
 from dncgate.api.access import Guard
 from dncgate.api.limits import Refused
-from dncgate.domain.access import ORG_SCOPED, Principal
+from dncgate.domain.access import ORG_SCOPED, PUBLIC, Principal
 from dncgate.domain.errors import DncgateError, PermissionDenied
 from dncgate.store.errors import as_store_error
 
@@ -66,7 +66,8 @@ def instrument(
 
     The credential is checked first, so an anonymous request learns nothing of its own validity; a
     verified token costs a metadata scan, a dict lookup and a set lookup (`Authenticator.cached`).
-    `guard` None serves without credentials: only for a test of this wrapper itself.
+    `guard` None serves without credentials: only for a test of this wrapper itself, and for the
+    methods of `domain.access.PUBLIC` (CallGate.GetReceiptKey), which ask for none.
 
     Each request's deadline is recorded for the stores (`dncgate.deadline`): its waits for PostgreSQL
     are bounded by it.
@@ -84,6 +85,8 @@ def instrument(
     handler = limits.guard(method, handler)
     scope = access.scope_of(method)
     scoped_stream = handler.request_streaming and method in ORG_SCOPED
+    if method in PUBLIC:  # no credential asked or looked at (domain.access.PUBLIC)
+        guard = None
     fast = guard.fast if guard is not None else None
     slow = guard.principal if guard is not None else None
     missing_role = guard.missing_role if guard is not None else None

@@ -133,6 +133,8 @@ FIELDS: dict[str, Kind] = {
     "SetOrgPolicyRequest.org_id": ID,
     "SetOrgPolicyRequest.request_id": ID,
     "GetOrgPolicyRequest.org_id": ID,
+    # SetOrgPolicyRequest.update_mask's paths: field names (domain.org_policy.POLICY_FIELDS).
+    "google.protobuf.FieldMask.paths": ID,
     "ImportRegistryRequest.number": NUMBER,
     "FileComplaintRequest.consumer_number": NUMBER,
     "FileComplaintRequest.caller_numbers": NUMBER,
@@ -196,6 +198,7 @@ ITEMS: dict[str, tuple[int, str]] = {
     "CheckBatchRequest.requests": (100_000, "requests per batch"),
     "CreateTokenRequest.roles": (16, "roles per token"),
     "CreateTokenRequest.orgs": (1000, "orgs per token"),
+    "google.protobuf.FieldMask.paths": (64, "paths per mask"),
 }
 
 
@@ -204,12 +207,14 @@ def key(field: FieldDescriptor) -> str:
 
 
 def request_messages() -> list[Descriptor]:
-    """Every message a request of our services can carry: the methods' input types and what they nest."""
+    """Every message a request of our services can carry: the methods' input types and what they nest
+    (of other packages, those with strings: google.protobuf.FieldMask)."""
     found: dict[str, Descriptor] = {}
     todo = [m.input_type for s in SERVICES for m in s.methods]
     while todo:
         desc = todo.pop()
-        if desc.full_name.startswith(PACKAGE + ".") and desc.full_name not in found:
+        ours = desc.full_name.startswith(PACKAGE + ".")
+        if desc.full_name not in found and (ours or _has_strings(desc, set())):
             found[desc.full_name] = desc
             todo.extend(f.message_type for f in desc.fields if f.message_type is not None)
     return list(found.values())
@@ -402,18 +407,24 @@ def guard(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     return guarded
 
 
+def _short(f: str) -> str:
+    """A table key without its message (`CheckRequest.org_id` -> `org_id`; a well-known type's field by
+    its own name: `google.protobuf.FieldMask.paths` -> `FieldMask.paths`)."""
+    return f.rsplit(".", 2)[-2] + "." + f.rsplit(".", 1)[-1] if f.startswith("google.") else f.partition(".")[2]
+
+
 def markdown() -> str:
     """The README's table: each kind with its limit and its fields (by name where a name has one kind
     in every message, else as `Message.field`), then the counts."""
     kinds_of: dict[str, set[str]] = {}
     for f, k in FIELDS.items():
-        kinds_of.setdefault(f.partition(".")[2], set()).add(k.name)
+        kinds_of.setdefault(_short(f), set()).add(k.name)
     lines = ["| kind | at most (characters) | may hold | fields |", "|---|---|---|---|"]
     for kind in KINDS:
         names: dict[str, None] = {}
         for f, k in FIELDS.items():
             if k is kind:
-                name = f.partition(".")[2]
+                name = _short(f)
                 names[name if len(kinds_of[name]) == 1 else f] = None
         lines.append(f"| {kind.name} | {kind.max_chars:,} | {kind.means} | {', '.join(f'`{n}`' for n in names)} |")
     counts = "; ".join(f"`{f}`: {most:,} {what}" for f, (most, what) in ITEMS.items())

@@ -70,12 +70,22 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         return convert.consent(view.number_masked, view.change)
 
     async def SetOrgPolicy(self, request: registry_pb2.SetOrgPolicyRequest, context: Ctx) -> registry_pb2.OrgPolicy:
+        changes = convert.org_policy_changes(request)
         entry = await self.service.set_org_policy(
-            request.org_id, convert.mode_from_pb(request.mode), request.request_id, actor=access.current().label
+            request.org_id,
+            changes.pop("mode"),  # type: ignore[arg-type]  # POLICY_FROM_PB reads it with mode_from_pb
+            request.request_id,
+            actor=access.current().label,
+            changes=changes,
+            update_mask=list(request.update_mask.paths) if request.HasField("update_mask") else (),
         )
         structlog.contextvars.bind_contextvars(org=request.org_id, mode=entry.mode.value)
         return registry_pb2.OrgPolicy(
-            org_id=request.org_id, mode=convert.mode_to_pb(entry.mode), explicit=True, recorded_by=entry.recorded_by
+            org_id=request.org_id,
+            mode=convert.mode_to_pb(entry.mode),
+            explicit=True,
+            recorded_by=entry.recorded_by,
+            signed_receipts=entry.signed_receipts,
         )
 
     async def GetOrgPolicy(self, request: registry_pb2.GetOrgPolicyRequest, context: Ctx) -> registry_pb2.OrgPolicy:
@@ -85,6 +95,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
             mode=convert.mode_to_pb(view.mode),
             explicit=view.explicit,
             recorded_by=view.recorded_by,
+            signed_receipts=view.signed_receipts,
         )
 
     async def ImportRegistry(

@@ -123,7 +123,14 @@ def build_server(app: App, listen: str) -> tuple[grpc.aio.Server, int, health.He
     ours = Registrar(server, lines, guard)  # our services: credentials checked, logged, errors mapped
     if CALLGATE in served:
         gateway_pb2_grpc.add_CallGateServicer_to_server(
-            CallGateServicer(app.gateway, app.settings.max_batch, app.outcomes, log_fields=lines, quotas=app.quotas),
+            CallGateServicer(
+                app.gateway,
+                app.settings.max_batch,
+                app.outcomes,
+                log_fields=lines,
+                quotas=app.quotas,
+                receipt_key=app.receipt_key,
+            ),
             ours,
         )
     if REGISTRY in served:
@@ -151,7 +158,14 @@ def build_http(app: App, health_servicer: health.HealthServicer) -> http.Face:
     lines = rpc_lines_logged()
     collector = http.Collector(lines, Guard(app.authenticator, certificates=app.settings.tls_client_ca is not None))
     gateway_pb2_grpc.add_CallGateServicer_to_server(
-        CallGateServicer(app.gateway, app.settings.max_batch, app.outcomes, log_fields=lines, quotas=app.quotas),
+        CallGateServicer(
+            app.gateway,
+            app.settings.max_batch,
+            app.outcomes,
+            log_fields=lines,
+            quotas=app.quotas,
+            receipt_key=app.receipt_key,
+        ),
         collector,
     )
     return http.Face(
@@ -207,6 +221,8 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
     tls_http = http_context(settings) if http_listen is not None else None  # a bad file: ConfigError now
     async with open_app(settings, write_endpoints=write_endpoints) as app:
         app.gateway.hold()
+        if CALLGATE in served:
+            await app.gateway.receipts.refresh(app.journal.receipt_orgs)  # before the first Check
         if served:
             await ensure_admin_token(app)  # the embedded default stays two commands
             await app.authenticator.refresh()
@@ -255,6 +271,10 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
                     name="health",
                 ),
             ]
+        if CALLGATE in served:  # which orgs' Checks are signed: from the org policy journal, every second
+            tasks.append(
+                asyncio.create_task(app.gateway.receipts.watch(app.journal.receipt_orgs, stop), name="receipt-orgs")
+            )
         watcher = (
             asyncio.create_task(sync.run(app.registry, app.journal, app.hot, settings.sync_interval_s, stop))
             if served

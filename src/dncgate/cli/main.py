@@ -16,6 +16,7 @@ from dncgate.cli import (
     operator,
     org,
     payouts,
+    receipt,
     registry,
     report,
     serve,
@@ -27,7 +28,7 @@ from dncgate.config import ConfigError
 from dncgate.domain.errors import PepperMismatch
 
 # In the order `dncgate --help` lists them.
-GROUPS = (serve, migrate, check, registry, consent, org, complaint, operator, payouts, notices, report, token)
+GROUPS = (serve, migrate, check, registry, consent, org, receipt, complaint, operator, payouts, notices, report, token)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,13 +1,18 @@
-"""`dncgate org`: an org's policy, enforce (block) or monitor (allow, and flag the violation)."""
+"""`dncgate org`: an org's policy: enforce (block) or monitor (allow, and flag the violation), signed receipts.
+
+`org set` changes only the fields whose flags it is given (the request's update_mask names them);
+`org set-mode` changes the mode alone.
+"""
 
 from __future__ import annotations
 
 import argparse
 
 import grpc
+from google.protobuf.field_mask_pb2 import FieldMask
 
 from dncgate.cli.args import Subparsers, client, enum_arg, request_id
-from dncgate.cli.output import enum_name, kv
+from dncgate.cli.output import console, enum_name, kv
 from dncgate.v1 import common_pb2, registry_pb2, registry_pb2_grpc
 
 
@@ -16,8 +21,30 @@ def cmd_set_mode(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     p = stub.SetOrgPolicy(
         registry_pb2.SetOrgPolicyRequest(org_id=ns.org, mode=ns.mode, request_id=ns.request_id), timeout=ns.timeout
     )
+    _show(p)
+    return 0
+
+
+def _show(p: registry_pb2.OrgPolicy) -> None:
     mode = enum_name(common_pb2.Mode, p.mode, "MODE_").lower()
-    kv([("org", p.org_id), ("mode", mode), ("recorded by", p.recorded_by or "-")])
+    receipts = "on" if p.signed_receipts else "off"
+    kv([("org", p.org_id), ("mode", mode), ("signed receipts", receipts), ("recorded by", p.recorded_by or "-")])
+
+
+def cmd_set(ns: argparse.Namespace, channel: grpc.Channel) -> int:
+    request = registry_pb2.SetOrgPolicyRequest(org_id=ns.org, request_id=ns.request_id)
+    paths = []
+    if ns.mode is not None:
+        request.mode = ns.mode
+        paths.append("mode")
+    if ns.signed_receipts is not None:
+        request.signed_receipts = ns.signed_receipts
+        paths.append("signed_receipts")
+    if not paths:
+        console.print("[red]error[/red]: nothing to change: give --mode and/or --signed-receipts/--no-signed-receipts")
+        return 2
+    request.update_mask.CopyFrom(FieldMask(paths=paths))
+    _show(registry_pb2_grpc.RegistryStub(channel).SetOrgPolicy(request, timeout=ns.timeout))
     return 0
 
 
@@ -26,15 +53,28 @@ def cmd_get(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     p = stub.GetOrgPolicy(registry_pb2.GetOrgPolicyRequest(org_id=ns.org), timeout=ns.timeout)
     mode = enum_name(common_pb2.Mode, p.mode, "MODE_").lower()
     if not p.explicit:
-        kv([("org", p.org_id), ("mode", f"{mode} (default)")])
+        kv([("org", p.org_id), ("mode", f"{mode} (default)"), ("signed receipts", "off")])
         return 0
-    kv([("org", p.org_id), ("mode", mode), ("recorded by", p.recorded_by or "-")])
+    _show(p)
     return 0
 
 
 def add_commands(sub: Subparsers) -> None:
-    """Register `org set-mode|get` under the `dncgate` parser."""
-    org = sub.add_parser("org", help="per-org enforce/monitor policy").add_subparsers(dest="sub", required=True)
+    """Register `org set|set-mode|get` under the `dncgate` parser."""
+    org = sub.add_parser("org", help="per-org policy: enforce/monitor, signed receipts").add_subparsers(
+        dest="sub", required=True
+    )
+    p = org.add_parser("set", help="change the policy fields given, and only those")
+    p.add_argument("org")
+    p.add_argument("--mode", type=enum_arg(common_pb2.Mode, "MODE_"), help="enforce or monitor")
+    p.add_argument(
+        "--signed-receipts",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="sign every CheckResponse of the org (see `dncgate receipt verify`)",
+    )
+    request_id(p)
+    client(p, cmd_set)
     p = org.add_parser("set-mode")
     p.add_argument("org")
     p.add_argument("mode", type=enum_arg(common_pb2.Mode, "MODE_"), help="enforce or monitor")

@@ -66,7 +66,7 @@ ADMIN_ONLY = (
     # A consumer's erasure: irreversible, so no desk role may ask for it.
     | _methods(_COMPENSATION, "ForgetConsumer")
 )
-ROLE_METHODS["admin"] = frozenset().union(*ROLE_METHODS.values(), ADMIN_ONLY)
+
 ROLES = tuple(ROLE_METHODS)
 ADMIN = "admin"
 # Who may close a case over payouts still pending (ConfirmResolutionRequest.override_reason).
@@ -74,6 +74,11 @@ OVERRIDE_ROLES = frozenset({"supervisor", ADMIN})
 # Whose principals take cases from the hotline's queue: the roles with the hotline's methods whose job
 # is cases (admin has them too, but an admin token is not an operator at the phone).
 QUEUE_ROLES = frozenset({"hotline", "supervisor"})
+
+# The methods of our services that need no credential at all (health and reflection are not ours,
+# and are open too). A public key is public: anyone verifying a receipt may fetch it.
+PUBLIC = _methods(_CALLGATE, "GetReceiptKey")
+ROLE_METHODS["admin"] = frozenset().union(*ROLE_METHODS.values(), ADMIN_ONLY, PUBLIC)
 
 # The methods whose requests name an org: a principal with orgs may call them for those orgs only.
 ORG_SCOPED = ROLE_METHODS["dialer"]

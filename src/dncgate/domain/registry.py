@@ -102,10 +102,13 @@ class ConsentChange:
 
 @dataclass(frozen=True, slots=True)
 class OrgPolicyEntry:
-    """An org's policy journal entry: its mode from then on, and who set it (as PreferenceChange.recorded_by)."""
+    """An org's policy journal entry: its whole policy from then on, and who set it (as
+    PreferenceChange.recorded_by). Each entry holds every field, so the policy in force at a time is
+    the latest entry before it. The fields a SetOrgPolicy may change are `org_policy.POLICY_FIELDS`."""
 
     mode: Mode
     recorded_by: str = ""
+    signed_receipts: bool = False  # every CheckResponse of the org carries a signed receipt
 
 
 @dataclass(frozen=True, slots=True)

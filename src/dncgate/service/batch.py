@@ -27,6 +27,7 @@ from dncgate.service.checks import (
     own_fields_valid,
     validate,
 )
+from dncgate.service.receipts import Receipts
 from dncgate.service.verdicts import TableKey, VerdictTable, VerdictTables, callee_parser, mask
 
 # Awaited with a batch's size once its fields are valid, before anything is checked; raises to refuse it.
@@ -41,12 +42,14 @@ class BatchCheck:
         keyer: Keyer,
         tables: VerdictTables,
         clock: Callable[[], float],
+        receipts: Receipts,
     ) -> None:
         self.settings = settings
         self.lane = lane
         self.keyer = keyer
         self.tables = tables
         self.clock = clock
+        self.receipts = receipts
 
     def callers(self, reqs: Sequence[CheckInput], batch: bool) -> list[phone.PhoneNumber]:
         """`validate` of every request, the fields requests share (caller, org, agent, campaign) checked
@@ -127,7 +130,17 @@ class BatchCheck:
             for i, ok in zip(unlogged, await self.lane.store_events(events, deadline), strict=True):
                 if not ok:  # no event to point to: no call_id, and nothing known but that Redis failed
                     verdicts[i], call_ids[i] = rules.REGISTRY_UNAVAILABLE, ""
-        return [
+        results = [
             CheckResult(v, call_id, c[0] if c else "", m, r.request_id)
             for r, v, call_id, c, m in zip(reqs, verdicts, call_ids, callees, masks, strict=True)
         ]
+        receipts = self.receipts
+        if receipts.orgs:  # a batch with no org signed pays one truth test for receipts
+            orgs = receipts.orgs
+            for i, r in enumerate(reqs):
+                if r.org_id in orgs:
+                    k = keys[i]
+                    results[i] = receipts.stamp(
+                        results[i], now_us, k.hex() if k else "", callers[i].e164, r.org_id, r.agent_id
+                    )
+        return results

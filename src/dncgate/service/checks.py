@@ -46,6 +46,7 @@ class CheckResult(NamedTuple):
     callee_e164: str
     callee_masked: str
     request_id: str
+    receipt: tuple[bytes, bytes] | None = None  # (payload, signature) for an org with signed receipts
 
 
 def validate(req: CheckInput, prefix: str, region: str) -> phone.PhoneNumber:

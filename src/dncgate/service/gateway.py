@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 
 from dncgate.service.batch import Admit, BatchCheck
 from dncgate.service.checks import CheckInput, CheckLane, CheckResult, CheckSettings, Keyer
+from dncgate.service.receipts import Receipts
 from dncgate.service.single import SingleCheck
 from dncgate.service.verdicts import VerdictTables
 
@@ -26,6 +27,9 @@ class Gateway:
     `check` is one callee on its fast path (`single.SingleCheck`), `check_many` a list scrub in one
     round trip (`batch.BatchCheck`). `hold` fails every Check closed until `release`: while the
     registry in Redis may lack journal entries (at start-up, after Redis restarted).
+
+    `receipts`: the orgs whose answers carry a signed receipt, and the key (`service.receipts`); the
+    others pay one set lookup per Check for it.
     """
 
     def __init__(
@@ -34,17 +38,19 @@ class Gateway:
         keyer: Keyer,
         settings: CheckSettings,
         clock: Callable[[], float] = time.time,
+        receipts: Receipts | None = None,
     ) -> None:
         self.lane = lane
         self.keyer = keyer
+        self.receipts = receipts if receipts is not None else Receipts(None)
         self._settings, self._clock = settings, clock
         self._assemble()
 
     def _assemble(self) -> None:
         settings, lane = self._settings, self.lane
         self.tables = VerdictTables(settings.hours, settings.default_zones, lane.encode)
-        self.batch = BatchCheck(settings, lane, self.keyer, self.tables, self._clock)
-        self.single = SingleCheck(settings, lane, self.keyer, self.tables, self._clock, self.batch)
+        self.batch = BatchCheck(settings, lane, self.keyer, self.tables, self._clock, self.receipts)
+        self.single = SingleCheck(settings, lane, self.keyer, self.tables, self._clock, self.batch, self.receipts)
 
     @property
     def settings(self) -> CheckSettings:

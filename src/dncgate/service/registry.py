@@ -18,7 +18,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import structlog
 
 from dncgate import phone
-from dncgate.domain import access
+from dncgate.domain import access, org_policy
 from dncgate.domain.errors import InvalidArgument, StoreUnavailable, Unavailable
 from dncgate.domain.registry import (
     Consent,
@@ -70,7 +70,7 @@ class ConsumerWrites(Protocol):
 class RegistryJournal(Protocol):
     """The journal as the registry use cases write and read it (PostgreSQL: store/journal.py).
 
-    `org_writer` yields the connection holding the org's lock, handed back to `set_org_mode` and
+    `org_writer` yields the connection holding the org's lock, handed back to `set_org_policy` and
     `org_policy` so they run under it; the use case never looks inside it.
     """
 
@@ -82,8 +82,8 @@ class RegistryJournal(Protocol):
 
     def org_writer(self, org_id: str) -> AbstractAsyncContextManager[Any]: ...
 
-    async def set_org_mode(
-        self, org_id: str, mode: Mode, request_id: str | None, conn: Any = None, *, recorded_by: str
+    async def set_org_policy(
+        self, org_id: str, entry: OrgPolicyEntry, request_id: str | None, conn: Any = None
     ) -> OrgPolicyEntry: ...
 
     async def org_policy(self, org_id: str, conn: Any = None) -> OrgPolicyEntry | None: ...
@@ -134,6 +134,7 @@ class OrgPolicyView:
     mode: Mode
     explicit: bool  # False: the org has no policy of its own and the default applies
     recorded_by: str = ""  # who set the policy in force ("" for the default, or set before access control)
+    signed_receipts: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +172,9 @@ class RegistryService(Generic[J, H]):
         self.clock = clock
         # Consumers whose journal entry is committed but whose Redis apply failed; sync retries them.
         self.dirty: set[bytes] = set()
+        # Told of each org's policy once it is journaled (the gateway's receipt orgs, in this process
+        # at once; other processes read the journal: service.receipts.ReceiptOrgs.watch).
+        self.on_policy: Callable[[str, OrgPolicyEntry], None] | None = None
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
@@ -341,24 +345,38 @@ class RegistryService(Generic[J, H]):
         self.dirty.discard(key)
 
     async def set_org_policy(
-        self, org_id: str, mode: Mode | None, request_id: str | None, *, actor: str
+        self,
+        org_id: str,
+        mode: Mode | None,
+        request_id: str | None,
+        *,
+        actor: str,
+        changes: Mapping[str, object] | None = None,
+        update_mask: Sequence[str] = (),
     ) -> OrgPolicyEntry:
-        """Journal the org's mode under `actor`; with a request_id already used, that entry (and who made it)."""
+        """Journal the org's policy under `actor`: its policy in force with the fields `update_mask`
+        names (`org_policy.mask_paths`: only `mode` without one) taken from `mode` and `changes`.
+        With a request_id already used, that entry (and who made it)."""
         access.actor(actor)
         if not org_id.strip():
             raise InvalidArgument("org_id", "is required")
-        if mode is None:
-            raise InvalidArgument("mode", "is required (MODE_ENFORCE or MODE_MONITOR)")
-        # Under the org's write lock, so concurrent changes reach Redis in journal order; and Redis gets
-        # the org's latest mode, not the entry a replayed (possibly superseded) request_id returns.
+        given = {"mode": mode, **(changes or {})}
+        org_policy.updated(OrgPolicyEntry(self.default_mode), given, update_mask, actor)  # refused before any lock
+        # Under the org's write lock, so concurrent changes reach Redis in journal order, and a mask
+        # merges into the entry in force, not one another change is replacing; and Redis gets the
+        # org's latest mode, not the entry a replayed (possibly superseded) request_id returns.
         async with self.journal.org_writer(org_id) as conn:
-            stored = await self.journal.set_org_mode(org_id, mode, request_id or None, conn, recorded_by=actor)
+            before = await self.journal.org_policy(org_id, conn) or OrgPolicyEntry(self.default_mode)
+            entry = org_policy.updated(before, given, update_mask, actor)
+            stored = await self.journal.set_org_policy(org_id, entry, request_id or None, conn)
             current = await self.journal.org_policy(org_id, conn) or stored
+            if self.on_policy is not None:
+                self.on_policy(org_id, current)
             try:
                 await self.hot.set_mode(org_id, current.mode)
             except StoreUnavailable as exc:
                 raise Unavailable("the policy is recorded in the journal but Redis could not be updated") from exc
-        log.info("org_policy_set", org=org_id, mode=stored.mode.value)
+        log.info("org_policy_set", org=org_id, mode=stored.mode.value, signed_receipts=stored.signed_receipts)
         return stored
 
     async def get_org_policy(self, org_id: str) -> OrgPolicyView:
@@ -367,4 +385,6 @@ class RegistryService(Generic[J, H]):
         entry = await self.journal.org_policy(org_id)
         if entry is None:
             return OrgPolicyView(self.default_mode, explicit=False)
-        return OrgPolicyView(entry.mode, explicit=True, recorded_by=entry.recorded_by)
+        return OrgPolicyView(
+            entry.mode, explicit=True, recorded_by=entry.recorded_by, signed_receipts=entry.signed_receipts
+        )

@@ -28,6 +28,7 @@ from dncgate.service.checks import (
     own_fields_valid,
     validate,
 )
+from dncgate.service.receipts import Receipts
 from dncgate.service.verdicts import VerdictTables, callee_parser, mask
 
 # caller_number, org_id, agent_id, campaign_id, category: as the dialer sent them
@@ -57,6 +58,7 @@ class SingleCheck:
         tables: VerdictTables,
         clock: Callable[[], float],
         batch: BatchCheck,
+        receipts: Receipts,
         limit: int = 1 << 14,
     ) -> None:
         self.settings = settings
@@ -65,6 +67,7 @@ class SingleCheck:
         self.tables = tables
         self.clock = clock
         self.batch = batch
+        self.receipts = receipts
         self.parse = callee_parser(settings.region)
         self.limit = limit
         self.routes: dict[_RouteKey, Route] = {}
@@ -103,10 +106,13 @@ class SingleCheck:
             route.wire, key, key_hex, now_us, settings.default_monitor, table.code, call_id, masked, rid, deadline
         )
         if case is not None:
-            return CheckResult(table.verdicts[case], call_id, e164, masked, rid)
-        # Not loaded, or Redis failed: nothing is known to be logged, so block, and log it if we can.
-        verdict = rules.REGISTRY_UNAVAILABLE
-        event = call_event(req, call_id, now, route.caller.e164, key_hex, masked, verdict)
-        if not (await self.lane.store_events([event], deadline))[0]:
-            call_id = ""  # an answer carries a call_id only if its event is stored
-        return CheckResult(verdict, call_id, e164, masked, rid)
+            result = CheckResult(table.verdicts[case], call_id, e164, masked, rid)
+        else:  # Not loaded, or Redis failed: nothing is known to be logged, so block, and log it if we can.
+            verdict = rules.REGISTRY_UNAVAILABLE
+            event = call_event(req, call_id, now, route.caller.e164, key_hex, masked, verdict)
+            if not (await self.lane.store_events([event], deadline))[0]:
+                call_id = ""  # an answer carries a call_id only if its event is stored
+            result = CheckResult(verdict, call_id, e164, masked, rid)
+        if req.org_id in self.receipts.orgs:  # what an org without receipts pays for them
+            return self.receipts.stamp(result, now_us, key_hex, route.caller.e164, req.org_id, req.agent_id)
+        return result

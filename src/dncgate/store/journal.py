@@ -251,55 +251,71 @@ class Journal:
         ):
             yield conn
 
-    async def set_org_mode(
-        self, org_id: str, mode: Mode, request_id: str | None, conn: Conn | None = None, *, recorded_by: str
+    async def set_org_policy(
+        self, org_id: str, entry: OrgPolicyEntry, request_id: str | None, conn: Conn | None = None
     ) -> OrgPolicyEntry:
-        """Append a policy entry made by `recorded_by`; with a request_id already used, return that entry."""
+        """Append the org's whole policy `entry` (recorded by its `recorded_by`); with a request_id
+        already used, return that entry."""
         if conn is None:
             async with self.db.connection() as c:
-                return await self._set_org_mode(c, org_id, mode, request_id, recorded_by)
-        return await self._set_org_mode(conn, org_id, mode, request_id, recorded_by)
+                return await self._set_org_policy(c, org_id, entry, request_id)
+        return await self._set_org_policy(conn, org_id, entry, request_id)
 
-    async def _set_org_mode(
-        self, conn: Conn, org_id: str, mode: Mode, request_id: str | None, recorded_by: str
+    async def _set_org_policy(
+        self, conn: Conn, org_id: str, entry: OrgPolicyEntry, request_id: str | None
     ) -> OrgPolicyEntry:
         async with conn.transaction():
             cur = await conn.execute(
-                "INSERT INTO org_policy_journal (org_id, mode, request_id, recorded_by) VALUES (%s, %s, %s, %s)"
-                " ON CONFLICT (request_id) DO NOTHING RETURNING mode, recorded_by",
-                (org_id, mode.value, request_id, recorded_by),
+                f"INSERT INTO org_policy_journal (org_id, request_id, {_POLICY_COLUMNS})"
+                f" VALUES (%s, %s, {', '.join(['%s'] * len(_POLICY))})"
+                f" ON CONFLICT (request_id) DO NOTHING RETURNING {_POLICY_COLUMNS}",
+                (org_id, request_id, *_policy_row(entry)),
             )
             row = await cur.fetchone()
             if row is None:
                 cur = await conn.execute(
-                    "SELECT org_id, mode, recorded_by FROM org_policy_journal WHERE request_id = %s", (request_id,)
+                    f"SELECT org_id, {_POLICY_COLUMNS} FROM org_policy_journal WHERE request_id = %s", (request_id,)
                 )
                 found = await cur.fetchone()
                 assert found is not None
                 if found[0] != org_id:
                     raise Conflict(f"request_id {request_id!r} was already used for another org")
-                return OrgPolicyEntry(Mode(found[1]), found[2])
-            return OrgPolicyEntry(Mode(row[0]), row[1])
+                return _policy_of(found[1:])
+            return _policy_of(row)
 
     async def org_modes(self, conn: Conn | None = None) -> dict[str, Mode]:
         """Every org's current mode (the latest journal entry per org)."""
-        sql = "SELECT DISTINCT ON (org_id) org_id, mode FROM org_policy_journal ORDER BY org_id, seq DESC"
+        return {org: p.mode for org, p in (await self.org_policies(conn)).items()}
+
+    async def org_policies(self, conn: Conn | None = None) -> dict[str, OrgPolicyEntry]:
+        """Every org's current policy (the latest journal entry per org)."""
+        sql = f"SELECT DISTINCT ON (org_id) org_id, {_POLICY_COLUMNS} FROM org_policy_journal ORDER BY org_id, seq DESC"
         if conn is not None:
             cur = await conn.execute(sql)
-            return {r[0]: Mode(r[1]) for r in await cur.fetchall()}
+            return {r[0]: _policy_of(r[1:]) for r in await cur.fetchall()}
         async with self.db.connection() as c:
             cur = await c.execute(sql)
-            return {r[0]: Mode(r[1]) for r in await cur.fetchall()}
+            return {r[0]: _policy_of(r[1:]) for r in await cur.fetchall()}
+
+    async def receipt_orgs(self) -> frozenset[str]:
+        """The orgs whose policy in force has signed receipts on."""
+        sql = (
+            "SELECT org_id FROM (SELECT DISTINCT ON (org_id) org_id, signed_receipts FROM org_policy_journal"
+            " ORDER BY org_id, seq DESC) latest WHERE signed_receipts"
+        )
+        async with self.db.connection() as c:
+            cur = await c.execute(sql)
+            return frozenset(r[0] for r in await cur.fetchall())
 
     async def org_policy(self, org_id: str, conn: Conn | None = None) -> OrgPolicyEntry | None:
         """The org's current policy: its latest policy journal entry, None when it has none."""
-        sql = "SELECT mode, recorded_by FROM org_policy_journal WHERE org_id = %s ORDER BY seq DESC LIMIT 1"
+        sql = f"SELECT {_POLICY_COLUMNS} FROM org_policy_journal WHERE org_id = %s ORDER BY seq DESC LIMIT 1"
         if conn is None:
             async with self.db.connection() as c:
                 row = await (await c.execute(sql, (org_id,))).fetchone()
         else:
             row = await (await conn.execute(sql, (org_id,))).fetchone()
-        return OrgPolicyEntry(Mode(row[0]), row[1]) if row else None
+        return _policy_of(row) if row else None
 
     async def max_seq(self, conn: Conn | None = None) -> int:
         sql = "SELECT last_value, is_called FROM journal_seq"
@@ -342,3 +358,17 @@ async def _grouped(conn: Conn, sql: str, make: Any) -> AsyncIterator[tuple[bytes
             batch.append(make(row[1:]))
     if current is not None:
         yield current, batch
+
+
+# An org policy entry's columns (migrations 0001, 0005, 0013), in OrgPolicyEntry's terms: a later
+# policy field is one more column here, read and written as its field is.
+_POLICY = ("mode", "recorded_by", "signed_receipts")
+_POLICY_COLUMNS = ", ".join(_POLICY)
+
+
+def _policy_row(entry: OrgPolicyEntry) -> tuple[object, ...]:
+    return (entry.mode.value, entry.recorded_by, entry.signed_receipts)
+
+
+def _policy_of(row: Sequence[Any]) -> OrgPolicyEntry:
+    return OrgPolicyEntry(mode=Mode(row[0]), recorded_by=row[1], signed_receipts=row[2])

@@ -57,7 +57,7 @@ class CheckRequest(_message.Message):
     def __init__(self, caller_number: _Optional[str] = ..., callee_number: _Optional[str] = ..., agent_id: _Optional[str] = ..., org_id: _Optional[str] = ..., campaign_id: _Optional[str] = ..., category: _Optional[_Union[_common_pb2.Category, str]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class CheckResponse(_message.Message):
-    __slots__ = ("decision", "reason", "call_id", "callee_e164", "violation", "next_allowed_time", "request_id")
+    __slots__ = ("decision", "reason", "call_id", "callee_e164", "violation", "next_allowed_time", "request_id", "receipt", "receipt_payload")
     DECISION_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -65,6 +65,8 @@ class CheckResponse(_message.Message):
     VIOLATION_FIELD_NUMBER: _ClassVar[int]
     NEXT_ALLOWED_TIME_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    RECEIPT_FIELD_NUMBER: _ClassVar[int]
+    RECEIPT_PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     decision: Decision
     reason: Reason
     call_id: str
@@ -72,7 +74,9 @@ class CheckResponse(_message.Message):
     violation: bool
     next_allowed_time: _timestamp_pb2.Timestamp
     request_id: str
-    def __init__(self, decision: _Optional[_Union[Decision, str]] = ..., reason: _Optional[_Union[Reason, str]] = ..., call_id: _Optional[str] = ..., callee_e164: _Optional[str] = ..., violation: _Optional[bool] = ..., next_allowed_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    receipt: bytes
+    receipt_payload: bytes
+    def __init__(self, decision: _Optional[_Union[Decision, str]] = ..., reason: _Optional[_Union[Reason, str]] = ..., call_id: _Optional[str] = ..., callee_e164: _Optional[str] = ..., violation: _Optional[bool] = ..., next_allowed_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., receipt: _Optional[bytes] = ..., receipt_payload: _Optional[bytes] = ...) -> None: ...
 
 class CheckBatchRequest(_message.Message):
     __slots__ = ("requests",)
@@ -113,3 +117,19 @@ class ReportCallOutcomeResponse(_message.Message):
     call_id: str
     opt_out_registered: bool
     def __init__(self, call_id: _Optional[str] = ..., opt_out_registered: _Optional[bool] = ...) -> None: ...
+
+class GetReceiptKeyRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ReceiptKey(_message.Message):
+    __slots__ = ("algorithm", "public_key", "public_key_pem", "key_id")
+    ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_PEM_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    algorithm: str
+    public_key: bytes
+    public_key_pem: str
+    key_id: str
+    def __init__(self, algorithm: _Optional[str] = ..., public_key: _Optional[bytes] = ..., public_key_pem: _Optional[str] = ..., key_id: _Optional[str] = ...) -> None: ...

@@ -54,6 +54,11 @@ class CallGateStub:
                 request_serializer=dncgate_dot_v1_dot_gateway__pb2.ReportCallOutcomeRequest.SerializeToString,
                 response_deserializer=dncgate_dot_v1_dot_gateway__pb2.ReportCallOutcomeResponse.FromString,
                 _registered_method=True)
+        self.GetReceiptKey = channel.unary_unary(
+                '/dncgate.v1.CallGate/GetReceiptKey',
+                request_serializer=dncgate_dot_v1_dot_gateway__pb2.GetReceiptKeyRequest.SerializeToString,
+                response_deserializer=dncgate_dot_v1_dot_gateway__pb2.ReceiptKey.FromString,
+                _registered_method=True)
 
 
 class CallGateServicer:
@@ -87,6 +92,13 @@ class CallGateServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetReceiptKey(self, request, context):
+        """The public key that CheckResponse.receipt signatures verify against. Needs no credential.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CallGateServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -109,6 +121,11 @@ def add_CallGateServicer_to_server(servicer, server):
                     servicer.ReportCallOutcome,
                     request_deserializer=dncgate_dot_v1_dot_gateway__pb2.ReportCallOutcomeRequest.FromString,
                     response_serializer=dncgate_dot_v1_dot_gateway__pb2.ReportCallOutcomeResponse.SerializeToString,
+            ),
+            'GetReceiptKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReceiptKey,
+                    request_deserializer=dncgate_dot_v1_dot_gateway__pb2.GetReceiptKeyRequest.FromString,
+                    response_serializer=dncgate_dot_v1_dot_gateway__pb2.ReceiptKey.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -219,6 +236,33 @@ class CallGate:
             '/dncgate.v1.CallGate/ReportCallOutcome',
             dncgate_dot_v1_dot_gateway__pb2.ReportCallOutcomeRequest.SerializeToString,
             dncgate_dot_v1_dot_gateway__pb2.ReportCallOutcomeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReceiptKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dncgate.v1.CallGate/GetReceiptKey',
+            dncgate_dot_v1_dot_gateway__pb2.GetReceiptKeyRequest.SerializeToString,
+            dncgate_dot_v1_dot_gateway__pb2.ReceiptKey.FromString,
             options,
             channel_credentials,
             insecure,

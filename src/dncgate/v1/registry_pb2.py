@@ -23,44 +23,45 @@ _sym_db = _symbol_database.Default()
 
 
 from dncgate.v1 import common_pb2 as dncgate_dot_v1_dot_common__pb2
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x64ncgate/v1/registry.proto\x12\ndncgate.v1\x1a\x17\x64ncgate/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd4\x01\n\x14SetPreferenceRequest\x12\x0e\n\x06number\x18\x01 \x01(\t\x12\x16\n\x0e\x64o_not_disturb\x18\x02 \x01(\x08\x12(\n\ncategories\x18\x03 \x03(\x0e\x32\x14.dncgate.v1.Category\x12\"\n\x06source\x18\x04 \x01(\x0e\x32\x12.dncgate.v1.Source\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\x06 \x01(\t\"\xa7\x02\n\nPreference\x12\x15\n\rnumber_masked\x18\x01 \x01(\t\x12\x16\n\x0e\x64o_not_disturb\x18\x02 \x01(\x08\x12(\n\ncategories\x18\x03 \x03(\x0e\x32\x14.dncgate.v1.Category\x12\"\n\x06source\x18\x04 \x01(\x0e\x32\x12.dncgate.v1.Source\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brecorded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x66ound\x18\x07 \x01(\x08\x12\x13\n\x0bjournal_seq\x18\x08 \x01(\x03\x12\x13\n\x0brecorded_by\x18\t \x01(\t\"Q\n\x14GetPreferenceRequest\x12\x0e\n\x06number\x18\x01 \x01(\t\x12)\n\x05\x61s_of\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"-\n\x1bGetPreferenceHistoryRequest\x12\x0e\n\x06number\x18\x01 \x01(\t\"z\n\x11PreferenceHistory\x12\x15\n\rnumber_masked\x18\x01 \x01(\t\x12\'\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x16.dncgate.v1.Preference\x12%\n\x08\x63onsents\x18\x03 \x03(\x0b\x32\x13.dncgate.v1.Consent\"\xa6\x01\n\x13GrantConsentRequest\x12\x17\n\x0f\x63onsumer_number\x18\x01 \x01(\t\x12\x0e\n\x06org_id\x18\x02 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12.\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x65vidence\x18\x05 \x01(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t\"e\n\x14RevokeConsentRequest\x12\x17\n\x0f\x63onsumer_number\x18\x01 \x01(\t\x12\x0e\n\x06org_id\x18\x02 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"\xa9\x02\n\x07\x43onsent\x12\x1e\n\x16\x63onsumer_number_masked\x18\x01 \x01(\t\x12\x0e\n\x06org_id\x18\x02 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12.\n\ngranted_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x65vidence\x18\x06 \x01(\t\x12\x0f\n\x07revoked\x18\x07 \x01(\x08\x12/\n\x0brecorded_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bjournal_seq\x18\t \x01(\x03\x12\x13\n\x0brecorded_by\x18\n \x01(\t\"Y\n\x13SetOrgPolicyRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x1e\n\x04mode\x18\x02 \x01(\x0e\x32\x10.dncgate.v1.Mode\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"%\n\x13GetOrgPolicyRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\"b\n\tOrgPolicy\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x1e\n\x04mode\x18\x02 \x01(\x0e\x32\x10.dncgate.v1.Mode\x12\x10\n\x08\x65xplicit\x18\x03 \x01(\x08\x12\x13\n\x0brecorded_by\x18\x04 \x01(\t\"\xf2\x01\n\x15ImportRegistryRequest\x12\x0e\n\x06number\x18\x01 \x01(\t\x12\x16\n\x0e\x64o_not_disturb\x18\x02 \x01(\x08\x12(\n\ncategories\x18\x03 \x03(\x0e\x32\x14.dncgate.v1.Category\x12\"\n\x06source\x18\x04 \x01(\x0e\x32\x12.dncgate.v1.Source\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x04rows\x18\x06 \x03(\x0b\x32!.dncgate.v1.ImportRegistryRequest\"v\n\x15ImportRegistrySummary\x12\x0c\n\x04rows\x18\x01 \x01(\x03\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\x03\x12\x0f\n\x07invalid\x18\x03 \x01(\x03\x12,\n\x0cinvalid_rows\x18\x04 \x03(\x0b\x32\x16.dncgate.v1.InvalidRow\")\n\nInvalidRow\x12\x0b\n\x03row\x18\x01 \x01(\x03\x12\x0e\n\x06reason\x18\x02 \x01(\t2\xf8\x04\n\x08Registry\x12I\n\rSetPreference\x12 .dncgate.v1.SetPreferenceRequest\x1a\x16.dncgate.v1.Preference\x12I\n\rGetPreference\x12 .dncgate.v1.GetPreferenceRequest\x1a\x16.dncgate.v1.Preference\x12^\n\x14GetPreferenceHistory\x12\'.dncgate.v1.GetPreferenceHistoryRequest\x1a\x1d.dncgate.v1.PreferenceHistory\x12\x44\n\x0cGrantConsent\x12\x1f.dncgate.v1.GrantConsentRequest\x1a\x13.dncgate.v1.Consent\x12\x46\n\rRevokeConsent\x12 .dncgate.v1.RevokeConsentRequest\x1a\x13.dncgate.v1.Consent\x12\x46\n\x0cSetOrgPolicy\x12\x1f.dncgate.v1.SetOrgPolicyRequest\x1a\x15.dncgate.v1.OrgPolicy\x12\x46\n\x0cGetOrgPolicy\x12\x1f.dncgate.v1.GetOrgPolicyRequest\x1a\x15.dncgate.v1.OrgPolicy\x12X\n\x0eImportRegistry\x12!.dncgate.v1.ImportRegistryRequest\x1a!.dncgate.v1.ImportRegistrySummary(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x64ncgate/v1/registry.proto\x12\ndncgate.v1\x1a\x17\x64ncgate/v1/common.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd4\x01\n\x14SetPreferenceRequest\x12\x0e\n\x06number\x18\x01 \x01(\t\x12\x16\n\x0e\x64o_not_disturb\x18\x02 \x01(\x08\x12(\n\ncategories\x18\x03 \x03(\x0e\x32\x14.dncgate.v1.Category\x12\"\n\x06source\x18\x04 \x01(\x0e\x32\x12.dncgate.v1.Source\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\x06 \x01(\t\"\xa7\x02\n\nPreference\x12\x15\n\rnumber_masked\x18\x01 \x01(\t\x12\x16\n\x0e\x64o_not_disturb\x18\x02 \x01(\x08\x12(\n\ncategories\x18\x03 \x03(\x0e\x32\x14.dncgate.v1.Category\x12\"\n\x06source\x18\x04 \x01(\x0e\x32\x12.dncgate.v1.Source\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brecorded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x66ound\x18\x07 \x01(\x08\x12\x13\n\x0bjournal_seq\x18\x08 \x01(\x03\x12\x13\n\x0brecorded_by\x18\t \x01(\t\"Q\n\x14GetPreferenceRequest\x12\x0e\n\x06number\x18\x01 \x01(\t\x12)\n\x05\x61s_of\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"-\n\x1bGetPreferenceHistoryRequest\x12\x0e\n\x06number\x18\x01 \x01(\t\"z\n\x11PreferenceHistory\x12\x15\n\rnumber_masked\x18\x01 \x01(\t\x12\'\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x16.dncgate.v1.Preference\x12%\n\x08\x63onsents\x18\x03 \x03(\x0b\x32\x13.dncgate.v1.Consent\"\xa6\x01\n\x13GrantConsentRequest\x12\x17\n\x0f\x63onsumer_number\x18\x01 \x01(\t\x12\x0e\n\x06org_id\x18\x02 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12.\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x65vidence\x18\x05 \x01(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t\"e\n\x14RevokeConsentRequest\x12\x17\n\x0f\x63onsumer_number\x18\x01 \x01(\t\x12\x0e\n\x06org_id\x18\x02 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"\xa9\x02\n\x07\x43onsent\x12\x1e\n\x16\x63onsumer_number_masked\x18\x01 \x01(\t\x12\x0e\n\x06org_id\x18\x02 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12.\n\ngranted_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x65vidence\x18\x06 \x01(\t\x12\x0f\n\x07revoked\x18\x07 \x01(\x08\x12/\n\x0brecorded_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bjournal_seq\x18\t \x01(\x03\x12\x13\n\x0brecorded_by\x18\n \x01(\t\"\xa3\x01\n\x13SetOrgPolicyRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x1e\n\x04mode\x18\x02 \x01(\x0e\x32\x10.dncgate.v1.Mode\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x17\n\x0fsigned_receipts\x18\x04 \x01(\x08\x12/\n\x0bupdate_mask\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"%\n\x13GetOrgPolicyRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\"{\n\tOrgPolicy\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x1e\n\x04mode\x18\x02 \x01(\x0e\x32\x10.dncgate.v1.Mode\x12\x10\n\x08\x65xplicit\x18\x03 \x01(\x08\x12\x13\n\x0brecorded_by\x18\x04 \x01(\t\x12\x17\n\x0fsigned_receipts\x18\x05 \x01(\x08\"\xf2\x01\n\x15ImportRegistryRequest\x12\x0e\n\x06number\x18\x01 \x01(\t\x12\x16\n\x0e\x64o_not_disturb\x18\x02 \x01(\x08\x12(\n\ncategories\x18\x03 \x03(\x0e\x32\x14.dncgate.v1.Category\x12\"\n\x06source\x18\x04 \x01(\x0e\x32\x12.dncgate.v1.Source\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x04rows\x18\x06 \x03(\x0b\x32!.dncgate.v1.ImportRegistryRequest\"v\n\x15ImportRegistrySummary\x12\x0c\n\x04rows\x18\x01 \x01(\x03\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\x03\x12\x0f\n\x07invalid\x18\x03 \x01(\x03\x12,\n\x0cinvalid_rows\x18\x04 \x03(\x0b\x32\x16.dncgate.v1.InvalidRow\")\n\nInvalidRow\x12\x0b\n\x03row\x18\x01 \x01(\x03\x12\x0e\n\x06reason\x18\x02 \x01(\t2\xf8\x04\n\x08Registry\x12I\n\rSetPreference\x12 .dncgate.v1.SetPreferenceRequest\x1a\x16.dncgate.v1.Preference\x12I\n\rGetPreference\x12 .dncgate.v1.GetPreferenceRequest\x1a\x16.dncgate.v1.Preference\x12^\n\x14GetPreferenceHistory\x12\'.dncgate.v1.GetPreferenceHistoryRequest\x1a\x1d.dncgate.v1.PreferenceHistory\x12\x44\n\x0cGrantConsent\x12\x1f.dncgate.v1.GrantConsentRequest\x1a\x13.dncgate.v1.Consent\x12\x46\n\rRevokeConsent\x12 .dncgate.v1.RevokeConsentRequest\x1a\x13.dncgate.v1.Consent\x12\x46\n\x0cSetOrgPolicy\x12\x1f.dncgate.v1.SetOrgPolicyRequest\x1a\x15.dncgate.v1.OrgPolicy\x12\x46\n\x0cGetOrgPolicy\x12\x1f.dncgate.v1.GetOrgPolicyRequest\x1a\x15.dncgate.v1.OrgPolicy\x12X\n\x0eImportRegistry\x12!.dncgate.v1.ImportRegistryRequest\x1a!.dncgate.v1.ImportRegistrySummary(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dncgate.v1.registry_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SETPREFERENCEREQUEST']._serialized_start=100
-  _globals['_SETPREFERENCEREQUEST']._serialized_end=312
-  _globals['_PREFERENCE']._serialized_start=315
-  _globals['_PREFERENCE']._serialized_end=610
-  _globals['_GETPREFERENCEREQUEST']._serialized_start=612
-  _globals['_GETPREFERENCEREQUEST']._serialized_end=693
-  _globals['_GETPREFERENCEHISTORYREQUEST']._serialized_start=695
-  _globals['_GETPREFERENCEHISTORYREQUEST']._serialized_end=740
-  _globals['_PREFERENCEHISTORY']._serialized_start=742
-  _globals['_PREFERENCEHISTORY']._serialized_end=864
-  _globals['_GRANTCONSENTREQUEST']._serialized_start=867
-  _globals['_GRANTCONSENTREQUEST']._serialized_end=1033
-  _globals['_REVOKECONSENTREQUEST']._serialized_start=1035
-  _globals['_REVOKECONSENTREQUEST']._serialized_end=1136
-  _globals['_CONSENT']._serialized_start=1139
-  _globals['_CONSENT']._serialized_end=1436
-  _globals['_SETORGPOLICYREQUEST']._serialized_start=1438
-  _globals['_SETORGPOLICYREQUEST']._serialized_end=1527
-  _globals['_GETORGPOLICYREQUEST']._serialized_start=1529
-  _globals['_GETORGPOLICYREQUEST']._serialized_end=1566
-  _globals['_ORGPOLICY']._serialized_start=1568
-  _globals['_ORGPOLICY']._serialized_end=1666
-  _globals['_IMPORTREGISTRYREQUEST']._serialized_start=1669
-  _globals['_IMPORTREGISTRYREQUEST']._serialized_end=1911
-  _globals['_IMPORTREGISTRYSUMMARY']._serialized_start=1913
-  _globals['_IMPORTREGISTRYSUMMARY']._serialized_end=2031
-  _globals['_INVALIDROW']._serialized_start=2033
-  _globals['_INVALIDROW']._serialized_end=2074
-  _globals['_REGISTRY']._serialized_start=2077
-  _globals['_REGISTRY']._serialized_end=2709
+  _globals['_SETPREFERENCEREQUEST']._serialized_start=134
+  _globals['_SETPREFERENCEREQUEST']._serialized_end=346
+  _globals['_PREFERENCE']._serialized_start=349
+  _globals['_PREFERENCE']._serialized_end=644
+  _globals['_GETPREFERENCEREQUEST']._serialized_start=646
+  _globals['_GETPREFERENCEREQUEST']._serialized_end=727
+  _globals['_GETPREFERENCEHISTORYREQUEST']._serialized_start=729
+  _globals['_GETPREFERENCEHISTORYREQUEST']._serialized_end=774
+  _globals['_PREFERENCEHISTORY']._serialized_start=776
+  _globals['_PREFERENCEHISTORY']._serialized_end=898
+  _globals['_GRANTCONSENTREQUEST']._serialized_start=901
+  _globals['_GRANTCONSENTREQUEST']._serialized_end=1067
+  _globals['_REVOKECONSENTREQUEST']._serialized_start=1069
+  _globals['_REVOKECONSENTREQUEST']._serialized_end=1170
+  _globals['_CONSENT']._serialized_start=1173
+  _globals['_CONSENT']._serialized_end=1470
+  _globals['_SETORGPOLICYREQUEST']._serialized_start=1473
+  _globals['_SETORGPOLICYREQUEST']._serialized_end=1636
+  _globals['_GETORGPOLICYREQUEST']._serialized_start=1638
+  _globals['_GETORGPOLICYREQUEST']._serialized_end=1675
+  _globals['_ORGPOLICY']._serialized_start=1677
+  _globals['_ORGPOLICY']._serialized_end=1800
+  _globals['_IMPORTREGISTRYREQUEST']._serialized_start=1803
+  _globals['_IMPORTREGISTRYREQUEST']._serialized_end=2045
+  _globals['_IMPORTREGISTRYSUMMARY']._serialized_start=2047
+  _globals['_IMPORTREGISTRYSUMMARY']._serialized_end=2165
+  _globals['_INVALIDROW']._serialized_start=2167
+  _globals['_INVALIDROW']._serialized_end=2208
+  _globals['_REGISTRY']._serialized_start=2211
+  _globals['_REGISTRY']._serialized_end=2843
 # @@protoc_insertion_point(module_scope)

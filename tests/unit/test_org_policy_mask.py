@@ -1,0 +1,48 @@
+"""SetOrgPolicy's update_mask (AIP-134): only the fields named change; without one, the mode alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from dncgate.domain import org_policy
+from dncgate.domain.errors import InvalidArgument
+from dncgate.domain.registry import OrgPolicyEntry
+from dncgate.domain.types import Mode
+
+CURRENT = OrgPolicyEntry(Mode.MONITOR, "alice", signed_receipts=True)
+GIVEN = {"mode": Mode.ENFORCE, "signed_receipts": False}
+
+
+def test_without_a_mask_only_the_mode_changes() -> None:
+    """`org set-mode` sends no mask: the org's receipts stay on."""
+    assert org_policy.updated(CURRENT, GIVEN, [], "bob") == OrgPolicyEntry(Mode.ENFORCE, "bob", signed_receipts=True)
+
+
+def test_a_mask_changes_exactly_the_fields_it_names() -> None:
+    assert org_policy.updated(CURRENT, GIVEN, ["signed_receipts"], "bob") == OrgPolicyEntry(
+        Mode.MONITOR, "bob", signed_receipts=False
+    )
+    both = org_policy.updated(CURRENT, GIVEN, ["mode", "signed_receipts", "mode"], "bob")
+    assert both == OrgPolicyEntry(Mode.ENFORCE, "bob", signed_receipts=False)
+    assert org_policy.updated(CURRENT, GIVEN, ["*"], "bob") == both
+
+
+def test_a_mask_without_the_mode_needs_no_mode() -> None:
+    """A mode left unspecified is fine when the mask does not name it; named, it is required."""
+    given = {"mode": None, "signed_receipts": True}
+    assert org_policy.updated(OrgPolicyEntry(Mode.ENFORCE), given, ["signed_receipts"], "b").signed_receipts
+    with pytest.raises(InvalidArgument) as exc:
+        org_policy.updated(OrgPolicyEntry(Mode.ENFORCE), given, ["mode"], "b")
+    assert exc.value.field == "mode"
+
+
+@pytest.mark.parametrize("paths", [["colour"], ["mode", "Mode"], ["*", "mode"], ["recorded_by"], [""]])
+def test_an_unknown_path_is_invalid_argument_naming_update_mask(paths: list[str]) -> None:
+    with pytest.raises(InvalidArgument) as exc:
+        org_policy.updated(CURRENT, GIVEN, paths, "bob")
+    assert exc.value.field == "update_mask"
+
+
+def test_every_policy_field_is_a_field_of_the_entry() -> None:
+    """A later policy field is one name in POLICY_FIELDS and one field of OrgPolicyEntry."""
+    assert set(org_policy.POLICY_FIELDS) <= set(OrgPolicyEntry.__dataclass_fields__)
