@@ -227,6 +227,29 @@ async def test_replaying_an_old_policy_request_id_keeps_the_latest_mode_in_redis
     assert await app.hot.mode("acme") is Mode.ENFORCE
 
 
+async def test_a_masked_policy_change_keeps_the_other_fields_and_the_gateway_signs_at_once(app: Any) -> None:
+    """signed_receipts by mask leaves the mode; a mode change without a mask leaves the receipts; the
+    journal's receipt orgs and this process's gateway follow each change; a replayed request_id
+    returns its own entry, whole."""
+    await app.registry.set_org_policy("acme", Mode.MONITOR, None, actor="test")
+    on = await app.registry.set_org_policy(
+        "acme", None, "r-1", actor="alice", changes={"signed_receipts": True}, update_mask=["signed_receipts"]
+    )
+    assert on == OrgPolicyEntry(Mode.MONITOR, "alice", signed_receipts=True)
+    assert await app.journal.receipt_orgs() == {"acme"} and app.gateway.receipts.orgs == {"acme"}
+    assert (await app.gateway.check(check_input(CONSUMER))).receipt is not None
+    await app.registry.set_org_policy("acme", Mode.ENFORCE, None, actor="bob")
+    assert await app.registry.get_org_policy("acme") == OrgPolicyView(Mode.ENFORCE, True, "bob", signed_receipts=True)
+    replayed = await app.registry.set_org_policy("acme", Mode.MONITOR, "r-1", actor="carol")
+    assert replayed == on
+    await app.registry.set_org_policy(
+        "acme", None, None, actor="dan", changes={"signed_receipts": False}, update_mask=["signed_receipts"]
+    )
+    assert await app.journal.receipt_orgs() == frozenset() and app.gateway.receipts.orgs == frozenset()
+    assert (await app.gateway.check(check_input(CONSUMER))).receipt is None
+    assert (await app.journal.org_policies())["acme"] == OrgPolicyEntry(Mode.ENFORCE, "dan", signed_receipts=False)
+
+
 INVALID_CALLS = [
     ("number", lambda r: r.set_preference("12345", True, [], Source.APP, None, None, actor="test")),
     ("number", lambda r: r.set_preference("  ", True, [], Source.APP, None, None, actor="test")),
@@ -243,6 +266,7 @@ INVALID_CALLS = [
     ),
     ("org_id", lambda r: r.set_org_policy("", Mode.MONITOR, None, actor="test")),
     ("mode", lambda r: r.set_org_policy("acme", None, None, actor="test")),
+    ("update_mask", lambda r: r.set_org_policy("acme", Mode.ENFORCE, None, actor="test", update_mask=["modes"])),
     ("org_id", lambda r: r.get_org_policy("")),
 ]
 
