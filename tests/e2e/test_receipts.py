@@ -4,7 +4,12 @@ policy's update_mask keeps `org set-mode` from turning them off."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -220,8 +225,6 @@ async def test_the_cli_verifies_a_receipt_from_the_json_response_and_refuses_a_t
     payload = receipts.decode(response.receipt_payload)
     forged = response.receipt_payload.replace(b"decision=" + payload.decision.value.encode(), b"decision=BLOCK")
     forged = forged.replace(b"reason=" + payload.reason.value.encode(), b"reason=REGISTERED")
-    import base64
-
     tampered = tmp_path / "tampered.json"
     tampered.write_text(
         json.dumps(
@@ -247,3 +250,26 @@ async def test_the_cli_verifies_a_receipt_from_the_json_response_and_refuses_a_t
         base64.b64encode(response.receipt).decode(),
     ]
     assert (await cli(server, *flags, "--decision", "allow")).returncode == 0
+
+
+async def test_check_json_piped_into_receipt_verify(server: Any) -> None:
+    """`dncgate check --json` prints the response as the HTTP face does; `receipt verify --response -`
+    reads it from stdin."""
+    await _receipts_on(server)
+    checked = await cli(server, "check", "--caller", CALLER, "--callee", CONSUMER, "--org", SIGNED, "--json")
+    assert checked.returncode == 0, checked.stderr
+    body = json.loads(checked.stdout)
+    assert body["receipt"] and body["receiptPayload"]
+    done = await _cli_stdin(server, checked.stdout, "receipt", "verify", "--response", "-", "--org", SIGNED)
+    assert done.returncode == 0 and "VALID" in done.stdout, done.stdout + done.stderr
+    plain = await cli(server, "check", "--caller", CALLER, "--callee", CONSUMER, "--org", SIGNED)
+    assert plain.returncode == 0 and "receipt" in plain.stdout, plain.stdout
+
+
+async def _cli_stdin(server: Any, stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`dncgate …` in a child process, `stdin` on its standard input."""
+    env = {**os.environ, "DNCGATE_TARGET": server.target, "DNCGATE_TOKEN": server.token, "COLUMNS": "200"}
+    run = [sys.executable, "-m", "dncgate.cli", *args]
+    return await asyncio.to_thread(
+        subprocess.run, run, input=stdin, capture_output=True, text=True, env=env, timeout=60
+    )

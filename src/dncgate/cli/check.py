@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 import grpc
+from google.protobuf import json_format
 
 from dncgate.cli.args import Subparsers, client, enum_arg
 from dncgate.cli.output import enum_name, fmt_ts, kv
@@ -25,6 +27,9 @@ def cmd_check(ns: argparse.Namespace, channel: grpc.Channel) -> int:
         ),
         timeout=ns.timeout,
     )
+    if ns.json:  # the response as the HTTP face writes it: what `dncgate receipt verify --response -` reads
+        sys.stdout.write(json_format.MessageToJson(r, indent=None) + "\n")
+        return 0
     decision = enum_name(gateway_pb2.Decision, r.decision, "DECISION_")
     colour = "green" if decision == "ALLOW" else "red"
     rows = [
@@ -37,6 +42,8 @@ def cmd_check(ns: argparse.Namespace, channel: grpc.Channel) -> int:
         rows.append(("violation", "yes (monitor mode: would have been blocked)"))
     if r.HasField("next_allowed_time"):
         rows.append(("next allowed", fmt_ts(r.next_allowed_time)))
+    if r.receipt:
+        rows.append(("receipt", "signed (keep it with --json; check it with `dncgate receipt verify`)"))
     kv(rows)
     return 0
 
@@ -56,4 +63,5 @@ def add_commands(sub: Subparsers) -> None:
         help="real-estate, finance, insurance, ...",
     )
     p.add_argument("--request-id", default="")
+    p.add_argument("--json", action="store_true", help="print the response as proto3 JSON (receipt included)")
     client(p, cmd_check)
