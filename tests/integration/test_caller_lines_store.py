@@ -11,10 +11,10 @@ import pytest
 
 from dncgate.domain.errors import Conflict, FailedPrecondition, InvalidArgument
 from dncgate.domain.lines import owner_at
-from dncgate.domain.types import Source
+from dncgate.domain.types import ALL_CATEGORIES_MASK, Source
 from dncgate.domain.verification import CallerVerdict
 from dncgate.service.compensation import ComplaintInput
-from tests.integration.support import CONSUMER
+from tests.integration.support import CONSUMER, CONSUMER_E164
 
 pytestmark = pytest.mark.integration
 
@@ -122,3 +122,50 @@ async def test_a_complaint_against_a_line_with_no_check_is_called_outside_gatewa
     assert [(g.verdict, g.payout_id, g.org_id) for g in again.findings] == [
         (CallerVerdict.ALREADY_COMPENSATED, f.payout_id, "acme")
     ]
+
+
+async def test_a_disputed_consent_to_the_lines_org_goes_to_review_and_upheld_pays(app: Any) -> None:
+    """Consent to the line's org, disputed: MANUAL_REVIEW; a review for her makes it CALLED_OUTSIDE_GATEWAY, paid."""
+    from dncgate.domain.case import Status
+
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
+    await app.registry.grant_consent(CONSUMER, "acme", "", None, "web form", None, actor="test")
+    await app.lines.register(LINE, "acme", "a17", datetime.now(UTC) - 30 * D, None, actor="test")
+    case = await app.compensation.file_complaint(
+        ComplaintInput(CONSUMER, [LINE], disputes_consent=True), actor="test", filer_name="test"
+    )
+    assert case.status is Status.MANUAL_REVIEW
+    assert [(f.verdict, f.consent_evidence, f.org_id) for f in case.findings] == [
+        (CallerVerdict.CONSENT_ON_FILE, "web form", "acme")
+    ]
+    reviewed = await app.compensation.review(case.case_id, Status.VERIFIED, "the form was forged", "supervisor")
+    [f] = reviewed.findings
+    assert (f.verdict, str(f.amount), f.org_id, f.agent_id) == (
+        CallerVerdict.CALLED_OUTSIDE_GATEWAY,
+        "100.00 CNY",
+        "acme",
+        "a17",
+    )
+    assert f.payout_id and reviewed.status is Status.VERIFIED
+
+
+async def test_the_report_counts_calls_outside_the_gateway_by_the_complaint_time(app: Any) -> None:
+    """ReportViolations' [from, to) is matched against the complaint's window end, per agent named."""
+    # Her do-not-disturb as recorded two months ago (the verification reads the journal as recorded by
+    # the complaint's time, which lies in the past here).
+    ago = datetime.now(UTC) - 60 * D
+    async with app.pool.connection() as conn:
+        await conn.execute(
+            "INSERT INTO preference_journal (consumer_key, do_not_disturb, categories, source, effective_from,"
+            " recorded_at, recorded_by) VALUES (%s, true, %s, %s, %s, %s, 'test')",
+            (app.registry.keyer.digest(CONSUMER_E164), ALL_CATEGORIES_MASK, int(Source.APP), ago, ago),
+        )
+    await app.lines.register(LINE, "acme", "a17", datetime.now(UTC) - 30 * D, None, actor="test")
+    end = datetime.now(UTC) - 2 * D
+    await app.compensation.file_complaint(
+        ComplaintInput(CONSUMER, [LINE], occurred_before=end), actor="test", filer_name="test"
+    )
+    inside = await app.compensation.payouts.violations("acme", end - D, end + D)
+    assert [(a.agent_id, a.verified_complaints, a.calls_outside_gateway) for a in inside.agents] == [("a17", 1, 1)]
+    assert (await app.compensation.payouts.violations("acme", end + timedelta(microseconds=1), None)).agents == ()
+    assert (await app.compensation.payouts.violations("other", end - D, end + D)).calls_outside_gateway == 0
