@@ -27,6 +27,7 @@ from dncgate.service.checks import CheckSettings
 from dncgate.service.compensation import CompensationService
 from dncgate.service.compensation_ports import WorkdayCalendar
 from dncgate.service.gateway import Gateway
+from dncgate.service.lines import CallerLineService
 from dncgate.service.lookup import LOOKUP, StatusLookup
 from dncgate.service.notice_ports import NotificationSender
 from dncgate.service.notices import NoticeDesk, NoticeLoop, Notifier
@@ -46,6 +47,7 @@ from dncgate.store.health import StoreProbe
 from dncgate.store.hot import HotRegistry
 from dncgate.store.journal import Journal
 from dncgate.store.ledger import Ledger
+from dncgate.store.lines import CallerLineStore
 from dncgate.store.migrate import migrate
 from dncgate.store.notice_file import JsonlNoticeFile
 from dncgate.store.notifications import Outbox
@@ -81,6 +83,7 @@ class App:
     notices: NoticeDesk  # ListNotifications
     notice_loop: NoticeLoop  # delivers the outbox; run by one process only (where the recorder runs)
     receipt_key: receipt_keys.PublicKey  # what CallGate.GetReceiptKey returns
+    lines: CallerLineService  # RegisterCallerLine, ListCallerLines
     embedded: list[Any] = field(default_factory=list)  # the embedded servers started for this app
 
 
@@ -163,6 +166,7 @@ def build_compensation(
             refused=lambda quota: metrics.QUOTA_REFUSALS.labels(quota).inc(),
         ),
         service_figures=ServiceReportStore(db),
+        lines=CallerLineStore(db),
     )
 
 
@@ -407,6 +411,7 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
                 notices=NoticeDesk(Outbox(db)),
                 notice_loop=build_notice_loop(settings, db),
                 receipt_key=signer.public,
+                lines=CallerLineService(CallerLineStore(db), region=settings.default_region),
                 embedded=started,
             )
         finally:

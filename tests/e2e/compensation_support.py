@@ -5,6 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
 from dncgate.v1 import common_pb2, compensation_pb2, compensation_pb2_grpc, registry_pb2
 from tests.e2e.conftest import CONSUMER, check_request, gate, registry
 
@@ -73,3 +78,19 @@ class Clock:
 async def db_rows(server: Any, sql: str, *params: Any) -> list[Any]:
     async with server.app.pool.connection() as conn:
         return list(await (await conn.execute(sql.encode(), params)).fetchall())
+
+
+async def refused(rpc: Any, request: Any) -> grpc.aio.AioRpcError:
+    """The error `rpc(request)` must end in."""
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await rpc(request)
+    return info.value
+
+
+def bad_field(err: grpc.aio.AioRpcError) -> str:
+    """The field an INVALID_ARGUMENT names first in its BadRequest."""
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, err.details()
+    status = rpc_status.from_call(err)
+    bad = error_details_pb2.BadRequest()
+    assert status is not None and status.details[0].Unpack(bad)
+    return str(bad.field_violations[0].field)

@@ -137,11 +137,11 @@ async def _stored(server: Any) -> int:
 
 
 def test_every_rpc_has_string_fields_to_try() -> None:
-    """The cases reach all 35 methods of the four services but ListTokens and GetReceiptKey (no string to
+    """The cases reach all 37 methods of the four services but ListTokens and GetReceiptKey (no string to
     send), and every string field of the table."""
     methods = {m.full_name for s in limits.SERVICES for m in s.methods}
     no_strings = {"dncgate.v1.Access.ListTokens", "dncgate.v1.CallGate.GetReceiptKey"}
-    assert methods - {m.full_name for m, _ in cases()} == no_strings and len(methods) == 35
+    assert methods - {m.full_name for m, _ in cases()} == no_strings and len(methods) == 37
     assert {limits.key(p[-1]) for _, p in cases()} == set(limits.FIELDS)
 
 
@@ -336,4 +336,42 @@ async def test_out_of_range_numbers_and_enums_of_the_case_workflow_are_refused_n
     for method, request, field in sent:
         got = _violations(await _send(server.channel, service.methods_by_name[method], request.SerializeToString()))
         assert got == ("INVALID_ARGUMENT", [field]), method
+    assert await _stored(server) == before
+
+
+async def test_bad_caller_line_registrations_and_listings_are_refused_naming_the_field(server: Any) -> None:
+    """An unparsable line, no org, an interval that ends before it starts, a bad page: INVALID_ARGUMENT
+    naming the field, nothing stored."""
+    before = await _stored(server)
+    service = registry_pb2.DESCRIPTOR.services_by_name["Registry"]
+    start, end = Timestamp(seconds=2_000_000_000), Timestamp(seconds=1_900_000_000)
+    sent = [
+        (
+            "RegisterCallerLine",
+            registry_pb2.RegisterCallerLineRequest(caller_number="12", org_id="acme"),
+            "caller_number",
+        ),
+        ("RegisterCallerLine", registry_pb2.RegisterCallerLineRequest(org_id="acme"), "caller_number"),
+        ("RegisterCallerLine", registry_pb2.RegisterCallerLineRequest(caller_number="+862759001234"), "org_id"),
+        (
+            "RegisterCallerLine",
+            registry_pb2.RegisterCallerLineRequest(
+                caller_number="+862759001234", org_id="acme", valid_from=start, valid_to=end
+            ),
+            "valid_to",
+        ),
+        (
+            "RegisterCallerLine",
+            registry_pb2.RegisterCallerLineRequest(
+                caller_number="+862759001234", org_id="acme", valid_from=start, valid_to=start
+            ),
+            "valid_to",
+        ),
+        ("ListCallerLines", registry_pb2.ListCallerLinesRequest(caller_number="12"), "caller_number"),
+        ("ListCallerLines", registry_pb2.ListCallerLinesRequest(page_size=-1), "page_size"),
+        ("ListCallerLines", registry_pb2.ListCallerLinesRequest(page_token="nope"), "page_token"),
+    ]
+    for method, request, field in sent:
+        got = _violations(await _send(server.channel, service.methods_by_name[method], request.SerializeToString()))
+        assert got == ("INVALID_ARGUMENT", [field]), (method, field)
     assert await _stored(server) == before

@@ -22,6 +22,7 @@ from tests.e2e.compensation_support import (
     file,
     hotline,
     monitor,
+    refused,
     register_dnd,
     story_calls,
 )
@@ -32,12 +33,6 @@ pytestmark = pytest.mark.e2e
 
 def _close(case_id: str, override_reason: str = "", satisfied: bool = True) -> Any:
     return V.ConfirmResolutionRequest(case_id=case_id, satisfied=satisfied, override_reason=override_reason)
-
-
-async def _refused(rpc: Any, request: Any) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        await rpc(request)
-    return info.value
 
 
 async def test_filing_again_is_its_own_settled_case_linked_to_the_one_that_paid(server: Any) -> None:
@@ -72,19 +67,19 @@ async def test_a_case_closes_only_once_its_payouts_are_paid_or_a_supervisor_over
     first, second = (f.payout_id for f in c.findings)
     line, _ = await desk("hotline zhao", "hotline")
     boss, boss_label = await desk("supervisor qian", "supervisor")
-    refused = await _refused(line.ConfirmResolution, _close(c.case_id))
-    assert refused.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert first in (refused.details() or "") and second in (refused.details() or "")
+    refusal = await refused(line.ConfirmResolution, _close(c.case_id))
+    assert refusal.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert first in (refusal.details() or "") and second in (refusal.details() or "")
     await hotline(server).MarkPayoutPaid(V.MarkPayoutPaidRequest(payout_id=first, payment_reference="BANK-1"))
-    refused = await _refused(line.ConfirmResolution, _close(c.case_id))
-    assert second in (refused.details() or "") and first not in (refused.details() or "")
-    denied = await _refused(line.ConfirmResolution, _close(c.case_id, "she has it in cash"))
+    refusal = await refused(line.ConfirmResolution, _close(c.case_id))
+    assert second in (refusal.details() or "") and first not in (refusal.details() or "")
+    denied = await refused(line.ConfirmResolution, _close(c.case_id, "she has it in cash"))
     assert denied.code() == grpc.StatusCode.PERMISSION_DENIED
     status = rpc_status.from_call(denied)
     info = error_details_pb2.ErrorInfo()
     assert status is not None and status.details[0].Unpack(info)
     assert (info.reason, info.metadata["field"]) == ("MISSING_ROLE", "override_reason")
-    bad = await _refused(boss.ConfirmResolution, _close(c.case_id, "why not", satisfied=False))
+    bad = await refused(boss.ConfirmResolution, _close(c.case_id, "why not", satisfied=False))
     assert bad.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert (await hotline(server).GetComplaint(V.GetComplaintRequest(case_id=c.case_id))).status == (
         V.COMPLAINT_STATUS_VERIFIED

@@ -13,17 +13,11 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from tests.conftest import start_server
-from tests.e2e.compensation_support import A, B, C, V, file, hotline, story_calls
+from tests.e2e.compensation_support import A, B, C, V, file, hotline, refused, story_calls
 from tests.e2e.conftest import CONSUMER
 from tests.e2e.test_hotline_cli import cli
 
 pytestmark = pytest.mark.e2e
-
-
-async def _refused(rpc: Any, request: Any) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        await rpc(request)
-    return info.value
 
 
 def _ask(case_id: str, number: str) -> Any:
@@ -77,9 +71,9 @@ async def test_a_wrong_number_is_exactly_an_unknown_case(server: Any, desk: Any)
     await story_calls(server)
     case = await file(server, A)
     app, _ = await desk("consumer app", "consumer")
-    wrong = await _refused(app.GetComplaintStatus, _ask(case.case_id, "13900139000"))
-    unknown = await _refused(app.GetComplaintStatus, _ask("DNC-20000101-999999", CONSUMER))
-    garbage = await _refused(app.GetComplaintStatus, _ask(case.case_id, "not a number"))
+    wrong = await refused(app.GetComplaintStatus, _ask(case.case_id, "13900139000"))
+    unknown = await refused(app.GetComplaintStatus, _ask("DNC-20000101-999999", CONSUMER))
+    garbage = await refused(app.GetComplaintStatus, _ask(case.case_id, "not a number"))
     answers = {(e.code(), e.details(), tuple(e.trailing_metadata() or ())) for e in (wrong, unknown, garbage)}
     assert len(answers) == 1, answers
     assert wrong.code() == grpc.StatusCode.NOT_FOUND
@@ -89,7 +83,7 @@ async def test_a_wrong_number_is_exactly_an_unknown_case(server: Any, desk: Any)
 async def test_missing_fields_are_named(server: Any) -> None:
     line = hotline(server)
     for request, field in ((_ask("", CONSUMER), "case_id"), (_ask("DNC-1", " "), "consumer_number")):
-        err = await _refused(line.GetComplaintStatus, request)
+        err = await refused(line.GetComplaintStatus, request)
         bad = error_details_pb2.BadRequest()
         status = rpc_status.from_call(err)
         assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and status is not None
@@ -114,7 +108,7 @@ async def test_lookups_per_case_id_are_limited_over_every_replica(server: Any) -
                 await stub.GetComplaintStatus(_ask(case.case_id, number))
             except grpc.aio.AioRpcError as exc:
                 assert exc.code() == grpc.StatusCode.NOT_FOUND
-        err = await _refused(second.GetComplaintStatus, _ask(case.case_id, CONSUMER))
+        err = await refused(second.GetComplaintStatus, _ask(case.case_id, CONSUMER))
     assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, err.details()
     status = rpc_status.from_call(err)
     retry = error_details_pb2.RetryInfo()
@@ -125,7 +119,7 @@ async def test_lookups_per_case_id_are_limited_over_every_replica(server: Any) -
 
 async def test_the_consumer_role_may_call_this_rpc_only(server: Any, desk: Any) -> None:
     app, _ = await desk("consumer app", "consumer")
-    err = await _refused(app.GetComplaint, V.GetComplaintRequest(case_id="DNC-20000101-000001"))
+    err = await refused(app.GetComplaint, V.GetComplaintRequest(case_id="DNC-20000101-000001"))
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
 
 

@@ -10,30 +10,14 @@ from typing import Any
 import grpc
 import psycopg
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from dncgate.api.convert import ts
-from tests.e2e.compensation_support import A, Clock, V, db_rows, file, hotline, story_calls
+from tests.e2e.compensation_support import A, Clock, V, bad_field, db_rows, file, hotline, refused, story_calls
 from tests.e2e.test_hotline_cli import cli
 
 pytestmark = pytest.mark.e2e
 
 HOUR = 3600
-
-
-async def _refused(rpc: Any, request: Any) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        await rpc(request)
-    return info.value
-
-
-def _field(err: grpc.aio.AioRpcError) -> str:
-    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, err.details()
-    status = rpc_status.from_call(err)
-    bad = error_details_pb2.BadRequest()
-    assert status is not None and status.details[0].Unpack(bad)
-    return str(bad.field_violations[0].field)
 
 
 def _update(case_id: str, text: str, visible: bool = False, request_id: str = "") -> Any:
@@ -75,12 +59,12 @@ async def test_only_visible_updates_move_the_update_clock_and_an_overdue_case_is
     assert late.update_overdue and late.next_update_due == told.next_update_due
     listed = await line.ListComplaints(V.ListComplaintsRequest(update_overdue_only=True))
     assert [x.case_id for x in listed.complaints] == [c.case_id]
-    assert _field(await _refused(line.AddComplaintUpdate, _update(c.case_id, "  "))) == "text"
+    assert bad_field(await refused(line.AddComplaintUpdate, _update(c.case_id, "  "))) == "text"
     auditor, _ = await desk("auditor sun", "compliance")
-    denied = await _refused(auditor.AddComplaintUpdate, _update(c.case_id, "looked at it"))
+    denied = await refused(auditor.AddComplaintUpdate, _update(c.case_id, "looked at it"))
     assert denied.code() == grpc.StatusCode.PERMISSION_DENIED
     extend = V.ExtendComplaintRequest(case_id=c.case_id, reason="x", new_resolution_due=ts(clock.service.now()))
-    assert (await _refused(auditor.ExtendComplaint, extend)).code() == grpc.StatusCode.PERMISSION_DENIED
+    assert (await refused(auditor.ExtendComplaint, extend)).code() == grpc.StatusCode.PERMISSION_DENIED
     assert await db_rows(server, "SELECT count(*) FROM complaint_updates") == [(2,)]
 
 
@@ -102,10 +86,10 @@ async def test_an_extension_needs_a_reason_and_a_later_due_and_a_closed_case_tak
             case_id=c.case_id, reason=reason, new_resolution_due=until, request_id=request_id
         )
 
-    assert _field(await _refused(boss.ExtendComplaint, extend("", later))) == "reason"
+    assert bad_field(await refused(boss.ExtendComplaint, extend("", later))) == "reason"
     earlier = ts(due - timedelta(hours=1))
-    assert _field(await _refused(boss.ExtendComplaint, extend("carrier", earlier))) == "new_resolution_due"
-    assert _field(await _refused(boss.ExtendComplaint, V.ExtendComplaintRequest(case_id=c.case_id, reason="r"))) == (
+    assert bad_field(await refused(boss.ExtendComplaint, extend("carrier", earlier))) == "new_resolution_due"
+    assert bad_field(await refused(boss.ExtendComplaint, V.ExtendComplaintRequest(case_id=c.case_id, reason="r"))) == (
         "new_resolution_due"
     )
     clock.advance(HOUR)
@@ -136,10 +120,10 @@ async def test_an_extension_needs_a_reason_and_a_later_due_and_a_closed_case_tak
     closed = await hotline(server).ConfirmResolution(V.ConfirmResolutionRequest(case_id=c.case_id, satisfied=True))
     assert closed.status == V.COMPLAINT_STATUS_CLOSED
     assert (closed.HasField("next_update_due"), closed.update_overdue) == (False, False)
-    refused = await _refused(boss.AddComplaintUpdate, _update(c.case_id, "one more thing", True))
-    assert refused.code() == grpc.StatusCode.FAILED_PRECONDITION
-    refused = await _refused(boss.ExtendComplaint, extend("later still", ts(due + timedelta(hours=200))))
-    assert refused.code() == grpc.StatusCode.FAILED_PRECONDITION
+    refusal = await refused(boss.AddComplaintUpdate, _update(c.case_id, "one more thing", True))
+    assert refusal.code() == grpc.StatusCode.FAILED_PRECONDITION
+    refusal = await refused(boss.ExtendComplaint, extend("later still", ts(due + timedelta(hours=200))))
+    assert refusal.code() == grpc.StatusCode.FAILED_PRECONDITION
     clock.advance(100 * HOUR)
     assert not (await _get(server, c.case_id)).update_overdue
     assert len((await _get(server, c.case_id)).updates) == 1

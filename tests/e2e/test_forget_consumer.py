@@ -11,19 +11,13 @@ import psycopg
 import pytest
 
 from dncgate.v1 import gateway_pb2
-from tests.e2e.compensation_support import A, B, V, db_rows, file, hotline, story_calls
+from tests.e2e.compensation_support import A, B, V, db_rows, file, hotline, refused, story_calls
 from tests.e2e.conftest import CONSUMER, check_request, gate
 from tests.e2e.test_hotline_cli import cli
 
 pytestmark = pytest.mark.e2e
 
 MASK = "+86138****8000"  # CONSUMER, as every masked column and free text shows it
-
-
-async def _refused(rpc: Any, request: Any) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        await rpc(request)
-    return info.value
 
 
 async def _a_paid_and_noted_case(server: Any) -> Any:
@@ -49,13 +43,13 @@ async def test_forgetting_waits_for_pending_payouts_then_shreds_her_number_and_k
     stub = hotline(server)
     payout_ids = sorted(f.payout_id for f in c.findings)
     forget = V.ForgetConsumerRequest(consumer_number="+86 138 0013 8000", request_id="forget-1")
-    err = await _refused(stub.ForgetConsumer, forget)
+    err = await refused(stub.ForgetConsumer, forget)
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert all(p in (err.details() or "") for p in payout_ids)
     assert await db_rows(server, "SELECT count(*) FROM erasures") == [(0,)]
     assert await db_rows(server, "SELECT count(*) FROM complaints WHERE consumer_sealed IS NULL") == [(0,)]
     line, _ = await desk("hotline zhao", "hotline")
-    denied = await _refused(line.ForgetConsumer, forget)
+    denied = await refused(line.ForgetConsumer, forget)
     assert denied.code() == grpc.StatusCode.PERMISSION_DENIED
     for pid in payout_ids:
         reference = f"WX-{pid[-4:]} to 138 0013 8000"
@@ -96,7 +90,7 @@ async def test_forgetting_waits_for_pending_payouts_then_shreds_her_number_and_k
     assert await db_rows(server, "SELECT count(*) FROM erasures WHERE consumer_key IS NULL") == [(0,)]
     assert (await stub.ForgetConsumer(forget)).erasure_id == erased.erasure_id  # a replay erases nothing new
     assert await db_rows(server, "SELECT count(*) FROM erasures") == [(1,)]
-    reused = await _refused(
+    reused = await refused(
         stub.ForgetConsumer, V.ForgetConsumerRequest(consumer_number="13900139000", request_id="forget-1")
     )
     assert reused.code() == grpc.StatusCode.ALREADY_EXISTS

@@ -19,7 +19,7 @@ import pytest
 from dncgate.api.convert import ts
 from dncgate.bootstrap import build_notice_loop
 from tests.conftest import start_server
-from tests.e2e.compensation_support import A, B, C, Clock, V, story_calls
+from tests.e2e.compensation_support import A, B, C, Clock, V, refused, story_calls
 from tests.e2e.test_hotline_cli import cli
 from tests.integration.test_notices_outbox import Crash, CrashingFile
 
@@ -30,12 +30,6 @@ DAY = 86_400
 
 def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
-
-
-async def _refused(rpc: Any, request: Any) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        await rpc(request)
-    return info.value
 
 
 async def test_the_hotline_story_over_grpc(settings: Any, desk: Any, tmp_path: Path) -> None:
@@ -136,10 +130,10 @@ async def _story(server: Any, desk: Any, tmp_path: Path) -> None:
     assert [u.text for u in seen.updates] == ["两个号码已核实，正在安排赔付", "等待银行确认转账"]
     assert [p.status for p in seen.payouts] == [V.PAYOUT_STATUS_PAID, V.PAYOUT_STATUS_PAID]
     assert seen.assignee == "hotline zhao" and seen.total_compensation.units == 200
-    wrong = await _refused(
+    wrong = await refused(
         app.GetComplaintStatus, V.GetComplaintStatusRequest(case_id=case.case_id, consumer_number="13900139000")
     )
-    unknown = await _refused(
+    unknown = await refused(
         app.GetComplaintStatus,
         V.GetComplaintStatusRequest(case_id="DNC-20000101-000009", consumer_number="13800138000"),
     )

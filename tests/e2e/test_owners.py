@@ -15,7 +15,20 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from dncgate.v1 import registry_pb2
-from tests.e2e.compensation_support import ORG, A, B, C, Clock, V, call, db_rows, hotline, story_calls
+from tests.e2e.compensation_support import (
+    ORG,
+    A,
+    B,
+    C,
+    Clock,
+    V,
+    bad_field,
+    call,
+    db_rows,
+    hotline,
+    refused,
+    story_calls,
+)
 from tests.e2e.conftest import CONSUMER, registry
 from tests.e2e.test_hotline_cli import cli
 
@@ -23,20 +36,6 @@ pytestmark = pytest.mark.e2e
 
 HOUR = 3600
 SYSTEM = "dncgate"
-
-
-async def _refused(rpc: Any, request: Any) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        await rpc(request)
-    return info.value
-
-
-def _field(err: grpc.aio.AioRpcError) -> str:
-    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, err.details()
-    status = rpc_status.from_call(err)
-    bad = error_details_pb2.BadRequest()
-    assert status is not None and status.details[0].Unpack(bad)
-    return str(bad.field_violations[0].field)
 
 
 def _timeline(c: Any) -> list[tuple[str, str]]:
@@ -110,7 +109,7 @@ async def test_setting_another_operators_availability_needs_a_supervisor(server:
     assert (own.name, own.available, own.updated_by) == ("op-a", True, label)
     same = await line.SetOperatorAvailability(V.SetOperatorAvailabilityRequest(available=True, operator="op-a"))
     assert same.available
-    denied = await _refused(
+    denied = await refused(
         line.SetOperatorAvailability, V.SetOperatorAvailabilityRequest(available=True, operator="op-b")
     )
     assert denied.code() == grpc.StatusCode.PERMISSION_DENIED
@@ -120,11 +119,11 @@ async def test_setting_another_operators_availability_needs_a_supervisor(server:
     assert (info.reason, info.metadata["field"]) == ("MISSING_ROLE", "operator")
     set_by_boss = await boss.SetOperatorAvailability(V.SetOperatorAvailabilityRequest(operator="op-a"))
     assert (set_by_boss.available, set_by_boss.updated_by) == (False, boss_label)
-    bad = await _refused(boss.SetOperatorAvailability, V.SetOperatorAvailabilityRequest(operator="op/a"))
-    assert _field(bad) == "operator"
+    bad = await refused(boss.SetOperatorAvailability, V.SetOperatorAvailabilityRequest(operator="op/a"))
+    assert bad_field(bad) == "operator"
     auditor, _ = await desk("auditor sun", "compliance")
-    refused = await _refused(auditor.SetOperatorAvailability, V.SetOperatorAvailabilityRequest(available=True))
-    assert refused.code() == grpc.StatusCode.PERMISSION_DENIED
+    refusal = await refused(auditor.SetOperatorAvailability, V.SetOperatorAvailabilityRequest(available=True))
+    assert refusal.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
 async def test_assign_complaint_hands_a_case_over_and_records_who_did(server: Any, desk: Any) -> None:
@@ -151,18 +150,18 @@ async def test_assign_complaint_hands_a_case_over_and_records_who_did(server: An
         )
     )
     assert len(again.history) == len(moved.history)
-    nobody = await _refused(line.AssignComplaint, V.AssignComplaintRequest(case_id=c.case_id, assignee="op-z"))
+    nobody = await refused(line.AssignComplaint, V.AssignComplaintRequest(case_id=c.case_id, assignee="op-z"))
     assert nobody.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert _field(await _refused(line.AssignComplaint, V.AssignComplaintRequest(case_id=c.case_id))) == "assignee"
-    assert _field(await _refused(line.AssignComplaint, V.AssignComplaintRequest(assignee="op-b"))) == "case_id"
-    missing = await _refused(line.AssignComplaint, V.AssignComplaintRequest(case_id="DNC-1", assignee="op-b"))
+    assert bad_field(await refused(line.AssignComplaint, V.AssignComplaintRequest(case_id=c.case_id))) == "assignee"
+    assert bad_field(await refused(line.AssignComplaint, V.AssignComplaintRequest(assignee="op-b"))) == "case_id"
+    missing = await refused(line.AssignComplaint, V.AssignComplaintRequest(case_id="DNC-1", assignee="op-b"))
     assert missing.code() == grpc.StatusCode.NOT_FOUND
     closed = await line.ConfirmResolution(V.ConfirmResolutionRequest(case_id=c.case_id, satisfied=True))
     assert closed.status == V.COMPLAINT_STATUS_CLOSED
-    late = await _refused(line.AssignComplaint, V.AssignComplaintRequest(case_id=c.case_id, assignee="op-a"))
+    late = await refused(line.AssignComplaint, V.AssignComplaintRequest(case_id=c.case_id, assignee="op-a"))
     assert late.code() == grpc.StatusCode.FAILED_PRECONDITION
     auditor, _ = await desk("auditor sun", "compliance")
-    denied = await _refused(auditor.AssignComplaint, V.AssignComplaintRequest(case_id=c.case_id, assignee="op-a"))
+    denied = await refused(auditor.AssignComplaint, V.AssignComplaintRequest(case_id=c.case_id, assignee="op-a"))
     assert denied.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
@@ -245,10 +244,10 @@ async def test_a_case_she_says_is_not_resolved_reopens_with_its_assignee(server:
     await line.AssignComplaint(V.AssignComplaintRequest(case_id=c.case_id, assignee="op-b"))
     clock.advance(HOUR)
     for bad in (6, -1):
-        err = await _refused(
+        err = await refused(
             line.ConfirmResolution, V.ConfirmResolutionRequest(case_id=c.case_id, satisfied=True, satisfaction=bad)
         )
-        assert _field(err) == "satisfaction"
+        assert bad_field(err) == "satisfaction"
     reopened = await line.ConfirmResolution(
         V.ConfirmResolutionRequest(case_id=c.case_id, satisfied=True, resolved=False, satisfaction=2)
     )
@@ -316,9 +315,9 @@ async def test_list_complaints_filters_by_assignee_stage_and_due_state(server: A
     assert await ids(due_state=V.DUE_STATE_RESOLUTION_OVERDUE) == [drafted.case_id]
     assert await ids(due_state=V.DUE_STATE_FIRST_RESPONSE_OVERDUE) == []
     assert await ids(due_state=V.DUE_STATE_UPDATE_OVERDUE, assignee="op-b") == [later.case_id, rejected.case_id]
-    assert _field(await _refused(a.ListComplaints, V.ListComplaintsRequest(stage=99))) == "stage"
-    assert _field(await _refused(a.ListComplaints, V.ListComplaintsRequest(due_state=99))) == "due_state"
-    assert _field(await _refused(a.ListComplaints, V.ListComplaintsRequest(assignee="op/a"))) == "assignee"
+    assert bad_field(await refused(a.ListComplaints, V.ListComplaintsRequest(stage=99))) == "stage"
+    assert bad_field(await refused(a.ListComplaints, V.ListComplaintsRequest(due_state=99))) == "due_state"
+    assert bad_field(await refused(a.ListComplaints, V.ListComplaintsRequest(assignee="op/a"))) == "assignee"
 
 
 async def test_the_queue_and_the_sign_off_from_the_command_line(server: Any, desk: Any) -> None:

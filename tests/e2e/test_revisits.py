@@ -9,8 +9,6 @@ from typing import Any
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from tests.e2e.compensation_support import (
     A,
@@ -18,11 +16,13 @@ from tests.e2e.compensation_support import (
     C,
     Clock,
     V,
+    bad_field,
     call,
     db_rows,
     file,
     hotline,
     monitor,
+    refused,
     register_dnd,
     story_calls,
 )
@@ -33,20 +33,6 @@ pytestmark = pytest.mark.e2e
 
 HOUR = 3600
 DAY = 24 * HOUR
-
-
-async def _refused(rpc: Any, request: Any) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        await rpc(request)
-    return info.value
-
-
-def _field(err: grpc.aio.AioRpcError) -> str:
-    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, err.details()
-    status = rpc_status.from_call(err)
-    bad = error_details_pb2.BadRequest()
-    assert status is not None and status.details[0].Unpack(bad)
-    return str(bad.field_violations[0].field)
 
 
 async def _closed(server: Any, *callers: str) -> Any:
@@ -116,7 +102,7 @@ async def test_a_revisit_not_recurred_records_it_once_and_opens_nothing(server: 
     assert await db_rows(server, "SELECT count(*) FROM complaint_revisits WHERE note LIKE '%%13800138000%%'") == [(0,)]
     again = await line.RecordRevisit(req)
     assert again.revisit == done.revisit and len(again.history) == len(done.history)
-    second = await _refused(line.RecordRevisit, _revisit(closed.case_id, False, request_id="rv-2"))
+    second = await refused(line.RecordRevisit, _revisit(closed.case_id, False, request_id="rv-2"))
     assert second.code() == grpc.StatusCode.FAILED_PRECONDITION and "revisited already" in (second.details() or "")
     assert await db_rows(server, "SELECT count(*) FROM complaint_revisits") == [(1,)]
     assert await _notices(server, closed.case_id) == ["ACCEPTED", "VERDICT", "REVISIT"]
@@ -128,12 +114,12 @@ async def test_an_open_case_or_a_bad_rating_is_refused_and_nothing_is_written(se
     await story_calls(server)
     line, _ = await desk("hotline zhao", "hotline")
     open_case = await file(server, A)
-    refused = await _refused(line.RecordRevisit, _revisit(open_case.case_id, True))
-    assert refused.code() == grpc.StatusCode.FAILED_PRECONDITION and "CLOSED" in (refused.details() or "")
+    refusal = await refused(line.RecordRevisit, _revisit(open_case.case_id, True))
+    assert refusal.code() == grpc.StatusCode.FAILED_PRECONDITION and "CLOSED" in (refusal.details() or "")
     closed = await _closed(server, C)
-    assert _field(await _refused(line.RecordRevisit, _revisit(closed.case_id, False, rating=6))) == "rating"
+    assert bad_field(await refused(line.RecordRevisit, _revisit(closed.case_id, False, rating=6))) == "rating"
     auditor, _ = await desk("auditor sun", "compliance")
-    denied = await _refused(auditor.RecordRevisit, _revisit(closed.case_id, False))
+    denied = await refused(auditor.RecordRevisit, _revisit(closed.case_id, False))
     assert denied.code() == grpc.StatusCode.PERMISSION_DENIED
     assert await db_rows(server, "SELECT count(*) FROM complaint_revisits") == [(0,)]
     assert await _notices(server, open_case.case_id) == ["ACCEPTED", "VERDICT"]
@@ -220,8 +206,8 @@ async def test_a_recurrence_for_an_erased_consumer_is_refused_saying_so(server: 
     await register_dnd(server)
     closed = await _closed(server, C)
     await hotline(server).ForgetConsumer(V.ForgetConsumerRequest(consumer_number=CONSUMER))
-    refused = await _refused(hotline(server).RecordRevisit, _revisit(closed.case_id, True))
-    assert refused.code() == grpc.StatusCode.FAILED_PRECONDITION and "erased" in (refused.details() or "")
+    refusal = await refused(hotline(server).RecordRevisit, _revisit(closed.case_id, True))
+    assert refusal.code() == grpc.StatusCode.FAILED_PRECONDITION and "erased" in (refusal.details() or "")
     assert await db_rows(server, "SELECT count(*) FROM complaint_revisits") == [(0,)]
     done = await hotline(server).RecordRevisit(_revisit(closed.case_id, False, note="she did not want to talk"))
     assert done.stage == V.STAGE_REVISITED

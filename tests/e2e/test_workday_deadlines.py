@@ -14,7 +14,7 @@ import grpc
 import pytest
 
 from dncgate.api.convert import ts
-from tests.e2e.compensation_support import A, Clock, V, file, hotline, story_calls
+from tests.e2e.compensation_support import A, Clock, V, file, hotline, refused, story_calls
 from tests.e2e.conftest import CONSUMER
 from tests.e2e.test_hotline_cli import cli
 
@@ -45,12 +45,6 @@ def _window() -> dict[str, Any]:
     """The calls of the story happen now (real time), whatever the service's clock says."""
     now = datetime.now(BEIJING)
     return {"occurred_after": ts(now - timedelta(hours=1)), "occurred_before": ts(now + timedelta(hours=1))}
-
-
-async def _refused(rpc: Any, request: Any) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        await rpc(request)
-    return info.value
 
 
 def _reply(case_id: str, text: str, kind: int, visible: bool = False) -> Any:
@@ -105,13 +99,13 @@ async def test_a_regulator_reply_is_refused_on_a_case_from_another_channel(serve
     stub = hotline(server)
     c = await file(server, A)
     assert not c.HasField("regulator_reply_due") and not c.regulator_reply_overdue
-    err = await _refused(stub.AddComplaintUpdate, _reply(c.case_id, "reply", V.UPDATE_KIND_REGULATOR_REPLY))
+    err = await refused(stub.AddComplaintUpdate, _reply(c.case_id, "reply", V.UPDATE_KIND_REGULATOR_REPLY))
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and "CHANNEL_REGULATOR" in (err.details() or "")
-    err = await _refused(stub.AddComplaintUpdate, _reply(c.case_id, "x", V.UPDATE_KIND_EXTENSION))
+    err = await refused(stub.AddComplaintUpdate, _reply(c.case_id, "x", V.UPDATE_KIND_EXTENSION))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
-    err = await _refused(stub.AddComplaintUpdate, _reply(c.case_id, "x", 99))
+    err = await refused(stub.AddComplaintUpdate, _reply(c.case_id, "x", 99))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
-    err = await _refused(stub.AddComplaintUpdate, _reply(c.case_id, "x", V.UPDATE_KIND_PROGRESS_STATEMENT))
+    err = await refused(stub.AddComplaintUpdate, _reply(c.case_id, "x", V.UPDATE_KIND_PROGRESS_STATEMENT))
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and "major" in (err.details() or "")
     assert list((await stub.GetComplaint(V.GetComplaintRequest(case_id=c.case_id))).updates) == []
 
@@ -141,7 +135,7 @@ async def test_a_case_escalated_at_filing_owes_its_statement_in_10_working_days_
     assert not stated.progress_statement_overdue
     # A visible statement restarts the update clock like any update to the consumer.
     assert stated.next_update_due.ToSeconds() == u.at.ToSeconds() + 24 * 3600
-    err = await _refused(stub.EscalateComplaint, V.EscalateComplaintRequest(case_id=c.case_id, reason="worse"))
+    err = await refused(stub.EscalateComplaint, V.EscalateComplaintRequest(case_id=c.case_id, reason="worse"))
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and "major already" in (err.details() or "")
 
 
@@ -156,10 +150,10 @@ async def test_an_open_case_escalated_later_counts_from_that_day_under_the_princ
     c = await file(server, A, **_window())
     assert not c.major and not c.HasField("progress_statement_due")
     stop_at(clock, beijing("2026-10-09T15:00"))
-    missing = await _refused(line.EscalateComplaint, V.EscalateComplaintRequest(case_id=c.case_id, reason=" "))
+    missing = await refused(line.EscalateComplaint, V.EscalateComplaintRequest(case_id=c.case_id, reason=" "))
     assert missing.code() == grpc.StatusCode.INVALID_ARGUMENT
     auditor, _ = await desk("auditor sun", "compliance")
-    denied = await _refused(auditor.EscalateComplaint, V.EscalateComplaintRequest(case_id=c.case_id, reason="r"))
+    denied = await refused(auditor.EscalateComplaint, V.EscalateComplaintRequest(case_id=c.case_id, reason="r"))
     assert denied.code() == grpc.StatusCode.PERMISSION_DENIED
     request = V.EscalateComplaintRequest(
         case_id=c.case_id, reason="she reports threats; call her on 13800138000", request_id="esc-1"
@@ -172,7 +166,7 @@ async def test_an_open_case_escalated_later_counts_from_that_day_under_the_princ
     assert (await line.EscalateComplaint(request)).history == major.history  # a replay writes nothing
     rejected = await file(server, "+862759009999", consumer="13900139000")
     assert rejected.status == V.COMPLAINT_STATUS_REJECTED
-    err = await _refused(line.EscalateComplaint, V.EscalateComplaintRequest(case_id=rejected.case_id, reason="r"))
+    err = await refused(line.EscalateComplaint, V.EscalateComplaintRequest(case_id=rejected.case_id, reason="r"))
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 

@@ -139,6 +139,8 @@ def finding(f: Finding) -> pb.Finding:
         amount=money(f.amount),
         consent_evidence=f.consent_evidence,
         compensated_by_case_id=f.compensated_by_case,
+        org_id=f.org_id,
+        agent_id=f.agent_id,
     )
 
 
@@ -302,12 +304,16 @@ def violation_report(r: ViolationReport) -> pb.ViolationReport:
         org_id=r.org_id,
         agents=[
             pb.AgentViolations(
-                agent_id=a.agent_id, violating_calls=a.violating_calls, verified_complaints=a.verified_complaints
+                agent_id=a.agent_id,
+                violating_calls=a.violating_calls,
+                verified_complaints=a.verified_complaints,
+                calls_outside_gateway=a.calls_outside_gateway,
             )
             for a in r.agents
         ],
         violating_calls=r.violating_calls,
         verified_complaints=r.verified_complaints,
+        calls_outside_gateway=r.calls_outside_gateway,
     )
 
 

@@ -10,6 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from dncgate.domain.decision import Verdict
 from dncgate.domain.errors import InvalidArgument
+from dncgate.domain.lines import CallerLine
 from dncgate.domain.registry import ConsentChange, PreferenceChange
 from dncgate.domain.types import Category, Decision, Mode, Reason, Source, categories_of
 from dncgate.service.gateway import CheckInput, CheckResult
@@ -211,4 +212,18 @@ def consent(masked: str, c: ConsentChange) -> registry_pb2.Consent:
         recorded_at=ts(c.recorded_at),
         journal_seq=c.seq,
         recorded_by=c.recorded_by,
+    )
+
+
+def caller_line(line: CallerLine, *, live: bool) -> registry_pb2.CallerLine:
+    return registry_pb2.CallerLine(
+        caller_number=line.caller_e164,
+        org_id=line.org_id,
+        agent_id=line.agent_id,
+        valid_from=ts(line.valid_from),
+        valid_to=ts(line.valid_to),
+        recorded_at=ts(line.recorded_at),
+        journal_seq=line.seq,
+        recorded_by=line.recorded_by,
+        live=live,
     )

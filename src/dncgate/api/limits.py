@@ -136,6 +136,13 @@ FIELDS: dict[str, Kind] = {
     # SetOrgPolicyRequest.update_mask's paths: field names (domain.org_policy.POLICY_FIELDS).
     "google.protobuf.FieldMask.paths": ID,
     "ImportRegistryRequest.number": NUMBER,
+    "RegisterCallerLineRequest.caller_number": NUMBER,
+    "RegisterCallerLineRequest.org_id": ID,
+    "RegisterCallerLineRequest.agent_id": ID,
+    "RegisterCallerLineRequest.request_id": ID,
+    "ListCallerLinesRequest.org_id": ID,
+    "ListCallerLinesRequest.caller_number": NUMBER,
+    "ListCallerLinesRequest.page_token": ID,
     "FileComplaintRequest.consumer_number": NUMBER,
     "FileComplaintRequest.caller_numbers": NUMBER,
     "FileComplaintRequest.description": TEXT,

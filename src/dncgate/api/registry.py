@@ -9,6 +9,7 @@ import structlog
 
 from dncgate.api import access, convert, imports
 from dncgate.service.importer import RegistryImporter
+from dncgate.service.lines import CallerLineService
 from dncgate.service.registry import RegistryService
 from dncgate.v1 import registry_pb2, registry_pb2_grpc
 
@@ -16,9 +17,16 @@ Ctx: TypeAlias = Any  # grpc.aio.ServicerContext; grpcio ships no type informati
 
 
 class RegistryServicer(registry_pb2_grpc.RegistryServicer):
-    def __init__(self, service: RegistryService[Any, Any], importer: RegistryImporter | None = None) -> None:
+    def __init__(
+        self,
+        service: RegistryService[Any, Any],
+        importer: RegistryImporter | None = None,
+        *,
+        lines: CallerLineService,
+    ) -> None:
         self.service = service
         self.importer = importer or RegistryImporter(service)
+        self.lines = lines
 
     async def SetPreference(self, request: registry_pb2.SetPreferenceRequest, context: Ctx) -> registry_pb2.Preference:
         view = await self.service.set_preference(
@@ -104,3 +112,28 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         summary = await self.importer.run(imports.rows(request_iterator), actor=access.current().label)
         structlog.contextvars.bind_contextvars(rows=summary.rows, accepted=summary.accepted, invalid=summary.invalid)
         return imports.summary(summary)
+
+    async def RegisterCallerLine(
+        self, request: registry_pb2.RegisterCallerLineRequest, context: Ctx
+    ) -> registry_pb2.CallerLine:
+        line = await self.lines.register(
+            request.caller_number,
+            request.org_id,
+            request.agent_id,
+            convert.opt_ts(request, "valid_from"),
+            convert.opt_ts(request, "valid_to"),
+            request.request_id,
+            actor=access.current().label,
+        )
+        structlog.contextvars.bind_contextvars(caller=line.caller_e164, org=line.org_id, request_id=request.request_id)
+        return convert.caller_line(line, live=True)
+
+    async def ListCallerLines(
+        self, request: registry_pb2.ListCallerLinesRequest, context: Ctx
+    ) -> registry_pb2.ListCallerLinesResponse:
+        entries, token = await self.lines.list_lines(
+            request.org_id, request.caller_number, convert.opt_ts(request, "at"), request.page_size, request.page_token
+        )
+        return registry_pb2.ListCallerLinesResponse(
+            lines=[convert.caller_line(e.line, live=e.live) for e in entries], next_page_token=token
+        )

@@ -134,7 +134,7 @@ def build_server(app: App, listen: str) -> tuple[grpc.aio.Server, int, health.He
             ours,
         )
     if REGISTRY in served:
-        registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(app.registry), ours)
+        registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(app.registry, lines=app.lines), ours)
     if COMPENSATION in served:
         compensation_pb2_grpc.add_CompensationServicer_to_server(
             CompensationServicer(app.compensation, app.notices), ours

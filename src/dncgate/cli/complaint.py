@@ -20,7 +20,7 @@ _STATUS_COLOURS = {
     "MANUAL_REVIEW": "yellow",
     "ALREADY_COMPENSATED": "yellow",
 }
-_VERDICT_COLOURS = {"VERIFIED": "green", "ALREADY_COMPENSATED": "yellow"}
+_VERDICT_COLOURS = {"VERIFIED": "green", "CALLED_OUTSIDE_GATEWAY": "green", "ALREADY_COMPENSATED": "yellow"}
 
 
 def _status(value: int) -> str:
@@ -36,12 +36,16 @@ def _verdict(value: int) -> str:
 
 
 def _basis(f: Any) -> str:
-    """What a zero verdict rests on: the case that paid the number, or the consent's evidence."""
+    """What a verdict without calls rests on: the case that paid the number, the consent's evidence, or
+    (no Check on record) whose registered line the number was."""
+    parts = []
     if f.compensated_by_case_id:
-        return f"paid by case {f.compensated_by_case_id}"
+        parts.append(f"paid by case {f.compensated_by_case_id}")
     if f.verdict == pb.VERDICT_CONSENT_ON_FILE:
-        return f"consent: {f.consent_evidence or '(no evidence recorded)'}"
-    return "-"
+        parts.append(f"consent: {f.consent_evidence or '(no evidence recorded)'}")
+    if f.org_id:
+        parts.append(f"line of {f.org_id}" + (f" / {f.agent_id}" if f.agent_id else "") + ", no Check on record")
+    return "; ".join(parts) or "-"
 
 
 def _stage(value: int) -> str:
@@ -226,7 +230,7 @@ def cmd_list(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     for col in ("case", "status", "stage", "assignee", "consumer", "filed", "resolution due", "verified", "owed"):
         table.add_column(col)
     for c in r.complaints:
-        verified = sum(f.verdict == pb.VERDICT_VERIFIED for f in c.findings)
+        verified = sum(f.verdict in (pb.VERDICT_VERIFIED, pb.VERDICT_CALLED_OUTSIDE_GATEWAY) for f in c.findings)
         table.add_row(
             c.case_id,
             _status(c.status),

@@ -11,6 +11,7 @@ from dncgate.cli import (
     check,
     complaint,
     consent,
+    lines,
     migrate,
     notices,
     operator,
@@ -28,7 +29,22 @@ from dncgate.config import ConfigError
 from dncgate.domain.errors import PepperMismatch
 
 # In the order `dncgate --help` lists them.
-GROUPS = (serve, migrate, check, registry, consent, org, receipt, complaint, operator, payouts, notices, report, token)
+GROUPS = (
+    serve,
+    migrate,
+    check,
+    registry,
+    consent,
+    org,
+    lines,
+    receipt,
+    complaint,
+    operator,
+    payouts,
+    notices,
+    report,
+    token,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

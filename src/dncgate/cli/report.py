@@ -23,12 +23,16 @@ def cmd_violations(ns: argparse.Namespace, channel: grpc.Channel) -> int:
         pb.ReportViolationsRequest(**{"org_id": ns.org, "from": ns.from_time, "to": ns.to_time}), timeout=ns.timeout
     )
     table = Table(title=f"violations of {r.org_id}, worst first")
-    for col in ("agent", "violating calls", "verified complaints"):
+    for col in ("agent", "violating calls", "verified complaints", "of them outside the gateway"):
         table.add_column(col)
     for a in r.agents:
-        table.add_row(a.agent_id or "(no agent)", str(a.violating_calls), str(a.verified_complaints))
+        table.add_row(
+            a.agent_id or "(no agent)", str(a.violating_calls), str(a.verified_complaints), str(a.calls_outside_gateway)
+        )
     table.add_section()
-    table.add_row("[bold]org total[/bold]", str(r.violating_calls), str(r.verified_complaints))
+    table.add_row(
+        "[bold]org total[/bold]", str(r.violating_calls), str(r.verified_complaints), str(r.calls_outside_gateway)
+    )
     console.print(table)
     return 0
 

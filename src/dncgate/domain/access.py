@@ -48,7 +48,9 @@ ROLE_METHODS: dict[str, frozenset[str]] = {
     "payments": _methods(_COMPENSATION, "ListPayouts", "MarkPayoutPaid", "GetFundSummary"),
     # The consumer app's backend, looking a case up for the consumer who names it and her number.
     "consumer": _methods(_COMPENSATION, "GetComplaintStatus"),
-    "compliance": _methods(_REGISTRY, "GetPreference", "GetPreferenceHistory", "GetOrgPolicy")
+    # ListCallerLines: whose line a number was is what a compliance review of calls outside the
+    # gateway starts from; registering lines stays admin's.
+    "compliance": _methods(_REGISTRY, "GetPreference", "GetPreferenceHistory", "GetOrgPolicy", "ListCallerLines")
     | _methods(
         _COMPENSATION,
         "ReportViolations",
@@ -61,7 +63,7 @@ ROLE_METHODS: dict[str, frozenset[str]] = {
 }
 # What only admin may call, beside everything the other roles may.
 ADMIN_ONLY = (
-    _methods(_REGISTRY, "SetOrgPolicy")
+    _methods(_REGISTRY, "SetOrgPolicy", "RegisterCallerLine")
     | _methods(_ACCESS, "CreateToken", "ListTokens", "RevokeToken")
     # A consumer's erasure: irreversible, so no desk role may ask for it.
     | _methods(_COMPENSATION, "ForgetConsumer")

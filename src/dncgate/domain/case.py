@@ -347,12 +347,13 @@ def _late(due: datetime | None, done: datetime | None, now: datetime) -> bool:
 def status_of(findings: Sequence[Finding], disputes_consent: bool = False) -> Status:
     """The case's status from its findings, first match wins.
 
-    Every caller VERIFIED: VERIFIED; some: PARTIALLY_VERIFIED. None verified: MANUAL_REVIEW if the
+    Every caller VERIFIED (or CALLED_OUTSIDE_GATEWAY, which pays alike): VERIFIED; some:
+    PARTIALLY_VERIFIED. None verified: MANUAL_REVIEW if the
     consumer disputes a consent on file (a CONSENT_ON_FILE finding and `disputes_consent`); else
     ALREADY_COMPENSATED if any finding is (a pair paid by an earlier case: nothing new is owed);
     else REJECTED (an undisputed consent, no call, not registered).
     """
-    verified = sum(1 for f in findings if f.verdict is CallerVerdict.VERIFIED)
+    verified = sum(1 for f in findings if f.owed)
     if findings and verified == len(findings):
         return Status.VERIFIED
     if verified:

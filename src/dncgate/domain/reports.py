@@ -108,6 +108,8 @@ class AgentViolations:
     agent_id: str
     violating_calls: int
     verified_complaints: int
+    # Of verified_complaints: CALLED_OUTSIDE_GATEWAY findings naming the agent.
+    calls_outside_gateway: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,25 +118,40 @@ class ViolationReport:
     agents: tuple[AgentViolations, ...]
     violating_calls: int
     verified_complaints: int
+    calls_outside_gateway: int = 0
 
 
 def violation_report(
-    org_id: str, violating_calls: Mapping[str, int], verified: Iterable[tuple[str, str, int]]
+    org_id: str,
+    violating_calls: Mapping[str, int],
+    verified: Iterable[tuple[str, str, int]],
+    outside: Iterable[tuple[str, str, int]] = (),
 ) -> ViolationReport:
     """Per agent, worst first. `verified` holds (agent, case_id, finding position) for each verified
     finding that rests on one of the agent's calls; a finding resting on two agents' calls counts for
-    each agent, and once in the org's total."""
+    each agent, and once in the org's total. `outside` holds the same for CALLED_OUTSIDE_GATEWAY
+    findings (the agent their line belonged to, "" for the org's own line): they are verified
+    complaints too, and counted apart as calls outside the gateway."""
     findings_by_agent: dict[str, set[tuple[str, int]]] = {}
+    outside_by_agent: dict[str, set[tuple[str, int]]] = {}
     every_finding: set[tuple[str, int]] = set()
+    every_outside: set[tuple[str, int]] = set()
     for agent, case_id, position in verified:
         findings_by_agent.setdefault(agent, set()).add((case_id, position))
         every_finding.add((case_id, position))
+    for agent, case_id, position in outside:
+        findings_by_agent.setdefault(agent, set()).add((case_id, position))
+        outside_by_agent.setdefault(agent, set()).add((case_id, position))
+        every_finding.add((case_id, position))
+        every_outside.add((case_id, position))
     agents = [
-        AgentViolations(a, violating_calls.get(a, 0), len(findings_by_agent.get(a, ())))
+        AgentViolations(
+            a, violating_calls.get(a, 0), len(findings_by_agent.get(a, ())), len(outside_by_agent.get(a, ()))
+        )
         for a in set(violating_calls) | set(findings_by_agent)
     ]
     agents.sort(key=lambda a: (-a.violating_calls, -a.verified_complaints, a.agent_id))
-    return ViolationReport(org_id, tuple(agents), sum(violating_calls.values()), len(every_finding))
+    return ViolationReport(org_id, tuple(agents), sum(violating_calls.values()), len(every_finding), len(every_outside))
 
 
 @dataclass(frozen=True, slots=True)

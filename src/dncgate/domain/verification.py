@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import Enum
 
 from dncgate.domain.decision import consent_on_file
+from dncgate.domain.lines import CallerLine, owner_at
 from dncgate.domain.money import Money
 from dncgate.domain.registry import (
     Consent,
@@ -64,6 +65,13 @@ class CallerVerdict(Enum):
     CONSENT_ON_FILE = "CONSENT_ON_FILE"
     NOT_REGISTERED_AT_CALL_TIME = "NOT_REGISTERED_AT_CALL_TIME"
     ALREADY_COMPENSATED = "ALREADY_COMPENSATED"
+    # No Check on record from the caller, but it was a registered line of an org (and agent) at the
+    # complaint's time, and her do-not-disturb was violated: the dialer skipped the gateway.
+    CALLED_OUTSIDE_GATEWAY = "CALLED_OUTSIDE_GATEWAY"
+
+
+# The verdicts that earn the consumer the fixed amount.
+PAYING = frozenset({CallerVerdict.VERIFIED, CallerVerdict.CALLED_OUTSIDE_GATEWAY})
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +84,10 @@ class Finding:
     could not be parsed. `consent_evidence` (CONSENT_ON_FILE) is the `evidence` of the consent entries
     in force at those calls, distinct ones joined by "; " (masked like all free text when recorded).
     `compensated_by_case` (ALREADY_COMPENSATED) is the case whose payout `payout_id` is: the store
-    fills it in from the ledger, where a payout's case never changes.
+    fills it in from the ledger, where a payout's case never changes. `org_id` and `agent_id` name
+    the owner of the caller's registered line at the complaint's time, when the finding rests on that
+    rather than on calls (no Check on record: CALLED_OUTSIDE_GATEWAY, or NOT_REGISTERED_AT_CALL_TIME,
+    CONSENT_ON_FILE and ALREADY_COMPENSATED reached that way); "" otherwise.
     """
 
     caller_number: str
@@ -86,10 +97,12 @@ class Finding:
     payout_id: str = ""
     consent_evidence: str = ""
     compensated_by_case: str = ""
+    org_id: str = ""
+    agent_id: str = ""
 
     @property
     def owed(self) -> bool:
-        return self.verdict is CallerVerdict.VERIFIED
+        return self.verdict in PAYING
 
 
 def judge(call: LoggedCall, preferences: Iterable[PreferenceChange], consents: Iterable[ConsentChange]) -> Judgement:
@@ -106,10 +119,12 @@ def judge(call: LoggedCall, preferences: Iterable[PreferenceChange], consents: I
 def consent_evidence(call: LoggedCall, consents: Iterable[ConsentChange]) -> str:
     """The `evidence` of the consent entry that made this call CONSENTED ("" if none is in force):
     the agent's own consent before the org-wide one, as recorded by the call's time."""
+    return _evidence(consents, call.org_id, call.agent_id, call.at)
+
+
+def _evidence(consents: Iterable[ConsentChange], org_id: str, agent_id: str, at: datetime) -> str:
     covering = [
-        c
-        for c in grants_in_force(consents, call.at, known_at=call.at)
-        if Consent(c.org_id, c.agent_id).covers(call.org_id, call.agent_id)
+        c for c in grants_in_force(consents, at, known_at=at) if Consent(c.org_id, c.agent_id).covers(org_id, agent_id)
     ]
     covering.sort(key=lambda c: (c.agent_id == "", -c.seq))
     return covering[0].evidence if covering else ""
@@ -123,17 +138,27 @@ def verify_caller(
     consents: Sequence[ConsentChange],
     amount: Money,
     compensated_by: str | None = None,
+    line: CallerLine | None = None,
 ) -> Finding:
-    """The verdict for one caller number; `compensated_by` is the payout already booked for the pair."""
-    placed = sorted(
-        (c for c in calls if c.caller_e164 == caller_e164 and c.at in window and c.placed),
-        key=lambda c: (c.at, c.call_id),
-    )
+    """The verdict for one caller number; `compensated_by` is the payout already booked for the pair,
+    `line` the caller's registered line at the complaint's time (`window.before`), if it was one.
+
+    A caller with no Check on record in the window (placed or not) is judged by its line instead
+    (`outside_gateway`); with no line either it is NO_MATCHING_CALL.
+    """
+    mine = [c for c in calls if c.caller_e164 == caller_e164 and c.at in window]
+    placed = sorted((c for c in mine if c.placed), key=lambda c: (c.at, c.call_id))
     judged = [(c, judge(c, preferences, consents)) for c in placed]
     violating = tuple(c.call_id for c, j in judged if j is Judgement.VIOLATION)
     zero = Money.zero(amount.currency)
+    by_line = line if not mine else None
     if compensated_by is not None:
-        return Finding(caller_e164, CallerVerdict.ALREADY_COMPENSATED, zero, violating, compensated_by)
+        org, agent = by_line.owner if by_line else ("", "")
+        return Finding(
+            caller_e164, CallerVerdict.ALREADY_COMPENSATED, zero, violating, compensated_by, org_id=org, agent_id=agent
+        )
+    if by_line is not None:
+        return outside_gateway(caller_e164, by_line, window.before, preferences, consents, amount)
     if violating:
         return Finding(caller_e164, CallerVerdict.VERIFIED, amount, violating)
     consented = [c for c, j in judged if j is Judgement.CONSENTED]
@@ -146,6 +171,32 @@ def verify_caller(
     return Finding(caller_e164, CallerVerdict.NO_MATCHING_CALL, zero)
 
 
+def outside_gateway(
+    caller_e164: str,
+    line: CallerLine,
+    at: datetime,
+    preferences: Sequence[PreferenceChange],
+    consents: Sequence[ConsentChange],
+    amount: Money,
+) -> Finding:
+    """A call from `line` with no Check on record, judged at the complaint's time `at` by the journal as
+    recorded by then, as a placed call would be: CALLED_OUTSIDE_GATEWAY (paid like VERIFIED) where her
+    do-not-disturb (any category: the call's category is unknown) was in force and no consent to the
+    line's org (or its agent) was; else NOT_REGISTERED_AT_CALL_TIME or CONSENT_ON_FILE, which pay nothing.
+    """
+    zero = Money.zero(amount.currency)
+    org, agent = line.owner
+    entry = preference_at(preferences, at, known_at=at)
+    if not mask_covers(entry.mask if entry else 0, Category.UNSPECIFIED):
+        return Finding(caller_e164, CallerVerdict.NOT_REGISTERED_AT_CALL_TIME, zero, org_id=org, agent_id=agent)
+    if consent_on_file(consents_at(consents, at, known_at=at), org, agent, at):
+        evidence = _evidence(consents, org, agent, at)
+        return Finding(
+            caller_e164, CallerVerdict.CONSENT_ON_FILE, zero, consent_evidence=evidence, org_id=org, agent_id=agent
+        )
+    return Finding(caller_e164, CallerVerdict.CALLED_OUTSIDE_GATEWAY, amount, org_id=org, agent_id=agent)
+
+
 def verify(
     callers: Sequence[str],
     calls: Sequence[LoggedCall],
@@ -154,10 +205,17 @@ def verify(
     consents: Sequence[ConsentChange],
     amount: Money,
     compensated: Mapping[str, str],
+    lines: Sequence[CallerLine] = (),
 ) -> list[Finding]:
-    """One finding per distinct caller number, in the order first named; `compensated` maps caller → payout."""
+    """One finding per distinct caller number, in the order first named; `compensated` maps caller →
+    payout; `lines` are the callers' caller-line journal rows (whose line each was at `window.before`)."""
     distinct = list(dict.fromkeys(callers))
-    return [verify_caller(c, calls, window, preferences, consents, amount, compensated.get(c)) for c in distinct]
+    return [
+        verify_caller(
+            c, calls, window, preferences, consents, amount, compensated.get(c), owner_at(lines, c, window.before)
+        )
+        for c in distinct
+    ]
 
 
 def unparsable(text: str, currency: str) -> Finding:
@@ -179,9 +237,16 @@ def booked(finding: Finding, payout_id: str) -> Finding:
     return replace(finding, payout_id=payout_id)
 
 
+def disputable(finding: Finding) -> bool:
+    """A consent finding a review can uphold her against: it rests on calls, or on the caller's line."""
+    return finding.verdict is CallerVerdict.CONSENT_ON_FILE and bool(finding.call_ids or finding.org_id)
+
+
 def upheld_on_review(finding: Finding, amount: Money) -> Finding:
-    """An operator found the consent the consumer disputes not valid: the consented calls now count."""
-    return replace(finding, verdict=CallerVerdict.VERIFIED, amount=amount)
+    """An operator found the consent the consumer disputes not valid: the consented calls now count (a
+    finding resting on the caller's line, with no Check on record, becomes CALLED_OUTSIDE_GATEWAY)."""
+    verdict = CallerVerdict.VERIFIED if finding.call_ids else CallerVerdict.CALLED_OUTSIDE_GATEWAY
+    return replace(finding, verdict=verdict, amount=amount)
 
 
 def total(findings: Iterable[Finding], currency: str) -> Money:

@@ -30,6 +30,7 @@ from dncgate.domain.case import (
     WorkdayDeadlines,
 )
 from dncgate.domain.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from dncgate.domain.lines import CallerLine
 from dncgate.domain.money import Money
 from dncgate.domain.notices import NoticeKind
 from dncgate.domain.registry import ConsentChange, PreferenceChange
@@ -37,6 +38,7 @@ from dncgate.domain.verification import LoggedCall
 from dncgate.sealing import NumberSealer
 from dncgate.service.checks import MAX_NUMBER_LENGTH
 from dncgate.service.compensation_ports import (
+    CallerLineHistory,
     CallsToConsumer,
     Cases,
     CaseWrites,
@@ -91,6 +93,8 @@ class _Filing:
     calls: list[LoggedCall]
     preferences: list[PreferenceChange]
     consents: list[ConsentChange]
+    # The caller-line journal rows of the named callers (domain.lines): whose line each was.
+    lines: list[CallerLine]
     disputes_consent: bool = False
     escalate: bool = False
     recurrence_of: str = ""
@@ -119,12 +123,14 @@ class CompensationService:
         workday_deadlines: WorkdayDeadlines,
         lookup: StatusLookup,
         service_figures: ServiceFigureSource,
+        lines: CallerLineHistory,
         revisit_days: int = 7,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.cases = cases_store
         self.evidence = evidence
         self.journal = journal
+        self.lines = lines
         self.keyer = keyer
         self.sealer = sealer
         self.payouts = payouts
@@ -227,11 +233,14 @@ class CompensationService:
         escalate: bool = False,
         recurrence_of: str = "",
     ) -> _Filing:
-        """A filing's reads, done before its transaction: the calls in the window, the registry journal."""
+        """A filing's reads, done before its transaction: the calls in the window, the registry journal,
+        the caller lines of the callers with no Check on record."""
         callers = [c for c, ok in named if ok]
         calls = await self.evidence.calls_to(key, callers, window.after, window.before) if callers else []
         preferences = await self.journal.preference_changes(key)
         consents = await self.journal.consent_changes(key)
+        checked = {c.caller_e164 for c in calls}
+        lines = await self.lines.lines_of([c for c in callers if c not in checked])
         return _Filing(
             key,
             named,
@@ -242,6 +251,7 @@ class CompensationService:
             calls,
             preferences,
             consents,
+            lines,
             disputes_consent,
             escalate,
             recurrence_of,
@@ -289,7 +299,14 @@ class CompensationService:
             return None
         compensated = await tx.compensated(filing.key, callers)
         verified = v.verify(
-            callers, filing.calls, filing.window, filing.preferences, filing.consents, self.amount, compensated
+            callers,
+            filing.calls,
+            filing.window,
+            filing.preferences,
+            filing.consents,
+            self.amount,
+            compensated,
+            filing.lines,
         )
         by_caller = {f.caller_number: f for f in verified}
         findings = [by_caller[c] if ok else v.unparsable(c, self.amount.currency) for c, ok in filing.named]
@@ -649,9 +666,7 @@ class CompensationService:
             if sealed is None:
                 raise FailedPrecondition("the consumer's number was erased (ForgetConsumer): no payout can be booked")
             consumer = phone.parse(self.sealer.unseal(sealed, case.case_id))
-            disputed = [
-                i for i, f in enumerate(findings) if f.verdict is v.CallerVerdict.CONSENT_ON_FILE and f.call_ids
-            ]
+            disputed = [i for i, f in enumerate(findings) if v.disputable(f)]
             compensated = await tx.compensated(key, [findings[i].caller_number for i in disputed])
             for i in disputed:
                 paid_by = compensated.get(findings[i].caller_number)
@@ -674,7 +689,7 @@ class CompensationService:
         log.info("complaint_reviewed", case_id=case.case_id, operator=operator, status=status.value)
 
 
-_VIOLATIONS = frozenset({v.CallerVerdict.VERIFIED, v.CallerVerdict.ALREADY_COMPENSATED})
+_VIOLATIONS = v.PAYING | {v.CallerVerdict.ALREADY_COMPENSATED}
 
 
 def _closed_at(case: Case) -> datetime:

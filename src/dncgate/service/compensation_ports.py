@@ -30,6 +30,7 @@ from dncgate.domain.case import (
     Update,
 )
 from dncgate.domain.erasure import Erasure
+from dncgate.domain.lines import CallerLine
 from dncgate.domain.money import Money
 from dncgate.domain.notices import Notice
 from dncgate.domain.registry import ConsentChange, PreferenceChange
@@ -155,6 +156,14 @@ class ViolationEvidence(Protocol):
     async def org_violations(
         self, org_id: str, after: datetime, before: datetime
     ) -> tuple[dict[str, int], set[tuple[str, str, int]]]: ...
+
+    async def outside_gateway(self, org_id: str, after: datetime, before: datetime) -> set[tuple[str, str, int]]: ...
+
+
+class CallerLineHistory(Protocol):
+    """The caller-line journal, which a complaint reads for callers with no Check on record."""
+
+    async def lines_of(self, callers: Sequence[str]) -> list[CallerLine]: ...
 
 
 class PayoutLedger(Protocol):

@@ -161,4 +161,5 @@ class PayoutDesk:
         after = after or before - DEFAULT_REPORT_WINDOW
         _range(after, before, "from")
         per_agent, verified = await self.evidence.org_violations(org_id, after, before)
-        return violation_report(org_id, per_agent, verified)
+        outside = await self.evidence.outside_gateway(org_id, after, before)
+        return violation_report(org_id, per_agent, verified, outside)

@@ -233,11 +233,12 @@ class CaseWriter:
             await cur.executemany(
                 "INSERT INTO complaint_findings"
                 " (case_id, position, caller_number, verdict, call_ids, payout_id, amount_minor, currency,"
-                " consent_evidence) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " consent_evidence, org_id, agent_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (case_id, position) DO UPDATE SET verdict = EXCLUDED.verdict,"
                 " call_ids = EXCLUDED.call_ids, payout_id = EXCLUDED.payout_id,"
                 " amount_minor = EXCLUDED.amount_minor, currency = EXCLUDED.currency,"
-                " consent_evidence = EXCLUDED.consent_evidence",
+                " consent_evidence = EXCLUDED.consent_evidence, org_id = EXCLUDED.org_id,"
+                " agent_id = EXCLUDED.agent_id",
                 [
                     (
                         case_id,
@@ -249,6 +250,8 @@ class CaseWriter:
                         f.amount.minor,
                         f.amount.currency,
                         f.consent_evidence,
+                        f.org_id,
+                        f.agent_id,
                     )
                     for i, f in enumerate(findings)
                 ],

@@ -123,6 +123,19 @@ class CallEvidence:
                 per_agent[e.agent_id] = per_agent.get(e.agent_id, 0) + 1
         return per_agent, verified
 
+    async def outside_gateway(self, org_id: str, after: datetime, before: datetime) -> set[tuple[str, str, int]]:
+        """(agent, case, finding) for the org's CALLED_OUTSIDE_GATEWAY findings whose complaint's time
+        (its window's end, which the line was judged at) is in [after, before)."""
+        async with self.db.connection() as conn:
+            cur = await conn.execute(
+                "SELECT f.agent_id, f.case_id, f.position FROM complaint_findings f"
+                " JOIN complaints c USING (case_id)"
+                " WHERE f.verdict = 'CALLED_OUTSIDE_GATEWAY' AND f.org_id = %s"
+                " AND c.occurred_before >= %s AND c.occurred_before < %s",
+                (org_id, after, before),
+            )
+            return {(r[0], r[1], int(r[2])) for r in await cur.fetchall()}
+
 
 async def _outcomes(conn: Any, call_ids: Sequence[str]) -> dict[str, bool]:
     """call_id → dialled, for the calls a dialer reported on."""

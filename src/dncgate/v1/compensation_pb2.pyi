@@ -57,6 +57,7 @@ class Verdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     VERDICT_CONSENT_ON_FILE: _ClassVar[Verdict]
     VERDICT_NOT_REGISTERED_AT_CALL_TIME: _ClassVar[Verdict]
     VERDICT_ALREADY_COMPENSATED: _ClassVar[Verdict]
+    VERDICT_CALLED_OUTSIDE_GATEWAY: _ClassVar[Verdict]
 
 class PayoutStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -113,6 +114,7 @@ VERDICT_NO_MATCHING_CALL: Verdict
 VERDICT_CONSENT_ON_FILE: Verdict
 VERDICT_NOT_REGISTERED_AT_CALL_TIME: Verdict
 VERDICT_ALREADY_COMPENSATED: Verdict
+VERDICT_CALLED_OUTSIDE_GATEWAY: Verdict
 PAYOUT_STATUS_UNSPECIFIED: PayoutStatus
 PAYOUT_STATUS_PENDING: PayoutStatus
 PAYOUT_STATUS_PAID: PayoutStatus
@@ -152,7 +154,7 @@ class FileComplaintRequest(_message.Message):
     def __init__(self, consumer_number: _Optional[str] = ..., caller_numbers: _Optional[_Iterable[str]] = ..., occurred_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., channel: _Optional[_Union[Channel, str]] = ..., description: _Optional[str] = ..., request_id: _Optional[str] = ..., disputes_consent: _Optional[bool] = ..., escalate: _Optional[bool] = ...) -> None: ...
 
 class Finding(_message.Message):
-    __slots__ = ("caller_number", "verdict", "call_ids", "payout_id", "amount", "consent_evidence", "compensated_by_case_id")
+    __slots__ = ("caller_number", "verdict", "call_ids", "payout_id", "amount", "consent_evidence", "compensated_by_case_id", "org_id", "agent_id")
     CALLER_NUMBER_FIELD_NUMBER: _ClassVar[int]
     VERDICT_FIELD_NUMBER: _ClassVar[int]
     CALL_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -160,6 +162,8 @@ class Finding(_message.Message):
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
     CONSENT_EVIDENCE_FIELD_NUMBER: _ClassVar[int]
     COMPENSATED_BY_CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     caller_number: str
     verdict: Verdict
     call_ids: _containers.RepeatedScalarFieldContainer[str]
@@ -167,7 +171,9 @@ class Finding(_message.Message):
     amount: _money_pb2.Money
     consent_evidence: str
     compensated_by_case_id: str
-    def __init__(self, caller_number: _Optional[str] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., call_ids: _Optional[_Iterable[str]] = ..., payout_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., consent_evidence: _Optional[str] = ..., compensated_by_case_id: _Optional[str] = ...) -> None: ...
+    org_id: str
+    agent_id: str
+    def __init__(self, caller_number: _Optional[str] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., call_ids: _Optional[_Iterable[str]] = ..., payout_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., consent_evidence: _Optional[str] = ..., compensated_by_case_id: _Optional[str] = ..., org_id: _Optional[str] = ..., agent_id: _Optional[str] = ...) -> None: ...
 
 class HistoryEntry(_message.Message):
     __slots__ = ("at", "actor", "action", "note")
@@ -606,26 +612,30 @@ class ReportViolationsRequest(_message.Message):
     def __init__(self, org_id: _Optional[str] = ..., to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., **kwargs) -> None: ...
 
 class AgentViolations(_message.Message):
-    __slots__ = ("agent_id", "violating_calls", "verified_complaints")
+    __slots__ = ("agent_id", "violating_calls", "verified_complaints", "calls_outside_gateway")
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     VIOLATING_CALLS_FIELD_NUMBER: _ClassVar[int]
     VERIFIED_COMPLAINTS_FIELD_NUMBER: _ClassVar[int]
+    CALLS_OUTSIDE_GATEWAY_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     violating_calls: int
     verified_complaints: int
-    def __init__(self, agent_id: _Optional[str] = ..., violating_calls: _Optional[int] = ..., verified_complaints: _Optional[int] = ...) -> None: ...
+    calls_outside_gateway: int
+    def __init__(self, agent_id: _Optional[str] = ..., violating_calls: _Optional[int] = ..., verified_complaints: _Optional[int] = ..., calls_outside_gateway: _Optional[int] = ...) -> None: ...
 
 class ViolationReport(_message.Message):
-    __slots__ = ("org_id", "agents", "violating_calls", "verified_complaints")
+    __slots__ = ("org_id", "agents", "violating_calls", "verified_complaints", "calls_outside_gateway")
     ORG_ID_FIELD_NUMBER: _ClassVar[int]
     AGENTS_FIELD_NUMBER: _ClassVar[int]
     VIOLATING_CALLS_FIELD_NUMBER: _ClassVar[int]
     VERIFIED_COMPLAINTS_FIELD_NUMBER: _ClassVar[int]
+    CALLS_OUTSIDE_GATEWAY_FIELD_NUMBER: _ClassVar[int]
     org_id: str
     agents: _containers.RepeatedCompositeFieldContainer[AgentViolations]
     violating_calls: int
     verified_complaints: int
-    def __init__(self, org_id: _Optional[str] = ..., agents: _Optional[_Iterable[_Union[AgentViolations, _Mapping]]] = ..., violating_calls: _Optional[int] = ..., verified_complaints: _Optional[int] = ...) -> None: ...
+    calls_outside_gateway: int
+    def __init__(self, org_id: _Optional[str] = ..., agents: _Optional[_Iterable[_Union[AgentViolations, _Mapping]]] = ..., violating_calls: _Optional[int] = ..., verified_complaints: _Optional[int] = ..., calls_outside_gateway: _Optional[int] = ...) -> None: ...
 
 class Notification(_message.Message):
     __slots__ = ("notification_id", "case_id", "kind", "text", "destination_masked", "created_at", "delivered_at", "attempts", "last_error")

@@ -194,3 +194,63 @@ class InvalidRow(_message.Message):
     row: int
     reason: str
     def __init__(self, row: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RegisterCallerLineRequest(_message.Message):
+    __slots__ = ("caller_number", "org_id", "agent_id", "valid_from", "valid_to", "request_id")
+    CALLER_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    VALID_FROM_FIELD_NUMBER: _ClassVar[int]
+    VALID_TO_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    caller_number: str
+    org_id: str
+    agent_id: str
+    valid_from: _timestamp_pb2.Timestamp
+    valid_to: _timestamp_pb2.Timestamp
+    request_id: str
+    def __init__(self, caller_number: _Optional[str] = ..., org_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CallerLine(_message.Message):
+    __slots__ = ("caller_number", "org_id", "agent_id", "valid_from", "valid_to", "recorded_at", "journal_seq", "recorded_by", "live")
+    CALLER_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    VALID_FROM_FIELD_NUMBER: _ClassVar[int]
+    VALID_TO_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_AT_FIELD_NUMBER: _ClassVar[int]
+    JOURNAL_SEQ_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_BY_FIELD_NUMBER: _ClassVar[int]
+    LIVE_FIELD_NUMBER: _ClassVar[int]
+    caller_number: str
+    org_id: str
+    agent_id: str
+    valid_from: _timestamp_pb2.Timestamp
+    valid_to: _timestamp_pb2.Timestamp
+    recorded_at: _timestamp_pb2.Timestamp
+    journal_seq: int
+    recorded_by: str
+    live: bool
+    def __init__(self, caller_number: _Optional[str] = ..., org_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., journal_seq: _Optional[int] = ..., recorded_by: _Optional[str] = ..., live: _Optional[bool] = ...) -> None: ...
+
+class ListCallerLinesRequest(_message.Message):
+    __slots__ = ("org_id", "caller_number", "at", "page_size", "page_token")
+    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    CALLER_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    org_id: str
+    caller_number: str
+    at: _timestamp_pb2.Timestamp
+    page_size: int
+    page_token: str
+    def __init__(self, org_id: _Optional[str] = ..., caller_number: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListCallerLinesResponse(_message.Message):
+    __slots__ = ("lines", "next_page_token")
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    lines: _containers.RepeatedCompositeFieldContainer[CallerLine]
+    next_page_token: str
+    def __init__(self, lines: _Optional[_Iterable[_Union[CallerLine, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

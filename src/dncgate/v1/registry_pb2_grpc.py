@@ -74,6 +74,16 @@ class RegistryStub:
                 request_serializer=dncgate_dot_v1_dot_registry__pb2.ImportRegistryRequest.SerializeToString,
                 response_deserializer=dncgate_dot_v1_dot_registry__pb2.ImportRegistrySummary.FromString,
                 _registered_method=True)
+        self.RegisterCallerLine = channel.unary_unary(
+                '/dncgate.v1.Registry/RegisterCallerLine',
+                request_serializer=dncgate_dot_v1_dot_registry__pb2.RegisterCallerLineRequest.SerializeToString,
+                response_deserializer=dncgate_dot_v1_dot_registry__pb2.CallerLine.FromString,
+                _registered_method=True)
+        self.ListCallerLines = channel.unary_unary(
+                '/dncgate.v1.Registry/ListCallerLines',
+                request_serializer=dncgate_dot_v1_dot_registry__pb2.ListCallerLinesRequest.SerializeToString,
+                response_deserializer=dncgate_dot_v1_dot_registry__pb2.ListCallerLinesResponse.FromString,
+                _registered_method=True)
 
 
 class RegistryServicer:
@@ -128,6 +138,24 @@ class RegistryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegisterCallerLine(self, request, context):
+        """Journal that a company's outbound line belongs to an org (and agent) for [valid_from, valid_to)
+        (role admin). A registration for the same line and owner that overlaps earlier ones supersedes
+        them (how an assignment is ended: register it again with valid_to); one overlapping another
+        owner's live assignment is FAILED_PRECONDITION naming it. Complaints match a caller number with no
+        Check on record to its line's owner at the complaint's time (VERDICT_CALLED_OUTSIDE_GATEWAY).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCallerLines(self, request, context):
+        """The caller-line journal, oldest first (roles admin and compliance).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RegistryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -170,6 +198,16 @@ def add_RegistryServicer_to_server(servicer, server):
                     servicer.ImportRegistry,
                     request_deserializer=dncgate_dot_v1_dot_registry__pb2.ImportRegistryRequest.FromString,
                     response_serializer=dncgate_dot_v1_dot_registry__pb2.ImportRegistrySummary.SerializeToString,
+            ),
+            'RegisterCallerLine': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterCallerLine,
+                    request_deserializer=dncgate_dot_v1_dot_registry__pb2.RegisterCallerLineRequest.FromString,
+                    response_serializer=dncgate_dot_v1_dot_registry__pb2.CallerLine.SerializeToString,
+            ),
+            'ListCallerLines': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCallerLines,
+                    request_deserializer=dncgate_dot_v1_dot_registry__pb2.ListCallerLinesRequest.FromString,
+                    response_serializer=dncgate_dot_v1_dot_registry__pb2.ListCallerLinesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -388,6 +426,60 @@ class Registry:
             '/dncgate.v1.Registry/ImportRegistry',
             dncgate_dot_v1_dot_registry__pb2.ImportRegistryRequest.SerializeToString,
             dncgate_dot_v1_dot_registry__pb2.ImportRegistrySummary.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterCallerLine(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dncgate.v1.Registry/RegisterCallerLine',
+            dncgate_dot_v1_dot_registry__pb2.RegisterCallerLineRequest.SerializeToString,
+            dncgate_dot_v1_dot_registry__pb2.CallerLine.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCallerLines(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dncgate.v1.Registry/ListCallerLines',
+            dncgate_dot_v1_dot_registry__pb2.ListCallerLinesRequest.SerializeToString,
+            dncgate_dot_v1_dot_registry__pb2.ListCallerLinesResponse.FromString,
             options,
             channel_credentials,
             insecure,
