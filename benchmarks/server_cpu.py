@@ -140,7 +140,13 @@ def main() -> None:
     ]
     if ns.against:
         result["ratio"] = result["this tree"]["server_us"] / result["--against"]["server_us"]
-        lines += ["", f"This tree / the other: **{result['ratio']:.3f}**."]
+        pairs = zip(runs["this tree"], runs["--against"], strict=True)
+        result["paired_ratio"] = median([a["server_us"] / b["server_us"] for a, b in pairs])
+        lines += [
+            "",
+            f"This tree / the other: **{result['ratio']:.3f}** (medians); the median of each round's own ratio: "
+            f"{result['paired_ratio']:.3f}.",
+        ]
     record("server_cpu", result, "\n".join(lines), command_line(), info, Output.at(ns.out))
 
 
