@@ -28,6 +28,7 @@ SUITE: list[tuple[str, list[str]]] = [
     ("benchmarks.memory", ["--numbers", "1000000", "10000000"]),
     ("benchmarks.complaint", ["--rows", "10000000", "--complaints", "200"]),
     ("benchmarks.http_face", ["--requests", "20000", "--clients", "8", "--rounds", "5"]),
+    ("benchmarks.server_cpu", ["--requests", "10000", "--clients", "8", "--rounds", "3"]),
     ("benchmarks.sip_edge", ["--rate", "200", "--calls", "3000", "--rounds", "2"]),
 ]
 

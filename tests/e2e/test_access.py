@@ -377,3 +377,65 @@ async def test_the_token_commands_create_list_and_revoke_with_the_whole_id_on_a_
     revoked = await asyncio.to_thread(cli, "revoke", token_id)
     assert revoked.returncode == 0 and "revoked" in revoked.stdout, revoked
     assert token_id not in (await asyncio.to_thread(cli, "list")).stdout
+
+
+async def test_concurrent_rpcs_on_one_connection_are_each_authorized_as_their_own_credential(server) -> None:
+    """The credential check reads the metadata grpc built for each call's method lookup (api.interceptors.
+    Dispatch): 600 Checks and 60 CheckStreams in flight at once on one connection, each with one of eight
+    org-scoped dialer tokens, a registry token or none, asking for its own org or another's. Every call is
+    answered as its own credential says, never as a neighbour's: a token for org A never passes for org B."""
+    orgs = [f"conc-{i:02d}" for i in range(8)]
+    tokens = [await _token(server, "dialer", orgs=(org,)) for org in orgs]
+    registry = await _token(server, "registry")
+    async with aio_channel(server.target, None) as channel:
+        gate = gateway_pb2_grpc.CallGateStub(channel)
+
+        async def check(k: int) -> tuple[str, str]:
+            """(what this call's credential allows, what it got): OK, an org refused, a role or no credential."""
+            own, asked = k % 8, (k // 8) % 8  # every token against every org, its own one time in eight
+            kind = k % 11
+            md = None if kind == 0 else bearer(registry) if kind == 1 else bearer(tokens[own])
+            want = (
+                "UNAUTHENTICATED"
+                if md is None
+                else "MISSING_ROLE"
+                if kind == 1
+                else "OK"
+                if own == asked
+                else f"ORG_NOT_ALLOWED {orgs[asked]}"
+            )
+            try:
+                await gate.Check(check_request(org_id=orgs[asked], request_id=f"r{k}"), metadata=md)
+                return want, "OK"
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+                    return want, "UNAUTHENTICATED"
+                assert exc.code() == grpc.StatusCode.PERMISSION_DENIED, exc
+                info = _error_info(exc)
+                return (
+                    want,
+                    info.reason if info.reason == "MISSING_ROLE" else f"{info.reason} {info.metadata['org_id']}",
+                )
+
+        async def stream(k: int) -> tuple[str, str]:
+            own, asked = k % 8, (k + k // 8) % 8
+            requests = [check_request(org_id=orgs[own], request_id="first"), check_request(org_id=orgs[asked])]
+            answered: list[str] = []
+            try:
+                async for r in gate.CheckStream(iter(requests), metadata=bearer(tokens[own])):
+                    answered.append(r.request_id)
+            except grpc.aio.AioRpcError as exc:
+                assert exc.code() == grpc.StatusCode.PERMISSION_DENIED, exc
+                answered.append(_error_info(exc).metadata["org_id"])
+            return ("first", "") if own == asked else ("first", orgs[asked]), (answered[0], "".join(answered[1:2]))
+
+        results = await asyncio.gather(*(check(k) for k in range(600)), *(stream(k) for k in range(60)))
+        wrong = [(k, want, got) for k, (want, got) in enumerate(results) if want != got]
+        assert not wrong, wrong[:10]
+        kinds = {want.split()[0] for want, _ in results[:600]}
+        refused_for = {want.split()[1] for want, _ in results[:600] if want.startswith("ORG_NOT_ALLOWED")}
+        assert (kinds, refused_for) == ({"OK", "UNAUTHENTICATED", "MISSING_ROLE", "ORG_NOT_ALLOWED"}, set(orgs))
+
+        with pytest.raises(grpc.aio.AioRpcError) as info:  # a method none of our services has
+            await channel.unary_unary("/dncgate.v1.CallGate/NoSuchMethod")(b"", metadata=bearer(tokens[0]))
+        assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED

@@ -24,6 +24,7 @@ SECTIONS = (
     "registry_memory",
     "complaint_verification",
     "http_face",
+    "server_cpu",
     "sip_edge",
     "suite",
 )

@@ -29,6 +29,7 @@ from dncgate.v1 import access_pb2, access_pb2_grpc
 log = structlog.get_logger("dncgate.access")
 
 Ctx = Any  # grpc.aio.ServicerContext; grpcio ships no type information
+Metadata = tuple[tuple[str, Any], ...]  # an RPC's invocation metadata as grpc hands it over (-bin values: bytes)
 
 _PRINCIPAL: ContextVar[Principal] = ContextVar("dncgate_principal")
 _BEARER = "bearer "
@@ -95,12 +96,18 @@ class Guard:
         self._cached = authenticator.cached_header
         self._subjects: dict[bytes, str] = {}  # a client certificate's PEM -> its subject
 
-    def fast(self, context: Ctx) -> Principal | None:
-        """The caller from the cache alone (a verified bearer token), None when `principal` must look."""
-        for key, value in context.invocation_metadata() or ():
+    def cached(self, metadata: Metadata) -> Principal | None:
+        """The caller named by an RPC's `metadata` from the cache alone (a verified bearer token), None
+        when `principal` must look. The gRPC server hands over the metadata grpc built for the method
+        lookup (`api.interceptors.Dispatch`), the HTTP face and tests the context's."""
+        for key, value in metadata or ():
             if key == "authorization":
                 return self._cached(value)  # the value as sent: `Bearer <token>`
         return None
+
+    def fast(self, context: Ctx) -> Principal | None:
+        """`cached` of the context's own metadata (grpc.aio builds a new tuple on each call of it)."""
+        return self.cached(context.invocation_metadata())
 
     async def principal(self, context: Ctx) -> Principal:
         """The caller of this RPC (bearer token first, then client certificate), or Unauthenticated."""

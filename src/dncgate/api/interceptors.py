@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any
 
 import grpc
@@ -14,7 +15,7 @@ from grpc.experimental import wrap_server_method_handler
 
 from dncgate import deadline, metrics
 from dncgate.api import access, errors, limits
-from dncgate.api.access import Guard
+from dncgate.api.access import Guard, Metadata
 from dncgate.api.limits import Refused
 from dncgate.domain.access import ORG_SCOPED, PUBLIC, Principal
 from dncgate.domain.errors import DncgateError, PermissionDenied
@@ -72,6 +73,10 @@ def instrument(
     Each request's deadline is recorded for the stores (`dncgate.deadline`): its waits for PostgreSQL
     are bounded by it.
 
+    The handler's behavior takes the call's invocation metadata as an optional `metadata=`: `Dispatch`
+    passes the tuple grpc built for the method lookup; without it (the HTTP face, a test) the credential
+    is read from `context.invocation_metadata()`.
+
     Done once per method when the service is registered (see `Registrar`), not by a grpc.aio
     ServerInterceptor: an interceptor runs a coroutine of its own and rebuilds the handler for every
     call, which measured 25-35% of an empty call's server CPU. Without `lines` (a log level above info)
@@ -87,7 +92,7 @@ def instrument(
     scoped_stream = handler.request_streaming and method in ORG_SCOPED
     if method in PUBLIC:  # no credential asked or looked at (domain.access.PUBLIC)
         guard = None
-    fast = guard.fast if guard is not None else None
+    cached = guard.cached if guard is not None else None
     slow = guard.principal if guard is not None else None
     missing_role = guard.missing_role if guard is not None else None
 
@@ -118,15 +123,18 @@ def instrument(
     def wrap(behavior: Callable[..., Any]) -> Callable[..., Any]:
         if handler.response_streaming:
 
-            async def stream_behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+            async def stream_behavior(
+                request: Any, context: grpc.aio.ServicerContext[Any, Any], metadata: Metadata | None = None
+            ) -> AsyncIterator[Any]:
                 structlog.contextvars.clear_contextvars()
                 structlog.contextvars.bind_contextvars(method=name)
                 deadline.enter_rpc(context)
                 counts.started += 1
                 started = clock()
                 try:
-                    if fast is not None:  # `slow` verifies a token not cached yet, or a client certificate
-                        request = authorized(fast(context) or await slow(context), request)  # type: ignore[misc]
+                    if cached is not None:  # `slow` verifies a token not cached yet, or a client certificate
+                        found = cached(context.invocation_metadata() if metadata is None else metadata)
+                        request = authorized(found or await slow(context), request)  # type: ignore[misc]
                     if request.__class__ is Refused:  # a unary request; a stream's messages raise when read
                         raise request.error
                     async for item in behavior(request, context):
@@ -142,13 +150,16 @@ def instrument(
 
         if not lines:
 
-            async def quiet_behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            async def quiet_behavior(
+                request: Any, context: grpc.aio.ServicerContext[Any, Any], metadata: Metadata | None = None
+            ) -> Any:
                 deadline.enter_rpc(context)
                 counts.started += 1
                 started = clock()
                 try:
-                    if fast is not None:  # `slow` verifies a token not cached yet, or a client certificate
-                        request = authorized(fast(context) or await slow(context), request)  # type: ignore[misc]
+                    if cached is not None:  # `slow` verifies a token not cached yet, or a client certificate
+                        found = cached(context.invocation_metadata() if metadata is None else metadata)
+                        request = authorized(found or await slow(context), request)  # type: ignore[misc]
                     if request.__class__ is Refused:
                         raise request.error
                     response = await behavior(request, context)
@@ -167,15 +178,18 @@ def instrument(
 
             return quiet_behavior
 
-        async def unary_behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        async def unary_behavior(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any], metadata: Metadata | None = None
+        ) -> Any:
             structlog.contextvars.clear_contextvars()
             structlog.contextvars.bind_contextvars(method=name)
             deadline.enter_rpc(context)
             counts.started += 1
             started = clock()
             try:
-                if fast is not None:  # `slow` verifies a token not cached yet, or a client certificate
-                    request = authorized(fast(context) or await slow(context), request)  # type: ignore[misc]
+                if cached is not None:  # `slow` verifies a token not cached yet, or a client certificate
+                    found = cached(context.invocation_metadata() if metadata is None else metadata)
+                    request = authorized(found or await slow(context), request)  # type: ignore[misc]
                 if request.__class__ is Refused:
                     raise request.error
                 return await behavior(request, context)
@@ -192,13 +206,58 @@ def instrument(
     return wrapped
 
 
+_FIELDS = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")  # a handler's behavior, one of
+
+
+def _binder(handler: grpc.RpcMethodHandler) -> Callable[[Metadata], grpc.RpcMethodHandler]:
+    """What makes, for one call, `handler` (made by `instrument`) with the call's metadata bound to its
+    behavior: the same handler tuple, its behavior a `functools.partial` passing `metadata=`."""
+    fields = tuple(handler)
+    at = next(i for i, name in enumerate(handler._fields) if name in _FIELDS and fields[i] is not None)
+    before, behavior, after = fields[:at], fields[at], fields[at + 1 :]
+    kind, new = type(handler), tuple.__new__
+
+    def bind(metadata: Metadata) -> grpc.RpcMethodHandler:
+        bound: grpc.RpcMethodHandler = new(kind, (*before, partial(behavior, metadata=metadata), *after))
+        return bound
+
+    return bind
+
+
+class Dispatch(grpc.GenericRpcHandler):  # type: ignore[misc]
+    """Our services' methods behind one generic handler: grpc.aio looks a call's method up with the
+    call's invocation metadata (`handler_call_details`), which the handler returned for that one call
+    hands to `instrument`'s behavior, so the credential check reads the tuple grpc built for the lookup
+    instead of building another (`context.invocation_metadata()` makes a new one on every call).
+
+    The binding is per call by construction: a new handler, returned to the lookup of that call alone,
+    holding that call's metadata; nothing is stored here or in the task. grpc.aio serves registered
+    methods without asking a generic handler, so ours are not registered (which also keeps their
+    request futures out of the server's accept loop); a method not here answers None, and grpc then
+    asks the next generic handler (health, reflection) or answers UNIMPLEMENTED.
+    """
+
+    def __init__(self) -> None:
+        self._methods: dict[str, Callable[[Metadata], grpc.RpcMethodHandler]] = {}
+
+    def add(self, method: str, handler: grpc.RpcMethodHandler) -> None:
+        """Serve `method` (`/package.Service/Name`) by `handler`, made by `instrument`."""
+        self._methods[method] = _binder(handler)
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        bind = self._methods.get(handler_call_details.method)
+        if bind is None:
+            return None
+        return bind(handler_call_details.invocation_metadata)
+
+
 class Registrar:
     """Stands in for the server when a generated `add_*Servicer_to_server` registers our services.
 
     The generated code hands the same method handlers twice: as a generic handler and as registered
-    methods (which the gRPC core looks up first). Each handler is instrumented once here and both
-    forms are registered with the instrumented handlers. Health and reflection are registered on the
-    server directly: they log nothing.
+    methods. Each handler is instrumented once here and served by the server's one `Dispatch` (a
+    generic handler, added to the server here), not as registered methods: see `Dispatch`. Health and
+    reflection are registered on the server directly: they log nothing.
     """
 
     def __init__(self, server: grpc.aio.Server, lines: bool = True, guard: Guard | None = None) -> None:
@@ -206,14 +265,14 @@ class Registrar:
         self.lines = lines  # see `instrument`
         self.guard = guard
         self.services: list[str] = []
+        self.dispatch = Dispatch()
+        server.add_generic_rpc_handlers((self.dispatch,))
 
     def add_generic_rpc_handlers(self, handlers: Any) -> None:
-        """Ignored: `add_registered_method_handlers`, called next with the same handlers, registers both."""
+        """Ignored: `add_registered_method_handlers`, called next with the same handlers, has them."""
 
     def add_registered_method_handlers(self, service: str, handlers: dict[str, grpc.RpcMethodHandler]) -> None:
-        wrapped = {
-            name: instrument(f"/{service}/{name}", h, self.lines, guard=self.guard) for name, h in handlers.items()
-        }
-        self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, wrapped),))
-        self.server.add_registered_method_handlers(service, wrapped)
+        for name, h in handlers.items():
+            method = f"/{service}/{name}"
+            self.dispatch.add(method, instrument(method, h, self.lines, guard=self.guard))
         self.services.append(service)
