@@ -11,7 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from dncgate.domain.decision import Verdict
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.lines import CallerLine
-from dncgate.domain.registry import ConsentChange, PreferenceChange
+from dncgate.domain.registry import ConsentChange, OrgListChange, PreferenceChange
 from dncgate.domain.types import Category, Decision, Mode, Reason, Source, categories_of
 from dncgate.service.gateway import CheckInput, CheckResult
 from dncgate.v1 import common_pb2, gateway_pb2, registry_pb2
@@ -195,6 +195,20 @@ def consent(masked: str, c: ConsentChange) -> registry_pb2.Consent:
         recorded_at=ts(c.recorded_at),
         journal_seq=c.seq,
         recorded_by=c.recorded_by,
+    )
+
+
+def org_list_entry(masked: str, e: OrgListChange, *, on_list: bool = False) -> registry_pb2.OrgListEntry:
+    return registry_pb2.OrgListEntry(
+        number_masked=masked,
+        org_id=e.org_id,
+        listed=e.listed,
+        reason=e.reason,
+        effective_at=ts(e.effective_at),
+        recorded_at=ts(e.recorded_at),
+        journal_seq=e.seq,
+        recorded_by=e.recorded_by,
+        on_list=on_list,
     )
 
 
