@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from dncgate.domain.errors import Conflict, InvalidArgument
-from dncgate.domain.types import Decision, Reason, Source
+from dncgate.domain.types import Decision, Mode, Reason, Source
 from dncgate.service import sync
 from dncgate.store.hot import ORG_LISTED
 from tests.integration.support import CONSUMER, OTHER_CONSUMER, check_input, key_of, registry_hashes
@@ -139,3 +139,31 @@ async def test_rebuild_and_catch_up_restore_the_list_fields_and_the_consents_the
     after = await registry_hashes(app.redis)
     await app.registry.reapply(key_of(app, CONSUMER))
     assert await registry_hashes(app.redis) == after
+
+
+async def test_the_check_blocks_an_org_listed_callee_for_that_org_only(app: Any) -> None:
+    """On acme's list: acme's Checks are BLOCK / ORG_LIST, rival's ALLOW; in monitor mode ALLOW with a
+    violation; taken off the list, acme may call again."""
+    assert await _decision(app) == (Decision.ALLOW, Reason.NOT_REGISTERED)
+    await _add(app)
+    assert await _decision(app) == (Decision.BLOCK, Reason.ORG_LIST)
+    assert await _decision(app, "rival") == (Decision.ALLOW, Reason.NOT_REGISTERED)
+    await app.registry.set_org_policy("acme", Mode.MONITOR, None, actor="test")
+    v = (await app.gateway.check(check_input(CONSUMER))).verdict
+    assert (v.decision, v.reason, v.violation) == (Decision.ALLOW, Reason.ORG_LIST, True)
+    await app.registry.set_org_policy("acme", Mode.ENFORCE, None, actor="test")
+    await app.registry.remove_from_org_list("acme", CONSUMER, None, actor="test")
+    assert await _decision(app) == (Decision.ALLOW, Reason.NOT_REGISTERED)
+
+
+async def test_the_later_of_a_consent_and_a_list_entry_decides_the_check(app: Any) -> None:
+    """Listed then an org-wide consent: allowed; a new entry after it: blocked again; an agent's consent
+    after that excuses that agent only."""
+    await _add(app)
+    await app.registry.grant_consent(CONSUMER, "acme", "", None, "form", None, actor="test")
+    assert await _decision(app) == (Decision.ALLOW, Reason.NOT_REGISTERED)
+    await _add(app)
+    assert await _decision(app) == (Decision.BLOCK, Reason.ORG_LIST)
+    await app.registry.grant_consent(CONSUMER, "acme", "agent-1", None, "call", None, actor="test")
+    assert await _decision(app, agent="agent-1") == (Decision.ALLOW, Reason.NOT_REGISTERED)
+    assert await _decision(app, agent="agent-2") == (Decision.BLOCK, Reason.ORG_LIST)

@@ -106,7 +106,7 @@ def check_inputs(requests: Sequence[gateway_pb2.CheckRequest]) -> list[CheckInpu
 class VerdictFields:
     """The response fields of a verdict (decision, reason, violation, next opening), converted once.
 
-    Verdicts are shared: one table of six per callee group and minute, a few constants. Entries are
+    Verdicts are shared: one table of eight per callee group and minute, a few constants. Entries are
     keyed by identity and hold their verdict, so a reused id can never hand back another's fields.
     """
 

@@ -64,6 +64,7 @@ class Reason(Enum):
     OUTSIDE_CALLING_HOURS = "OUTSIDE_CALLING_HOURS"
     INVALID_NUMBER = "INVALID_NUMBER"
     REGISTRY_UNAVAILABLE = "REGISTRY_UNAVAILABLE"
+    ORG_LIST = "ORG_LIST"  # the callee is on the calling org's own do-not-call list
 
 
 class Source(IntEnum):

@@ -27,6 +27,7 @@ class Reason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REASON_OUTSIDE_CALLING_HOURS: _ClassVar[Reason]
     REASON_INVALID_NUMBER: _ClassVar[Reason]
     REASON_REGISTRY_UNAVAILABLE: _ClassVar[Reason]
+    REASON_ORG_LIST: _ClassVar[Reason]
 DECISION_UNSPECIFIED: Decision
 DECISION_ALLOW: Decision
 DECISION_BLOCK: Decision
@@ -37,6 +38,7 @@ REASON_CONSENT_ON_FILE: Reason
 REASON_OUTSIDE_CALLING_HOURS: Reason
 REASON_INVALID_NUMBER: Reason
 REASON_REGISTRY_UNAVAILABLE: Reason
+REASON_ORG_LIST: Reason
 
 class CheckRequest(_message.Message):
     __slots__ = ("caller_number", "callee_number", "agent_id", "org_id", "campaign_id", "category", "request_id")
