@@ -12,7 +12,7 @@ from dncgate.domain.decision import Verdict
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.lines import CallerLine
 from dncgate.domain.registry import ConsentChange, OrgListChange, PreferenceChange
-from dncgate.domain.types import Category, Decision, Mode, Reason, Source, categories_of
+from dncgate.domain.types import Category, Decision, Mode, OptOutScope, Reason, Source, categories_of
 from dncgate.service.gateway import CheckInput, CheckResult
 from dncgate.v1 import common_pb2, gateway_pb2, registry_pb2
 
@@ -67,6 +67,20 @@ def source(value: int) -> Source:
         return Source(value)
     except ValueError:
         raise InvalidArgument("source", f"unknown source {value}") from None
+
+
+_OPT_OUT_SCOPE = {
+    gateway_pb2.OPT_OUT_SCOPE_UNSPECIFIED: OptOutScope.ALL,
+    gateway_pb2.OPT_OUT_SCOPE_ALL: OptOutScope.ALL,
+    gateway_pb2.OPT_OUT_SCOPE_ORG: OptOutScope.ORG,
+}
+
+
+def opt_out_scope(value: int) -> OptOutScope:
+    try:
+        return _OPT_OUT_SCOPE[value]  # type: ignore[index]
+    except KeyError:
+        raise InvalidArgument("opt_out_scope", f"unknown scope {value}") from None
 
 
 def mode_from_pb(value: int) -> Mode | None:

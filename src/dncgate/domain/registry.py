@@ -164,6 +164,15 @@ class OrgListChange:
     recorded_by: str = ""  # as PreferenceChange.recorded_by
 
 
+_NEVER = (EPOCH, 0)
+
+
+def _when(e: OrgListChange) -> tuple[datetime, int]:
+    """Journal order, as consents are ordered (`grants_in_force`): effective time, then seq. Both
+    journals take the time from PostgreSQL's clock under the consumer's lock, so it follows the seq."""
+    return (e.effective_at, e.seq)
+
+
 def _known(at: datetime, known_at: datetime | None, effective_at: datetime, recorded_at: datetime) -> bool:
     return effective_at <= at and (known_at is None or recorded_at <= known_at)
 
@@ -178,7 +187,7 @@ def org_list_at(
     """The entry keeping the consumer on `org_id`'s own list at `at` (as recorded by `known_at`), or None.
 
     The latest entry for the org by then, if an add, and unless an org-wide consent to the org was
-    granted after it: between a consent and a list entry the later one (in journal order) wins, and
+    granted after it: between a consent and a list entry the later one (in journal order: `_when`) wins, and
     an org-wide grant ends the entry for good (its expiry or revocation does not bring it back). A
     grant to one agent of the org excuses that agent's calls while in force (`consents_in_effect`)
     but leaves the entry on the list.
@@ -186,7 +195,7 @@ def org_list_at(
     latest: OrgListChange | None = None
     for e in entries:
         known = e.org_id == org_id and _known(at, known_at, e.effective_at, e.recorded_at)
-        if known and (latest is None or e.seq > latest.seq):
+        if known and (latest is None or _when(e) > _when(latest)):
             latest = e
     if latest is None or not latest.listed:
         return None
@@ -195,7 +204,7 @@ def org_list_at(
             c.org_id == org_id
             and c.agent_id == ""
             and c.granted
-            and c.seq > latest.seq
+            and (c.effective_at, c.seq) > _when(latest)
             and _known(at, known_at, c.effective_at, c.recorded_at)
         ):
             return None
@@ -213,14 +222,14 @@ def consents_in_effect(
     The other half of "the later one wins": putting a consumer on an org's list ends the effect of every
     consent she had given that org (org-wide or to one agent); the journal keeps them all.
     """
-    added: dict[str, int] = {}
+    added: dict[str, tuple[datetime, int]] = {}
     for e in entries:
         if e.listed and _known(at, known_at, e.effective_at, e.recorded_at):
-            added[e.org_id] = max(added.get(e.org_id, 0), e.seq)
+            added[e.org_id] = max(added.get(e.org_id, _NEVER), _when(e))
     return [
         Consent(c.org_id, c.agent_id, c.expires_at)
         for c in grants_in_force(consents, at, known_at)
-        if c.seq > added.get(c.org_id, 0)
+        if (c.effective_at, c.seq) > added.get(c.org_id, _NEVER)
     ]
 
 

@@ -78,6 +78,13 @@ class Source(IntEnum):
     ADMIN = 5
 
 
+class OptOutScope(Enum):
+    """What an in-call opt-out covers: her do-not-disturb (ALL) or the calling org's own list (ORG)."""
+
+    ALL = "ALL"
+    ORG = "ORG"
+
+
 class Mode(Enum):
     ENFORCE = "ENFORCE"
     MONITOR = "MONITOR"
