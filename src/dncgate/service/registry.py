@@ -354,7 +354,7 @@ class RegistryService(Generic[J, H]):
         consent_changes = await session.consent_changes() if consents or org_lists else []
         entries = await session.org_list_changes() if consents or org_lists else []
         every = consent_states_in_effect(consent_changes, entries, now)
-        # An org-list entry ends (or, removed, no longer overrides) the effect of that org's consents.
+        # An org-list entry ends the effect of the consents given that org before it: rewrite them all.
         pairs = set(consents) | {(c.org_id, c.agent_id) for c in consent_changes if c.org_id in org_lists}
         states = {pair: every.get(pair) for pair in pairs}
         orgs = set(org_lists) | {org for org, _ in consents}
