@@ -101,7 +101,8 @@ async def _send(channel: grpc.aio.Channel, method: MethodDescriptor, raw: bytes)
 
 
 async def test_bad_org_list_writes_and_reads_are_refused_naming_the_field(server: Any) -> None:
-    """No org, no number or an unparsable one, NUL in the org: INVALID_ARGUMENT naming the field, nothing stored."""
+    """No org, no number or an unparsable one, NUL in the org, an unknown opt-out scope: INVALID_ARGUMENT
+    naming the field, nothing stored."""
     before = await _stored(server)
     service = registry_pb2.DESCRIPTOR.services_by_name["Registry"]
     sent = [
@@ -117,6 +118,12 @@ async def test_bad_org_list_writes_and_reads_are_refused_naming_the_field(server
     for method, request, field in sent:
         got = _violations(await _send(server.channel, service.methods_by_name[method], request.SerializeToString()))
         assert got == ("INVALID_ARGUMENT", [field]), (method, field)
+    gate = gateway_pb2.DESCRIPTOR.services_by_name["CallGate"]
+    unknown = gateway_pb2.ReportCallOutcomeRequest(call_id="0" * 32, consumer_opted_out=True, opt_out_scope=42)  # type: ignore[arg-type]
+    got = _violations(
+        await _send(server.channel, gate.methods_by_name["ReportCallOutcome"], unknown.SerializeToString())
+    )
+    assert got == ("INVALID_ARGUMENT", ["opt_out_scope"])
     assert await _stored(server) == before
 
 
