@@ -10,6 +10,10 @@ to over TLS). Sequential calls show latency; 16 concurrent callers show the CPU 
 load, when the multiplexer sends and reads many callers' commands together. Wall and CPU time per
 call; medians of the rounds.
 
+`--org-listed` puts every unregistered callee (the odd calls) on the calling org's own list first, so
+those Checks answer BLOCK / ORG_LIST (a tree without org lists refuses it); without it the org list is
+empty, and those callees are NOT_REGISTERED.
+
 `--instrumented` calls the Check as the gRPC server does: through `api.interceptors.instrument` (its
 request decoding and limits, deadline binding, the per-RPC counting of /metrics and, on a tree with
 access control, the bearer token's check by `api.access.Guard`) at log level warning, with a stand-in
@@ -37,7 +41,7 @@ import structlog
 import uvloop
 
 from benchmarks.common import Output, add_common_args, command_line, machine, median, record
-from benchmarks.registry_load import PEPPER, consumer_number, load_fast
+from benchmarks.registry_load import PEPPER, consumer_number, digests, load_fast
 from dncgate import phone
 from dncgate.api.gateway import CallGateServicer
 from dncgate.api.interceptors import instrument
@@ -136,9 +140,7 @@ async def dialer_guard(database_url: str, orgs: list[str]) -> AsyncIterator[tupl
         yield Guard(authenticator), new.token
 
 
-async def measure(
-    ns: argparse.Namespace, redis_url: str, database_url: str | None
-) -> dict[str, dict[str, dict[str, float]]]:
+async def measure(ns: argparse.Namespace, redis_url: str, database_url: str | None) -> dict[str, Any]:
     async with contextlib.AsyncExitStack() as stack:
         guard, token = None, ""
         if database_url is not None:
@@ -146,9 +148,7 @@ async def measure(
         return await _measure(ns, redis_url, guard, token)
 
 
-async def _measure(
-    ns: argparse.Namespace, redis_url: str, guard: Any, token: str
-) -> dict[str, dict[str, dict[str, float]]]:
+async def _measure(ns: argparse.Namespace, redis_url: str, guard: Any, token: str) -> dict[str, Any]:
     client = aioredis.Redis.from_url(redis_url)
     hot = HotRegistry(client, BITS)
     await client.set("dnc:ready", hot.ready_value)
@@ -156,6 +156,8 @@ async def _measure(
     settings = Settings(calling_hours=CallingHours.parse("00:00-24:00"), redis_timeout_ms=1000, pepper=PEPPER)
     gateways = {multiplex: build_gateway(settings, hot, keyer, multiplex=multiplex) for multiplex in (True, False)}
     registry = ns.registry
+    if ns.org_listed:
+        await _org_list(hot, registry, 4 * 200 + ns.rounds * 4 * 2 * ns.calls)
 
     def check(gw: Gateway) -> Op:
         # no ReportCallOutcome here; no log fields bound, as `serve` at the benchmarks' log level (warning)
@@ -185,6 +187,12 @@ async def _measure(
 
     mux = gateways[True].lane.mux
     assert mux is not None
+    if ns.org_listed:  # the odd calls' callees answer ORG_LIST, the even ones' REGISTERED
+        probe = CallGateServicer(gateways[True], 5000, None, log_fields=False)  # type: ignore[arg-type]
+        got = [
+            (await probe.Check(gateway_pb2.CheckRequest.FromString(request(i, registry)), None)).reason for i in (0, 1)
+        ]
+        assert got == [gateway_pb2.REASON_REGISTERED, gateway_pb2.REASON_ORG_LIST], got
 
     async def mux_ping(i: int) -> Any:
         return await mux.execute([("PING",)])
@@ -210,14 +218,28 @@ async def _measure(
                     rounds[name][mode].append(await timed(op, start, ns.calls, concurrency))
                     start += ns.calls
                 await client.delete(CALLS)
+        # Redis's own time per script call (the classify-and-log script of every Check, warm-up included).
+        stats = await client.info("commandstats")
+        script_us = float(stats.get("cmdstat_evalsha", {}).get("usec_per_call", 0.0))
     finally:
         for gw in gateways.values():
             await gw.aclose()
         await client.aclose()
-    return {
+    out: dict[str, Any] = {
         name: {mode: {k: median([x[k] for x in runs]) for k in ("wall_us", "cpu_us")} for mode, runs in modes.items()}
         for name, modes in rounds.items()
     }
+    out["redis_script"] = {"usec_per_call": script_us}
+    return out
+
+
+async def _org_list(hot: HotRegistry, registry: int, calls: int) -> None:
+    """Every callee an odd call names (consumers registry..registry+calls-1) on org "bench"'s own list."""
+    if not hasattr(hot, "org_list_location"):
+        raise SystemExit("--org-listed: this tree has no org lists")
+    lists = [(key, "bench") for key in digests(registry, registry + calls)]
+    for lo in range(0, len(lists), 10_000):
+        await hot.load((), (), lists[lo : lo + 10_000])
 
 
 def main() -> None:
@@ -229,6 +251,7 @@ def main() -> None:
         "--instrumented", action="store_true", help="Check through api.interceptors.instrument, as served"
     )
     parser.add_argument("--scoped", action="store_true", help="--instrumented with a dialer token held to the org")
+    parser.add_argument("--org-listed", action="store_true", help="the unregistered callees on the org's own list")
     add_common_args(parser)
     ns = parser.parse_args()
     if ns.quick:
@@ -254,6 +277,8 @@ def main() -> None:
             credential = "a `dialer` bearer token" + (" held to the request's org" if ns.scoped else "")
         through = f"; through `api.interceptors.instrument` as served, {credential}"
 
+    listed = " (the unregistered half of the callees on the calling org's own list)" if ns.org_listed else ""
+
     def row(label: str, name: str) -> str:
         q, c = s[name]["seq"], s[name]["conc"]
         return f"| {label} | {q['wall_us']:.0f} | {q['cpu_us']:.0f} | {c['wall_us']:.0f} | {c['cpu_us']:.0f} |"
@@ -264,7 +289,8 @@ def main() -> None:
             "",
             f"`CallGateServicer.Check` called directly (request parse, gateway, response build; no gRPC"
             f"{through}) on uvloop "
-            f"against an embedded Redis with {ns.registry:,} registered numbers, every number distinct; baseline: "
+            f"against an embedded Redis with {ns.registry:,} registered numbers, every number distinct"
+            f"{listed}; baseline: "
             f"a bare Redis round trip (PING) on the same connection. Microseconds per call, medians of {ns.rounds} "
             f"rounds of {ns.calls} calls, sequential and {CONCURRENCY} concurrent callers.",
             "",
@@ -277,10 +303,18 @@ def main() -> None:
             "",
             f"Our own CPU per Check beyond its Redis round trip, 16 concurrent: "
             f"**{s['check_mux']['conc']['cpu_us'] - s['ping_mux']['conc']['cpu_us']:.0f} µs** multiplexed, "
-            f"{s['check_pool']['conc']['cpu_us'] - s['ping_pool']['conc']['cpu_us']:.0f} µs over redis-py.",
+            f"{s['check_pool']['conc']['cpu_us'] - s['ping_pool']['conc']['cpu_us']:.0f} µs over redis-py. "
+            f"Redis's own time per Check script call (INFO commandstats, EVALSHA): "
+            f"**{s['redis_script']['usec_per_call']:.2f} µs**.",
         ]
     )
-    result = {"summary": s, "registry": ns.registry, "instrumented": ns.instrumented, "token": token}
+    result = {
+        "summary": s,
+        "registry": ns.registry,
+        "instrumented": ns.instrumented,
+        "token": token,
+        "org_listed": ns.org_listed,
+    }
     record("check_path", result, table, command_line(), info, Output.at(ns.out))
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from dncgate.domain.case import OPEN, Status
 from dncgate.domain.registry import Consent, Schedule, epoch_us
 from dncgate.domain.types import Mode
-from dncgate.store.hot import MODES, READY, HotRegistry, NotLoaded, decode_schedule
+from dncgate.store.hot import MODES, ORG_LISTED, READY, HotRegistry, NotLoaded, decode_schedule
 
 
 def mask_at(schedule: Schedule, at: datetime) -> int:
@@ -35,6 +35,7 @@ class Snapshot:
     schedule: Schedule
     consents: tuple[Consent, ...]
     mode: Mode | None
+    org_listed: bool = False  # on the org's own list (the consents it came after are not in Redis)
 
 
 async def lookup(hot: HotRegistry, key: bytes, org_id: str, agent_id: str) -> Snapshot:
@@ -42,12 +43,14 @@ async def lookup(hot: HotRegistry, key: bytes, org_id: str, agent_id: str) -> Sn
     pkey, pfield = hot.pref_location(key)
     ckey, org_field = hot.consent_location(key, org_id, "")
     _, agent_field = hot.consent_location(key, org_id, agent_id)
+    _, list_field = hot.org_list_location(key, org_id)
     pipe = hot.client.pipeline(transaction=False)
     pipe.hget(pkey, pfield)
     pipe.hmget(ckey, [org_field, agent_field])
     pipe.hget(MODES, org_id)
     pipe.get(READY)
-    raw, (org_exp, agent_exp), mode, ready = await pipe.execute()
+    pipe.hget(ckey, list_field)
+    raw, (org_exp, agent_exp), mode, ready, listed = await pipe.execute()
     if ready != hot.ready_value:
         raise NotLoaded()
     consents = []
@@ -55,7 +58,9 @@ async def lookup(hot: HotRegistry, key: bytes, org_id: str, agent_id: str) -> Sn
         if exp is not None:
             e = int(exp)
             consents.append(Consent(org_id, agent, datetime.fromtimestamp(e, UTC) if e else None))
-    return Snapshot(decode_schedule(raw), tuple(consents), Mode(mode.decode()) if mode else None)
+    if listed not in (None, ORG_LISTED):
+        raise ValueError(f"an org-list field holds {listed!r}")
+    return Snapshot(decode_schedule(raw), tuple(consents), Mode(mode.decode()) if mode else None, listed is not None)
 
 
 def is_overdue(status: Status, first_response_due: datetime, resolution_due: datetime, now: datetime) -> bool:

@@ -105,6 +105,33 @@ async def _send(channel: grpc.aio.Channel, method: MethodDescriptor, raw: bytes)
     return None
 
 
+async def test_bad_org_list_writes_and_reads_are_refused_naming_the_field(server: Any) -> None:
+    """No org, no number or an unparsable one, NUL in the org, an unknown opt-out scope: INVALID_ARGUMENT
+    naming the field, nothing stored."""
+    before = await _stored(server)
+    service = registry_pb2.DESCRIPTOR.services_by_name["Registry"]
+    sent = [
+        ("AddToOrgList", registry_pb2.AddToOrgListRequest(number="+8613812348000"), "org_id"),
+        ("AddToOrgList", registry_pb2.AddToOrgListRequest(org_id="acme"), "number"),
+        ("AddToOrgList", registry_pb2.AddToOrgListRequest(org_id="acme", number="12"), "number"),
+        ("AddToOrgList", registry_pb2.AddToOrgListRequest(org_id="a\x00b", number="+8613812348000"), "org_id"),
+        ("RemoveFromOrgList", registry_pb2.RemoveFromOrgListRequest(number="+8613812348000"), "org_id"),
+        ("RemoveFromOrgList", registry_pb2.RemoveFromOrgListRequest(org_id="acme", number="12"), "number"),
+        ("GetOrgListHistory", registry_pb2.GetOrgListHistoryRequest(number="+8613812348000"), "org_id"),
+        ("GetOrgListHistory", registry_pb2.GetOrgListHistoryRequest(org_id="acme"), "number"),
+    ]
+    for method, request, field in sent:
+        got = _violations(await _send(server.channel, service.methods_by_name[method], request.SerializeToString()))
+        assert got == ("INVALID_ARGUMENT", [field]), (method, field)
+    gate = gateway_pb2.DESCRIPTOR.services_by_name["CallGate"]
+    unknown = gateway_pb2.ReportCallOutcomeRequest(call_id="0" * 32, consumer_opted_out=True, opt_out_scope=42)  # type: ignore[arg-type]
+    got = _violations(
+        await _send(server.channel, gate.methods_by_name["ReportCallOutcome"], unknown.SerializeToString())
+    )
+    assert got == ("INVALID_ARGUMENT", ["opt_out_scope"])
+    assert await _stored(server) == before
+
+
 def _violations(exc: grpc.aio.AioRpcError | None) -> tuple[str, list[str]]:
     if exc is None:
         return "OK", []
@@ -137,11 +164,11 @@ async def _stored(server: Any) -> int:
 
 
 def test_every_rpc_has_string_fields_to_try() -> None:
-    """The cases reach all 37 methods of the four services but ListTokens and GetReceiptKey (no string to
+    """The cases reach all 40 methods of the four services but ListTokens and GetReceiptKey (no string to
     send), and every string field of the table."""
     methods = {m.full_name for s in limits.SERVICES for m in s.methods}
     no_strings = {"dncgate.v1.Access.ListTokens", "dncgate.v1.CallGate.GetReceiptKey"}
-    assert methods - {m.full_name for m, _ in cases()} == no_strings and len(methods) == 37
+    assert methods - {m.full_name for m, _ in cases()} == no_strings and len(methods) == 40
     assert {limits.key(p[-1]) for _, p in cases()} == set(limits.FIELDS)
 
 

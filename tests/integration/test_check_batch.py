@@ -57,8 +57,8 @@ async def _random_batch(app: Any, rng: random.Random, n: int) -> list[CheckInput
         org, agent = rng.choice(ORGS), rng.choice(["", "agent-1", "agent-2"])
         parsed = phone.try_parse(callee)
         if parsed is not None:
-            schedule, consents, _ = _random_state(rng, org, agent)
-            await app.hot.apply(app.gateway.keyer.digest(parsed.e164), schedule, consents, seq=i + 1)
+            schedule, consents, _, lists = _random_state(rng, org, agent)
+            await app.hot.apply(app.gateway.keyer.digest(parsed.e164), schedule, consents, i + 1, lists)
         category = rng.choice(list(Category))
         campaign = rng.choice(["", "spring"])
         reqs.append(check_input(callee, org=org, agent=agent, category=category, campaign=campaign, request_id=f"r{i}"))
@@ -71,8 +71,9 @@ async def _events(app: Any) -> list[dict[bytes, bytes]]:
 
 @pytest.mark.parametrize("at", [DAY, NIGHT], ids=["inside calling hours", "outside calling hours"])
 async def test_a_batch_answers_and_logs_exactly_as_the_same_checks_one_by_one(app: Any, at: datetime) -> None:
-    """A batch spanning several script calls, in random stored states, org modes, spellings and countries,
-    gets the verdicts, E.164s, masks and events that the same requests get as single Checks."""
+    """A batch spanning several script calls, in random stored states (org lists among them), org modes,
+    spellings and countries, gets the verdicts, E.164s, masks and events that the same requests get as
+    single Checks."""
     rng = random.Random(at.hour)
     app.gateway.clock = FakeClock(at.timestamp())
     app.gateway.settings = replace(
@@ -103,7 +104,7 @@ async def test_a_batch_answers_and_logs_exactly_as_the_same_checks_one_by_one(ap
             (parsed.e164, parsed.masked) if parsed else ("", phone.mask_text(req.callee_number))
         )
     reasons = {r.verdict.reason for r in batch}
-    assert Reason.INVALID_NUMBER in reasons and Reason.REGISTERED in reasons
+    assert {Reason.INVALID_NUMBER, Reason.REGISTERED, Reason.ORG_LIST} <= reasons
     chinese = {r.verdict.reason for r in batch if r.callee_e164.startswith("+86")}
     assert (Reason.OUTSIDE_CALLING_HOURS in chinese) is (at is NIGHT)
     assert len({r.call_id for r in batch}) == len(batch)

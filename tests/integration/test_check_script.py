@@ -21,7 +21,7 @@ from dncgate.domain.types import ALL_CATEGORIES_MASK, Category, Decision, Mode, 
 from dncgate.phone import zone
 from dncgate.store.calls import SEPARATOR, decode_event, event_context
 from dncgate.store.checkscript import CHUNK, CheckChunk, category_bit, encode_outcomes
-from dncgate.store.hot import CALLS, MODES, READY, consent_scope
+from dncgate.store.hot import CALLS, MODES, READY, consent_scope, org_list_scope
 from tests.integration.support import CALLER, CONSUMER, FakeClock, check_input, key_of
 from tests.reference import lookup, mask_at
 
@@ -33,7 +33,7 @@ ORG, AGENT = "acme", "agent-1"
 
 def _random_state(
     rng: random.Random, org: str = ORG, agent: str = AGENT
-) -> tuple[Schedule, dict[tuple[str, str], Consent | None], Mode | None]:
+) -> tuple[Schedule, dict[tuple[str, str], Consent | None], Mode | None, dict[str, bool]]:
     masks = [0, 1 << Category.FINANCE, 1 << Category.REAL_ESTATE | 1 << Category.HEALTH, ALL_CATEGORIES_MASK]
     upcoming = []
     t = epoch_us(NOW) + rng.choice([-3, -1, 0, 1, 5]) * 1_000_000  # changes may have come due already
@@ -55,17 +55,22 @@ def _random_state(
         return Consent(org, agent, expiry.replace(microsecond=0) if expiry else None)
 
     consents = {(org, ""): consent(""), (org, agent): consent(agent)}
-    return schedule, consents, rng.choice([None, Mode.ENFORCE, Mode.MONITOR])
+    # On the org's own list about half the time (with or without consents beside it: an agent's consent
+    # granted after the entry stays, and the fold must read the fields as the script does either way).
+    lists = {org: rng.random() < 0.5}
+    return schedule, consents, rng.choice([None, Mode.ENFORCE, Mode.MONITOR]), lists
 
 
 async def test_the_script_and_the_python_fold_give_the_same_verdict_for_random_states(app: Any) -> None:
-    """For 300 random stored states, categories and default modes, one round trip decides as the fold does."""
+    """For 300 random stored states (org-list fields among them), categories and default modes, one round
+    trip decides as the fold does."""
     rng = random.Random(20261123)
+    reasons: set[Reason] = set()
     key = key_of(app, CONSUMER)
     app.gateway.clock = FakeClock(NOW.timestamp())
     for case in range(300):
-        schedule, consents, mode = _random_state(rng)
-        await app.hot.apply(key, schedule, consents, seq=case + 1)
+        schedule, consents, mode, lists = _random_state(rng)
+        await app.hot.apply(key, schedule, consents, case + 1, lists)
         if mode is None:
             await app.redis.hdel(MODES, ORG)
         else:
@@ -82,9 +87,12 @@ async def test_the_script_and_the_python_fold_give_the_same_verdict_for_random_s
             snap.mode or app.gateway.settings.default_mode,
             app.gateway.settings.hours,
             NOW,
+            snap.org_listed,
         )
         got = (await app.gateway.check(check_input(CONSUMER, org=ORG, agent=AGENT, category=category))).verdict
-        assert got == expected, (case, schedule, consents, mode, category)
+        assert got == expected, (case, schedule, consents, mode, lists, category)
+        reasons.add(got.reason)
+    assert {Reason.ORG_LIST, Reason.REGISTERED, Reason.CONSENT_ON_FILE, Reason.NOT_REGISTERED} <= reasons
 
 
 async def test_a_flushed_script_cache_is_reloaded_transparently(app: Any) -> None:
@@ -96,7 +104,7 @@ async def test_a_flushed_script_cache_is_reloaded_transparently(app: Any) -> Non
     assert result.verdict.reason.value == "REGISTERED"
 
 
-# Six verdicts that differ in (decision, reason, violation), so the logged event shows which case the
+# Eight verdicts that differ in (decision, reason, violation), so the logged event shows which case the
 # script picked even where the real verdicts of two cases coincide.
 DISTINCT = (
     Verdict(Decision.ALLOW, Reason.NOT_REGISTERED),
@@ -105,6 +113,8 @@ DISTINCT = (
     Verdict(Decision.BLOCK, Reason.CONSENT_ON_FILE, violation=True),
     Verdict(Decision.BLOCK, Reason.REGISTERED),
     Verdict(Decision.ALLOW, Reason.REGISTERED, violation=True),
+    Verdict(Decision.BLOCK, Reason.ORG_LIST),
+    Verdict(Decision.ALLOW, Reason.ORG_LIST, violation=True),
 )
 ORGS = ("acme", "globex", "initech")
 AGENTS = ("", "agent-1", "agent-2")
@@ -132,22 +142,24 @@ async def _random_callees(app: Any, rng: random.Random, n: int, first: int) -> l
             out.append(Callee(None, org, agent, category, call_id, f"<invalid:{i}>", rid))
             continue
         key = key_of(app, f"139{i:08d}")
-        schedule, consents, _ = _random_state(rng, org, agent)
-        await app.hot.apply(key, schedule, consents, seq=i + 1)
+        schedule, consents, _, lists = _random_state(rng, org, agent)
+        await app.hot.apply(key, schedule, consents, i + 1, lists)
         out.append(Callee(key, org, agent, category, call_id, f"+86139****{i % 10000:04d}", rid))
     return out
 
 
 async def _expected_index(app: Any, c: Callee, default: Mode) -> int:
-    """The case index the fold gives: 2 * (0 not covered, 1 covered with consent, 2 covered) + monitor."""
+    """The case index the fold gives: 2 * (0 not covered, 1 covered with consent, 2 covered, 3 not covered
+    but on the org's list with no consent) + monitor."""
     mode = await app.hot.mode(c.org) or default
     monitor = int(mode is Mode.MONITOR)
     if c.key is None:
         return monitor
     snap = await lookup(app.hot, c.key, c.org, c.agent)
+    consented = rules.consent_on_file(snap.consents, c.org, c.agent, NOW)
     if not mask_covers(mask_at(snap.schedule, NOW), c.category):
-        return monitor
-    return (2 if rules.consent_on_file(snap.consents, c.org, c.agent, NOW) else 4) + monitor
+        return (6 if snap.org_listed and not consented else 0) + monitor
+    return (2 if consented else 4) + monitor
 
 
 def _event(c: Callee, index: int) -> list[tuple[bytes, bytes]]:
@@ -227,6 +239,7 @@ async def test_the_batch_script_classifies_and_logs_like_the_fold_and_the_single
                     c.org,
                     consent_scope(c.org, ""),
                     consent_scope(c.org, c.agent),
+                    org_list_scope(c.org),
                     category_bit(c.category),
                     epoch_us(NOW),
                     default is Mode.MONITOR,

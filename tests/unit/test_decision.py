@@ -44,8 +44,9 @@ def check(
     mode: Mode = Mode.ENFORCE,
     now: datetime = NOON,
     hours: CallingHours = HOURS,
+    org_listed: bool = False,
 ) -> Verdict:
-    return decide(call or attempt(), mask, consents, mode, hours, now)
+    return decide(call or attempt(), mask, consents, mode, hours, now, org_listed)
 
 
 # --- the decision table, enforce mode ---------------------------------------------------------------
@@ -283,14 +284,58 @@ def test_consent_on_file_is_false_without_consents() -> None:
 def test_verdicts_by_case_are_decide_for_each_registry_state(
     category: Category, hours: str, minute: int, zones: tuple[str, ...], valid: bool
 ) -> None:
-    """The six precomputed answers equal decide() for an uncovered, a consented and a covered callee, per mode."""
+    """The eight precomputed answers equal decide() for an uncovered, a consented, a covered and an
+    org-listed callee, per mode."""
     now = datetime(2026, 11, 23, tzinfo=UTC) + timedelta(minutes=minute)
     call = CallAttempt(valid, tuple(ZoneInfo(z) for z in zones) if valid else (), "org", "agent", category)
     window = CallingHours.parse(hours)
     consent = [Consent("org", "", None)]
     expected = tuple(
-        decide(call, mask, consents, mode, window, now)
-        for mask, consents in ((0, []), (ALL_CATEGORIES_MASK, consent), (ALL_CATEGORIES_MASK, []))
+        decide(call, mask, consents, mode, window, now, listed)
+        for mask, consents, listed in (
+            (0, [], False),
+            (ALL_CATEGORIES_MASK, consent, False),
+            (ALL_CATEGORIES_MASK, [], False),
+            (0, [], True),
+        )
         for mode in (Mode.ENFORCE, Mode.MONITOR)
     )
     assert verdicts_by_case(call, window, now) == expected
+
+
+# --- the org's own list -----------------------------------------------------------------------------
+
+
+def test_a_callee_on_the_calling_orgs_list_is_blocked_as_org_list() -> None:
+    """Not registered but on the org's own list: BLOCK / ORG_LIST."""
+    assert check(org_listed=True) == Verdict(Decision.BLOCK, Reason.ORG_LIST)
+
+
+def test_personal_do_not_disturb_is_reported_before_the_org_list() -> None:
+    """Registered and on the org's list: REGISTERED wins (it is hers, and comes first)."""
+    assert check(mask=REAL_ESTATE, org_listed=True) == Verdict(Decision.BLOCK, Reason.REGISTERED)
+
+
+def test_the_org_list_is_reported_before_calling_hours() -> None:
+    """On the list and outside hours: ORG_LIST, no opening time (waiting would not lift it)."""
+    assert check(org_listed=True, now=LATE) == Verdict(Decision.BLOCK, Reason.ORG_LIST)
+
+
+def test_a_consent_in_effect_excuses_the_org_list() -> None:
+    """A consent in effect (given after the entry, for this agent) excuses the listed callee; another
+    agent's does not."""
+    assert check(org_listed=True, consents=[Consent("wuhan-01", "a17")]) == Verdict(
+        Decision.ALLOW, Reason.NOT_REGISTERED
+    )
+    assert check(org_listed=True, consents=[Consent("wuhan-01", "a99")]) == Verdict(Decision.BLOCK, Reason.ORG_LIST)
+
+
+def test_monitor_mode_allows_an_org_listed_callee_and_flags_a_violation() -> None:
+    """Monitor mode treats the org list as it treats do-not-disturb: ALLOW, reason kept, violation set."""
+    v = check(org_listed=True, mode=Mode.MONITOR)
+    assert v == Verdict(Decision.ALLOW, Reason.ORG_LIST, violation=True)
+
+
+def test_an_invalid_number_wins_over_the_org_list() -> None:
+    """An invalid number on the list (it cannot be) is INVALID_NUMBER whatever the mode."""
+    assert check(attempt(valid=False), org_listed=True, mode=Mode.MONITOR) is INVALID_NUMBER

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dncgate.domain.money import Money
-from dncgate.domain.registry import ConsentChange, PreferenceChange
+from dncgate.domain.registry import ConsentChange, OrgListChange, PreferenceChange
 from dncgate.domain.types import ALL_CATEGORIES_MASK, Category, Decision, Source
 from dncgate.domain.verification import (
     CallerVerdict,
@@ -255,3 +255,50 @@ def test_review_upholds_a_consent_dispute_at_the_fee() -> None:
     f = one([call(T0)], [dnd(T0 - H)], [consent(T0 - H)])
     g = upheld_on_review(f, FEE)
     assert (g.verdict, g.amount, g.call_ids) == (CallerVerdict.VERIFIED, FEE, f.call_ids)
+
+
+# --- the org's own list -------------------------------------------------------------------------------
+
+
+def listed(at: datetime, org: str = "acme", on: bool = True, recorded: datetime | None = None) -> OrgListChange:
+    return OrgListChange(next(_seq), org, on, "", at, recorded or at)
+
+
+def test_a_placed_call_to_a_consumer_on_that_orgs_list_is_a_violation_that_pays() -> None:
+    """No do-not-disturb, but on acme's list before the call: acme's call is VERIFIED and paid."""
+    f = verify_caller(A, [call(T0)], WINDOW, [], [], FEE, org_lists=[listed(T0 - H)])
+    assert (f.verdict, f.amount, f.owed) == (CallerVerdict.VERIFIED, FEE, True)
+
+
+def test_another_orgs_list_does_not_make_the_call_a_violation() -> None:
+    """On rival's list only: acme's call is NOT_REGISTERED_AT_CALL_TIME."""
+    f = verify_caller(A, [call(T0)], WINDOW, [], [], FEE, org_lists=[listed(T0 - H, "rival")])
+    assert f.verdict is CallerVerdict.NOT_REGISTERED_AT_CALL_TIME
+
+
+def test_the_list_is_judged_as_of_the_call() -> None:
+    """Listed after the call, or recorded after it, or removed before it: no violation."""
+    for entries in (
+        [listed(T0 + H)],
+        [listed(T0 - H, recorded=T0 + H)],
+        [listed(T0 - 2 * H), listed(T0 - H, on=False)],
+    ):
+        assert judge(call(T0), [], [], entries) is Judgement.NOT_REGISTERED, entries
+
+
+def test_a_consent_after_the_entry_excuses_the_call_and_one_before_it_does_not() -> None:
+    """Listed then consented: not a violation; consented then listed: the consent no longer counts, even
+    for a registered consumer."""
+    entry = listed(T0 - 2 * H)
+    later = consent(T0 - H)
+    assert judge(call(T0), [], [later], [entry]) is Judgement.NOT_REGISTERED
+    earlier = consent(T0 - 3 * H)
+    assert judge(call(T0), [], [earlier], [entry]) is Judgement.VIOLATION
+    assert judge(call(T0), [dnd(T0 - 4 * H)], [earlier], [entry]) is Judgement.VIOLATION
+    assert judge(call(T0), [dnd(T0 - 4 * H)], [later], [entry]) is Judgement.CONSENTED
+
+
+def test_a_blocked_call_not_dialled_to_a_listed_consumer_is_no_violation() -> None:
+    """The gateway blocked it (ORG_LIST) and the dialer did not dial: nothing placed, nothing owed."""
+    f = verify_caller(A, [call(T0, decision=Decision.BLOCK)], WINDOW, [], [], FEE, org_lists=[listed(T0 - H)])
+    assert f.verdict is CallerVerdict.NO_MATCHING_CALL or not f.owed

@@ -11,8 +11,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from dncgate.domain.decision import Verdict
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.lines import CallerLine
-from dncgate.domain.registry import ConsentChange, PreferenceChange
-from dncgate.domain.types import Category, Decision, Mode, Reason, Source, categories_of
+from dncgate.domain.registry import ConsentChange, OrgListChange, PreferenceChange
+from dncgate.domain.types import Category, Decision, Mode, OptOutScope, Reason, Source, categories_of
 from dncgate.service.gateway import CheckInput, CheckResult
 from dncgate.v1 import common_pb2, gateway_pb2, registry_pb2
 
@@ -69,6 +69,20 @@ def source(value: int) -> Source:
         raise InvalidArgument("source", f"unknown source {value}") from None
 
 
+_OPT_OUT_SCOPE = {
+    gateway_pb2.OPT_OUT_SCOPE_UNSPECIFIED: OptOutScope.ALL,
+    gateway_pb2.OPT_OUT_SCOPE_ALL: OptOutScope.ALL,
+    gateway_pb2.OPT_OUT_SCOPE_ORG: OptOutScope.ORG,
+}
+
+
+def opt_out_scope(value: int) -> OptOutScope:
+    try:
+        return _OPT_OUT_SCOPE[value]  # type: ignore[index]
+    except KeyError:
+        raise InvalidArgument("opt_out_scope", f"unknown scope {value}") from None
+
+
 def mode_from_pb(value: int) -> Mode | None:
     if value == common_pb2.MODE_UNSPECIFIED:
         return None
@@ -106,7 +120,7 @@ def check_inputs(requests: Sequence[gateway_pb2.CheckRequest]) -> list[CheckInpu
 class VerdictFields:
     """The response fields of a verdict (decision, reason, violation, next opening), converted once.
 
-    Verdicts are shared: one table of six per callee group and minute, a few constants. Entries are
+    Verdicts are shared: one table of eight per callee group and minute, a few constants. Entries are
     keyed by identity and hold their verdict, so a reused id can never hand back another's fields.
     """
 
@@ -212,6 +226,20 @@ def consent(masked: str, c: ConsentChange) -> registry_pb2.Consent:
         recorded_at=ts(c.recorded_at),
         journal_seq=c.seq,
         recorded_by=c.recorded_by,
+    )
+
+
+def org_list_entry(masked: str, e: OrgListChange, *, on_list: bool = False) -> registry_pb2.OrgListEntry:
+    return registry_pb2.OrgListEntry(
+        number_masked=masked,
+        org_id=e.org_id,
+        listed=e.listed,
+        reason=e.reason,
+        effective_at=ts(e.effective_at),
+        recorded_at=ts(e.recorded_at),
+        journal_seq=e.seq,
+        recorded_by=e.recorded_by,
+        on_list=on_list,
     )
 
 

@@ -122,6 +122,7 @@ class CallGateServicer(gateway_pb2_grpc.CallGateServicer):
                 duration_seconds=request.duration_seconds,
                 consumer_opted_out=request.consumer_opted_out,
                 request_id=request.request_id,
+                scope=convert.opt_out_scope(request.opt_out_scope),
                 orgs=reporter.orgs,  # the call's org is known once it is found (service.outcome)
             ),
             actor=reporter.label,  # an in-call opt-out is journaled as the reporting dialer's

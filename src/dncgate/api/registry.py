@@ -77,6 +77,35 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         structlog.contextvars.bind_contextvars(number=view.number_masked, org=request.org_id)
         return convert.consent(view.number_masked, view.change)
 
+    async def AddToOrgList(self, request: registry_pb2.AddToOrgListRequest, context: Ctx) -> registry_pb2.OrgListEntry:
+        view = await self.service.add_to_org_list(
+            request.org_id, request.number, request.reason, request.request_id, actor=access.current().label
+        )
+        structlog.contextvars.bind_contextvars(number=view.number_masked, org=request.org_id)
+        return convert.org_list_entry(view.number_masked, view.change, on_list=view.listed)
+
+    async def RemoveFromOrgList(
+        self, request: registry_pb2.RemoveFromOrgListRequest, context: Ctx
+    ) -> registry_pb2.OrgListEntry:
+        view = await self.service.remove_from_org_list(
+            request.org_id, request.number, request.request_id, actor=access.current().label
+        )
+        structlog.contextvars.bind_contextvars(number=view.number_masked, org=request.org_id)
+        return convert.org_list_entry(view.number_masked, view.change, on_list=view.listed)
+
+    async def GetOrgListHistory(
+        self, request: registry_pb2.GetOrgListHistoryRequest, context: Ctx
+    ) -> registry_pb2.OrgListHistory:
+        h = await self.service.org_list_history(request.number, request.org_id, convert.opt_ts(request, "as_of"))
+        structlog.contextvars.bind_contextvars(number=h.number_masked, org=request.org_id)
+        return registry_pb2.OrgListHistory(
+            number_masked=h.number_masked,
+            org_id=request.org_id,
+            entries=[convert.org_list_entry(h.number_masked, e) for e in h.entries],
+            listed=h.listed,
+            listed_by=convert.org_list_entry(h.number_masked, h.listed_since) if h.listed_since else None,
+        )
+
     async def SetOrgPolicy(self, request: registry_pb2.SetOrgPolicyRequest, context: Ctx) -> registry_pb2.OrgPolicy:
         changes = convert.org_policy_changes(request)
         entry = await self.service.set_org_policy(

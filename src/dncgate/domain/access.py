@@ -41,7 +41,16 @@ _HOTLINE = _methods(
 # row here from the issue that brings it.
 ROLE_METHODS: dict[str, frozenset[str]] = {
     "dialer": _methods(_CALLGATE, "Check", "CheckStream", "CheckBatch", "ReportCallOutcome"),
-    "registry": _methods(_REGISTRY, "SetPreference", "GetPreference", "GrantConsent", "RevokeConsent"),
+    "registry": _methods(
+        _REGISTRY,
+        "SetPreference",
+        "GetPreference",
+        "GrantConsent",
+        "RevokeConsent",
+        "AddToOrgList",
+        "RemoveFromOrgList",
+        "GetOrgListHistory",
+    ),
     "importer": _methods(_REGISTRY, "ImportRegistry"),
     "hotline": _HOTLINE,
     "supervisor": _HOTLINE | _methods(_COMPENSATION, "ReviewComplaint", "ReportService"),
@@ -50,7 +59,10 @@ ROLE_METHODS: dict[str, frozenset[str]] = {
     "consumer": _methods(_COMPENSATION, "GetComplaintStatus"),
     # ListCallerLines: whose line a number was is what a compliance review of calls outside the
     # gateway starts from; registering lines stays admin's.
-    "compliance": _methods(_REGISTRY, "GetPreference", "GetPreferenceHistory", "GetOrgPolicy", "ListCallerLines")
+    # GetOrgListHistory: whether a consumer had told an org not to call her, as of a call's time.
+    "compliance": _methods(
+        _REGISTRY, "GetPreference", "GetPreferenceHistory", "GetOrgPolicy", "ListCallerLines", "GetOrgListHistory"
+    )
     | _methods(
         _COMPENSATION,
         "ReportViolations",

@@ -51,51 +51,67 @@ def decide(
     mode: Mode,
     hours: CallingHours,
     now: datetime,
+    org_listed: bool = False,
 ) -> Verdict:
     """Whether this call may be placed now, and why.
 
     Order matters: an invalid number is blocked whatever the mode; a registration without consent is
-    reported before calling hours (waiting will not lift it); calling hours bind even consented calls.
-    In monitor mode a would-be block on REGISTERED or OUTSIDE_CALLING_HOURS is allowed and flagged.
+    reported before anything else (it is hers, and what pays); then her entry on the calling org's own
+    list (`org_listed`), unless a consent to the org or agent is in effect (`consents` are those in
+    effect: `registry.consents_in_effect` drops the ones her entry came after); then calling hours
+    (waiting lifts neither a registration nor a list entry), which bind even consented calls. In
+    monitor mode a would-be block on REGISTERED, ORG_LIST or OUTSIDE_CALLING_HOURS is allowed and flagged.
     """
     if not call.callee_valid:
         return INVALID_NUMBER
     covered = mask_covers(registered_mask, call.category)
-    consented = covered and consent_on_file(consents, call.org_id, call.agent_id, now)
-    return decide_case(covered, consented, mode, window_check(hours, call.callee_zones, now))
+    on_file = (covered or org_listed) and consent_on_file(consents, call.org_id, call.agent_id, now)
+    consented = covered and on_file
+    listed = org_listed and not on_file
+    return decide_case(covered, consented, mode, window_check(hours, call.callee_zones, now), listed)
 
 
-def decide_case(covered: bool, consented: bool, mode: Mode, opens: datetime | None) -> Verdict:
+def decide_case(covered: bool, consented: bool, mode: Mode, opens: datetime | None, listed: bool = False) -> Verdict:
     """`decide` for a valid callee once the registry has been read: whether her do-not-disturb covers
-    the call's category, whether a consent to the org (or agent) is on file, the org's mode, and when
-    the calling window opens (None: it is open now; `hours.window_check`)."""
+    the call's category, whether a consent to the org (or agent) is on file, the org's mode, when
+    the calling window opens (None: it is open now; `hours.window_check`), and whether she is on the
+    org's own list with no consent in effect (`listed`)."""
     if covered and not consented:
         return _enforce(Verdict(Decision.BLOCK, Reason.REGISTERED), mode)
+    if listed:
+        return _enforce(Verdict(Decision.BLOCK, Reason.ORG_LIST), mode)
     if opens is not None:
         return _enforce(Verdict(Decision.BLOCK, Reason.OUTSIDE_CALLING_HOURS, next_allowed_time=opens), mode)
     return Verdict(Decision.ALLOW, Reason.CONSENT_ON_FILE if covered else Reason.NOT_REGISTERED)
 
 
 # The states the registry can hold for one call, in the order the Check scripts number them (case
-# index = 2 * state + monitor): (covered, consented) = not covered, covered with a consent on file,
-# covered without one; each in enforce then monitor mode.
+# index = 2 * state + monitor): (covered, consented, listed) = not covered (and not on the org's list
+# or excused from it by a consent), covered with a consent on file, covered without one (whatever the
+# list says: do-not-disturb comes first), not covered but on the org's list with no consent; each in
+# enforce then monitor mode.
 CASES = tuple(
-    (covered, consented, mode)
-    for covered, consented in ((False, False), (True, True), (True, False))
+    (covered, consented, listed, mode)
+    for covered, consented, listed in (
+        (False, False, False),
+        (True, True, False),
+        (True, False, False),
+        (False, False, True),
+    )
     for mode in (Mode.ENFORCE, Mode.MONITOR)
 )
 
 
 def verdicts_by_case(call: CallAttempt, hours: CallingHours, now: datetime) -> tuple[Verdict, ...]:
-    """`decide` for each of the registry's states (`CASES`), the calling window computed once for all six.
+    """`decide` for each of the registry's states (`CASES`), the calling window computed once for all eight.
 
-    The gateway hands these six answers to Redis, which picks the one matching what it stores, so a
+    The gateway hands these eight answers to Redis, which picks the one matching what it stores, so a
     Check needs one round trip while every decision is still made here, by `decide_case`.
     """
     if not call.callee_valid:
         return (INVALID_NUMBER,) * len(CASES)
     opens = window_check(hours, call.callee_zones, now)
-    return tuple(decide_case(covered, consented, mode, opens) for covered, consented, mode in CASES)
+    return tuple(decide_case(covered, consented, mode, opens, listed) for covered, consented, listed, mode in CASES)
 
 
 def _enforce(blocked: Verdict, mode: Mode) -> Verdict:

@@ -152,3 +152,101 @@ def consent_states(changes: Iterable[ConsentChange], at: datetime) -> dict[tuple
     changes = list(changes)
     active: dict[tuple[str, str], Consent | None] = {(c.org_id, c.agent_id): c for c in consents_at(changes, at)}
     return {(c.org_id, c.agent_id): active.get((c.org_id, c.agent_id)) for c in changes}
+
+
+@dataclass(frozen=True, slots=True)
+class OrgListChange:
+    """One entry of an org's own do-not-call list: the consumer put on it (`listed`) or taken off it."""
+
+    seq: int
+    org_id: str
+    listed: bool
+    reason: str  # free text, masked when recorded
+    effective_at: datetime
+    recorded_at: datetime
+    recorded_by: str = ""  # as PreferenceChange.recorded_by
+
+
+_NEVER = (EPOCH, 0)
+
+
+def _when(e: OrgListChange) -> tuple[datetime, int]:
+    """Journal order, as consents are ordered (`grants_in_force`): effective time, then seq. Both
+    journals take the time from PostgreSQL's clock under the consumer's lock, so it follows the seq."""
+    return (e.effective_at, e.seq)
+
+
+def _known(at: datetime, known_at: datetime | None, effective_at: datetime, recorded_at: datetime) -> bool:
+    return effective_at <= at and (known_at is None or recorded_at <= known_at)
+
+
+def org_list_at(
+    entries: Iterable[OrgListChange],
+    consents: Iterable[ConsentChange],
+    org_id: str,
+    at: datetime,
+    known_at: datetime | None = None,
+) -> OrgListChange | None:
+    """The entry keeping the consumer on `org_id`'s own list at `at` (as recorded by `known_at`), or None.
+
+    The latest entry for the org by then, if an add, and unless an org-wide consent to the org was
+    granted after it: between a consent and a list entry the later one (in journal order: `_when`) wins, and
+    an org-wide grant ends the entry for good (its expiry or revocation does not bring it back). A
+    grant to one agent of the org excuses that agent's calls while in force (`consents_in_effect`)
+    but leaves the entry on the list.
+    """
+    latest: OrgListChange | None = None
+    for e in entries:
+        known = e.org_id == org_id and _known(at, known_at, e.effective_at, e.recorded_at)
+        if known and (latest is None or _when(e) > _when(latest)):
+            latest = e
+    if latest is None or not latest.listed:
+        return None
+    for c in consents:
+        if (
+            c.org_id == org_id
+            and c.agent_id == ""
+            and c.granted
+            and (c.effective_at, c.seq) > _when(latest)
+            and _known(at, known_at, c.effective_at, c.recorded_at)
+        ):
+            return None
+    return latest
+
+
+def consents_in_effect(
+    consents: Iterable[ConsentChange],
+    entries: Iterable[OrgListChange],
+    at: datetime,
+    known_at: datetime | None = None,
+) -> list[Consent]:
+    """`consents_at`, less the grants made before the consumer's latest addition to that org's list.
+
+    The other half of "the later one wins": putting a consumer on an org's list ends the effect of every
+    consent she had given that org (org-wide or to one agent); the journal keeps them all.
+    """
+    added: dict[str, tuple[datetime, int]] = {}
+    for e in entries:
+        if e.listed and _known(at, known_at, e.effective_at, e.recorded_at):
+            added[e.org_id] = max(added.get(e.org_id, _NEVER), _when(e))
+    return [
+        Consent(c.org_id, c.agent_id, c.expires_at)
+        for c in grants_in_force(consents, at, known_at)
+        if (c.effective_at, c.seq) > added.get(c.org_id, _NEVER)
+    ]
+
+
+def consent_states_in_effect(
+    consents: Iterable[ConsentChange], entries: Iterable[OrgListChange], at: datetime
+) -> dict[tuple[str, str], Consent | None]:
+    """`consent_states` with `consents_in_effect`: what Redis holds per (org, agent) the consents name."""
+    consents = list(consents)
+    active = {(c.org_id, c.agent_id): c for c in consents_in_effect(consents, entries, at)}
+    return {(c.org_id, c.agent_id): active.get((c.org_id, c.agent_id)) for c in consents}
+
+
+def org_lists_at(entries: Iterable[OrgListChange], consents: Iterable[ConsentChange], at: datetime) -> dict[str, bool]:
+    """For each org the entries name, whether the consumer is on its list at `at` (what Redis holds: a
+    field per org whose list she is on, none for the others)."""
+    entries, consents = list(entries), list(consents)
+    return {org: org_list_at(entries, consents, org, at) is not None for org in {e.org_id for e in entries}}

@@ -64,6 +64,7 @@ class Reason(Enum):
     OUTSIDE_CALLING_HOURS = "OUTSIDE_CALLING_HOURS"
     INVALID_NUMBER = "INVALID_NUMBER"
     REGISTRY_UNAVAILABLE = "REGISTRY_UNAVAILABLE"
+    ORG_LIST = "ORG_LIST"  # the callee is on the calling org's own do-not-call list
 
 
 class Source(IntEnum):
@@ -75,6 +76,13 @@ class Source(IntEnum):
     IN_CALL = 3
     NATIONAL_REGISTRY = 4
     ADMIN = 5
+
+
+class OptOutScope(Enum):
+    """What an in-call opt-out covers: her do-not-disturb (ALL) or the calling org's own list (ORG)."""
+
+    ALL = "ALL"
+    ORG = "ORG"
 
 
 class Mode(Enum):

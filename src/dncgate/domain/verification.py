@@ -13,9 +13,11 @@ from dncgate.domain.money import Money
 from dncgate.domain.registry import (
     Consent,
     ConsentChange,
+    OrgListChange,
     PreferenceChange,
-    consents_at,
+    consents_in_effect,
     grants_in_force,
+    org_list_at,
     preference_at,
 )
 from dncgate.domain.types import Category, Decision, mask_covers
@@ -105,14 +107,37 @@ class Finding:
         return self.verdict in PAYING
 
 
-def judge(call: LoggedCall, preferences: Iterable[PreferenceChange], consents: Iterable[ConsentChange]) -> Judgement:
-    """Judge a call by the journal as recorded by the call's own time: later back-dating changes nothing."""
-    entry = preference_at(preferences, call.at, known_at=call.at)
-    if not mask_covers(entry.mask if entry else 0, call.category):
+def judge(
+    call: LoggedCall,
+    preferences: Iterable[PreferenceChange],
+    consents: Sequence[ConsentChange],
+    org_lists: Sequence[OrgListChange] = (),
+) -> Judgement:
+    """Judge a call by the journal as recorded by the call's own time: later back-dating changes nothing.
+
+    As the Check decides: her do-not-disturb, then her entry on the calling org's own list, each
+    excused by a consent in effect (the later of a consent and a list entry wins, in journal order:
+    `registry.consents_in_effect`, `registry.org_list_at`). A violation of either pays.
+    """
+    return _judge(call.at, call.category, call.org_id, call.agent_id, preferences, consents, org_lists)
+
+
+def _judge(
+    at: datetime,
+    category: Category,
+    org_id: str,
+    agent_id: str,
+    preferences: Iterable[PreferenceChange],
+    consents: Sequence[ConsentChange],
+    org_lists: Sequence[OrgListChange],
+) -> Judgement:
+    entry = preference_at(preferences, at, known_at=at)
+    covered = mask_covers(entry.mask if entry else 0, category)
+    listed = bool(org_lists) and org_list_at(org_lists, consents, org_id, at, known_at=at) is not None
+    if not covered and not listed:
         return Judgement.NOT_REGISTERED
-    active = consents_at(consents, call.at, known_at=call.at)
-    if consent_on_file(active, call.org_id, call.agent_id, call.at):
-        return Judgement.CONSENTED
+    if consent_on_file(consents_in_effect(consents, org_lists, at, known_at=at), org_id, agent_id, at):
+        return Judgement.CONSENTED if covered else Judgement.NOT_REGISTERED
     return Judgement.VIOLATION
 
 
@@ -139,6 +164,7 @@ def verify_caller(
     amount: Money,
     compensated_by: str | None = None,
     line: CallerLine | None = None,
+    org_lists: Sequence[OrgListChange] = (),
 ) -> Finding:
     """The verdict for one caller number; `compensated_by` is the payout already booked for the pair,
     `line` the caller's registered line at the complaint's time (`window.before`), if it was one.
@@ -148,7 +174,7 @@ def verify_caller(
     """
     mine = [c for c in calls if c.caller_e164 == caller_e164 and c.at in window]
     placed = sorted((c for c in mine if c.placed), key=lambda c: (c.at, c.call_id))
-    judged = [(c, judge(c, preferences, consents)) for c in placed]
+    judged = [(c, judge(c, preferences, consents, org_lists)) for c in placed]
     violating = tuple(c.call_id for c, j in judged if j is Judgement.VIOLATION)
     zero = Money.zero(amount.currency)
     by_line = line if not mine else None
@@ -158,7 +184,7 @@ def verify_caller(
             caller_e164, CallerVerdict.ALREADY_COMPENSATED, zero, violating, compensated_by, org_id=org, agent_id=agent
         )
     if by_line is not None:
-        return outside_gateway(caller_e164, by_line, window.before, preferences, consents, amount)
+        return outside_gateway(caller_e164, by_line, window.before, preferences, consents, amount, org_lists)
     if violating:
         return Finding(caller_e164, CallerVerdict.VERIFIED, amount, violating)
     consented = [c for c, j in judged if j is Judgement.CONSENTED]
@@ -178,18 +204,20 @@ def outside_gateway(
     preferences: Sequence[PreferenceChange],
     consents: Sequence[ConsentChange],
     amount: Money,
+    org_lists: Sequence[OrgListChange] = (),
 ) -> Finding:
     """A call from `line` with no Check on record, judged at the complaint's time `at` by the journal as
     recorded by then, as a placed call would be: CALLED_OUTSIDE_GATEWAY (paid like VERIFIED) where her
-    do-not-disturb (any category: the call's category is unknown) was in force and no consent to the
-    line's org (or its agent) was; else NOT_REGISTERED_AT_CALL_TIME or CONSENT_ON_FILE, which pay nothing.
+    do-not-disturb (any category: the call's category is unknown) or her entry on the line's org's own
+    list was in force and no consent to the line's org (or its agent) in effect; else
+    NOT_REGISTERED_AT_CALL_TIME or CONSENT_ON_FILE, which pay nothing.
     """
     zero = Money.zero(amount.currency)
     org, agent = line.owner
-    entry = preference_at(preferences, at, known_at=at)
-    if not mask_covers(entry.mask if entry else 0, Category.UNSPECIFIED):
+    judged = _judge(at, Category.UNSPECIFIED, org, agent, preferences, consents, org_lists)
+    if judged is Judgement.NOT_REGISTERED:
         return Finding(caller_e164, CallerVerdict.NOT_REGISTERED_AT_CALL_TIME, zero, org_id=org, agent_id=agent)
-    if consent_on_file(consents_at(consents, at, known_at=at), org, agent, at):
+    if judged is Judgement.CONSENTED:
         evidence = _evidence(consents, org, agent, at)
         return Finding(
             caller_e164, CallerVerdict.CONSENT_ON_FILE, zero, consent_evidence=evidence, org_id=org, agent_id=agent
@@ -206,13 +234,23 @@ def verify(
     amount: Money,
     compensated: Mapping[str, str],
     lines: Sequence[CallerLine] = (),
+    org_lists: Sequence[OrgListChange] = (),
 ) -> list[Finding]:
     """One finding per distinct caller number, in the order first named; `compensated` maps caller →
-    payout; `lines` are the callers' caller-line journal rows (whose line each was at `window.before`)."""
+    payout; `lines` are the callers' caller-line journal rows (whose line each was at `window.before`);
+    `org_lists` the consumer's org-list journal."""
     distinct = list(dict.fromkeys(callers))
     return [
         verify_caller(
-            c, calls, window, preferences, consents, amount, compensated.get(c), owner_at(lines, c, window.before)
+            c,
+            calls,
+            window,
+            preferences,
+            consents,
+            amount,
+            compensated.get(c),
+            owner_at(lines, c, window.before),
+            org_lists,
         )
         for c in distinct
     ]

@@ -27,10 +27,18 @@ import contextlib
 from datetime import datetime
 
 from dncgate.domain.imports import Entry, fold_entries, fold_one
-from dncgate.domain.registry import ConsentChange, Schedule, consent_states, epoch_us
+from dncgate.domain.registry import (
+    ConsentChange,
+    OrgListChange,
+    Schedule,
+    consent_states,
+    consent_states_in_effect,
+    epoch_us,
+    org_lists_at,
+)
 from dncgate.service.registry import BulkWrites, RegistryService
 from dncgate.store.bulk import ConsentState
-from dncgate.store.catchup import Changed, PackedKeys, consent_changes, preference_rows
+from dncgate.store.catchup import Changed, PackedKeys, consent_changes, org_list_changes, preference_rows
 from dncgate.store.hot import HotRegistry
 from dncgate.store.journal import Journal
 
@@ -79,8 +87,10 @@ async def _section(
         now = registry.now()
         try:
             for part in keys.slices(slice_keys):
+                lists: list[tuple[bytes, str, bool]] = []
                 if consents:
-                    states, top = _fold_consents(await consent_changes(conn, part), now)
+                    entries = await org_list_changes(conn, part)
+                    states, lists, top = _fold_consents(await consent_changes(conn, part), entries, now)
                     schedules: list[tuple[bytes, Schedule]] = []
                 else:
                     rows = await preference_rows(conn, part)
@@ -91,7 +101,7 @@ async def _section(
                 seq = max(seq, top)
                 if writing is not None:
                     await writing  # one slice's writes in flight at a time
-                writing = asyncio.create_task(writer.write(schedules, 0, states, changes_only=True))
+                writing = asyncio.create_task(writer.write(schedules, 0, states, changes_only=True, org_lists=lists))
             if writing is not None:
                 await writing  # written before the lock is released
         except BaseException:
@@ -131,10 +141,20 @@ def _fold_preferences(rows: list[tuple[bytes, int, int, int]], now_us: int) -> t
     return schedules, top
 
 
-def _fold_consents(changes: dict[bytes, list[ConsentChange]], now: datetime) -> tuple[list[ConsentState], int]:
+def _fold_consents(
+    changes: dict[bytes, list[ConsentChange]], org_lists: dict[bytes, list[OrgListChange]], now: datetime
+) -> tuple[list[ConsentState], list[tuple[bytes, str, bool]], int]:
+    """Consents and org-list fields of these consumers (a consumer's list entries override the
+    consents she gave that org before them: `consents_in_effect`), and the highest seq among them."""
     states: list[ConsentState] = []
+    lists: list[tuple[bytes, str, bool]] = []
     top = 0
     for key, mine in changes.items():
         top = max(top, *(c.seq for c in mine))
-        states += [(key, org, agent, consent) for (org, agent), consent in consent_states(mine, now).items()]
-    return states, top
+        entries = org_lists.get(key)
+        folded = consent_states_in_effect(mine, entries, now) if entries else consent_states(mine, now)
+        states += [(key, org, agent, consent) for (org, agent), consent in folded.items()]
+    for key, entries in org_lists.items():
+        top = max(top, *(e.seq for e in entries))
+        lists += [(key, org, on) for org, on in org_lists_at(entries, changes.get(key, ()), now).items()]
+    return states, lists, top

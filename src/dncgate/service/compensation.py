@@ -33,7 +33,7 @@ from dncgate.domain.errors import Conflict, FailedPrecondition, InvalidArgument,
 from dncgate.domain.lines import CallerLine
 from dncgate.domain.money import Money
 from dncgate.domain.notices import NoticeKind
-from dncgate.domain.registry import ConsentChange, PreferenceChange
+from dncgate.domain.registry import ConsentChange, OrgListChange, PreferenceChange
 from dncgate.domain.verification import LoggedCall
 from dncgate.sealing import NumberSealer
 from dncgate.service.checks import MAX_NUMBER_LENGTH
@@ -95,6 +95,7 @@ class _Filing:
     consents: list[ConsentChange]
     # The caller-line journal rows of the named callers (domain.lines): whose line each was.
     lines: list[CallerLine]
+    org_lists: list[OrgListChange]
     disputes_consent: bool = False
     escalate: bool = False
     recurrence_of: str = ""
@@ -239,6 +240,7 @@ class CompensationService:
         calls = await self.evidence.calls_to(key, callers, window.after, window.before) if callers else []
         preferences = await self.journal.preference_changes(key)
         consents = await self.journal.consent_changes(key)
+        org_lists = await self.journal.org_list_changes(key)
         checked = {c.caller_e164 for c in calls}
         lines = await self.lines.lines_of([c for c in callers if c not in checked])
         return _Filing(
@@ -252,6 +254,7 @@ class CompensationService:
             preferences,
             consents,
             lines,
+            org_lists,
             disputes_consent,
             escalate,
             recurrence_of,
@@ -307,6 +310,7 @@ class CompensationService:
             self.amount,
             compensated,
             filing.lines,
+            filing.org_lists,
         )
         by_caller = {f.caller_number: f for f in verified}
         findings = [by_caller[c] if ok else v.unparsable(c, self.amount.currency) for c, ok in filing.named]

@@ -33,7 +33,7 @@ from dncgate.domain.erasure import Erasure
 from dncgate.domain.lines import CallerLine
 from dncgate.domain.money import Money
 from dncgate.domain.notices import Notice
-from dncgate.domain.registry import ConsentChange, PreferenceChange
+from dncgate.domain.registry import ConsentChange, OrgListChange, PreferenceChange
 from dncgate.domain.reports import Period, ServiceFigures
 from dncgate.domain.verification import Finding, LoggedCall
 
@@ -202,6 +202,8 @@ class RegistryHistory(Protocol):
     async def preference_changes(self, key: bytes) -> list[PreferenceChange]: ...
 
     async def consent_changes(self, key: bytes) -> list[ConsentChange]: ...
+
+    async def org_list_changes(self, key: bytes) -> list[OrgListChange]: ...
 
 
 class ErasureWrites(Protocol):

@@ -18,8 +18,8 @@ import structlog
 from dncgate.domain import access
 from dncgate.domain.calls import CallEvent, CallOutcome
 from dncgate.domain.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from dncgate.domain.types import Category, Source
-from dncgate.service.registry import PreferenceView
+from dncgate.domain.types import Category, OptOutScope, Source
+from dncgate.service.registry import OrgListView, PreferenceView
 from dncgate.store.outcomes import CallRef
 
 log = structlog.get_logger("dncgate.outcome")
@@ -36,6 +36,7 @@ class OutcomeReport:
     consumer_opted_out: bool
     request_id: str
     orgs: frozenset[str] = frozenset()  # the orgs the reporter may act for; empty: every org
+    scope: OptOutScope = OptOutScope.ALL  # what an opt-out covers: do-not-disturb, or the call's org's list
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,18 @@ class OptOuts(Protocol):
         actor: str,
     ) -> PreferenceView: ...
 
+    async def org_list_by_key(
+        self,
+        key: bytes,
+        masked: str,
+        org_id: str,
+        listed: bool,
+        reason: str,
+        request_id: str | None,
+        *,
+        actor: str,
+    ) -> OrgListView: ...
+
 
 def opt_out_request_id(call_id: str) -> str:
     """One opt-out per call in the journal, however often the dialler repeats its report."""
@@ -83,8 +96,9 @@ class OutcomeService:
         self.registry = registry
 
     async def report(self, r: OutcomeReport, *, actor: str) -> OutcomeResult:
-        """Merge the report into the call's outcome; with an opt-out, write do-not-disturb to the journal,
-        recorded as made by `actor` (the principal of the dialler that reported it)."""
+        """Merge the report into the call's outcome; with an opt-out, write do-not-disturb (scope ALL) or
+        an entry on the call's org's own list (scope ORG) to the journal, recorded as made by `actor`
+        (the principal of the dialler that reported it)."""
         if not r.call_id.strip():
             raise InvalidArgument("call_id", "is required")
         if not _CALL_ID.match(r.call_id):
@@ -106,7 +120,19 @@ class OutcomeService:
         reported = CallOutcome(r.call_id, r.dialled, r.connected, r.duration_seconds, r.consumer_opted_out)
         outcome = await self.store.merge(reported.implied(), r.request_id or None)
         registered = False
-        if r.consumer_opted_out:
+        if r.consumer_opted_out and r.scope is OptOutScope.ORG:
+            # The call's org only, effective now; a repeated report is a no-op as below.
+            await self.registry.org_list_by_key(
+                call.callee_key,
+                call.callee_masked,
+                call.org_id,
+                True,
+                "in-call opt-out",
+                opt_out_request_id(r.call_id),
+                actor=actor,
+            )
+            registered = True
+        elif r.consumer_opted_out:
             # Every category, effective now; the journal's request_id makes a repeated report a no-op.
             await self.registry.set_preference_by_key(
                 call.callee_key,

@@ -23,10 +23,13 @@ from dncgate.domain.errors import InvalidArgument, StoreUnavailable, Unavailable
 from dncgate.domain.registry import (
     Consent,
     ConsentChange,
+    OrgListChange,
     OrgPolicyEntry,
     PreferenceChange,
     Schedule,
-    consents_at,
+    consent_states_in_effect,
+    org_list_at,
+    org_lists_at,
     preference_at,
     schedule_of,
 )
@@ -66,6 +69,12 @@ class ConsumerWrites(Protocol):
 
     async def consent_changes(self) -> list[ConsentChange]: ...
 
+    async def append_org_list(
+        self, org_id: str, listed: bool, reason: str, request_id: str | None, *, recorded_by: str
+    ) -> tuple[OrgListChange, bool]: ...
+
+    async def org_list_changes(self) -> list[OrgListChange]: ...
+
 
 class RegistryJournal(Protocol):
     """The journal as the registry use cases write and read it (PostgreSQL: store/journal.py).
@@ -80,6 +89,8 @@ class RegistryJournal(Protocol):
 
     async def consent_changes(self, key: bytes) -> list[ConsentChange]: ...
 
+    async def org_list_changes(self, key: bytes) -> list[OrgListChange]: ...
+
     def org_writer(self, org_id: str) -> AbstractAsyncContextManager[Any]: ...
 
     async def set_org_policy(
@@ -93,7 +104,12 @@ class RegistryHot(Protocol):
     """The registry as the Check path reads it (Redis: store/hot.py); outages raise StoreUnavailable."""
 
     async def apply(
-        self, key: bytes, schedule: Schedule | None, consents: Mapping[tuple[str, str], Consent | None], seq: int
+        self,
+        key: bytes,
+        schedule: Schedule | None,
+        consents: Mapping[tuple[str, str], Consent | None],
+        seq: int,
+        org_lists: Mapping[str, bool] | None = None,
     ) -> None: ...
 
     async def set_mode(self, org_id: str, mode: Mode) -> None: ...
@@ -114,6 +130,7 @@ class BulkWrites(Protocol):
         consents: Sequence[tuple[bytes, str, str, Consent | None]] = (),
         *,
         changes_only: bool = False,
+        org_lists: Sequence[tuple[bytes, str, bool]] = (),
     ) -> None: ...
 
 
@@ -138,15 +155,30 @@ class OrgPolicyView:
 
 
 @dataclass(frozen=True, slots=True)
+class OrgListView:
+    """One org-list entry (the one just written), and whether the consumer is on the list after it."""
+
+    number_masked: str
+    change: OrgListChange
+    listed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OrgListHistory:
+    """A consumer's entries on one org's list, and whether she was on it as of the time asked (the entry
+    that put her there)."""
+
+    number_masked: str
+    entries: list[OrgListChange]
+    listed: bool
+    listed_since: OrgListChange | None
+
+
+@dataclass(frozen=True, slots=True)
 class History:
     number_masked: str
     preferences: list[PreferenceChange]
     consents: list[ConsentChange]
-
-
-def _consent_state(changes: Sequence[ConsentChange], org: str, agent: str, now: datetime) -> Consent | None:
-    active = consents_at((c for c in changes if c.org_id == org and c.agent_id == agent), now)
-    return active[0] if active else None
 
 
 class RegistryService(Generic[J, H]):
@@ -313,17 +345,26 @@ class RegistryService(Generic[J, H]):
         seq: int,
         preferences: bool = False,
         consents: Sequence[tuple[str, str]] = (),
+        org_lists: Sequence[str] = (),
     ) -> None:
-        """Fold this consumer's journal and write it to Redis (under the consumer's lock)."""
+        """Fold this consumer's journal and write it to Redis (under the consumer's lock): her schedule
+        (`preferences`), the named consents, and for the named orgs their list fields and all their
+        consents."""
         # Dirty from the commit until Redis has it: an RPC's wait for PostgreSQL cut short at its bound
         # (store.pg) between the two leaves the consumer to the sync loop, not stale in Redis.
         self.dirty.add(key)
         now = self.now()
         schedule = schedule_of(await session.preference_changes(), now) if preferences else None
-        consent_changes = await session.consent_changes() if consents else []
-        states = {pair: _consent_state(consent_changes, *pair, now) for pair in consents}
+        consent_changes = await session.consent_changes() if consents or org_lists else []
+        entries = await session.org_list_changes() if consents or org_lists else []
+        every = consent_states_in_effect(consent_changes, entries, now)
+        # An org-list entry ends the effect of the consents given that org before it: rewrite them all.
+        pairs = set(consents) | {(c.org_id, c.agent_id) for c in consent_changes if c.org_id in org_lists}
+        states = {pair: every.get(pair) for pair in pairs}
+        orgs = set(org_lists) | {org for org, _ in consents}
+        lists = {org: on for org, on in org_lists_at(entries, consent_changes, now).items() if org in orgs}
         try:
-            await self.hot.apply(key, schedule, states, seq)
+            await self.hot.apply(key, schedule, states, seq, lists)
         except StoreUnavailable as exc:
             log.warning("redis_apply_failed", seq=seq, error=exc.driver)
             raise Unavailable(
@@ -337,12 +378,78 @@ class RegistryService(Generic[J, H]):
         async with self.journal.consumer(key) as session:
             prefs = await session.preference_changes()
             consent_changes = await session.consent_changes()
+            entries = await session.org_list_changes()
             now = self.now()
-            pairs = {(c.org_id, c.agent_id) for c in consent_changes}
-            states = {pair: _consent_state(consent_changes, *pair, now) for pair in pairs}
-            seq = max([c.seq for c in prefs] + [c.seq for c in consent_changes] + [0])
-            await self.hot.apply(key, schedule_of(prefs, now), states, seq)
+            states = consent_states_in_effect(consent_changes, entries, now)
+            lists = org_lists_at(entries, consent_changes, now)
+            seq = max([c.seq for c in prefs] + [c.seq for c in consent_changes] + [e.seq for e in entries] + [0])
+            await self.hot.apply(key, schedule_of(prefs, now), states, seq, lists)
         self.dirty.discard(key)
+
+    async def add_to_org_list(
+        self, org_id: str, number: str, reason: str, request_id: str | None, *, actor: str
+    ) -> OrgListView:
+        """Journal the consumer's entry on `org_id`'s own list under `actor`, then apply it to Redis."""
+        n = self._number(number, "number")
+        return await self.org_list_by_key(
+            self.keyer.digest(n.e164), n.masked, org_id, True, reason, request_id, actor=actor
+        )
+
+    async def remove_from_org_list(
+        self, org_id: str, number: str, request_id: str | None, *, actor: str
+    ) -> OrgListView:
+        n = self._number(number, "number")
+        return await self.org_list_by_key(
+            self.keyer.digest(n.e164), n.masked, org_id, False, "", request_id, actor=actor
+        )
+
+    async def org_list_by_key(
+        self,
+        key: bytes,
+        masked: str,
+        org_id: str,
+        listed: bool,
+        reason: str,
+        request_id: str | None,
+        *,
+        actor: str,
+    ) -> OrgListView:
+        """An org-list write for a caller holding the consumer's keyed hash (an in-call opt-out to one org)."""
+        access.actor(actor)
+        if len(key) != 32:
+            raise ValueError("a consumer key is the 32-byte HMAC-SHA256 digest of the E.164 number")
+        if not org_id.strip():
+            raise InvalidArgument("org_id", "is required")
+        if "\x00" in org_id:
+            raise InvalidArgument("org_id", "must not contain NUL")
+        reason = redact(reason, self.region)  # "asked not to be called on 139…": the journal is append-only
+        async with self.journal.consumer(key) as session:
+            change, created = await session.append_org_list(
+                org_id, listed, reason, request_id or None, recorded_by=actor
+            )
+            await self._apply(session, key, change.seq, org_lists=[change.org_id])
+            now = self.now()
+            on = org_list_at(await session.org_list_changes(), await session.consent_changes(), org_id, now)
+        log.info(
+            "org_list_added" if change.listed else "org_list_removed",
+            number=masked,
+            org=change.org_id,
+            seq=change.seq,
+            replay=not created,
+        )
+        return OrgListView(masked, change, on is not None)
+
+    async def org_list_history(self, number: str, org_id: str, as_of: datetime | None) -> OrgListHistory:
+        """The consumer's entries on `org_id`'s list, and whether she was on it as the registry stood at
+        `as_of` (default now)."""
+        n = self._number(number, "number")
+        if not org_id.strip():
+            raise InvalidArgument("org_id", "is required")
+        key = self.keyer.digest(n.e164)
+        at = as_of or self.now()
+        entries = [e for e in await self.journal.org_list_changes(key) if e.org_id == org_id]
+        since = org_list_at(entries, await self.journal.consent_changes(key), org_id, at, known_at=at)
+        return OrgListHistory(n.masked, entries, since is not None, since)
 
     async def set_org_policy(
         self,

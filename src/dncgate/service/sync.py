@@ -19,7 +19,7 @@ from typing import Protocol
 import structlog
 
 from dncgate.domain.errors import PepperMismatch, StoreUnavailable
-from dncgate.domain.registry import Consent, Schedule, consents_at, schedule_of
+from dncgate.domain.registry import Consent, Schedule, consents_at, consents_in_effect, org_lists_at, schedule_of
 from dncgate.domain.types import Mode
 from dncgate.service.catchup import reapply_many
 from dncgate.service.registry import RegistryService
@@ -53,7 +53,10 @@ class LoadedRegistry(Protocol):
     async def begin_rebuild(self) -> None: ...
 
     async def load(
-        self, schedules: Iterable[tuple[bytes, Schedule]], consents: Iterable[tuple[bytes, str, str, Consent]]
+        self,
+        schedules: Iterable[tuple[bytes, Schedule]],
+        consents: Iterable[tuple[bytes, str, str, Consent]],
+        org_lists: Iterable[tuple[bytes, str]] = (),
     ) -> None: ...
 
     async def finish_rebuild(self, modes: Mapping[str, Mode], seq: int) -> None: ...
@@ -106,9 +109,17 @@ async def _rebuild_locked(conn: journal_store.Conn, journal: Journal, hot: Loade
             batch = []
     if batch:
         await hot.load(batch, ())
+    # Read before the consents: a consent granted before the consumer's latest entry on that org's
+    # list has no effect (`consents_in_effect`), and the list entry none after a later org-wide grant.
+    org_entries = await journal_store.stream_org_lists(conn)
+    listed: list[tuple[bytes, str]] = []
     cbatch: list[tuple[bytes, str, str, Consent]] = []
     async for key, cchanges in journal_store.stream_consents(conn):
-        for c in consents_at(cchanges, now):
+        entries = org_entries.get(key)
+        if entries:
+            listed += [(key, org) for org, on in org_lists_at(entries, cchanges, now).items() if on]
+            del org_entries[key]
+        for c in consents_in_effect(cchanges, entries, now) if entries else consents_at(cchanges, now):
             cbatch.append((key, c.org_id, c.agent_id, c))
             consents += 1
         if len(cbatch) >= _BATCH:
@@ -116,6 +127,10 @@ async def _rebuild_locked(conn: journal_store.Conn, journal: Journal, hot: Loade
             cbatch = []
     if cbatch:
         await hot.load((), cbatch)
+    for key, entries in org_entries.items():  # on a list, and no consent on file
+        listed += [(key, org) for org, on in org_lists_at(entries, (), now).items() if on]
+    for start in range(0, len(listed), _BATCH):
+        await hot.load((), (), listed[start : start + _BATCH])
     await hot.finish_rebuild(await journal.org_modes(conn), seq)
     report = RebuildReport(numbers, consents, seq, time.monotonic() - started)
     log.info("registry_rebuilt", numbers=numbers, consents=consents, seq=seq, seconds=round(report.seconds, 3))

@@ -1,4 +1,4 @@
-"""What a Check needs of its callee before Redis: the parsed number, its mask, and the domain's six verdicts.
+"""What a Check needs of its callee before Redis: the parsed number, its mask, and the domain's eight verdicts.
 
 The verdicts come from `domain.decision.verdicts_by_case` (each one `decide_case`, the rule `decide`
 applies) and are kept per callee time zone, org, agent and category for the current minute
@@ -23,7 +23,7 @@ from dncgate.phone_fast import FastE164
 
 # A valid callee as the gateway needs it: E.164, time zone names, country code.
 Callee = tuple[str, tuple[str, ...], int]
-# What the domain's six verdicts for a callee depend on: time zones (None: invalid number), org, agent, category.
+# What the domain's eight verdicts for a callee depend on: time zones (None: invalid number), org, agent, category.
 TableKey = tuple[tuple[str, ...] | None, str, str, Category]
 
 
@@ -71,7 +71,7 @@ def mask(e164: str, country_code: int) -> str:
 
 
 class VerdictTable(NamedTuple):
-    """The domain's verdicts for the six cases a callee's stored state can be in (`domain.decision.CASES`),
+    """The domain's verdicts for the eight cases a callee's stored state can be in (`domain.decision.CASES`),
     and their code for the scripts (`CheckLane.encode`)."""
 
     verdicts: tuple[Verdict, ...]

@@ -16,7 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from dncgate.domain.imports import Entry
 from dncgate.domain.registry import Consent, Schedule
-from dncgate.store.hot import SEQ, HotRegistry, encode_consent, encode_schedule
+from dncgate.store.hot import SEQ, HotRegistry, encode_consent, encode_org_list, encode_schedule
 
 _COPY = (
     "COPY preference_journal (consumer_key, do_not_disturb, categories, source, effective_from, recorded_by)"
@@ -150,10 +150,11 @@ class BulkHotWriter:
         consents: Sequence[ConsentState] = (),
         *,
         changes_only: bool = False,
+        org_lists: Sequence[tuple[bytes, str, bool]] = (),
     ) -> None:
-        """Write the schedules and consents (deleting fields that block or allow nothing), then raise
-        `dnc:seq` to `seq` (0 leaves it). `changes_only`: leave a field that already holds its value
-        alone (a re-apply, where most do; an import's fields are mostly new).
+        """Write the schedules, consents and org-list fields (consumer, org, on the list), deleting fields
+        that block or allow nothing, then raise `dnc:seq` to `seq` (0 leaves it). `changes_only`: leave a
+        field that already holds its value alone (a re-apply, where most do; an import's fields are mostly new).
 
         The calls go in one pipeline (one round trip); without a transaction, so other clients'
         commands, Checks among them, run between them. The watermark is raised by a call of its own
@@ -165,6 +166,10 @@ class BulkHotWriter:
         for key, org, agent, consent in consents:
             hkey, hfield = self.hot.consent_location(key, org, agent)
             value = encode_consent(consent) or b""
+            parts.append(lengths(len(hkey), len(hfield), len(value)) + hkey + hfield + value)
+        for key, org, listed in org_lists:
+            hkey, hfield = self.hot.org_list_location(key, org)
+            value = encode_org_list(listed) or b""
             parts.append(lengths(len(hkey), len(hfield), len(value)) + hkey + hfield + value)
         if parts:
             pipe = self.hot.client.pipeline(transaction=False)

@@ -16,8 +16,8 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from dncgate.domain.registry import ConsentChange
-from dncgate.store.journal import CONSENT_COLUMNS, Journal, consent_change
+from dncgate.domain.registry import ConsentChange, OrgListChange
+from dncgate.store.journal import CONSENT_COLUMNS, ORG_LIST_COLUMNS, Journal, consent_change, org_list_change
 
 KEY_BYTES = 32
 
@@ -62,7 +62,7 @@ class PackedKeys:
 @dataclass(frozen=True, slots=True)
 class Changed:
     """The consumers a catch-up re-applies: those with preference entries in the window, those with
-    consent entries in it, and how many consumers that is in all."""
+    consent or org-list entries in it (`consents`), and how many consumers that is in all."""
 
     preferences: PackedKeys
     consents: PackedKeys
@@ -77,13 +77,16 @@ _CHANGED = """
 WITH since AS (
     SELECT least(now(), greatest(
         (SELECT recorded_at FROM preference_journal ORDER BY seq DESC LIMIT 1),
-        (SELECT recorded_at FROM consent_journal ORDER BY seq DESC LIMIT 1)
+        (SELECT recorded_at FROM consent_journal ORDER BY seq DESC LIMIT 1),
+        (SELECT recorded_at FROM org_list_journal ORDER BY seq DESC LIMIT 1)
     )) - %(window)s AS at
 )
 SELECT (SELECT string_agg(DISTINCT consumer_key, ''::bytea ORDER BY consumer_key)
         FROM preference_journal, since WHERE seq > %(seq)s OR recorded_at > since.at),
        (SELECT string_agg(DISTINCT consumer_key, ''::bytea ORDER BY consumer_key)
-        FROM consent_journal, since WHERE seq > %(seq)s OR recorded_at > since.at)
+        FROM (SELECT consumer_key, seq, recorded_at FROM consent_journal
+              UNION ALL SELECT consumer_key, seq, recorded_at FROM org_list_journal) c, since
+        WHERE seq > %(seq)s OR recorded_at > since.at)
 """
 # Enough to sort a million keys in memory (about 70 MB) instead of on disk.
 _SORT_MEMORY = "SET LOCAL work_mem = '128MB'"
@@ -108,6 +111,10 @@ _RANGE = (
 )
 _CONSENTS = (
     f"SELECT consumer_key, {CONSENT_COLUMNS} FROM consent_journal"
+    f" WHERE consumer_key = ANY({_SLICE}) ORDER BY consumer_key, seq"
+)
+_ORG_LISTS = (
+    f"SELECT consumer_key, {ORG_LIST_COLUMNS} FROM org_list_journal"
     f" WHERE consumer_key = ANY({_SLICE}) ORDER BY consumer_key, seq"
 )
 # Read by range while it holds at most this many rows per key of the slice.
@@ -147,6 +154,15 @@ async def consent_changes(conn: AsyncConnection[Any], keys: PackedKeys) -> dict[
     out: dict[bytes, list[ConsentChange]] = {}
     for row in await cur.fetchall():
         out.setdefault(row[0], []).append(consent_change(row[1:]))
+    return out
+
+
+async def org_list_changes(conn: AsyncConnection[Any], keys: PackedKeys) -> dict[bytes, list[OrgListChange]]:
+    """Every org-list entry of these consumers, each consumer's in journal order."""
+    cur = await conn.execute(_ORG_LISTS, {"keys": keys.packed}, binary=True)
+    out: dict[bytes, list[OrgListChange]] = {}
+    for row in await cur.fetchall():
+        out.setdefault(row[0], []).append(org_list_change(row[1:]))
     return out
 
 

@@ -1,6 +1,6 @@
 """The Check path's side of Redis: one script call per Check (or per chunk of a scrub), built and decoded here.
 
-The gateway speaks in domain terms: a callee's key, the call's route, the domain's six verdicts as an
+The gateway speaks in domain terms: a callee's key, the call's route, the domain's eight verdicts as an
 opaque code (`encode`), the call id, mask and request id. `CheckLane` turns those into the EVALSHA of
 `store/checkscript.py`, sends it on its connection, and hands back what the script found: the registry
 state each callee was sorted into (a case index of `domain.decision.CASES`), or None when nothing is
@@ -40,7 +40,7 @@ from dncgate.store.checkscript import (
     is_noscript,
 )
 from dncgate.store.errors import DRIVER_ERRORS
-from dncgate.store.hot import HotRegistry, NotLoaded, consent_scope
+from dncgate.store.hot import HotRegistry, NotLoaded, consent_scope, org_list_scope
 from dncgate.store.resp import Multiplexer
 
 # What a Redis call of the Check path can fail with (the drivers' outages of `store/errors.py`): all of
@@ -56,6 +56,7 @@ class Route(NamedTuple):
     tail: bytes  # its agent, org, campaign and category pairs
     org_scope: bytes  # consent_scope(org, "")
     agent_scope: bytes  # consent_scope(org, agent)
+    list_scope: bytes  # org_list_scope(org)
     category_bit: int
 
 
@@ -89,12 +90,13 @@ class CheckLane:
             tail,
             consent_scope(org_id, ""),
             consent_scope(org_id, agent_id),
+            org_list_scope(org_id),
             category_bit(category),
         )
 
     @staticmethod
     def encode(verdicts: Sequence[Verdict]) -> bytes:
-        """The six verdicts as the scripts take them (one letter per case)."""
+        """The eight verdicts as the scripts take them (one letter per case)."""
         return encode_outcomes(verdicts)
 
     # --- holding Checks closed -------------------------------------------------------------------------
@@ -139,6 +141,7 @@ class CheckLane:
             route.org_id,
             route.org_scope,
             route.agent_scope,
+            route.list_scope,
             route.category_bit,
             now_us,
             default_monitor,

@@ -1,18 +1,19 @@
 """One Redis round trip per Check or list scrub: a Lua script classifies the stored state and logs the call.
 
 The decision itself stays in the pure domain: before the call, the gateway asks
-`domain.decision.verdicts_by_case` for the verdict in each of the six cases the stored state can be in
-(callee not covered / covered with a consent / covered without one, times enforce / monitor), each
+`domain.decision.verdicts_by_case` for the verdict in each of the eight cases the stored state can be in
+(callee not covered / covered with a consent / covered without one / not covered but on the calling
+org's own list, times enforce / monitor), each
 answered by `decide_case`, the rule `decide` applies. The script only reads what
 `tests/reference.py lookup` reads, sorts each callee into one of those cases (`classify`, one Lua
 function shared by both scripts, as the Python fold does: schedule at `now`, category bit, consent
-expiry, org mode), appends its event with that case's outcome and returns the case indices. A property
+expiry, org-list field, org mode), appends its event with that case's outcome and returns the case indices. A property
 test holds the two classifications equal.
 
 A single Check uses the script for one callee (`CheckScript.command`). A list scrub uses the batch
 form (`CheckChunk`): one call classifies and logs a chunk of callees, with what they share (ready value,
 time, default mode, and per group of callees with the same caller, org, agent, campaign, category and
-verdicts: those and the six outcomes) sent once, then six short values per callee. Both sort a callee
+verdicts: those and the eight outcomes) sent once, then six short values per callee. Both sort a callee
 the same way; the property test holds each to the fold.
 
 All keys must live on one Redis node (a single primary, or one behind Sentinel); Redis Cluster would
@@ -27,16 +28,19 @@ from typing import Any
 
 import redis.exceptions
 
+from dncgate.domain.decision import CASES as DOMAIN_CASES
 from dncgate.domain.decision import Verdict
 from dncgate.domain.types import Category, Decision, Reason
-from dncgate.store.hot import CALLS, MODES, READY, HotRegistry, consent_scope
+from dncgate.store.hot import CALLS, MODES, READY, HotRegistry, consent_scope, org_list_scope
 
 NOT_LOADED = -1
 # The expected `dnc:ready` value while the registry is held: never stored, so nothing matches it.
 HELD = b"held: not caught up with the journal"
 
-# Case index = 2 * case + monitor, case 0: not covered, 1: covered + consent, 2: covered, no consent.
-CASES = 6
+# Case index = 2 * case + monitor, case 0: not covered, 1: covered + consent, 2: covered, no consent,
+# 3: not covered, on the org's list, no consent (`domain.decision.CASES`).
+CASES = len(DOMAIN_CASES)
+assert CASES <= 10, "the batch script returns each callee's case index as one digit"
 
 # Callees per script call. The script blocks Redis while it runs, so a live Check arriving meanwhile
 # waits for it. Measured on the benchmark machine (2 cores, Redis 7.0, INFO commandstats and SLOWLOG):
@@ -48,12 +52,16 @@ CASES = 6
 CHUNK = 200
 
 # How both scripts sort one callee into a registry state (`domain.decision.CASES`: 0 not covered, 1
-# covered with a consent on file, 2 covered without one), as `tests/reference.py lookup` reads the same
-# fields and the Python fold judges them: the preference's schedule at `now_us` (its mask, then each
-# "at:mask" step already in effect), the call category's bit (0: any registration covers), then the
-# org's and the agent's consent expiry (0: none; in force while now < expiry).
+# covered with a consent on file, 2 covered without one, 3 not covered but on the org's list with no
+# consent), as `tests/reference.py lookup` reads the same fields and the Python fold judges them: the
+# preference's schedule at `now_us` (its mask, then each "at:mask" step already in effect), the call
+# category's bit (0: any registration covers), then, in one HMGET of the consent hash, the org's and
+# the agent's consent expiry (0: none; in force while now < expiry) and the org-list field (present:
+# on the list; the consents it came after are gone from Redis, so one still there came later and wins).
+# The HMGET is made for every valid callee, covered or not: the org list binds callees without a
+# do-not-disturb too.
 _CLASSIFY = """
-local function classify(pkey, field, ckey, org_field, agent_field, bitv, now_us)
+local function classify(pkey, field, ckey, org_field, agent_field, list_field, bitv, now_us)
   local mask = 0
   local raw = redis.call('HGET', pkey, field)
   if raw then
@@ -71,17 +79,22 @@ local function classify(pkey, field, ckey, org_field, agent_field, bitv, now_us)
   end
   local covered
   if bitv == 0 then covered = mask ~= 0 else covered = bit.band(mask, bitv) ~= 0 end
-  if not covered then return 0 end
   local now_s = now_us / 1000000
-  local exps = redis.call('HMGET', ckey, org_field, agent_field)
+  local exps = redis.call('HMGET', ckey, org_field, agent_field, list_field)
+  local consented = false
   for i = 1, 2 do
     local e = exps[i]
     if e then
       local x = tonumber(e)
-      if x == 0 or now_s < x then return 1 end
+      if x == 0 or now_s < x then consented = true end
     end
   end
-  return 2
+  if covered then
+    if consented then return 1 end
+    return 2
+  end
+  if exps[3] and not consented then return 3 end
+  return 0
 end
 """
 
@@ -93,18 +106,20 @@ _TABLES = (
     + "}\nlocal REASONS = {"
     + ", ".join(f"'{r.value}'" for r in _REASONS)
     + "}\n"
+    + f"local NREASONS = #REASONS\nlocal DSTRIDE = 2 * NREASONS\nlocal NCASES = {CASES}\n"
     + _CLASSIFY
 )
 
 # The script for one callee. KEYS: READY, preference hash, consent hash, MODES, CALLS. ARGV: ready value,
 # preference field, org and agent consent fields, org, now_us, category bit, default monitor, outcomes,
-# the event's other fields and values joined by calls.SEPARATOR. Returns the case index, or -1.
+# the event's other fields and values joined by calls.SEPARATOR, the org-list field. Returns the case
+# index, or -1.
 _SINGLE_SCRIPT = (
     _TABLES
     + """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 local now_us = tonumber(ARGV[6])
-local case = classify(KEYS[2], ARGV[2], KEYS[3], ARGV[3], ARGV[4], tonumber(ARGV[7]), now_us)
+local case = classify(KEYS[2], ARGV[2], KEYS[3], ARGV[3], ARGV[4], ARGV[11], tonumber(ARGV[7]), now_us)
 local mode = redis.call('HGET', KEYS[4], ARGV[5])
 local monitor
 if mode then monitor = (mode == 'MONITOR') else monitor = (ARGV[8] == '1') end
@@ -124,9 +139,9 @@ while true do
 end
 local code = string.byte(ARGV[9], idx + 1) - 65
 fields[#fields + 1] = 'dec'
-fields[#fields + 1] = DECISIONS[math.floor(code / 12) + 1]
+fields[#fields + 1] = DECISIONS[math.floor(code / DSTRIDE) + 1]
 fields[#fields + 1] = 'rsn'
-fields[#fields + 1] = REASONS[math.floor(code / 2) % 6 + 1]
+fields[#fields + 1] = REASONS[math.floor(code / 2) % NREASONS + 1]
 fields[#fields + 1] = 'vio'
 fields[#fields + 1] = tostring(code % 2)
 redis.call('XADD', KEYS[5], '*', unpack(fields))
@@ -137,7 +152,7 @@ return idx
 # The script for a chunk of callees. KEYS: READY, MODES, CALLS, then per valid callee its preference and
 # consent hashes. ARGV: ready value, now_us, default monitor ("1"/"0"), the number of groups, then
 # _GROUP_ARGS per group (caller, agent, org, campaign, category, category bit, outcomes, org and agent
-# consent scopes), then six per callee (group number, field or "" for an invalid number, call id,
+# consent scopes, org-list scope), then six per callee (group number, field or "" for an invalid number, call id,
 # callee key in hex, mask, request id). Returns the case indices as digits, or -1. All reads come before
 # the first append, so an error (wrong type, out of memory) leaves none of a chunk's events behind: the
 # gateway then answers and logs the chunk as unavailable.
@@ -158,14 +173,15 @@ for g = 1, tonumber(ARGV[4]) do
     monitors[org] = monitor
   end
   local outcomes = {}
-  for i = 1, 6 do
+  for i = 1, NCASES do
     local code = string.byte(ARGV[a + 6], i) - 65
-    outcomes[i] = {DECISIONS[math.floor(code / 12) + 1], REASONS[math.floor(code / 2) % 6 + 1], tostring(code % 2)}
+    outcomes[i] = {
+      DECISIONS[math.floor(code / DSTRIDE) + 1], REASONS[math.floor(code / 2) % NREASONS + 1], tostring(code % 2)}
   end
   groups[tostring(g)] = {
     ARGV[a], ARGV[a + 1], org, ARGV[a + 3], ARGV[a + 4], tonumber(ARGV[a + 5]), ARGV[a + 7], ARGV[a + 8],
-    monitor, outcomes}
-  a = a + 9
+    monitor, outcomes, ARGV[a + 9]}
+  a = a + 10
 end
 local first, last = a, #ARGV
 local picked, n, k = {}, 0, 4
@@ -174,7 +190,7 @@ while a <= last do
   local f = ARGV[a + 1]
   local case = 0
   if f ~= '' then
-    case = classify(KEYS[k], f, KEYS[k + 1], f .. g[7], f .. g[8], g[6], now_us)
+    case = classify(KEYS[k], f, KEYS[k + 1], f .. g[7], f .. g[8], f .. g[11], g[6], now_us)
     k = k + 2
   end
   local idx = case * 2
@@ -195,15 +211,17 @@ end
 return table.concat(picked)
 """
 )
-_GROUP_ARGS = 9
+_GROUP_ARGS = 10
 
 
-_DECISION_CODE = {d: 65 + 12 * i for i, d in enumerate(_DECISIONS)}
+# Derived from the tables' sizes, as the script's DSTRIDE and NREASONS are: a Reason added later moves both.
+_DECISION_CODE = {d: 65 + 2 * len(_REASONS) * i for i, d in enumerate(_DECISIONS)}
 _REASON_CODE = {r: 2 * i for i, r in enumerate(_REASONS)}
+assert max(_DECISION_CODE.values()) + max(_REASON_CODE.values()) + 1 < 256
 
 
 def encode_outcomes(verdicts: Sequence[Verdict]) -> bytes:
-    """One letter per case: A + 12 * decision + 2 * reason + violation (decoded by the script)."""
+    """One letter per case: A + 2 * len(Reason) * decision + 2 * reason + violation (decoded by the script)."""
     return bytes([_DECISION_CODE[v.decision] + _REASON_CODE[v.reason] + v.violation for v in verdicts])
 
 
@@ -245,6 +263,7 @@ class CheckScript:
         org_id: str,
         org_scope: bytes,
         agent_scope: bytes,
+        list_scope: bytes,
         category_bit: int,
         now_us: int,
         default_monitor: bool,
@@ -252,8 +271,9 @@ class CheckScript:
         context: bytes,
     ) -> tuple[Any, ...]:
         """The EVALSHA for one callee. `org_scope` and `agent_scope` are the `consent_scope` of the org
-        and of its agent, `outcomes` the `encode_outcomes` of the six verdicts, `context` the event's other
-        fields and values joined by `calls.SEPARATOR` (`calls.single_context`). Its reply is the case index."""
+        and of its agent, `list_scope` the org's `org_list_scope`, `outcomes` the `encode_outcomes` of
+        the eight verdicts, `context` the event's other fields and values joined by `calls.SEPARATOR`
+        (`calls.single_context`). Its reply is the case index."""
         pkey, ckey, field = self.hot.callee_location(key)
         return (
             "EVALSHA",
@@ -274,6 +294,7 @@ class CheckScript:
             b"1" if default_monitor else b"0",
             outcomes,
             context,
+            field + list_scope,
         )
 
     def chunk(self, now_us: int, default_monitor: bool) -> CheckChunk:
@@ -301,7 +322,7 @@ class CheckChunk:
     def group(
         self, caller_e164: str, org_id: str, agent_id: str, campaign_id: str, category: Category, outcomes: bytes
     ) -> bytes:
-        """Register a group of callees; `outcomes` is `encode_outcomes` of its six verdicts."""
+        """Register a group of callees; `outcomes` is `encode_outcomes` of its eight verdicts."""
         self._groups += (
             caller_e164,
             agent_id,
@@ -312,6 +333,7 @@ class CheckChunk:
             outcomes,
             consent_scope(org_id, ""),
             consent_scope(org_id, agent_id),
+            org_list_scope(org_id),
         )
         return b"%d" % (len(self._groups) // _GROUP_ARGS)
 
@@ -331,7 +353,7 @@ class CheckChunk:
         return ("EVALSHA", self._sha, len(keys), *keys, *self._head, groups, *self._groups, *self._args)
 
     def decode(self, reply: Any) -> bytes | None:
-        """Each callee's case index, in order, as a digit (b"0".."5"); None when the call failed
+        """Each callee's case index, in order, as a digit (b"0".."7"); None when the call failed
         (NOT_LOADED: an error, or -1: `dnc:ready` does not match)."""
         if isinstance(reply, bytes) and len(reply) == self.size:
             return reply

@@ -4,6 +4,7 @@ Layout (all keys binary and short, because at millions of numbers every byte cou
 
     dncr<3-byte bucket>  HASH  digest[3:9] -> "mask" or "mask|epoch:mask|..."   do-not-disturb
     dncc<3-byte bucket>  HASH  digest[3:9] + blake2b-64(org, agent) -> expiry epoch ("0": none)
+                         digest[3:9] + org_list_scope(org) -> "L"            on that org's own list
     dnc:mode             HASH  org -> ENFORCE | MONITOR
     dnc:ready            STRING "<layout version>/<bucket bits>/<pepper fingerprint>"; absent while
                          empty or being rebuilt
@@ -86,6 +87,22 @@ def consent_scope(org_id: str, agent_id: str) -> bytes:
     return hashlib.blake2b(org_id.encode() + b"\x00" + agent_id.encode(), digest_size=8).digest()
 
 
+# The value of an org-list field: the consumer is on that org's own do-not-call list (no field: she is not).
+ORG_LISTED = b"L"
+
+
+def org_list_scope(org_id: str) -> bytes:
+    """The org-list field's suffix for an org, beside the consumer's consent fields in the same hash (so
+    the Check reads it in the HMGET it already makes). Hashed under its own personalisation, so it never
+    equals a `consent_scope`; only numbers on some org's list have such a field."""
+    return hashlib.blake2b(org_id.encode(), digest_size=8, person=b"dncgate-orglist").digest()
+
+
+def encode_org_list(listed: bool) -> bytes | None:
+    """An org-list field's value; None when the consumer is not on the list (the field is then deleted)."""
+    return ORG_LISTED if listed else None
+
+
 class NotLoaded(Exception):
     """Redis holds no loaded registry (empty after a restart, or mid-rebuild)."""
 
@@ -111,6 +128,9 @@ class HotRegistry:
     def consent_location(self, key: bytes, org_id: str, agent_id: str) -> tuple[bytes, bytes]:
         return _CONSENT_PREFIX + self._bucket(key), key[3:9] + consent_scope(org_id, agent_id)
 
+    def org_list_location(self, key: bytes, org_id: str) -> tuple[bytes, bytes]:
+        return _CONSENT_PREFIX + self._bucket(key), key[3:9] + org_list_scope(org_id)
+
     def callee_location(self, key: bytes) -> tuple[bytes, bytes, bytes]:
         """(preference hash, consent hash, field) of one number: its preference field, and the start of
         its consent fields (each followed by a `consent_scope`). `_bucket` inlined: a scrub calls this
@@ -134,13 +154,17 @@ class HotRegistry:
         schedule: Schedule | None,
         consents: Mapping[tuple[str, str], Consent | None],
         seq: int,
+        org_lists: Mapping[str, bool] | None = None,
     ) -> None:
-        """Write one consumer's folded state; consents mapped to None are removed."""
+        """Write one consumer's folded state; consents mapped to None are removed, and so are the
+        org-list fields of the orgs mapped to False."""
         pipe = self.client.pipeline(transaction=True)
         if schedule is not None:
             self._queue_schedule(pipe, key, schedule)
         for (org, agent), consent in consents.items():
             self._queue_consent(pipe, key, org, agent, consent)
+        for org, listed in (org_lists or {}).items():
+            self._queue_org_list(pipe, key, org, listed)
         await pipe.execute()
         await self._max_seq(keys=[SEQ], args=[seq])
 
@@ -155,6 +179,14 @@ class HotRegistry:
     def _queue_consent(self, pipe: Any, key: bytes, org: str, agent: str, consent: Consent | None) -> None:
         hkey, field = self.consent_location(key, org, agent)
         value = encode_consent(consent)
+        if value is None:
+            pipe.hdel(hkey, field)
+        else:
+            pipe.hset(hkey, field, value)
+
+    def _queue_org_list(self, pipe: Any, key: bytes, org: str, listed: bool) -> None:
+        hkey, field = self.org_list_location(key, org)
+        value = encode_org_list(listed)
         if value is None:
             pipe.hdel(hkey, field)
         else:
@@ -191,13 +223,17 @@ class HotRegistry:
         self,
         schedules: Iterable[tuple[bytes, Schedule]],
         consents: Iterable[tuple[bytes, str, str, Consent]],
+        org_lists: Iterable[tuple[bytes, str]] = (),
     ) -> None:
-        """Write a batch of folded state during a rebuild (no transaction: the registry is not live)."""
+        """Write a batch of folded state during a rebuild (no transaction: the registry is not live);
+        `org_lists`: (consumer, org) of each org list the consumer is on."""
         pipe = self.client.pipeline(transaction=False)
         for key, schedule in schedules:
             self._queue_schedule(pipe, key, schedule)
         for key, org, agent, consent in consents:
             self._queue_consent(pipe, key, org, agent, consent)
+        for key, org in org_lists:
+            self._queue_org_list(pipe, key, org, True)
         await pipe.execute()
 
     @translated

@@ -12,7 +12,7 @@ import psycopg
 from psycopg.rows import tuple_row
 
 from dncgate.domain.errors import Conflict, PepperMismatch
-from dncgate.domain.registry import ConsentChange, OrgPolicyEntry, PreferenceChange
+from dncgate.domain.registry import ConsentChange, OrgListChange, OrgPolicyEntry, PreferenceChange
 from dncgate.domain.types import Mode, Source
 from dncgate.store.bulk import JournalRow, append_preferences
 from dncgate.store.errors import pg_outages
@@ -27,6 +27,7 @@ _ORG_LOCK_CLASS = 0x646E636F
 
 _PREF_COLS = "seq, do_not_disturb, categories, source, effective_from, recorded_at, recorded_by"
 _CONSENT_COLS = "seq, org_id, agent_id, granted, expires_at, evidence, effective_at, recorded_at, recorded_by"
+_ORG_LIST_COLS = "seq, org_id, listed, reason, effective_at, recorded_at, recorded_by"
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -47,9 +48,15 @@ def _consent(row: Sequence[Any]) -> ConsentChange:
     return ConsentChange(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8])
 
 
+def _org_list(row: Sequence[Any]) -> OrgListChange:
+    return OrgListChange(row[0], row[1], row[2], row[3], row[4], row[5], row[6])
+
+
 # For the other modules that read consent rows (store/catchup.py).
 CONSENT_COLUMNS = _CONSENT_COLS
 consent_change = _consent
+ORG_LIST_COLUMNS = _ORG_LIST_COLS
+org_list_change = _org_list
 
 
 @contextlib.asynccontextmanager
@@ -156,6 +163,34 @@ class ConsumerSession:
     async def consent_changes(self) -> list[ConsentChange]:
         return await consent_changes(self.conn, self.key)
 
+    async def append_org_list(
+        self, org_id: str, listed: bool, reason: str, request_id: str | None, *, recorded_by: str
+    ) -> tuple[OrgListChange, bool]:
+        """Put the consumer on `org_id`'s list (or take her off it); with a request_id already used,
+        return that entry and False."""
+        async with self.conn.transaction():
+            cur = await self.conn.execute(
+                "INSERT INTO org_list_journal (consumer_key, org_id, listed, reason, effective_at, request_id,"
+                " recorded_by) VALUES (%s, %s, %s, %s, clock_timestamp(), %s, %s)"
+                f" ON CONFLICT (request_id) DO NOTHING RETURNING {_ORG_LIST_COLS}",
+                (self.key, org_id, listed, reason, request_id, recorded_by),
+            )
+            row = await cur.fetchone()
+            if row is not None:
+                return _org_list(row), True
+            cur = await self.conn.execute(
+                f"SELECT consumer_key, {_ORG_LIST_COLS} FROM org_list_journal WHERE request_id = %s",
+                (request_id,),
+            )
+            found = await cur.fetchone()
+            assert found is not None
+            if found[0] != self.key:
+                raise Conflict(f"request_id {request_id!r} was already used for another number")
+            return _org_list(found[1:]), False
+
+    async def org_list_changes(self) -> list[OrgListChange]:
+        return await org_list_changes(self.conn, self.key)
+
 
 async def preference_changes(conn: Conn, key: bytes) -> list[PreferenceChange]:
     cur = await conn.execute(
@@ -169,6 +204,13 @@ async def consent_changes(conn: Conn, key: bytes) -> list[ConsentChange]:
         f"SELECT {_CONSENT_COLS} FROM consent_journal WHERE consumer_key = %s ORDER BY seq", (key,)
     )
     return [_consent(r) for r in await cur.fetchall()]
+
+
+async def org_list_changes(conn: Conn, key: bytes) -> list[OrgListChange]:
+    cur = await conn.execute(
+        f"SELECT {_ORG_LIST_COLS} FROM org_list_journal WHERE consumer_key = %s ORDER BY seq", (key,)
+    )
+    return [_org_list(r) for r in await cur.fetchall()]
 
 
 class Journal:
@@ -235,6 +277,10 @@ class Journal:
     async def consent_changes(self, key: bytes) -> list[ConsentChange]:
         async with self.db.connection() as conn:
             return await consent_changes(conn, key)
+
+    async def org_list_changes(self, key: bytes) -> list[OrgListChange]:
+        async with self.db.connection() as conn:
+            return await org_list_changes(conn, key)
 
     @contextlib.asynccontextmanager
     async def org_writer(self, org_id: str) -> AsyncIterator[Conn]:
@@ -341,6 +387,16 @@ async def stream_consents(conn: Conn) -> AsyncIterator[tuple[bytes, list[Consent
         conn, f"SELECT consumer_key, {_CONSENT_COLS} FROM consent_journal ORDER BY consumer_key, seq", _consent
     ):
         yield key, changes
+
+
+async def stream_org_lists(conn: Conn) -> dict[bytes, list[OrgListChange]]:
+    """Every consumer's org-list entries, in journal order: few consumers have any, so all at once."""
+    return {
+        key: entries
+        async for key, entries in _grouped(
+            conn, f"SELECT consumer_key, {_ORG_LIST_COLS} FROM org_list_journal ORDER BY consumer_key, seq", _org_list
+        )
+    }
 
 
 async def _grouped(conn: Conn, sql: str, make: Any) -> AsyncIterator[tuple[bytes, list[Any]]]:

@@ -27,6 +27,13 @@ class Reason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REASON_OUTSIDE_CALLING_HOURS: _ClassVar[Reason]
     REASON_INVALID_NUMBER: _ClassVar[Reason]
     REASON_REGISTRY_UNAVAILABLE: _ClassVar[Reason]
+    REASON_ORG_LIST: _ClassVar[Reason]
+
+class OptOutScope(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    OPT_OUT_SCOPE_UNSPECIFIED: _ClassVar[OptOutScope]
+    OPT_OUT_SCOPE_ALL: _ClassVar[OptOutScope]
+    OPT_OUT_SCOPE_ORG: _ClassVar[OptOutScope]
 DECISION_UNSPECIFIED: Decision
 DECISION_ALLOW: Decision
 DECISION_BLOCK: Decision
@@ -37,6 +44,10 @@ REASON_CONSENT_ON_FILE: Reason
 REASON_OUTSIDE_CALLING_HOURS: Reason
 REASON_INVALID_NUMBER: Reason
 REASON_REGISTRY_UNAVAILABLE: Reason
+REASON_ORG_LIST: Reason
+OPT_OUT_SCOPE_UNSPECIFIED: OptOutScope
+OPT_OUT_SCOPE_ALL: OptOutScope
+OPT_OUT_SCOPE_ORG: OptOutScope
 
 class CheckRequest(_message.Message):
     __slots__ = ("caller_number", "callee_number", "agent_id", "org_id", "campaign_id", "category", "request_id")
@@ -95,20 +106,22 @@ class CheckBatchResponse(_message.Message):
     def __init__(self, responses: _Optional[_Iterable[_Union[CheckResponse, _Mapping]]] = ..., allowed: _Optional[int] = ..., blocked: _Optional[int] = ...) -> None: ...
 
 class ReportCallOutcomeRequest(_message.Message):
-    __slots__ = ("call_id", "dialled", "connected", "duration_seconds", "consumer_opted_out", "request_id")
+    __slots__ = ("call_id", "dialled", "connected", "duration_seconds", "consumer_opted_out", "request_id", "opt_out_scope")
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
     DIALLED_FIELD_NUMBER: _ClassVar[int]
     CONNECTED_FIELD_NUMBER: _ClassVar[int]
     DURATION_SECONDS_FIELD_NUMBER: _ClassVar[int]
     CONSUMER_OPTED_OUT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    OPT_OUT_SCOPE_FIELD_NUMBER: _ClassVar[int]
     call_id: str
     dialled: bool
     connected: bool
     duration_seconds: int
     consumer_opted_out: bool
     request_id: str
-    def __init__(self, call_id: _Optional[str] = ..., dialled: _Optional[bool] = ..., connected: _Optional[bool] = ..., duration_seconds: _Optional[int] = ..., consumer_opted_out: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+    opt_out_scope: OptOutScope
+    def __init__(self, call_id: _Optional[str] = ..., dialled: _Optional[bool] = ..., connected: _Optional[bool] = ..., duration_seconds: _Optional[int] = ..., consumer_opted_out: _Optional[bool] = ..., request_id: _Optional[str] = ..., opt_out_scope: _Optional[_Union[OptOutScope, str]] = ...) -> None: ...
 
 class ReportCallOutcomeResponse(_message.Message):
     __slots__ = ("call_id", "opt_out_registered")

@@ -11,6 +11,74 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class AddToOrgListRequest(_message.Message):
+    __slots__ = ("org_id", "number", "reason", "request_id")
+    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    org_id: str
+    number: str
+    reason: str
+    request_id: str
+    def __init__(self, org_id: _Optional[str] = ..., number: _Optional[str] = ..., reason: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class RemoveFromOrgListRequest(_message.Message):
+    __slots__ = ("org_id", "number", "request_id")
+    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    org_id: str
+    number: str
+    request_id: str
+    def __init__(self, org_id: _Optional[str] = ..., number: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class OrgListEntry(_message.Message):
+    __slots__ = ("number_masked", "org_id", "listed", "reason", "effective_at", "recorded_at", "journal_seq", "recorded_by", "on_list")
+    NUMBER_MASKED_FIELD_NUMBER: _ClassVar[int]
+    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    LISTED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_AT_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_AT_FIELD_NUMBER: _ClassVar[int]
+    JOURNAL_SEQ_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_BY_FIELD_NUMBER: _ClassVar[int]
+    ON_LIST_FIELD_NUMBER: _ClassVar[int]
+    number_masked: str
+    org_id: str
+    listed: bool
+    reason: str
+    effective_at: _timestamp_pb2.Timestamp
+    recorded_at: _timestamp_pb2.Timestamp
+    journal_seq: int
+    recorded_by: str
+    on_list: bool
+    def __init__(self, number_masked: _Optional[str] = ..., org_id: _Optional[str] = ..., listed: _Optional[bool] = ..., reason: _Optional[str] = ..., effective_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., journal_seq: _Optional[int] = ..., recorded_by: _Optional[str] = ..., on_list: _Optional[bool] = ...) -> None: ...
+
+class GetOrgListHistoryRequest(_message.Message):
+    __slots__ = ("number", "org_id", "as_of")
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    number: str
+    org_id: str
+    as_of: _timestamp_pb2.Timestamp
+    def __init__(self, number: _Optional[str] = ..., org_id: _Optional[str] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class OrgListHistory(_message.Message):
+    __slots__ = ("number_masked", "org_id", "entries", "listed", "listed_by")
+    NUMBER_MASKED_FIELD_NUMBER: _ClassVar[int]
+    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    LISTED_FIELD_NUMBER: _ClassVar[int]
+    LISTED_BY_FIELD_NUMBER: _ClassVar[int]
+    number_masked: str
+    org_id: str
+    entries: _containers.RepeatedCompositeFieldContainer[OrgListEntry]
+    listed: bool
+    listed_by: OrgListEntry
+    def __init__(self, number_masked: _Optional[str] = ..., org_id: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[OrgListEntry, _Mapping]]] = ..., listed: _Optional[bool] = ..., listed_by: _Optional[_Union[OrgListEntry, _Mapping]] = ...) -> None: ...
+
 class SetPreferenceRequest(_message.Message):
     __slots__ = ("number", "do_not_disturb", "categories", "source", "effective_from", "request_id")
     NUMBER_FIELD_NUMBER: _ClassVar[int]

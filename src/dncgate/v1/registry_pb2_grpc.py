@@ -84,6 +84,21 @@ class RegistryStub:
                 request_serializer=dncgate_dot_v1_dot_registry__pb2.ListCallerLinesRequest.SerializeToString,
                 response_deserializer=dncgate_dot_v1_dot_registry__pb2.ListCallerLinesResponse.FromString,
                 _registered_method=True)
+        self.AddToOrgList = channel.unary_unary(
+                '/dncgate.v1.Registry/AddToOrgList',
+                request_serializer=dncgate_dot_v1_dot_registry__pb2.AddToOrgListRequest.SerializeToString,
+                response_deserializer=dncgate_dot_v1_dot_registry__pb2.OrgListEntry.FromString,
+                _registered_method=True)
+        self.RemoveFromOrgList = channel.unary_unary(
+                '/dncgate.v1.Registry/RemoveFromOrgList',
+                request_serializer=dncgate_dot_v1_dot_registry__pb2.RemoveFromOrgListRequest.SerializeToString,
+                response_deserializer=dncgate_dot_v1_dot_registry__pb2.OrgListEntry.FromString,
+                _registered_method=True)
+        self.GetOrgListHistory = channel.unary_unary(
+                '/dncgate.v1.Registry/GetOrgListHistory',
+                request_serializer=dncgate_dot_v1_dot_registry__pb2.GetOrgListHistoryRequest.SerializeToString,
+                response_deserializer=dncgate_dot_v1_dot_registry__pb2.OrgListHistory.FromString,
+                _registered_method=True)
 
 
 class RegistryServicer:
@@ -156,6 +171,30 @@ class RegistryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddToOrgList(self, request, context):
+        """Put a consumer on one org's own do-not-call list (roles registry and admin): journaled, keyed by
+        the number's keyed hash; `reason` is masked. Between a consent to the org and an entry on its
+        list, the later one wins: the entry ends the effect of the consents given the org before it, and
+        an org-wide consent granted after it ends the entry.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveFromOrgList(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetOrgListHistory(self, request, context):
+        """A consumer's entries on one org's list, oldest first, and whether she was on it as of a time
+        (roles registry, compliance and admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RegistryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -208,6 +247,21 @@ def add_RegistryServicer_to_server(servicer, server):
                     servicer.ListCallerLines,
                     request_deserializer=dncgate_dot_v1_dot_registry__pb2.ListCallerLinesRequest.FromString,
                     response_serializer=dncgate_dot_v1_dot_registry__pb2.ListCallerLinesResponse.SerializeToString,
+            ),
+            'AddToOrgList': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddToOrgList,
+                    request_deserializer=dncgate_dot_v1_dot_registry__pb2.AddToOrgListRequest.FromString,
+                    response_serializer=dncgate_dot_v1_dot_registry__pb2.OrgListEntry.SerializeToString,
+            ),
+            'RemoveFromOrgList': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveFromOrgList,
+                    request_deserializer=dncgate_dot_v1_dot_registry__pb2.RemoveFromOrgListRequest.FromString,
+                    response_serializer=dncgate_dot_v1_dot_registry__pb2.OrgListEntry.SerializeToString,
+            ),
+            'GetOrgListHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOrgListHistory,
+                    request_deserializer=dncgate_dot_v1_dot_registry__pb2.GetOrgListHistoryRequest.FromString,
+                    response_serializer=dncgate_dot_v1_dot_registry__pb2.OrgListHistory.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -480,6 +534,87 @@ class Registry:
             '/dncgate.v1.Registry/ListCallerLines',
             dncgate_dot_v1_dot_registry__pb2.ListCallerLinesRequest.SerializeToString,
             dncgate_dot_v1_dot_registry__pb2.ListCallerLinesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddToOrgList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dncgate.v1.Registry/AddToOrgList',
+            dncgate_dot_v1_dot_registry__pb2.AddToOrgListRequest.SerializeToString,
+            dncgate_dot_v1_dot_registry__pb2.OrgListEntry.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveFromOrgList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dncgate.v1.Registry/RemoveFromOrgList',
+            dncgate_dot_v1_dot_registry__pb2.RemoveFromOrgListRequest.SerializeToString,
+            dncgate_dot_v1_dot_registry__pb2.OrgListEntry.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOrgListHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dncgate.v1.Registry/GetOrgListHistory',
+            dncgate_dot_v1_dot_registry__pb2.GetOrgListHistoryRequest.SerializeToString,
+            dncgate_dot_v1_dot_registry__pb2.OrgListHistory.FromString,
             options,
             channel_credentials,
             insecure,
