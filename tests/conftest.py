@@ -148,6 +148,10 @@ def settings(stores: Stores, tmp_path: Path, request: pytest.FixtureRequest) -> 
         database_url=database_url,
         pepper=TEST_PEPPER,
         calling_hours=CallingHours.parse("00:00-24:00"),
+        # Many tests call one consumer again and again: the frequency caps are off here, and on in the
+        # tests of the caps (tests/integration/test_caps.py), which set their own.
+        cap_per_day=0,
+        cap_per_week=0,
         redis_timeout_ms=500,
         sync_interval_s=0.2,
         # In-process servers keep the recorder in their own loop; `serve`'s child is tested end to end.

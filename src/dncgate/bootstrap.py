@@ -210,7 +210,13 @@ def build_gateway(
     `receipts` None signs for no org."""
     timeout_s = settings.redis_timeout_ms / 1000
     return Gateway(
-        CheckLane(hot, CallStream(hot.client), timeout_s, multiplex=multiplex),
+        CheckLane(
+            hot,
+            CallStream(hot.client),
+            timeout_s,
+            multiplex=multiplex,
+            caps=(settings.cap_per_day, settings.cap_per_week),
+        ),
         keyer,
         CheckSettings(
             region=settings.default_region,

@@ -54,6 +54,8 @@ class Settings:
     default_timezone: str = "Asia/Shanghai"
     calling_hours: CallingHours = field(default_factory=CallingHours)
     mode: Mode = Mode.ENFORCE
+    cap_per_day: int = 3
+    cap_per_week: int = 7
     redis_timeout_ms: int = 250
     db_timeout_ms: int = 2000
     max_batch: int = 5000

@@ -196,6 +196,19 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("DNCGATE_MODE", "mode", _mode, "default for orgs without a policy: `enforce` or `monitor`"),
     Variable(
+        "DNCGATE_CAP_PER_DAY",
+        "cap_per_day",
+        Integer(0, 1000),
+        "most placed (ALLOWed) calls to one consumer in any rolling 24 hours, over every org; past it: "
+        "BLOCK `FREQUENCY_CAP`; `0`: off",
+    ),
+    Variable(
+        "DNCGATE_CAP_PER_WEEK",
+        "cap_per_week",
+        Integer(0, 10_000),
+        "most placed (ALLOWed) calls to one consumer in any rolling 7 days, over every org; `0`: off",
+    ),
+    Variable(
         "DNCGATE_REDIS_TIMEOUT_MS",
         "redis_timeout_ms",
         Integer(1, 60_000),

@@ -74,13 +74,16 @@ def free_port() -> int:
 
 def serve_env(port: int, data_dir: Path, **extra: str) -> dict[str, str]:
     """The environment of a `dncgate serve` child: none of this shell's DNCGATE_* settings, its own port
-    and data dir, calling hours off, JSON logs and metrics on a free port, plus `extra` (DNCGATE_* names
-    without the prefix)."""
+    and data dir, calling hours and frequency caps off, JSON logs and metrics on a free port, plus `extra`
+    (DNCGATE_* names without the prefix)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DNCGATE_")}
     env |= {
         "DNCGATE_LISTEN": f"127.0.0.1:{port}",
         "DNCGATE_DATA_DIR": str(data_dir),
         "DNCGATE_CALLING_HOURS": "00:00-24:00",
+        # Tests call one consumer again and again: frequency caps off (`extra` turns them on).
+        "DNCGATE_CAP_PER_DAY": "0",
+        "DNCGATE_CAP_PER_WEEK": "0",
         "DNCGATE_LOG_FORMAT": "json",
         # Metrics on a port of the kernel's choice: the default 9464 could be another process's.
         "DNCGATE_METRICS_LISTEN": "127.0.0.1:0",

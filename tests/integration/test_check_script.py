@@ -104,7 +104,7 @@ async def test_a_flushed_script_cache_is_reloaded_transparently(app: Any) -> Non
     assert result.verdict.reason.value == "REGISTERED"
 
 
-# Eight verdicts that differ in (decision, reason, violation), so the logged event shows which case the
+# Twelve verdicts that differ in (decision, reason, violation), so the logged event shows which case the
 # script picked even where the real verdicts of two cases coincide.
 DISTINCT = (
     Verdict(Decision.ALLOW, Reason.NOT_REGISTERED),
@@ -115,6 +115,10 @@ DISTINCT = (
     Verdict(Decision.ALLOW, Reason.REGISTERED, violation=True),
     Verdict(Decision.BLOCK, Reason.ORG_LIST),
     Verdict(Decision.ALLOW, Reason.ORG_LIST, violation=True),
+    Verdict(Decision.BLOCK, Reason.FREQUENCY_CAP),
+    Verdict(Decision.ALLOW, Reason.FREQUENCY_CAP, violation=True),
+    Verdict(Decision.BLOCK, Reason.FREQUENCY_CAP, violation=True),
+    Verdict(Decision.ALLOW, Reason.FREQUENCY_CAP),
 )
 ORGS = ("acme", "globex", "initech")
 AGENTS = ("", "agent-1", "agent-2")
@@ -226,8 +230,8 @@ async def test_the_batch_script_classifies_and_logs_like_the_fold_and_the_single
         chunks = _chunks(app, callees, default)
         assert len(chunks) == 3
         replies = [await app.redis.execute_command(*chunk.command()) for chunk in chunks]
-        assert b"".join(replies) == b"".join(b"%d" % i for i in expected), round_
-        assert [chunk.decode(r) for chunk, r in zip(chunks, replies, strict=True)] == replies
+        assert b"".join(replies) == bytes(65 + i for i in expected), round_
+        assert [p for chunk, r in zip(chunks, replies, strict=True) for p in chunk.decode(r) or ()] == expected
         assert await _entries(app) == [_event(c, i) for c, i in zip(callees, expected, strict=True)]
 
         await app.redis.delete(CALLS)

@@ -45,8 +45,9 @@ def check(
     now: datetime = NOON,
     hours: CallingHours = HOURS,
     org_listed: bool = False,
+    capped: bool = False,
 ) -> Verdict:
-    return decide(call or attempt(), mask, consents, mode, hours, now, org_listed)
+    return decide(call or attempt(), mask, consents, mode, hours, now, org_listed, capped)
 
 
 # --- the decision table, enforce mode ---------------------------------------------------------------
@@ -284,19 +285,21 @@ def test_consent_on_file_is_false_without_consents() -> None:
 def test_verdicts_by_case_are_decide_for_each_registry_state(
     category: Category, hours: str, minute: int, zones: tuple[str, ...], valid: bool
 ) -> None:
-    """The eight precomputed answers equal decide() for an uncovered, a consented, a covered and an
-    org-listed callee, per mode."""
+    """The twelve precomputed answers equal decide() for an uncovered, a consented, a covered and an
+    org-listed callee, then an uncovered and a consented one at a frequency cap, per mode."""
     now = datetime(2026, 11, 23, tzinfo=UTC) + timedelta(minutes=minute)
     call = CallAttempt(valid, tuple(ZoneInfo(z) for z in zones) if valid else (), "org", "agent", category)
     window = CallingHours.parse(hours)
     consent = [Consent("org", "", None)]
     expected = tuple(
-        decide(call, mask, consents, mode, window, now, listed)
-        for mask, consents, listed in (
-            (0, [], False),
-            (ALL_CATEGORIES_MASK, consent, False),
-            (ALL_CATEGORIES_MASK, [], False),
-            (0, [], True),
+        decide(call, mask, consents, mode, window, now, listed, capped)
+        for mask, consents, listed, capped in (
+            (0, [], False, False),
+            (ALL_CATEGORIES_MASK, consent, False, False),
+            (ALL_CATEGORIES_MASK, [], False, False),
+            (0, [], True, False),
+            (0, [], False, True),
+            (ALL_CATEGORIES_MASK, consent, False, True),
         )
         for mode in (Mode.ENFORCE, Mode.MONITOR)
     )
@@ -339,3 +342,36 @@ def test_monitor_mode_allows_an_org_listed_callee_and_flags_a_violation() -> Non
 def test_an_invalid_number_wins_over_the_org_list() -> None:
     """An invalid number on the list (it cannot be) is INVALID_NUMBER whatever the mode."""
     assert check(attempt(valid=False), org_listed=True, mode=Mode.MONITOR) is INVALID_NUMBER
+
+
+# --- frequency caps -----------------------------------------------------------------------------------
+
+
+def test_a_callee_at_a_frequency_cap_is_blocked_as_frequency_cap() -> None:
+    """At a cap: BLOCK / FREQUENCY_CAP (when a slot frees up only the count knows: the Check adds it)."""
+    assert check(capped=True) == Verdict(Decision.BLOCK, Reason.FREQUENCY_CAP)
+
+
+def test_a_consented_call_is_capped_too() -> None:
+    """A consent excuses her do-not-disturb, not the caps."""
+    v = check(mask=REAL_ESTATE, consents=[Consent("wuhan-01", "")], capped=True)
+    assert v == Verdict(Decision.BLOCK, Reason.FREQUENCY_CAP)
+
+
+def test_do_not_disturb_and_the_org_list_are_reported_before_the_caps() -> None:
+    assert check(mask=REAL_ESTATE, capped=True) == Verdict(Decision.BLOCK, Reason.REGISTERED)
+    assert check(org_listed=True, capped=True) == Verdict(Decision.BLOCK, Reason.ORG_LIST)
+
+
+def test_the_caps_are_reported_before_calling_hours() -> None:
+    """At a cap and outside hours: FREQUENCY_CAP (the hours' opening would not free a slot)."""
+    assert check(capped=True, now=LATE) == Verdict(Decision.BLOCK, Reason.FREQUENCY_CAP)
+
+
+def test_monitor_mode_allows_a_capped_call_and_flags_a_violation() -> None:
+    v = check(capped=True, mode=Mode.MONITOR)
+    assert v == Verdict(Decision.ALLOW, Reason.FREQUENCY_CAP, violation=True)
+
+
+def test_an_invalid_number_wins_over_the_caps() -> None:
+    assert check(attempt(valid=False), capped=True, mode=Mode.MONITOR) is INVALID_NUMBER

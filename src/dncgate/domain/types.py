@@ -65,6 +65,7 @@ class Reason(Enum):
     INVALID_NUMBER = "INVALID_NUMBER"
     REGISTRY_UNAVAILABLE = "REGISTRY_UNAVAILABLE"
     ORG_LIST = "ORG_LIST"  # the callee is on the calling org's own do-not-call list
+    FREQUENCY_CAP = "FREQUENCY_CAP"  # the callee has had as many placed calls as her caps allow
 
 
 class Source(IntEnum):

@@ -1,7 +1,7 @@
 """Many Checks in one Redis round trip (`Gateway.check_many`): a list scrub, or a single Check whose
 callee is no valid number.
 
-Each request's callee is parsed, keyed and masked, its eight verdicts taken from the domain once per
+Each request's callee is parsed, keyed and masked, its twelve verdicts taken from the domain once per
 distinct (time zones, org, agent, category) in the batch (`now` is one value per batch), and the lot
 handed to the lane, which classifies and logs them in one script call per chunk of callees.
 """
@@ -29,6 +29,7 @@ from dncgate.service.checks import (
 )
 from dncgate.service.receipts import Receipts
 from dncgate.service.verdicts import TableKey, VerdictTable, VerdictTables, callee_parser, mask
+from dncgate.service.verdicts import picked as pick_of
 
 # Awaited with a batch's size once its fields are valid, before anything is checked; raises to refuse it.
 Admit = Callable[[int], Awaitable[None]]
@@ -119,7 +120,7 @@ class BatchCheck:
                 verdicts.append(rules.REGISTRY_UNAVAILABLE if key is not None else table.verdicts[0])
                 unlogged.append(i)
             else:
-                verdicts.append(table.verdicts[case])
+                verdicts.append(pick_of(table.verdicts, case))
         if unlogged:
             events = [
                 call_event(

@@ -29,7 +29,7 @@ from dncgate.service.checks import (
     validate,
 )
 from dncgate.service.receipts import Receipts
-from dncgate.service.verdicts import VerdictTables, callee_parser, mask
+from dncgate.service.verdicts import VerdictTables, callee_parser, mask, picked
 
 # caller_number, org_id, agent_id, campaign_id, category: as the dialer sent them
 _RouteKey = tuple[str, str, str, str, Category]
@@ -106,7 +106,7 @@ class SingleCheck:
             route.wire, key, key_hex, now_us, settings.default_monitor, table.code, call_id, masked, rid, deadline
         )
         if case is not None:
-            result = CheckResult(table.verdicts[case], call_id, e164, masked, rid)
+            result = CheckResult(picked(table.verdicts, case), call_id, e164, masked, rid)
         else:  # Not loaded, or Redis failed: nothing is known to be logged, so block, and log it if we can.
             verdict = rules.REGISTRY_UNAVAILABLE
             event = call_event(req, call_id, now, route.caller.e164, key_hex, masked, verdict)

@@ -1,4 +1,4 @@
-"""What a Check needs of its callee before Redis: the parsed number, its mask, and the domain's eight verdicts.
+"""What a Check needs of its callee before Redis: the parsed number, its mask, and the domain's twelve verdicts.
 
 The verdicts come from `domain.decision.verdicts_by_case` (each one `decide_case`, the rule `decide`
 applies) and are kept per callee time zone, org, agent and category for the current minute
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -23,7 +24,7 @@ from dncgate.phone_fast import FastE164
 
 # A valid callee as the gateway needs it: E.164, time zone names, country code.
 Callee = tuple[str, tuple[str, ...], int]
-# What the domain's eight verdicts for a callee depend on: time zones (None: invalid number), org, agent, category.
+# What the domain's twelve verdicts for a callee depend on: time zones (None: invalid number), org, agent, category.
 TableKey = tuple[tuple[str, ...] | None, str, str, Category]
 
 
@@ -70,8 +71,20 @@ def mask(e164: str, country_code: int) -> str:
     return e164[:start] + stars + e164[end:]
 
 
+_CASES = len(rules.CASES)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def picked(verdicts: Sequence[Verdict], pick: int) -> Verdict:
+    """The verdict a script's pick names (`CheckLane`: the case index + the number of cases * the
+    millisecond a slot frees up under the frequency caps), that time as its `next_allowed_time`."""
+    if pick < _CASES:
+        return verdicts[pick]
+    return replace(verdicts[pick % _CASES], next_allowed_time=_EPOCH + timedelta(milliseconds=pick // _CASES))
+
+
 class VerdictTable(NamedTuple):
-    """The domain's verdicts for the eight cases a callee's stored state can be in (`domain.decision.CASES`),
+    """The domain's verdicts for the twelve cases a callee's stored state can be in (`domain.decision.CASES`),
     and their code for the scripts (`CheckLane.encode`)."""
 
     verdicts: tuple[Verdict, ...]

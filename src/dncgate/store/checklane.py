@@ -1,6 +1,6 @@
 """The Check path's side of Redis: one script call per Check (or per chunk of a scrub), built and decoded here.
 
-The gateway speaks in domain terms: a callee's key, the call's route, the domain's eight verdicts as an
+The gateway speaks in domain terms: a callee's key, the call's route, the domain's twelve verdicts as an
 opaque code (`encode`), the call id, mask and request id. `CheckLane` turns those into the EVALSHA of
 `store/checkscript.py`, sends it on its connection, and hands back what the script found: the registry
 state each callee was sorted into (a case index of `domain.decision.CASES`), or None when nothing is
@@ -30,7 +30,6 @@ from dncgate.domain.decision import Verdict
 from dncgate.domain.types import Category
 from dncgate.store.calls import CallStream, route_parts, single_context
 from dncgate.store.checkscript import (
-    CASES,
     CHUNK,
     NOT_LOADED,
     CheckChunk,
@@ -69,8 +68,17 @@ ScrubItem = tuple[str, str, str, str, Category, bytes, bytes | None, str, str, s
 class CheckLane:
     """Classify-and-log calls for the gateway, on its own connections to the registry's Redis."""
 
-    def __init__(self, hot: HotRegistry, calls: CallStream, timeout_s: float, *, multiplex: bool = True) -> None:
+    def __init__(
+        self,
+        hot: HotRegistry,
+        calls: CallStream,
+        timeout_s: float,
+        *,
+        multiplex: bool = True,
+        caps: tuple[int, int] = (0, 0),
+    ) -> None:
         self.script = CheckScript(hot)
+        self.caps = caps  # the frequency caps per day and per week (0: off)
         self.client: aioredis.Redis = hot.client
         self.calls = calls
         # A reply later than this drops the connection (the next Check reconnects).
@@ -96,7 +104,7 @@ class CheckLane:
 
     @staticmethod
     def encode(verdicts: Sequence[Verdict]) -> bytes:
-        """The eight verdicts as the scripts take them (one letter per case)."""
+        """The twelve verdicts as the scripts take them (one letter per case)."""
         return encode_outcomes(verdicts)
 
     # --- holding Checks closed -------------------------------------------------------------------------
@@ -126,9 +134,11 @@ class CheckLane:
         request_id: str,
         deadline: float,
     ) -> int | None:
-        """One callee: the case its stored state is in, its event appended by the script; None if not logged."""
+        """One callee: the case its stored state is in (a pick: `checkscript.split_pick`), its event
+        appended (and an ALLOW counted under the caps) by the script; None if not logged."""
+        cid = call_id.encode()
         context = single_context(
-            call_id.encode(),
+            cid,
             now_us,
             route.caller_part,
             key_hex.encode(),
@@ -147,24 +157,28 @@ class CheckLane:
             default_monitor,
             code,
             context,
+            self.caps,
+            cid,
         )
         started = time.perf_counter()
         [reply] = await self._execute([command], deadline, self.mux)
         self.redis_seconds.observe(time.perf_counter() - started)
-        return reply if reply.__class__ is int and 0 <= reply < CASES else None
+        return reply if reply.__class__ is int and reply >= 0 else None
 
     async def classify_and_log_many(
         self, items: Sequence[ScrubItem], now_us: int, default_monitor: bool, deadline: float
     ) -> list[int | None]:
         """A scrub: one script call per CHUNK callees (what callees share sent once per group), all in one
-        round trip on the scrub connection; per callee its case, or None where its chunk failed."""
+        round trip on the scrub connection; per callee its pick (`checkscript.split_pick`: the caps read,
+        no slot taken), or None where its chunk failed."""
         chunks: list[CheckChunk] = []
-        chunk = self.script.chunk(now_us, default_monitor)
+        caps = self.caps
+        chunk = self.script.chunk(now_us, default_monitor, caps)
         groups: dict[tuple[str, str, str, str, Category, bytes], bytes] = {}
         for item in items:
             if chunk.size == CHUNK:
                 chunks.append(chunk)
-                chunk, groups = self.script.chunk(now_us, default_monitor), {}
+                chunk, groups = self.script.chunk(now_us, default_monitor, caps), {}
             shared = item[:6]
             group = groups.get(shared)
             if group is None:
@@ -174,11 +188,11 @@ class CheckLane:
         replies = await self._execute([c.command() for c in chunks], deadline, self.bulk_mux)
         cases: list[int | None] = []
         for chunk, reply in zip(chunks, replies, strict=True):
-            digits = chunk.decode(reply)
-            if digits is None:
+            picks = chunk.decode(reply)
+            if picks is None:
                 cases += [None] * chunk.size
             else:
-                cases += [d - 48 for d in digits]
+                cases += picks
         return cases
 
     async def store_events(self, events: Sequence[CallEvent], deadline: float) -> list[bool]:

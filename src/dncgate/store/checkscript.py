@@ -1,7 +1,7 @@
 """One Redis round trip per Check or list scrub: a Lua script classifies the stored state and logs the call.
 
 The decision itself stays in the pure domain: before the call, the gateway asks
-`domain.decision.verdicts_by_case` for the verdict in each of the eight cases the stored state can be in
+`domain.decision.verdicts_by_case` for the verdict in each of the twelve cases the stored state can be in
 (callee not covered / covered with a consent / covered without one / not covered but on the calling
 org's own list, times enforce / monitor), each
 answered by `decide_case`, the rule `decide` applies. The script only reads what
@@ -13,7 +13,7 @@ test holds the two classifications equal.
 A single Check uses the script for one callee (`CheckScript.command`). A list scrub uses the batch
 form (`CheckChunk`): one call classifies and logs a chunk of callees, with what they share (ready value,
 time, default mode, and per group of callees with the same caller, org, agent, campaign, category and
-verdicts: those and the eight outcomes) sent once, then six short values per callee. Both sort a callee
+verdicts: those and the twelve outcomes) sent once, then six short values per callee. Both sort a callee
 the same way; the property test holds each to the fold.
 
 All keys must live on one Redis node (a single primary, or one behind Sentinel); Redis Cluster would
@@ -28,19 +28,22 @@ from typing import Any
 
 import redis.exceptions
 
+from dncgate.domain.decision import CAPPED_STATE_OFFSET, Verdict
 from dncgate.domain.decision import CASES as DOMAIN_CASES
-from dncgate.domain.decision import Verdict
 from dncgate.domain.types import Category, Decision, Reason
-from dncgate.store.hot import CALLS, MODES, READY, HotRegistry, consent_scope, org_list_scope
+from dncgate.store.hot import CALLS, MODES, READY, HotRegistry, cap_key, consent_scope, org_list_scope
 
 NOT_LOADED = -1
 # The expected `dnc:ready` value while the registry is held: never stored, so nothing matches it.
 HELD = b"held: not caught up with the journal"
 
 # Case index = 2 * case + monitor, case 0: not covered, 1: covered + consent, 2: covered, no consent,
-# 3: not covered, on the org's list, no consent (`domain.decision.CASES`).
+# 3: not covered, on the org's list, no consent, 4 and 5: cases 0 and 1 at a frequency cap
+# (`domain.decision.CASES`).
 CASES = len(DOMAIN_CASES)
-assert CASES <= 10, "the batch script returns each callee's case index as one digit"
+assert CASES <= 26, "the batch script returns each callee's case index as one letter"
+DAY_US = 86_400_000_000
+WEEK_US = 7 * DAY_US
 
 # Callees per script call. The script blocks Redis while it runs, so a live Check arriving meanwhile
 # waits for it. Measured on the benchmark machine (2 cores, Redis 7.0, INFO commandstats and SLOWLOG):
@@ -96,6 +99,30 @@ local function classify(pkey, field, ckey, org_field, agent_field, list_field, b
   if exps[3] and not consented then return 3 end
   return 0
 end
+
+-- The frequency caps (`domain.decision.CASES` 4 and 5). A consumer's counted calls are the members of
+-- her own sorted set (call id, scored by its time in us). A window holds the calls of the last `span`
+-- us (a call exactly `span` old has aged out). At its cap when the window holds `cap` calls or more;
+-- then a slot frees up when the oldest call that keeps it full ages out. Returns 0 when a slot is
+-- free, else that time in us (the later of the two windows when both are full). Reads only.
+local DAY_US, WEEK_US = 86400000000, 604800000000
+local function cap_full(ck, now_us, day, week)
+  local until_us = 0
+  for w = 1, 2 do
+    local cap, span = day, DAY_US
+    if w == 2 then cap, span = week, WEEK_US end
+    if cap > 0 then
+      local lo = string.format('(%d', now_us - span)
+      local n = redis.call('ZCOUNT', ck, lo, '+inf')
+      if n >= cap then
+        local r = redis.call('ZRANGEBYSCORE', ck, lo, '+inf', 'WITHSCORES', 'LIMIT', n - cap, 1)
+        local t = tonumber(r[2]) + span
+        if t > until_us then until_us = t end
+      end
+    end
+  end
+  return until_us
+end
 """
 
 _DECISIONS = (Decision.ALLOW, Decision.BLOCK)
@@ -107,13 +134,21 @@ _TABLES = (
     + ", ".join(f"'{r.value}'" for r in _REASONS)
     + "}\n"
     + f"local NREASONS = #REASONS\nlocal DSTRIDE = 2 * NREASONS\nlocal NCASES = {CASES}\n"
+    + f"local CAPPED = {2 * CAPPED_STATE_OFFSET}\n"
     + _CLASSIFY
 )
 
-# The script for one callee. KEYS: READY, preference hash, consent hash, MODES, CALLS. ARGV: ready value,
-# preference field, org and agent consent fields, org, now_us, category bit, default monitor, outcomes,
-# the event's other fields and values joined by calls.SEPARATOR, the org-list field. Returns the case
-# index, or -1.
+# The script for one callee. KEYS: READY, preference hash, consent hash, MODES, CALLS, the callee's
+# counted calls (`hot.cap_key`). ARGV: ready value, preference field, org and agent consent fields, org,
+# now_us, category bit, default monitor, outcomes, the event's other fields and values joined by
+# calls.SEPARATOR, the org-list field, the caps per day and per week (0: off), the call id. Returns
+# the case index + NCASES * the millisecond a slot frees up (0 unless the callee is at a cap), or -1.
+#
+# The caps: a callee in case 0 or 1 (the only ones a cap can decide) whose window is full is moved to
+# case 4 or 5; then, if the picked outcome is ALLOW (monitor mode's ALLOW at a cap included: the call
+# is placed), the call is counted, in the same atomic script, so two Checks can't both take the last
+# slot. Calls older than the longest window on are dropped, and the key expires a window after the
+# last call counted.
 _SINGLE_SCRIPT = (
     _TABLES
     + """
@@ -125,6 +160,12 @@ local monitor
 if mode then monitor = (mode == 'MONITOR') else monitor = (ARGV[8] == '1') end
 local idx = case * 2
 if monitor then idx = idx + 1 end
+local day, week = tonumber(ARGV[12]), tonumber(ARGV[13])
+local capped_until = 0
+if (day > 0 or week > 0) and case <= 1 then
+  capped_until = cap_full(KEYS[6], now_us, day, week)
+  if capped_until > 0 then idx = idx + CAPPED end
+end
 local fields = {}
 local ctx = ARGV[10]
 local start = 1
@@ -145,15 +186,25 @@ fields[#fields + 1] = REASONS[math.floor(code / 2) % NREASONS + 1]
 fields[#fields + 1] = 'vio'
 fields[#fields + 1] = tostring(code % 2)
 redis.call('XADD', KEYS[5], '*', unpack(fields))
-return idx
+if code < DSTRIDE and (day > 0 or week > 0) then
+  local span = DAY_US
+  if week > 0 then span = WEEK_US end
+  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', string.format('%d', now_us - span))
+  redis.call('ZADD', KEYS[6], ARGV[6], ARGV[14])
+  redis.call('PEXPIRE', KEYS[6], span / 1000)
+end
+return idx + NCASES * math.ceil(capped_until / 1000)
 """
 )
 
 # The script for a chunk of callees. KEYS: READY, MODES, CALLS, then per valid callee its preference and
-# consent hashes. ARGV: ready value, now_us, default monitor ("1"/"0"), the number of groups, then
+# consent hashes and its counted calls. ARGV: ready value, now_us, default monitor ("1"/"0"), the caps
+# per day and per week (0: off), the number of groups, then
 # _GROUP_ARGS per group (caller, agent, org, campaign, category, category bit, outcomes, org and agent
 # consent scopes, org-list scope), then six per callee (group number, field or "" for an invalid number, call id,
-# callee key in hex, mask, request id). Returns the case indices as digits, or -1. All reads come before
+# callee key in hex, mask, request id). Returns the case indices as letters ("A" + index), then for each
+# callee at a cap, in order, ";" and the millisecond a slot frees up; or -1. A scrub takes no slot: it
+# reads the caps (a callee at one scrubs as case 4 or 5) and counts nothing. All reads come before
 # the first append, so an error (wrong type, out of memory) leaves none of a chunk's events behind: the
 # gateway then answers and logs the chunk as unavailable.
 _BATCH_SCRIPT = (
@@ -162,9 +213,11 @@ _BATCH_SCRIPT = (
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 local now = ARGV[2]
 local now_us = tonumber(now)
+local day, week = tonumber(ARGV[4]), tonumber(ARGV[5])
+local caps = day > 0 or week > 0
 local groups, monitors = {}, {}
-local a = 5
-for g = 1, tonumber(ARGV[4]) do
+local a = 7
+for g = 1, tonumber(ARGV[6]) do
   local org = ARGV[a + 2]
   local monitor = monitors[org]
   if monitor == nil then
@@ -184,19 +237,28 @@ for g = 1, tonumber(ARGV[4]) do
   a = a + 10
 end
 local first, last = a, #ARGV
-local picked, n, k = {}, 0, 4
+local picked, letters, untils, n, k = {}, {}, {}, 0, 4
 while a <= last do
   local g = groups[ARGV[a]]
   local f = ARGV[a + 1]
   local case = 0
+  local idx = 0
   if f ~= '' then
     case = classify(KEYS[k], f, KEYS[k + 1], f .. g[7], f .. g[8], f .. g[11], g[6], now_us)
-    k = k + 2
+    if caps and case <= 1 then
+      local t = cap_full(KEYS[k + 2], now_us, day, week)
+      if t > 0 then
+        idx = CAPPED
+        untils[#untils + 1] = string.format(';%d', math.ceil(t / 1000))
+      end
+    end
+    k = k + 3
   end
-  local idx = case * 2
+  idx = idx + case * 2
   if g[9] then idx = idx + 1 end
   n = n + 1
   picked[n] = idx
+  letters[n] = string.char(65 + idx)
   a = a + 6
 end
 a = first
@@ -208,10 +270,11 @@ for i = 1, n do
     'dec', o[1], 'rsn', o[2], 'vio', o[3])
   a = a + 6
 end
-return table.concat(picked)
+return table.concat(letters) .. table.concat(untils)
 """
 )
 _GROUP_ARGS = 10
+_FIRST_CAPPED = 2 * CAPPED_STATE_OFFSET
 
 
 # Derived from the tables' sizes, as the script's DSTRIDE and NREASONS are: a Reason added later moves both.
@@ -269,21 +332,25 @@ class CheckScript:
         default_monitor: bool,
         outcomes: bytes,
         context: bytes,
+        caps: tuple[int, int] = (0, 0),
+        call_id: bytes = b"",
     ) -> tuple[Any, ...]:
         """The EVALSHA for one callee. `org_scope` and `agent_scope` are the `consent_scope` of the org
         and of its agent, `list_scope` the org's `org_list_scope`, `outcomes` the `encode_outcomes` of
-        the eight verdicts, `context` the event's other fields and values joined by `calls.SEPARATOR`
-        (`calls.single_context`). Its reply is the case index."""
+        the twelve verdicts, `context` the event's other fields and values joined by `calls.SEPARATOR`
+        (`calls.single_context`), `caps` the caps per day and per week (0: off), `call_id` the member
+        counted under them. Its reply is a pick (`split_pick`)."""
         pkey, ckey, field = self.hot.callee_location(key)
         return (
             "EVALSHA",
             self.sha,
-            5,
+            6,
             READY,
             pkey,
             ckey,
             MODES,
             CALLS,
+            cap_key(key),
             self.ready_arg,
             field,
             field + org_scope,
@@ -295,10 +362,19 @@ class CheckScript:
             outcomes,
             context,
             field + list_scope,
+            caps[0],
+            caps[1],
+            call_id,
         )
 
-    def chunk(self, now_us: int, default_monitor: bool) -> CheckChunk:
-        return CheckChunk(self, now_us, default_monitor)
+    def chunk(self, now_us: int, default_monitor: bool, caps: tuple[int, int] = (0, 0)) -> CheckChunk:
+        return CheckChunk(self, now_us, default_monitor, caps)
+
+
+def split_pick(pick: int) -> tuple[int, int]:
+    """A script's answer for one callee: (case index, the millisecond a slot frees up under the
+    frequency caps, 0 unless the callee is at one)."""
+    return pick % CASES, pick // CASES
 
 
 class CheckChunk:
@@ -310,11 +386,11 @@ class CheckChunk:
 
     __slots__ = ("_args", "_groups", "_head", "_keys", "_locate", "_sha", "size")
 
-    def __init__(self, script: CheckScript, now_us: int, default_monitor: bool) -> None:
+    def __init__(self, script: CheckScript, now_us: int, default_monitor: bool, caps: tuple[int, int]) -> None:
         self._sha = script.batch_sha
         self._locate = script.hot.callee_location
         self._keys: list[bytes] = [READY, MODES, CALLS]
-        self._head = (script.ready_arg, now_us, b"1" if default_monitor else b"0")
+        self._head = (script.ready_arg, now_us, b"1" if default_monitor else b"0", caps[0], caps[1])
         self._groups: list[Any] = []
         self._args: list[Any] = []
         self.size = 0
@@ -322,7 +398,7 @@ class CheckChunk:
     def group(
         self, caller_e164: str, org_id: str, agent_id: str, campaign_id: str, category: Category, outcomes: bytes
     ) -> bytes:
-        """Register a group of callees; `outcomes` is `encode_outcomes` of its eight verdicts."""
+        """Register a group of callees; `outcomes` is `encode_outcomes` of its twelve verdicts."""
         self._groups += (
             caller_e164,
             agent_id,
@@ -343,7 +419,7 @@ class CheckChunk:
             self._args += (group, b"", call_id, b"", mask, request_id)
         else:
             pkey, ckey, field = self._locate(key)
-            self._keys += (pkey, ckey)
+            self._keys += (pkey, ckey, cap_key(key))
             self._args += (group, field, call_id, key.hex(), mask, request_id)
         self.size += 1
 
@@ -352,12 +428,19 @@ class CheckChunk:
         groups = len(self._groups) // _GROUP_ARGS
         return ("EVALSHA", self._sha, len(keys), *keys, *self._head, groups, *self._groups, *self._args)
 
-    def decode(self, reply: Any) -> bytes | None:
-        """Each callee's case index, in order, as a digit (b"0".."7"); None when the call failed
-        (NOT_LOADED: an error, or -1: `dnc:ready` does not match)."""
-        if isinstance(reply, bytes) and len(reply) == self.size:
-            return reply
-        return None
+    def decode(self, reply: Any) -> list[int] | None:
+        """Each callee's pick (`split_pick`: case index + CASES * the millisecond a slot frees up), in
+        order; None when the call failed (NOT_LOADED: an error, or -1: `dnc:ready` does not match)."""
+        if not isinstance(reply, bytes) or len(reply) < self.size:
+            return None
+        letters, *untils = reply.split(b";")
+        if len(letters) != self.size:
+            return None
+        picks = [c - 65 for c in letters]
+        if untils:
+            it = iter(untils)
+            picks = [p + CASES * int(next(it)) if p >= _FIRST_CAPPED else p for p in picks]
+        return picks
 
 
 def is_noscript(exc: BaseException) -> bool:

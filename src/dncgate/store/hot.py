@@ -41,6 +41,17 @@ CALLS = b"dnc:calls"
 LAYOUT_VERSION = 2
 _PREF_PREFIX = b"dncr"
 _CONSENT_PREFIX = b"dncc"
+# A consumer's placed calls under the frequency caps (store/checkscript.py): a sorted set of call ids
+# scored by their time in microseconds, in a key of its own that expires a window after the last call,
+# so the registry's buckets (and their memory per number) never hold a count. Not dropped by a rebuild:
+# a count is not registry state.
+CAP_PREFIX = b"dncq"
+
+
+def cap_key(key: bytes) -> bytes:
+    """The key of a consumer's counted calls (`key`: her keyed hash)."""
+    return CAP_PREFIX + key
+
 
 _MAX_SEQ = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')

@@ -27,7 +27,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x64ncgate/v1/gateway.proto\x12\ndncgate.v1\x1a\x17\x64ncgate/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaf\x01\n\x0c\x43heckRequest\x12\x15\n\rcaller_number\x18\x01 \x01(\t\x12\x15\n\rcallee_number\x18\x02 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12\x0e\n\x06org_id\x18\x04 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\x05 \x01(\t\x12&\n\x08\x63\x61tegory\x18\x06 \x01(\x0e\x32\x14.dncgate.v1.Category\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"\x89\x02\n\rCheckResponse\x12&\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0e\x32\x14.dncgate.v1.Decision\x12\"\n\x06reason\x18\x02 \x01(\x0e\x32\x12.dncgate.v1.Reason\x12\x0f\n\x07\x63\x61ll_id\x18\x03 \x01(\t\x12\x13\n\x0b\x63\x61llee_e164\x18\x04 \x01(\t\x12\x11\n\tviolation\x18\x05 \x01(\x08\x12\x35\n\x11next_allowed_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x12\x0f\n\x07receipt\x18\x08 \x01(\x0c\x12\x17\n\x0freceipt_payload\x18\t \x01(\x0c\"?\n\x11\x43heckBatchRequest\x12*\n\x08requests\x18\x01 \x03(\x0b\x32\x18.dncgate.v1.CheckRequest\"d\n\x12\x43heckBatchResponse\x12,\n\tresponses\x18\x01 \x03(\x0b\x32\x19.dncgate.v1.CheckResponse\x12\x0f\n\x07\x61llowed\x18\x02 \x01(\x05\x12\x0f\n\x07\x62locked\x18\x03 \x01(\x05\"\xc9\x01\n\x18ReportCallOutcomeRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0f\n\x07\x64ialled\x18\x02 \x01(\x08\x12\x11\n\tconnected\x18\x03 \x01(\x08\x12\x18\n\x10\x64uration_seconds\x18\x04 \x01(\x05\x12\x1a\n\x12\x63onsumer_opted_out\x18\x05 \x01(\x08\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12.\n\ropt_out_scope\x18\x07 \x01(\x0e\x32\x17.dncgate.v1.OptOutScope\"H\n\x19ReportCallOutcomeResponse\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x1a\n\x12opt_out_registered\x18\x02 \x01(\x08\"\x16\n\x14GetReceiptKeyRequest\"[\n\nReceiptKey\x12\x11\n\talgorithm\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\x16\n\x0epublic_key_pem\x18\x03 \x01(\t\x12\x0e\n\x06key_id\x18\x04 \x01(\t*L\n\x08\x44\x65\x63ision\x12\x18\n\x14\x44\x45\x43ISION_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x44\x45\x43ISION_ALLOW\x10\x01\x12\x12\n\x0e\x44\x45\x43ISION_BLOCK\x10\x02*\xe1\x01\n\x06Reason\x12\x16\n\x12REASON_UNSPECIFIED\x10\x00\x12\x19\n\x15REASON_NOT_REGISTERED\x10\x01\x12\x15\n\x11REASON_REGISTERED\x10\x02\x12\x1a\n\x16REASON_CONSENT_ON_FILE\x10\x03\x12 \n\x1cREASON_OUTSIDE_CALLING_HOURS\x10\x04\x12\x19\n\x15REASON_INVALID_NUMBER\x10\x05\x12\x1f\n\x1bREASON_REGISTRY_UNAVAILABLE\x10\x06\x12\x13\n\x0fREASON_ORG_LIST\x10\x07*Z\n\x0bOptOutScope\x12\x1d\n\x19OPT_OUT_SCOPE_UNSPECIFIED\x10\x00\x12\x15\n\x11OPT_OUT_SCOPE_ALL\x10\x01\x12\x15\n\x11OPT_OUT_SCOPE_ORG\x10\x02\x32\xfe\x03\n\x08\x43\x61llGate\x12R\n\x05\x43heck\x12\x18.dncgate.v1.CheckRequest\x1a\x19.dncgate.v1.CheckResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\"\t/v1/check:\x01*\x12\x46\n\x0b\x43heckStream\x12\x18.dncgate.v1.CheckRequest\x1a\x19.dncgate.v1.CheckResponse(\x01\x30\x01\x12g\n\nCheckBatch\x12\x1d.dncgate.v1.CheckBatchRequest\x1a\x1e.dncgate.v1.CheckBatchResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/v1/check:batch:\x01*\x12\x88\x01\n\x11ReportCallOutcome\x12$.dncgate.v1.ReportCallOutcomeRequest\x1a%.dncgate.v1.ReportCallOutcomeResponse\"&\x82\xd3\xe4\x93\x02 \"\x1b/v1/calls/{call_id}:outcome:\x01*\x12\x62\n\rGetReceiptKey\x12 .dncgate.v1.GetReceiptKeyRequest\x1a\x16.dncgate.v1.ReceiptKey\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/receipt-keyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x64ncgate/v1/gateway.proto\x12\ndncgate.v1\x1a\x17\x64ncgate/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaf\x01\n\x0c\x43heckRequest\x12\x15\n\rcaller_number\x18\x01 \x01(\t\x12\x15\n\rcallee_number\x18\x02 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12\x0e\n\x06org_id\x18\x04 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\x05 \x01(\t\x12&\n\x08\x63\x61tegory\x18\x06 \x01(\x0e\x32\x14.dncgate.v1.Category\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"\x89\x02\n\rCheckResponse\x12&\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0e\x32\x14.dncgate.v1.Decision\x12\"\n\x06reason\x18\x02 \x01(\x0e\x32\x12.dncgate.v1.Reason\x12\x0f\n\x07\x63\x61ll_id\x18\x03 \x01(\t\x12\x13\n\x0b\x63\x61llee_e164\x18\x04 \x01(\t\x12\x11\n\tviolation\x18\x05 \x01(\x08\x12\x35\n\x11next_allowed_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x12\x0f\n\x07receipt\x18\x08 \x01(\x0c\x12\x17\n\x0freceipt_payload\x18\t \x01(\x0c\"?\n\x11\x43heckBatchRequest\x12*\n\x08requests\x18\x01 \x03(\x0b\x32\x18.dncgate.v1.CheckRequest\"d\n\x12\x43heckBatchResponse\x12,\n\tresponses\x18\x01 \x03(\x0b\x32\x19.dncgate.v1.CheckResponse\x12\x0f\n\x07\x61llowed\x18\x02 \x01(\x05\x12\x0f\n\x07\x62locked\x18\x03 \x01(\x05\"\xde\x01\n\x18ReportCallOutcomeRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0f\n\x07\x64ialled\x18\x02 \x01(\x08\x12\x11\n\tconnected\x18\x03 \x01(\x08\x12\x18\n\x10\x64uration_seconds\x18\x04 \x01(\x05\x12\x1a\n\x12\x63onsumer_opted_out\x18\x05 \x01(\x08\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12.\n\ropt_out_scope\x18\x07 \x01(\x0e\x32\x17.dncgate.v1.OptOutScope\x12\x13\n\x0bnot_dialled\x18\x08 \x01(\x08\"H\n\x19ReportCallOutcomeResponse\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x1a\n\x12opt_out_registered\x18\x02 \x01(\x08\"\x16\n\x14GetReceiptKeyRequest\"[\n\nReceiptKey\x12\x11\n\talgorithm\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\x16\n\x0epublic_key_pem\x18\x03 \x01(\t\x12\x0e\n\x06key_id\x18\x04 \x01(\t*L\n\x08\x44\x65\x63ision\x12\x18\n\x14\x44\x45\x43ISION_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x44\x45\x43ISION_ALLOW\x10\x01\x12\x12\n\x0e\x44\x45\x43ISION_BLOCK\x10\x02*\xfb\x01\n\x06Reason\x12\x16\n\x12REASON_UNSPECIFIED\x10\x00\x12\x19\n\x15REASON_NOT_REGISTERED\x10\x01\x12\x15\n\x11REASON_REGISTERED\x10\x02\x12\x1a\n\x16REASON_CONSENT_ON_FILE\x10\x03\x12 \n\x1cREASON_OUTSIDE_CALLING_HOURS\x10\x04\x12\x19\n\x15REASON_INVALID_NUMBER\x10\x05\x12\x1f\n\x1bREASON_REGISTRY_UNAVAILABLE\x10\x06\x12\x13\n\x0fREASON_ORG_LIST\x10\x07\x12\x18\n\x14REASON_FREQUENCY_CAP\x10\x08*Z\n\x0bOptOutScope\x12\x1d\n\x19OPT_OUT_SCOPE_UNSPECIFIED\x10\x00\x12\x15\n\x11OPT_OUT_SCOPE_ALL\x10\x01\x12\x15\n\x11OPT_OUT_SCOPE_ORG\x10\x02\x32\xfe\x03\n\x08\x43\x61llGate\x12R\n\x05\x43heck\x12\x18.dncgate.v1.CheckRequest\x1a\x19.dncgate.v1.CheckResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\"\t/v1/check:\x01*\x12\x46\n\x0b\x43heckStream\x12\x18.dncgate.v1.CheckRequest\x1a\x19.dncgate.v1.CheckResponse(\x01\x30\x01\x12g\n\nCheckBatch\x12\x1d.dncgate.v1.CheckBatchRequest\x1a\x1e.dncgate.v1.CheckBatchResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/v1/check:batch:\x01*\x12\x88\x01\n\x11ReportCallOutcome\x12$.dncgate.v1.ReportCallOutcomeRequest\x1a%.dncgate.v1.ReportCallOutcomeResponse\"&\x82\xd3\xe4\x93\x02 \"\x1b/v1/calls/{call_id}:outcome:\x01*\x12\x62\n\rGetReceiptKey\x12 .dncgate.v1.GetReceiptKeyRequest\x1a\x16.dncgate.v1.ReceiptKey\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/receipt-keyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,12 +42,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CALLGATE'].methods_by_name['ReportCallOutcome']._serialized_options = b'\202\323\344\223\002 \"\033/v1/calls/{call_id}:outcome:\001*'
   _globals['_CALLGATE'].methods_by_name['GetReceiptKey']._loaded_options = None
   _globals['_CALLGATE'].methods_by_name['GetReceiptKey']._serialized_options = b'\202\323\344\223\002\021\022\017/v1/receipt-key'
-  _globals['_DECISION']._serialized_start=1136
-  _globals['_DECISION']._serialized_end=1212
-  _globals['_REASON']._serialized_start=1215
-  _globals['_REASON']._serialized_end=1440
-  _globals['_OPTOUTSCOPE']._serialized_start=1442
-  _globals['_OPTOUTSCOPE']._serialized_end=1532
+  _globals['_DECISION']._serialized_start=1157
+  _globals['_DECISION']._serialized_end=1233
+  _globals['_REASON']._serialized_start=1236
+  _globals['_REASON']._serialized_end=1487
+  _globals['_OPTOUTSCOPE']._serialized_start=1489
+  _globals['_OPTOUTSCOPE']._serialized_end=1579
   _globals['_CHECKREQUEST']._serialized_start=129
   _globals['_CHECKREQUEST']._serialized_end=304
   _globals['_CHECKRESPONSE']._serialized_start=307
@@ -57,13 +57,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CHECKBATCHRESPONSE']._serialized_start=639
   _globals['_CHECKBATCHRESPONSE']._serialized_end=739
   _globals['_REPORTCALLOUTCOMEREQUEST']._serialized_start=742
-  _globals['_REPORTCALLOUTCOMEREQUEST']._serialized_end=943
-  _globals['_REPORTCALLOUTCOMERESPONSE']._serialized_start=945
-  _globals['_REPORTCALLOUTCOMERESPONSE']._serialized_end=1017
-  _globals['_GETRECEIPTKEYREQUEST']._serialized_start=1019
-  _globals['_GETRECEIPTKEYREQUEST']._serialized_end=1041
-  _globals['_RECEIPTKEY']._serialized_start=1043
-  _globals['_RECEIPTKEY']._serialized_end=1134
-  _globals['_CALLGATE']._serialized_start=1535
-  _globals['_CALLGATE']._serialized_end=2045
+  _globals['_REPORTCALLOUTCOMEREQUEST']._serialized_end=964
+  _globals['_REPORTCALLOUTCOMERESPONSE']._serialized_start=966
+  _globals['_REPORTCALLOUTCOMERESPONSE']._serialized_end=1038
+  _globals['_GETRECEIPTKEYREQUEST']._serialized_start=1040
+  _globals['_GETRECEIPTKEYREQUEST']._serialized_end=1062
+  _globals['_RECEIPTKEY']._serialized_start=1064
+  _globals['_RECEIPTKEY']._serialized_end=1155
+  _globals['_CALLGATE']._serialized_start=1582
+  _globals['_CALLGATE']._serialized_end=2092
 # @@protoc_insertion_point(module_scope)

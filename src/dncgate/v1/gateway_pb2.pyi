@@ -28,6 +28,7 @@ class Reason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REASON_INVALID_NUMBER: _ClassVar[Reason]
     REASON_REGISTRY_UNAVAILABLE: _ClassVar[Reason]
     REASON_ORG_LIST: _ClassVar[Reason]
+    REASON_FREQUENCY_CAP: _ClassVar[Reason]
 
 class OptOutScope(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -45,6 +46,7 @@ REASON_OUTSIDE_CALLING_HOURS: Reason
 REASON_INVALID_NUMBER: Reason
 REASON_REGISTRY_UNAVAILABLE: Reason
 REASON_ORG_LIST: Reason
+REASON_FREQUENCY_CAP: Reason
 OPT_OUT_SCOPE_UNSPECIFIED: OptOutScope
 OPT_OUT_SCOPE_ALL: OptOutScope
 OPT_OUT_SCOPE_ORG: OptOutScope
@@ -106,7 +108,7 @@ class CheckBatchResponse(_message.Message):
     def __init__(self, responses: _Optional[_Iterable[_Union[CheckResponse, _Mapping]]] = ..., allowed: _Optional[int] = ..., blocked: _Optional[int] = ...) -> None: ...
 
 class ReportCallOutcomeRequest(_message.Message):
-    __slots__ = ("call_id", "dialled", "connected", "duration_seconds", "consumer_opted_out", "request_id", "opt_out_scope")
+    __slots__ = ("call_id", "dialled", "connected", "duration_seconds", "consumer_opted_out", "request_id", "opt_out_scope", "not_dialled")
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
     DIALLED_FIELD_NUMBER: _ClassVar[int]
     CONNECTED_FIELD_NUMBER: _ClassVar[int]
@@ -114,6 +116,7 @@ class ReportCallOutcomeRequest(_message.Message):
     CONSUMER_OPTED_OUT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     OPT_OUT_SCOPE_FIELD_NUMBER: _ClassVar[int]
+    NOT_DIALLED_FIELD_NUMBER: _ClassVar[int]
     call_id: str
     dialled: bool
     connected: bool
@@ -121,7 +124,8 @@ class ReportCallOutcomeRequest(_message.Message):
     consumer_opted_out: bool
     request_id: str
     opt_out_scope: OptOutScope
-    def __init__(self, call_id: _Optional[str] = ..., dialled: _Optional[bool] = ..., connected: _Optional[bool] = ..., duration_seconds: _Optional[int] = ..., consumer_opted_out: _Optional[bool] = ..., request_id: _Optional[str] = ..., opt_out_scope: _Optional[_Union[OptOutScope, str]] = ...) -> None: ...
+    not_dialled: bool
+    def __init__(self, call_id: _Optional[str] = ..., dialled: _Optional[bool] = ..., connected: _Optional[bool] = ..., duration_seconds: _Optional[int] = ..., consumer_opted_out: _Optional[bool] = ..., request_id: _Optional[str] = ..., opt_out_scope: _Optional[_Union[OptOutScope, str]] = ..., not_dialled: _Optional[bool] = ...) -> None: ...
 
 class ReportCallOutcomeResponse(_message.Message):
     __slots__ = ("call_id", "opt_out_registered")
