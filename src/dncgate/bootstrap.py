@@ -39,6 +39,7 @@ from dncgate.service.recorder import Recorder
 from dncgate.service.registry import RegistryService
 from dncgate.store.bulk import BulkHotWriter
 from dncgate.store.calls import CallStream
+from dncgate.store.caps import CapSlots
 from dncgate.store.cases import CaseStore
 from dncgate.store.checklane import CheckLane
 from dncgate.store.erasure import ErasureStore
@@ -385,7 +386,7 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
                 journal, hot, keyer, region=settings.default_region, default_mode=settings.mode, bulk=BulkHotWriter(hot)
             )
             registry.on_policy = receipts.set_org  # this process's Checks signed (or not) from the next one
-            outcomes = OutcomeService(OutcomeStore(db), StreamedCalls(client), registry)
+            outcomes = OutcomeService(OutcomeStore(db), StreamedCalls(client), registry, CapSlots(client))
             recorder = Recorder(
                 StreamGroup(recorder_client),
                 CallLogWriter(pool),

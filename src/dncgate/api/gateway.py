@@ -123,6 +123,7 @@ class CallGateServicer(gateway_pb2_grpc.CallGateServicer):
                 consumer_opted_out=request.consumer_opted_out,
                 request_id=request.request_id,
                 scope=convert.opt_out_scope(request.opt_out_scope),
+                not_dialled=request.not_dialled,
                 orgs=reporter.orgs,  # the call's org is known once it is found (service.outcome)
             ),
             actor=reporter.label,  # an in-call opt-out is journaled as the reporting dialer's

@@ -37,6 +37,7 @@ class OutcomeReport:
     request_id: str
     orgs: frozenset[str] = frozenset()  # the orgs the reporter may act for; empty: every org
     scope: OptOutScope = OptOutScope.ALL  # what an opt-out covers: do-not-disturb, or the call's org's list
+    not_dialled: bool = False  # the ALLOWed call was not placed: its slot under the frequency caps goes back
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +90,18 @@ def opt_out_request_id(call_id: str) -> str:
     return f"opt-out:{call_id}"
 
 
+class Slots(Protocol):
+    """The frequency caps' counted calls (`store.caps.CapSlots`)."""
+
+    async def give_back(self, callee_key: bytes, call_id: str) -> bool: ...  # whether it was still counted
+
+
 class OutcomeService:
-    def __init__(self, store: Outcomes, calls: StreamedCallLookup, registry: OptOuts) -> None:
+    def __init__(self, store: Outcomes, calls: StreamedCallLookup, registry: OptOuts, slots: Slots) -> None:
         self.store = store
         self.calls = calls
         self.registry = registry
+        self.slots = slots
 
     async def report(self, r: OutcomeReport, *, actor: str) -> OutcomeResult:
         """Merge the report into the call's outcome; with an opt-out, write do-not-disturb (scope ALL) or
@@ -105,6 +113,10 @@ class OutcomeService:
             raise InvalidArgument("call_id", "is not a call id returned by Check (32 lowercase hex digits)")
         if r.duration_seconds < 0:
             raise InvalidArgument("duration_seconds", "must not be negative")
+        if r.not_dialled and (r.dialled or r.connected or r.duration_seconds or r.consumer_opted_out):
+            raise InvalidArgument(
+                "not_dialled", "contradicts dialled, connected, duration_seconds or consumer_opted_out"
+            )
         call = await self._find(r.call_id)
         if call is None:
             raise NotFound("no call with this call_id")
@@ -119,6 +131,9 @@ class OutcomeService:
 
         reported = CallOutcome(r.call_id, r.dialled, r.connected, r.duration_seconds, r.consumer_opted_out)
         outcome = await self.store.merge(reported.implied(), r.request_id or None)
+        if r.not_dialled and call.callee_key:
+            # Only the Check's own call id is taken out of the count: once per call, whatever is repeated.
+            await self.slots.give_back(call.callee_key, r.call_id)
         registered = False
         if r.consumer_opted_out and r.scope is OptOutScope.ORG:
             # The call's org only, effective now; a repeated report is a no-op as below.
@@ -152,6 +167,7 @@ class OutcomeService:
             dialled=outcome.dialled,
             connected=outcome.connected,
             opted_out=outcome.consumer_opted_out,
+            not_dialled=r.not_dialled,
         )
         return OutcomeResult(r.call_id, call.callee_masked, outcome, registered)
 
