@@ -20,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 from dncgate import calendars, metrics, phone, receipt_keys
 from dncgate.config import ConfigError, Settings
 from dncgate.domain.case import Deadlines, WorkdayDeadlines
+from dncgate.domain.registry import OrgPolicyEntry
 from dncgate.embedded import EmbeddedPostgres, EmbeddedRedis
 from dncgate.sealing import NumberSealer
 from dncgate.service.access import AccessService, Authenticator, NewToken
@@ -385,7 +386,14 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
             registry = RegistryService(
                 journal, hot, keyer, region=settings.default_region, default_mode=settings.mode, bulk=BulkHotWriter(hot)
             )
-            registry.on_policy = receipts.set_org  # this process's Checks signed (or not) from the next one
+            org_caps = gateway.org_caps
+
+            def on_policy(org_id: str, policy: OrgPolicyEntry) -> None:
+                # This process's Checks signed (or not) and capped by the org's own cap from the next one.
+                receipts.set_org(org_id, policy)
+                org_caps.set_org(org_id, policy)
+
+            registry.on_policy = on_policy
             outcomes = OutcomeService(OutcomeStore(db), StreamedCalls(client), registry, CapSlots(client))
             recorder = Recorder(
                 StreamGroup(recorder_client),

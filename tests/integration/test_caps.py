@@ -164,3 +164,66 @@ async def test_the_scripts_count_as_a_plain_fold_of_the_stored_calls(app: Any) -
             assert counted == len([t for t in times if t > now_us - longest]) + 1
         else:
             assert counted == len(times)  # caps off: nothing counted
+
+
+async def _set_org_cap(app: Any, org: str, cap: int) -> None:
+    await app.registry.set_org_policy(
+        org, None, None, actor="test", changes={"max_calls_per_day": cap}, update_mask=["max_calls_per_day"]
+    )
+
+
+async def test_an_orgs_own_daily_cap_binds_its_calls_only(app: Any) -> None:
+    """acme's own cap of 1: its second call to her is FREQUENCY_CAP, while another org still has a slot
+    under the caps across orgs; a scrub reads the org's cap too; the journal holds it."""
+    await _set_org_cap(app, "acme", 1)
+    assert app.gateway.org_caps.caps == {"acme": 1}  # this process's Checks, at once
+    assert (await app.registry.get_org_policy("acme")).max_calls_per_day == 1
+    _at(app, T0)
+    assert (await _check(app)).verdict.decision is Decision.ALLOW
+    v = (await _check(app)).verdict
+    assert (v.reason, v.next_allowed_time) == (Reason.FREQUENCY_CAP, T0 + DAY)
+    [scrub] = await app.gateway.check_many([check_input(CONSUMER)])
+    assert (scrub.verdict.reason, scrub.verdict.next_allowed_time) == (Reason.FREQUENCY_CAP, T0 + DAY)
+    assert (await _check(app, org="globex")).verdict.decision is Decision.ALLOW
+    assert await app.journal.org_caps() == {"acme": 1}
+    await _set_org_cap(app, "acme", 0)  # no cap of its own: the caps across orgs still count
+    assert app.gateway.org_caps.caps == {}
+    assert (await _check(app)).verdict.decision is Decision.ALLOW  # her third call today
+    assert (await _check(app)).verdict.reason is Reason.FREQUENCY_CAP
+
+
+async def test_an_orgs_cap_is_read_from_the_journal_by_other_replicas(app: Any) -> None:
+    from dncgate.service.org_caps import OrgCaps
+
+    await _set_org_cap(app, "acme", 2)
+    other = OrgCaps()
+    await other.refresh(app.journal.org_caps)
+    assert other.caps == {"acme": 2}
+
+
+@pytest.mark.parametrize("cap", [-1, 1001])
+async def test_an_orgs_cap_out_of_range_is_invalid_argument_naming_it(app: Any, cap: int) -> None:
+    from dncgate.domain.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument) as exc:
+        await _set_org_cap(app, "acme", cap)
+    assert exc.value.field == "max_calls_per_day"
+
+
+async def test_not_dialled_gives_the_orgs_slot_back_too(app: Any) -> None:
+    await _set_org_cap(app, "acme", 1)
+    app.gateway.clock = FakeClock()
+    first = await _check(app)
+    assert (await _check(app)).verdict.reason is Reason.FREQUENCY_CAP
+    await app.outcomes.report(OutcomeReport(first.call_id, False, False, 0, False, "", not_dialled=True), actor="test")
+    assert (await _check(app)).verdict.decision is Decision.ALLOW
+
+
+async def test_not_dialled_with_dialled_is_invalid_argument_naming_it(app: Any) -> None:
+    from dncgate.domain.errors import InvalidArgument
+
+    app.gateway.clock = FakeClock()
+    call = await _check(app)
+    with pytest.raises(InvalidArgument) as exc:
+        await app.outcomes.report(OutcomeReport(call.call_id, True, False, 0, False, "", not_dialled=True), actor="t")
+    assert exc.value.field == "not_dialled"

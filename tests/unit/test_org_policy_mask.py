@@ -10,7 +10,7 @@ from dncgate.domain.registry import OrgPolicyEntry
 from dncgate.domain.types import Mode
 
 CURRENT = OrgPolicyEntry(Mode.MONITOR, "alice", signed_receipts=True)
-GIVEN = {"mode": Mode.ENFORCE, "signed_receipts": False}
+GIVEN = {"mode": Mode.ENFORCE, "signed_receipts": False, "max_calls_per_day": 2}
 
 
 def test_without_a_mask_only_the_mode_changes() -> None:
@@ -24,7 +24,11 @@ def test_a_mask_changes_exactly_the_fields_it_names() -> None:
     )
     both = org_policy.updated(CURRENT, GIVEN, ["mode", "signed_receipts", "mode"], "bob")
     assert both == OrgPolicyEntry(Mode.ENFORCE, "bob", signed_receipts=False)
-    assert org_policy.updated(CURRENT, GIVEN, ["*"], "bob") == both
+    assert org_policy.updated(CURRENT, GIVEN, ["*"], "bob") == OrgPolicyEntry(
+        Mode.ENFORCE, "bob", signed_receipts=False, max_calls_per_day=2
+    )
+    capped = org_policy.updated(CURRENT, GIVEN, ["max_calls_per_day"], "bob")
+    assert capped == OrgPolicyEntry(Mode.MONITOR, "bob", signed_receipts=True, max_calls_per_day=2)
 
 
 def test_a_mask_without_the_mode_needs_no_mode() -> None:
@@ -46,3 +50,10 @@ def test_an_unknown_path_is_invalid_argument_naming_update_mask(paths: list[str]
 def test_every_policy_field_is_a_field_of_the_entry() -> None:
     """A later policy field is one name in POLICY_FIELDS and one field of OrgPolicyEntry."""
     assert set(org_policy.POLICY_FIELDS) <= set(OrgPolicyEntry.__dataclass_fields__)
+
+
+@pytest.mark.parametrize("cap", [-1, 1001])
+def test_a_daily_cap_out_of_range_is_invalid_argument_naming_it(cap: int) -> None:
+    with pytest.raises(InvalidArgument) as exc:
+        org_policy.updated(CURRENT, {**GIVEN, "max_calls_per_day": cap}, ["max_calls_per_day"], "bob")
+    assert exc.value.field == "max_calls_per_day"

@@ -191,6 +191,7 @@ def check_response(r: CheckResult, fields_of: VerdictFields | None = None) -> ga
 POLICY_FROM_PB: dict[str, Callable[[registry_pb2.SetOrgPolicyRequest], object]] = {
     "mode": lambda r: mode_from_pb(r.mode),
     "signed_receipts": lambda r: r.signed_receipts,
+    "max_calls_per_day": lambda r: r.max_calls_per_day,
 }
 
 

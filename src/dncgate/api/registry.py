@@ -123,6 +123,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
             explicit=True,
             recorded_by=entry.recorded_by,
             signed_receipts=entry.signed_receipts,
+            max_calls_per_day=entry.max_calls_per_day,
         )
 
     async def GetOrgPolicy(self, request: registry_pb2.GetOrgPolicyRequest, context: Ctx) -> registry_pb2.OrgPolicy:
@@ -133,6 +134,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
             explicit=view.explicit,
             recorded_by=view.recorded_by,
             signed_receipts=view.signed_receipts,
+            max_calls_per_day=view.max_calls_per_day,
         )
 
     async def ImportRegistry(

@@ -223,6 +223,7 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
         app.gateway.hold()
         if CALLGATE in served:
             await app.gateway.receipts.refresh(app.journal.receipt_orgs)  # before the first Check
+            await app.gateway.org_caps.refresh(app.journal.org_caps)
         if served:
             await ensure_admin_token(app)  # the embedded default stays two commands
             await app.authenticator.refresh()
@@ -275,6 +276,7 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
             tasks.append(
                 asyncio.create_task(app.gateway.receipts.watch(app.journal.receipt_orgs, stop), name="receipt-orgs")
             )
+            tasks.append(asyncio.create_task(app.gateway.org_caps.watch(app.journal.org_caps, stop), name="org-caps"))
         watcher = (
             asyncio.create_task(sync.run(app.registry, app.journal, app.hot, settings.sync_interval_s, stop))
             if served

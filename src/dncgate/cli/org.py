@@ -1,4 +1,5 @@
-"""`dncgate org`: an org's policy: enforce (block) or monitor (allow, and flag the violation), signed receipts.
+"""`dncgate org`: an org's policy: enforce (block) or monitor (allow, and flag the violation), signed
+receipts, its own daily frequency cap.
 
 `org set` changes only the fields whose flags it is given (the request's update_mask names them);
 `org set-mode` changes the mode alone.
@@ -28,7 +29,16 @@ def cmd_set_mode(ns: argparse.Namespace, channel: grpc.Channel) -> int:
 def _show(p: registry_pb2.OrgPolicy) -> None:
     mode = enum_name(common_pb2.Mode, p.mode, "MODE_").lower()
     receipts = "on" if p.signed_receipts else "off"
-    kv([("org", p.org_id), ("mode", mode), ("signed receipts", receipts), ("recorded by", p.recorded_by or "-")])
+    cap = str(p.max_calls_per_day) if p.max_calls_per_day else "none"
+    kv(
+        [
+            ("org", p.org_id),
+            ("mode", mode),
+            ("signed receipts", receipts),
+            ("cap per day", cap),
+            ("recorded by", p.recorded_by or "-"),
+        ]
+    )
 
 
 def cmd_set(ns: argparse.Namespace, channel: grpc.Channel) -> int:
@@ -40,8 +50,14 @@ def cmd_set(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     if ns.signed_receipts is not None:
         request.signed_receipts = ns.signed_receipts
         paths.append("signed_receipts")
+    if ns.cap_per_day is not None:
+        request.max_calls_per_day = ns.cap_per_day
+        paths.append("max_calls_per_day")
     if not paths:
-        console.print("[red]error[/red]: nothing to change: give --mode and/or --signed-receipts/--no-signed-receipts")
+        console.print(
+            "[red]error[/red]: nothing to change: give --mode, --signed-receipts/--no-signed-receipts"
+            " and/or --cap-per-day"
+        )
         return 2
     request.update_mask.CopyFrom(FieldMask(paths=paths))
     _show(registry_pb2_grpc.RegistryStub(channel).SetOrgPolicy(request, timeout=ns.timeout))
@@ -53,7 +69,7 @@ def cmd_get(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     p = stub.GetOrgPolicy(registry_pb2.GetOrgPolicyRequest(org_id=ns.org), timeout=ns.timeout)
     mode = enum_name(common_pb2.Mode, p.mode, "MODE_").lower()
     if not p.explicit:
-        kv([("org", p.org_id), ("mode", f"{mode} (default)"), ("signed receipts", "off")])
+        kv([("org", p.org_id), ("mode", f"{mode} (default)"), ("signed receipts", "off"), ("cap per day", "none")])
         return 0
     _show(p)
     return 0
@@ -72,6 +88,12 @@ def add_commands(sub: Subparsers) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="sign every CheckResponse of the org (see `dncgate receipt verify`)",
+    )
+    p.add_argument(
+        "--cap-per-day",
+        type=int,
+        metavar="N",
+        help="the org's own frequency cap: at most N allowed calls to one consumer a rolling day (0: none)",
     )
     request_id(p)
     client(p, cmd_set)

@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.registry import OrgPolicyEntry
 
-POLICY_FIELDS: tuple[str, ...] = ("mode", "signed_receipts")
+POLICY_FIELDS: tuple[str, ...] = ("mode", "signed_receipts", "max_calls_per_day")
+MAX_CALLS_PER_DAY = 1000  # the most `max_calls_per_day` may be
 # Without a mask only `mode` changes, as before masks existed: `org set-mode` can't wipe other fields.
 DEFAULT_MASK: tuple[str, ...] = ("mode",)
 _REQUIRED = {"mode": "is required (MODE_ENFORCE or MODE_MONITOR)"}
@@ -43,5 +44,7 @@ def updated(current: OrgPolicyEntry, given: Mapping[str, object], paths: Sequenc
         value = given.get(name)
         if value is None:
             raise InvalidArgument(name, _REQUIRED.get(name, "is required when update_mask names it"))
+        if name == "max_calls_per_day" and not (isinstance(value, int) and 0 <= value <= MAX_CALLS_PER_DAY):
+            raise InvalidArgument(name, f"must be 0 (no cap of the org's own) to {MAX_CALLS_PER_DAY}")
         changes[name] = value
     return dataclasses.replace(current, recorded_by=actor, **changes)  # type: ignore[arg-type]

@@ -109,6 +109,7 @@ class OrgPolicyEntry:
     mode: Mode
     recorded_by: str = ""
     signed_receipts: bool = False  # every CheckResponse of the org carries a signed receipt
+    max_calls_per_day: int = 0  # the org's own frequency cap per consumer and rolling day (0: none)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from dncgate.service.checks import (
     own_fields_valid,
     validate,
 )
+from dncgate.service.org_caps import OrgCaps
 from dncgate.service.receipts import Receipts
 from dncgate.service.verdicts import TableKey, VerdictTable, VerdictTables, callee_parser, mask
 from dncgate.service.verdicts import picked as pick_of
@@ -44,6 +45,7 @@ class BatchCheck:
         tables: VerdictTables,
         clock: Callable[[], float],
         receipts: Receipts,
+        org_caps: OrgCaps,
     ) -> None:
         self.settings = settings
         self.lane = lane
@@ -51,6 +53,7 @@ class BatchCheck:
         self.tables = tables
         self.clock = clock
         self.receipts = receipts
+        self.org_caps = org_caps
 
     def callers(self, reqs: Sequence[CheckInput], batch: bool) -> list[phone.PhoneNumber]:
         """`validate` of every request, the fields requests share (caller, org, agent, campaign) checked
@@ -112,7 +115,9 @@ class BatchCheck:
         # The deadline bounds the Redis round trip, so it starts once the calls are built: taken before,
         # parsing and masking a huge batch used it up, and Checks failed closed without Redis being asked.
         deadline = self.settings.deadline(len(reqs))
-        cases = await self.lane.classify_and_log_many(items, now_us, self.settings.default_monitor, deadline)
+        cases = await self.lane.classify_and_log_many(
+            items, now_us, self.settings.default_monitor, deadline, self.org_caps.caps
+        )
         verdicts: list[Verdict] = []
         unlogged: list[int] = []
         for i, (case, table, key) in enumerate(zip(cases, picked, keys, strict=True)):

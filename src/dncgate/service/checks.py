@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
@@ -178,11 +178,21 @@ class CheckLane(Protocol):
         mask: str,
         request_id: str,
         deadline: float,
-    ) -> int | None: ...
+        org_cap: int = 0,
+    ) -> int | None:
+        """The callee's pick (its case index + the number of cases * the millisecond a slot frees up
+        under the frequency caps, `org_cap` the org's own daily cap: 0 none); an ALLOW is counted."""
 
     async def classify_and_log_many(
-        self, items: Sequence[ScrubItem], now_us: int, default_monitor: bool, deadline: float
-    ) -> list[int | None]: ...
+        self,
+        items: Sequence[ScrubItem],
+        now_us: int,
+        default_monitor: bool,
+        deadline: float,
+        org_caps: Mapping[str, int] = ...,
+    ) -> list[int | None]:
+        """Each callee's pick, as `classify_and_log` answers it, with the caps read only (`org_caps`:
+        the orgs' own daily caps, by org)."""
 
     async def store_events(self, events: Sequence[CallEvent], deadline: float) -> list[bool]: ...
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 
 from dncgate.service.batch import Admit, BatchCheck
 from dncgate.service.checks import CheckInput, CheckLane, CheckResult, CheckSettings, Keyer
+from dncgate.service.org_caps import OrgCaps
 from dncgate.service.receipts import Receipts
 from dncgate.service.single import SingleCheck
 from dncgate.service.verdicts import VerdictTables
@@ -29,7 +30,8 @@ class Gateway:
     registry in Redis may lack journal entries (at start-up, after Redis restarted).
 
     `receipts`: the orgs whose answers carry a signed receipt, and the key (`service.receipts`); the
-    others pay one set lookup per Check for it.
+    others pay one set lookup per Check for it. `org_caps`: the orgs' own daily caps (`service.org_caps`),
+    one dict lookup per Check.
     """
 
     def __init__(
@@ -39,18 +41,22 @@ class Gateway:
         settings: CheckSettings,
         clock: Callable[[], float] = time.time,
         receipts: Receipts | None = None,
+        org_caps: OrgCaps | None = None,
     ) -> None:
         self.lane = lane
         self.keyer = keyer
         self.receipts = receipts if receipts is not None else Receipts(None)
+        self.org_caps = org_caps if org_caps is not None else OrgCaps()
         self._settings, self._clock = settings, clock
         self._assemble()
 
     def _assemble(self) -> None:
         settings, lane = self._settings, self.lane
         self.tables = VerdictTables(settings.hours, settings.default_zones, lane.encode)
-        self.batch = BatchCheck(settings, lane, self.keyer, self.tables, self._clock, self.receipts)
-        self.single = SingleCheck(settings, lane, self.keyer, self.tables, self._clock, self.batch, self.receipts)
+        self.batch = BatchCheck(settings, lane, self.keyer, self.tables, self._clock, self.receipts, self.org_caps)
+        self.single = SingleCheck(
+            settings, lane, self.keyer, self.tables, self._clock, self.batch, self.receipts, self.org_caps
+        )
 
     @property
     def settings(self) -> CheckSettings:

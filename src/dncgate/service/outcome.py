@@ -93,7 +93,7 @@ def opt_out_request_id(call_id: str) -> str:
 class Slots(Protocol):
     """The frequency caps' counted calls (`store.caps.CapSlots`)."""
 
-    async def give_back(self, callee_key: bytes, call_id: str) -> bool: ...  # whether it was still counted
+    async def give_back(self, callee_key: bytes, org_id: str, call_id: str) -> bool: ...  # whether it was counted
 
 
 class OutcomeService:
@@ -133,7 +133,7 @@ class OutcomeService:
         outcome = await self.store.merge(reported.implied(), r.request_id or None)
         if r.not_dialled and call.callee_key:
             # Only the Check's own call id is taken out of the count: once per call, whatever is repeated.
-            await self.slots.give_back(call.callee_key, r.call_id)
+            await self.slots.give_back(call.callee_key, call.org_id, r.call_id)
         registered = False
         if r.consumer_opted_out and r.scope is OptOutScope.ORG:
             # The call's org only, effective now; a repeated report is a no-op as below.

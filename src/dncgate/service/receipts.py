@@ -84,17 +84,25 @@ class Receipts:
         interval_s: float = WATCH_INTERVAL_S,
     ) -> None:
         """`refresh` from `read` (the journal) every `interval_s` until `stop` is set."""
-        failing = False
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval_s)
-            if stop.is_set():
-                return
-            try:
-                await self.refresh(read)
-            except Exception as exc:  # a store outage: keep the last set, say so once
-                if not failing:
-                    log.warning("receipt_orgs_unreadable", error=type(exc).__name__)
-                failing = True
-            else:
-                failing = False
+        await watch_journal(lambda: self.refresh(read), stop, interval_s, "receipt_orgs_unreadable")
+
+
+async def watch_journal(
+    refresh: Callable[[], Awaitable[None]], stop: asyncio.Event, interval_s: float, unreadable: str
+) -> None:
+    """`refresh()` every `interval_s` until `stop` is set. A store outage keeps the last copy in force and
+    is logged once as `unreadable` (the org policy copies of the Check path: receipts, org caps)."""
+    failing = False
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval_s)
+        if stop.is_set():
+            return
+        try:
+            await refresh()
+        except Exception as exc:  # a store outage: keep the last set, say so once
+            if not failing:
+                log.warning(unreadable, error=type(exc).__name__)
+            failing = True
+        else:
+            failing = False

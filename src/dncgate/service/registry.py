@@ -152,6 +152,7 @@ class OrgPolicyView:
     explicit: bool  # False: the org has no policy of its own and the default applies
     recorded_by: str = ""  # who set the policy in force ("" for the default, or set before access control)
     signed_receipts: bool = False
+    max_calls_per_day: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,5 +494,9 @@ class RegistryService(Generic[J, H]):
         if entry is None:
             return OrgPolicyView(self.default_mode, explicit=False)
         return OrgPolicyView(
-            entry.mode, explicit=True, recorded_by=entry.recorded_by, signed_receipts=entry.signed_receipts
+            entry.mode,
+            explicit=True,
+            recorded_by=entry.recorded_by,
+            signed_receipts=entry.signed_receipts,
+            max_calls_per_day=entry.max_calls_per_day,
         )

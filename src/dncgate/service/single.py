@@ -28,6 +28,7 @@ from dncgate.service.checks import (
     own_fields_valid,
     validate,
 )
+from dncgate.service.org_caps import OrgCaps
 from dncgate.service.receipts import Receipts
 from dncgate.service.verdicts import VerdictTables, callee_parser, mask, picked
 
@@ -59,6 +60,7 @@ class SingleCheck:
         clock: Callable[[], float],
         batch: BatchCheck,
         receipts: Receipts,
+        org_caps: OrgCaps,
         limit: int = 1 << 14,
     ) -> None:
         self.settings = settings
@@ -68,6 +70,7 @@ class SingleCheck:
         self.clock = clock
         self.batch = batch
         self.receipts = receipts
+        self.org_caps = org_caps
         self.parse = callee_parser(settings.region)
         self.limit = limit
         self.routes: dict[_RouteKey, Route] = {}
@@ -103,7 +106,17 @@ class SingleCheck:
         masked = mask(e164, country_code)
         call_id = new_call_id(now_us)
         case = await self.lane.classify_and_log(
-            route.wire, key, key_hex, now_us, settings.default_monitor, table.code, call_id, masked, rid, deadline
+            route.wire,
+            key,
+            key_hex,
+            now_us,
+            settings.default_monitor,
+            table.code,
+            call_id,
+            masked,
+            rid,
+            deadline,
+            self.org_caps.caps.get(req.org_id, 0),
         )
         if case is not None:
             result = CheckResult(picked(table.verdicts, case), call_id, e164, masked, rid)

@@ -2,7 +2,8 @@
 
 The Check's script counts an ALLOWed call by adding its call id to the callee's own sorted set
 (`hot.cap_key`, store/checkscript.py). A call the dialer reports as not dialled is taken out of it
-again: ZREM of one member, so a second report of the same call changes nothing.
+again (and out of her count from the org, for its own daily cap): ZREM of one member, so a second
+report of the same call changes nothing.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from dncgate.store.errors import translated
-from dncgate.store.hot import cap_key
+from dncgate.store.hot import cap_key, org_cap_key
 
 
 class CapSlots:
@@ -18,7 +19,11 @@ class CapSlots:
         self.client = client
 
     @translated
-    async def give_back(self, callee_key: bytes, call_id: str) -> bool:
-        """Whether the call was still counted (and no longer is)."""
-        removed: int = await self.client.zrem(cap_key(callee_key), call_id)
-        return removed > 0
+    async def give_back(self, callee_key: bytes, org_id: str, call_id: str) -> bool:
+        """Take the call out of the callee's count and out of her count from its org; whether it was
+        still counted in either (and no longer is)."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.zrem(cap_key(callee_key), call_id)
+        pipe.zrem(org_cap_key(callee_key, org_id), call_id)
+        removed: list[int] = await pipe.execute()
+        return any(removed)

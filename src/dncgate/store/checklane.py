@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import redis.asyncio as aioredis
@@ -45,6 +45,7 @@ from dncgate.store.resp import Multiplexer
 # What a Redis call of the Check path can fail with (the drivers' outages of `store/errors.py`): all of
 # them mean "nothing known to be logged", and the Check fails closed rather than raising.
 STORE_ERRORS: tuple[type[Exception], ...] = (*DRIVER_ERRORS, NotLoaded)
+_NO_CAPS: Mapping[str, int] = {}
 
 
 class Route(NamedTuple):
@@ -133,9 +134,11 @@ class CheckLane:
         mask: str,
         request_id: str,
         deadline: float,
+        org_cap: int = 0,
     ) -> int | None:
         """One callee: the case its stored state is in (a pick: `checkscript.split_pick`), its event
-        appended (and an ALLOW counted under the caps) by the script; None if not logged."""
+        appended (and an ALLOW counted under the caps, `org_cap` the org's own: 0 none) by the script;
+        None if not logged."""
         cid = call_id.encode()
         context = single_context(
             cid,
@@ -159,6 +162,7 @@ class CheckLane:
             context,
             self.caps,
             cid,
+            org_cap,
         )
         started = time.perf_counter()
         [reply] = await self._execute([command], deadline, self.mux)
@@ -166,11 +170,16 @@ class CheckLane:
         return reply if reply.__class__ is int and reply >= 0 else None
 
     async def classify_and_log_many(
-        self, items: Sequence[ScrubItem], now_us: int, default_monitor: bool, deadline: float
+        self,
+        items: Sequence[ScrubItem],
+        now_us: int,
+        default_monitor: bool,
+        deadline: float,
+        org_caps: Mapping[str, int] = _NO_CAPS,
     ) -> list[int | None]:
         """A scrub: one script call per CHUNK callees (what callees share sent once per group), all in one
         round trip on the scrub connection; per callee its pick (`checkscript.split_pick`: the caps read,
-        no slot taken), or None where its chunk failed."""
+        `org_caps` the orgs' own daily caps among them, no slot taken), or None where its chunk failed."""
         chunks: list[CheckChunk] = []
         caps = self.caps
         chunk = self.script.chunk(now_us, default_monitor, caps)
@@ -182,7 +191,7 @@ class CheckLane:
             shared = item[:6]
             group = groups.get(shared)
             if group is None:
-                group = groups[shared] = chunk.group(*shared)
+                group = groups[shared] = chunk.group(*shared, org_caps.get(item[1], 0))
             chunk.add(group, item[6], item[7], item[8], item[9])
         chunks.append(chunk)
         replies = await self._execute([c.command() for c in chunks], deadline, self.bulk_mux)

@@ -31,7 +31,7 @@ import redis.exceptions
 from dncgate.domain.decision import CAPPED_STATE_OFFSET, Verdict
 from dncgate.domain.decision import CASES as DOMAIN_CASES
 from dncgate.domain.types import Category, Decision, Reason
-from dncgate.store.hot import CALLS, MODES, READY, HotRegistry, cap_key, consent_scope, org_list_scope
+from dncgate.store.hot import CALLS, MODES, READY, HotRegistry, cap_key, consent_scope, org_cap_key, org_list_scope
 
 NOT_LOADED = -1
 # The expected `dnc:ready` value while the registry is held: never stored, so nothing matches it.
@@ -104,18 +104,20 @@ end
 -- her own sorted set (call id, scored by its time in us). A window holds the calls of the last `span`
 -- us (a call exactly `span` old has aged out). At its cap when the window holds `cap` calls or more;
 -- then a slot frees up when the oldest call that keeps it full ages out. Returns 0 when a slot is
--- free, else that time in us (the later of the two windows when both are full). Reads only.
+-- free, else that time in us (the latest of the windows that are full). The org's own daily cap
+-- (`org`, 0: none) counts the org's calls in a key of their own (`ok`). Reads only.
 local DAY_US, WEEK_US = 86400000000, 604800000000
-local function cap_full(ck, now_us, day, week)
+local function cap_full(ck, ok, now_us, day, week, org)
   local until_us = 0
-  for w = 1, 2 do
-    local cap, span = day, DAY_US
+  for w = 1, 3 do
+    local key, cap, span = ck, day, DAY_US
     if w == 2 then cap, span = week, WEEK_US end
+    if w == 3 then key, cap = ok, org end
     if cap > 0 then
       local lo = string.format('(%d', now_us - span)
-      local n = redis.call('ZCOUNT', ck, lo, '+inf')
+      local n = redis.call('ZCOUNT', key, lo, '+inf')
       if n >= cap then
-        local r = redis.call('ZRANGEBYSCORE', ck, lo, '+inf', 'WITHSCORES', 'LIMIT', n - cap, 1)
+        local r = redis.call('ZRANGEBYSCORE', key, lo, '+inf', 'WITHSCORES', 'LIMIT', n - cap, 1)
         local t = tonumber(r[2]) + span
         if t > until_us then until_us = t end
       end
@@ -139,15 +141,17 @@ _TABLES = (
 )
 
 # The script for one callee. KEYS: READY, preference hash, consent hash, MODES, CALLS, the callee's
-# counted calls (`hot.cap_key`). ARGV: ready value, preference field, org and agent consent fields, org,
-# now_us, category bit, default monitor, outcomes, the event's other fields and values joined by
-# calls.SEPARATOR, the org-list field, the caps per day and per week (0: off), the call id. Returns
+# counted calls (`hot.cap_key`) and those from the org (`hot.org_cap_key`). ARGV: ready value,
+# preference field, org and agent consent fields, org, now_us, category bit, default monitor, outcomes,
+# the event's other fields and values joined by calls.SEPARATOR, the org-list field, the caps per day
+# and per week (0: off), the call id, the org's own daily cap (0: none). Returns
 # the case index + NCASES * the millisecond a slot frees up (0 unless the callee is at a cap), or -1.
 #
 # The caps: a callee in case 0 or 1 (the only ones a cap can decide) whose window is full is moved to
 # case 4 or 5; then, if the picked outcome is ALLOW (monitor mode's ALLOW at a cap included: the call
 # is placed), the call is counted, in the same atomic script, so two Checks can't both take the last
-# slot. Calls older than the longest window on are dropped, and the key expires a window after the
+# slot: in the callee's key while a cap across orgs is on, in the org's key while the org has a cap of
+# its own. Calls older than the longest window on are dropped, and a key expires a window after the
 # last call counted.
 _SINGLE_SCRIPT = (
     _TABLES
@@ -160,10 +164,10 @@ local monitor
 if mode then monitor = (mode == 'MONITOR') else monitor = (ARGV[8] == '1') end
 local idx = case * 2
 if monitor then idx = idx + 1 end
-local day, week = tonumber(ARGV[12]), tonumber(ARGV[13])
+local day, week, org_cap = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[15])
 local capped_until = 0
-if (day > 0 or week > 0) and case <= 1 then
-  capped_until = cap_full(KEYS[6], now_us, day, week)
+if (day > 0 or week > 0 or org_cap > 0) and case <= 1 then
+  capped_until = cap_full(KEYS[6], KEYS[7], now_us, day, week, org_cap)
   if capped_until > 0 then idx = idx + CAPPED end
 end
 local fields = {}
@@ -186,27 +190,34 @@ fields[#fields + 1] = REASONS[math.floor(code / 2) % NREASONS + 1]
 fields[#fields + 1] = 'vio'
 fields[#fields + 1] = tostring(code % 2)
 redis.call('XADD', KEYS[5], '*', unpack(fields))
-if code < DSTRIDE and (day > 0 or week > 0) then
-  local span = DAY_US
-  if week > 0 then span = WEEK_US end
-  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', string.format('%d', now_us - span))
-  redis.call('ZADD', KEYS[6], ARGV[6], ARGV[14])
-  redis.call('PEXPIRE', KEYS[6], span / 1000)
+if code < DSTRIDE then
+  if day > 0 or week > 0 then
+    local span = DAY_US
+    if week > 0 then span = WEEK_US end
+    redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', string.format('%d', now_us - span))
+    redis.call('ZADD', KEYS[6], ARGV[6], ARGV[14])
+    redis.call('PEXPIRE', KEYS[6], span / 1000)
+  end
+  if org_cap > 0 then
+    redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', string.format('%d', now_us - DAY_US))
+    redis.call('ZADD', KEYS[7], ARGV[6], ARGV[14])
+    redis.call('PEXPIRE', KEYS[7], DAY_US / 1000)
+  end
 end
 return idx + NCASES * math.ceil(capped_until / 1000)
 """
 )
 
 # The script for a chunk of callees. KEYS: READY, MODES, CALLS, then per valid callee its preference and
-# consent hashes and its counted calls. ARGV: ready value, now_us, default monitor ("1"/"0"), the caps
-# per day and per week (0: off), the number of groups, then
-# _GROUP_ARGS per group (caller, agent, org, campaign, category, category bit, outcomes, org and agent
-# consent scopes, org-list scope), then six per callee (group number, field or "" for an invalid number, call id,
-# callee key in hex, mask, request id). Returns the case indices as letters ("A" + index), then for each
-# callee at a cap, in order, ";" and the millisecond a slot frees up; or -1. A scrub takes no slot: it
-# reads the caps (a callee at one scrubs as case 4 or 5) and counts nothing. All reads come before
-# the first append, so an error (wrong type, out of memory) leaves none of a chunk's events behind: the
-# gateway then answers and logs the chunk as unavailable.
+# consent hashes, its counted calls and those from its group's org. ARGV: ready value, now_us, default
+# monitor ("1"/"0"), the caps per day and per week (0: off), the number of groups, then _GROUP_ARGS per
+# group (caller, agent, org, campaign, category, category bit, outcomes, org and agent consent scopes,
+# org-list scope, the org's own daily cap), then six per callee (group number, field or "" for an
+# invalid number, call id, callee key in hex, mask, request id). Returns the case indices as letters
+# ("A" + index), then for each callee at a cap, in order, ";" and the millisecond a slot frees up; or
+# -1. A scrub takes no slot: it reads the caps (a callee at one scrubs as case 4 or 5) and counts
+# nothing. All reads come before the first append, so an error (wrong type, out of memory) leaves none
+# of a chunk's events behind: the gateway then answers and logs the chunk as unavailable.
 _BATCH_SCRIPT = (
     _TABLES
     + """
@@ -233,8 +244,8 @@ for g = 1, tonumber(ARGV[6]) do
   end
   groups[tostring(g)] = {
     ARGV[a], ARGV[a + 1], org, ARGV[a + 3], ARGV[a + 4], tonumber(ARGV[a + 5]), ARGV[a + 7], ARGV[a + 8],
-    monitor, outcomes, ARGV[a + 9]}
-  a = a + 10
+    monitor, outcomes, ARGV[a + 9], tonumber(ARGV[a + 10])}
+  a = a + 11
 end
 local first, last = a, #ARGV
 local picked, letters, untils, n, k = {}, {}, {}, 0, 4
@@ -245,14 +256,14 @@ while a <= last do
   local idx = 0
   if f ~= '' then
     case = classify(KEYS[k], f, KEYS[k + 1], f .. g[7], f .. g[8], f .. g[11], g[6], now_us)
-    if caps and case <= 1 then
-      local t = cap_full(KEYS[k + 2], now_us, day, week)
+    if (caps or g[12] > 0) and case <= 1 then
+      local t = cap_full(KEYS[k + 2], KEYS[k + 3], now_us, day, week, g[12])
       if t > 0 then
         idx = CAPPED
         untils[#untils + 1] = string.format(';%d', math.ceil(t / 1000))
       end
     end
-    k = k + 3
+    k = k + 4
   end
   idx = idx + case * 2
   if g[9] then idx = idx + 1 end
@@ -273,7 +284,7 @@ end
 return table.concat(letters) .. table.concat(untils)
 """
 )
-_GROUP_ARGS = 10
+_GROUP_ARGS = 11
 _FIRST_CAPPED = 2 * CAPPED_STATE_OFFSET
 
 
@@ -334,23 +345,25 @@ class CheckScript:
         context: bytes,
         caps: tuple[int, int] = (0, 0),
         call_id: bytes = b"",
+        org_cap: int = 0,
     ) -> tuple[Any, ...]:
         """The EVALSHA for one callee. `org_scope` and `agent_scope` are the `consent_scope` of the org
         and of its agent, `list_scope` the org's `org_list_scope`, `outcomes` the `encode_outcomes` of
         the twelve verdicts, `context` the event's other fields and values joined by `calls.SEPARATOR`
-        (`calls.single_context`), `caps` the caps per day and per week (0: off), `call_id` the member
-        counted under them. Its reply is a pick (`split_pick`)."""
+        (`calls.single_context`), `caps` the caps per day and per week (0: off), `org_cap` the org's own
+        daily cap (0: none), `call_id` the member counted under them. Its reply is a pick (`split_pick`)."""
         pkey, ckey, field = self.hot.callee_location(key)
         return (
             "EVALSHA",
             self.sha,
-            6,
+            7,
             READY,
             pkey,
             ckey,
             MODES,
             CALLS,
             cap_key(key),
+            org_cap_key(key, org_id),
             self.ready_arg,
             field,
             field + org_scope,
@@ -365,6 +378,7 @@ class CheckScript:
             caps[0],
             caps[1],
             call_id,
+            org_cap,
         )
 
     def chunk(self, now_us: int, default_monitor: bool, caps: tuple[int, int] = (0, 0)) -> CheckChunk:
@@ -384,7 +398,7 @@ class CheckChunk:
     a group; `command` is the EVALSHA and `decode` reads its reply.
     """
 
-    __slots__ = ("_args", "_groups", "_head", "_keys", "_locate", "_sha", "size")
+    __slots__ = ("_args", "_groups", "_head", "_keys", "_locate", "_orgs", "_sha", "size")
 
     def __init__(self, script: CheckScript, now_us: int, default_monitor: bool, caps: tuple[int, int]) -> None:
         self._sha = script.batch_sha
@@ -392,13 +406,23 @@ class CheckChunk:
         self._keys: list[bytes] = [READY, MODES, CALLS]
         self._head = (script.ready_arg, now_us, b"1" if default_monitor else b"0", caps[0], caps[1])
         self._groups: list[Any] = []
+        self._orgs: list[str] = []  # each group's org
         self._args: list[Any] = []
         self.size = 0
 
     def group(
-        self, caller_e164: str, org_id: str, agent_id: str, campaign_id: str, category: Category, outcomes: bytes
+        self,
+        caller_e164: str,
+        org_id: str,
+        agent_id: str,
+        campaign_id: str,
+        category: Category,
+        outcomes: bytes,
+        org_cap: int = 0,
     ) -> bytes:
-        """Register a group of callees; `outcomes` is `encode_outcomes` of its twelve verdicts."""
+        """Register a group of callees; `outcomes` is `encode_outcomes` of its twelve verdicts, `org_cap`
+        the org's own daily cap (0: none)."""
+        self._orgs.append(org_id)
         self._groups += (
             caller_e164,
             agent_id,
@@ -410,6 +434,7 @@ class CheckChunk:
             consent_scope(org_id, ""),
             consent_scope(org_id, agent_id),
             org_list_scope(org_id),
+            org_cap,
         )
         return b"%d" % (len(self._groups) // _GROUP_ARGS)
 
@@ -419,7 +444,7 @@ class CheckChunk:
             self._args += (group, b"", call_id, b"", mask, request_id)
         else:
             pkey, ckey, field = self._locate(key)
-            self._keys += (pkey, ckey, cap_key(key))
+            self._keys += (pkey, ckey, cap_key(key), org_cap_key(key, self._orgs[int(group) - 1]))
             self._args += (group, field, call_id, key.hex(), mask, request_id)
         self.size += 1
 

@@ -53,6 +53,11 @@ def cap_key(key: bytes) -> bytes:
     return CAP_PREFIX + key
 
 
+def org_cap_key(key: bytes, org_id: str) -> bytes:
+    """The key of a consumer's counted calls from one org (for its own daily cap); `key` is of fixed length."""
+    return CAP_PREFIX + key + b"@" + org_id.encode()
+
+
 _MAX_SEQ = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1]) end

@@ -353,6 +353,16 @@ class Journal:
             cur = await c.execute(sql)
             return frozenset(r[0] for r in await cur.fetchall())
 
+    async def org_caps(self) -> dict[str, int]:
+        """The orgs whose policy in force has a daily cap of their own, and that cap."""
+        sql = (
+            "SELECT org_id, max_calls_per_day FROM (SELECT DISTINCT ON (org_id) org_id, max_calls_per_day"
+            " FROM org_policy_journal ORDER BY org_id, seq DESC) latest WHERE max_calls_per_day > 0"
+        )
+        async with self.db.connection() as c:
+            cur = await c.execute(sql)
+            return {r[0]: r[1] for r in await cur.fetchall()}
+
     async def org_policy(self, org_id: str, conn: Conn | None = None) -> OrgPolicyEntry | None:
         """The org's current policy: its latest policy journal entry, None when it has none."""
         sql = f"SELECT {_POLICY_COLUMNS} FROM org_policy_journal WHERE org_id = %s ORDER BY seq DESC LIMIT 1"
@@ -416,15 +426,15 @@ async def _grouped(conn: Conn, sql: str, make: Any) -> AsyncIterator[tuple[bytes
         yield current, batch
 
 
-# An org policy entry's columns (migrations 0001, 0005, 0013), in OrgPolicyEntry's terms: a later
+# An org policy entry's columns (migrations 0001, 0005, 0013, 0016), in OrgPolicyEntry's terms: a later
 # policy field is one more column here, read and written as its field is.
-_POLICY = ("mode", "recorded_by", "signed_receipts")
+_POLICY = ("mode", "recorded_by", "signed_receipts", "max_calls_per_day")
 _POLICY_COLUMNS = ", ".join(_POLICY)
 
 
 def _policy_row(entry: OrgPolicyEntry) -> tuple[object, ...]:
-    return (entry.mode.value, entry.recorded_by, entry.signed_receipts)
+    return (entry.mode.value, entry.recorded_by, entry.signed_receipts, entry.max_calls_per_day)
 
 
 def _policy_of(row: Sequence[Any]) -> OrgPolicyEntry:
-    return OrgPolicyEntry(mode=Mode(row[0]), recorded_by=row[1], signed_receipts=row[2])
+    return OrgPolicyEntry(mode=Mode(row[0]), recorded_by=row[1], signed_receipts=row[2], max_calls_per_day=row[3])

@@ -194,18 +194,20 @@ class Consent(_message.Message):
     def __init__(self, consumer_number_masked: _Optional[str] = ..., org_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., granted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., evidence: _Optional[str] = ..., revoked: _Optional[bool] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., journal_seq: _Optional[int] = ..., recorded_by: _Optional[str] = ...) -> None: ...
 
 class SetOrgPolicyRequest(_message.Message):
-    __slots__ = ("org_id", "mode", "request_id", "signed_receipts", "update_mask")
+    __slots__ = ("org_id", "mode", "request_id", "signed_receipts", "update_mask", "max_calls_per_day")
     ORG_ID_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SIGNED_RECEIPTS_FIELD_NUMBER: _ClassVar[int]
     UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    MAX_CALLS_PER_DAY_FIELD_NUMBER: _ClassVar[int]
     org_id: str
     mode: _common_pb2.Mode
     request_id: str
     signed_receipts: bool
     update_mask: _field_mask_pb2.FieldMask
-    def __init__(self, org_id: _Optional[str] = ..., mode: _Optional[_Union[_common_pb2.Mode, str]] = ..., request_id: _Optional[str] = ..., signed_receipts: _Optional[bool] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+    max_calls_per_day: int
+    def __init__(self, org_id: _Optional[str] = ..., mode: _Optional[_Union[_common_pb2.Mode, str]] = ..., request_id: _Optional[str] = ..., signed_receipts: _Optional[bool] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., max_calls_per_day: _Optional[int] = ...) -> None: ...
 
 class GetOrgPolicyRequest(_message.Message):
     __slots__ = ("org_id",)
@@ -214,18 +216,20 @@ class GetOrgPolicyRequest(_message.Message):
     def __init__(self, org_id: _Optional[str] = ...) -> None: ...
 
 class OrgPolicy(_message.Message):
-    __slots__ = ("org_id", "mode", "explicit", "recorded_by", "signed_receipts")
+    __slots__ = ("org_id", "mode", "explicit", "recorded_by", "signed_receipts", "max_calls_per_day")
     ORG_ID_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     EXPLICIT_FIELD_NUMBER: _ClassVar[int]
     RECORDED_BY_FIELD_NUMBER: _ClassVar[int]
     SIGNED_RECEIPTS_FIELD_NUMBER: _ClassVar[int]
+    MAX_CALLS_PER_DAY_FIELD_NUMBER: _ClassVar[int]
     org_id: str
     mode: _common_pb2.Mode
     explicit: bool
     recorded_by: str
     signed_receipts: bool
-    def __init__(self, org_id: _Optional[str] = ..., mode: _Optional[_Union[_common_pb2.Mode, str]] = ..., explicit: _Optional[bool] = ..., recorded_by: _Optional[str] = ..., signed_receipts: _Optional[bool] = ...) -> None: ...
+    max_calls_per_day: int
+    def __init__(self, org_id: _Optional[str] = ..., mode: _Optional[_Union[_common_pb2.Mode, str]] = ..., explicit: _Optional[bool] = ..., recorded_by: _Optional[str] = ..., signed_receipts: _Optional[bool] = ..., max_calls_per_day: _Optional[int] = ...) -> None: ...
 
 class ImportRegistryRequest(_message.Message):
     __slots__ = ("number", "do_not_disturb", "categories", "source", "effective_from", "rows")
