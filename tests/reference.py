@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from dncgate.domain.case import OPEN, Status
 from dncgate.domain.registry import Consent, Schedule, epoch_us
 from dncgate.domain.types import Mode
-from dncgate.store.hot import MODES, ORG_LISTED, READY, HotRegistry, NotLoaded, decode_schedule
+from dncgate.store.hot import CAP_EXEMPT, MODES, ORG_LISTED, READY, HotRegistry, NotLoaded, decode_schedule
 
 
 def mask_at(schedule: Schedule, at: datetime) -> int:
@@ -56,8 +56,9 @@ async def lookup(hot: HotRegistry, key: bytes, org_id: str, agent_id: str) -> Sn
     consents = []
     for agent, exp in (("", org_exp), (agent_id, agent_exp)):
         if exp is not None:
-            e = int(exp)
-            consents.append(Consent(org_id, agent, datetime.fromtimestamp(e, UTC) if e else None))
+            exempt = exp.endswith(CAP_EXEMPT)
+            e = int(exp[:-1] if exempt else exp)
+            consents.append(Consent(org_id, agent, datetime.fromtimestamp(e, UTC) if e else None, exempt))
     if listed not in (None, ORG_LISTED):
         raise ValueError(f"an org-list field holds {listed!r}")
     return Snapshot(decode_schedule(raw), tuple(consents), Mode(mode.decode()) if mode else None, listed is not None)

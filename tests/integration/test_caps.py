@@ -227,3 +227,28 @@ async def test_not_dialled_with_dialled_is_invalid_argument_naming_it(app: Any) 
     with pytest.raises(InvalidArgument) as exc:
         await app.outcomes.report(OutcomeReport(call.call_id, True, False, 0, False, "", not_dialled=True), actor="t")
     assert exc.value.field == "not_dialled"
+
+
+async def test_a_consent_exempt_from_caps_is_neither_capped_nor_counted(app: Any) -> None:
+    """Registered with an exempt consent to acme: every call is CONSENT_ON_FILE and none counts; without a
+    registration too; a consent to one agent exempts that agent's calls only."""
+    await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
+    view = await app.registry.grant_consent(
+        CONSUMER, "acme", "", None, "call-back", None, actor="t", exempt_from_caps=True
+    )
+    assert view.change.exempt_from_caps
+    assert [c.exempt_from_caps for c in (await app.registry.history(CONSUMER)).consents] == [True]
+    _at(app, T0)
+    reasons = {(await _check(app)).verdict.reason for _ in range(PER_WEEK + 2)}
+    assert reasons == {Reason.CONSENT_ON_FILE}
+    assert await app.redis.zcard(cap_key(key_of(app, CONSUMER))) == 0
+
+    await app.registry.grant_consent(
+        OTHER_CONSUMER, "acme", "agent-1", None, "cb", None, actor="t", exempt_from_caps=True
+    )
+    assert {(await _check(app, OTHER_CONSUMER)).verdict.reason for _ in range(PER_DAY + 1)} == {Reason.NOT_REGISTERED}
+    other_agent = [
+        (await app.gateway.check(check_input(OTHER_CONSUMER, agent="agent-2"))).verdict.reason
+        for _ in range(PER_DAY + 1)
+    ]
+    assert other_agent == [Reason.NOT_REGISTERED] * PER_DAY + [Reason.FREQUENCY_CAP]

@@ -227,6 +227,7 @@ def consent(masked: str, c: ConsentChange) -> registry_pb2.Consent:
         recorded_at=ts(c.recorded_at),
         journal_seq=c.seq,
         recorded_by=c.recorded_by,
+        exempt_from_caps=c.exempt_from_caps,
     )
 
 

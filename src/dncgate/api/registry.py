@@ -66,6 +66,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
             request.evidence,
             request.request_id,
             actor=access.current().label,
+            exempt_from_caps=request.exempt_from_caps,
         )
         structlog.contextvars.bind_contextvars(number=view.number_masked, org=request.org_id)
         return convert.consent(view.number_masked, view.change)

@@ -19,6 +19,7 @@ def _print_consent(c: registry_pb2.Consent) -> None:
             ("agent", c.agent_id or "(any agent)"),
             ("state", "revoked" if c.revoked else "granted"),
             ("expires", fmt_ts(c.expires_at, c.HasField("expires_at")) if not c.revoked else "-"),
+            ("exempt from caps", "yes" if c.exempt_from_caps else "no"),
             ("recorded by", c.recorded_by or "-"),
             ("journal seq", str(c.journal_seq)),
         ]
@@ -36,6 +37,7 @@ def cmd_grant(ns: argparse.Namespace, channel: grpc.Channel) -> int:
                 expires_at=ns.expires,
                 evidence=ns.evidence,
                 request_id=ns.request_id,
+                exempt_from_caps=ns.exempt_from_caps,
             ),
             timeout=ns.timeout,
         )
@@ -65,6 +67,11 @@ def add_commands(sub: Subparsers) -> None:
     p.add_argument("--agent", default="", help="default: any agent of the org")
     p.add_argument("--expires", type=time_arg, help="ISO time (default: no expiry)")
     p.add_argument("--evidence", default="")
+    p.add_argument(
+        "--exempt-from-caps",
+        action="store_true",
+        help="the consent's calls neither count nor are held to the frequency caps",
+    )
     request_id(p)
     client(p, cmd_grant)
     p = con.add_parser("revoke")

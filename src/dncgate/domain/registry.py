@@ -98,6 +98,7 @@ class ConsentChange:
     effective_at: datetime
     recorded_at: datetime
     recorded_by: str = ""  # as PreferenceChange.recorded_by
+    exempt_from_caps: bool = False  # a grant whose calls neither count nor are held to the frequency caps
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,7 @@ class Consent:
     org_id: str
     agent_id: str
     expires_at: datetime | None = None
+    exempt_from_caps: bool = False  # its calls neither count nor are held to the frequency caps
 
     def active_at(self, at: datetime) -> bool:
         return self.expires_at is None or at < self.expires_at
@@ -129,7 +131,9 @@ class Consent:
 
 def consents_at(changes: Iterable[ConsentChange], at: datetime, known_at: datetime | None = None) -> list[Consent]:
     """Consents granted, not revoked and not expired at `at`, as recorded by `known_at`."""
-    return [Consent(c.org_id, c.agent_id, c.expires_at) for c in grants_in_force(changes, at, known_at)]
+    return [
+        Consent(c.org_id, c.agent_id, c.expires_at, c.exempt_from_caps) for c in grants_in_force(changes, at, known_at)
+    ]
 
 
 def grants_in_force(
@@ -231,7 +235,7 @@ def consents_in_effect(
         if e.listed and _known(at, known_at, e.effective_at, e.recorded_at):
             added[e.org_id] = max(added.get(e.org_id, _NEVER), _when(e))
     return [
-        Consent(c.org_id, c.agent_id, c.expires_at)
+        Consent(c.org_id, c.agent_id, c.expires_at, c.exempt_from_caps)
         for c in grants_in_force(consents, at, known_at)
         if (c.effective_at, c.seq) > added.get(c.org_id, _NEVER)
     ]

@@ -63,6 +63,7 @@ class ConsumerWrites(Protocol):
         request_id: str | None,
         *,
         recorded_by: str,
+        exempt_from_caps: bool = False,
     ) -> tuple[ConsentChange, bool]: ...
 
     async def preference_changes(self) -> list[PreferenceChange]: ...
@@ -295,8 +296,12 @@ class RegistryService(Generic[J, H]):
         request_id: str | None,
         *,
         actor: str,
+        exempt_from_caps: bool = False,
     ) -> ConsentView:
-        return await self._consent(number, org_id, agent_id, True, expires_at, evidence, request_id, actor)
+        """`exempt_from_caps`: the consent's calls neither count nor are held to the frequency caps."""
+        return await self._consent(
+            number, org_id, agent_id, True, expires_at, evidence, request_id, actor, exempt_from_caps
+        )
 
     async def revoke_consent(
         self, number: str, org_id: str, agent_id: str, request_id: str | None, *, actor: str
@@ -313,6 +318,7 @@ class RegistryService(Generic[J, H]):
         evidence: str,
         request_id: str | None,
         actor: str,
+        exempt_from_caps: bool = False,
     ) -> ConsentView:
         access.actor(actor)
         n = self._number(number, "consumer_number")
@@ -326,7 +332,14 @@ class RegistryService(Generic[J, H]):
         evidence = redact(evidence, self.region)  # "recorded call from 139…": the journal is append-only
         async with self.journal.consumer(key) as session:
             change, created = await session.append_consent(
-                org_id, agent_id, granted, expires_at, evidence, request_id or None, recorded_by=actor
+                org_id,
+                agent_id,
+                granted,
+                expires_at,
+                evidence,
+                request_id or None,
+                recorded_by=actor,
+                exempt_from_caps=exempt_from_caps,
             )
             await self._apply(session, key, change.seq, consents=[(change.org_id, change.agent_id)])
         log.info(

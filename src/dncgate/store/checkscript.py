@@ -61,6 +61,8 @@ CHUNK = 200
 # category's bit (0: any registration covers), then, in one HMGET of the consent hash, the org's and
 # the agent's consent expiry (0: none; in force while now < expiry) and the org-list field (present:
 # on the list; the consents it came after are gone from Redis, so one still there came later and wins).
+# Its second result: whether a consent in force is exempt from the frequency caps (its value ends in
+# `hot.CAP_EXEMPT`): then the call is neither held to the caps nor counted.
 # The HMGET is made for every valid callee, covered or not: the org list binds callees without a
 # do-not-disturb too.
 _CLASSIFY = """
@@ -84,20 +86,28 @@ local function classify(pkey, field, ckey, org_field, agent_field, list_field, b
   if bitv == 0 then covered = mask ~= 0 else covered = bit.band(mask, bitv) ~= 0 end
   local now_s = now_us / 1000000
   local exps = redis.call('HMGET', ckey, org_field, agent_field, list_field)
-  local consented = false
+  local consented, exempt = false, false
   for i = 1, 2 do
     local e = exps[i]
     if e then
       local x = tonumber(e)
-      if x == 0 or now_s < x then consented = true end
+      local ex = false
+      if not x then
+        x = tonumber(string.sub(e, 1, -2))
+        ex = true
+      end
+      if x == 0 or now_s < x then
+        consented = true
+        if ex then exempt = true end
+      end
     end
   end
   if covered then
-    if consented then return 1 end
-    return 2
+    if consented then return 1, exempt end
+    return 2, false
   end
-  if exps[3] and not consented then return 3 end
-  return 0
+  if exps[3] and not consented then return 3, false end
+  return 0, exempt
 end
 
 -- The frequency caps (`domain.decision.CASES` 4 and 5). A consumer's counted calls are the members of
@@ -158,7 +168,7 @@ _SINGLE_SCRIPT = (
     + """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 local now_us = tonumber(ARGV[6])
-local case = classify(KEYS[2], ARGV[2], KEYS[3], ARGV[3], ARGV[4], ARGV[11], tonumber(ARGV[7]), now_us)
+local case, exempt = classify(KEYS[2], ARGV[2], KEYS[3], ARGV[3], ARGV[4], ARGV[11], tonumber(ARGV[7]), now_us)
 local mode = redis.call('HGET', KEYS[4], ARGV[5])
 local monitor
 if mode then monitor = (mode == 'MONITOR') else monitor = (ARGV[8] == '1') end
@@ -166,7 +176,7 @@ local idx = case * 2
 if monitor then idx = idx + 1 end
 local day, week, org_cap = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[15])
 local capped_until = 0
-if (day > 0 or week > 0 or org_cap > 0) and case <= 1 then
+if (day > 0 or week > 0 or org_cap > 0) and case <= 1 and not exempt then
   capped_until = cap_full(KEYS[6], KEYS[7], now_us, day, week, org_cap)
   if capped_until > 0 then idx = idx + CAPPED end
 end
@@ -190,7 +200,7 @@ fields[#fields + 1] = REASONS[math.floor(code / 2) % NREASONS + 1]
 fields[#fields + 1] = 'vio'
 fields[#fields + 1] = tostring(code % 2)
 redis.call('XADD', KEYS[5], '*', unpack(fields))
-if code < DSTRIDE then
+if code < DSTRIDE and not exempt then
   if day > 0 or week > 0 then
     local span = DAY_US
     if week > 0 then span = WEEK_US end
@@ -255,8 +265,9 @@ while a <= last do
   local case = 0
   local idx = 0
   if f ~= '' then
-    case = classify(KEYS[k], f, KEYS[k + 1], f .. g[7], f .. g[8], f .. g[11], g[6], now_us)
-    if (caps or g[12] > 0) and case <= 1 then
+    local exempt
+    case, exempt = classify(KEYS[k], f, KEYS[k + 1], f .. g[7], f .. g[8], f .. g[11], g[6], now_us)
+    if (caps or g[12] > 0) and case <= 1 and not exempt then
       local t = cap_full(KEYS[k + 2], KEYS[k + 3], now_us, day, week, g[12])
       if t > 0 then
         idx = CAPPED

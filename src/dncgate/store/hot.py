@@ -74,12 +74,18 @@ def encode_schedule(schedule: Schedule) -> bytes | None:
     return b"|".join([b"%d" % schedule.mask, *(b"%d:%d" % (at, m) for at, m in schedule.upcoming)])
 
 
+# Ends a consent field's value when the consent is exempt from the frequency caps.
+CAP_EXEMPT = b"x"
+
+
 def encode_consent(consent: Consent | None) -> bytes | None:
-    """A consent field's value, its expiry in epoch seconds ("0": none); None when there is no consent
-    in force (the field is then deleted)."""
+    """A consent field's value, its expiry in epoch seconds ("0": none), then CAP_EXEMPT if its calls
+    are exempt from the frequency caps; None when there is no consent in force (the field is then
+    deleted)."""
     if consent is None:
         return None
-    return b"%d" % (int(consent.expires_at.timestamp()) if consent.expires_at else 0)
+    expiry = b"%d" % (int(consent.expires_at.timestamp()) if consent.expires_at else 0)
+    return expiry + CAP_EXEMPT if consent.exempt_from_caps else expiry
 
 
 def decode_schedule(raw: bytes | None) -> Schedule:

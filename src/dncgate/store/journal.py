@@ -26,7 +26,9 @@ _REBUILD_LOCK = 0x646E6372
 _ORG_LOCK_CLASS = 0x646E636F
 
 _PREF_COLS = "seq, do_not_disturb, categories, source, effective_from, recorded_at, recorded_by"
-_CONSENT_COLS = "seq, org_id, agent_id, granted, expires_at, evidence, effective_at, recorded_at, recorded_by"
+_CONSENT_COLS = (
+    "seq, org_id, agent_id, granted, expires_at, evidence, effective_at, recorded_at, recorded_by, exempt_from_caps"
+)
 _ORG_LIST_COLS = "seq, org_id, listed, reason, effective_at, recorded_at, recorded_by"
 
 Conn = psycopg.AsyncConnection[Any]
@@ -45,7 +47,7 @@ def _pref(row: Sequence[Any]) -> PreferenceChange:
 
 
 def _consent(row: Sequence[Any]) -> ConsentChange:
-    return ConsentChange(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8])
+    return ConsentChange(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9])
 
 
 def _org_list(row: Sequence[Any]) -> OrgListChange:
@@ -139,13 +141,15 @@ class ConsumerSession:
         request_id: str | None,
         *,
         recorded_by: str,
+        exempt_from_caps: bool = False,
     ) -> tuple[ConsentChange, bool]:
         async with self.conn.transaction():
             cur = await self.conn.execute(
                 "INSERT INTO consent_journal (consumer_key, org_id, agent_id, granted, expires_at, evidence,"
-                " effective_at, request_id, recorded_by) VALUES (%s, %s, %s, %s, %s, %s, clock_timestamp(), %s, %s)"
+                " effective_at, request_id, recorded_by, exempt_from_caps)"
+                " VALUES (%s, %s, %s, %s, %s, %s, clock_timestamp(), %s, %s, %s)"
                 f" ON CONFLICT (request_id) DO NOTHING RETURNING {_CONSENT_COLS}",
-                (self.key, org_id, agent_id, granted, expires_at, evidence, request_id, recorded_by),
+                (self.key, org_id, agent_id, granted, expires_at, evidence, request_id, recorded_by, exempt_from_caps),
             )
             row = await cur.fetchone()
             if row is not None:

@@ -142,20 +142,22 @@ class PreferenceHistory(_message.Message):
     def __init__(self, number_masked: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[Preference, _Mapping]]] = ..., consents: _Optional[_Iterable[_Union[Consent, _Mapping]]] = ...) -> None: ...
 
 class GrantConsentRequest(_message.Message):
-    __slots__ = ("consumer_number", "org_id", "agent_id", "expires_at", "evidence", "request_id")
+    __slots__ = ("consumer_number", "org_id", "agent_id", "expires_at", "evidence", "request_id", "exempt_from_caps")
     CONSUMER_NUMBER_FIELD_NUMBER: _ClassVar[int]
     ORG_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     EVIDENCE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    EXEMPT_FROM_CAPS_FIELD_NUMBER: _ClassVar[int]
     consumer_number: str
     org_id: str
     agent_id: str
     expires_at: _timestamp_pb2.Timestamp
     evidence: str
     request_id: str
-    def __init__(self, consumer_number: _Optional[str] = ..., org_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., evidence: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    exempt_from_caps: bool
+    def __init__(self, consumer_number: _Optional[str] = ..., org_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., evidence: _Optional[str] = ..., request_id: _Optional[str] = ..., exempt_from_caps: _Optional[bool] = ...) -> None: ...
 
 class RevokeConsentRequest(_message.Message):
     __slots__ = ("consumer_number", "org_id", "agent_id", "request_id")
@@ -170,7 +172,7 @@ class RevokeConsentRequest(_message.Message):
     def __init__(self, consumer_number: _Optional[str] = ..., org_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class Consent(_message.Message):
-    __slots__ = ("consumer_number_masked", "org_id", "agent_id", "granted_at", "expires_at", "evidence", "revoked", "recorded_at", "journal_seq", "recorded_by")
+    __slots__ = ("consumer_number_masked", "org_id", "agent_id", "granted_at", "expires_at", "evidence", "revoked", "recorded_at", "journal_seq", "recorded_by", "exempt_from_caps")
     CONSUMER_NUMBER_MASKED_FIELD_NUMBER: _ClassVar[int]
     ORG_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -181,6 +183,7 @@ class Consent(_message.Message):
     RECORDED_AT_FIELD_NUMBER: _ClassVar[int]
     JOURNAL_SEQ_FIELD_NUMBER: _ClassVar[int]
     RECORDED_BY_FIELD_NUMBER: _ClassVar[int]
+    EXEMPT_FROM_CAPS_FIELD_NUMBER: _ClassVar[int]
     consumer_number_masked: str
     org_id: str
     agent_id: str
@@ -191,7 +194,8 @@ class Consent(_message.Message):
     recorded_at: _timestamp_pb2.Timestamp
     journal_seq: int
     recorded_by: str
-    def __init__(self, consumer_number_masked: _Optional[str] = ..., org_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., granted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., evidence: _Optional[str] = ..., revoked: _Optional[bool] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., journal_seq: _Optional[int] = ..., recorded_by: _Optional[str] = ...) -> None: ...
+    exempt_from_caps: bool
+    def __init__(self, consumer_number_masked: _Optional[str] = ..., org_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., granted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., evidence: _Optional[str] = ..., revoked: _Optional[bool] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., journal_seq: _Optional[int] = ..., recorded_by: _Optional[str] = ..., exempt_from_caps: _Optional[bool] = ...) -> None: ...
 
 class SetOrgPolicyRequest(_message.Message):
     __slots__ = ("org_id", "mode", "request_id", "signed_receipts", "update_mask", "max_calls_per_day")
