@@ -4,6 +4,8 @@
   same schedule in Redis);
 - `lookup`: what Redis holds for one callee, one org and agent, read field by field (the Check scripts
   read it in one call);
+- `cap_until`: when a callee at a frequency cap gets a slot again, from her counted calls' times (the
+  Check scripts' Lua `cap_full` reads the same sorted sets);
 - `is_overdue`: whether a case is overdue (`store/cases.py` asks PostgreSQL the same in SQL).
 """
 
@@ -62,6 +64,21 @@ async def lookup(hot: HotRegistry, key: bytes, org_id: str, agent_id: str) -> Sn
     if listed not in (None, ORG_LISTED):
         raise ValueError(f"an org-list field holds {listed!r}")
     return Snapshot(decode_schedule(raw), tuple(consents), Mode(mode.decode()) if mode else None, listed is not None)
+
+
+DAY_US = 86_400_000_000
+
+
+def cap_until(times: list[int], org_times: list[int], now_us: int, day: int, week: int, org_cap: int) -> int:
+    """0 when a slot is free under every cap on (0: off), else the microsecond the last full window gets
+    one back: a window holds the calls less than its span old, and is full at `cap` calls; then its
+    slot frees up when the oldest call that keeps it full is a span old."""
+    until = 0
+    for ts, cap, span in ((times, day, DAY_US), (times, week, 7 * DAY_US), (org_times, org_cap, DAY_US)):
+        inside = sorted(t for t in ts if t > now_us - span)
+        if cap and len(inside) >= cap:
+            until = max(until, inside[len(inside) - cap] + span)
+    return until
 
 
 def is_overdue(status: Status, first_response_due: datetime, resolution_due: datetime, now: datetime) -> bool:

@@ -20,7 +20,7 @@ from dncgate.domain.types import Category, Decision, Mode, Reason
 from dncgate.embedded import EmbeddedRedis
 from dncgate.service.gateway import CheckInput
 from dncgate.store.checkscript import CHUNK
-from dncgate.store.hot import CALLS, READY
+from dncgate.store.hot import CALLS, READY, cap_key, org_cap_key
 from tests.integration.support import FakeClock, check_input, redis_is_stalled
 from tests.integration.test_check_script import ORGS, _random_state
 from tests.wait import until
@@ -84,11 +84,41 @@ async def test_a_batch_answers_and_logs_exactly_as_the_same_checks_one_by_one(ap
     for org in ORGS[1:]:
         await app.hot.set_mode(org, rng.choice([Mode.ENFORCE, Mode.MONITOR]))
     reqs = await _random_batch(app, rng, 2 * CHUNK + 50)
+    # The frequency caps on, across orgs and of one org's own, and each callee with 0 to 4 calls counted
+    # already (some at a cap): the batch reads them as the single Checks do before counting their own.
+    # A callee may come more than once (the foreign numbers): each single Check is then made on the
+    # counts the batch read (`counted` restored), not on those its predecessors added.
+    app.gateway.lane.caps = (2, 4)
+    app.gateway.org_caps.caps = {ORGS[1]: 1}
+    now_us = int(at.timestamp() * 1_000_000)
+    counted: dict[bytes, dict[str, int]] = {}
+    keys_of: list[tuple[bytes, ...]] = []
+    for i, req in enumerate(reqs):
+        parsed = phone.try_parse(req.callee_number)
+        keys_of.append(())
+        if parsed is not None:
+            key = app.gateway.keyer.digest(parsed.e164)
+            keys_of[-1] = (cap_key(key), org_cap_key(key, req.org_id))
+            for k in keys_of[-1]:
+                if k not in counted:
+                    n = rng.randint(0, 4)
+                    counted[k] = {f"c{i}-{j}": now_us - rng.randrange(8 * 86_400_000_000) for j in range(n)}
+                    if counted[k]:
+                        await app.redis.zadd(k, counted[k])
+
+    async def as_the_batch_read(keys: tuple[bytes, ...]) -> None:
+        for k in keys:
+            await app.redis.delete(k)
+            if counted[k]:
+                await app.redis.zadd(k, counted[k])
 
     batch = await app.gateway.check_many(reqs)
     batch_events = await _events(app)
     await app.redis.delete(CALLS)
-    singles = [await app.gateway.check(r) for r in reqs]
+    singles = []
+    for r, keys in zip(reqs, keys_of, strict=True):
+        await as_the_batch_read(keys)
+        singles.append(await app.gateway.check(r))
     single_events = await _events(app)
 
     def answer(r: Any) -> tuple[Any, ...]:
@@ -104,7 +134,7 @@ async def test_a_batch_answers_and_logs_exactly_as_the_same_checks_one_by_one(ap
             (parsed.e164, parsed.masked) if parsed else ("", phone.mask_text(req.callee_number))
         )
     reasons = {r.verdict.reason for r in batch}
-    assert {Reason.INVALID_NUMBER, Reason.REGISTERED, Reason.ORG_LIST} <= reasons
+    assert {Reason.INVALID_NUMBER, Reason.REGISTERED, Reason.ORG_LIST, Reason.FREQUENCY_CAP} <= reasons
     chinese = {r.verdict.reason for r in batch if r.callee_e164.startswith("+86")}
     assert (Reason.OUTSIDE_CALLING_HOURS in chinese) is (at is NIGHT)
     assert len({r.call_id for r in batch}) == len(batch)

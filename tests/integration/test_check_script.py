@@ -21,9 +21,9 @@ from dncgate.domain.types import ALL_CATEGORIES_MASK, Category, Decision, Mode, 
 from dncgate.phone import zone
 from dncgate.store.calls import SEPARATOR, decode_event, event_context
 from dncgate.store.checkscript import CHUNK, CheckChunk, category_bit, encode_outcomes
-from dncgate.store.hot import CALLS, MODES, READY, consent_scope, org_list_scope
+from dncgate.store.hot import CALLS, MODES, READY, cap_key, consent_scope, org_cap_key, org_list_scope
 from tests.integration.support import CALLER, CONSUMER, FakeClock, check_input, key_of
-from tests.reference import lookup, mask_at
+from tests.reference import cap_until, lookup, mask_at
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +52,7 @@ def _random_state(
             "future": NOW + timedelta(seconds=rng.randint(1, 100)),
             "now": NOW,
         }[kind]
-        return Consent(org, agent, expiry.replace(microsecond=0) if expiry else None)
+        return Consent(org, agent, expiry.replace(microsecond=0) if expiry else None, rng.random() < 0.2)
 
     consents = {(org, ""): consent(""), (org, agent): consent(agent)}
     # On the org's own list about half the time (with or without consents beside it: an agent's consent
@@ -61,9 +61,28 @@ def _random_state(
     return schedule, consents, rng.choice([None, Mode.ENFORCE, Mode.MONITOR]), lists
 
 
+async def _random_counts(app: Any, rng: random.Random, key: bytes) -> tuple[list[int], list[int]]:
+    """Random counted calls of the callee, across orgs and from ORG (times over eight days, window edges
+    among them), and random caps across orgs and of ORG's own (0: off)."""
+    now_us, day = epoch_us(NOW), 86_400_000_000
+    app.gateway.lane.caps = (rng.choice([0, 0, 1, 2, 3]), rng.choice([0, 0, 2, 4]))
+    app.gateway.org_caps.caps = {ORG: rng.choice([1, 2])} if rng.random() < 0.3 else {}
+    counted = []
+    for k in (cap_key(key), org_cap_key(key, ORG)):
+        await app.redis.delete(k)
+        times = [
+            now_us - rng.choice([1, day, day + 1, 7 * day, rng.randrange(8 * day)]) for _ in range(rng.randint(0, 6))
+        ]
+        if times:
+            await app.redis.zadd(k, {f"c{i}": t for i, t in enumerate(times)})
+        counted.append(times)
+    return counted[0], counted[1]
+
+
 async def test_the_script_and_the_python_fold_give_the_same_verdict_for_random_states(app: Any) -> None:
-    """For 300 random stored states (org-list fields among them), categories and default modes, one round
-    trip decides as the fold does."""
+    """For 300 random stored states (org-list fields, consents exempt from the caps and counted calls
+    among them), caps, categories and default modes, one round trip decides as the fold does, and
+    counts the call exactly when it is ALLOWed under a cap on and no exempt consent."""
     rng = random.Random(20261123)
     reasons: set[Reason] = set()
     key = key_of(app, CONSUMER)
@@ -71,6 +90,7 @@ async def test_the_script_and_the_python_fold_give_the_same_verdict_for_random_s
     for case in range(300):
         schedule, consents, mode, lists = _random_state(rng)
         await app.hot.apply(key, schedule, consents, case + 1, lists)
+        times, org_times = await _random_counts(app, rng, key)
         if mode is None:
             await app.redis.hdel(MODES, ORG)
         else:
@@ -80,6 +100,10 @@ async def test_the_script_and_the_python_fold_give_the_same_verdict_for_random_s
 
         snap = await lookup(app.hot, key, ORG, AGENT)
         attempt = CallAttempt(True, (zone("Asia/Shanghai"),), ORG, AGENT, category)
+        exempt = any(c.exempt_from_caps and c.covers(ORG, AGENT) and c.active_at(NOW) for c in snap.consents)
+        day, week = app.gateway.lane.caps
+        org_cap = app.gateway.org_caps.caps.get(ORG, 0)
+        until = 0 if exempt else cap_until(times, org_times, epoch_us(NOW), day, week, org_cap)
         expected = rules.decide(
             attempt,
             mask_at(snap.schedule, NOW),
@@ -88,11 +112,27 @@ async def test_the_script_and_the_python_fold_give_the_same_verdict_for_random_s
             app.gateway.settings.hours,
             NOW,
             snap.org_listed,
+            capped=until > 0,
         )
-        got = (await app.gateway.check(check_input(CONSUMER, org=ORG, agent=AGENT, category=category))).verdict
-        assert got == expected, (case, schedule, consents, mode, lists, category)
+        if expected.reason is Reason.FREQUENCY_CAP:  # to the millisecond, rounded up
+            expected = replace(expected, next_allowed_time=datetime.fromtimestamp(-(-until // 1000) / 1000, UTC))
+        result = await app.gateway.check(check_input(CONSUMER, org=ORG, agent=AGENT, category=category))
+        got = result.verdict
+        state = (case, schedule, consents, mode, lists, category, times, org_times, day, week, org_cap)
+        assert got == expected, state
+        counts = got.allowed and not exempt
+        counted = await app.redis.zscore(cap_key(key), result.call_id) is not None
+        assert counted == (counts and (day > 0 or week > 0)), state
+        counted_for_org = await app.redis.zscore(org_cap_key(key, ORG), result.call_id) is not None
+        assert counted_for_org == (counts and org_cap > 0), state
         reasons.add(got.reason)
-    assert {Reason.ORG_LIST, Reason.REGISTERED, Reason.CONSENT_ON_FILE, Reason.NOT_REGISTERED} <= reasons
+    assert {
+        Reason.ORG_LIST,
+        Reason.REGISTERED,
+        Reason.CONSENT_ON_FILE,
+        Reason.NOT_REGISTERED,
+        Reason.FREQUENCY_CAP,
+    } <= reasons
 
 
 async def test_a_flushed_script_cache_is_reloaded_transparently(app: Any) -> None:
