@@ -10,6 +10,9 @@ to over TLS). Sequential calls show latency; 16 concurrent callers show the CPU 
 load, when the multiplexer sends and reads many callers' commands together. Wall and CPU time per
 call; medians of the rounds.
 
+`--caps` turns the frequency caps on (3 a day, 7 a week; every callee is distinct, so none is reached:
+what is measured is reading the counts and counting each ALLOWed Check); without it they are off.
+
 `--org-listed` puts every unregistered callee (the odd calls) on the calling org's own list first, so
 those Checks answer BLOCK / ORG_LIST (a tree without org lists refuses it); without it the org list is
 empty, and those callees are NOT_REGISTERED.
@@ -40,7 +43,16 @@ import redis.asyncio as aioredis
 import structlog
 import uvloop
 
-from benchmarks.common import Output, add_common_args, command_line, machine, median, record
+from benchmarks.common import (
+    Output,
+    add_common_args,
+    cap_settings,
+    caps_line,
+    command_line,
+    machine,
+    median,
+    record,
+)
 from benchmarks.registry_load import PEPPER, consumer_number, digests, load_fast
 from dncgate import phone
 from dncgate.api.gateway import CallGateServicer
@@ -153,7 +165,9 @@ async def _measure(ns: argparse.Namespace, redis_url: str, guard: Any, token: st
     hot = HotRegistry(client, BITS)
     await client.set("dnc:ready", hot.ready_value)
     keyer = phone.NumberKeyer(PEPPER)
-    settings = Settings(calling_hours=CallingHours.parse("00:00-24:00"), redis_timeout_ms=1000, pepper=PEPPER)
+    settings = Settings(
+        calling_hours=CallingHours.parse("00:00-24:00"), redis_timeout_ms=1000, pepper=PEPPER, **_caps(ns)
+    )
     gateways = {multiplex: build_gateway(settings, hot, keyer, multiplex=multiplex) for multiplex in (True, False)}
     registry = ns.registry
     if ns.org_listed:
@@ -242,6 +256,12 @@ async def _org_list(hot: HotRegistry, registry: int, calls: int) -> None:
         await hot.load((), (), lists[lo : lo + 10_000])
 
 
+def _caps(ns: argparse.Namespace) -> dict[str, int]:
+    """`--caps`: the defaults (3 a day, 7 a week) on; else off. Every callee is distinct, so no cap is
+    reached: what is measured is reading the counts and counting every ALLOWed Check."""
+    return cap_settings(3, 7) if ns.caps else cap_settings()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--registry", type=int, default=100_000)
@@ -252,6 +272,9 @@ def main() -> None:
     )
     parser.add_argument("--scoped", action="store_true", help="--instrumented with a dialer token held to the org")
     parser.add_argument("--org-listed", action="store_true", help="the unregistered callees on the org's own list")
+    parser.add_argument(
+        "--caps", action="store_true", help="frequency caps on (3 a day, 7 a week; none reached); default off"
+    )
     add_common_args(parser)
     ns = parser.parse_args()
     if ns.quick:
@@ -292,7 +315,7 @@ def main() -> None:
             f"against an embedded Redis with {ns.registry:,} registered numbers, every number distinct"
             f"{listed}; baseline: "
             f"a bare Redis round trip (PING) on the same connection. Microseconds per call, medians of {ns.rounds} "
-            f"rounds of {ns.calls} calls, sequential and {CONCURRENCY} concurrent callers.",
+            f"rounds of {ns.calls} calls, sequential and {CONCURRENCY} concurrent callers; {caps_line(_caps(ns))}.",
             "",
             "| path | sequential wall (µs) | sequential CPU (µs) | 16 concurrent wall (µs) | 16 concurrent CPU (µs) |",
             "|---|---|---|---|---|",
@@ -314,6 +337,7 @@ def main() -> None:
         "instrumented": ns.instrumented,
         "token": token,
         "org_listed": ns.org_listed,
+        "caps": _caps(ns),
     }
     record("check_path", result, table, command_line(), info, Output.at(ns.out))
 

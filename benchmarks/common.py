@@ -47,6 +47,25 @@ class Output:
         return cls(d / "latest.json", d / "RESULTS.md", d)
 
 
+def cap_settings(per_day: int = 0, per_week: int = 0) -> dict[str, int]:
+    """`config.Settings` keywords for the frequency caps (0: off), as benchmarks built in-process state
+    them; empty on a tree without caps (an old commit measured against a new one)."""
+    from dncgate.config import Settings
+
+    if "cap_per_day" not in Settings.__dataclass_fields__:
+        return {}
+    return {"cap_per_day": per_day, "cap_per_week": per_week}
+
+
+def caps_line(caps: dict[str, int]) -> str:
+    """The cap settings a benchmark ran with, for its output."""
+    if not caps:
+        return "frequency caps: none (this tree has none)"
+    if not (caps["cap_per_day"] or caps["cap_per_week"]):
+        return "frequency caps off (`DNCGATE_CAP_PER_DAY=0`, `DNCGATE_CAP_PER_WEEK=0`)"
+    return f"frequency caps on: {caps['cap_per_day']} a day, {caps['cap_per_week']} a week"
+
+
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a few seconds: checks the harness only")
     parser.add_argument("--out", help=f"results directory (default ${OUT_ENV} or benchmarks/)")

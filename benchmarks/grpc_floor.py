@@ -44,7 +44,7 @@ import structlog
 import uvloop
 
 from benchmarks.check_path import dialer_guard, has_access_control
-from benchmarks.common import Output, add_common_args, command_line, machine, median, record
+from benchmarks.common import Output, add_common_args, cap_settings, caps_line, command_line, machine, median, record
 from benchmarks.registry_load import PEPPER, consumer_number, load_fast
 from dncgate.embedded import EmbeddedPostgres, EmbeddedRedis
 
@@ -78,7 +78,10 @@ def _serve(redis_url: str, registry: int, conn: Connection, database_url: str | 
         hot = HotRegistry(client, BITS)
         await client.set("dnc:ready", hot.ready_value)
 
-        settings = Settings(calling_hours=CallingHours.parse("00:00-24:00"), redis_timeout_ms=1000, pepper=PEPPER)
+        # Some methods call one callee again and again: frequency caps off.
+        settings = Settings(
+            calling_hours=CallingHours.parse("00:00-24:00"), redis_timeout_ms=1000, pepper=PEPPER, **cap_settings()
+        )
 
         def new_gateway() -> Gateway:
             return build_gateway(settings, hot, phone.NumberKeyer(PEPPER))
@@ -273,7 +276,8 @@ def main() -> None:
             f"One grpc.aio server process (uvloop) serving raw-bytes methods; one client process calls each in "
             f"turn with {IN_FLIGHT} in flight for {ns.duration:g} s, then one at a time for {ns.sequential:g} s; "
             f"embedded Redis with {ns.registry:,} registered numbers, every number distinct; medians of "
-            f"{ns.rounds} rounds. Server CPU is both of its threads (the event loop and gRPC's poller).",
+            f"{ns.rounds} rounds. Server CPU is both of its threads (the event loop and gRPC's poller). "
+            f"{caps_line(cap_settings()).capitalize()}.",
             "",
             f"| method | calls/s ({IN_FLIGHT} in flight) | server CPU per call (µs) | calls/s ratio to empty | "
             "sequential p50 (ms) | sequential ratio to empty |",

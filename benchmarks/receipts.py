@@ -26,7 +26,7 @@ import structlog
 import uvloop
 
 from benchmarks.check_path import BITS, CONCURRENCY, Op, request, timed
-from benchmarks.common import Output, add_common_args, command_line, machine, median, record
+from benchmarks.common import Output, add_common_args, cap_settings, caps_line, command_line, machine, median, record
 from benchmarks.registry_load import PEPPER, load_fast
 from dncgate import phone, receipt_keys
 from dncgate.api.gateway import CallGateServicer
@@ -75,7 +75,9 @@ async def measure(ns: argparse.Namespace, redis_url: str) -> dict[str, Any]:
     hot = HotRegistry(client, BITS)
     await client.set("dnc:ready", hot.ready_value)
     keyer = phone.NumberKeyer(PEPPER)
-    settings = Settings(calling_hours=CallingHours.parse("00:00-24:00"), redis_timeout_ms=1000, pepper=PEPPER)
+    settings = Settings(
+        calling_hours=CallingHours.parse("00:00-24:00"), redis_timeout_ms=1000, pepper=PEPPER, **cap_settings()
+    )
     signer = receipt_keys.ReceiptSigner(SEED)
     orgs = {
         "off": frozenset[str](),
@@ -158,7 +160,8 @@ def main() -> None:
             f"{ns.concurrency} concurrent callers, against an embedded Redis with {ns.registry:,} registered numbers; "
             f"the three gateways' rounds interleaved. Microseconds per call, medians of {ns.rounds} rounds of "
             f"{ns.calls} calls. The signature alone: `ReceiptSigner.receipt` (canonical encoding + Ed25519, "
-            f"`cryptography`), {ns.signatures} in a loop, median of {ns.rounds} rounds.",
+            f"`cryptography`), {ns.signatures} in a loop, median of {ns.rounds} rounds. "
+            f"{caps_line(cap_settings()).capitalize()}.",
             "",
             "| Check | wall (µs) | CPU (µs) | CPU of each round (µs) |",
             "|---|---|---|---|",

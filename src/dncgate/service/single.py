@@ -119,7 +119,9 @@ class SingleCheck:
             self.org_caps.caps.get(req.org_id, 0),
         )
         if case is not None:
-            result = CheckResult(picked(table.verdicts, case), call_id, e164, masked, rid)
+            verdicts = table.verdicts
+            verdict = verdicts[case] if case < len(verdicts) else picked(verdicts, case)
+            result = CheckResult(verdict, call_id, e164, masked, rid)
         else:  # Not loaded, or Redis failed: nothing is known to be logged, so block, and log it if we can.
             verdict = rules.REGISTRY_UNAVAILABLE
             event = call_event(req, call_id, now, route.caller.e164, key_hex, masked, verdict)

@@ -35,6 +35,7 @@ from dncgate.store.checkscript import (
     CheckChunk,
     CheckScript,
     category_bit,
+    encode_caps,
     encode_outcomes,
     is_noscript,
 )
@@ -79,7 +80,7 @@ class CheckLane:
         caps: tuple[int, int] = (0, 0),
     ) -> None:
         self.script = CheckScript(hot)
-        self.caps = caps  # the frequency caps per day and per week (0: off)
+        self.caps = caps  # the frequency caps per day and per week (0: off); `caps_arg` follows it
         self.client: aioredis.Redis = hot.client
         self.calls = calls
         # A reply later than this drops the connection (the next Check reconnects).
@@ -87,6 +88,15 @@ class CheckLane:
         self.mux = Multiplexer.for_client(hot.client, "dncgate-check", stale_after_s) if multiplex else None
         self.bulk_mux = Multiplexer.for_client(hot.client, "dncgate-batch", stale_after_s) if multiplex else None
         self.redis_seconds = metrics.TALLY.check_redis  # dncgate_check_redis_seconds, in plain ints
+
+    @property
+    def caps(self) -> tuple[int, int]:
+        return self._caps
+
+    @caps.setter
+    def caps(self, caps: tuple[int, int]) -> None:
+        self._caps = caps
+        self.caps_arg = encode_caps(*caps)
 
     # --- what the gateway prepares once and reuses ---------------------------------------------------
 
@@ -160,7 +170,7 @@ class CheckLane:
             default_monitor,
             code,
             context,
-            self.caps,
+            self.caps_arg,
             cid,
             org_cap,
         )

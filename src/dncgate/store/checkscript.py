@@ -31,7 +31,17 @@ import redis.exceptions
 from dncgate.domain.decision import CAPPED_STATE_OFFSET, Verdict
 from dncgate.domain.decision import CASES as DOMAIN_CASES
 from dncgate.domain.types import Category, Decision, Reason
-from dncgate.store.hot import CALLS, MODES, READY, HotRegistry, cap_key, consent_scope, org_cap_key, org_list_scope
+from dncgate.store.hot import (
+    CALLS,
+    CAP_PREFIX,
+    MODES,
+    READY,
+    HotRegistry,
+    cap_key,
+    consent_scope,
+    org_cap_key,
+    org_list_scope,
+)
 
 NOT_LOADED = -1
 # The expected `dnc:ready` value while the registry is held: never stored, so nothing matches it.
@@ -44,6 +54,7 @@ CASES = len(DOMAIN_CASES)
 assert CASES <= 26, "the batch script returns each callee's case index as one letter"
 DAY_US = 86_400_000_000
 WEEK_US = 7 * DAY_US
+CAPS_OFF = (b"0", b"0")  # the single script's caps per day and per week, both off
 
 # Callees per script call. The script blocks Redis while it runs, so a live Check arriving meanwhile
 # waits for it. Measured on the benchmark machine (2 cores, Redis 7.0, INFO commandstats and SLOWLOG):
@@ -354,15 +365,18 @@ class CheckScript:
         default_monitor: bool,
         outcomes: bytes,
         context: bytes,
-        caps: tuple[int, int] = (0, 0),
+        caps: tuple[bytes, bytes] = CAPS_OFF,
         call_id: bytes = b"",
         org_cap: int = 0,
     ) -> tuple[Any, ...]:
         """The EVALSHA for one callee. `org_scope` and `agent_scope` are the `consent_scope` of the org
         and of its agent, `list_scope` the org's `org_list_scope`, `outcomes` the `encode_outcomes` of
         the twelve verdicts, `context` the event's other fields and values joined by `calls.SEPARATOR`
-        (`calls.single_context`), `caps` the caps per day and per week (0: off), `org_cap` the org's own
-        daily cap (0: none), `call_id` the member counted under them. Its reply is a pick (`split_pick`)."""
+        (`calls.single_context`), `caps` the caps per day and per week as the script takes them
+        (`encode_caps`; CAPS_OFF: off), `org_cap` the org's own daily cap (0: none), `call_id` the
+        member counted under them. Its reply is a pick (`split_pick`). A count the script will not touch
+        (its caps off) is named by the bare prefix, never written, so a Check without caps builds no key
+        for it."""
         pkey, ckey, field = self.hot.callee_location(key)
         return (
             "EVALSHA",
@@ -373,8 +387,8 @@ class CheckScript:
             ckey,
             MODES,
             CALLS,
-            cap_key(key),
-            org_cap_key(key, org_id),
+            CAP_PREFIX if caps is CAPS_OFF else cap_key(key),
+            org_cap_key(key, org_id) if org_cap else CAP_PREFIX,
             self.ready_arg,
             field,
             field + org_scope,
@@ -389,11 +403,16 @@ class CheckScript:
             caps[0],
             caps[1],
             call_id,
-            org_cap,
+            org_cap or b"0",
         )
 
     def chunk(self, now_us: int, default_monitor: bool, caps: tuple[int, int] = (0, 0)) -> CheckChunk:
         return CheckChunk(self, now_us, default_monitor, caps)
+
+
+def encode_caps(per_day: int, per_week: int) -> tuple[bytes, bytes]:
+    """The caps per day and per week as the single script takes them: CAPS_OFF itself when both are off."""
+    return CAPS_OFF if not (per_day or per_week) else (b"%d" % per_day, b"%d" % per_week)
 
 
 def split_pick(pick: int) -> tuple[int, int]:
