@@ -35,7 +35,6 @@ from dncgate.store.checkscript import (
     CheckChunk,
     CheckScript,
     category_bit,
-    encode_caps,
     encode_outcomes,
     is_noscript,
 )
@@ -80,7 +79,7 @@ class CheckLane:
         caps: tuple[int, int] = (0, 0),
     ) -> None:
         self.script = CheckScript(hot)
-        self.caps = caps  # the frequency caps per day and per week (0: off); `caps_arg` follows it
+        self.caps = caps  # the frequency caps per day and per week (0: off)
         self.client: aioredis.Redis = hot.client
         self.calls = calls
         # A reply later than this drops the connection (the next Check reconnects).
@@ -88,15 +87,6 @@ class CheckLane:
         self.mux = Multiplexer.for_client(hot.client, "dncgate-check", stale_after_s) if multiplex else None
         self.bulk_mux = Multiplexer.for_client(hot.client, "dncgate-batch", stale_after_s) if multiplex else None
         self.redis_seconds = metrics.TALLY.check_redis  # dncgate_check_redis_seconds, in plain ints
-
-    @property
-    def caps(self) -> tuple[int, int]:
-        return self._caps
-
-    @caps.setter
-    def caps(self, caps: tuple[int, int]) -> None:
-        self._caps = caps
-        self.caps_arg = encode_caps(*caps)
 
     # --- what the gateway prepares once and reuses ---------------------------------------------------
 
@@ -149,9 +139,8 @@ class CheckLane:
         """One callee: the case its stored state is in (a pick: `checkscript.split_pick`), its event
         appended (and an ALLOW counted under the caps, `org_cap` the org's own: 0 none) by the script;
         None if not logged."""
-        cid = call_id.encode()
         context = single_context(
-            cid,
+            call_id.encode(),
             now_us,
             route.caller_part,
             key_hex.encode(),
@@ -170,8 +159,7 @@ class CheckLane:
             default_monitor,
             code,
             context,
-            self.caps_arg,
-            cid,
+            self.caps,
             org_cap,
         )
         started = time.perf_counter()

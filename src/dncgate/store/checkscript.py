@@ -33,7 +33,6 @@ from dncgate.domain.decision import CASES as DOMAIN_CASES
 from dncgate.domain.types import Category, Decision, Reason
 from dncgate.store.hot import (
     CALLS,
-    CAP_PREFIX,
     MODES,
     READY,
     HotRegistry,
@@ -54,7 +53,6 @@ CASES = len(DOMAIN_CASES)
 assert CASES <= 26, "the batch script returns each callee's case index as one letter"
 DAY_US = 86_400_000_000
 WEEK_US = 7 * DAY_US
-CAPS_OFF = (b"0", b"0")  # the single script's caps per day and per week, both off
 
 # Callees per script call. The script blocks Redis while it runs, so a live Check arriving meanwhile
 # waits for it. Measured on the benchmark machine (2 cores, Redis 7.0, INFO commandstats and SLOWLOG):
@@ -161,11 +159,13 @@ _TABLES = (
     + _CLASSIFY
 )
 
-# The script for one callee. KEYS: READY, preference hash, consent hash, MODES, CALLS, the callee's
-# counted calls (`hot.cap_key`) and those from the org (`hot.org_cap_key`). ARGV: ready value,
-# preference field, org and agent consent fields, org, now_us, category bit, default monitor, outcomes,
-# the event's other fields and values joined by calls.SEPARATOR, the org-list field, the caps per day
-# and per week (0: off), the call id, the org's own daily cap (0: none). Returns
+# The script for one callee. KEYS: READY, preference hash, consent hash, MODES, CALLS, and with a cap
+# on the callee's counted calls (`hot.cap_key`) and those from the org (`hot.org_cap_key`). ARGV: ready
+# value, preference field, org and agent consent fields, org, now_us, category bit, default monitor,
+# outcomes, the event's other fields and values joined by calls.SEPARATOR (the call id, counted under
+# the caps, is its second), the org-list field, and with a cap on "<per day> <per week> <the org's own
+# per day>" (each 0: off). Without a cap the call is what it was before caps: no key, no argument
+# more (every argument costs a Check ~70 ns to pack). Returns
 # the case index + NCASES * the millisecond a slot frees up (0 unless the callee is at a cap), or -1.
 #
 # The caps: a callee in case 0 or 1 (the only ones a cap can decide) whose window is full is moved to
@@ -185,7 +185,11 @@ local monitor
 if mode then monitor = (mode == 'MONITOR') else monitor = (ARGV[8] == '1') end
 local idx = case * 2
 if monitor then idx = idx + 1 end
-local day, week, org_cap = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[15])
+local day, week, org_cap = 0, 0, 0
+if ARGV[12] then
+  local d, w, o = string.match(ARGV[12], '^(%d+) (%d+) (%d+)$')
+  day, week, org_cap = tonumber(d), tonumber(w), tonumber(o)
+end
 local capped_until = 0
 if (day > 0 or week > 0 or org_cap > 0) and case <= 1 and not exempt then
   capped_until = cap_full(KEYS[6], KEYS[7], now_us, day, week, org_cap)
@@ -216,12 +220,12 @@ if code < DSTRIDE and not exempt then
     local span = DAY_US
     if week > 0 then span = WEEK_US end
     redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', string.format('%d', now_us - span))
-    redis.call('ZADD', KEYS[6], ARGV[6], ARGV[14])
+    redis.call('ZADD', KEYS[6], ARGV[6], fields[2])
     redis.call('PEXPIRE', KEYS[6], span / 1000)
   end
   if org_cap > 0 then
     redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', string.format('%d', now_us - DAY_US))
-    redis.call('ZADD', KEYS[7], ARGV[6], ARGV[14])
+    redis.call('ZADD', KEYS[7], ARGV[6], fields[2])
     redis.call('PEXPIRE', KEYS[7], DAY_US / 1000)
   end
 end
@@ -230,7 +234,8 @@ return idx + NCASES * math.ceil(capped_until / 1000)
 )
 
 # The script for a chunk of callees. KEYS: READY, MODES, CALLS, then per valid callee its preference and
-# consent hashes, its counted calls and those from its group's org. ARGV: ready value, now_us, default
+# consent hashes, and with any cap on (across orgs, or a group's org's own) her counted calls and those
+# from her group's org. ARGV: ready value, now_us, default
 # monitor ("1"/"0"), the caps per day and per week (0: off), the number of groups, then _GROUP_ARGS per
 # group (caller, agent, org, campaign, category, category bit, outcomes, org and agent consent scopes,
 # org-list scope, the org's own daily cap), then six per callee (group number, field or "" for an
@@ -247,6 +252,8 @@ local now = ARGV[2]
 local now_us = tonumber(now)
 local day, week = tonumber(ARGV[4]), tonumber(ARGV[5])
 local caps = day > 0 or week > 0
+local stride = 2
+if caps then stride = 4 end
 local groups, monitors = {}, {}
 local a = 7
 for g = 1, tonumber(ARGV[6]) do
@@ -266,6 +273,7 @@ for g = 1, tonumber(ARGV[6]) do
   groups[tostring(g)] = {
     ARGV[a], ARGV[a + 1], org, ARGV[a + 3], ARGV[a + 4], tonumber(ARGV[a + 5]), ARGV[a + 7], ARGV[a + 8],
     monitor, outcomes, ARGV[a + 9], tonumber(ARGV[a + 10])}
+  if groups[tostring(g)][12] > 0 then stride = 4 end
   a = a + 11
 end
 local first, last = a, #ARGV
@@ -285,7 +293,7 @@ while a <= last do
         untils[#untils + 1] = string.format(';%d', math.ceil(t / 1000))
       end
     end
-    k = k + 4
+    k = k + stride
   end
   idx = idx + case * 2
   if g[9] then idx = idx + 1 end
@@ -365,30 +373,24 @@ class CheckScript:
         default_monitor: bool,
         outcomes: bytes,
         context: bytes,
-        caps: tuple[bytes, bytes] = CAPS_OFF,
-        call_id: bytes = b"",
+        caps: tuple[int, int] = (0, 0),
         org_cap: int = 0,
     ) -> tuple[Any, ...]:
         """The EVALSHA for one callee. `org_scope` and `agent_scope` are the `consent_scope` of the org
         and of its agent, `list_scope` the org's `org_list_scope`, `outcomes` the `encode_outcomes` of
         the twelve verdicts, `context` the event's other fields and values joined by `calls.SEPARATOR`
-        (`calls.single_context`), `caps` the caps per day and per week as the script takes them
-        (`encode_caps`; CAPS_OFF: off), `org_cap` the org's own daily cap (0: none), `call_id` the
-        member counted under them. Its reply is a pick (`split_pick`). A count the script will not touch
-        (its caps off) is named by the bare prefix, never written, so a Check without caps builds no key
-        for it."""
+        (`calls.single_context`), `caps` the caps per day and per week (0: off), `org_cap` the org's own
+        daily cap (0: none). Its reply is a pick (`split_pick`)."""
         pkey, ckey, field = self.hot.callee_location(key)
-        return (
+        head = (
             "EVALSHA",
             self.sha,
-            7,
+            5,
             READY,
             pkey,
             ckey,
             MODES,
             CALLS,
-            CAP_PREFIX if caps is CAPS_OFF else cap_key(key),
-            org_cap_key(key, org_id) if org_cap else CAP_PREFIX,
             self.ready_arg,
             field,
             field + org_scope,
@@ -400,19 +402,14 @@ class CheckScript:
             outcomes,
             context,
             field + list_scope,
-            caps[0],
-            caps[1],
-            call_id,
-            org_cap or b"0",
         )
+        if not (caps[0] or caps[1] or org_cap):
+            return head
+        spec = b"%d %d %d" % (caps[0], caps[1], org_cap)
+        return (*head[:2], 7, *head[3:8], cap_key(key), org_cap_key(key, org_id), *head[8:], spec)
 
     def chunk(self, now_us: int, default_monitor: bool, caps: tuple[int, int] = (0, 0)) -> CheckChunk:
         return CheckChunk(self, now_us, default_monitor, caps)
-
-
-def encode_caps(per_day: int, per_week: int) -> tuple[bytes, bytes]:
-    """The caps per day and per week as the single script takes them: CAPS_OFF itself when both are off."""
-    return CAPS_OFF if not (per_day or per_week) else (b"%d" % per_day, b"%d" % per_week)
 
 
 def split_pick(pick: int) -> tuple[int, int]:
@@ -428,7 +425,7 @@ class CheckChunk:
     a group; `command` is the EVALSHA and `decode` reads its reply.
     """
 
-    __slots__ = ("_args", "_groups", "_head", "_keys", "_locate", "_orgs", "_sha", "size")
+    __slots__ = ("_args", "_callees", "_caps_on", "_groups", "_head", "_keys", "_locate", "_orgs", "_sha", "size")
 
     def __init__(self, script: CheckScript, now_us: int, default_monitor: bool, caps: tuple[int, int]) -> None:
         self._sha = script.batch_sha
@@ -437,6 +434,8 @@ class CheckChunk:
         self._head = (script.ready_arg, now_us, b"1" if default_monitor else b"0", caps[0], caps[1])
         self._groups: list[Any] = []
         self._orgs: list[str] = []  # each group's org
+        self._callees: list[Any] = []  # key, group of each valid callee (for the count keys, with a cap on)
+        self._caps_on = bool(caps[0] or caps[1])
         self._args: list[Any] = []
         self.size = 0
 
@@ -474,12 +473,26 @@ class CheckChunk:
             self._args += (group, b"", call_id, b"", mask, request_id)
         else:
             pkey, ckey, field = self._locate(key)
-            self._keys += (pkey, ckey, cap_key(key), org_cap_key(key, self._orgs[int(group) - 1]))
+            self._keys += (pkey, ckey)
+            self._callees += (key, group)
             self._args += (group, field, call_id, key.hex(), mask, request_id)
         self.size += 1
 
     def command(self) -> tuple[Any, ...]:
+        """The EVALSHA. With a cap on (across orgs, or any group's org's own), each callee's two count keys
+        follow her registry hashes; without, her two hashes alone, as before caps."""
         keys = self._keys
+        if self._caps_on or any(self._groups[i] for i in range(_GROUP_ARGS - 1, len(self._groups), _GROUP_ARGS)):
+            callees, orgs = self._callees, self._orgs
+            keys = keys[:3]
+            for i in range(0, len(callees), 2):
+                key = callees[i]
+                keys += (
+                    self._keys[3 + i],
+                    self._keys[4 + i],
+                    cap_key(key),
+                    org_cap_key(key, orgs[int(callees[i + 1]) - 1]),
+                )
         groups = len(self._groups) // _GROUP_ARGS
         return ("EVALSHA", self._sha, len(keys), *keys, *self._head, groups, *self._groups, *self._args)
 
