@@ -33,6 +33,7 @@ from dncgate.domain.decision import CASES as DOMAIN_CASES
 from dncgate.domain.types import Category, Decision, Reason
 from dncgate.store.hot import (
     CALLS,
+    CAP_PREFIX,
     MODES,
     READY,
     HotRegistry,
@@ -344,6 +345,7 @@ class CheckScript:
         # The `dnc:ready` value the scripts expect: the registry's, or one no Redis holds while the
         # registry is held (not yet caught up with the journal), so every script call fails closed.
         self.ready_arg = hot.ready_value
+        self._specs: dict[tuple[tuple[int, int], int], bytes] = {}  # the caps argument, per caps and org cap
 
     def hold(self) -> None:
         """Every Check from now on is BLOCK / REGISTRY_UNAVAILABLE (its event still logged) until release."""
@@ -382,15 +384,42 @@ class CheckScript:
         (`calls.single_context`), `caps` the caps per day and per week (0: off), `org_cap` the org's own
         daily cap (0: none). Its reply is a pick (`split_pick`)."""
         pkey, ckey, field = self.hot.callee_location(key)
-        head = (
+        if not (caps[0] or caps[1] or org_cap):
+            return (
+                "EVALSHA",
+                self.sha,
+                5,
+                READY,
+                pkey,
+                ckey,
+                MODES,
+                CALLS,
+                self.ready_arg,
+                field,
+                field + org_scope,
+                field + agent_scope,
+                org_id,
+                now_us,
+                category_bit,
+                b"1" if default_monitor else b"0",
+                outcomes,
+                context,
+                field + list_scope,
+            )
+        spec = self._specs.get((caps, org_cap))
+        if spec is None:
+            spec = self._specs[(caps, org_cap)] = b"%d %d %d" % (caps[0], caps[1], org_cap)
+        return (
             "EVALSHA",
             self.sha,
-            5,
+            7,
             READY,
             pkey,
             ckey,
             MODES,
             CALLS,
+            CAP_PREFIX + key,  # hot.cap_key
+            org_cap_key(key, org_id) if org_cap else CAP_PREFIX,  # the bare prefix: never written
             self.ready_arg,
             field,
             field + org_scope,
@@ -402,11 +431,8 @@ class CheckScript:
             outcomes,
             context,
             field + list_scope,
+            spec,
         )
-        if not (caps[0] or caps[1] or org_cap):
-            return head
-        spec = b"%d %d %d" % (caps[0], caps[1], org_cap)
-        return (*head[:2], 7, *head[3:8], cap_key(key), org_cap_key(key, org_id), *head[8:], spec)
 
     def chunk(self, now_us: int, default_monitor: bool, caps: tuple[int, int] = (0, 0)) -> CheckChunk:
         return CheckChunk(self, now_us, default_monitor, caps)
