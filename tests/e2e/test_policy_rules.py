@@ -14,6 +14,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from dncgate.domain.hours import CallingHours
 from dncgate.v1 import common_pb2, gateway_pb2, registry_pb2
 from tests.conftest import start_server
+from tests.e2e.compensation_support import A, V, file, hotline, verdicts
 from tests.e2e.conftest import CALLER, CONSUMER, check_request, gate, registry
 from tests.e2e.test_hotline_cli import cli
 from tests.wait import until
@@ -178,3 +179,25 @@ async def test_the_command_line_sets_and_lists_ranges_and_the_new_policy_fields(
     await _cli(server, "org", "set", ORG, "--no-quiet-on-holidays")
     got = await registry(server).GetOrgPolicy(registry_pb2.GetOrgPolicyRequest(org_id=ORG))
     assert not got.quiet_on_public_holidays and got.require_registered_lines
+
+
+async def test_range_violations_are_counted_in_report_violations_and_pay_nothing(server: Any) -> None:
+    """Monitor mode, a range block: the calls are ALLOWed and flagged; ReportViolations counts them; a
+    complaint about them finds no do-not-disturb at the call's time, so nothing is owed."""
+    await _policy(server, mode=common_pb2.MODE_MONITOR)
+    await _range(server, "+86138", registry_pb2.RANGE_ACTION_BLOCK)
+    await _becomes(server, ("DECISION_ALLOW", "REASON_RANGE_BLOCKED", True))  # the first flagged call
+    await gate(server).Check(check_request(CONSUMER, caller_number=A))  # the second
+
+    async def counted() -> int:
+        r = await hotline(server).ReportViolations(V.ReportViolationsRequest(org_id=ORG))
+        return int(r.violating_calls)
+
+    assert await until(lambda: _at_least(counted, 2), 30, what="the range violations in ReportViolations")
+    c = await file(server, CALLER, A)
+    assert verdicts(c) == [(CALLER, "VERDICT_NOT_REGISTERED_AT_CALL_TIME"), (A, "VERDICT_NOT_REGISTERED_AT_CALL_TIME")]
+    assert c.total_compensation.units == 0
+
+
+async def _at_least(read: Any, n: int) -> bool:
+    return bool(await read() >= n)

@@ -24,7 +24,7 @@ from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.hours import CallingHours
 from dncgate.domain.lines import CallerLine
 from dncgate.domain.ranges import RangeAction, RangeRule, RangeTable
-from dncgate.domain.registry import Consent
+from dncgate.domain.registry import Consent, epoch_us
 from dncgate.domain.types import ALL_CATEGORIES_MASK, Category, Decision, Mode, Reason, mask_of
 from dncgate.service.check_rules import CheckRules
 from dncgate.service.rules_ports import RulesSnapshot
@@ -114,7 +114,14 @@ def test_effective_from_is_judged_at_the_calls_time_and_none_clears_a_rule() -> 
     assert not table.blocked("+864001234567", "o", Category.FINANCE, later)  # cleared
     assert not table.blocked("+861061234567", "o", Category.FINANCE, T0)  # not yet in force
     assert table.blocked("+861061234567", "o", Category.FINANCE, later)
-    current = ranges.in_force(table.by_prefix["+86400"] + table.by_prefix["+86106"], later)
+    current = ranges.in_force(
+        [
+            rule(1, "+86400"),
+            rule(2, "+86400", RangeAction.NONE, effective_from=later),
+            rule(3, "+86106", effective_from=later),
+        ],
+        later,
+    )
     assert set(current) == {("+86106", "")}
 
 
@@ -230,7 +237,7 @@ def test_with_nothing_configured_the_copy_is_inactive() -> None:
     rules = CheckRules()
     rules.load(snapshot())
     assert not rules.active
-    assert rules.standing("o", Category.FINANCE, "+8613800138000", 86, "+862787654321", NOON) == NO_RULES
+    assert rules.standing("o", Category.FINANCE, "+8613800138000", 86, "+862787654321", epoch_us(NOON)) == NO_RULES
 
 
 def test_a_caller_is_the_orgs_line_only_within_its_interval_and_for_that_org() -> None:
@@ -245,26 +252,44 @@ def test_a_caller_is_the_orgs_line_only_within_its_interval_and_for_that_org() -
     assert rules.active
     inside, after = T0 + timedelta(days=1), end + timedelta(days=1)
     args = ("acme", Category.FINANCE, "+8613800138000", 86, "+862787654321")
-    assert rules.standing(*args, inside) == NO_RULES
-    assert rules.standing(*args, after) == UNKNOWN_LINE  # the line is another org's by then
-    assert rules.standing(*args, T0 - timedelta(seconds=1)) == UNKNOWN_LINE
-    assert rules.standing("acme", Category.FINANCE, "+8613800138000", 86, "+862700000000", inside) == UNKNOWN_LINE
+    assert rules.standing(*args, epoch_us(inside)) == NO_RULES
+    assert rules.standing(*args, epoch_us(after)) == UNKNOWN_LINE  # the line is another org's by then
+    assert rules.standing(*args, epoch_us(T0 - timedelta(seconds=1))) == UNKNOWN_LINE
+    assert (
+        rules.standing("acme", Category.FINANCE, "+8613800138000", 86, "+862700000000", epoch_us(inside))
+        == UNKNOWN_LINE
+    )
     # An org that does not require registered lines is not asked.
-    assert rules.standing("other", Category.FINANCE, "+8613800138000", 86, "+860000", inside) == NO_RULES
+    assert rules.standing("other", Category.FINANCE, "+8613800138000", 86, "+860000", epoch_us(inside)) == NO_RULES
 
 
 def test_quiet_days_bind_callees_in_china_only() -> None:
     """China's calendar is the one maintained here: a callee elsewhere has no public holidays."""
     rules = CheckRules(frozenset({date(2026, 10, 1)}))
     rules.load(snapshot(quiet_orgs=frozenset({"acme"})))
-    assert rules.standing("acme", Category.FINANCE, "+8613800138000", 86, "+86", NOON) == QUIET
-    assert rules.standing("acme", Category.FINANCE, "+12015550123", 1, "+86", NOON) == NO_RULES
+    assert rules.standing("acme", Category.FINANCE, "+8613800138000", 86, "+86", epoch_us(NOON)) == QUIET
+    assert rules.standing("acme", Category.FINANCE, "+12015550123", 1, "+86", epoch_us(NOON)) == NO_RULES
     assert rules.quiet_days_of(1) is None
-    assert rules.standing("else", Category.FINANCE, "+8613800138000", 86, "+86", NOON) == NO_RULES
+    assert rules.standing("else", Category.FINANCE, "+8613800138000", 86, "+86", epoch_us(NOON)) == NO_RULES
 
 
 def test_ranges_in_the_copy() -> None:
     rules = CheckRules()
     rules.load(snapshot(ranges=(rule(1, "+86400"),)))
-    assert rules.standing("o", Category.FINANCE, "+864001234567", 86, "+86", NOON) == RANGE_BLOCK
-    assert rules.standing("o", Category.FINANCE, "+8613800138000", 86, "+86", NOON) == NO_RULES
+    assert rules.standing("o", Category.FINANCE, "+864001234567", 86, "+86", epoch_us(NOON)) == RANGE_BLOCK
+    assert rules.standing("o", Category.FINANCE, "+8613800138000", 86, "+86", epoch_us(NOON)) == NO_RULES
+
+
+def test_an_assignment_ended_by_registering_it_again_ends_the_line() -> None:
+    """The same owner registered again with valid_to supersedes its open-ended entry (domain.lines.live)."""
+    end = T0 + timedelta(days=10)
+    rules = CheckRules()
+    rules.load(
+        snapshot(
+            line_orgs=frozenset({"acme"}),
+            lines=(line(1, "+862787654321", "acme", T0), line(2, "+862787654321", "acme", T0, end)),
+        )
+    )
+    args = ("acme", Category.FINANCE, "+8613800138000", 86, "+862787654321")
+    assert rules.standing(*args, epoch_us(end - timedelta(seconds=1))) == NO_RULES
+    assert rules.standing(*args, epoch_us(end)) == UNKNOWN_LINE

@@ -26,6 +26,7 @@ from datetime import datetime
 from enum import Enum
 
 from dncgate.domain.errors import InvalidArgument
+from dncgate.domain.registry import epoch_us
 from dncgate.domain.types import Category, mask_covers
 
 PREFIX = re.compile(r"^\+[1-9][0-9]{0,14}$")
@@ -70,42 +71,57 @@ def in_force(rules: Iterable[RangeRule], at: datetime) -> dict[tuple[str, str], 
 
 
 class RangeTable:
-    """The rules of the journal indexed for Checks: by prefix, each with its entries in journal order.
+    """The rules of the journal indexed for Checks: per prefix and org, its entries newest first, with
+    their times as microseconds since the epoch (a Check compares ints, not datetimes).
 
-    `winner` looks up at most one dict entry per prefix length that has a rule (a handful).
+    `blocked` looks up one dict entry per prefix length that has a rule for the org or every org (a
+    handful), then the org's entries at that prefix until the first in force.
     """
 
     def __init__(self, rules: Sequence[RangeRule]) -> None:
-        by_prefix: dict[str, list[RangeRule]] = {}
-        for r in sorted(rules, key=lambda r: r.seq):
-            by_prefix.setdefault(r.prefix, []).append(r)
-        self.by_prefix = by_prefix
-        self.lengths = sorted({len(p) for p in by_prefix}, reverse=True)
+        entries: dict[str, dict[str, list[tuple[int, RangeRule]]]] = {}
+        for r in sorted(rules, key=lambda r: r.seq, reverse=True):
+            entries.setdefault(r.prefix, {}).setdefault(r.org_id, []).append((epoch_us(r.effective_from), r))
+        self.entries = {p: {o: tuple(e) for o, e in orgs.items()} for p, orgs in entries.items()}
+        lengths: dict[str, set[int]] = {}
+        for r in rules:
+            lengths.setdefault(r.org_id, set()).add(len(r.prefix))
+        every = lengths.get("", set())
+        self._every_lengths = tuple(sorted(every, reverse=True))
+        self._lengths = {o: tuple(sorted(n | every, reverse=True)) for o, n in lengths.items()}
 
     def __bool__(self) -> bool:
-        return bool(self.by_prefix)
+        return bool(self.entries)
 
     def winner(self, e164: str, org_id: str, category: Category, at: datetime) -> RangeRule | None:
         """The rule that binds a call from `org_id` to `e164` in `category` at `at` (module docstring)."""
-        for n in self.lengths:
-            if n > len(e164):
-                continue
-            entries = self.by_prefix.get(e164[:n])
-            if entries is None:
+        return self.winner_us(e164, org_id, category, epoch_us(at))
+
+    def winner_us(self, e164: str, org_id: str, category: Category, now_us: int) -> RangeRule | None:
+        entries = self.entries
+        for n in self._lengths.get(org_id, self._every_lengths):
+            by_org = entries.get(e164[:n])
+            if by_org is None:
                 continue
             for org in (org_id, ""):
-                rule = _current(entries, org, at)
+                rule = _current(by_org.get(org), now_us)
                 if rule is not None and rule.binds(category):
                     return rule
         return None
 
     def blocked(self, e164: str, org_id: str, category: Category, at: datetime) -> bool:
-        rule = self.winner(e164, org_id, category, at)
+        return self.blocked_us(e164, org_id, category, epoch_us(at))
+
+    def blocked_us(self, e164: str, org_id: str, category: Category, now_us: int) -> bool:
+        rule = self.winner_us(e164, org_id, category, now_us)
         return rule is not None and rule.action is RangeAction.BLOCK
 
 
-def _current(entries: Sequence[RangeRule], org_id: str, at: datetime) -> RangeRule | None:
-    for r in reversed(entries):
-        if r.org_id == org_id and r.effective_from <= at:
+def _current(entries: Sequence[tuple[int, RangeRule]] | None, now_us: int) -> RangeRule | None:
+    """The entry in force at `now_us` among one (prefix, org)'s, newest first; None if cleared or none."""
+    if entries is None:
+        return None
+    for effective_us, r in entries:
+        if effective_us <= now_us:
             return None if r.action is RangeAction.NONE else r
     return None

@@ -93,7 +93,7 @@ class BatchCheck:
             if callee is None:
                 table_key: TableKey = (None, req.org_id, req.agent_id, req.category, 0, 0)
             elif checked.active:  # as in a single Check (`single.SingleCheck.check`)
-                standing = checked.standing(req.org_id, req.category, callee[0], callee[2], caller.e164, now)
+                standing = checked.standing(req.org_id, req.category, callee[0], callee[2], caller.e164, now_us)
                 code = callee[2] if standing & QUIET else 0
                 table_key = (callee[1], req.org_id, req.agent_id, req.category, standing, code)
             else:

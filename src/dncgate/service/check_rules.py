@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import date, datetime
+from datetime import date
 
 import structlog
 
 from dncgate.domain.decision import NO_RULES, QUIET, RANGE_BLOCK, UNKNOWN_LINE, QuietDays
-from dncgate.domain.lines import CallerLine, live
+from dncgate.domain.lines import live
 from dncgate.domain.ranges import RangeTable
+from dncgate.domain.registry import epoch_us
 from dncgate.domain.types import Category
 from dncgate.service.rules_ports import RulesSnapshot, RulesSource
 
@@ -36,6 +37,7 @@ log = structlog.get_logger("dncgate.check_rules")
 
 WATCH_INTERVAL_S = 1.0
 CHINA_CODE = 86
+_FOREVER = 1 << 62  # an open-ended assignment's end
 
 
 class CheckRules:
@@ -46,14 +48,16 @@ class CheckRules:
         self.version: tuple[int, int, int] | None = None
         self.quiet_orgs: frozenset[str] = frozenset()
         self.line_orgs: frozenset[str] = frozenset()
-        self.lines: dict[str, tuple[CallerLine, ...]] = {}
+        # per line, its live assignments newest first: (valid_from, valid_to or _FOREVER, org), in µs
+        self.lines: dict[str, tuple[tuple[int, int, str], ...]] = {}
         self.ranges = RangeTable(())
         self.active = False
 
     def load(self, snap: RulesSnapshot) -> None:
-        by_line: dict[str, list[CallerLine]] = {}
-        for r in live(snap.lines):
-            by_line.setdefault(r.caller_e164, []).append(r)
+        by_line: dict[str, list[tuple[int, int, str]]] = {}
+        for r in sorted(live(snap.lines), key=lambda r: r.seq, reverse=True):
+            end = epoch_us(r.valid_to) if r.valid_to is not None else _FOREVER
+            by_line.setdefault(r.caller_e164, []).append((epoch_us(r.valid_from), end, r.org_id))
         self.quiet_orgs, self.line_orgs = snap.quiet_orgs, snap.line_orgs
         self.lines = {k: tuple(v) for k, v in by_line.items()}
         self.ranges = RangeTable(snap.ranges)
@@ -61,22 +65,26 @@ class CheckRules:
         self.active = bool(self.quiet_orgs or self.line_orgs or self.ranges)
 
     def standing(
-        self, org_id: str, category: Category, callee_e164: str, country_code: int, caller_e164: str, now: datetime
+        self, org_id: str, category: Category, callee_e164: str, country_code: int, caller_e164: str, now_us: int
     ) -> int:
-        """What the rules say of this call at `now` (`domain.decision` bits; NO_RULES when none binds it)."""
+        """What the rules say of this call at `now_us` (µs since the epoch): `domain.decision` bits,
+        NO_RULES when none binds it."""
         bits = NO_RULES
-        if org_id in self.line_orgs and not self.line_of(caller_e164, org_id, now):
+        if org_id in self.line_orgs and not self.line_of(caller_e164, org_id, now_us):
             bits |= UNKNOWN_LINE
-        if self.ranges and self.ranges.blocked(callee_e164, org_id, category, now):
+        if self.ranges and self.ranges.blocked_us(callee_e164, org_id, category, now_us):
             bits |= RANGE_BLOCK
         if org_id in self.quiet_orgs and country_code in self.quiet_days:
             bits |= QUIET
         return bits
 
-    def line_of(self, caller_e164: str, org_id: str, now: datetime) -> bool:
-        """Whether `caller_e164` is one of the org's lines (any of its agents') at `now` (`lines.owner_at`)."""
-        covering = [r for r in self.lines.get(caller_e164, ()) if r.covers(now)]
-        return bool(covering) and max(covering, key=lambda r: r.seq).org_id == org_id
+    def line_of(self, caller_e164: str, org_id: str, now_us: int) -> bool:
+        """Whether `caller_e164` is one of the org's lines (any of its agents') at `now_us`: its latest
+        live assignment covering that instant is the org's (`domain.lines.owner_at`)."""
+        for start, end, org in self.lines.get(caller_e164, ()):
+            if start <= now_us < end:
+                return org == org_id
+        return False
 
     def quiet_days_of(self, country_code: int) -> QuietDays | None:
         return self.quiet_days.get(country_code)

@@ -100,7 +100,7 @@ class SingleCheck:
         deadline = settings.deadline(1)
         checked = self.tables.rules
         if checked.active:  # what a Check pays for ranges, quiet days and caller lines when none is configured
-            standing = checked.standing(req.org_id, req.category, e164, country_code, route.caller.e164, now)
+            standing = checked.standing(req.org_id, req.category, e164, country_code, route.caller.e164, now_us)
             code = country_code if standing & QUIET else 0
             table_key = (zones, req.org_id, req.agent_id, req.category, standing, code)
         else:
