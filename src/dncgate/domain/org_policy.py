@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.registry import OrgPolicyEntry
 
-POLICY_FIELDS: tuple[str, ...] = ("mode", "signed_receipts")
+POLICY_FIELDS: tuple[str, ...] = ("mode", "signed_receipts", "quiet_on_public_holidays", "require_registered_lines")
 # Without a mask only `mode` changes, as before masks existed: `org set-mode` can't wipe other fields.
 DEFAULT_MASK: tuple[str, ...] = ("mode",)
 _REQUIRED = {"mode": "is required (MODE_ENFORCE or MODE_MONITOR)"}

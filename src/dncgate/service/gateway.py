@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from dncgate.service.batch import Admit, BatchCheck
+from dncgate.service.check_rules import CheckRules
 from dncgate.service.checks import CheckInput, CheckLane, CheckResult, CheckSettings, Keyer
 from dncgate.service.receipts import Receipts
 from dncgate.service.single import SingleCheck
@@ -29,7 +30,8 @@ class Gateway:
     registry in Redis may lack journal entries (at start-up, after Redis restarted).
 
     `receipts`: the orgs whose answers carry a signed receipt, and the key (`service.receipts`); the
-    others pay one set lookup per Check for it.
+    others pay one set lookup per Check for it. `rules`: the in-process copy of number ranges, quiet
+    days and caller lines (`service.check_rules`); with none configured a Check pays one attribute read.
     """
 
     def __init__(
@@ -39,7 +41,9 @@ class Gateway:
         settings: CheckSettings,
         clock: Callable[[], float] = time.time,
         receipts: Receipts | None = None,
+        rules: CheckRules | None = None,
     ) -> None:
+        self.rules = rules if rules is not None else CheckRules()
         self.lane = lane
         self.keyer = keyer
         self.receipts = receipts if receipts is not None else Receipts(None)
@@ -48,7 +52,7 @@ class Gateway:
 
     def _assemble(self) -> None:
         settings, lane = self._settings, self.lane
-        self.tables = VerdictTables(settings.hours, settings.default_zones, lane.encode)
+        self.tables = VerdictTables(settings.hours, settings.default_zones, lane.encode, self.rules)
         self.batch = BatchCheck(settings, lane, self.keyer, self.tables, self._clock, self.receipts)
         self.single = SingleCheck(settings, lane, self.keyer, self.tables, self._clock, self.batch, self.receipts)
 

@@ -28,6 +28,9 @@ class Reason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REASON_INVALID_NUMBER: _ClassVar[Reason]
     REASON_REGISTRY_UNAVAILABLE: _ClassVar[Reason]
     REASON_ORG_LIST: _ClassVar[Reason]
+    REASON_RANGE_BLOCKED: _ClassVar[Reason]
+    REASON_QUIET_DAY: _ClassVar[Reason]
+    REASON_UNKNOWN_CALLER_LINE: _ClassVar[Reason]
 
 class OptOutScope(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -45,6 +48,9 @@ REASON_OUTSIDE_CALLING_HOURS: Reason
 REASON_INVALID_NUMBER: Reason
 REASON_REGISTRY_UNAVAILABLE: Reason
 REASON_ORG_LIST: Reason
+REASON_RANGE_BLOCKED: Reason
+REASON_QUIET_DAY: Reason
+REASON_UNKNOWN_CALLER_LINE: Reason
 OPT_OUT_SCOPE_UNSPECIFIED: OptOutScope
 OPT_OUT_SCOPE_ALL: OptOutScope
 OPT_OUT_SCOPE_ORG: OptOutScope
