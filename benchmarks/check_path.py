@@ -17,6 +17,10 @@ what is measured is reading the counts and counting each ALLOWed Check); without
 those Checks answer BLOCK / ORG_LIST (a tree without org lists refuses it); without it the org list is
 empty, and those callees are NOT_REGISTERED.
 
+`--every-rule` configures ranges (43, two of them on the callees' own prefixes), quiet days and
+registered lines for the calling org, none of which blocks its calls (a tree without them refuses it),
+so what it adds is the rules' evaluation alone.
+
 `--instrumented` calls the Check as the gRPC server does: through `api.interceptors.instrument` (its
 request decoding and limits, deadline binding, the per-RPC counting of /metrics and, on a tree with
 access control, the bearer token's check by `api.access.Guard`) at log level warning, with a stand-in
@@ -172,6 +176,9 @@ async def _measure(ns: argparse.Namespace, redis_url: str, guard: Any, token: st
     registry = ns.registry
     if ns.org_listed:
         await _org_list(hot, registry, 4 * 200 + ns.rounds * 4 * 2 * ns.calls)
+    if ns.every_rule:
+        for gw in gateways.values():
+            _every_rule(gw)
 
     def check(gw: Gateway) -> Op:
         # no ReportCallOutcome here; no log fields bound, as `serve` at the benchmarks' log level (warning)
@@ -207,6 +214,14 @@ async def _measure(ns: argparse.Namespace, redis_url: str, guard: Any, token: st
             (await probe.Check(gateway_pb2.CheckRequest.FromString(request(i, registry)), None)).reason for i in (0, 1)
         ]
         assert got == [gateway_pb2.REASON_REGISTERED, gateway_pb2.REASON_ORG_LIST], got
+
+    if ns.every_rule:  # the rules are on the path, and none of them changes an answer
+        probe = CallGateServicer(gateways[True], 5000, None, log_fields=False)  # type: ignore[arg-type]
+        assert gateways[True].rules.active
+        got = [
+            (await probe.Check(gateway_pb2.CheckRequest.FromString(request(i, registry)), None)).reason for i in (0, 1)
+        ]
+        assert got == [gateway_pb2.REASON_REGISTERED, gateway_pb2.REASON_NOT_REGISTERED], got
 
     async def mux_ping(i: int) -> Any:
         return await mux.execute([("PING",)])
@@ -247,6 +262,46 @@ async def _measure(ns: argparse.Namespace, redis_url: str, guard: Any, token: st
     return out
 
 
+def _every_rule(gw: Gateway) -> None:
+    """Every rule beyond the registry configured for org "bench", none of them blocking its calls: ranges
+    on other prefixes and on its callees' own (+86139..., an ALLOW under a +86 BLOCK, so the longest-prefix
+    walk finds a rule at two lengths), quiet days on (today is no holiday), registered lines required and
+    the caller its line; so the answers stay what they are without rules and the cost is the rules' alone."""
+    if not hasattr(gw, "rules"):
+        raise SystemExit("--every-rule: this tree has no ranges, quiet days or caller lines")
+    from datetime import UTC, date, datetime
+
+    from dncgate.domain.lines import CallerLine
+    from dncgate.domain.ranges import RangeAction, RangeRule
+    from dncgate.domain.types import ALL_CATEGORIES_MASK
+    from dncgate.service.check_rules import CheckRules
+    from dncgate.service.rules_ports import RulesSnapshot
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def rule(seq: int, prefix: str, action: RangeAction, org: str = "") -> RangeRule:
+        return RangeRule(seq, prefix, org, action, ALL_CATEGORIES_MASK, t0, t0, "bench")
+
+    others = [rule(i + 10, f"+86{400 + i}", RangeAction.BLOCK) for i in range(40)]
+    rules = CheckRules(frozenset({date(2026, 10, 1)}))  # China's calendar for the quiet-day lookups
+    rules.load(
+        RulesSnapshot(
+            version=(1, 1, 1),
+            quiet_orgs=frozenset({"bench"}),
+            line_orgs=frozenset({"bench"}),
+            lines=(CallerLine(1, "+862759001234", "bench", "", t0, None, t0, "bench"),),
+            ranges=(
+                rule(1, "+86", RangeAction.BLOCK, "bench"),
+                rule(2, "+86139", RangeAction.ALLOW, "bench"),
+                rule(3, "+1201", RangeAction.BLOCK),
+                *others,
+            ),
+        )
+    )
+    gw.rules = rules
+    gw.settings = gw.settings  # the tables rebuilt over the new copy
+
+
 async def _org_list(hot: HotRegistry, registry: int, calls: int) -> None:
     """Every callee an odd call names (consumers registry..registry+calls-1) on org "bench"'s own list."""
     if not hasattr(hot, "org_list_location"):
@@ -275,6 +330,9 @@ def main() -> None:
     parser.add_argument(
         "--caps", action="store_true", help="frequency caps on (3 a day, 7 a week; none reached); default off"
     )
+    parser.add_argument(
+        "--every-rule", action="store_true", help="ranges, quiet days and registered lines configured (none blocks)"
+    )
     add_common_args(parser)
     ns = parser.parse_args()
     if ns.quick:
@@ -301,6 +359,8 @@ def main() -> None:
         through = f"; through `api.interceptors.instrument` as served, {credential}"
 
     listed = " (the unregistered half of the callees on the calling org's own list)" if ns.org_listed else ""
+    if ns.every_rule:
+        listed += " (ranges, quiet days and registered lines configured for the org, none blocking)"
 
     def row(label: str, name: str) -> str:
         q, c = s[name]["seq"], s[name]["conc"]
@@ -338,6 +398,7 @@ def main() -> None:
         "token": token,
         "org_listed": ns.org_listed,
         "caps": _caps(ns),
+        "every_rule": ns.every_rule,
     }
     record("check_path", result, table, command_line(), info, Output.at(ns.out))
 

@@ -24,6 +24,7 @@ from dncgate.domain.registry import OrgPolicyEntry
 from dncgate.embedded import EmbeddedPostgres, EmbeddedRedis
 from dncgate.sealing import NumberSealer
 from dncgate.service.access import AccessService, Authenticator, NewToken
+from dncgate.service.check_rules import CheckRules
 from dncgate.service.checks import CheckSettings
 from dncgate.service.compensation import CompensationService
 from dncgate.service.compensation_ports import WorkdayCalendar
@@ -35,6 +36,7 @@ from dncgate.service.notices import NoticeDesk, NoticeLoop, Notifier
 from dncgate.service.outcome import OutcomeService
 from dncgate.service.payouts import PayoutDesk
 from dncgate.service.quotas import SCRUB, STREAMS, Quotas
+from dncgate.service.ranges import RangeRuleService
 from dncgate.service.receipts import Receipts
 from dncgate.service.recorder import Recorder
 from dncgate.service.registry import RegistryService
@@ -56,6 +58,7 @@ from dncgate.store.notifications import Outbox
 from dncgate.store.operators import OperatorStore
 from dncgate.store.outcomes import OutcomeStore
 from dncgate.store.pg import Database
+from dncgate.store.policy_rules import PolicyRuleStore
 from dncgate.store.quotas import RedisQuotas
 from dncgate.store.recorder import CallLogWriter, StreamedCalls, StreamGroup
 from dncgate.store.service_report import ServiceReportStore
@@ -86,6 +89,8 @@ class App:
     notice_loop: NoticeLoop  # delivers the outbox; run by one process only (where the recorder runs)
     receipt_key: receipt_keys.PublicKey  # what CallGate.GetReceiptKey returns
     lines: CallerLineService  # RegisterCallerLine, ListCallerLines
+    ranges: RangeRuleService  # SetRangeRule, ListRangeRules
+    rules_source: PolicyRuleStore  # what the Check path copies of ranges, lines and policies (`check_rules`)
     embedded: list[Any] = field(default_factory=list)  # the embedded servers started for this app
 
 
@@ -207,9 +212,10 @@ def build_gateway(
     *,
     multiplex: bool = True,
     receipts: Receipts | None = None,
+    rules: CheckRules | None = None,
 ) -> Gateway:
     """The Check use case over its lane to the registry's Redis (`multiplex=False`: redis-py's pool);
-    `receipts` None signs for no org."""
+    `receipts` None signs for no org; `rules` None: no range, quiet day or caller-line rule."""
     timeout_s = settings.redis_timeout_ms / 1000
     return Gateway(
         CheckLane(
@@ -228,6 +234,7 @@ def build_gateway(
             timeout_s=timeout_s,
         ),
         receipts=receipts,
+        rules=rules,
     )
 
 
@@ -382,7 +389,9 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
             hot = HotRegistry(client, settings.registry_bucket_bits, keyer.fingerprint())
             signer = receipt_signer(settings)
             receipts = Receipts(signer)
-            gateway = build_gateway(settings, hot, keyer, receipts=receipts)
+            # Quiet days: China's public holidays, on the same calendar deadlines are counted on.
+            check_rules = CheckRules(calendar.calendar.holidays)
+            gateway = build_gateway(settings, hot, keyer, receipts=receipts, rules=check_rules)
             registry = RegistryService(
                 journal, hot, keyer, region=settings.default_region, default_mode=settings.mode, bulk=BulkHotWriter(hot)
             )
@@ -427,6 +436,8 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
                 notice_loop=build_notice_loop(settings, db),
                 receipt_key=signer.public,
                 lines=CallerLineService(CallerLineStore(db), region=settings.default_region),
+                ranges=RangeRuleService(PolicyRuleStore(db)),
+                rules_source=PolicyRuleStore(db),
                 embedded=started,
             )
         finally:

@@ -164,11 +164,11 @@ async def _stored(server: Any) -> int:
 
 
 def test_every_rpc_has_string_fields_to_try() -> None:
-    """The cases reach all 40 methods of the four services but ListTokens and GetReceiptKey (no string to
+    """The cases reach all 42 methods of the four services but ListTokens and GetReceiptKey (no string to
     send), and every string field of the table."""
     methods = {m.full_name for s in limits.SERVICES for m in s.methods}
     no_strings = {"dncgate.v1.Access.ListTokens", "dncgate.v1.CallGate.GetReceiptKey"}
-    assert methods - {m.full_name for m, _ in cases()} == no_strings and len(methods) == 40
+    assert methods - {m.full_name for m, _ in cases()} == no_strings and len(methods) == 42
     assert {limits.key(p[-1]) for _, p in cases()} == set(limits.FIELDS)
 
 
@@ -397,6 +397,10 @@ async def test_bad_caller_line_registrations_and_listings_are_refused_naming_the
         ("ListCallerLines", registry_pb2.ListCallerLinesRequest(caller_number="12"), "caller_number"),
         ("ListCallerLines", registry_pb2.ListCallerLinesRequest(page_size=-1), "page_size"),
         ("ListCallerLines", registry_pb2.ListCallerLinesRequest(page_token="nope"), "page_token"),
+        ("SetRangeRule", registry_pb2.SetRangeRuleRequest(prefix="86400"), "prefix"),
+        ("SetRangeRule", registry_pb2.SetRangeRuleRequest(prefix="+86-400"), "prefix"),
+        ("SetRangeRule", registry_pb2.SetRangeRuleRequest(prefix="+86400", action=9), "action"),
+        ("SetRangeRule", registry_pb2.SetRangeRuleRequest(prefix="+86400", categories=[99]), "categories[0]"),
     ]
     for method, request, field in sent:
         got = _violations(await _send(server.channel, service.methods_by_name[method], request.SerializeToString()))

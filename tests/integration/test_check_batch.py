@@ -16,12 +16,15 @@ import redis.exceptions
 from dncgate import phone
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.hours import CallingHours
-from dncgate.domain.types import Category, Decision, Mode, Reason
+from dncgate.domain.lines import CallerLine
+from dncgate.domain.ranges import RangeAction, RangeRule
+from dncgate.domain.types import ALL_CATEGORIES_MASK, Category, Decision, Mode, Reason, mask_of
 from dncgate.embedded import EmbeddedRedis
 from dncgate.service.gateway import CheckInput
+from dncgate.service.rules_ports import RulesSnapshot
 from dncgate.store.checkscript import CHUNK
 from dncgate.store.hot import CALLS, READY, cap_key, org_cap_key
-from tests.integration.support import FakeClock, check_input, redis_is_stalled
+from tests.integration.support import CALLER, FakeClock, check_input, redis_is_stalled
 from tests.integration.test_check_script import ORGS, _random_state
 from tests.wait import until
 
@@ -29,6 +32,7 @@ pytestmark = pytest.mark.integration
 
 DAY = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # 11:00 in Shanghai
 NIGHT = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)  # 22:30 in Shanghai, outside 09:00-21:00
+HOLIDAY = datetime(2026, 10, 2, 3, 0, tzinfo=UTC)  # 11:00 in Shanghai on National Day
 OTHER_COUNTRIES = ["+12125550123", "+442079460958", "+81312345678", "+85221234567"]
 
 
@@ -69,13 +73,43 @@ async def _events(app: Any) -> list[dict[bytes, bytes]]:
     return [fields for _, fields in await app.redis.xrange(CALLS)]
 
 
-@pytest.mark.parametrize("at", [DAY, NIGHT], ids=["inside calling hours", "outside calling hours"])
-async def test_a_batch_answers_and_logs_exactly_as_the_same_checks_one_by_one(app: Any, at: datetime) -> None:
+def _every_rule() -> RulesSnapshot:
+    """Ranges (a block, a longer allow for one org, one for a category, a foreign one), quiet days for
+    one org, registered lines required by two orgs, the batch's caller the line of one of them."""
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def rule(seq: int, prefix: str, action: RangeAction, org: str = "", categories: int = 0) -> RangeRule:
+        return RangeRule(seq, prefix, org, action, categories or ALL_CATEGORIES_MASK, t0, t0, "admin")
+
+    return RulesSnapshot(
+        version=(1, 1, 1),
+        quiet_orgs=frozenset({"acme"}),
+        line_orgs=frozenset({"globex", "initech"}),
+        lines=(CallerLine(1, CALLER, "initech", "", t0, None, t0, "admin"),),
+        ranges=(
+            rule(1, "+8613900000", RangeAction.BLOCK),
+            rule(2, "+86139000001", RangeAction.ALLOW, org="acme"),
+            rule(3, "+8613900002", RangeAction.BLOCK, categories=mask_of([Category.FINANCE])),
+            rule(4, "+1212", RangeAction.BLOCK),
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("at", "rules"),
+    [(DAY, False), (NIGHT, False), (DAY, True), (HOLIDAY, True)],
+    ids=["inside calling hours", "outside calling hours", "every rule", "every rule on a holiday"],
+)
+async def test_a_batch_answers_and_logs_exactly_as_the_same_checks_one_by_one(
+    app: Any, at: datetime, rules: bool
+) -> None:
     """A batch spanning several script calls, in random stored states (org lists among them), org modes,
     spellings and countries, gets the verdicts, E.164s, masks and events that the same requests get as
-    single Checks."""
+    single Checks; with ranges, quiet days and registered lines configured too."""
     rng = random.Random(at.hour)
     app.gateway.clock = FakeClock(at.timestamp())
+    if rules:
+        app.gateway.rules.load(_every_rule())
     app.gateway.settings = replace(
         app.gateway.settings,
         hours=CallingHours.parse("09:00-21:00"),
@@ -138,6 +172,9 @@ async def test_a_batch_answers_and_logs_exactly_as_the_same_checks_one_by_one(ap
     chinese = {r.verdict.reason for r in batch if r.callee_e164.startswith("+86")}
     assert (Reason.OUTSIDE_CALLING_HOURS in chinese) is (at is NIGHT)
     assert len({r.call_id for r in batch}) == len(batch)
+    if rules:
+        assert {Reason.RANGE_BLOCKED, Reason.UNKNOWN_CALLER_LINE} <= reasons
+        assert (Reason.QUIET_DAY in reasons) is (at is HOLIDAY)
 
 
 async def test_a_failing_chunk_fails_closed_and_the_others_keep_their_answers(app: Any) -> None:

@@ -14,6 +14,7 @@ from dncgate.domain.decision import (
     INVALID_NUMBER,
     REGISTRY_UNAVAILABLE,
     CallAttempt,
+    QuietDays,
     Verdict,
     consent_on_file,
     decide,
@@ -281,18 +282,20 @@ def test_consent_on_file_is_false_without_consents() -> None:
     minute=st.integers(0, 7 * 24 * 60),
     zones=st.sampled_from([("Asia/Shanghai",), ("America/New_York", "America/Los_Angeles"), ("Asia/Kathmandu",)]),
     valid=st.booleans(),
+    standing=st.integers(0, 7),
 )
 def test_verdicts_by_case_are_decide_for_each_registry_state(
-    category: Category, hours: str, minute: int, zones: tuple[str, ...], valid: bool
+    category: Category, hours: str, minute: int, zones: tuple[str, ...], valid: bool, standing: int
 ) -> None:
     """The twelve precomputed answers equal decide() for an uncovered, a consented, a covered and an
-    org-listed callee, then an uncovered and a consented one at a frequency cap, per mode."""
+    org-listed callee, then an uncovered and a consented one at a frequency cap, per mode, whatever the
+    rules beyond the registry say (`standing`, quiet days on the week the minutes span)."""
     now = datetime(2026, 11, 23, tzinfo=UTC) + timedelta(minutes=minute)
     call = CallAttempt(valid, tuple(ZoneInfo(z) for z in zones) if valid else (), "org", "agent", category)
     window = CallingHours.parse(hours)
     consent = [Consent("org", "", None)]
     expected = tuple(
-        decide(call, mask, consents, mode, window, now, listed, capped)
+        decide(call, mask, consents, mode, window, now, listed, capped, standing, QUIET_WEEK)
         for mask, consents, listed, capped in (
             (0, [], False, False),
             (ALL_CATEGORIES_MASK, consent, False, False),
@@ -303,7 +306,10 @@ def test_verdicts_by_case_are_decide_for_each_registry_state(
         )
         for mode in (Mode.ENFORCE, Mode.MONITOR)
     )
-    assert verdicts_by_case(call, window, now) == expected
+    assert verdicts_by_case(call, window, now, standing, QUIET_WEEK) == expected
+
+
+QUIET_WEEK = QuietDays(frozenset({datetime(2026, 11, 24).date(), datetime(2026, 11, 25).date()}))
 
 
 # --- the org's own list -----------------------------------------------------------------------------

@@ -10,7 +10,13 @@ from dncgate.domain.registry import OrgPolicyEntry
 from dncgate.domain.types import Mode
 
 CURRENT = OrgPolicyEntry(Mode.MONITOR, "alice", signed_receipts=True)
-GIVEN = {"mode": Mode.ENFORCE, "signed_receipts": False, "max_calls_per_day": 2}
+GIVEN = {
+    "mode": Mode.ENFORCE,
+    "signed_receipts": False,
+    "quiet_on_public_holidays": True,
+    "require_registered_lines": True,
+    "max_calls_per_day": 2,
+}
 
 
 def test_without_a_mask_only_the_mode_changes() -> None:
@@ -24,11 +30,25 @@ def test_a_mask_changes_exactly_the_fields_it_names() -> None:
     )
     both = org_policy.updated(CURRENT, GIVEN, ["mode", "signed_receipts", "mode"], "bob")
     assert both == OrgPolicyEntry(Mode.ENFORCE, "bob", signed_receipts=False)
-    assert org_policy.updated(CURRENT, GIVEN, ["*"], "bob") == OrgPolicyEntry(
-        Mode.ENFORCE, "bob", signed_receipts=False, max_calls_per_day=2
+    everything = OrgPolicyEntry(
+        Mode.ENFORCE,
+        "bob",
+        signed_receipts=False,
+        quiet_on_public_holidays=True,
+        require_registered_lines=True,
+        max_calls_per_day=2,
     )
+    assert org_policy.updated(CURRENT, GIVEN, ["*"], "bob") == everything
     capped = org_policy.updated(CURRENT, GIVEN, ["max_calls_per_day"], "bob")
     assert capped == OrgPolicyEntry(Mode.MONITOR, "bob", signed_receipts=True, max_calls_per_day=2)
+
+
+def test_quiet_days_and_registered_lines_change_only_when_named() -> None:
+    quiet = org_policy.updated(CURRENT, GIVEN, ["quiet_on_public_holidays"], "bob")
+    assert quiet == OrgPolicyEntry(Mode.MONITOR, "bob", signed_receipts=True, quiet_on_public_holidays=True)
+    lines = org_policy.updated(quiet, GIVEN, ["require_registered_lines"], "carol")
+    assert lines.quiet_on_public_holidays and lines.require_registered_lines and lines.mode is Mode.MONITOR
+    assert org_policy.updated(lines, GIVEN, ["mode"], "d").require_registered_lines  # set-mode keeps it
 
 
 def test_a_mask_without_the_mode_needs_no_mode() -> None:

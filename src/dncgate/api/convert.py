@@ -11,6 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from dncgate.domain.decision import Verdict
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.lines import CallerLine
+from dncgate.domain.ranges import RangeAction, RangeRule
 from dncgate.domain.registry import ConsentChange, OrgListChange, PreferenceChange
 from dncgate.domain.types import Category, Decision, Mode, OptOutScope, Reason, Source, categories_of
 from dncgate.service.gateway import CheckInput, CheckResult
@@ -191,6 +192,8 @@ def check_response(r: CheckResult, fields_of: VerdictFields | None = None) -> ga
 POLICY_FROM_PB: dict[str, Callable[[registry_pb2.SetOrgPolicyRequest], object]] = {
     "mode": lambda r: mode_from_pb(r.mode),
     "signed_receipts": lambda r: r.signed_receipts,
+    "quiet_on_public_holidays": lambda r: r.quiet_on_public_holidays,
+    "require_registered_lines": lambda r: r.require_registered_lines,
     "max_calls_per_day": lambda r: r.max_calls_per_day,
 }
 
@@ -256,4 +259,32 @@ def caller_line(line: CallerLine, *, live: bool) -> registry_pb2.CallerLine:
         journal_seq=line.seq,
         recorded_by=line.recorded_by,
         live=live,
+    )
+
+
+_RANGE_ACTION: dict[int, RangeAction] = {
+    registry_pb2.RANGE_ACTION_UNSPECIFIED: RangeAction.NONE,
+    registry_pb2.RANGE_ACTION_BLOCK: RangeAction.BLOCK,
+    registry_pb2.RANGE_ACTION_ALLOW: RangeAction.ALLOW,
+}
+_RANGE_ACTION_PB = {a: v for v, a in _RANGE_ACTION.items()}
+
+
+def range_action(value: int) -> RangeAction:
+    action = _RANGE_ACTION.get(value)
+    if action is None:
+        raise InvalidArgument("action", f"unknown range action {value}")
+    return action
+
+
+def range_rule(rule: RangeRule) -> registry_pb2.RangeRule:
+    return registry_pb2.RangeRule(
+        prefix=rule.prefix,
+        action=_RANGE_ACTION_PB[rule.action],  # type: ignore[arg-type]
+        categories=[int(c) for c in categories_of(rule.categories)],  # type: ignore[misc]
+        org_id=rule.org_id,
+        effective_from=ts(rule.effective_from),
+        recorded_at=ts(rule.recorded_at),
+        journal_seq=rule.seq,
+        recorded_by=rule.recorded_by,
     )

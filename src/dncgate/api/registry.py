@@ -10,6 +10,7 @@ import structlog
 from dncgate.api import access, convert, imports
 from dncgate.service.importer import RegistryImporter
 from dncgate.service.lines import CallerLineService
+from dncgate.service.ranges import RangeRuleService
 from dncgate.service.registry import RegistryService
 from dncgate.v1 import registry_pb2, registry_pb2_grpc
 
@@ -23,10 +24,12 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         importer: RegistryImporter | None = None,
         *,
         lines: CallerLineService,
+        ranges: RangeRuleService,
     ) -> None:
         self.service = service
         self.importer = importer or RegistryImporter(service)
         self.lines = lines
+        self.ranges = ranges
 
     async def SetPreference(self, request: registry_pb2.SetPreferenceRequest, context: Ctx) -> registry_pb2.Preference:
         view = await self.service.set_preference(
@@ -124,6 +127,8 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
             explicit=True,
             recorded_by=entry.recorded_by,
             signed_receipts=entry.signed_receipts,
+            quiet_on_public_holidays=entry.quiet_on_public_holidays,
+            require_registered_lines=entry.require_registered_lines,
             max_calls_per_day=entry.max_calls_per_day,
         )
 
@@ -135,6 +140,8 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
             explicit=view.explicit,
             recorded_by=view.recorded_by,
             signed_receipts=view.signed_receipts,
+            quiet_on_public_holidays=view.quiet_on_public_holidays,
+            require_registered_lines=view.require_registered_lines,
             max_calls_per_day=view.max_calls_per_day,
         )
 
@@ -169,3 +176,22 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         return registry_pb2.ListCallerLinesResponse(
             lines=[convert.caller_line(e.line, live=e.live) for e in entries], next_page_token=token
         )
+
+    async def SetRangeRule(self, request: registry_pb2.SetRangeRuleRequest, context: Ctx) -> registry_pb2.RangeRule:
+        rule = await self.ranges.set_rule(
+            request.prefix,
+            convert.range_action(request.action),
+            convert.categories(request.categories),
+            request.org_id,
+            convert.opt_ts(request, "effective_from"),
+            request.request_id,
+            actor=access.current().label,
+        )
+        structlog.contextvars.bind_contextvars(prefix=rule.prefix, org=rule.org_id, request_id=request.request_id)
+        return convert.range_rule(rule)
+
+    async def ListRangeRules(
+        self, request: registry_pb2.ListRangeRulesRequest, context: Ctx
+    ) -> registry_pb2.ListRangeRulesResponse:
+        rules = await self.ranges.list_rules(request.org_id, convert.opt_ts(request, "at"))
+        return registry_pb2.ListRangeRulesResponse(rules=[convert.range_rule(r) for r in rules])

@@ -134,7 +134,9 @@ def build_server(app: App, listen: str) -> tuple[grpc.aio.Server, int, health.He
             ours,
         )
     if REGISTRY in served:
-        registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(app.registry, lines=app.lines), ours)
+        registry_pb2_grpc.add_RegistryServicer_to_server(
+            RegistryServicer(app.registry, lines=app.lines, ranges=app.ranges), ours
+        )
     if COMPENSATION in served:
         compensation_pb2_grpc.add_CompensationServicer_to_server(
             CompensationServicer(app.compensation, app.notices), ours
@@ -223,6 +225,7 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
         app.gateway.hold()
         if CALLGATE in served:
             await app.gateway.receipts.refresh(app.journal.receipt_orgs)  # before the first Check
+            await app.gateway.rules.refresh(app.rules_source)
             await app.gateway.org_caps.refresh(app.journal.org_caps)
         if served:
             await ensure_admin_token(app)  # the embedded default stays two commands
@@ -276,6 +279,8 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
             tasks.append(
                 asyncio.create_task(app.gateway.receipts.watch(app.journal.receipt_orgs, stop), name="receipt-orgs")
             )
+            # ranges, quiet days, caller lines: the same, read again only when a journal moved
+            tasks.append(asyncio.create_task(app.gateway.rules.watch(app.rules_source, stop), name="check-rules"))
             tasks.append(asyncio.create_task(app.gateway.org_caps.watch(app.journal.org_caps, stop), name="org-caps"))
         watcher = (
             asyncio.create_task(sync.run(app.registry, app.journal, app.hot, settings.sync_interval_s, stop))

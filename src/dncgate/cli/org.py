@@ -1,5 +1,5 @@
 """`dncgate org`: an org's policy: enforce (block) or monitor (allow, and flag the violation), signed
-receipts, its own daily frequency cap.
+receipts, quiet on public holidays, registered caller lines only, its own daily frequency cap.
 
 `org set` changes only the fields whose flags it is given (the request's update_mask names them);
 `org set-mode` changes the mode alone.
@@ -28,17 +28,22 @@ def cmd_set_mode(ns: argparse.Namespace, channel: grpc.Channel) -> int:
 
 def _show(p: registry_pb2.OrgPolicy) -> None:
     mode = enum_name(common_pb2.Mode, p.mode, "MODE_").lower()
-    receipts = "on" if p.signed_receipts else "off"
     cap = str(p.max_calls_per_day) if p.max_calls_per_day else "none"
     kv(
         [
             ("org", p.org_id),
             ("mode", mode),
-            ("signed receipts", receipts),
+            ("signed receipts", _on(p.signed_receipts)),
+            ("quiet on holidays", _on(p.quiet_on_public_holidays)),
+            ("registered lines only", _on(p.require_registered_lines)),
             ("cap per day", cap),
             ("recorded by", p.recorded_by or "-"),
         ]
     )
+
+
+def _on(flag: bool) -> str:
+    return "on" if flag else "off"
 
 
 def cmd_set(ns: argparse.Namespace, channel: grpc.Channel) -> int:
@@ -50,13 +55,19 @@ def cmd_set(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     if ns.signed_receipts is not None:
         request.signed_receipts = ns.signed_receipts
         paths.append("signed_receipts")
+    if ns.quiet_on_holidays is not None:
+        request.quiet_on_public_holidays = ns.quiet_on_holidays
+        paths.append("quiet_on_public_holidays")
+    if ns.require_registered_lines is not None:
+        request.require_registered_lines = ns.require_registered_lines
+        paths.append("require_registered_lines")
     if ns.cap_per_day is not None:
         request.max_calls_per_day = ns.cap_per_day
         paths.append("max_calls_per_day")
     if not paths:
         console.print(
-            "[red]error[/red]: nothing to change: give --mode, --signed-receipts/--no-signed-receipts"
-            " and/or --cap-per-day"
+            "[red]error[/red]: nothing to change: give --mode, --[no-]signed-receipts, --[no-]quiet-on-holidays,"
+            " --[no-]require-registered-lines and/or --cap-per-day"
         )
         return 2
     request.update_mask.CopyFrom(FieldMask(paths=paths))
@@ -69,7 +80,16 @@ def cmd_get(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     p = stub.GetOrgPolicy(registry_pb2.GetOrgPolicyRequest(org_id=ns.org), timeout=ns.timeout)
     mode = enum_name(common_pb2.Mode, p.mode, "MODE_").lower()
     if not p.explicit:
-        kv([("org", p.org_id), ("mode", f"{mode} (default)"), ("signed receipts", "off"), ("cap per day", "none")])
+        kv(
+            [
+                ("org", p.org_id),
+                ("mode", f"{mode} (default)"),
+                ("signed receipts", "off"),
+                ("quiet on holidays", "off"),
+                ("registered lines only", "off"),
+                ("cap per day", "none"),
+            ]
+        )
         return 0
     _show(p)
     return 0
@@ -77,9 +97,9 @@ def cmd_get(ns: argparse.Namespace, channel: grpc.Channel) -> int:
 
 def add_commands(sub: Subparsers) -> None:
     """Register `org set|set-mode|get` under the `dncgate` parser."""
-    org = sub.add_parser("org", help="per-org policy: enforce/monitor, signed receipts").add_subparsers(
-        dest="sub", required=True
-    )
+    org = sub.add_parser(
+        "org", help="per-org policy: enforce/monitor, receipts, quiet days, registered lines"
+    ).add_subparsers(dest="sub", required=True)
     p = org.add_parser("set", help="change the policy fields given, and only those")
     p.add_argument("org")
     p.add_argument("--mode", type=enum_arg(common_pb2.Mode, "MODE_"), help="enforce or monitor")
@@ -88,6 +108,18 @@ def add_commands(sub: Subparsers) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="sign every CheckResponse of the org (see `dncgate receipt verify`)",
+    )
+    p.add_argument(
+        "--quiet-on-holidays",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="no calls on the callee's public holidays (BLOCK / QUIET_DAY; China's calendar)",
+    )
+    p.add_argument(
+        "--require-registered-lines",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Checks only from the org's registered caller lines (else BLOCK / UNKNOWN_CALLER_LINE)",
     )
     p.add_argument(
         "--cap-per-day",

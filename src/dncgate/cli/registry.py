@@ -10,7 +10,7 @@ import json
 import grpc
 from rich.table import Table
 
-from dncgate.cli import orglist, registry_import
+from dncgate.cli import orglist, ranges, registry_import
 from dncgate.cli.args import Subparsers, client, enum_arg, local_settings, request_id, time_arg
 from dncgate.cli.output import console, enum_name, fmt_ts, kv
 from dncgate.v1 import common_pb2, registry_pb2, registry_pb2_grpc
@@ -123,7 +123,7 @@ def cmd_rebuild(ns: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Subparsers) -> None:
-    """Register `registry set|get|history|rebuild|import|org-list` under the `dncgate` parser."""
+    """Register `registry set|get|history|rebuild|import|org-list|range` under the `dncgate` parser."""
     reg = sub.add_parser("registry", help="do-not-disturb preferences").add_subparsers(dest="sub", required=True)
     p = reg.add_parser("set", help="set or clear do-not-disturb for a number")
     p.add_argument("number")
@@ -156,3 +156,4 @@ def add_commands(sub: Subparsers) -> None:
     p.set_defaults(local=cmd_rebuild)
     registry_import.add_command(reg)
     orglist.add_command(reg)
+    ranges.add_command(reg)

@@ -60,8 +60,15 @@ ROLE_METHODS: dict[str, frozenset[str]] = {
     # ListCallerLines: whose line a number was is what a compliance review of calls outside the
     # gateway starts from; registering lines stays admin's.
     # GetOrgListHistory: whether a consumer had told an org not to call her, as of a call's time.
+    # ListRangeRules: which ranges bound an org's calls at a time; setting them stays admin's.
     "compliance": _methods(
-        _REGISTRY, "GetPreference", "GetPreferenceHistory", "GetOrgPolicy", "ListCallerLines", "GetOrgListHistory"
+        _REGISTRY,
+        "GetPreference",
+        "GetPreferenceHistory",
+        "GetOrgPolicy",
+        "ListCallerLines",
+        "GetOrgListHistory",
+        "ListRangeRules",
     )
     | _methods(
         _COMPENSATION,
@@ -75,7 +82,7 @@ ROLE_METHODS: dict[str, frozenset[str]] = {
 }
 # What only admin may call, beside everything the other roles may.
 ADMIN_ONLY = (
-    _methods(_REGISTRY, "SetOrgPolicy", "RegisterCallerLine")
+    _methods(_REGISTRY, "SetOrgPolicy", "RegisterCallerLine", "SetRangeRule")
     | _methods(_ACCESS, "CreateToken", "ListTokens", "RevokeToken")
     # A consumer's erasure: irreversible, so no desk role may ask for it.
     | _methods(_COMPENSATION, "ForgetConsumer")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from dncgate.domain.hours import CallingHours, window_check
@@ -37,11 +37,46 @@ class Verdict:
 
 INVALID_NUMBER = Verdict(Decision.BLOCK, Reason.INVALID_NUMBER)
 REGISTRY_UNAVAILABLE = Verdict(Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE)
+UNKNOWN_CALLER_LINE = Verdict(Decision.BLOCK, Reason.UNKNOWN_CALLER_LINE)
+RANGE_BLOCKED = Verdict(Decision.BLOCK, Reason.RANGE_BLOCKED)
 
 
 def consent_on_file(consents: Sequence[Consent], org_id: str, agent_id: str, now: datetime) -> bool:
     """Whether a consent to this org (org-wide or for this very agent) is in force now."""
     return any(c.covers(org_id, agent_id) and c.active_at(now) for c in consents)
+
+
+# What the rules beyond the registry say of one call, known before Redis is asked (from in-process
+# copies), as bits of one int (`standing`): an int so that verdict tables keyed by it hash at no cost,
+# and NO_RULES (0) for almost every Check.
+NO_RULES = 0
+# The org requires registered lines and the caller number is no line of the org now.
+UNKNOWN_LINE = 1
+# The number-range rule that binds the call is a BLOCK (`domain.ranges`).
+RANGE_BLOCK = 2
+# The org keeps quiet days and the callee's region has a holiday calendar (`QuietDays` tells the day).
+QUIET = 4
+
+
+@dataclass(frozen=True, slots=True)
+class QuietDays:
+    """The public holidays of the callee's region (local dates), from the maintained calendar."""
+
+    holidays: frozenset[date]
+
+    def quiet_until(self, hours: CallingHours, zones: Sequence[ZoneInfo], now: datetime) -> datetime | None:
+        """None unless today is a public holiday in one of the callee's zones; then the start of calling
+        hours on the first day after that is no public holiday in any of them (a weekend is no quiet day)."""
+        holidays = self.holidays
+        if not any(now.astimezone(z).date() in holidays for z in zones):
+            return None
+        starts = []
+        for z in zones:
+            day = now.astimezone(z).date() + timedelta(days=1)
+            while day in holidays:
+                day += timedelta(days=1)
+            starts.append(datetime.combine(day, time(hours.start_minute // 60, hours.start_minute % 60), tzinfo=z))
+        return max(starts).astimezone(now.tzinfo)
 
 
 def decide(
@@ -53,18 +88,16 @@ def decide(
     now: datetime,
     org_listed: bool = False,
     capped: bool = False,
+    standing: int = NO_RULES,
+    quiet_days: QuietDays | None = None,
 ) -> Verdict:
-    """Whether this call may be placed now, and why.
+    """Whether this call may be placed now, and why (the order is `decide_case`'s).
 
-    Order matters: an invalid number is blocked whatever the mode; a registration without consent is
-    reported before anything else (it is hers, and what pays); then her entry on the calling org's own
-    list (`org_listed`), unless a consent to the org or agent is in effect (`consents` are those in
-    effect: `registry.consents_in_effect` drops the ones her entry came after); then the frequency
-    caps (`capped`: she has had as many placed calls in a rolling window as a cap allows; consented
-    calls count too), which bind before calling hours: a slot that frees up tomorrow is the answer
-    worth giving, not an hour that opens today; then calling hours (waiting lifts neither a
-    registration nor a list entry), which bind even consented calls. In monitor mode a would-be block
-    on REGISTERED, ORG_LIST, FREQUENCY_CAP or OUTSIDE_CALLING_HOURS is allowed and flagged.
+    `consents` are those in effect (`registry.consents_in_effect` drops the ones her org-list entry
+    came after); a consent excuses her do-not-disturb and her entry on the org's list, nothing else.
+    `capped`: she has had as many placed calls in a rolling window as a cap allows (consented calls
+    count too). `quiet_days`: the callee region's public holidays, when `standing` has QUIET (the org
+    keeps them).
     """
     if not call.callee_valid:
         return INVALID_NUMBER
@@ -72,27 +105,71 @@ def decide(
     on_file = (covered or org_listed) and consent_on_file(consents, call.org_id, call.agent_id, now)
     consented = covered and on_file
     listed = org_listed and not on_file
-    return decide_case(covered, consented, mode, window_check(hours, call.callee_zones, now), listed, capped)
+    quiet = _quiet(call, hours, now, standing, quiet_days)
+    return decide_case(
+        covered, consented, mode, window_check(hours, call.callee_zones, now), listed, capped, standing, quiet
+    )
 
 
 def decide_case(
-    covered: bool, consented: bool, mode: Mode, opens: datetime | None, listed: bool = False, capped: bool = False
+    covered: bool,
+    consented: bool,
+    mode: Mode,
+    opens: datetime | None,
+    listed: bool = False,
+    capped: bool = False,
+    standing: int = NO_RULES,
+    quiet: datetime | None = None,
 ) -> Verdict:
     """`decide` for a valid callee once the registry has been read: whether her do-not-disturb covers
     the call's category, whether a consent to the org (or agent) is on file, the org's mode, when
     the calling window opens (None: it is open now; `hours.window_check`), whether she is on the
-    org's own list with no consent in effect (`listed`), and whether she is at a frequency cap
-    (`capped`; its `next_allowed_time` is when a slot frees up, which only the count knows: the Check
-    fills it in from what the script read)."""
+    org's own list with no consent in effect (`listed`), whether she is at a frequency cap (`capped`;
+    its `next_allowed_time` is when a slot frees up, which only the count knows: the Check fills it in
+    from what the script read), what the rules beyond the registry say (`standing`) and, on a quiet
+    day, when it ends (`quiet`).
+
+    The precedence, the one place it is written (README "The decision"): an invalid number and an
+    unavailable registry are answered before this; then
+      1. UNKNOWN_CALLER_LINE: about the caller, not the callee: the line may place no call at all, so
+         nothing about the callee is worth reporting first;
+      2. REGISTERED: her do-not-disturb, unless a consent is on file (what pays);
+      3. ORG_LIST: her refusal to this org, unless a later consent;
+      4. RANGE_BLOCKED: company policy on her prefix; a consent does not lift it, a range ALLOW only
+         lifts a shorter range BLOCK (`domain.ranges`), never 2 or 3;
+      5. [opt-in, NO_CONSENT: not built];
+      6. FREQUENCY_CAP: as many placed calls in a rolling window as a cap allows (consented calls
+         count too); before quiet days and calling hours: a slot that frees up later is the answer
+         worth giving, not a day or an hour that opens sooner;
+      7. QUIET_DAY: a public holiday in her local date, until the next day that is none;
+      8. OUTSIDE_CALLING_HOURS;
+      9. ALLOW, CONSENT_ON_FILE or NOT_REGISTERED.
+    Monitor mode turns each block of 1 to 8 into ALLOW with `violation` and the reason of the first
+    rule that would have blocked (with its next_allowed_time).
+    """
+    if standing & UNKNOWN_LINE:
+        return _enforce(UNKNOWN_CALLER_LINE, mode)
     if covered and not consented:
         return _enforce(Verdict(Decision.BLOCK, Reason.REGISTERED), mode)
     if listed:
         return _enforce(Verdict(Decision.BLOCK, Reason.ORG_LIST), mode)
+    if standing & RANGE_BLOCK:
+        return _enforce(RANGE_BLOCKED, mode)
     if capped:
         return _enforce(Verdict(Decision.BLOCK, Reason.FREQUENCY_CAP), mode)
+    if quiet is not None:
+        return _enforce(Verdict(Decision.BLOCK, Reason.QUIET_DAY, next_allowed_time=quiet), mode)
     if opens is not None:
         return _enforce(Verdict(Decision.BLOCK, Reason.OUTSIDE_CALLING_HOURS, next_allowed_time=opens), mode)
     return Verdict(Decision.ALLOW, Reason.CONSENT_ON_FILE if covered else Reason.NOT_REGISTERED)
+
+
+def _quiet(
+    call: CallAttempt, hours: CallingHours, now: datetime, standing: int, quiet_days: QuietDays | None
+) -> datetime | None:
+    if not standing & QUIET or quiet_days is None:
+        return None
+    return quiet_days.quiet_until(hours, call.callee_zones, now)
 
 
 # The states the registry can hold for one call, in the order the Check scripts number them (case
@@ -114,8 +191,15 @@ CASES = tuple((*state, mode) for state in STATES for mode in (Mode.ENFORCE, Mode
 CAPPED_STATE_OFFSET = 4
 
 
-def verdicts_by_case(call: CallAttempt, hours: CallingHours, now: datetime) -> tuple[Verdict, ...]:
-    """`decide` for each of the registry's states (`CASES`), the calling window computed once for all twelve.
+def verdicts_by_case(
+    call: CallAttempt,
+    hours: CallingHours,
+    now: datetime,
+    standing: int = NO_RULES,
+    quiet_days: QuietDays | None = None,
+) -> tuple[Verdict, ...]:
+    """`decide` for each of the registry's states (`CASES`), the calling window (and a quiet day) computed
+    once for all twelve; `standing` is the same for every case (it does not depend on what Redis holds).
 
     The gateway hands these twelve answers to Redis, which picks the one matching what it stores, so a
     Check needs one round trip while every decision is still made here, by `decide_case`.
@@ -123,8 +207,9 @@ def verdicts_by_case(call: CallAttempt, hours: CallingHours, now: datetime) -> t
     if not call.callee_valid:
         return (INVALID_NUMBER,) * len(CASES)
     opens = window_check(hours, call.callee_zones, now)
+    quiet = _quiet(call, hours, now, standing, quiet_days)
     return tuple(
-        decide_case(covered, consented, mode, opens, listed, capped)
+        decide_case(covered, consented, mode, opens, listed, capped, standing, quiet)
         for covered, consented, listed, capped, mode in CASES
     )
 

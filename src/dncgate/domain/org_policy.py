@@ -13,7 +13,13 @@ from collections.abc import Mapping, Sequence
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.registry import OrgPolicyEntry
 
-POLICY_FIELDS: tuple[str, ...] = ("mode", "signed_receipts", "max_calls_per_day")
+POLICY_FIELDS: tuple[str, ...] = (
+    "mode",
+    "signed_receipts",
+    "quiet_on_public_holidays",
+    "require_registered_lines",
+    "max_calls_per_day",
+)
 MAX_CALLS_PER_DAY = 1000  # the most `max_calls_per_day` may be
 # Without a mask only `mode` changes, as before masks existed: `org set-mode` can't wipe other fields.
 DEFAULT_MASK: tuple[str, ...] = ("mode",)

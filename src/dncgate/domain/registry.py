@@ -110,6 +110,8 @@ class OrgPolicyEntry:
     mode: Mode
     recorded_by: str = ""
     signed_receipts: bool = False  # every CheckResponse of the org carries a signed receipt
+    quiet_on_public_holidays: bool = False  # no calls on the callee's public holidays (QUIET_DAY)
+    require_registered_lines: bool = False  # Checks only from the org's caller lines (UNKNOWN_CALLER_LINE)
     max_calls_per_day: int = 0  # the org's own frequency cap per consumer and rolling day (0: none)
 
 

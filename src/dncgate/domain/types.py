@@ -66,6 +66,9 @@ class Reason(Enum):
     REGISTRY_UNAVAILABLE = "REGISTRY_UNAVAILABLE"
     ORG_LIST = "ORG_LIST"  # the callee is on the calling org's own do-not-call list
     FREQUENCY_CAP = "FREQUENCY_CAP"  # the callee has had as many placed calls as her caps allow
+    RANGE_BLOCKED = "RANGE_BLOCKED"  # a number-range rule blocks the callee's prefix (domain/ranges.py)
+    QUIET_DAY = "QUIET_DAY"  # a public holiday in the callee's local date, for an org quiet on them
+    UNKNOWN_CALLER_LINE = "UNKNOWN_CALLER_LINE"  # the caller is no line of the org, which requires it
 
 
 class Source(IntEnum):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from dncgate import phone
 from dncgate.domain import decision as rules
-from dncgate.domain.decision import Verdict
+from dncgate.domain.decision import QUIET, Verdict
 from dncgate.domain.registry import epoch_us
 from dncgate.service.checks import (
     CheckInput,
@@ -88,12 +88,20 @@ class BatchCheck:
         ]
         call_ids = new_call_ids(now_us, len(reqs))
         tables: dict[TableKey, VerdictTable] = {}
+        checked = self.tables.rules
         picked: list[VerdictTable] = []
         items: list[ScrubItem] = []
         for req, callee, caller, key, call_id, masked in zip(
             reqs, callees, callers, keys, call_ids, masks, strict=True
         ):
-            table_key = (callee[1] if callee else None, req.org_id, req.agent_id, req.category)
+            if callee is None:
+                table_key: TableKey = (None, req.org_id, req.agent_id, req.category, 0, 0)
+            elif checked.active:  # as in a single Check (`single.SingleCheck.check`)
+                standing = checked.standing(req.org_id, req.category, callee[0], callee[2], caller.e164, now_us)
+                code = callee[2] if standing & QUIET else 0
+                table_key = (callee[1], req.org_id, req.agent_id, req.category, standing, code)
+            else:
+                table_key = (callee[1], req.org_id, req.agent_id, req.category, 0, 0)
             table = tables.get(table_key)
             if table is None:
                 table = tables[table_key] = self.tables.table(table_key, now, now_us)

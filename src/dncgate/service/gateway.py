@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from dncgate.service.batch import Admit, BatchCheck
+from dncgate.service.check_rules import CheckRules
 from dncgate.service.checks import CheckInput, CheckLane, CheckResult, CheckSettings, Keyer
 from dncgate.service.org_caps import OrgCaps
 from dncgate.service.receipts import Receipts
@@ -31,7 +32,8 @@ class Gateway:
 
     `receipts`: the orgs whose answers carry a signed receipt, and the key (`service.receipts`); the
     others pay one set lookup per Check for it. `org_caps`: the orgs' own daily caps (`service.org_caps`),
-    one dict lookup per Check.
+    one dict lookup per Check. `rules`: the in-process copy of number ranges, quiet days and caller
+    lines (`service.check_rules`); with none configured a Check pays one attribute read.
     """
 
     def __init__(
@@ -42,7 +44,9 @@ class Gateway:
         clock: Callable[[], float] = time.time,
         receipts: Receipts | None = None,
         org_caps: OrgCaps | None = None,
+        rules: CheckRules | None = None,
     ) -> None:
+        self.rules = rules if rules is not None else CheckRules()
         self.lane = lane
         self.keyer = keyer
         self.receipts = receipts if receipts is not None else Receipts(None)
@@ -52,7 +56,7 @@ class Gateway:
 
     def _assemble(self) -> None:
         settings, lane = self._settings, self.lane
-        self.tables = VerdictTables(settings.hours, settings.default_zones, lane.encode)
+        self.tables = VerdictTables(settings.hours, settings.default_zones, lane.encode, self.rules)
         self.batch = BatchCheck(settings, lane, self.keyer, self.tables, self._clock, self.receipts, self.org_caps)
         self.single = SingleCheck(
             settings, lane, self.keyer, self.tables, self._clock, self.batch, self.receipts, self.org_caps

@@ -153,6 +153,8 @@ class OrgPolicyView:
     explicit: bool  # False: the org has no policy of its own and the default applies
     recorded_by: str = ""  # who set the policy in force ("" for the default, or set before access control)
     signed_receipts: bool = False
+    quiet_on_public_holidays: bool = False
+    require_registered_lines: bool = False
     max_calls_per_day: int = 0
 
 
@@ -511,5 +513,7 @@ class RegistryService(Generic[J, H]):
             explicit=True,
             recorded_by=entry.recorded_by,
             signed_receipts=entry.signed_receipts,
+            quiet_on_public_holidays=entry.quiet_on_public_holidays,
+            require_registered_lines=entry.require_registered_lines,
             max_calls_per_day=entry.max_calls_per_day,
         )

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from dncgate import phone
 from dncgate.domain import decision as rules
+from dncgate.domain.decision import QUIET
 from dncgate.domain.registry import epoch_us
 from dncgate.domain.types import Category
 from dncgate.service.batch import BatchCheck
@@ -100,7 +101,14 @@ class SingleCheck:
         now = datetime.fromtimestamp(self.clock(), UTC)
         now_us = epoch_us(now)
         deadline = settings.deadline(1)
-        table = self.tables.table((zones, req.org_id, req.agent_id, req.category), now, now_us)
+        checked = self.tables.rules
+        if checked.active:  # what a Check pays for ranges, quiet days and caller lines when none is configured
+            standing = checked.standing(req.org_id, req.category, e164, country_code, route.caller.e164, now_us)
+            code = country_code if standing & QUIET else 0
+            table_key = (zones, req.org_id, req.agent_id, req.category, standing, code)
+        else:
+            table_key = (zones, req.org_id, req.agent_id, req.category, 0, 0)
+        table = self.tables.table(table_key, now, now_us)
         key = self.keyer.digest(e164)
         key_hex = key.hex()
         masked = mask(e164, country_code)

@@ -19,13 +19,16 @@ from dncgate import phone
 from dncgate.domain import decision as rules
 from dncgate.domain.decision import CallAttempt, Verdict
 from dncgate.domain.hours import CallingHours
-from dncgate.domain.types import Category
+from dncgate.domain.types import Category, Reason
 from dncgate.phone_fast import FastE164
+from dncgate.service.check_rules import CheckRules
 
 # A valid callee as the gateway needs it: E.164, time zone names, country code.
 Callee = tuple[str, tuple[str, ...], int]
-# What the domain's twelve verdicts for a callee depend on: time zones (None: invalid number), org, agent, category.
-TableKey = tuple[tuple[str, ...] | None, str, str, Category]
+# What the domain's twelve verdicts for a callee depend on: time zones (None: invalid number), org, agent,
+# category, the standing of the rules beyond the registry (`domain.decision` bits, `check_rules`), and
+# the callee's country code when its quiet days bind the call (else 0).
+TableKey = tuple[tuple[str, ...] | None, str, str, Category, int, int]
 
 
 @functools.cache
@@ -77,10 +80,15 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def picked(verdicts: Sequence[Verdict], pick: int) -> Verdict:
     """The verdict a script's pick names (`CheckLane`: the case index + the number of cases * the
-    millisecond a slot frees up under the frequency caps), that time as its `next_allowed_time`."""
+    millisecond a slot frees up under the frequency caps), that time as its `next_allowed_time` when
+    the cap is its reason (a rule before the caps, an unknown caller line or a range block, keeps its
+    own answer: a freed slot would not lift it)."""
     if pick < _CASES:
         return verdicts[pick]
-    return replace(verdicts[pick % _CASES], next_allowed_time=_EPOCH + timedelta(milliseconds=pick // _CASES))
+    verdict = verdicts[pick % _CASES]
+    if verdict.reason is not Reason.FREQUENCY_CAP:
+        return verdict
+    return replace(verdict, next_allowed_time=_EPOCH + timedelta(milliseconds=pick // _CASES))
 
 
 class VerdictTable(NamedTuple):
@@ -95,8 +103,10 @@ class MinuteTables:
     """Verdict tables of callees in one time zone, kept for the current minute.
 
     For such a callee, `verdicts_by_case` depends on `now` only through its minute: calling hours are
-    whole minutes, every time zone's offset today is whole minutes, and the next opening it reports is
-    the start of a window. Checks in the same minute with the same table key share one table instead
+    whole minutes, every time zone's offset today is whole minutes, the next opening it reports is
+    the start of a window, and a quiet day (a local date) begins and ends on a minute. The rules whose
+    answer depends on `now` otherwise (a range's effective_from, a line's interval) are judged per
+    Check into the key's standing. Checks in the same minute with the same table key share one table instead
     of asking the domain again (tests/unit/test_gateway_parts.py holds the two equal). Tables whose
     next opening is not on a minute (a zone whose window never opens within the horizon) are not kept.
     """
@@ -128,7 +138,9 @@ class VerdictTables:
         hours: CallingHours,
         default_zones: tuple[ZoneInfo, ...],
         encode: Callable[[Sequence[Verdict]], bytes],
+        rules: CheckRules | None = None,
     ) -> None:
+        self.rules = rules if rules is not None else CheckRules()
         self.hours = hours
         self.default_zones = default_zones
         self.encode = encode
@@ -142,7 +154,7 @@ class VerdictTables:
         return self.compute(key, now)
 
     def compute(self, key: TableKey, now: datetime) -> VerdictTable:
-        zones, org_id, agent_id, category = key
+        zones, org_id, agent_id, category, standing, country_code = key
         attempt = CallAttempt(
             callee_valid=zones is not None,
             callee_zones=(tuple(phone.zone(z) for z in zones) or self.default_zones) if zones is not None else (),
@@ -150,5 +162,6 @@ class VerdictTables:
             agent_id=agent_id,
             category=category,
         )
-        verdicts = rules.verdicts_by_case(attempt, self.hours, now)
+        quiet_days = self.rules.quiet_days_of(country_code) if standing & rules.QUIET else None
+        verdicts = rules.verdicts_by_case(attempt, self.hours, now, standing, quiet_days)
         return VerdictTable(verdicts, self.encode(verdicts))

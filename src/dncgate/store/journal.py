@@ -430,15 +430,36 @@ async def _grouped(conn: Conn, sql: str, make: Any) -> AsyncIterator[tuple[bytes
         yield current, batch
 
 
-# An org policy entry's columns (migrations 0001, 0005, 0013, 0016), in OrgPolicyEntry's terms: a later
-# policy field is one more column here, read and written as its field is.
-_POLICY = ("mode", "recorded_by", "signed_receipts", "max_calls_per_day")
+# An org policy entry's columns (migrations 0001, 0005, 0013, 0016, 0017), in OrgPolicyEntry's terms: a
+# later policy field is one more column here, read and written as its field is.
+_POLICY = (
+    "mode",
+    "recorded_by",
+    "signed_receipts",
+    "quiet_on_public_holidays",
+    "require_registered_lines",
+    "max_calls_per_day",
+)
 _POLICY_COLUMNS = ", ".join(_POLICY)
 
 
 def _policy_row(entry: OrgPolicyEntry) -> tuple[object, ...]:
-    return (entry.mode.value, entry.recorded_by, entry.signed_receipts, entry.max_calls_per_day)
+    return (
+        entry.mode.value,
+        entry.recorded_by,
+        entry.signed_receipts,
+        entry.quiet_on_public_holidays,
+        entry.require_registered_lines,
+        entry.max_calls_per_day,
+    )
 
 
 def _policy_of(row: Sequence[Any]) -> OrgPolicyEntry:
-    return OrgPolicyEntry(mode=Mode(row[0]), recorded_by=row[1], signed_receipts=row[2], max_calls_per_day=row[3])
+    return OrgPolicyEntry(
+        mode=Mode(row[0]),
+        recorded_by=row[1],
+        signed_receipts=row[2],
+        quiet_on_public_holidays=row[3],
+        require_registered_lines=row[4],
+        max_calls_per_day=row[5],
+    )

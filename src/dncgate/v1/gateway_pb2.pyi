@@ -29,6 +29,9 @@ class Reason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REASON_REGISTRY_UNAVAILABLE: _ClassVar[Reason]
     REASON_ORG_LIST: _ClassVar[Reason]
     REASON_FREQUENCY_CAP: _ClassVar[Reason]
+    REASON_RANGE_BLOCKED: _ClassVar[Reason]
+    REASON_QUIET_DAY: _ClassVar[Reason]
+    REASON_UNKNOWN_CALLER_LINE: _ClassVar[Reason]
 
 class OptOutScope(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -47,6 +50,9 @@ REASON_INVALID_NUMBER: Reason
 REASON_REGISTRY_UNAVAILABLE: Reason
 REASON_ORG_LIST: Reason
 REASON_FREQUENCY_CAP: Reason
+REASON_RANGE_BLOCKED: Reason
+REASON_QUIET_DAY: Reason
+REASON_UNKNOWN_CALLER_LINE: Reason
 OPT_OUT_SCOPE_UNSPECIFIED: OptOutScope
 OPT_OUT_SCOPE_ALL: OptOutScope
 OPT_OUT_SCOPE_ORG: OptOutScope

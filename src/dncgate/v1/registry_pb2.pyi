@@ -4,12 +4,72 @@ from dncgate.v1 import common_pb2 as _common_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class RangeAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RANGE_ACTION_UNSPECIFIED: _ClassVar[RangeAction]
+    RANGE_ACTION_BLOCK: _ClassVar[RangeAction]
+    RANGE_ACTION_ALLOW: _ClassVar[RangeAction]
+RANGE_ACTION_UNSPECIFIED: RangeAction
+RANGE_ACTION_BLOCK: RangeAction
+RANGE_ACTION_ALLOW: RangeAction
+
+class SetRangeRuleRequest(_message.Message):
+    __slots__ = ("prefix", "action", "categories", "org_id", "effective_from", "request_id")
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    CATEGORIES_FIELD_NUMBER: _ClassVar[int]
+    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_FROM_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    prefix: str
+    action: RangeAction
+    categories: _containers.RepeatedScalarFieldContainer[_common_pb2.Category]
+    org_id: str
+    effective_from: _timestamp_pb2.Timestamp
+    request_id: str
+    def __init__(self, prefix: _Optional[str] = ..., action: _Optional[_Union[RangeAction, str]] = ..., categories: _Optional[_Iterable[_Union[_common_pb2.Category, str]]] = ..., org_id: _Optional[str] = ..., effective_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class RangeRule(_message.Message):
+    __slots__ = ("prefix", "action", "categories", "org_id", "effective_from", "recorded_at", "journal_seq", "recorded_by")
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    CATEGORIES_FIELD_NUMBER: _ClassVar[int]
+    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_FROM_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_AT_FIELD_NUMBER: _ClassVar[int]
+    JOURNAL_SEQ_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_BY_FIELD_NUMBER: _ClassVar[int]
+    prefix: str
+    action: RangeAction
+    categories: _containers.RepeatedScalarFieldContainer[_common_pb2.Category]
+    org_id: str
+    effective_from: _timestamp_pb2.Timestamp
+    recorded_at: _timestamp_pb2.Timestamp
+    journal_seq: int
+    recorded_by: str
+    def __init__(self, prefix: _Optional[str] = ..., action: _Optional[_Union[RangeAction, str]] = ..., categories: _Optional[_Iterable[_Union[_common_pb2.Category, str]]] = ..., org_id: _Optional[str] = ..., effective_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., journal_seq: _Optional[int] = ..., recorded_by: _Optional[str] = ...) -> None: ...
+
+class ListRangeRulesRequest(_message.Message):
+    __slots__ = ("org_id", "at")
+    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    org_id: str
+    at: _timestamp_pb2.Timestamp
+    def __init__(self, org_id: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListRangeRulesResponse(_message.Message):
+    __slots__ = ("rules",)
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    rules: _containers.RepeatedCompositeFieldContainer[RangeRule]
+    def __init__(self, rules: _Optional[_Iterable[_Union[RangeRule, _Mapping]]] = ...) -> None: ...
 
 class AddToOrgListRequest(_message.Message):
     __slots__ = ("org_id", "number", "reason", "request_id")
@@ -198,20 +258,24 @@ class Consent(_message.Message):
     def __init__(self, consumer_number_masked: _Optional[str] = ..., org_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., granted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., evidence: _Optional[str] = ..., revoked: _Optional[bool] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., journal_seq: _Optional[int] = ..., recorded_by: _Optional[str] = ..., exempt_from_caps: _Optional[bool] = ...) -> None: ...
 
 class SetOrgPolicyRequest(_message.Message):
-    __slots__ = ("org_id", "mode", "request_id", "signed_receipts", "update_mask", "max_calls_per_day")
+    __slots__ = ("org_id", "mode", "request_id", "signed_receipts", "update_mask", "quiet_on_public_holidays", "require_registered_lines", "max_calls_per_day")
     ORG_ID_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SIGNED_RECEIPTS_FIELD_NUMBER: _ClassVar[int]
     UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    QUIET_ON_PUBLIC_HOLIDAYS_FIELD_NUMBER: _ClassVar[int]
+    REQUIRE_REGISTERED_LINES_FIELD_NUMBER: _ClassVar[int]
     MAX_CALLS_PER_DAY_FIELD_NUMBER: _ClassVar[int]
     org_id: str
     mode: _common_pb2.Mode
     request_id: str
     signed_receipts: bool
     update_mask: _field_mask_pb2.FieldMask
+    quiet_on_public_holidays: bool
+    require_registered_lines: bool
     max_calls_per_day: int
-    def __init__(self, org_id: _Optional[str] = ..., mode: _Optional[_Union[_common_pb2.Mode, str]] = ..., request_id: _Optional[str] = ..., signed_receipts: _Optional[bool] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., max_calls_per_day: _Optional[int] = ...) -> None: ...
+    def __init__(self, org_id: _Optional[str] = ..., mode: _Optional[_Union[_common_pb2.Mode, str]] = ..., request_id: _Optional[str] = ..., signed_receipts: _Optional[bool] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., quiet_on_public_holidays: _Optional[bool] = ..., require_registered_lines: _Optional[bool] = ..., max_calls_per_day: _Optional[int] = ...) -> None: ...
 
 class GetOrgPolicyRequest(_message.Message):
     __slots__ = ("org_id",)
@@ -220,20 +284,24 @@ class GetOrgPolicyRequest(_message.Message):
     def __init__(self, org_id: _Optional[str] = ...) -> None: ...
 
 class OrgPolicy(_message.Message):
-    __slots__ = ("org_id", "mode", "explicit", "recorded_by", "signed_receipts", "max_calls_per_day")
+    __slots__ = ("org_id", "mode", "explicit", "recorded_by", "signed_receipts", "quiet_on_public_holidays", "require_registered_lines", "max_calls_per_day")
     ORG_ID_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     EXPLICIT_FIELD_NUMBER: _ClassVar[int]
     RECORDED_BY_FIELD_NUMBER: _ClassVar[int]
     SIGNED_RECEIPTS_FIELD_NUMBER: _ClassVar[int]
+    QUIET_ON_PUBLIC_HOLIDAYS_FIELD_NUMBER: _ClassVar[int]
+    REQUIRE_REGISTERED_LINES_FIELD_NUMBER: _ClassVar[int]
     MAX_CALLS_PER_DAY_FIELD_NUMBER: _ClassVar[int]
     org_id: str
     mode: _common_pb2.Mode
     explicit: bool
     recorded_by: str
     signed_receipts: bool
+    quiet_on_public_holidays: bool
+    require_registered_lines: bool
     max_calls_per_day: int
-    def __init__(self, org_id: _Optional[str] = ..., mode: _Optional[_Union[_common_pb2.Mode, str]] = ..., explicit: _Optional[bool] = ..., recorded_by: _Optional[str] = ..., signed_receipts: _Optional[bool] = ..., max_calls_per_day: _Optional[int] = ...) -> None: ...
+    def __init__(self, org_id: _Optional[str] = ..., mode: _Optional[_Union[_common_pb2.Mode, str]] = ..., explicit: _Optional[bool] = ..., recorded_by: _Optional[str] = ..., signed_receipts: _Optional[bool] = ..., quiet_on_public_holidays: _Optional[bool] = ..., require_registered_lines: _Optional[bool] = ..., max_calls_per_day: _Optional[int] = ...) -> None: ...
 
 class ImportRegistryRequest(_message.Message):
     __slots__ = ("number", "do_not_disturb", "categories", "source", "effective_from", "rows")

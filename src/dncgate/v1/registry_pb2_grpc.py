@@ -99,6 +99,16 @@ class RegistryStub:
                 request_serializer=dncgate_dot_v1_dot_registry__pb2.GetOrgListHistoryRequest.SerializeToString,
                 response_deserializer=dncgate_dot_v1_dot_registry__pb2.OrgListHistory.FromString,
                 _registered_method=True)
+        self.SetRangeRule = channel.unary_unary(
+                '/dncgate.v1.Registry/SetRangeRule',
+                request_serializer=dncgate_dot_v1_dot_registry__pb2.SetRangeRuleRequest.SerializeToString,
+                response_deserializer=dncgate_dot_v1_dot_registry__pb2.RangeRule.FromString,
+                _registered_method=True)
+        self.ListRangeRules = channel.unary_unary(
+                '/dncgate.v1.Registry/ListRangeRules',
+                request_serializer=dncgate_dot_v1_dot_registry__pb2.ListRangeRulesRequest.SerializeToString,
+                response_deserializer=dncgate_dot_v1_dot_registry__pb2.ListRangeRulesResponse.FromString,
+                _registered_method=True)
 
 
 class RegistryServicer:
@@ -195,6 +205,24 @@ class RegistryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetRangeRule(self, request, context):
+        """Journal a number-range rule (role admin): block or allow every callee whose E.164 starts with
+        `prefix`, for one org or every org, from effective_from. RANGE_ACTION_UNSPECIFIED clears the
+        prefix's rule for that org from effective_from. The longest prefix in force wins; at equal length
+        the org's own rule wins over the every-org one. A range never lifts a do-not-disturb or an entry on
+        the org's list; a range BLOCK is not lifted by a consent, only by a longer range ALLOW.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRangeRules(self, request, context):
+        """The range-rule journal, oldest first, or the rules in force at a time (roles admin and compliance).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RegistryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -262,6 +290,16 @@ def add_RegistryServicer_to_server(servicer, server):
                     servicer.GetOrgListHistory,
                     request_deserializer=dncgate_dot_v1_dot_registry__pb2.GetOrgListHistoryRequest.FromString,
                     response_serializer=dncgate_dot_v1_dot_registry__pb2.OrgListHistory.SerializeToString,
+            ),
+            'SetRangeRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetRangeRule,
+                    request_deserializer=dncgate_dot_v1_dot_registry__pb2.SetRangeRuleRequest.FromString,
+                    response_serializer=dncgate_dot_v1_dot_registry__pb2.RangeRule.SerializeToString,
+            ),
+            'ListRangeRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRangeRules,
+                    request_deserializer=dncgate_dot_v1_dot_registry__pb2.ListRangeRulesRequest.FromString,
+                    response_serializer=dncgate_dot_v1_dot_registry__pb2.ListRangeRulesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -615,6 +653,60 @@ class Registry:
             '/dncgate.v1.Registry/GetOrgListHistory',
             dncgate_dot_v1_dot_registry__pb2.GetOrgListHistoryRequest.SerializeToString,
             dncgate_dot_v1_dot_registry__pb2.OrgListHistory.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetRangeRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dncgate.v1.Registry/SetRangeRule',
+            dncgate_dot_v1_dot_registry__pb2.SetRangeRuleRequest.SerializeToString,
+            dncgate_dot_v1_dot_registry__pb2.RangeRule.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRangeRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dncgate.v1.Registry/ListRangeRules',
+            dncgate_dot_v1_dot_registry__pb2.ListRangeRulesRequest.SerializeToString,
+            dncgate_dot_v1_dot_registry__pb2.ListRangeRulesResponse.FromString,
             options,
             channel_credentials,
             insecure,

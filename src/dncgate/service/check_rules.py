@@ -1,0 +1,121 @@
+"""The rules beyond the registry on the Check path: number ranges, quiet days, registered caller lines.
+
+Each is decided in Python before the Check's script, from a copy in this process (`CheckRules`),
+never read from PostgreSQL or Redis by a Check: `standing` sums what they say of one call into the
+bits of `domain.decision` (UNKNOWN_LINE, RANGE_BLOCK, QUIET), which the verdict tables are keyed by.
+With no rule configured anywhere, `active` is False and a Check pays one attribute read for all three.
+
+How fast a change reaches it: `watch` asks the journals' latest seqs (`RulesSource.version`, one small
+query) every WATCH_INTERVAL_S and reads the snapshot again when one moved, so a SetRangeRule,
+SetOrgPolicy or RegisterCallerLine is on every replica's Checks within about a second of its commit,
+two at most (this one's too). `effective_from`, `valid_from` and `valid_to` are judged at each
+Check's own time, not at the refresh's. While PostgreSQL can't be read the last copy stays in force
+(logged); the Checks never wait for it.
+
+Quiet days: China's public holidays (`calendars.package_calendar`, the maintained chinese-calendar
+schedule, with the operator's holidays file over it) for callees whose country code is 86. No other
+region has a calendar installed, so an org's quiet days bind its calls to China only, and a callee
+elsewhere never has a quiet day (tests/unit/test_check_rules.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import date
+
+import structlog
+
+from dncgate.domain.decision import NO_RULES, QUIET, RANGE_BLOCK, UNKNOWN_LINE, QuietDays
+from dncgate.domain.lines import live
+from dncgate.domain.ranges import RangeTable
+from dncgate.domain.registry import epoch_us
+from dncgate.domain.types import Category
+from dncgate.service.rules_ports import RulesSnapshot, RulesSource
+
+log = structlog.get_logger("dncgate.check_rules")
+
+WATCH_INTERVAL_S = 1.0
+CHINA_CODE = 86
+_FOREVER = 1 << 62  # an open-ended assignment's end
+
+
+class CheckRules:
+    """The in-process copy (replaced whole by `load`, never mutated), and `standing` of a call against it."""
+
+    def __init__(self, china_holidays: frozenset[date] = frozenset()) -> None:
+        self.quiet_days: dict[int, QuietDays] = {CHINA_CODE: QuietDays(china_holidays)}
+        self.version: tuple[int, int, int] | None = None
+        self.quiet_orgs: frozenset[str] = frozenset()
+        self.line_orgs: frozenset[str] = frozenset()
+        # per line, its live assignments newest first: (valid_from, valid_to or _FOREVER, org), in µs
+        self.lines: dict[str, tuple[tuple[int, int, str], ...]] = {}
+        self.ranges = RangeTable(())
+        self.active = False
+
+    def load(self, snap: RulesSnapshot) -> None:
+        by_line: dict[str, list[tuple[int, int, str]]] = {}
+        for r in sorted(live(snap.lines), key=lambda r: r.seq, reverse=True):
+            end = epoch_us(r.valid_to) if r.valid_to is not None else _FOREVER
+            by_line.setdefault(r.caller_e164, []).append((epoch_us(r.valid_from), end, r.org_id))
+        self.quiet_orgs, self.line_orgs = snap.quiet_orgs, snap.line_orgs
+        self.lines = {k: tuple(v) for k, v in by_line.items()}
+        self.ranges = RangeTable(snap.ranges)
+        self.version = snap.version
+        self.active = bool(self.quiet_orgs or self.line_orgs or self.ranges)
+
+    def standing(
+        self, org_id: str, category: Category, callee_e164: str, country_code: int, caller_e164: str, now_us: int
+    ) -> int:
+        """What the rules say of this call at `now_us` (µs since the epoch): `domain.decision` bits,
+        NO_RULES when none binds it."""
+        bits = NO_RULES
+        if org_id in self.line_orgs and not self.line_of(caller_e164, org_id, now_us):
+            bits |= UNKNOWN_LINE
+        if self.ranges and self.ranges.blocked_us(callee_e164, org_id, category, now_us):
+            bits |= RANGE_BLOCK
+        if org_id in self.quiet_orgs and country_code in self.quiet_days:
+            bits |= QUIET
+        return bits
+
+    def line_of(self, caller_e164: str, org_id: str, now_us: int) -> bool:
+        """Whether `caller_e164` is one of the org's lines (any of its agents') at `now_us`: its latest
+        live assignment covering that instant is the org's (`domain.lines.owner_at`)."""
+        for start, end, org in self.lines.get(caller_e164, ()):
+            if start <= now_us < end:
+                return org == org_id
+        return False
+
+    def quiet_days_of(self, country_code: int) -> QuietDays | None:
+        return self.quiet_days.get(country_code)
+
+    async def refresh(self, source: RulesSource) -> None:
+        """Read the snapshot again if a journal moved since the last one."""
+        if self.version is not None and await source.version() == self.version:
+            return
+        snap = await source.snapshot()
+        self.load(snap)
+        log.info(
+            "check_rules",
+            ranges=len(snap.ranges),
+            lines=len(self.lines),
+            quiet_orgs=len(snap.quiet_orgs),
+            line_orgs=len(snap.line_orgs),
+        )
+
+    async def watch(self, source: RulesSource, stop: asyncio.Event, interval_s: float = WATCH_INTERVAL_S) -> None:
+        """`refresh` every `interval_s` until `stop` is set; a store outage keeps the last copy."""
+        failing = False
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval_s)
+            if stop.is_set():
+                return
+            try:
+                await self.refresh(source)
+            except Exception as exc:
+                if not failing:
+                    log.warning("check_rules_unreadable", error=type(exc).__name__)
+                failing = True
+            else:
+                failing = False
