@@ -119,20 +119,9 @@ def build_server(app: App, listen: str) -> tuple[grpc.aio.Server, int, health.He
     )
     served = ROLE_SERVICES[app.settings.role]
     lines = rpc_lines_logged()
-    guard = Guard(app.authenticator, certificates=app.settings.tls_client_ca is not None)
-    ours = Registrar(server, lines, guard)  # our services: credentials checked, logged, errors mapped
+    ours = Registrar(server, lines, _guard(app))  # our services: credentials checked, logged, errors mapped
     if CALLGATE in served:
-        gateway_pb2_grpc.add_CallGateServicer_to_server(
-            CallGateServicer(
-                app.gateway,
-                app.settings.max_batch,
-                app.outcomes,
-                log_fields=lines,
-                quotas=app.quotas,
-                receipt_key=app.receipt_key,
-            ),
-            ours,
-        )
+        gateway_pb2_grpc.add_CallGateServicer_to_server(_callgate(app, lines), ours)
     if REGISTRY in served:
         registry_pb2_grpc.add_RegistryServicer_to_server(
             RegistryServicer(app.registry, lines=app.lines, ranges=app.ranges), ours
@@ -154,22 +143,28 @@ def build_server(app: App, listen: str) -> tuple[grpc.aio.Server, int, health.He
     return server, port, health_servicer
 
 
+def _guard(app: App) -> Guard:
+    return Guard(app.authenticator, certificates=app.settings.tls_client_ca is not None)
+
+
+def _callgate(app: App, lines: bool) -> CallGateServicer:
+    """The one CallGate servicer shape both faces serve (gRPC and HTTP/JSON)."""
+    return CallGateServicer(
+        app.gateway,
+        app.settings.max_batch,
+        app.outcomes,
+        log_fields=lines,
+        quotas=app.quotas,
+        receipt_key=app.receipt_key,
+    )
+
+
 def build_http(app: App, health_servicer: health.HealthServicer) -> http.Face:
     """The HTTP/JSON face: CallGate's annotated methods, run by the handlers `instrument` makes of the same
     servicer the gRPC server has (credentials, limits, log line, metrics, error mapping alike)."""
     lines = rpc_lines_logged()
-    collector = http.Collector(lines, Guard(app.authenticator, certificates=app.settings.tls_client_ca is not None))
-    gateway_pb2_grpc.add_CallGateServicer_to_server(
-        CallGateServicer(
-            app.gateway,
-            app.settings.max_batch,
-            app.outcomes,
-            log_fields=lines,
-            quotas=app.quotas,
-            receipt_key=app.receipt_key,
-        ),
-        collector,
-    )
+    collector = http.Collector(lines, _guard(app))
+    gateway_pb2_grpc.add_CallGateServicer_to_server(_callgate(app, lines), collector)
     return http.Face(
         http.routes([gateway_pb2.DESCRIPTOR.services_by_name["CallGate"]]),
         collector.handlers,

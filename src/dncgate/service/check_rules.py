@@ -21,7 +21,6 @@ elsewhere never has a quiet day (tests/unit/test_check_rules.py).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import date
 
 import structlog
@@ -31,6 +30,7 @@ from dncgate.domain.lines import live
 from dncgate.domain.ranges import RangeTable
 from dncgate.domain.registry import epoch_us
 from dncgate.domain.types import Category
+from dncgate.service.receipts import watch_journal
 from dncgate.service.rules_ports import RulesSnapshot, RulesSource
 
 log = structlog.get_logger("dncgate.check_rules")
@@ -105,17 +105,4 @@ class CheckRules:
 
     async def watch(self, source: RulesSource, stop: asyncio.Event, interval_s: float = WATCH_INTERVAL_S) -> None:
         """`refresh` every `interval_s` until `stop` is set; a store outage keeps the last copy."""
-        failing = False
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval_s)
-            if stop.is_set():
-                return
-            try:
-                await self.refresh(source)
-            except Exception as exc:
-                if not failing:
-                    log.warning("check_rules_unreadable", error=type(exc).__name__)
-                failing = True
-            else:
-                failing = False
+        await watch_journal(lambda: self.refresh(source), stop, interval_s, "check_rules_unreadable")

@@ -91,7 +91,7 @@ async def watch_journal(
     refresh: Callable[[], Awaitable[None]], stop: asyncio.Event, interval_s: float, unreadable: str
 ) -> None:
     """`refresh()` every `interval_s` until `stop` is set. A store outage keeps the last copy in force and
-    is logged once as `unreadable` (the org policy copies of the Check path: receipts, org caps)."""
+    is logged once as `unreadable` (the in-process copies of the Check path: receipts, org caps, rules)."""
     failing = False
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
