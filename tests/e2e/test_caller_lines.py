@@ -125,9 +125,9 @@ async def test_lines_register_and_list_from_the_command_line(server) -> None:
     assert made.returncode == 0, made.stdout + made.stderr
     assert LINE in made.stdout and "open-ended" in made.stdout
     refused = await cli(server, "lines", "register", LINE, "--org", "other", "--from", "2026-02-01")
-    assert refused.returncode == 1 and "FAILED_PRECONDITION" in refused.stdout
+    assert refused.returncode == 1 and "FAILED_PRECONDITION" in refused.stderr
     bad = await cli(server, "lines", "register", "12", "--org", ORG)
-    assert bad.returncode == 1 and "caller_number" in bad.stdout
+    assert bad.returncode == 1 and "caller_number" in bad.stderr
     listed = await cli(server, "lines", "list", "--org", ORG)
     assert listed.returncode == 0 and LINE in listed.stdout and "a17" in listed.stdout
     at = await cli(server, "lines", "list", "--number", LINE, "--at", "2025-06-01T00:00:00+08:00")

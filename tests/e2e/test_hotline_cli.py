@@ -47,7 +47,7 @@ async def test_the_story_from_the_command_line(server) -> None:
     paid = await cli(server, "payouts", "mark-paid", payout_id, "--reference", "BANK-1")
     assert paid.returncode == 0 and "PAID" in paid.stdout
     twice = await cli(server, "payouts", "mark-paid", payout_id, "--reference", "BANK-2")
-    assert twice.returncode == 1 and "FAILED_PRECONDITION" in twice.stdout
+    assert twice.returncode == 1 and "FAILED_PRECONDITION" in twice.stderr
     summary = await cli(server, "payouts", "summary", "--period", "week")
     assert summary.returncode == 0 and summary.stdout.count("100.00 CNY") == 4
     report = await cli(server, "report", "violations", "--org", ORG)
@@ -64,7 +64,7 @@ async def test_review_and_confirm_from_the_command_line(server) -> None:
     decided = await cli(server, "complaint", "review", case_id, "--decision", "rejected", "--note", "no call")
     assert decided.returncode == 0 and "REJECTED" in decided.stdout and "bootstrap-admin" in decided.stdout
     bad = await cli(server, "complaint", "file", "12", "--caller", A)
-    assert bad.returncode == 1 and "consumer_number" in bad.stdout
+    assert bad.returncode == 1 and "consumer_number" in bad.stderr
 
 
 async def test_disputes_consent_and_the_override_from_the_command_line(server) -> None:
@@ -84,6 +84,6 @@ async def test_disputes_consent_and_the_override_from_the_command_line(server) -
     assert "MANUAL_REVIEW" in disputed.stdout and "consent: form F-9" in disputed.stdout
     case_id = re.search(r"DNC-\d{8}-\d{6}", owed.stdout).group(0)  # type: ignore[union-attr]
     refused = await cli(server, "complaint", "confirm", case_id, "--satisfied")
-    assert refused.returncode == 1 and "FAILED_PRECONDITION" in refused.stdout and "PO-" in refused.stdout
+    assert refused.returncode == 1 and "FAILED_PRECONDITION" in refused.stderr and "PO-" in refused.stderr
     closed = await cli(server, "complaint", "confirm", case_id, "--satisfied", "--override-reason", "paid in cash")
     assert closed.returncode == 0 and "CLOSED" in closed.stdout and "closed_over_pending_payouts" in closed.stdout

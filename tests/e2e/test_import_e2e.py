@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -98,7 +99,8 @@ async def test_a_batch_that_also_carries_a_row_of_its_own_is_invalid_argument(se
 
 
 async def test_the_cli_imports_a_csv_and_reports_bad_lines_by_line_number(server, tmp_path: Path) -> None:
-    """`registry import` prints the summary, with file line numbers for rows it or the server refused."""
+    """`registry import` prints the summary, with file line numbers for rows it or the server refused, and
+    exits with status 3 (the rows are invalid, the import went through)."""
     feed = tmp_path / "feed.csv"
     feed.write_text(
         "number,do_not_disturb,categories\n"
@@ -110,7 +112,7 @@ async def test_the_cli_imports_a_csv_and_reports_bad_lines_by_line_number(server
         f"{number(4)},no,\n"
     )
     done = await cli(server, "registry", "import", str(feed))
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 3, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert any(line.split()[:2] == ["accepted", "3"] for line in lines), done.stdout
     assert any(line.split()[:2] == ["invalid", "2"] for line in lines), done.stdout
@@ -146,7 +148,7 @@ async def test_the_cli_applies_its_source_and_default_effective_time(server, tmp
 async def test_the_cli_refuses_a_missing_file(server, tmp_path: Path) -> None:
     """A path that does not exist is an error before anything is sent (exit status 2)."""
     done = await cli(server, "registry", "import", str(tmp_path / "nope.csv"))
-    assert done.returncode == 2 and "cannot read" in done.stdout
+    assert done.returncode == 2 and "cannot read" in done.stderr
 
 
 async def test_the_cli_refuses_a_file_with_unknown_columns_before_sending_anything(server, tmp_path: Path) -> None:
@@ -154,7 +156,7 @@ async def test_the_cli_refuses_a_file_with_unknown_columns_before_sending_anythi
     feed = tmp_path / "feed.csv"
     feed.write_text(f"number,colour\n{number(1)},red\n")
     done = await cli(server, "registry", "import", str(feed))
-    assert done.returncode == 2 and "colour" in done.stdout
+    assert done.returncode == 2 and "colour" in done.stderr
     assert await decision(server, number(1)) == ALLOW
 
 
@@ -162,3 +164,26 @@ def _ts(dt: datetime) -> Timestamp:
     t = Timestamp()
     t.FromDatetime(dt)
     return t
+
+
+async def test_a_byte_that_is_not_utf8_is_an_invalid_row_on_its_line_and_the_import_goes_on(
+    server, tmp_path: Path
+) -> None:
+    """A bad byte on line 2 is reported as line 2; the lines around it are imported; exit status 3."""
+    feed = tmp_path / "feed.csv"
+    feed.write_bytes(f"{number(1)}\n".encode() + b"1380013\xff000\n" + f"{number(3)}\n".encode())
+    done = await cli(server, "registry", "import", str(feed))
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert re.search(r"│\s+2 │ not UTF-8", done.stdout), done.stdout
+    assert "line 1" not in done.stdout + done.stderr
+    assert await decision(server, number(1)) == BLOCK and await decision(server, number(3)) == BLOCK
+
+
+async def test_a_header_of_unknown_names_is_refused_with_the_accepted_names(server, tmp_path: Path) -> None:
+    """`phone,dnd` is not taken as a data row: refused (exit 2) with the names a header may use."""
+    feed = tmp_path / "feed.csv"
+    feed.write_text(f"phone,dnd\n{number(1)},yes\n")
+    done = await cli(server, "registry", "import", str(feed))
+    assert done.returncode == 2
+    assert "unknown column 'phone'" in done.stderr and "number, do_not_disturb, categories" in done.stderr
+    assert await decision(server, number(1)) == ALLOW

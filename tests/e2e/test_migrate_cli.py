@@ -68,7 +68,7 @@ def test_migrate_without_the_pepper_for_an_external_database_is_a_config_error(
     """An external database without DNCGATE_PEPPER exits 2 naming the variable, and migrates nothing."""
     result = _migrate(tmp_path, DNCGATE_DATABASE_URL=fresh_database)
     assert result.returncode == 2
-    assert "DNCGATE_PEPPER" in result.stdout
+    assert "DNCGATE_PEPPER" in result.stderr
     with psycopg.connect(fresh_database) as conn:
         assert conn.execute("SELECT to_regclass('schema_migrations')").fetchone() == (None,)
 
@@ -77,7 +77,7 @@ def test_migrate_with_a_malformed_database_url_is_a_config_error(tmp_path: Path)
     """A URL without its scheme (unparseable) exits 2 naming DNCGATE_DATABASE_URL, not with a traceback."""
     result = _migrate(tmp_path, DNCGATE_DATABASE_URL="localhost/dncgate", DNCGATE_PEPPER=TEST_PEPPER.hex())
     assert result.returncode == 2
-    assert "DNCGATE_DATABASE_URL" in result.stdout
+    assert "DNCGATE_DATABASE_URL" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
 
 
@@ -86,7 +86,7 @@ def test_migrate_against_an_unreachable_server_fails_with_status_1_and_no_traceb
     url = "postgresql://nobody@127.0.0.1:1/dncgate?connect_timeout=2"
     result = _migrate(tmp_path, DNCGATE_DATABASE_URL=url, DNCGATE_PEPPER=TEST_PEPPER.hex())
     assert result.returncode == 1
-    assert "PostgreSQL" in result.stdout
+    assert "PostgreSQL" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
 
 

@@ -116,4 +116,4 @@ async def test_org_list_from_the_command_line(server: Any) -> None:
     removed = await cli(server, "registry", "org-list", "remove", ORG, CONSUMER)
     assert removed.returncode == 0 and "removed" in removed.stdout
     bad = await cli(server, "registry", "org-list", "add", ORG, "12")
-    assert bad.returncode == 1 and "number" in bad.stdout
+    assert bad.returncode == 1 and "number" in bad.stderr

@@ -349,6 +349,6 @@ async def test_the_queue_and_the_sign_off_from_the_command_line(server: Any, des
     neither = await cli(server, "complaint", "confirm", case_id)
     assert neither.returncode == 2
     bad = await cli(server, "complaint", "confirm", case_id, "--resolved", "--satisfaction", "9")
-    assert bad.returncode == 1 and "satisfaction" in bad.stdout
+    assert bad.returncode == 1 and "satisfaction" in bad.stderr
     away = await cli(server, "operator", "away")
     assert away.returncode == 0 and "bootstrap-admin" in away.stdout and "no (away)" in away.stdout

@@ -177,7 +177,7 @@ def test_serve_answers_the_cli_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
         assert out.returncode == 0, out
         assert "CONSENT_ON_FILE" in _cli(port, "check", *args).stdout
         bad = _cli(port, "check", "--caller", "+862759001234", "--callee", "13800138000", "--org", "")
-        assert bad.returncode == 1 and "org_id" in bad.stdout
+        assert bad.returncode == 1 and "org_id" in bad.stderr
         # `registry rebuild` joins the running embedded servers instead of starting its own.
         rebuilt = subprocess.run(
             [sys.executable, "-m", "dncgate.cli", "registry", "rebuild"],

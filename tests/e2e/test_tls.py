@@ -289,7 +289,7 @@ async def test_the_cli_verifies_the_server_with_tls_ca_and_presents_a_client_cer
         out = await _run(_cli, r, settings.data_dir, "--timeout", "3")  # plaintext
         assert out.returncode != 0 and "UNAVAILABLE" in out.stdout + out.stderr, out
         out = await _run(_cli, r, empty, "--tls-ca", ca, "--tls-cert", str(cert))
-        assert out.returncode == 2 and "--tls-key" in out.stdout, out
+        assert out.returncode == 2 and "--tls-key" in out.stderr, out
 
 
 async def _run(func: Any, *args: Any, **kw: Any) -> subprocess.CompletedProcess[str]:

@@ -77,16 +77,32 @@ def test_rows_are_sent_in_messages_of_two_thousand() -> None:
     assert [len(m.rows) for m in feed.messages()] == [2000, 2000, 500]
 
 
-def test_bytes_that_are_not_utf8_stop_the_feed_where_they_start_and_say_so() -> None:
-    """Rows read before undecodable bytes are sent; the feed records the line where reading stopped."""
-    data = b"".join(b"1380013%04d\n" % i for i in range(1000)) + b"\xff\xfe broken\n13800139999\n"
-    feed = Feed(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline=""), SOURCE, None)
-    sent = [row for message in feed.messages() for row in message.rows]
-    assert 0 < len(sent) <= 1000 and feed.error is not None
-    assert feed.error.startswith(f"line {len(sent) + 1}: ")
+def _bytes(data: bytes) -> io.TextIOWrapper:
+    """A feed file opened as `registry import` opens one."""
+    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
-def test_an_undecodable_first_line_stops_before_anything_is_sent() -> None:
-    """Without a readable first line the columns are unknown: the file is refused as a whole."""
-    with pytest.raises(FeedError, match="line 1"):
-        Feed(io.TextIOWrapper(io.BytesIO(b"\xff\xfe\n"), encoding="utf-8", newline=""), SOURCE, None)
+def test_a_line_that_is_not_utf8_is_reported_at_its_line_and_the_feed_goes_on() -> None:
+    """An undecodable byte on line 2 makes line 2 invalid (not line 1, not the whole buffer); the rows
+    before and after it are sent, far into the file too."""
+    data = b"13800130000\n\xff\xfe broken\n" + b"".join(b"1380013%04d\n" % i for i in range(1, 3000))
+    data += b"1380013\xe9999\n13800139999\n"
+    feed = Feed(_bytes(data), SOURCE, None)
+    sent = [row.number for message in feed.messages() for row in message.rows]
+    assert feed.error is None and len(sent) == 3001 and sent[-1] == "13800139999"
+    assert [line for line, _ in feed.invalid] == [2, 3002]
+    assert all("not UTF-8" in reason for _, reason in feed.invalid)
+    assert feed.line_of(2) == 3  # the server's row 2 is the line after the bad one
+
+
+def test_an_undecodable_first_line_is_an_invalid_row_not_a_header() -> None:
+    """A first line with a bad byte is no header: it is reported as line 1 and the next line is sent."""
+    feed = Feed(_bytes(b"\xff\xfe\n13800138000\n"), SOURCE, None)
+    sent = [row.number for message in feed.messages() for row in message.rows]
+    assert sent == ["13800138000"] and [line for line, _ in feed.invalid] == [1]
+
+
+def test_a_header_of_unknown_names_is_refused_with_the_names_that_are_accepted() -> None:
+    """`phone,dnd` is a header (no digit in its first field), not a row: refused, naming the columns."""
+    with pytest.raises(FeedError, match=r"unknown column 'phone'; the columns are number, do_not_disturb"):
+        Feed(io.StringIO("phone,dnd\n13800138000,yes\n"), SOURCE, None)

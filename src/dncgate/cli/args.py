@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -22,16 +22,27 @@ ClientCommand: TypeAlias = Callable[[argparse.Namespace, grpc.Channel], int]
 """A command that talks to a server: it gets the parsed arguments and an open channel, returns the exit code."""
 
 
-def enum_arg(enum: Any, prefix: str) -> Callable[[str], int]:
-    """An argument type for a wire enum: `real-estate` -> CATEGORY_REAL_ESTATE's value, the choices listed if not."""
+def typed_names(enum: Any, prefix: str) -> list[str]:
+    """A wire enum's values as the flags take them (`real-estate`), UNSPECIFIED left out."""
+    names = (v.name for v in enum.DESCRIPTOR.values if not v.name.endswith("_UNSPECIFIED"))
+    return [n[len(prefix) :].lower().replace("_", "-") for n in names]
+
+
+def choices(enum: Any, prefix: str) -> str:
+    """Every value a flag of this enum takes, for its help: "app, hotline, in-call, national-registry, admin"."""
+    return ", ".join(typed_names(enum, prefix))
+
+
+def enum_arg(enum: Any, prefix: str, only: Sequence[str] | None = None) -> Callable[[str], int]:
+    """An argument type for a wire enum: `real-estate` -> CATEGORY_REAL_ESTATE's value, the choices listed if
+    not; `only` narrows what is accepted (and listed) to the values the command can use."""
+    accepted = list(only) if only is not None else typed_names(enum, prefix)
 
     def parse(text: str) -> int:
-        name = prefix + text.strip().upper().replace("-", "_")
-        try:
-            return int(enum.Value(name))
-        except ValueError:
-            choices = ", ".join(n[len(prefix) :].lower().replace("_", "-") for n in enum.keys()[1:])
-            raise argparse.ArgumentTypeError(f"{text!r}: expected one of {choices}") from None
+        typed = text.strip().lower().replace("_", "-")
+        if typed not in accepted:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected one of {', '.join(accepted)}")
+        return int(enum.Value(prefix + typed.upper().replace("-", "_")))
 
     return parse
 
@@ -78,9 +89,28 @@ def pages(p: argparse.ArgumentParser) -> None:
     p.add_argument("--page-token", default="", help="from the previous page's 'more:' line")
 
 
+DEFAULT_PORT = 50051
+
+
+class TargetError(ValueError):
+    """--target (or $DNCGATE_TARGET) is no address a channel can be opened to."""
+
+
 def target(ns: argparse.Namespace) -> str:
-    """The server a client command talks to: --target, else $DNCGATE_TARGET, else $DNCGATE_LISTEN."""
-    return str(ns.target or os.environ.get("DNCGATE_TARGET") or os.environ.get("DNCGATE_LISTEN") or "127.0.0.1:50051")
+    """The server a client command talks to: --target, else $DNCGATE_TARGET, else $DNCGATE_LISTEN; a bare host
+    gets dncgate's port (gRPC's own default would be 443)."""
+    given = getattr(ns, "target", None) or os.environ.get("DNCGATE_TARGET") or os.environ.get("DNCGATE_LISTEN")
+    text = str(given or f"127.0.0.1:{DEFAULT_PORT}").strip()
+    if "/" in text:  # a gRPC URI (dns:///host:port, unix:/path): as given
+        return text
+    host, colon, port = text.rpartition(":") if not text.endswith("]") else (text, "", "")
+    if not colon:
+        host, port = text, str(DEFAULT_PORT)
+    if not host or (host.endswith(":") and not host.startswith("[")):
+        raise TargetError(f"target {text!r}: no host (expected HOST:PORT, such as 127.0.0.1:{DEFAULT_PORT})")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise TargetError(f"target {text!r}: no port (expected HOST:PORT, such as {host}:{DEFAULT_PORT})")
+    return f"{host}:{port}"
 
 
 def tls_ca(ns: argparse.Namespace) -> Path | None:

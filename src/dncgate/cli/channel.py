@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 import grpc
 
 from dncgate.cli.args import ClientCommand, target, tls_ca, token
-from dncgate.cli.output import console
+from dncgate.cli.output import err_console, rpc_error
 
 
 class _Details(NamedTuple):
@@ -72,8 +72,11 @@ def run_client(ns: argparse.Namespace, command: ClientCommand) -> int:
     """Run a client command over the channel its flags describe."""
     try:
         channel = open_channel(ns)
-    except (ValueError, OSError) as exc:  # the TLS flags: a missing file, a certificate without its key
-        console.print(f"[red]error[/red]: {exc}")
+    except (ValueError, OSError) as exc:  # the target, the TLS flags: a missing file, a cert without its key
+        err_console.print(f"[red]error[/red]: {exc}")
         return 2
     with channel:
-        return int(command(ns, channel))
+        try:
+            return int(command(ns, channel))
+        except grpc.RpcError as exc:
+            return rpc_error(exc, target(ns))

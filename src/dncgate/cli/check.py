@@ -8,7 +8,8 @@ import sys
 import grpc
 from google.protobuf import json_format
 
-from dncgate.cli.args import Subparsers, client, enum_arg
+from dncgate.cli import records
+from dncgate.cli.args import Subparsers, choices, client, enum_arg
 from dncgate.cli.output import enum_name, fmt_ts, kv
 from dncgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
 
@@ -29,6 +30,9 @@ def cmd_check(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     )
     if ns.json:  # the response as the HTTP face writes it: what `dncgate receipt verify --response -` reads
         sys.stdout.write(json_format.MessageToJson(r, indent=None) + "\n")
+        return 0
+    if ns.output != "table":
+        records.write(ns.output, gateway_pb2.CheckResponse.DESCRIPTOR, [r])
         return 0
     decision = enum_name(gateway_pb2.Decision, r.decision, "DECISION_")
     colour = "green" if decision == "ALLOW" else "red"
@@ -53,15 +57,20 @@ def add_commands(sub: Subparsers) -> None:
     p = sub.add_parser("check", help="ask whether a call may be placed")
     p.add_argument("--caller", required=True, help="the calling line")
     p.add_argument("--callee", required=True, help="the consumer's number")
-    p.add_argument("--agent", default="")
-    p.add_argument("--org", required=True)
-    p.add_argument("--campaign", default="")
+    p.add_argument("--agent", default="", help="the agent placing the call")
+    p.add_argument("--org", required=True, help="the org placing the call")
+    p.add_argument("--campaign", default="", help="the campaign the call is part of")
     p.add_argument(
         "--category",
         type=enum_arg(common_pb2.Category, "CATEGORY_"),
         default=0,
-        help="real-estate, finance, insurance, ...",
+        help="what the call is about: " + choices(common_pb2.Category, "CATEGORY_"),
     )
-    p.add_argument("--request-id", default="")
-    p.add_argument("--json", action="store_true", help="print the response as proto3 JSON (receipt included)")
+    p.add_argument("--request-id", default="", help="echoed in the response")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the response as proto3 JSON, as the HTTP face writes it (what `receipt verify --response -` reads)",
+    )
+    records.add_flag(p, "the response")
     client(p, cmd_check)

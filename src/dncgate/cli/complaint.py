@@ -6,10 +6,10 @@ import argparse
 from typing import Any
 
 import grpc
-from rich.table import Table
 
-from dncgate.cli.args import Subparsers, client, enum_arg, pages, request_id, time_arg
-from dncgate.cli.output import console, enum_name, fmt_ts, kv, money, next_page
+from dncgate.cli import records
+from dncgate.cli.args import Subparsers, choices, client, enum_arg, pages, request_id, time_arg
+from dncgate.cli.output import Grid, count, enum_name, err_console, fmt_ts, kv, money, next_page, typed
 from dncgate.v1 import compensation_pb2 as pb
 from dncgate.v1 import compensation_pb2_grpc
 
@@ -113,6 +113,9 @@ def _workday_deadlines(c: Any) -> list[tuple[str, str]]:
     return rows
 
 
+# What a review may decide (ReviewComplaint refuses any other status).
+_DECISIONS = ("verified", "rejected")
+
 _KINDS = {
     "progress": pb.UPDATE_KIND_PROGRESS,
     "regulator-reply": pb.UPDATE_KIND_REGULATOR_REPLY,
@@ -138,7 +141,7 @@ def _print_complaint(c: Any) -> None:
             ("stage", _stage(c.stage)),
             ("assignee", c.assignee or "- (none recorded)"),
             ("consumer", c.consumer_number_masked),
-            ("channel", enum_name(pb.Channel, c.channel, "CHANNEL_").lower()),
+            ("channel", typed(pb.Channel, c.channel, "CHANNEL_")),
             ("calls between", f"{fmt_ts(c.occurred_after)} and {fmt_ts(c.occurred_before)}"),
             ("filed", fmt_ts(c.created_at)),
             ("first response due", fmt_ts(c.first_response_due)),
@@ -151,15 +154,15 @@ def _print_complaint(c: Any) -> None:
             *_revisit(c),
         ]
     )
-    timeline = Table(title="timeline")
-    for col in ("at", "stage", "who"):
-        timeline.add_column(col)
+    timeline = Grid("timeline", ("at", "stage", "who"), keep=frozenset({"at"}))
     for e in c.timeline:
         timeline.add_row(fmt_ts(e.at), _stage(e.stage), e.actor)
-    console.print(timeline)
-    findings = Table(title="findings")
-    for col in ("caller", "verdict", "calls", "payout", "amount", "basis"):
-        findings.add_column(col)
+    timeline.print("no stage yet")
+    findings = Grid(
+        f"findings: {count(len(c.findings), 'caller number')}",
+        ("caller", "verdict", "calls", "payout", "amount", "basis"),
+        keep=frozenset({"caller", "calls", "payout", "amount"}),
+    )
     for f in c.findings:
         findings.add_row(
             f.caller_number,
@@ -169,20 +172,16 @@ def _print_complaint(c: Any) -> None:
             money(f.amount),
             _basis(f),
         )
-    console.print(findings)
-    history = Table(title="history")
-    for col in ("at", "who", "what", "note"):
-        history.add_column(col)
+    findings.print("no caller number")
+    history = Grid("history", ("at", "who", "what", "note"), keep=frozenset({"at"}))
     for h in c.history:
         history.add_row(fmt_ts(h.at), h.actor, h.action, h.note)
-    console.print(history)
+    history.print("nothing yet")
     if c.updates:
-        updates = Table(title="updates")
-        for col in ("at", "who", "what", "text"):
-            updates.add_column(col)
+        updates = Grid("updates", ("at", "who", "what", "text"), keep=frozenset({"at"}))
         for u in c.updates:
             updates.add_row(fmt_ts(u.at), u.author, _update_what(u), u.text)
-        console.print(updates)
+        updates.print("no update")
 
 
 def cmd_file(ns: argparse.Namespace, channel: grpc.Channel) -> int:
@@ -200,13 +199,14 @@ def cmd_file(ns: argparse.Namespace, channel: grpc.Channel) -> int:
         ),
         timeout=ns.timeout,
     )
-    _print_complaint(c)
+    records.emit(ns, pb.Complaint.DESCRIPTOR, [c], lambda: _print_complaint(c))
     return 0
 
 
 def cmd_show(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     stub = compensation_pb2_grpc.CompensationStub(channel)
-    _print_complaint(stub.GetComplaint(pb.GetComplaintRequest(case_id=ns.case_id), timeout=ns.timeout))
+    c = stub.GetComplaint(pb.GetComplaintRequest(case_id=ns.case_id), timeout=ns.timeout)
+    records.emit(ns, pb.Complaint.DESCRIPTOR, [c], lambda: _print_complaint(c))
     return 0
 
 
@@ -226,9 +226,12 @@ def cmd_list(ns: argparse.Namespace, channel: grpc.Channel) -> int:
         ),
         timeout=ns.timeout,
     )
-    table = Table(title="complaints, newest first")
-    for col in ("case", "status", "stage", "assignee", "consumer", "filed", "resolution due", "verified", "owed"):
-        table.add_column(col)
+    columns = ("case", "status", "stage", "assignee", "consumer", "filed", "resolution due", "verified", "owed")
+    table = Grid(
+        "complaints, newest first",
+        columns,
+        keep=frozenset({"case", "consumer", "filed", "resolution due", "owed"}),
+    )
     for c in r.complaints:
         verified = sum(f.verdict in (pb.VERDICT_VERIFIED, pb.VERDICT_CALLED_OUTSIDE_GATEWAY) for f in c.findings)
         table.add_row(
@@ -242,14 +245,14 @@ def cmd_list(ns: argparse.Namespace, channel: grpc.Channel) -> int:
             f"{verified} of {len(c.findings)}",
             money(c.total_compensation),
         )
-    console.print(table)
+    records.emit(ns, pb.Complaint.DESCRIPTOR, r.complaints, lambda: table.print("no complaints"))
     next_page(r.next_page_token)
     return 0
 
 
 def cmd_confirm(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     if ns.satisfied is None and ns.resolved is None:
-        console.print("[red]say --satisfied or --not-satisfied, or --resolved or --not-resolved[/red]")
+        err_console.print("[red]say --satisfied or --not-satisfied, or --resolved or --not-resolved[/red]")
         return 2
     req = pb.ConfirmResolutionRequest(
         case_id=ns.case_id,
@@ -346,34 +349,30 @@ def cmd_status(ns: argparse.Namespace, channel: grpc.Channel) -> int:
             ("owed", f"[bold]{money(p.total_compensation)}[/bold]"),
         ]
     )
-    stages = Table(title="stages")
-    for col in ("at", "stage"):
-        stages.add_column(col)
+    stages = Grid("stages", ("at", "stage"), keep=frozenset({"at"}))
     for e in p.timeline:
         stages.add_row(fmt_ts(e.at), _stage(e.stage))
-    console.print(stages)
-    callers = Table(title="numbers she named")
-    for col in ("caller", "verdict", "amount"):
-        callers.add_column(col)
+    stages.print("none yet")
+    callers = Grid("numbers she named", ("caller", "verdict", "amount"), keep=frozenset({"caller", "amount"}))
     for c in p.callers:
         callers.add_row(c.caller_number, _verdict(c.verdict), money(c.amount))
-    console.print(callers)
+    callers.print("none")
     if p.payouts:
-        paid = Table(title="payouts")
-        for col in ("caller", "amount", "status", "due", "paid"):
-            paid.add_column(col)
+        paid = Grid(
+            "payouts",
+            ("caller", "amount", "status", "due", "paid"),
+            keep=frozenset({"caller", "amount", "due", "paid"}),
+        )
         for o in p.payouts:
             status = enum_name(pb.PayoutStatus, o.status, "PAYOUT_STATUS_")
             paid.add_row(o.caller_number, money(o.amount), status, fmt_ts(o.due_at), fmt_ts(o.paid_at))
-        console.print(paid)
+        paid.print("none")
     if p.updates:
-        updates = Table(title="updates")
-        for col in ("at", "update"):
-            updates.add_column(col)
+        updates = Grid("updates", ("at", "update"), keep=frozenset({"at"}))
         for u in p.updates:
             moved = u.kind == pb.UPDATE_KIND_EXTENSION
             updates.add_row(fmt_ts(u.at), u.text + (f" (now due {fmt_ts(u.new_resolution_due)})" if moved else ""))
-        console.print(updates)
+        updates.print("none")
     return 0
 
 
@@ -386,7 +385,12 @@ def add_commands(sub: Subparsers) -> None:
     p.add_argument("--caller", action="append", required=True, help="a number that called; repeatable")
     p.add_argument("--after", type=time_arg, help="calls from this ISO time (default: 30 days before --before)")
     p.add_argument("--before", type=time_arg, help="calls until this ISO time (default: now)")
-    p.add_argument("--channel", type=enum_arg(pb.Channel, "CHANNEL_"), default=pb.CHANNEL_HOTLINE)
+    p.add_argument(
+        "--channel",
+        type=enum_arg(pb.Channel, "CHANNEL_"),
+        default=pb.CHANNEL_HOTLINE,
+        help="how she complained: " + choices(pb.Channel, "CHANNEL_") + " (default hotline)",
+    )
     p.add_argument("--description", default="", help="what the consumer says (numbers in it are masked)")
     p.add_argument(
         "--disputes-consent",
@@ -399,13 +403,20 @@ def add_commands(sub: Subparsers) -> None:
         help="a major dispute: a progress statement is due in DNCGATE_MAJOR_PROGRESS_WORKDAYS working days",
     )
     request_id(p)
+    records.add_flag(p, "the case")
     client(p, cmd_file)
     p = com.add_parser("show", help="a case with its findings and history")
-    p.add_argument("case_id")
+    p.add_argument("case_id", help="DNC-YYYYMMDD-NNNNNN")
+    records.add_flag(p, "the case")
     client(p, cmd_show)
     p = com.add_parser("list", help="cases, newest first")
     p.add_argument("--consumer", default="", help="only this consumer's cases")
-    p.add_argument("--status", type=status, default=0, help="verified, manual-review, reopened, ...")
+    p.add_argument(
+        "--status",
+        type=status,
+        default=0,
+        help="only cases in this status: " + choices(pb.ComplaintStatus, "COMPLAINT_STATUS_"),
+    )
     p.add_argument("--overdue", action="store_true", help="only open cases past their due time")
     p.add_argument("--update-overdue", action="store_true", help="only cases past their next update's due time")
     p.add_argument("--assignee", default="", help="only this operator's cases (her token's name)")
@@ -423,15 +434,18 @@ def add_commands(sub: Subparsers) -> None:
         "--regulator-overdue", action="store_true", help="only regulator cases past their reply's due time, unreplied"
     )
     pages(p)
+    records.add_flag(p, "each case")
     client(p, cmd_list)
     p = com.add_parser(
         "confirm",
         help="the consumer's answer: resolved with nothing remaining closes (once every payout is paid), else reopens",
     )
-    p.add_argument("case_id")
+    p.add_argument("case_id", help="DNC-YYYYMMDD-NNNNNN")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--satisfied", dest="satisfied", action="store_true", default=None)
-    g.add_argument("--not-satisfied", dest="satisfied", action="store_false")
+    g.add_argument(
+        "--satisfied", dest="satisfied", action="store_true", default=None, help="she is satisfied with the outcome"
+    )
+    g.add_argument("--not-satisfied", dest="satisfied", action="store_false", help="she is not: the case reopens")
     g = p.add_mutually_exclusive_group()
     g.add_argument(
         "--resolved",
@@ -443,7 +457,7 @@ def add_commands(sub: Subparsers) -> None:
     g.add_argument("--not-resolved", dest="resolved", action="store_false", help="she says it is not: the case reopens")
     p.add_argument("--satisfaction", type=int, default=0, help="how satisfied she is, 1-5 (default: not given)")
     p.add_argument("--remaining-issue", default="", help="what she says remains (masked); any text reopens the case")
-    p.add_argument("--comment", default="")
+    p.add_argument("--comment", default="", help="what she said (numbers in it are masked)")
     p.add_argument(
         "--override-reason",
         default="",
@@ -454,7 +468,7 @@ def add_commands(sub: Subparsers) -> None:
     p = com.add_parser(
         "revisit", help="the revisit of a closed case: did the calls come back? (recurred opens a linked case)"
     )
-    p.add_argument("case_id")
+    p.add_argument("case_id", help="DNC-YYYYMMDD-NNNNNN")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--recurred", dest="recurred", action="store_true", help="they did: a linked case is opened")
     g.add_argument("--not-recurred", dest="recurred", action="store_false", help="they did not")
@@ -463,13 +477,18 @@ def add_commands(sub: Subparsers) -> None:
     request_id(p)
     client(p, cmd_revisit)
     p = com.add_parser("review", help="decide a MANUAL_REVIEW or REOPENED case (recorded as your token's principal)")
-    p.add_argument("case_id")
-    p.add_argument("--decision", type=status, required=True, help="verified or rejected")
+    p.add_argument("case_id", help="DNC-YYYYMMDD-NNNNNN")
+    p.add_argument(
+        "--decision",
+        type=enum_arg(pb.ComplaintStatus, "COMPLAINT_STATUS_", only=_DECISIONS),
+        required=True,
+        help="verified or rejected",
+    )
     p.add_argument("--note", required=True, help="why")
     request_id(p)
     client(p, cmd_review)
     p = com.add_parser("update", help="record progress on a case (any status but CLOSED), as your token's principal")
-    p.add_argument("case_id")
+    p.add_argument("case_id", help="DNC-YYYYMMDD-NNNNNN")
     p.add_argument("--text", required=True, help="what was done (numbers in it are masked)")
     p.add_argument(
         "--visible",
@@ -486,19 +505,19 @@ def add_commands(sub: Subparsers) -> None:
     request_id(p)
     client(p, cmd_update)
     p = com.add_parser("extend", help="give an open case a later resolution due time, and say why (she sees it)")
-    p.add_argument("case_id")
+    p.add_argument("case_id", help="DNC-YYYYMMDD-NNNNNN")
     p.add_argument("--reason", required=True, help="why it needs longer (numbers in it are masked)")
     p.add_argument("--until", type=time_arg, required=True, help="the new resolution due time, ISO")
     request_id(p)
     client(p, cmd_extend)
     p = com.add_parser("assign", help="hand a case (any status but CLOSED) to another operator")
-    p.add_argument("case_id")
+    p.add_argument("case_id", help="DNC-YYYYMMDD-NNNNNN")
     p.add_argument("name", help="the operator's token name; she needs a live hotline or supervisor token")
     p.add_argument("--note", default="", help="why (recorded in the history, numbers masked)")
     request_id(p)
     client(p, cmd_assign)
     p = com.add_parser("escalate", help="mark an open case major: a progress statement is due in working days")
-    p.add_argument("case_id")
+    p.add_argument("case_id", help="DNC-YYYYMMDD-NNNNNN")
     p.add_argument("--reason", required=True, help="why the dispute is major (numbers in it are masked)")
     request_id(p)
     client(p, cmd_escalate)
@@ -509,6 +528,6 @@ def add_commands(sub: Subparsers) -> None:
     request_id(p)
     client(p, cmd_forget)
     p = com.add_parser("status", help="what the consumer sees of her case: the case number and her number in")
-    p.add_argument("case_id")
+    p.add_argument("case_id", help="DNC-YYYYMMDD-NNNNNN")
     p.add_argument("consumer", help="her number; a wrong one is answered exactly as an unknown case")
     client(p, cmd_status)

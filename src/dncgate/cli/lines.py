@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 
 import grpc
-from rich.table import Table
 
+from dncgate.cli import records
 from dncgate.cli.args import Subparsers, client, pages, request_id, time_arg
-from dncgate.cli.output import console, fmt_ts, kv, next_page
+from dncgate.cli.output import Grid, fmt_ts, kv, next_page
 from dncgate.v1 import registry_pb2, registry_pb2_grpc
 
 
@@ -51,9 +51,11 @@ def cmd_list(ns: argparse.Namespace, channel: grpc.Channel) -> int:
         ),
         timeout=ns.timeout,
     )
-    table = Table(title="caller lines, oldest entry first" + (" (in force at --at)" if ns.at else ""))
-    for col in ("entry", "line", "org", "agent", "from", "to", "live", "recorded by"):
-        table.add_column(col)
+    table = Grid(
+        "caller lines, oldest entry first" + (" (in force at --at)" if ns.at else ""),
+        ("entry", "line", "org", "agent", "from", "to", "live", "recorded by"),
+        keep=frozenset({"entry", "line", "from", "to"}),
+    )
     for line in r.lines:
         table.add_row(
             str(line.journal_seq),
@@ -65,7 +67,7 @@ def cmd_list(ns: argparse.Namespace, channel: grpc.Channel) -> int:
             "yes" if line.live else "superseded",
             line.recorded_by,
         )
-    console.print(table)
+    records.emit(ns, registry_pb2.CallerLine.DESCRIPTOR, r.lines, lambda: table.print("no caller lines"))
     next_page(r.next_page_token)
     return 0
 
@@ -81,8 +83,8 @@ def add_commands(sub: Subparsers) -> None:
         " supersedes its overlapping entries, another owner's overlap is refused",
     )
     p.add_argument("number", help="the company's line, in any common format")
-    p.add_argument("--org", required=True)
-    p.add_argument("--agent", default="", help="default: the org's line, no one agent's")
+    p.add_argument("--org", required=True, help="the org whose line it is")
+    p.add_argument("--agent", default="", help="the agent whose line it is (default: the org's line, no one agent's)")
     p.add_argument("--from", dest="from_time", type=time_arg, help="ISO time (default: now)")
     p.add_argument("--to", dest="to_time", type=time_arg, help="ISO time, excluded (default: open-ended)")
     request_id(p)
@@ -92,4 +94,5 @@ def add_commands(sub: Subparsers) -> None:
     p.add_argument("--number", default="", help="one line's entries")
     p.add_argument("--at", type=time_arg, help="only the assignments in force at this ISO time")
     pages(p)
+    records.add_flag(p, "each entry")
     client(p, cmd_list)

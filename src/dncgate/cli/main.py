@@ -11,20 +11,23 @@ from dncgate.cli import (
     check,
     complaint,
     consent,
+    health,
     lines,
     migrate,
     notices,
     operator,
     org,
+    outcome,
     payouts,
     receipt,
     registry,
     report,
+    scrub,
     serve,
     token,
 )
 from dncgate.cli.channel import run_client
-from dncgate.cli.output import console, rpc_error
+from dncgate.cli.output import DisplayZoneError, err_console, rpc_error
 from dncgate.config import ConfigError
 from dncgate.domain.errors import PepperMismatch
 
@@ -33,6 +36,8 @@ GROUPS = (
     serve,
     migrate,
     check,
+    scrub,
+    outcome,
     registry,
     consent,
     org,
@@ -44,6 +49,7 @@ GROUPS = (
     notices,
     report,
     token,
+    health,
 )
 
 
@@ -64,8 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_client(ns, ns.client)
     except grpc.RpcError as exc:
         return rpc_error(exc)
-    except (ConfigError, PepperMismatch) as exc:
-        console.print(f"[red]configuration error[/red]: {exc}")
+    except (ConfigError, PepperMismatch, DisplayZoneError) as exc:
+        err_console.print(f"[red]configuration error[/red]: {exc}")
         return 2
     except KeyboardInterrupt:
         return 130

@@ -8,7 +8,7 @@ import dataclasses
 from pathlib import Path
 
 from dncgate.cli.args import Subparsers, local_settings
-from dncgate.cli.output import console
+from dncgate.cli.output import console, err_console
 
 
 def cmd_migrate(ns: argparse.Namespace) -> int:
@@ -24,7 +24,7 @@ def cmd_migrate(ns: argparse.Namespace) -> int:
         where, applied = asyncio.run(migrate_only(settings))
     except psycopg.OperationalError as exc:
         # Unreachable or refused: worth a retry (the Job's backoffLimit), unlike a configuration error.
-        console.print(f"[red]error[/red]: PostgreSQL: {str(exc).strip()}")
+        err_console.print(f"[red]error[/red]: PostgreSQL: {str(exc).strip()}")
         return 1
     if applied:
         console.print(f"migrated {where}: applied {', '.join(applied)}")

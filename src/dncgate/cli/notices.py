@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 
 import grpc
-from rich.table import Table
 
+from dncgate.cli import records
 from dncgate.cli.args import Subparsers, client, pages
-from dncgate.cli.output import console, enum_name, fmt_ts, next_page
+from dncgate.cli.output import Grid, enum_name, fmt_ts, next_page
 from dncgate.v1 import compensation_pb2 as pb
 from dncgate.v1 import compensation_pb2_grpc
 
@@ -18,13 +18,14 @@ def cmd_list(ns: argparse.Namespace, channel: grpc.Channel) -> int:
         pb.ListNotificationsRequest(case_id=ns.case, page_size=ns.page_size, page_token=ns.page_token),
         timeout=ns.timeout,
     )
-    table = Table(title=f"notices of {ns.case}, newest first" if ns.case else "notices, newest first")
-    for col in ("notice", "case", "kind", "to", "created", "delivered", "attempts", "text"):
-        table.add_column(col)
+    table = Grid(
+        f"notices of {ns.case}, newest first" if ns.case else "notices, newest first",
+        ("notice", "case", "kind", "to", "created", "delivered", "attempts", "text"),
+        keep=frozenset({"notice", "case", "to", "created", "delivered"}),
+    )
     for n in r.notifications:
         delivered = fmt_ts(n.delivered_at) if n.HasField("delivered_at") else "[yellow]pending[/yellow]"
-        if n.last_error:
-            delivered += f"\n[red]{n.last_error}[/red]"
+        failed = f"\n[red]last attempt: {n.last_error}[/red]" if n.last_error else ""
         table.add_row(
             n.notification_id,
             n.case_id,
@@ -33,9 +34,9 @@ def cmd_list(ns: argparse.Namespace, channel: grpc.Channel) -> int:
             fmt_ts(n.created_at),
             delivered,
             str(n.attempts),
-            n.text,
+            n.text + failed,
         )
-    console.print(table)
+    records.emit(ns, pb.Notification.DESCRIPTOR, r.notifications, lambda: table.print("no notices"))
     next_page(r.next_page_token)
     return 0
 
@@ -46,4 +47,5 @@ def add_commands(sub: Subparsers) -> None:
     p = group.add_parser("list", help="notices, newest first, with their delivery state")
     p.add_argument("--case", default="", help="only this case's notices (DNC-YYYYMMDD-NNNNNN)")
     pages(p)
+    records.add_flag(p, "each notice")
     client(p, cmd_list)

@@ -13,7 +13,7 @@ import grpc
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from dncgate.cli.args import Subparsers, client, enum_arg, request_id
-from dncgate.cli.output import console, enum_name, kv
+from dncgate.cli.output import enum_name, err_console, kv
 from dncgate.v1 import common_pb2, registry_pb2, registry_pb2_grpc
 
 
@@ -65,7 +65,7 @@ def cmd_set(ns: argparse.Namespace, channel: grpc.Channel) -> int:
         request.max_calls_per_day = ns.cap_per_day
         paths.append("max_calls_per_day")
     if not paths:
-        console.print(
+        err_console.print(
             "[red]error[/red]: nothing to change: give --mode, --[no-]signed-receipts, --[no-]quiet-on-holidays,"
             " --[no-]require-registered-lines and/or --cap-per-day"
         )

@@ -6,8 +6,9 @@ import argparse
 
 import grpc
 
+from dncgate.cli import records
 from dncgate.cli.args import Subparsers, client, request_id, time_arg
-from dncgate.cli.output import console, fmt_ts, kv
+from dncgate.cli.output import Grid, fmt_ts, kv
 from dncgate.v1 import registry_pb2, registry_pb2_grpc
 
 
@@ -47,14 +48,17 @@ def cmd_history(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     h = stub.GetOrgListHistory(
         registry_pb2.GetOrgListHistoryRequest(number=ns.number, org_id=ns.org, as_of=ns.as_of), timeout=ns.timeout
     )
+    if ns.output != "table":
+        records.write(ns.output, registry_pb2.OrgListEntry.DESCRIPTOR, h.entries)
+        return 0
     when = "then" if ns.as_of else "now"
     on = f"yes (since journal seq {h.listed_by.journal_seq})" if h.listed else "no"
     kv([("number", h.number_masked), ("org", h.org_id), (f"on the list {when}", on)])
+    table = Grid("entries", ("recorded at", "entry", "seq", "by", "reason"), keep=frozenset({"recorded at", "seq"}))
     for e in h.entries:
         what = "added" if e.listed else "removed"
-        console.print(
-            f"  {fmt_ts(e.recorded_at)}  {what:<7}  seq {e.journal_seq}  by {e.recorded_by or '-'}  {e.reason}"
-        )
+        table.add_row(fmt_ts(e.recorded_at), what, str(e.journal_seq), e.recorded_by or "-", e.reason or "-")
+    table.print("none")
     return 0
 
 
@@ -75,5 +79,6 @@ def add_command(reg: Subparsers) -> None:
     p = ol.add_parser("history", help="a number's entries on the org's list, and whether it is on it (now or --as-of)")
     p.add_argument("org")
     p.add_argument("number")
-    p.add_argument("--as-of", type=time_arg)
+    p.add_argument("--as-of", type=time_arg, help="whether she was on the list then (ISO time)")
+    records.add_flag(p, "each entry")
     client(p, cmd_history)

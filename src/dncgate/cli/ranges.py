@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 
 import grpc
-from rich.table import Table
 
-from dncgate.cli.args import Subparsers, client, enum_arg, request_id, time_arg
-from dncgate.cli.output import console, enum_name, fmt_ts, kv
+from dncgate.cli import records
+from dncgate.cli.args import Subparsers, choices, client, enum_arg, request_id, time_arg
+from dncgate.cli.output import Grid, fmt_ts, kv, typed
 from dncgate.v1 import common_pb2, registry_pb2, registry_pb2_grpc
 
 _ACTIONS = {
@@ -23,7 +23,7 @@ def _action(r: registry_pb2.RangeRule) -> str:
 
 
 def _categories(r: registry_pb2.RangeRule) -> str:
-    return ", ".join(enum_name(common_pb2.Category, c, "CATEGORY_").lower() for c in r.categories) or "all"
+    return ", ".join(typed(common_pb2.Category, c, "CATEGORY_") for c in r.categories) or "all"
 
 
 def cmd_set(ns: argparse.Namespace, channel: grpc.Channel) -> int:
@@ -56,9 +56,11 @@ def cmd_set(ns: argparse.Namespace, channel: grpc.Channel) -> int:
 def cmd_list(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     stub = registry_pb2_grpc.RegistryStub(channel)
     r = stub.ListRangeRules(registry_pb2.ListRangeRulesRequest(org_id=ns.org, at=ns.at), timeout=ns.timeout)
-    table = Table(title="range rules, oldest entry first" + (" (in force at --at)" if ns.at else ""))
-    for col in ("entry", "prefix", "action", "org", "categories", "effective from", "recorded by"):
-        table.add_column(col)
+    table = Grid(
+        "range rules, oldest entry first" + (" (in force at --at)" if ns.at else ""),
+        ("entry", "prefix", "action", "org", "categories", "effective from", "recorded by"),
+        keep=frozenset({"entry", "prefix", "effective from"}),
+    )
     for rule in r.rules:
         table.add_row(
             str(rule.journal_seq),
@@ -69,7 +71,7 @@ def cmd_list(ns: argparse.Namespace, channel: grpc.Channel) -> int:
             fmt_ts(rule.effective_from),
             rule.recorded_by,
         )
-    console.print(table)
+    records.emit(ns, registry_pb2.RangeRule.DESCRIPTOR, r.rules, lambda: table.print("no range rules"))
     return 0
 
 
@@ -89,7 +91,7 @@ def add_command(reg: Subparsers) -> None:
         "--category",
         type=enum_arg(common_pb2.Category, "CATEGORY_"),
         action="append",
-        help="repeatable; none means all categories",
+        help="repeatable; none means all categories (" + choices(common_pb2.Category, "CATEGORY_") + ")",
     )
     p.add_argument("--effective-from", type=time_arg, help="ISO time (default now)")
     request_id(p)
@@ -97,4 +99,5 @@ def add_command(reg: Subparsers) -> None:
     p = rg.add_parser("list", help="the range-rule journal, or the rules in force at --at")
     p.add_argument("--org", default="", help="that org's rules and the every-org ones")
     p.add_argument("--at", type=time_arg, help="only the rules in force at this ISO time")
+    records.add_flag(p, "each rule")
     client(p, cmd_list)

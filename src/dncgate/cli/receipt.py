@@ -22,7 +22,7 @@ import grpc
 
 from dncgate import receipt_keys
 from dncgate.cli.args import Subparsers, client
-from dncgate.cli.output import console, kv
+from dncgate.cli.output import console, err_console, kv
 from dncgate.domain import receipts
 from dncgate.phone import try_parse
 from dncgate.v1 import gateway_pb2, gateway_pb2_grpc
@@ -97,7 +97,7 @@ def cmd_verify(ns: argparse.Namespace, channel: grpc.Channel) -> int:
         payload, signature, body = _inputs(ns)
         public, source = _public_key(ns, channel)
     except (ValueError, OSError, receipt_keys.ReceiptKeyError) as exc:
-        console.print(f"[red]error[/red]: {exc}")
+        err_console.print(f"[red]error[/red]: {exc}")
         return 2
     try:
         r = receipts.decode(payload)

@@ -10,10 +10,17 @@ taken in this order, as many as there are):
     effective_from    ISO time (2026-12-01T00:00+08:00; without a zone: this machine's local time);
                       empty: --effective-from, else the time the import started
 
-A line whose do_not_disturb, categories or effective_from cannot be read, or whose number the
-server's input limits refuse (more than 64 characters, a control character), is reported here and not
-sent: the server would end the import at it. Numbers are otherwise checked by the server. Rows are
-reported by line (CSV record) number, the header being line 1.
+A first line whose first field has no digit is a header, and must name its columns as above (`dnd`,
+`category` and `effective` are taken too): any other name is refused before anything is sent.
+
+A line whose do_not_disturb, categories or effective_from cannot be read, that is not UTF-8, or whose
+number the server's input limits refuse (more than 64 characters, a control character), is reported
+here and not sent: the server would end the import at it. Numbers are otherwise checked by the server.
+Rows are reported by line (CSV record) number, the header being line 1.
+
+Exit status: 0 every row was imported; 3 the import went through but some rows were invalid (listed);
+1 the server refused the import or reading stopped (broken quoting; the rows before were imported);
+2 the file can't be read as a feed (nothing sent).
 """
 
 from __future__ import annotations
@@ -32,10 +39,9 @@ from typing import Any, TextIO
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-from rich.table import Table
 
-from dncgate.cli.args import Subparsers, client, enum_arg, time_arg
-from dncgate.cli.output import console, kv
+from dncgate.cli.args import Subparsers, choices, client, enum_arg, time_arg
+from dncgate.cli.output import Grid, err_console, kv
 from dncgate.v1 import common_pb2, registry_pb2, registry_pb2_grpc
 
 BATCH_ROWS = 2000
@@ -44,6 +50,9 @@ COLUMNS = ("number", "do_not_disturb", "categories", "effective_from")
 # The server's limits for a number (dncgate.api.limits.NUMBER): a row past them ends an import.
 MAX_NUMBER = 64
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# Undecodable bytes, as the reader's surrogateescape error handler passes them on.
+_UNDECODED = re.compile("[\udc80-\udcff]")
+EXIT_INVALID_ROWS = 3
 _ALIASES = {"dnd": "do_not_disturb", "category": "categories", "effective": "effective_from"}
 _BOOLS = {"": True, "1": True, "0": False} | dict.fromkeys(("y", "yes", "true", "t", "on"), True)
 _BOOLS |= dict.fromkeys(("n", "no", "false", "f", "off"), False)
@@ -103,7 +112,7 @@ class Feed:
         # The first line decides the columns before anything is sent (a mistake there is the file's).
         try:
             first = next(self.reader, None)
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except csv.Error as exc:
             raise FeedError(f"line 1: {exc}") from None
         columns, is_header = self._columns(first or [])
         self.header = int(is_header)
@@ -127,12 +136,18 @@ class Feed:
 
     def _columns(self, first: list[str]) -> tuple[list[str], bool]:
         names = [_ALIASES.get(c.strip().lower(), c.strip().lower()) for c in first]
-        if names and names[0] == "number":
-            unknown = [n for n in names if n not in COLUMNS]
-            if unknown or len(set(names)) != len(names):
-                raise FeedError(f"header: unknown or repeated columns {unknown or names}; expected {COLUMNS}")
-            return names, True
-        return list(COLUMNS), False
+        lead = first[0].strip() if first else ""
+        if not lead or any(ch.isdigit() for ch in lead) or _UNDECODED.search(lead):
+            return list(COLUMNS), False  # a data row (a number has digits)
+        accepted = ", ".join(COLUMNS) + " (or " + ", ".join(_ALIASES) + ")"
+        unknown = [c.strip() for c, n in zip(first, names, strict=True) if n not in COLUMNS]
+        if unknown:
+            raise FeedError(f"header: unknown column {', '.join(map(repr, unknown))}; the columns are {accepted}")
+        if len(set(names)) != len(names):
+            raise FeedError(f"header: a column is named twice ({', '.join(first)})")
+        if names[0] != "number":
+            raise FeedError(f"header: the first column must be number, not {first[0].strip()!r}")
+        return names, True
 
     def _values(self, fields: list[str], at: tuple[int, int, int]) -> tuple[bool, list[Any], Timestamp | None]:
         """do_not_disturb, categories and effective_from of a line; ValueError names a bad one."""
@@ -162,6 +177,8 @@ class Feed:
                     self._skip(record, f"{len(fields)} columns, expected at most {width}")
                     continue
                 try:
+                    if not all(f.isascii() for f in fields) and any(_UNDECODED.search(f) for f in fields):
+                        raise ValueError("not UTF-8 (an undecodable byte): the line is left out")
                     dnd, categories, effective = self._values(fields, at)
                     number = _number(fields[0])
                 except ValueError as exc:
@@ -181,7 +198,7 @@ class Feed:
                     progress(self.sent)
                     batch = registry_pb2.ImportRegistryRequest()
                     add = batch.rows.add
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except (csv.Error, UnicodeDecodeError) as exc:  # decoding: a file opened without surrogateescape
             # Raised here, it would only cancel the call in gRPC's sending thread: stop cleanly instead.
             self.error = f"line {record + 1}: {exc}"
         if batch.rows:
@@ -219,15 +236,17 @@ def cmd_import(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     stub = registry_pb2_grpc.RegistryStub(channel)
     path = Path(ns.file)
     try:
-        file = path.open(newline="", encoding="utf-8-sig")
+        # surrogateescape: a bad byte reaches the line it is on, which is reported and left out, rather
+        # than failing the read of a whole buffer (and the lines before it) at once.
+        file = path.open(newline="", encoding="utf-8-sig", errors="surrogateescape")
     except OSError as exc:
-        console.print(f"[red]error[/red]: cannot read {path}: {exc.strerror}")
+        err_console.print(f"[red]error[/red]: cannot read {path}: {exc.strerror}")
         return 2
     with file:
         try:
             feed = Feed(file, ns.source, ns.effective_from)
         except FeedError as exc:
-            console.print(f"[red]error[/red]: {path}: {exc}")
+            err_console.print(f"[red]error[/red]: {path}: {exc}")
             return 2
         progress = Progress()
         started = time.monotonic()
@@ -249,16 +268,17 @@ def cmd_import(ns: argparse.Namespace, channel: grpc.Channel) -> int:
         ]
     )
     if invalid:
-        table = Table(title=f"invalid rows (the first {len(invalid)})" if len(invalid) == MAX_SHOWN else "invalid rows")
-        table.add_column("line", justify="right")
-        table.add_column("reason")
+        title = f"invalid rows (the first {len(invalid)})" if len(invalid) == MAX_SHOWN else "invalid rows"
+        table = Grid(title, ("line", "reason"), keep=frozenset({"line"}), right=frozenset({"line"}))
         for line, reason in invalid:
             table.add_row(str(line), reason)
-        console.print(table)
+        table.print("none")
     if feed.error is not None:
-        console.print(f"[red]error[/red]: {path}: reading stopped at {feed.error}; the rows before it were imported")
+        err_console.print(
+            f"[red]error[/red]: {path}: reading stopped at {feed.error}; the rows before it were imported"
+        )
         return 1
-    return 0
+    return EXIT_INVALID_ROWS if invalid else 0
 
 
 def add_command(reg: Subparsers) -> None:
@@ -270,11 +290,12 @@ def add_command(reg: Subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("file", help="the CSV file (UTF-8; header row optional)")
+    p.epilog = "exit status: 0 all imported, 3 some rows invalid, 1 refused or stopped, 2 unreadable file"
     p.add_argument(
         "--source",
         type=enum_arg(common_pb2.Source, "SOURCE_"),
         default=common_pb2.SOURCE_NATIONAL_REGISTRY,
-        help="where the feed comes from: national-registry (default), app, hotline, admin, ...",
+        help="where the feed comes from: " + choices(common_pb2.Source, "SOURCE_") + " (default national-registry)",
     )
     p.add_argument("--effective-from", type=time_arg, help="ISO time for rows without one (default: import start)")
     client(p, cmd_import)

@@ -12,8 +12,9 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from rich.table import Table
 
+from dncgate.cli import records
 from dncgate.cli.args import Subparsers, client, time_arg
-from dncgate.cli.output import console
+from dncgate.cli.output import Grid, console
 from dncgate.v1 import compensation_pb2 as pb
 from dncgate.v1 import compensation_pb2_grpc
 
@@ -22,18 +23,25 @@ def cmd_violations(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     r = compensation_pb2_grpc.CompensationStub(channel).ReportViolations(
         pb.ReportViolationsRequest(**{"org_id": ns.org, "from": ns.from_time, "to": ns.to_time}), timeout=ns.timeout
     )
-    table = Table(title=f"violations of {r.org_id}, worst first")
-    for col in ("agent", "violating calls", "verified complaints", "of them outside the gateway"):
-        table.add_column(col)
+    if ns.output != "table":
+        records.write(ns.output, pb.AgentViolations.DESCRIPTOR, r.agents)
+        return 0
+    table = Grid(
+        f"violations of {r.org_id}, worst first",
+        ("agent", "violating calls", "verified complaints", "of them outside the gateway"),
+        keep=frozenset({"agent"}),
+    )
     for a in r.agents:
         table.add_row(
             a.agent_id or "(no agent)", str(a.violating_calls), str(a.verified_complaints), str(a.calls_outside_gateway)
         )
-    table.add_section()
+    if not r.agents:
+        table.print("no violations")
+        return 0
     table.add_row(
         "[bold]org total[/bold]", str(r.violating_calls), str(r.verified_complaints), str(r.calls_outside_gateway)
     )
-    console.print(table)
+    table.print("no violations")
     return 0
 
 
@@ -74,6 +82,9 @@ def cmd_service(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     r = compensation_pb2_grpc.CompensationStub(channel).ReportService(
         pb.ReportServiceRequest(**request), timeout=ns.timeout
     )
+    if ns.output != "table":
+        records.write(ns.output, pb.ServicePeriod.DESCRIPTOR, r.periods)
+        return 0
     whose = f" of {ns.assignee}" if ns.assignee else ""
     table = Table(title=f"service per {r.period} of filing ({r.time_zone}) and assignee{whose}")
     columns = (
@@ -109,13 +120,17 @@ def add_commands(sub: Subparsers) -> None:
     """Register `report violations` and `report service` under the `dncgate` parser."""
     rep = sub.add_parser("report", help="reports").add_subparsers(dest="sub", required=True)
     p = rep.add_parser("violations", help="violating calls and verified complaints per agent of an org")
-    p.add_argument("--org", required=True)
-    p.add_argument("--from", dest="from_time", type=time_arg, help="default: 30 days before --to")
-    p.add_argument("--to", dest="to_time", type=time_arg, help="default: now")
+    p.add_argument("--org", required=True, help="the org whose agents are reported")
+    p.add_argument(
+        "--from", dest="from_time", type=time_arg, help="calls from this ISO time (default: 30 days before --to)"
+    )
+    p.add_argument("--to", dest="to_time", type=time_arg, help="calls until this ISO time (default: now)")
+    records.add_flag(p, "each agent")
     client(p, cmd_violations)
     p = rep.add_parser("service", help="how the hotline served its cases, per period of filing and assignee")
     p.add_argument("--from", dest="from_time", type=time_arg, help="cases filed from (default: the first)")
     p.add_argument("--to", dest="to_time", type=time_arg, help="cases filed before (default: no end)")
-    p.add_argument("--period", choices=("day", "week", "month"), default="month")
+    p.add_argument("--period", choices=("day", "week", "month"), default="month", help="default month")
     p.add_argument("--assignee", help="only this operator's cases")
+    records.add_flag(p, "each period (its assignees nested)")
     client(p, cmd_service)

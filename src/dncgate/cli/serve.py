@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from dncgate.cli.args import Subparsers, local_settings
-from dncgate.cli.output import console
+from dncgate.cli.output import err_console
 from dncgate.config import ROLES
 
 
@@ -34,7 +34,7 @@ def cmd_serve(ns: argparse.Namespace) -> int:
         try:
             return run_workers(settings, ns.workers)
         except ValueError as exc:
-            console.print(f"[red]error[/red]: {exc}")
+            err_console.print(f"[red]error[/red]: {exc}")
             return 2
     from dncgate.api.server import serve
 

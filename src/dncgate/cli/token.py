@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from dncgate.cli import records
 from dncgate.cli.args import Subparsers, client, local_settings
 from dncgate.cli.channel import run_client
-from dncgate.cli.output import console, enum_name, fmt_ts, kv
+from dncgate.cli.output import Grid, console, enum_name, err_console, fmt_ts, kv
 from dncgate.v1 import access_pb2, access_pb2_grpc
 
 _SPAN = re.compile(r"(\d+)([dhm])")
@@ -89,7 +90,7 @@ def cmd_create_bootstrap(ns: argparse.Namespace) -> int:
             )
         )
     except DncgateError as exc:
-        console.print(f"[red]error[/red]: {exc.message}")
+        err_console.print(f"[red]error[/red]: {exc.message}")
         return 1
     _show(token_message(new.row))
     if new.token:
@@ -107,15 +108,12 @@ def cmd_list(ns: argparse.Namespace, channel: grpc.Channel) -> int:
     listed = access_pb2_grpc.AccessStub(channel).ListTokens(
         access_pb2.ListTokensRequest(include_revoked=ns.all), timeout=ns.timeout
     )
-    from rich.table import Table
-
-    from dncgate.domain import access
-
-    table = Table()
     # The id is what `token revoke` takes: never cut, whatever the terminal's width.
-    table.add_column("id", no_wrap=True, min_width=access.TOKEN_ID_LENGTH)
-    for name in ("kind", "name", "roles", "orgs", "expires", "revoked", "created by"):
-        table.add_column(name)
+    table = Grid(
+        "tokens",
+        ("id", "kind", "name", "roles", "orgs", "expires", "revoked", "created by"),
+        keep=frozenset({"id", "expires", "revoked"}),
+    )
     for t in listed.tokens:
         table.add_row(
             t.id,
@@ -127,7 +125,7 @@ def cmd_list(ns: argparse.Namespace, channel: grpc.Channel) -> int:
             fmt_ts(t.revoked_at) if t.HasField("revoked_at") else "-",
             t.created_by,
         )
-    console.print(table)
+    records.emit(ns, access_pb2.Token.DESCRIPTOR, listed.tokens, lambda: table.print("no tokens"))
     return 0
 
 
@@ -161,6 +159,7 @@ def add_commands(sub: Subparsers) -> None:
     p.set_defaults(local=cmd_create_any)
     p = tok.add_parser("list", help="every live token and certificate subject (no secrets)")
     p.add_argument("--all", action="store_true", help="revoked ones too")
+    records.add_flag(p, "each token")
     client(p, cmd_list)
     p = tok.add_parser("revoke", help="refuse a token everywhere within seconds")
     p.add_argument("id", help="the <id> of dnc_<id>_<secret>")
