@@ -279,6 +279,14 @@ VARIABLES: tuple[Variable, ...] = (
         "`<data dir>/admin.token` when readable",
     ),
     Variable(
+        "DNCGATE_DISPLAY_TZ",
+        None,
+        str,
+        "time zone the CLI shows times in, with their offset, in tables and in `--output json|csv` (an IANA "
+        "name: `Asia/Shanghai`, `UTC`); read by the client, not by `serve`",
+        "the machine's local zone",
+    ),
+    Variable(
         "DNCGATE_COMPENSATION",
         "compensation",
         Money.parse,

@@ -9,7 +9,7 @@ import grpc
 
 from dncgate.cli import records
 from dncgate.cli.args import Subparsers, choices, client, enum_arg, pages, request_id, time_arg
-from dncgate.cli.output import Grid, count, enum_name, err_console, fmt_ts, kv, money, next_page, typed
+from dncgate.cli.output import Grid, count, enum_name, err_console, fmt_ts, kv, local_text, money, next_page, typed
 from dncgate.v1 import compensation_pb2 as pb
 from dncgate.v1 import compensation_pb2_grpc
 
@@ -175,7 +175,7 @@ def _print_complaint(c: Any) -> None:
     findings.print("no caller number")
     history = Grid("history", ("at", "who", "what", "note"), keep=frozenset({"at"}))
     for h in c.history:
-        history.add_row(fmt_ts(h.at), h.actor, h.action, h.note)
+        history.add_row(fmt_ts(h.at), h.actor, h.action, local_text(h.note))
     history.print("nothing yet")
     if c.updates:
         updates = Grid("updates", ("at", "who", "what", "text"), keep=frozenset({"at"}))

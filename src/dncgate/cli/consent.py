@@ -61,12 +61,12 @@ def cmd_revoke(ns: argparse.Namespace, channel: grpc.Channel) -> int:
 def add_commands(sub: Subparsers) -> None:
     """Register `consent grant|revoke` under the `dncgate` parser."""
     con = sub.add_parser("consent", help="consents to be called").add_subparsers(dest="sub", required=True)
-    p = con.add_parser("grant")
-    p.add_argument("number")
-    p.add_argument("--org", required=True)
+    p = con.add_parser("grant", help="she agrees to be called by the org (or one agent)")
+    p.add_argument("number", help="the consumer's number")
+    p.add_argument("--org", required=True, help="the org she consents to be called by")
     p.add_argument("--agent", default="", help="default: any agent of the org")
     p.add_argument("--expires", type=time_arg, help="ISO time (default: no expiry)")
-    p.add_argument("--evidence", default="")
+    p.add_argument("--evidence", default="", help="what proves it: a form, a recording's id (numbers masked)")
     p.add_argument(
         "--exempt-from-caps",
         action="store_true",
@@ -74,9 +74,9 @@ def add_commands(sub: Subparsers) -> None:
     )
     request_id(p)
     client(p, cmd_grant)
-    p = con.add_parser("revoke")
-    p.add_argument("number")
-    p.add_argument("--org", required=True)
-    p.add_argument("--agent", default="")
+    p = con.add_parser("revoke", help="she takes her consent back")
+    p.add_argument("number", help="the consumer's number")
+    p.add_argument("--org", required=True, help="the org she consents to be called by")
+    p.add_argument("--agent", default="", help="the agent whose consent it is (default: the org's)")
     request_id(p)
     client(p, cmd_revoke)

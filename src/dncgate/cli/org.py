@@ -101,7 +101,7 @@ def add_commands(sub: Subparsers) -> None:
         "org", help="per-org policy: enforce/monitor, receipts, quiet days, registered lines"
     ).add_subparsers(dest="sub", required=True)
     p = org.add_parser("set", help="change the policy fields given, and only those")
-    p.add_argument("org")
+    p.add_argument("org", help="the org's id")
     p.add_argument("--mode", type=enum_arg(common_pb2.Mode, "MODE_"), help="enforce or monitor")
     p.add_argument(
         "--signed-receipts",
@@ -129,11 +129,11 @@ def add_commands(sub: Subparsers) -> None:
     )
     request_id(p)
     client(p, cmd_set)
-    p = org.add_parser("set-mode")
-    p.add_argument("org")
+    p = org.add_parser("set-mode", help="enforce or monitor, and nothing else")
+    p.add_argument("org", help="the org's id")
     p.add_argument("mode", type=enum_arg(common_pb2.Mode, "MODE_"), help="enforce or monitor")
     request_id(p)
     client(p, cmd_set_mode)
-    p = org.add_parser("get")
-    p.add_argument("org")
+    p = org.add_parser("get", help="the org's policy")
+    p.add_argument("org", help="the org's id")
     client(p, cmd_get)

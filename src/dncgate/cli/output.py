@@ -4,6 +4,7 @@ zone, enum names as they are typed, money, counts in words, and gRPC errors said
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -22,7 +23,8 @@ from rich.text import Text
 from dncgate.domain.money import Money, exponent
 
 console = Console()
-err_console = Console(stderr=True)
+# Errors and warnings: one line each, never wrapped (a script greps them).
+err_console = Console(stderr=True, soft_wrap=True)
 
 # Rich's box, one space of padding each side: what a column costs beyond its text.
 _COLUMN_COST = 3
@@ -59,6 +61,20 @@ def fmt_ts(t: Timestamp, present: bool = True) -> str:
     if not present or (t.seconds == 0 and t.nanos == 0):
         return "-"
     return local_time(t).isoformat(sep=" ", timespec="seconds")
+
+
+# An ISO time with its zone, as the server writes one into a history note.
+_ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)")
+
+
+def local_text(text: str) -> str:
+    """A server's note with each ISO time in it shown as `fmt_ts` shows times (the server writes UTC)."""
+
+    def local(m: re.Match[str]) -> str:
+        at = datetime.fromisoformat(m.group(0).replace("Z", "+00:00"))
+        return at.astimezone(display_zone()).isoformat(sep=" ", timespec="seconds")
+
+    return _ISO_TIME.sub(local, text)
 
 
 def enum_name(enum: Any, value: int, prefix: str) -> str:

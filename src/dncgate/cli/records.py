@@ -76,7 +76,7 @@ def record(msg: Message) -> dict[str, Any]:
         if f.message_type is not None and f.message_type.GetOptions().map_entry:
             value_field = f.message_type.fields_by_name["value"]
             out[f.name] = {k: _value(value_field, x) for k, x in v.items()}
-        elif f.label == FieldDescriptor.LABEL_REPEATED:
+        elif f.is_repeated:
             out[f.name] = [_value(f, x) for x in v]
         elif f.has_presence and not msg.HasField(f.name):
             out[f.name] = None
@@ -90,12 +90,7 @@ def header(d: Descriptor, prefix: str = "") -> list[str]:
     names: list[str] = []
     for f in d.fields:
         nested = f.message_type
-        if (
-            nested is not None
-            and f.label != FieldDescriptor.LABEL_REPEATED
-            and nested.full_name not in _LEAVES
-            and nested is not d
-        ):
+        if nested is not None and not f.is_repeated and nested.full_name not in _LEAVES and nested is not d:
             names.extend(header(nested, f"{prefix}{f.name}."))
         else:
             names.append(prefix + f.name)
