@@ -39,7 +39,7 @@ async def test_the_story_from_the_command_line(server) -> None:
     assert "PARTIALLY_VERIFIED" in filed.stdout and "200.00 CNY" in filed.stdout
     assert "NO_MATCHING_CALL" in filed.stdout and "13800138000" not in filed.stdout
     shown = await cli(server, "complaint", "show", case_id)
-    assert shown.returncode == 0 and "partially_verified" in shown.stdout
+    assert shown.returncode == 0 and "partially-verified" in shown.stdout
     listed = await cli(server, "complaint", "list", "--consumer", "13800138000")
     assert case_id in listed.stdout and "2 of 3" in listed.stdout
     payouts = await cli(server, "payouts", "list", "--status", "pending")

@@ -175,7 +175,7 @@ def _print_complaint(c: Any) -> None:
     findings.print("no caller number")
     history = Grid("history", ("at", "who", "what", "note"), keep=frozenset({"at"}))
     for h in c.history:
-        history.add_row(fmt_ts(h.at), h.actor, h.action, local_text(h.note))
+        history.add_row(fmt_ts(h.at), h.actor, h.action.replace("_", "-"), local_text(h.note))
     history.print("nothing yet")
     if c.updates:
         updates = Grid("updates", ("at", "who", "what", "text"), keep=frozenset({"at"}))

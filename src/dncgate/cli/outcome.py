@@ -28,7 +28,7 @@ def cmd_report_outcome(ns: argparse.Namespace, channel: grpc.Channel) -> int:
             connected=ns.connected,
             duration_seconds=ns.duration,
             consumer_opted_out=ns.opted_out,
-            opt_out_scope=_SCOPES[ns.scope or "all"] if ns.opted_out else 0,
+            opt_out_scope=_SCOPES[ns.scope or "all"] if ns.opted_out else gateway_pb2.OPT_OUT_SCOPE_UNSPECIFIED,
             not_dialled=ns.not_dialled,
             request_id=ns.request_id,
         ),

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import grpc
@@ -149,7 +149,7 @@ class Grid:
             return
         table = Table(title=self.title or None)
         for i, name in enumerate(self.columns):
-            justify = "right" if name in self.right else "left"
+            justify: Literal["right", "left"] = "right" if name in self.right else "left"
             if name in self.keep:
                 widest = max([len(name), *(_width(r[i]) for r in self.rows)])
                 table.add_column(name, no_wrap=True, min_width=widest, justify=justify)
@@ -175,7 +175,7 @@ def next_page(token: str) -> None:
 
 
 def _field_violations(status: Any) -> list[tuple[str, str]]:
-    out = []
+    out: list[tuple[str, str]] = []
     for d in status.details if status is not None else ():
         if d.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             br = error_details_pb2.BadRequest()

@@ -58,7 +58,7 @@ def _leaf(msg: Any) -> str:
     return money(msg)
 
 
-def _value(f: FieldDescriptor, v: Any) -> Any:
+def _value(f: Any, v: Any) -> Any:
     if f.type == FieldDescriptor.TYPE_MESSAGE:
         return _leaf(v) if f.message_type.full_name in _LEAVES else record(v)
     if f.type == FieldDescriptor.TYPE_ENUM:
@@ -120,7 +120,7 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
-def write(fmt: str, descriptor: Descriptor, items: Iterable[Message]) -> None:
+def write(fmt: str, descriptor: Any, items: Iterable[Message]) -> None:
     """Write `items` (messages of one type) to stdout as JSON lines or CSV rows (a header even for none)."""
     if fmt == "json":
         for m in items:
@@ -133,7 +133,7 @@ def write(fmt: str, descriptor: Descriptor, items: Iterable[Message]) -> None:
         w.writerow(_flat(record(m)))
 
 
-def emit(ns: argparse.Namespace, descriptor: Descriptor, items: Iterable[Message], human: Callable[[], None]) -> None:
+def emit(ns: argparse.Namespace, descriptor: Any, items: Iterable[Message], human: Callable[[], None]) -> None:
     """What every command that prints messages does: the table for people, else the records."""
     if getattr(ns, "output", "table") == "table":
         human()

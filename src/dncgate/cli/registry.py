@@ -16,7 +16,7 @@ from dncgate.cli.args import Subparsers, choices, client, enum_arg, local_settin
 from dncgate.cli.output import Grid, console, count, err_console, fmt_ts, kv, typed
 from dncgate.v1 import common_pb2, registry_pb2, registry_pb2_grpc
 
-ALL_CATEGORIES = [v for v in common_pb2.Category.values() if v != common_pb2.CATEGORY_UNSPECIFIED]
+ALL_CATEGORIES: list[Any] = [v for v in common_pb2.Category.values() if v != common_pb2.CATEGORY_UNSPECIFIED]
 
 
 def _names(categories: Sequence[int]) -> str:
@@ -28,14 +28,15 @@ def _categories(p: registry_pb2.Preference) -> str:
 
 
 def covers(p: registry_pb2.Preference) -> str:
-    """What an entry protects her from, in words: "finance only", "all categories", "nothing (no DND)"."""
+    """What an entry protects her from, in words: "finance only", "real-estate, finance only", "all categories",
+    "nothing (do-not-disturb off)"."""
     if not p.found:
         return "nothing (never registered)"
     if not p.do_not_disturb:
         return "nothing (do-not-disturb off)"
     if not p.categories:
         return "all categories"
-    return _names(p.categories) + (" only" if len(p.categories) == 1 else " (only these)")
+    return _names(p.categories) + " only"
 
 
 def _print_preference(p: registry_pb2.Preference) -> None:
@@ -71,7 +72,7 @@ def folded(current: registry_pb2.Preference, add: Sequence[int], remove: Sequenc
     return [] if set(result) == set(ALL_CATEGORIES) else result
 
 
-def _desired(ns: argparse.Namespace, current: registry_pb2.Preference) -> tuple[bool, list[int]]:
+def _desired(ns: argparse.Namespace, current: registry_pb2.Preference) -> tuple[bool, list[Any]]:
     """(do_not_disturb, categories) the flags ask for, given the entry in effect."""
     add, remove = ns.add_category or [], ns.remove_category or []
     if not (add or remove):

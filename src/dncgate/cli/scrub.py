@@ -51,7 +51,7 @@ def _chunks(rows: Sequence[list[str]], size: int) -> Iterator[Sequence[list[str]
         yield rows[i : i + size]
 
 
-def _progress(total: int) -> Progress:
+def _progress() -> Progress:
     """A bar on stderr, only where someone watches it (a terminal): stdout stays the summary's."""
     return Progress(
         TextColumn("checking"),
@@ -81,7 +81,7 @@ def cmd_scrub(ns: argparse.Namespace, channel: grpc.Channel) -> int:
         writer = csv.writer(writer_file, lineterminator="\n") if writer_file else None
         if writer and head is not None:
             writer.writerow(head)
-        with _progress(len(rows)) as bar:
+        with _progress() as bar:
             task = bar.add_task("scrub", total=len(rows))
             for chunk in _chunks(rows, ns.batch_size):
                 requests = [
