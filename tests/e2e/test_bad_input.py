@@ -247,11 +247,11 @@ async def test_the_cli_reports_a_number_past_the_limits_as_a_bad_line_and_import
     server: Any, tmp_path: Path
 ) -> None:
     """A feed line whose number has a control character or is too long is reported by line number and
-    not sent (the server would end the import at it); the lines around it are imported."""
+    not sent (the server would end the import at it); the lines around it are imported; exit status 3."""
     feed = tmp_path / "feed.csv"
     feed.write_text(f"{number(1)}\n1391234\x010002\n{'1' * 65}\n{number(3)}\n")
     done = await cli(server, "registry", "import", str(feed))
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 3, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert any(line.split()[:2] == ["accepted", "2"] for line in lines), done.stdout
     assert any("2" in line.split()[:2] and "control characters" in line for line in lines), done.stdout

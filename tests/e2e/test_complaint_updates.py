@@ -146,4 +146,4 @@ async def test_update_extend_and_show_from_the_command_line(server: Any) -> None
     clock.advance(25 * HOUR)
     shown = await cli(server, "complaint", "show", c.case_id)
     assert shown.returncode == 0, shown.stderr
-    assert re.search(r"next update due\s+\S+ OVERDUE", shown.stdout), shown.stdout
+    assert re.search(r"next update due\s+\S+ \S+ OVERDUE", shown.stdout), shown.stdout

@@ -86,4 +86,4 @@ async def test_disputes_consent_and_the_override_from_the_command_line(server) -
     refused = await cli(server, "complaint", "confirm", case_id, "--satisfied")
     assert refused.returncode == 1 and "FAILED_PRECONDITION" in refused.stderr and "PO-" in refused.stderr
     closed = await cli(server, "complaint", "confirm", case_id, "--satisfied", "--override-reason", "paid in cash")
-    assert closed.returncode == 0 and "CLOSED" in closed.stdout and "closed_over_pending_payouts" in closed.stdout
+    assert closed.returncode == 0 and "CLOSED" in closed.stdout and "closed-over-pending-payouts" in closed.stdout
