@@ -31,6 +31,18 @@ from dncgate.cli.output import DisplayZoneError, err_console, rpc_error
 from dncgate.config import ConfigError
 from dncgate.domain.errors import PepperMismatch
 
+EXIT_STATUSES = """\
+exit statuses:
+  0    done
+  1    the server refused the call, or could not be reached (the error on stderr says which)
+  2    a usage error, an unreadable input file, a bad --target or configuration (nothing sent)
+  3    registry import went through, but some rows were invalid (listed)
+  4    registry set --add-category/--remove-category replaced an entry it had not read
+  130  interrupted
+  (receipt verify: 0 valid, 1 invalid, 2 unreadable)
+
+Times are shown in $DNCGATE_DISPLAY_TZ (default: this machine's zone); --output json|csv for scripts."""
+
 # In the order `dncgate --help` lists them.
 GROUPS = (
     serve,
@@ -54,7 +66,12 @@ GROUPS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dncgate", description="Do-not-call gateway and compensation service.")
+    parser = argparse.ArgumentParser(
+        prog="dncgate",
+        description="Do-not-call gateway and compensation service.",
+        epilog=EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for group in GROUPS:
         group.add_commands(sub)
