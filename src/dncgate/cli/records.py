@@ -97,22 +97,24 @@ def header(d: Descriptor, prefix: str = "") -> list[str]:
     return names
 
 
-def _flat(rec: dict[str, Any], prefix: str = "") -> dict[str, str]:
+def _flat(rec: dict[str, Any], columns: frozenset[str], prefix: str = "") -> dict[str, str]:
+    """A record as CSV cells: a nested message without a column of its own spreads into its fields'."""
     out: dict[str, str] = {}
     for k, v in rec.items():
-        if isinstance(v, dict) and not k.endswith("metadata"):
-            out.update(_flat(v, f"{prefix}{k}."))
-        elif isinstance(v, list):
-            scalar = all(not isinstance(x, dict | list) for x in v)
-            out[prefix + k] = ";".join(map(_cell, v)) if scalar else json.dumps(v, ensure_ascii=False)
-        else:
-            out[prefix + k] = _cell(v)
+        name = prefix + k
+        if name in columns:
+            out[name] = _cell(v)
+        elif isinstance(v, dict):
+            out.update(_flat(v, columns, f"{name}."))
     return out
 
 
 def _cell(v: Any) -> str:
     if v is None:
         return ""
+    if isinstance(v, list):
+        scalar = all(not isinstance(x, dict | list) for x in v)
+        return ";".join(map(_cell, v)) if scalar else json.dumps(v, ensure_ascii=False)
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, dict):
@@ -127,10 +129,11 @@ def write(fmt: str, descriptor: Any, items: Iterable[Message]) -> None:
             sys.stdout.write(json.dumps(record(m), ensure_ascii=False) + "\n")
         return
     columns = header(descriptor)
-    w = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    known = frozenset(columns)
+    w = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
     w.writeheader()
     for m in items:
-        w.writerow(_flat(record(m)))
+        w.writerow(_flat(record(m), known))
 
 
 def emit(ns: argparse.Namespace, descriptor: Any, items: Iterable[Message], human: Callable[[], None]) -> None:
