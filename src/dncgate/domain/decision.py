@@ -41,6 +41,22 @@ UNKNOWN_CALLER_LINE = Verdict(Decision.BLOCK, Reason.UNKNOWN_CALLER_LINE)
 RANGE_BLOCKED = Verdict(Decision.BLOCK, Reason.RANGE_BLOCKED)
 
 
+# The blocking reasons in `decide_case`'s precedence (its docstring): what a finding lists the rules a
+# call broke by (`verification.rules_in_order`). By name, so a reason another branch adds (NO_CONSENT)
+# takes its place once it exists; a reason missing here sorts after these, in enum order.
+_BLOCKING_ORDER = (
+    "UNKNOWN_CALLER_LINE",
+    "REGISTERED",
+    "ORG_LIST",
+    "RANGE_BLOCKED",
+    "NO_CONSENT",
+    "FREQUENCY_CAP",
+    "QUIET_DAY",
+    "OUTSIDE_CALLING_HOURS",
+)
+BLOCKING_ORDER: tuple[Reason, ...] = tuple(Reason[n] for n in _BLOCKING_ORDER if n in Reason.__members__)
+
+
 def consent_on_file(consents: Sequence[Consent], org_id: str, agent_id: str, now: datetime) -> bool:
     """Whether a consent to this org (org-wide or for this very agent) is in force now."""
     return any(c.covers(org_id, agent_id) and c.active_at(now) for c in consents)
