@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from dncgate.v1 import common_pb2, gateway_pb2, registry_pb2
-from tests.e2e.compensation_support import A, B, ORG, V, db_rows, file, hotline, refused, story_calls
+from tests.e2e.compensation_support import ORG, A, B, V, db_rows, file, hotline, refused, story_calls
 from tests.e2e.conftest import CONSUMER, check_request, gate, registry
 from tests.e2e.test_hotline_cli import cli
 

@@ -9,7 +9,7 @@ import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from dncgate.v1 import gateway_pb2, registry_pb2
-from tests.e2e.compensation_support import A, ORG, V, call, db_rows, file, hotline, monitor, yuan
+from tests.e2e.compensation_support import ORG, A, V, call, db_rows, file, hotline, monitor, yuan
 from tests.e2e.conftest import CONSUMER, gate, registry
 from tests.e2e.test_import_e2e import cli
 from tests.wait import until

@@ -69,14 +69,14 @@ def test_the_rules_are_every_blocking_reason_but_registration_the_org_list_and_u
         Reason.OUTSIDE_CALLING_HOURS,
         Reason.UNKNOWN_CALLER_LINE,
     } <= set(RULES)
-    assert NOT_A_RULE == {
+    assert {
         Reason.NOT_REGISTERED,
         Reason.CONSENT_ON_FILE,
         Reason.REGISTERED,
         Reason.ORG_LIST,
         Reason.INVALID_NUMBER,
         Reason.REGISTRY_UNAVAILABLE,
-    }
+    } == NOT_A_RULE
     if "NO_CONSENT" in Reason.__members__:
         assert Reason["NO_CONSENT"] in RULES
 

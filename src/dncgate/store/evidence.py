@@ -53,7 +53,6 @@ def _logged(e: CallEvent, dialled: bool | None) -> LoggedCall:
     )
 
 
-
 class CallEvidence:
     def __init__(self, db: Database, client: aioredis.Redis) -> None:
         self.db = db
