@@ -64,10 +64,18 @@ def _show(p: registry_pb2.OrgPolicy) -> None:
             ("quiet on holidays", _on(p.quiet_on_public_holidays)),
             ("registered lines only", _on(p.require_registered_lines)),
             ("cap per day", cap),
-            ("consent required", _names(list(p.consent_required_categories)) if p.consent_required else "off"),
+            ("consent required", _consent(p)),
             ("recorded by", p.recorded_by or "-"),
         ]
     )
+
+
+def _consent(p: registry_pb2.OrgPolicy) -> str:
+    """Opt-in's categories when on; off, with the categories it would bind when some are named."""
+    names = _names(list(p.consent_required_categories))
+    if p.consent_required:
+        return names
+    return f"off ({names})" if p.consent_required_categories else "off"
 
 
 def _on(flag: bool) -> str:
