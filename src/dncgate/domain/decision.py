@@ -126,12 +126,11 @@ def decide_case(
 ) -> Verdict:
     """`decide` for a valid callee once the registry has been read: whether her do-not-disturb covers
     the call's category, whether a consent to the org (or agent) is in force (`consented`, covered or
-    not), the org's mode, when
-    the calling window opens (None: it is open now; `hours.window_check`), whether she is on the
-    org's own list with no consent in effect (`listed`), whether she is at a frequency cap (`capped`;
-    its `next_allowed_time` is when a slot frees up, which only the count knows: the Check fills it in
-    from what the script read), what the rules beyond the registry say (`standing`) and, on a quiet
-    day, when it ends (`quiet`).
+    not), the org's mode, when the calling window opens (None: it is open now; `hours.window_check`),
+    whether she is on the org's own list with no consent in effect (`listed`), whether she is at a
+    frequency cap (`capped`; its `next_allowed_time` is when a slot frees up, which only the count
+    knows: the Check fills it in from what the script read), what the rules beyond the registry say
+    (`standing`) and, on a quiet day, when it ends (`quiet`).
 
     The precedence, the one place it is written (README "The decision"): an invalid number and an
     unavailable registry are answered before this; then
