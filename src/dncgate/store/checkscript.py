@@ -65,18 +65,19 @@ WEEK_US = 7 * DAY_US
 # flat out: p99 3-6 ms with chunks of 100 to 200 (as noisy as that), 10-14 ms with one call per batch.
 CHUNK = 200
 
-# How both scripts sort one callee into a registry state (`domain.decision.CASES`: 0 not covered with no
-# consent, 1 covered with a consent in force, 2 not covered with one, 3 covered without one, 4 not
+# How both scripts sort one callee into a registry state (`domain.decision.CASES`: 0 not covered with
+# no consent, 1 covered with a consent in force, 2 not covered with one, 3 covered without one, 4 not
 # covered but on the org's list with no consent), as `tests/reference.py lookup` reads the same fields
-# and the Python fold judges them: the preference's schedule at `now_us` (its mask, then each "at:mask"
-# step already in effect), the call category's bit (0: any registration covers), then, in one HMGET of
-# the consent hash, the org's and the agent's consent expiry (0: none; in force while now < expiry) and
-# the org-list field (present: on the list; the consents it came after are gone from Redis, so one still
-# there came later and wins). Its second result: whether a consent in force is exempt from the frequency
-# caps (its value ends in `hot.CAP_EXEMPT`): then the call is neither held to the caps nor counted. The
-# HMGET is made for every valid callee, covered or not: the org list and opt-in bind callees without a
-# do-not-disturb too. States 0 and 2 differ only under opt-in (the verdicts say so), so the split costs
-# an org without it nothing but two letters more of outcomes.
+# and the Python fold judges them: the
+# preference's schedule at `now_us` (its mask, then each "at:mask" step already in effect), the call
+# category's bit (0: any registration covers), then, in one HMGET of the consent hash, the org's and
+# the agent's consent expiry (0: none; in force while now < expiry) and the org-list field (present:
+# on the list; the consents it came after are gone from Redis, so one still there came later and wins).
+# Its second result: whether a consent in force is exempt from the frequency caps (its value ends in
+# `hot.CAP_EXEMPT`): then the call is neither held to the caps nor counted.
+# The HMGET is made for every valid callee, covered or not: the org list and opt-in bind callees
+# without a do-not-disturb too. States 0 and 2 differ only under opt-in (the verdicts say so), so the
+# split costs an org without it nothing but two letters more of outcomes.
 _CLASSIFY = """
 local function classify(pkey, field, ckey, org_field, agent_field, list_field, bitv, now_us)
   local mask = 0
