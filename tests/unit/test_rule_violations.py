@@ -8,7 +8,14 @@ from itertools import combinations
 import pytest
 
 from dncgate.domain import notices
-from dncgate.domain.decision import BLOCKING_ORDER, NO_RULES, RANGE_BLOCK, UNKNOWN_LINE, decide_case
+from dncgate.domain.decision import (
+    BLOCKING_ORDER,
+    CONSENT_REQUIRED,
+    NO_RULES,
+    RANGE_BLOCK,
+    UNKNOWN_LINE,
+    decide_case,
+)
 from dncgate.domain.money import Money
 from dncgate.domain.registry import ConsentChange, PreferenceChange
 from dncgate.domain.reports import OrgViolations, org_report
@@ -61,8 +68,10 @@ def one(
 
 
 def test_the_rules_are_every_blocking_reason_but_registration_the_org_list_and_unjudged_checks() -> None:
-    """Caps, quiet days, ranges, calling hours and unknown lines are rules; a future reason is one by default."""
+    """Caps, quiet days, ranges, calling hours, unknown lines and opt-in are rules; a future reason is one
+    by default."""
     assert {
+        Reason.NO_CONSENT,
         Reason.FREQUENCY_CAP,
         Reason.QUIET_DAY,
         Reason.RANGE_BLOCKED,
@@ -77,8 +86,6 @@ def test_the_rules_are_every_blocking_reason_but_registration_the_org_list_and_u
         Reason.INVALID_NUMBER,
         Reason.REGISTRY_UNAVAILABLE,
     } == NOT_A_RULE
-    if "NO_CONSENT" in Reason.__members__:
-        assert Reason["NO_CONSENT"] in RULES
 
 
 @pytest.mark.parametrize("reason", RULES, ids=lambda r: r.value)
@@ -166,6 +173,7 @@ def test_the_blocking_order_is_the_order_decide_case_picks_the_first_rule_in() -
         Reason.REGISTERED: {"covered": True},
         Reason.ORG_LIST: {"listed": True},
         Reason.RANGE_BLOCKED: {"standing": RANGE_BLOCK},
+        Reason.NO_CONSENT: {"standing": CONSENT_REQUIRED},
         Reason.FREQUENCY_CAP: {"capped": True},
         Reason.QUIET_DAY: {"quiet": T0 + H},
         Reason.OUTSIDE_CALLING_HOURS: {"opens": T0 + 2 * H},
@@ -187,7 +195,7 @@ def test_the_blocking_order_is_the_order_decide_case_picks_the_first_rule_in() -
                 kw.get("quiet"),  # type: ignore[arg-type]
             )
             assert v.reason is rules_in_order(mix)[0] and v.violation
-    assert set(flags) <= set(BLOCKING_ORDER)
+    assert set(flags) == set(BLOCKING_ORDER)
 
 
 def test_the_report_counts_rule_violated_findings_apart_and_splits_calls_by_reason() -> None:
