@@ -10,7 +10,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 
 from dncgate.v1 import gateway_pb2, registry_pb2
 from tests.e2e.compensation_support import ORG, A, V, call, db_rows, file, hotline, monitor, yuan
-from tests.e2e.conftest import CONSUMER, gate, registry
+from tests.e2e.conftest import CONSUMER, check_request, gate, registry
 from tests.e2e.test_import_e2e import cli
 from tests.wait import until
 
@@ -109,3 +109,27 @@ async def test_a_blocked_call_over_the_cap_counts_once_reported_dialled(server: 
         ["REASON_FREQUENCY_CAP"],
         [blocked],
     )
+
+
+async def test_an_opt_in_violation_is_rule_violated_naming_no_consent(server: Any) -> None:
+    """A monitored opt-in org calls an unregistered consumer with no consent: NO_CONSENT, flagged; her
+    complaint is RULE_VIOLATED [NO_CONSENT], paying nothing."""
+    await registry(server).SetOrgPolicy(
+        registry_pb2.SetOrgPolicyRequest(
+            org_id=ORG, consent_required=True, update_mask=FieldMask(paths=["consent_required"])
+        )
+    )
+    await monitor(server)  # no mask: opt-in stays
+
+    async def flagged() -> str | None:
+        r = await gate(server).Check(check_request(CONSUMER, caller_number=A, org_id=ORG))
+        return str(r.call_id) if (r.reason, r.violation) == (gateway_pb2.REASON_NO_CONSENT, True) else None
+
+    call_id = await until(flagged, 10, "the opt-in policy on the Check path")
+    f = (await file(server, A)).findings[0]
+    assert (V.Verdict.Name(f.verdict), _rules(f), yuan(f.amount)[1:]) == (
+        "VERDICT_RULE_VIOLATED",
+        ["REASON_NO_CONSENT"],
+        (0, 0),
+    )
+    assert call_id in f.call_ids
