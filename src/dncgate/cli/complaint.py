@@ -9,7 +9,19 @@ import grpc
 
 from dncgate.cli import records
 from dncgate.cli.args import Subparsers, choices, client, enum_arg, pages, request_id, time_arg
-from dncgate.cli.output import Grid, count, enum_name, err_console, fmt_ts, kv, local_text, money, next_page, typed
+from dncgate.cli.output import (
+    Grid,
+    count,
+    enum_name,
+    err_console,
+    fmt_ts,
+    kv,
+    local_text,
+    money,
+    next_page,
+    reason_names,
+    typed,
+)
 from dncgate.v1 import compensation_pb2 as pb
 from dncgate.v1 import compensation_pb2_grpc
 
@@ -20,7 +32,12 @@ _STATUS_COLOURS = {
     "MANUAL_REVIEW": "yellow",
     "ALREADY_COMPENSATED": "yellow",
 }
-_VERDICT_COLOURS = {"VERIFIED": "green", "CALLED_OUTSIDE_GATEWAY": "green", "ALREADY_COMPENSATED": "yellow"}
+_VERDICT_COLOURS = {
+    "VERIFIED": "green",
+    "CALLED_OUTSIDE_GATEWAY": "green",
+    "ALREADY_COMPENSATED": "yellow",
+    "RULE_VIOLATED": "yellow",
+}
 
 
 def _status(value: int) -> str:
@@ -36,9 +53,11 @@ def _verdict(value: int) -> str:
 
 
 def _basis(f: Any) -> str:
-    """What a verdict without calls rests on: the case that paid the number, the consent's evidence, or
-    (no Check on record) whose registered line the number was."""
+    """What a verdict without calls rests on: the case that paid the number, the consent's evidence, the
+    rules the calls broke (RULE_VIOLATED), or (no Check on record) whose registered line the number was."""
     parts = []
+    if f.rules_broken:
+        parts.append("broke " + ", ".join(reason_names(f.rules_broken)) + " (pays nothing)")
     if f.compensated_by_case_id:
         parts.append(f"paid by case {f.compensated_by_case_id}")
     if f.verdict == pb.VERDICT_CONSENT_ON_FILE:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dncgate.domain.money import Money, exponent
+from dncgate.v1 import gateway_pb2
 
 console = Console()
 # Errors and warnings: one line each, never wrapped (a script greps them).
@@ -85,6 +86,11 @@ def enum_name(enum: Any, value: int, prefix: str) -> str:
 def typed(enum: Any, value: int, prefix: str) -> str:
     """A wire enum value as the flags take it: CATEGORY_REAL_ESTATE is "real-estate"."""
     return enum_name(enum, value, prefix).lower().replace("_", "-")
+
+
+def reason_names(values: Iterable[int]) -> list[str]:
+    """Wire Reason values by name without the prefix (a finding's rules broken)."""
+    return [enum_name(gateway_pb2.Reason, v, "REASON_") for v in values]
 
 
 def money(m: Any) -> str:

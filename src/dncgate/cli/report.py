@@ -14,7 +14,7 @@ from rich.table import Table
 
 from dncgate.cli import records
 from dncgate.cli.args import Subparsers, client, time_arg
-from dncgate.cli.output import Grid, console
+from dncgate.cli.output import Grid, console, reason_names
 from dncgate.v1 import compensation_pb2 as pb
 from dncgate.v1 import compensation_pb2_grpc
 
@@ -28,21 +28,35 @@ def cmd_violations(ns: argparse.Namespace, channel: grpc.Channel) -> int:
         return 0
     table = Grid(
         f"violations of {r.org_id}, worst first",
-        ("agent", "violating calls", "verified complaints", "of them outside the gateway"),
+        (
+            "agent",
+            "violating calls",
+            "by reason",
+            "verified complaints",
+            "of them outside the gateway",
+            "rule violations (unpaid)",
+        ),
         keep=frozenset({"agent"}),
     )
     for a in r.agents:
-        table.add_row(
-            a.agent_id or "(no agent)", str(a.violating_calls), str(a.verified_complaints), str(a.calls_outside_gateway)
-        )
-    if not r.agents:
-        table.print("no violations")
-        return 0
-    table.add_row(
-        "[bold]org total[/bold]", str(r.violating_calls), str(r.verified_complaints), str(r.calls_outside_gateway)
-    )
+        table.add_row(a.agent_id or "(no agent)", *_counts(a))
+    if r.agents:
+        table.add_row("[bold]org total[/bold]", *_counts(r))
     table.print("no violations")
     return 0
+
+
+def _counts(v: Any) -> tuple[str, ...]:
+    """An agent's (or the org's) figures, in the table's column order."""
+    names = reason_names(c.reason for c in v.violating_calls_by_reason)
+    by_reason = ", ".join(f"{n} {c.calls}" for n, c in zip(names, v.violating_calls_by_reason, strict=True))
+    return (
+        str(v.violating_calls),
+        by_reason or "-",
+        str(v.verified_complaints),
+        str(v.calls_outside_gateway),
+        str(v.rule_violation_complaints),
+    )
 
 
 def _share(s: Any) -> str:
