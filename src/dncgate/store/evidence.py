@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -19,6 +19,20 @@ from dncgate.store.recorder import STREAM_CLOCK_PAD, stream_events
 
 _PAGE = 1000
 _VIOLATING = "(l.violation OR (l.decision = 'BLOCK' AND o.dialled IS TRUE))"
+# call_log and call_outcome are partitioned by month on the call's time (migration 0020). Every query
+# here bounds both keys by the window, so PostgreSQL reads only the window's months: l.at by the window
+# itself, o.call_at by the window widened by OUTCOME_SLACK below, since an outcome migrated without its
+# call in call_log took the milliseconds of its call id (never later than the call, and at most 1 ms
+# earlier). The join itself is on call_id, unique per call.
+OUTCOME_SLACK = timedelta(seconds=1)
+# The Checks from some callers to a consumer in [after, before] (both included), with what the dialer
+# reported. Parameters: after - OUTCOME_SLACK, before, callee_key, callers, after, before.
+CALLS_TO = (
+    "SELECT l.call_id, l.at, l.caller_e164, l.org_id, l.agent_id, l.category, l.decision, o.dialled"
+    " FROM call_log l LEFT JOIN call_outcome o"
+    " ON o.call_id = l.call_id AND o.call_at >= %s AND o.call_at <= %s"
+    " WHERE l.callee_key = %s AND l.caller_e164 = ANY(%s) AND l.at BETWEEN %s AND %s"
+)
 
 
 async def _org_events(client: aioredis.Redis, org_id: str, after: datetime, before: datetime) -> list[CallEvent]:
@@ -68,14 +82,11 @@ class CallEvidence:
         calls: dict[str, LoggedCall] = {}
         async with self.db.connection() as conn:
             cur = await conn.execute(
-                "SELECT l.call_id, l.at, l.caller_e164, l.org_id, l.agent_id, l.category, l.decision, o.dialled"
-                " FROM call_log l LEFT JOIN call_outcome o USING (call_id)"
-                " WHERE l.callee_key = %s AND l.caller_e164 = ANY(%s) AND l.at BETWEEN %s AND %s",
-                (callee_key, sorted(wanted), after, before),
+                CALLS_TO, (after - OUTCOME_SLACK, before, callee_key, sorted(wanted), after, before)
             )
             for r in await cur.fetchall():
                 calls[r[0]] = LoggedCall(r[0], r[1], r[2], r[3], r[4], Category(r[5]), Decision(r[6]), r[7])
-            outcomes = await _outcomes(conn, [e.call_id for e in pending if e.call_id not in calls])
+            outcomes = await _outcomes(conn, [e for e in pending if e.call_id not in calls])
         for e in pending:
             if e.call_id not in calls:
                 calls[e.call_id] = _logged(e, outcomes.get(e.call_id))
@@ -92,9 +103,10 @@ class CallEvidence:
         pending = await _org_events(self.client, org_id, after, before)
         async with self.db.connection() as conn:
             cur = await conn.execute(
-                "SELECT l.agent_id, count(*) FROM call_log l LEFT JOIN call_outcome o USING (call_id)"
+                "SELECT l.agent_id, count(*) FROM call_log l LEFT JOIN call_outcome o"
+                " ON o.call_id = l.call_id AND o.call_at >= %s AND o.call_at < %s"
                 f" WHERE l.org_id = %s AND l.at >= %s AND l.at < %s AND {_VIOLATING} GROUP BY l.agent_id",
-                (org_id, after, before),
+                (after - OUTCOME_SLACK, before, org_id, after, before),
             )
             per_agent = {r[0]: int(r[1]) for r in await cur.fetchall()}
             cur = await conn.execute(
@@ -105,10 +117,12 @@ class CallEvidence:
             )
             verified = {(r[0], r[1], int(r[2])) for r in await cur.fetchall()}
             ids = [e.call_id for e in pending]
-            cur = await conn.execute("SELECT call_id FROM call_log WHERE call_id = ANY(%s)", (ids,))
+            cur = await conn.execute(
+                "SELECT call_id FROM call_log WHERE call_id = ANY(%s) AND at >= %s AND at < %s", (ids, after, before)
+            )
             drained = {r[0] for r in await cur.fetchall()}
             undrained = {e.call_id: e for e in pending if e.call_id not in drained}
-            outcomes = await _outcomes(conn, list(undrained))
+            outcomes = await _outcomes(conn, list(undrained.values()))
             cur = await conn.execute(
                 "SELECT case_id, position, call_ids FROM complaint_findings"
                 " WHERE verdict = 'VERIFIED' AND call_ids && %s::text[]",
@@ -137,9 +151,16 @@ class CallEvidence:
             return {(r[0], r[1], int(r[2])) for r in await cur.fetchall()}
 
 
-async def _outcomes(conn: Any, call_ids: Sequence[str]) -> dict[str, bool]:
-    """call_id → dialled, for the calls a dialer reported on."""
-    if not call_ids:
+async def _outcomes(conn: Any, events: Sequence[CallEvent]) -> dict[str, bool]:
+    """call_id → dialled, for those of these calls a dialer reported on (read from their months only)."""
+    if not events:
         return {}
-    cur = await conn.execute("SELECT call_id, dialled FROM call_outcome WHERE call_id = ANY(%s)", (list(call_ids),))
+    cur = await conn.execute(
+        "SELECT call_id, dialled FROM call_outcome WHERE call_id = ANY(%s) AND call_at >= %s AND call_at <= %s",
+        (
+            [e.call_id for e in events],
+            min(e.at for e in events) - OUTCOME_SLACK,
+            max(e.at for e in events),
+        ),
+    )
     return {r[0]: bool(r[1]) for r in await cur.fetchall()}
