@@ -31,7 +31,7 @@ from dncgate.service.compensation_ports import WorkdayCalendar
 from dncgate.service.gateway import Gateway
 from dncgate.service.lines import CallerLineService
 from dncgate.service.lookup import LOOKUP, StatusLookup
-from dncgate.service.maintenance import PartitionMaintenance
+from dncgate.service.maintenance import MaintenanceReport, PartitionMaintenance
 from dncgate.service.notice_ports import NotificationSender
 from dncgate.service.notices import NoticeDesk, NoticeLoop, Notifier
 from dncgate.service.outcome import OutcomeService
@@ -328,6 +328,21 @@ async def migrate_only(settings: Settings) -> tuple[str, list[str]]:
         conn = await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=30)
         async with conn:
             return where, await migrate(conn)
+
+
+async def maintain_once(settings: Settings) -> tuple[str, MaintenanceReport]:
+    """One pass of the partition maintenance loop (`dncgate maintenance`): months ahead made, months past
+    DNCGATE_CALL_LOG_RETENTION_DAYS dropped. The schema must be migrated; Redis is not touched."""
+    async with _database(settings) as (where, url):
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            url, min_size=1, max_size=2, open=False, kwargs={"autocommit": True}
+        )
+        await pool.open(wait=True, timeout=30)
+        try:
+            store = PartitionStore(Database(pool, settings.db_timeout_ms / 1000))
+            return where, await PartitionMaintenance(store, settings.call_log_retention_days).run_once()
+        finally:
+            await pool.close()
 
 
 async def bootstrap_token(settings: Settings, **grants: Any) -> NewToken:
