@@ -28,6 +28,7 @@ from dncgate.store.pg import Database
 from dncgate.store.recorder import CallLogWriter
 from tests.conftest import Stores, _database_url
 from tests.integration.support import CALLER, CONSUMER, key_of, new_call_id
+from tests.wait import until
 
 pytestmark = pytest.mark.integration
 
@@ -349,3 +350,20 @@ async def test_a_complaint_window_reads_only_the_partitions_of_its_months(app: A
         row = await cur.fetchone()
     assert row is not None
     assert _scanned(row[0]) == {r.partition_name("call_log", window), r.partition_name("call_outcome", window)}
+
+
+async def test_the_loop_makes_a_missing_month_on_start_and_stops_when_told(own_db: Database) -> None:
+    """The loop's first pass runs at once: a month ahead dropped by hand is back; `stop` ends it."""
+    ahead = r.add_months(r.month_of(datetime.now(UTC)), 3)
+    async with own_db.pool.connection() as conn:
+        await conn.execute(f"DROP TABLE {r.partition_name('call_log', ahead)}")
+    stop = asyncio.Event()
+    loop = PartitionMaintenance(PartitionStore(own_db), 1825)
+    task = asyncio.create_task(loop.run(stop))
+
+    async def back() -> bool:
+        return ahead in await PartitionStore(own_db).months("call_log")
+
+    await until(back)
+    stop.set()
+    await asyncio.wait_for(task, 5)
