@@ -201,6 +201,12 @@ async def test_0020_moves_every_row_with_its_values_and_keeps_the_guards(pre_002
         (filed,),
     )
     assert (await cur.fetchone()) == (4,)
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):  # the foreign key to complaints, kept
+        await conn.execute(
+            "INSERT INTO notifications (notification_id, case_id, case_created_at, kind, text,"
+            " destination_masked, created_at, next_attempt_at)"
+            " VALUES ('DNC-404:ACCEPTED', 'DNC-404', now(), 'ACCEPTED', 't', 'm', now(), now())"
+        )
     assert not await rows(conn, "SELECT relname FROM pg_class WHERE relname LIKE '%%_0019%%'")
 
 
