@@ -210,6 +210,16 @@ async def test_0020_moves_every_row_with_its_values_and_keeps_the_guards(pre_002
     assert not await rows(conn, "SELECT relname FROM pg_class WHERE relname LIKE '%%_0019%%'")
 
 
+async def test_0020_refuses_a_table_with_a_column_it_would_not_copy(pre_0020: Any) -> None:
+    """A column some other migration added to one of the three tables stops 0020, which changes nothing."""
+    conn = pre_0020
+    await conn.execute("ALTER TABLE call_outcome ADD COLUMN note text")
+    with pytest.raises(psycopg.errors.RaiseException, match="0020 copies call_outcome columns"):
+        await migrate(conn)
+    assert await rows(conn, "SELECT relkind::text FROM pg_class WHERE relname = 'call_outcome'") == ["r"]
+    assert 20 not in await rows(conn, "SELECT version FROM schema_migrations")
+
+
 async def test_a_redelivered_event_is_recorded_once_in_any_partition(app: Any) -> None:
     """The recorder's ON CONFLICT (call_id, at): an event delivered twice is one row, in its month's
     partition, in the default one (years ahead, years back) alike."""

@@ -28,6 +28,30 @@
 -- notifications keeps its foreign key to complaints (a partitioned table may reference one) and its
 -- guard trigger, now on the partitioned table and so on every partition, present and future.
 
+-- This migration copies the columns it names. A column another migration added to one of the three
+-- tables would be lost with the old table: refuse to run instead, until this file names it too.
+DO $$
+DECLARE
+    expected jsonb := '{
+        "call_log": ["call_id", "at", "caller_e164", "callee_key", "callee_masked", "agent_id", "org_id",
+                     "campaign_id", "category", "decision", "reason", "violation", "request_id", "recorded_at"],
+        "call_outcome": ["call_id", "dialled", "connected", "duration_seconds", "consumer_opted_out",
+                         "reported_at", "request_id"],
+        "notifications": ["notification_id", "seq", "case_id", "kind", "text", "destination_masked",
+                          "destination_sealed", "created_at", "delivered_at", "attempts", "last_error",
+                          "next_attempt_at"]}';
+    t text;
+    found jsonb;
+BEGIN
+    FOR t IN SELECT jsonb_object_keys(expected) LOOP
+        SELECT jsonb_agg(attname ORDER BY attnum) INTO found FROM pg_attribute
+            WHERE attrelid = t::regclass AND attnum > 0 AND NOT attisdropped;
+        IF found <> expected -> t THEN
+            RAISE EXCEPTION 'migration 0020 copies % columns %, the table has %', t, expected -> t, found;
+        END IF;
+    END LOOP;
+END $$;
+
 -- Months from the oldest row's through three ahead of now, for a parent and its copy of the old rows.
 CREATE FUNCTION pg_temp.month_partitions(parent text, oldest timestamptz) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
