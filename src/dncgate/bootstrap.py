@@ -31,6 +31,7 @@ from dncgate.service.compensation_ports import WorkdayCalendar
 from dncgate.service.gateway import Gateway
 from dncgate.service.lines import CallerLineService
 from dncgate.service.lookup import LOOKUP, StatusLookup
+from dncgate.service.maintenance import MaintenanceReport, PartitionMaintenance
 from dncgate.service.notice_ports import NotificationSender
 from dncgate.service.notices import NoticeDesk, NoticeLoop, Notifier
 from dncgate.service.outcome import OutcomeService
@@ -57,6 +58,7 @@ from dncgate.store.notice_file import JsonlNoticeFile
 from dncgate.store.notifications import Outbox
 from dncgate.store.operators import OperatorStore
 from dncgate.store.outcomes import OutcomeStore
+from dncgate.store.partitions import PartitionStore
 from dncgate.store.pg import Database
 from dncgate.store.policy_rules import PolicyRuleStore
 from dncgate.store.quotas import RedisQuotas
@@ -87,6 +89,7 @@ class App:
     quotas: Quotas  # per-token scrub quota and open-stream cap, counted in Redis
     notices: NoticeDesk  # ListNotifications
     notice_loop: NoticeLoop  # delivers the outbox; run by one process only (where the recorder runs)
+    maintenance: PartitionMaintenance  # monthly partitions ahead, past retention dropped (where the recorder runs)
     receipt_key: receipt_keys.PublicKey  # what CallGate.GetReceiptKey returns
     lines: CallerLineService  # RegisterCallerLine, ListCallerLines
     ranges: RangeRuleService  # SetRangeRule, ListRangeRules
@@ -327,6 +330,21 @@ async def migrate_only(settings: Settings) -> tuple[str, list[str]]:
             return where, await migrate(conn)
 
 
+async def maintain_once(settings: Settings) -> tuple[str, MaintenanceReport]:
+    """One pass of the partition maintenance loop (`dncgate maintenance`): months ahead made, months past
+    DNCGATE_CALL_LOG_RETENTION_DAYS dropped. The schema must be migrated; Redis is not touched."""
+    async with _database(settings) as (where, url):
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            url, min_size=1, max_size=2, open=False, kwargs={"autocommit": True}
+        )
+        await pool.open(wait=True, timeout=30)
+        try:
+            store = PartitionStore(Database(pool, settings.db_timeout_ms / 1000))
+            return where, await PartitionMaintenance(store, settings.call_log_retention_days).run_once()
+        finally:
+            await pool.close()
+
+
 async def bootstrap_token(settings: Settings, **grants: Any) -> NewToken:
     """`dncgate token create --bootstrap`: a token written straight into the database, with no server.
 
@@ -434,6 +452,7 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
                 quotas=quotas,
                 notices=NoticeDesk(Outbox(db)),
                 notice_loop=build_notice_loop(settings, db),
+                maintenance=PartitionMaintenance(PartitionStore(db), settings.call_log_retention_days),
                 receipt_key=signer.public,
                 lines=CallerLineService(CallerLineStore(db), region=settings.default_region),
                 ranges=RangeRuleService(PolicyRuleStore(db)),

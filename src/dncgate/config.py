@@ -84,6 +84,7 @@ class Settings:
     recorder_batch: int = 1000
     recorder_mode: RecorderMode = "process"
     drain_s: int = 5
+    call_log_retention_days: int = 1825  # five years, as US call records are kept; 0: forever
     metrics_listen: str = "127.0.0.1:9464"  # or "off"
     http_listen: str = "127.0.0.1:8081"  # the HTTP/JSON face (api/http.py), or "off"
     # TLS on the gRPC port (api/tls.py): certificate and key files, and for mTLS the client CA.

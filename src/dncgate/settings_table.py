@@ -17,6 +17,7 @@ import phonenumbers
 
 from dncgate.domain.hours import CallingHours
 from dncgate.domain.money import Money
+from dncgate.domain.retention import MAX_RETENTION_DAYS, MIN_RETENTION_DAYS, retention_days
 from dncgate.domain.types import Mode
 
 # What one `dncgate serve` process runs: everything, or one part per deployment.
@@ -396,6 +397,15 @@ VARIABLES: tuple[Variable, ...] = (
         Choice(RECORDER_MODES),
         "where role `all` runs the recorder: `process` (a child process, so its batches don't stall Checks) "
         "or `inline` (a task in the serving process)",
+    ),
+    Variable(
+        "DNCGATE_CALL_LOG_RETENTION_DAYS",
+        "call_log_retention_days",
+        retention_days,
+        "how long the call log, call outcomes and consumer notices are kept: the maintenance loop (beside the "
+        "recorder) drops each month wholly older than this, unless a complaint not closed, or active within "
+        f"it, still needs it; `0` keeps every month forever; else {MIN_RETENTION_DAYS}..{MAX_RETENTION_DAYS} "
+        "(see Call log, recorder and call outcomes)",
     ),
     Variable(
         "DNCGATE_DRAIN_SECONDS",

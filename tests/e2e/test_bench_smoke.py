@@ -73,3 +73,23 @@ def test_every_benchmark_runs_quick_and_writes_json_markdown_and_plot(tmp_path: 
         line for line in committed.read_text().splitlines() if line.startswith("Command:") and "--quick" in line
     ]
     assert not quick_runs, "a quick run wrote into the committed RESULTS.md"
+
+
+def test_the_partitioned_log_benchmark_runs_quick_against_both_tables(tmp_path: Path) -> None:
+    """benchmarks.partitioned_log (not in `make bench`: its loads take minutes) on tiny sizes: both tables
+    measured on the same complaints' path, the window read from a few partitions, its section written."""
+    env = {k: v for k, v in os.environ.items() if k != "DNCGATE_BENCH_OUT"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks.partitioned_log", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    (size,) = json.loads((tmp_path / "latest.json").read_text())["partitioned_log"]["sizes"]
+    assert size["partitioned"]["complaints"] == size["unpartitioned"]["complaints"] > 0
+    assert 1 <= size["partitions_read"] <= 2 < size["partitions"]
+    assert (tmp_path / "RESULTS.md").read_text().count("<!-- partitioned_log:begin -->") == 1

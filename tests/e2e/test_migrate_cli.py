@@ -102,3 +102,25 @@ def test_migrate_without_a_database_url_uses_the_running_serves_embedded_postgre
     result = _migrate(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert _versions(fresh_database) == [version for version, _, _ in migration_files()]
+
+
+def test_maintenance_drops_a_month_past_retention_and_keeps_the_rest(tmp_path: Path, fresh_database: str) -> None:
+    """`dncgate maintenance` after `migrate`: a call_log month from 2001 (past the 1,825 days) is dropped
+    and named; this month's partition stays; a second run has nothing to do."""
+    env = {"DNCGATE_DATABASE_URL": fresh_database, "DNCGATE_PEPPER": TEST_PEPPER.hex()}
+    assert _migrate(tmp_path, **env).returncode == 0
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE call_log_p200101 PARTITION OF call_log FOR VALUES FROM ('2001-01-01Z') TO ('2001-02-01Z')"
+        )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DNCGATE_")}
+    run = [sys.executable, "-m", "dncgate.cli", "maintenance"]
+    env |= {"DNCGATE_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "300"}
+    first = subprocess.run(run, env=clean | env, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "dropped call_log 2001-01-01" in first.stdout
+    with psycopg.connect(fresh_database) as conn:
+        names = {r[0] for r in conn.execute("SELECT relname FROM pg_class WHERE relname LIKE 'call_log_p%'")}
+    assert "call_log_p200101" not in names and len(names) >= 4
+    second = subprocess.run(run, env=clean | env, capture_output=True, text=True, timeout=60)
+    assert second.returncode == 0 and "created none; dropped none" in second.stdout, second.stdout + second.stderr

@@ -35,6 +35,7 @@ def test_an_empty_environment_gives_the_documented_defaults() -> None:
     )
     assert (s.redis_timeout_ms, s.max_batch, s.registry_bucket_bits) == (250, 5000, 16)
     assert (s.log_format, s.log_level, s.embedded) == ("auto", "info", True)
+    assert s.call_log_retention_days == 1825  # five years
 
 
 def test_variables_outside_the_dncgate_namespace_are_ignored() -> None:
@@ -128,6 +129,10 @@ def test_calling_hours_00_to_24_turn_the_rule_off() -> None:
         ("DNCGATE_REGISTRY_BUCKET_BITS", "7", "7 is outside 8..24"),
         ("DNCGATE_REGISTRY_BUCKET_BITS", "25", "25 is outside 8..24"),
         ("DNCGATE_RECORDER_MODE", "thread", "expected process or inline"),
+        ("DNCGATE_CALL_LOG_RETENTION_DAYS", "five years", "'five years' is not an integer"),
+        ("DNCGATE_CALL_LOG_RETENTION_DAYS", "-1", r"-1 is outside 180\.\.36500 \(or 0 to keep every month forever\)"),
+        ("DNCGATE_CALL_LOG_RETENTION_DAYS", "30", r"30 is outside 180\.\.36500"),
+        ("DNCGATE_CALL_LOG_RETENTION_DAYS", "36501", r"36501 is outside 180\.\.36500"),
     ],
 )
 def test_a_bad_value_is_a_config_error_naming_the_variable(name: str, value: str, message: str) -> None:
@@ -149,6 +154,9 @@ def test_a_bad_value_is_a_config_error_naming_the_variable(name: str, value: str
         ("DNCGATE_MAX_BATCH", "100000", "max_batch", 100000),
         ("DNCGATE_REGISTRY_BUCKET_BITS", "8", "registry_bucket_bits", 8),
         ("DNCGATE_REGISTRY_BUCKET_BITS", "24", "registry_bucket_bits", 24),
+        ("DNCGATE_CALL_LOG_RETENTION_DAYS", "0", "call_log_retention_days", 0),  # keep forever
+        ("DNCGATE_CALL_LOG_RETENTION_DAYS", "180", "call_log_retention_days", 180),
+        ("DNCGATE_CALL_LOG_RETENTION_DAYS", "36500", "call_log_retention_days", 36500),
     ],
 )
 def test_integer_limits_are_inclusive(name: str, value: str, attr: str, expected: int) -> None:

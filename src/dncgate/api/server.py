@@ -301,6 +301,8 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
             # The consumer notices' sender loop: one per deployment, beside the recorder (never in the
             # `--workers` API processes, whose role is `api`).
             tasks.append(asyncio.create_task(app.notice_loop.run(stop), name="notices"))
+            # Partitions ahead and retention: beside the recorder too (replicas running it take turns).
+            tasks.append(asyncio.create_task(app.maintenance.run(stop), name="partition-maintenance"))
         transport = "plaintext" if settings.tls_cert is None else "mtls" if settings.tls_client_ca else "tls"
         health_port = probes[1] if probes is not None else None
         log.info(

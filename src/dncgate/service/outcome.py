@@ -51,7 +51,7 @@ class OutcomeResult:
 class Outcomes(Protocol):
     async def logged_call(self, call_id: str) -> CallRef | None: ...  # None: not in call_log (yet)
 
-    async def merge(self, outcome: CallOutcome, request_id: str | None) -> CallOutcome: ...
+    async def merge(self, outcome: CallOutcome, call_at: datetime, request_id: str | None) -> CallOutcome: ...
 
 
 class StreamedCallLookup(Protocol):
@@ -130,7 +130,7 @@ class OutcomeService:
             raise FailedPrecondition("the call's callee number was invalid: there is nobody to register")
 
         reported = CallOutcome(r.call_id, r.dialled, r.connected, r.duration_seconds, r.consumer_opted_out)
-        outcome = await self.store.merge(reported.implied(), r.request_id or None)
+        outcome = await self.store.merge(reported.implied(), call.at, r.request_id or None)
         if r.not_dialled and call.callee_key:
             # Only the Check's own call id is taken out of the count: once per call, whatever is repeated.
             await self.slots.give_back(call.callee_key, call.org_id, r.call_id)
@@ -182,7 +182,7 @@ class OutcomeService:
         event = await self.calls.find(call_id)
         if event is not None:
             try:
-                return CallRef(call_id, bytes.fromhex(event.callee_key), event.callee_masked, event.org_id)
+                return CallRef(call_id, bytes.fromhex(event.callee_key), event.callee_masked, event.org_id, event.at)
             except ValueError:
                 return None  # a malformed entry is no call; the recorder dead-letters it
         return await self.store.logged_call(call_id)

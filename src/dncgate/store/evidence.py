@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -22,6 +22,20 @@ _PAGE = 1000
 _VIOLATING = "(l.violation OR (l.decision = 'BLOCK' AND o.dialled IS TRUE))"
 # The findings ReportViolations counts by the calls they rest on.
 _BY_CALLS = "f.verdict IN ('VERIFIED', 'RULE_VIOLATED')"
+# call_log and call_outcome are partitioned by month on the call's time (migration 0020). Every query
+# here bounds both keys by the window, so PostgreSQL reads only the window's months: l.at by the window
+# itself, o.call_at by the window widened by OUTCOME_SLACK below, since an outcome migrated without its
+# call in call_log took the milliseconds of its call id (never later than the call, and at most 1 ms
+# earlier). The join itself is on call_id, unique per call.
+OUTCOME_SLACK = timedelta(seconds=1)
+# The Checks from some callers to a consumer in [after, before] (both included), with what the dialer
+# reported. Parameters: after - OUTCOME_SLACK, before, callee_key, callers, after, before.
+CALLS_TO = (
+    "SELECT l.call_id, l.at, l.caller_e164, l.org_id, l.agent_id, l.category, l.decision, o.dialled,"
+    " l.reason, l.violation FROM call_log l LEFT JOIN call_outcome o"
+    " ON o.call_id = l.call_id AND o.call_at >= %s AND o.call_at <= %s"
+    " WHERE l.callee_key = %s AND l.caller_e164 = ANY(%s) AND l.at BETWEEN %s AND %s"
+)
 
 
 async def _org_events(client: aioredis.Redis, org_id: str, after: datetime, before: datetime) -> list[CallEvent]:
@@ -73,16 +87,13 @@ class CallEvidence:
         calls: dict[str, LoggedCall] = {}
         async with self.db.connection() as conn:
             cur = await conn.execute(
-                "SELECT l.call_id, l.at, l.caller_e164, l.org_id, l.agent_id, l.category, l.decision, o.dialled,"
-                " l.reason, l.violation FROM call_log l LEFT JOIN call_outcome o USING (call_id)"
-                " WHERE l.callee_key = %s AND l.caller_e164 = ANY(%s) AND l.at BETWEEN %s AND %s",
-                (callee_key, sorted(wanted), after, before),
+                CALLS_TO, (after - OUTCOME_SLACK, before, callee_key, sorted(wanted), after, before)
             )
             for r in await cur.fetchall():
                 calls[r[0]] = LoggedCall(
                     r[0], r[1], r[2], r[3], r[4], Category(r[5]), Decision(r[6]), r[7], Reason(r[8]), r[9]
                 )
-            outcomes = await _outcomes(conn, [e.call_id for e in pending if e.call_id not in calls])
+            outcomes = await _outcomes(conn, [e for e in pending if e.call_id not in calls])
         for e in pending:
             if e.call_id not in calls:
                 calls[e.call_id] = _logged(e, outcomes.get(e.call_id))
@@ -103,9 +114,10 @@ class CallEvidence:
         }
         async with self.db.connection() as conn:
             cur = await conn.execute(
-                "SELECT l.agent_id, l.reason, count(*) FROM call_log l LEFT JOIN call_outcome o USING (call_id)"
+                "SELECT l.agent_id, l.reason, count(*) FROM call_log l LEFT JOIN call_outcome o"
+                " ON o.call_id = l.call_id AND o.call_at >= %s AND o.call_at < %s"
                 f" WHERE l.org_id = %s AND l.at >= %s AND l.at < %s AND {_VIOLATING} GROUP BY l.agent_id, l.reason",
-                (org_id, after, before),
+                (after - OUTCOME_SLACK, before, org_id, after, before),
             )
             for agent, reason, n in await cur.fetchall():
                 calls.setdefault(agent, {})[Reason(reason)] = int(n)
@@ -118,10 +130,12 @@ class CallEvidence:
             for verdict, agent, case_id, position in await cur.fetchall():
                 findings[CallerVerdict(verdict)].add((agent, case_id, int(position)))
             ids = [e.call_id for e in pending]
-            cur = await conn.execute("SELECT call_id FROM call_log WHERE call_id = ANY(%s)", (ids,))
+            cur = await conn.execute(
+                "SELECT call_id FROM call_log WHERE call_id = ANY(%s) AND at >= %s AND at < %s", (ids, after, before)
+            )
             drained = {r[0] for r in await cur.fetchall()}
             undrained = {e.call_id: e for e in pending if e.call_id not in drained}
-            outcomes = await _outcomes(conn, list(undrained))
+            outcomes = await _outcomes(conn, list(undrained.values()))
             cur = await conn.execute(
                 "SELECT f.verdict, f.case_id, f.position, f.call_ids FROM complaint_findings f"
                 f" WHERE {_BY_CALLS} AND f.call_ids && %s::text[]",
@@ -151,9 +165,16 @@ class CallEvidence:
             return {(r[0], r[1], int(r[2])) for r in await cur.fetchall()}
 
 
-async def _outcomes(conn: Any, call_ids: Sequence[str]) -> dict[str, bool]:
-    """call_id → dialled, for the calls a dialer reported on."""
-    if not call_ids:
+async def _outcomes(conn: Any, events: Sequence[CallEvent]) -> dict[str, bool]:
+    """call_id → dialled, for those of these calls a dialer reported on (read from their months only)."""
+    if not events:
         return {}
-    cur = await conn.execute("SELECT call_id, dialled FROM call_outcome WHERE call_id = ANY(%s)", (list(call_ids),))
+    cur = await conn.execute(
+        "SELECT call_id, dialled FROM call_outcome WHERE call_id = ANY(%s) AND call_at >= %s AND call_at <= %s",
+        (
+            [e.call_id for e in events],
+            min(e.at for e in events) - OUTCOME_SLACK,
+            max(e.at for e in events),
+        ),
+    )
     return {r[0]: bool(r[1]) for r in await cur.fetchall()}

@@ -25,13 +25,21 @@ def _notice(row: Sequence[Any]) -> Notice:
 async def add_notification(
     conn: Conn, notice: Notice, destination_masked: str, destination_sealed: bytes | None
 ) -> bool:
-    """Append a notice (first attempt due at once); False when a notice with its id exists already."""
+    """Append a notice (first attempt due at once); False when a notice with its id exists already.
+
+    The outbox is partitioned by the filing time of the notice's case (migration 0020): the id names
+    the case and a case has one filing time, so (notification_id, case_created_at) is as unique as the
+    id alone, whatever time a retried request appends at. (A case that does not exist fails the insert,
+    on case_created_at's NOT NULL as on the foreign key before.)
+    """
     cur = await conn.execute(
-        "INSERT INTO notifications (notification_id, case_id, kind, text, destination_masked, destination_sealed,"
-        " created_at, next_attempt_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (notification_id) DO NOTHING RETURNING notification_id",
+        "INSERT INTO notifications (notification_id, case_id, case_created_at, kind, text, destination_masked,"
+        " destination_sealed, created_at, next_attempt_at)"
+        " VALUES (%s, %s, (SELECT created_at FROM complaints WHERE case_id = %s), %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (notification_id, case_created_at) DO NOTHING RETURNING notification_id",
         (
             notice.notification_id,
+            notice.case_id,
             notice.case_id,
             notice.kind.value,
             notice.text,

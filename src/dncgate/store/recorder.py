@@ -3,7 +3,8 @@
 Exactly once into call_log rests on three rules, all kept here:
 
 * an entry is acknowledged (XACK) only after the transaction holding its row has committed;
-* rows go in with ON CONFLICT (call_id) DO NOTHING, so an entry delivered twice is harmless;
+* rows go in with ON CONFLICT (call_id, at) DO NOTHING, so an entry delivered twice is harmless (call_log's
+  key includes its partition key, the call's time, and a redelivered entry carries the same time);
 * the stream is trimmed only below the oldest entry the group still has pending, or just past the last
   entry it delivered when nothing is pending: every entry trimmed away was acknowledged, so committed.
 
@@ -74,8 +75,8 @@ _CREATE_STAGING = (
     + ") ON COMMIT DELETE ROWS"
 )
 _COPY_STAGING = f"COPY {_STAGING} ({_NAMES}) FROM STDIN (FORMAT BINARY)"
-_INSERT_STAGED = f"INSERT INTO call_log ({_NAMES}) SELECT {_NAMES} FROM {_STAGING} ON CONFLICT (call_id) DO NOTHING"
-_INSERT_ONE = f"INSERT INTO call_log ({_NAMES}) VALUES ({_VALUES}) ON CONFLICT (call_id) DO NOTHING"
+_INSERT_STAGED = f"INSERT INTO call_log ({_NAMES}) SELECT {_NAMES} FROM {_STAGING} ON CONFLICT (call_id, at) DO NOTHING"
+_INSERT_ONE = f"INSERT INTO call_log ({_NAMES}) VALUES ({_VALUES}) ON CONFLICT (call_id, at) DO NOTHING"
 _INSERT_DEAD = (
     "INSERT INTO call_dead_letter (stream_id, fields, error) VALUES (%s, %s, %s) ON CONFLICT (stream_id) DO NOTHING"
 )
