@@ -128,12 +128,13 @@ def build_notice_loop(settings: Settings, db: Database, sender: NotificationSend
 def build_compensation(
     settings: Settings,
     db: Database,
-    client: aioredis.Redis,
+    hot: HotRegistry,
     journal: Journal,
     keyer: phone.NumberKeyer,
     calendar: WorkdayCalendar,
 ) -> CompensationService:
-    cases, evidence = CaseStore(db), CallEvidence(db, client)
+    client = hot.client
+    cases, evidence = CaseStore(db), CallEvidence(db, client, hot.layout)
     sealer = sealer_of(settings)
     notifier = Notifier(sealer, settings.default_timezone, settings.default_region)
     payouts = PayoutDesk(
@@ -220,7 +221,7 @@ def build_gateway(
     return Gateway(
         CheckLane(
             hot,
-            CallStream(hot.client),
+            CallStream(hot.client, hot.layout),
             timeout_s,
             multiplex=multiplex,
             caps=(settings.cap_per_day, settings.cap_per_week),
@@ -347,6 +348,20 @@ async def bootstrap_token(settings: Settings, **grants: Any) -> NewToken:
             return await AccessService(TokenStore(db), settings.resolve_pepper()).create("bootstrap", **grants)
 
 
+# What DNCGATE_REDIS_CLUSTER=true still lacks before `serve` can run on a Redis Cluster. The layout is
+# the cluster's already (store/hot.py: one Check, one slot), and the Check script, registry writes, the
+# recorder's streams and complaint evidence are tested on one (tests/cluster); not yet done: the
+# clients of every Redis use built as redis-py's RedisCluster from a seed list, the Check lane's own
+# connection per primary routed by slot, an import's and a catch-up's bulk writes sent per shard, the
+# rebuild's scan and the gauges per primary, and re-applying the journal after a failover.
+CLUSTER_NOT_SERVED = (
+    "DNCGATE_REDIS_CLUSTER=true: Redis Cluster is not served yet. The key layout is ready for it, but "
+    "this version lacks: cluster clients for every Redis use, the Check lane's per-primary connections, "
+    "per-shard bulk writes for imports and catch-ups, a per-primary rebuild, and journal re-apply after "
+    "a failover. Run on one Redis node (DNCGATE_REDIS_CLUSTER unset)"
+)
+
+
 def redis_client(url: str, timeout_s: float) -> aioredis.Redis:
     return aioredis.Redis.from_url(
         url,
@@ -361,6 +376,8 @@ def redis_client(url: str, timeout_s: float) -> aioredis.Redis:
 async def open_app(settings: Settings, *, write_endpoints: bool = False) -> AsyncIterator[App]:
     """Start (or connect to) the stores, migrate the schema, and build the services."""
     calendar = workday_calendar(settings)  # a bad holidays file stops start-up before any store is touched
+    if settings.redis_cluster:
+        raise ConfigError(CLUSTER_NOT_SERVED)
     with store_urls(settings) as (redis_url, database_url, started):
         if write_endpoints and started:
             ep = endpoints_file(settings.data_dir)
@@ -386,7 +403,7 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
             # Before any consumer key is read or written: a journal keyed with another pepper would
             # read every number as never registered (PepperMismatch: `serve` refuses to start).
             await journal.claim_pepper(keyer.fingerprint())
-            hot = HotRegistry(client, settings.registry_bucket_bits, keyer.fingerprint())
+            hot = HotRegistry(client, settings.registry_bucket_bits, keyer.fingerprint(), settings.stream_shards)
             signer = receipt_signer(settings)
             receipts = Receipts(signer)
             # Quiet days: China's public holidays, on the same calendar deadlines are counted on.
@@ -403,9 +420,9 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
                 org_caps.set_org(org_id, policy)
 
             registry.on_policy = on_policy
-            outcomes = OutcomeService(OutcomeStore(db), StreamedCalls(client), registry, CapSlots(client))
+            outcomes = OutcomeService(OutcomeStore(db), StreamedCalls(client, hot.layout), registry, CapSlots(hot))
             recorder = Recorder(
-                StreamGroup(recorder_client),
+                StreamGroup(recorder_client, hot.layout.streams),
                 CallLogWriter(pool),
                 settings.recorder_consumer or socket.gethostname(),
                 batch=settings.recorder_batch,
@@ -427,7 +444,7 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
                 database_url=database_url,
                 outcomes=outcomes,
                 recorder=recorder,
-                compensation=build_compensation(settings, db, client, journal, keyer, calendar),
+                compensation=build_compensation(settings, db, hot, journal, keyer, calendar),
                 probe=StoreProbe(hot, pool, max(settings.redis_timeout_ms / 1000, 0.5)),
                 access=access,
                 authenticator=authenticator,

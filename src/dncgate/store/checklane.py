@@ -7,6 +7,10 @@ state each callee was sorted into (a case index of `domain.decision.CASES`), or 
 known to be logged (Redis failed, timed out, or holds no loaded registry). Events of Checks no script
 logged are stored by `store_events`.
 
+On a Redis Cluster (`per_shard=True`), every script call's keys are one shard's, so one slot: a
+scrub's callees are grouped by shard first, and redis-py's cluster client routes each call to the
+primary holding its slot (following MOVED and ASK). On one node a chunk mixes shards freely.
+
 Single Checks share one multiplexed connection (`store/resp.py`: the commands of one event-loop turn in
 one write, replies in order); scrubs get a second one, so a live Check never queues behind a scrub's
 scripts on the same socket. Without a multiplexer (TLS, or `multiplex=False`) redis-py's pool is used.
@@ -46,6 +50,7 @@ from dncgate.store.resp import Multiplexer
 # them mean "nothing known to be logged", and the Check fails closed rather than raising.
 STORE_ERRORS: tuple[type[Exception], ...] = (*DRIVER_ERRORS, NotLoaded)
 _NO_CAPS: Mapping[str, int] = {}
+_NO_MODES: Mapping[str, bool] = {}
 
 
 class Route(NamedTuple):
@@ -77,8 +82,11 @@ class CheckLane:
         *,
         multiplex: bool = True,
         caps: tuple[int, int] = (0, 0),
+        per_shard: bool = False,
     ) -> None:
         self.script = CheckScript(hot)
+        self.layout = hot.layout
+        self.per_shard = per_shard  # a Redis Cluster: one shard per script call
         self.caps = caps  # the frequency caps per day and per week (0: off)
         self.client: aioredis.Redis = hot.client
         self.calls = calls
@@ -128,7 +136,7 @@ class CheckLane:
         key: bytes,
         key_hex: str,
         now_us: int,
-        default_monitor: bool,
+        monitor: bool,
         code: bytes,
         call_id: str,
         mask: str,
@@ -137,8 +145,8 @@ class CheckLane:
         org_cap: int = 0,
     ) -> int | None:
         """One callee: the case its stored state is in (a pick: `checkscript.split_pick`), its event
-        appended (and an ALLOW counted under the caps, `org_cap` the org's own: 0 none) by the script;
-        None if not logged."""
+        appended (and an ALLOW counted under the caps, `org_cap` the org's own: 0 none) by the script,
+        `monitor` the org's mode; None if not logged."""
         context = single_context(
             call_id.encode(),
             now_us,
@@ -156,7 +164,7 @@ class CheckLane:
             route.list_scope,
             route.category_bit,
             now_us,
-            default_monitor,
+            monitor,
             code,
             context,
             self.caps,
@@ -174,24 +182,43 @@ class CheckLane:
         default_monitor: bool,
         deadline: float,
         org_caps: Mapping[str, int] = _NO_CAPS,
+        monitors: Mapping[str, bool] = _NO_MODES,
     ) -> list[int | None]:
         """A scrub: one script call per CHUNK callees (what callees share sent once per group), all in one
         round trip on the scrub connection; per callee its pick (`checkscript.split_pick`: the caps read,
-        `org_caps` the orgs' own daily caps among them, no slot taken), or None where its chunk failed."""
+        `org_caps` the orgs' own daily caps among them, no slot taken), or None where its chunk failed.
+        `monitors`: the orgs' modes (True: monitor), `default_monitor` for an org without one."""
+        shard_of = self.layout.shard
+        if self.per_shard:  # one shard per call: the callees grouped by shard, answers put back in order
+            by_shard: dict[int, list[int]] = {}
+            for i, item in enumerate(items):
+                key = item[6]
+                by_shard.setdefault(0 if key is None else shard_of(key), []).append(i)
+            runs = [(shard, [items[i] for i in idx]) for shard, idx in by_shard.items()]
+            order = [i for idx in by_shard.values() for i in idx]
+        else:
+            runs, order = [(-1, list(items))], []
         chunks: list[CheckChunk] = []
         caps = self.caps
-        chunk = self.script.chunk(now_us, default_monitor, caps)
-        groups: dict[tuple[str, str, str, str, Category, bytes], bytes] = {}
-        for item in items:
-            if chunk.size == CHUNK:
-                chunks.append(chunk)
-                chunk, groups = self.script.chunk(now_us, default_monitor, caps), {}
-            shared = item[:6]
-            group = groups.get(shared)
-            if group is None:
-                group = groups[shared] = chunk.group(*shared, org_caps.get(item[1], 0))
-            chunk.add(group, item[6], item[7], item[8], item[9])
-        chunks.append(chunk)
+        for run_shard, run in runs:
+            chunk = self.script.chunk(now_us, caps)
+            groups: dict[tuple[str, str, str, str, Category, bytes], bytes] = {}
+            shard = max(run_shard, 0)
+            for item in run:
+                if chunk.size == CHUNK:
+                    chunks.append(chunk)
+                    chunk, groups = self.script.chunk(now_us, caps), {}
+                shared = item[:6]
+                group = groups.get(shared)
+                if group is None:
+                    org = item[1]
+                    monitor = monitors.get(org, default_monitor)
+                    group = groups[shared] = chunk.group(*shared, org_caps.get(org, 0), monitor)
+                key = item[6]
+                if key is not None and run_shard < 0:
+                    shard = shard_of(key)  # an invalid number's event goes to the stream of the callee before it
+                chunk.add(group, key, item[7], item[8], item[9], shard)
+            chunks.append(chunk)
         replies = await self._execute([c.command() for c in chunks], deadline, self.bulk_mux)
         cases: list[int | None] = []
         for chunk, reply in zip(chunks, replies, strict=True):
@@ -200,7 +227,12 @@ class CheckLane:
                 cases += [None] * chunk.size
             else:
                 cases += picks
-        return cases
+        if not order:
+            return cases
+        answers: list[int | None] = [None] * len(items)
+        for i, case in zip(order, cases, strict=True):
+            answers[i] = case
+        return answers
 
     async def store_events(self, events: Sequence[CallEvent], deadline: float) -> list[bool]:
         """Append the events of Checks no script logged, within what is left of the deadline; for each,

@@ -15,17 +15,20 @@ from psycopg_pool import AsyncConnectionPool
 
 from dncgate.domain.money import exponent
 from dncgate.store.cases import OVERDUE
-from dncgate.store.hot import CALLS, HotRegistry
+from dncgate.store.hot import HotRegistry
 from dncgate.store.recorder import GROUP
 
 _HLEN_CHUNK = 4096  # buckets per script call: a millisecond or two of Redis, Checks run in between
 # The fields of buckets lo..hi (their 3-byte big-endian numbers after the prefix), summed in Redis: the
 # client sends one command per chunk instead of one per bucket (65,536 HLENs packed by redis-py would
 # cost the event loop about 0.3 s of CPU each time).
+# A bucket's hash is the prefix, its shard's tag ("{" bucket % S "}") and its number. (Keys a script does
+# not declare: on one node only; on a Redis Cluster the figure is not read.)
 _SUM_HLEN = """
-local n = 0
+local n, shards = 0, tonumber(ARGV[4])
 for i = tonumber(ARGV[2]), tonumber(ARGV[3]) do
-  n = n + redis.call('HLEN', ARGV[1] .. string.char(math.floor(i / 65536) % 256, math.floor(i / 256) % 256, i % 256))
+  n = n + redis.call('HLEN', ARGV[1] .. '{' .. (i % shards) .. '}' ..
+    string.char(math.floor(i / 65536) % 256, math.floor(i / 256) % 256, i % 256))
 end
 return n
 """
@@ -33,12 +36,12 @@ return n
 
 async def registry_numbers(hot: HotRegistry) -> int:
     """Numbers with a preference in the registry as Redis holds it: the fields of every `dncr` bucket."""
-    prefix = hot.pref_location(b"\0" * 9)[0][:-3]  # as `HotRegistry._bucket` numbers the buckets
+    prefix = hot.layout.prefs[0][: -len(hot.layout.tags[0])]  # as `Layout` names the buckets
     script = hot.client.register_script(_SUM_HLEN)
     total = 0
     for lo in range(0, 1 << hot.bits, _HLEN_CHUNK):
         hi = min(lo + _HLEN_CHUNK, 1 << hot.bits) - 1
-        total += int(await script(keys=[], args=[prefix, lo, hi]))
+        total += int(await script(keys=[], args=[prefix, lo, hi, hot.shards]))
     return total
 
 
@@ -47,7 +50,20 @@ def _ms(stream_id: Any) -> int:
     return int(raw.split("-", 1)[0])
 
 
-async def stream_figures(client: aioredis.Redis, now_s: float | None = None) -> tuple[int, int, float]:
+async def stream_figures(
+    client: aioredis.Redis, streams: Sequence[bytes], now_s: float | None = None
+) -> tuple[int, int, float]:
+    """(entries in all call streams, entries the recorder read and has not acknowledged, age in seconds
+    of the oldest event not yet recorded in any stream; 0 when there is none)."""
+    length = pending = 0
+    age = 0.0
+    for stream in streams:
+        n, p, a = await _stream_figures(client, stream, now_s)
+        length, pending, age = length + n, pending + p, max(age, a)
+    return length, pending, age
+
+
+async def _stream_figures(client: aioredis.Redis, stream: bytes, now_s: float | None) -> tuple[int, int, float]:
     """(stream length, entries the recorder read and has not acknowledged, age in seconds of the oldest
     event not yet recorded: pending, or after the group's last delivered id; 0 when there is none).
 
@@ -56,23 +72,23 @@ async def stream_figures(client: aioredis.Redis, now_s: float | None = None) -> 
     """
     now_ms = (time.time() if now_s is None else now_s) * 1000
     pipe = client.pipeline(transaction=True)
-    pipe.xlen(CALLS)
-    pipe.exists(CALLS)
+    pipe.xlen(stream)
+    pipe.exists(stream)
     length, exists = await pipe.execute()
     if not exists:
         return 0, 0, 0.0
-    groups: Sequence[dict[str, Any]] = await client.xinfo_groups(CALLS)
+    groups: Sequence[dict[str, Any]] = await client.xinfo_groups(stream)
     group = next((g for g in groups if g["name"] in (GROUP, GROUP.encode())), None)
     if group is None:  # no recorder has started yet: everything is unrecorded
-        first = await client.xrange(CALLS, count=1)
+        first = await client.xrange(stream, count=1)
         return int(length), 0, (max(now_ms - _ms(first[0][0]), 0) / 1000 if first else 0.0)
-    summary = await client.xpending(CALLS, GROUP)
+    summary = await client.xpending(stream, GROUP)
     pending = int(summary["pending"])
     if pending:
         oldest = _ms(summary["min"])
     else:
         last = group["last-delivered-id"]
-        after = await client.xrange(CALLS, min=b"(" + (last if isinstance(last, bytes) else last.encode()), count=1)
+        after = await client.xrange(stream, min=b"(" + (last if isinstance(last, bytes) else last.encode()), count=1)
         if not after:
             return int(length), 0, 0.0
         oldest = _ms(after[0][0])
