@@ -214,9 +214,11 @@ def build_gateway(
     multiplex: bool = True,
     receipts: Receipts | None = None,
     rules: CheckRules | None = None,
+    per_shard: bool = False,
 ) -> Gateway:
     """The Check use case over its lane to the registry's Redis (`multiplex=False`: redis-py's pool);
-    `receipts` None signs for no org; `rules` None: no range, quiet day or caller-line rule."""
+    `receipts` None signs for no org; `rules` None: no range, quiet day or caller-line rule;
+    `per_shard`: one shard per script call (a Redis Cluster, `hot.client` a cluster client)."""
     timeout_s = settings.redis_timeout_ms / 1000
     return Gateway(
         CheckLane(
@@ -225,6 +227,7 @@ def build_gateway(
             timeout_s,
             multiplex=multiplex,
             caps=(settings.cap_per_day, settings.cap_per_week),
+            per_shard=per_shard,
         ),
         keyer,
         CheckSettings(

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from dncgate.domain.errors import StoreUnavailable
-from dncgate.domain.types import Mode
 from dncgate.embedded import EmbeddedRedis
 from dncgate.store.recorder import GroupMissing, StreamedCalls, StreamGroup
 
