@@ -119,9 +119,9 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]
             )
         for p in ports:
             until_sync(lambda p=p: _answers(p), 10, what=f"redis-server on port {p}")
+        nodes = [f"127.0.0.1:{p}" for p in ports]
         subprocess.run(
-            [_redis_cli(), "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports)]
-            + ["--cluster-replicas", "1", "--cluster-yes"],
+            [_redis_cli(), "--cluster", "create", *nodes, "--cluster-replicas", "1", "--cluster-yes"],
             check=True,
             capture_output=True,
             timeout=60,

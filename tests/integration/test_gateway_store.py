@@ -16,14 +16,15 @@ from dncgate.bootstrap import build_gateway
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.types import Category, Decision, Mode, Reason, Source
 from dncgate.embedded import EmbeddedRedis
-from dncgate.store.hot import CALLS
 from tests.integration.support import (
+    ALL_STREAMS,
     CALLER,
     CONSUMER,
     OTHER_CONSUMER,
     check_input,
     key_of,
     redis_is_stalled,
+    stream_entries,
     stream_events,
 )
 from tests.wait import until
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.integration
 
 
 async def _entries(app: Any) -> list[dict[bytes, bytes]]:
-    return [fields for _, fields in await app.redis.xrange(CALLS)]
+    return [fields for _, _, fields in await stream_entries(app.redis)]
 
 
 async def test_check_appends_a_call_event_with_decision_reason_and_hashed_callee(app: Any) -> None:
@@ -183,7 +184,8 @@ async def test_allowed_calls_are_blocked_when_the_event_cannot_be_logged(app: An
     """If the call stream cannot be written, no call is allowed: every Check, an invalid callee's too, single
     or batched, is BLOCK REGISTRY_UNAVAILABLE with no call_id (there is no event to point to)."""
     await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
-    await app.redis.set(CALLS, b"not a stream")  # XADD now fails with WRONGTYPE
+    for stream in ALL_STREAMS:
+        await app.redis.set(stream, b"not a stream")  # XADD now fails with WRONGTYPE
     callees = [OTHER_CONSUMER, CONSUMER, "12345"]
     results = await app.gateway.check_many([check_input(c) for c in callees])
     results += [await app.gateway.check(check_input(c)) for c in callees]
