@@ -184,7 +184,7 @@ async def test_an_orgs_own_daily_cap_binds_its_calls_only(app: Any) -> None:
     [scrub] = await app.gateway.check_many([check_input(CONSUMER)])
     assert (scrub.verdict.reason, scrub.verdict.next_allowed_time) == (Reason.FREQUENCY_CAP, T0 + DAY)
     assert (await _check(app, org="globex")).verdict.decision is Decision.ALLOW
-    assert await app.journal.org_caps() == {"acme": 1}
+    assert (await app.journal.check_policies())[0] == {"acme": 1}
     await _set_org_cap(app, "acme", 0)  # no cap of its own: the caps across orgs still count
     assert app.gateway.org_caps.caps == {}
     assert (await _check(app)).verdict.decision is Decision.ALLOW  # her third call today
@@ -196,8 +196,9 @@ async def test_an_orgs_cap_is_read_from_the_journal_by_other_replicas(app: Any) 
 
     await _set_org_cap(app, "acme", 2)
     other = OrgCaps()
-    await other.refresh(app.journal.org_caps)
+    await other.refresh(app.journal.check_policies)
     assert other.caps == {"acme": 2}
+    assert other.monitors == {"acme": False}  # its mode, read in the same step
 
 
 @pytest.mark.parametrize("cap", [-1, 1001])
