@@ -6,16 +6,18 @@ import contextlib
 import json
 import os
 import socket
+import urllib.parse
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import psycopg.conninfo
 import redis.asyncio as aioredis
 import structlog
 from psycopg_pool import AsyncConnectionPool
+from redis.asyncio.cluster import ClusterNode
 
 from dncgate import calendars, metrics, phone, receipt_keys
 from dncgate.config import ConfigError, Settings
@@ -351,21 +353,12 @@ async def bootstrap_token(settings: Settings, **grants: Any) -> NewToken:
             return await AccessService(TokenStore(db), settings.resolve_pepper()).create("bootstrap", **grants)
 
 
-# What DNCGATE_REDIS_CLUSTER=true still lacks before `serve` can run on a Redis Cluster. The layout is
-# the cluster's already (store/hot.py: one Check, one slot), and the Check script, registry writes, the
-# recorder's streams and complaint evidence are tested on one (tests/cluster); not yet done: the
-# clients of every Redis use built as redis-py's RedisCluster from a seed list, the Check lane's own
-# connection per primary routed by slot, an import's and a catch-up's bulk writes sent per shard, the
-# rebuild's scan and the gauges per primary, and re-applying the journal after a failover.
-CLUSTER_NOT_SERVED = (
-    "DNCGATE_REDIS_CLUSTER=true: Redis Cluster is not served yet. The key layout is ready for it, but "
-    "this version lacks: cluster clients for every Redis use, the Check lane's per-primary connections, "
-    "per-shard bulk writes for imports and catch-ups, a per-primary rebuild, and journal re-apply after "
-    "a failover. Run on one Redis node (DNCGATE_REDIS_CLUSTER unset)"
-)
-
-
-def redis_client(url: str, timeout_s: float) -> aioredis.Redis:
+def redis_client(url: str, timeout_s: float, cluster: bool = False) -> aioredis.Redis:
+    """A client of the registry's Redis; with `cluster`, of a Redis Cluster (redis-py's cluster client:
+    slots discovered from the seed nodes of `url`, MOVED and ASK followed, the slot map refreshed on a
+    topology change)."""
+    if cluster:
+        return cluster_client(url, timeout_s)
     return aioredis.Redis.from_url(
         url,
         socket_timeout=max(timeout_s, 1.0),
@@ -375,20 +368,57 @@ def redis_client(url: str, timeout_s: float) -> aioredis.Redis:
     )
 
 
+def cluster_seeds(url: str) -> tuple[list[tuple[str, int]], dict[str, Any]]:
+    """The seed nodes of `redis://[user:password@]host:port[,host:port...]` and the connection options
+    the URL carries (credentials, `rediss` for TLS); ConfigError naming DNCGATE_REDIS_URL otherwise."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("redis", "rediss"):
+        raise ConfigError("DNCGATE_REDIS_URL: a Redis Cluster is named redis://host:port[,host:port...]")
+    options: dict[str, Any] = {"ssl": scheme == "rediss"}
+    userinfo, at, hosts = rest.rpartition("@")
+    if at:
+        user, colon, password = userinfo.partition(":")
+        options["username"] = urllib.parse.unquote(user) if colon and user else None
+        options["password"] = urllib.parse.unquote(password if colon else user)
+    seeds: list[tuple[str, int]] = []
+    for part in hosts.rstrip("/").split(","):
+        host, colon, port = part.strip().rpartition(":")
+        if not colon or not host or not port.isdigit():
+            raise ConfigError(f"DNCGATE_REDIS_URL: {part!r} is not host:port")
+        seeds.append((host.strip("[]"), int(port)))
+    return seeds, options
+
+
+def cluster_client(url: str, timeout_s: float) -> aioredis.Redis:
+    seeds, options = cluster_seeds(url)
+    client = aioredis.RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in seeds],
+        socket_timeout=max(timeout_s, 1.0),
+        socket_connect_timeout=max(timeout_s, 1.0),
+        health_check_interval=30,
+        max_connections=256,
+        **options,
+    )
+    return cast(aioredis.Redis, client)  # the commands dncgate sends, routed by key
+
+
 @contextlib.asynccontextmanager
 async def open_app(settings: Settings, *, write_endpoints: bool = False) -> AsyncIterator[App]:
     """Start (or connect to) the stores, migrate the schema, and build the services."""
     calendar = workday_calendar(settings)  # a bad holidays file stops start-up before any store is touched
-    if settings.redis_cluster:
-        raise ConfigError(CLUSTER_NOT_SERVED)
+    if settings.redis_cluster and settings.redis_url is None:
+        raise ConfigError(
+            "DNCGATE_REDIS_CLUSTER=true needs DNCGATE_REDIS_URL: the cluster's nodes (no embedded cluster)"
+        )
     with store_urls(settings) as (redis_url, database_url, started):
         if write_endpoints and started:
             ep = endpoints_file(settings.data_dir)
             ep.write_text(json.dumps({"redis_url": redis_url, "database_url": database_url, "pid": os.getpid()}))
-        client = redis_client(redis_url, settings.redis_timeout_ms / 1000)
+        cluster = settings.redis_cluster
+        client = redis_client(redis_url, settings.redis_timeout_ms / 1000, cluster)
         # The recorder blocks in XREADGROUP for a second at a time: it needs a socket timeout longer than
         # that, which the hot path's client (timed out in milliseconds) must not have.
-        recorder_client = redis_client(redis_url, 10.0)
+        recorder_client = redis_client(redis_url, 10.0, cluster)
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
             database_url, min_size=1, max_size=16, open=False, kwargs={"autocommit": True}
         )
@@ -411,7 +441,11 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
             receipts = Receipts(signer)
             # Quiet days: China's public holidays, on the same calendar deadlines are counted on.
             check_rules = CheckRules(calendar.calendar.holidays)
-            gateway = build_gateway(settings, hot, keyer, receipts=receipts, rules=check_rules)
+            # On a cluster: one shard per script call, through redis-py's cluster client (the multiplexed
+            # connection speaks to one server).
+            gateway = build_gateway(
+                settings, hot, keyer, receipts=receipts, rules=check_rules, multiplex=not cluster, per_shard=cluster
+            )
             registry = RegistryService(
                 journal, hot, keyer, region=settings.default_region, default_mode=settings.mode, bulk=BulkHotWriter(hot)
             )
@@ -425,7 +459,7 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
             registry.on_policy = on_policy
             outcomes = OutcomeService(OutcomeStore(db), StreamedCalls(client, hot.layout), registry, CapSlots(hot))
             recorder = Recorder(
-                StreamGroup(recorder_client, hot.layout.streams),
+                StreamGroup(recorder_client, hot.layout.streams, cluster=cluster),
                 CallLogWriter(pool),
                 settings.recorder_consumer or socket.gethostname(),
                 batch=settings.recorder_batch,

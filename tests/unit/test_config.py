@@ -291,14 +291,14 @@ def test_the_cluster_settings_are_read_and_bounded() -> None:
             Settings.from_env({name: bad})
 
 
-async def test_cluster_mode_refuses_to_start_naming_what_is_missing(tmp_path: Path) -> None:
-    """Until Redis Cluster is served, DNCGATE_REDIS_CLUSTER=true stops start-up before any store is
-    touched, with a message naming what this version lacks."""
+async def test_cluster_mode_without_the_nodes_is_refused_before_any_store_is_touched(tmp_path: Path) -> None:
+    """DNCGATE_REDIS_CLUSTER=true with no DNCGATE_REDIS_URL (there is no embedded cluster) stops start-up
+    with a message naming both variables, before anything is started in the data dir."""
     from dncgate.bootstrap import open_app
 
-    settings = Settings(data_dir=tmp_path, redis_cluster=True, redis_url="redis://127.0.0.1:1", pepper=b"\x01" * 32)
+    settings = Settings(data_dir=tmp_path, redis_cluster=True)
     with pytest.raises(ConfigError) as err:
         async with open_app(settings):
             pass
-    assert "DNCGATE_REDIS_CLUSTER" in str(err.value) and "per-primary" in str(err.value)
-    assert not (tmp_path / "redis").exists()
+    assert "DNCGATE_REDIS_CLUSTER" in str(err.value) and "DNCGATE_REDIS_URL" in str(err.value)
+    assert not (tmp_path / "redis").exists() and not (tmp_path / "postgres").exists()

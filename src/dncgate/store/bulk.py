@@ -42,8 +42,9 @@ _FIELDS_PER_CALL = 500
 # logs (AOF) and replicates a script's writes, not the script, so a catch-up that re-applies a million
 # numbers Redis already holds adds nothing to the append-only file, which Redis reads back at every
 # start (each such catch-up added 1.5 s to the next start). An HDEL that deletes nothing is not logged
-# either. Unlike the Check script it writes keys of many shards it does not declare: one Redis node
-# only (on a Redis Cluster an import would have to send each shard's writes apart: not done yet).
+# either. A call writes the keys of one shard (one slot of a Redis Cluster), which it does not declare:
+# KEYS[1] is the watermark when ARGV[1] > 0, else a key of that shard (its ready marker, not touched),
+# so that a cluster client sends the call to the node holding the shard.
 _WRITE = """
 local blob, pos, n = ARGV[2], 1, #ARGV[2]
 local unchanged_only = ARGV[3] == '1'
@@ -163,26 +164,31 @@ class BulkHotWriter:
         watermark past a write that failed would hide it from the next catch-up.
         """
         lengths = _LENGTHS.pack
-        parts = self._schedule_parts(schedules)
+        shard_of = self.hot.layout.shard
+        by_shard = self._schedule_parts(schedules)
         for key, org, agent, consent in consents:
             hkey, hfield = self.hot.consent_location(key, org, agent)
             value = encode_consent(consent) or b""
-            parts.append(lengths(len(hkey), len(hfield), len(value)) + hkey + hfield + value)
+            by_shard[shard_of(key)].append(lengths(len(hkey), len(hfield), len(value)) + hkey + hfield + value)
         for key, org, listed in org_lists:
             hkey, hfield = self.hot.org_list_location(key, org)
             value = encode_org_list(listed) or b""
-            parts.append(lengths(len(hkey), len(hfield), len(value)) + hkey + hfield + value)
-        if parts:
+            by_shard[shard_of(key)].append(lengths(len(hkey), len(hfield), len(value)) + hkey + hfield + value)
+        if any(by_shard):
             pipe = self.hot.client.pipeline(transaction=False)
-            for start in range(0, len(parts), _FIELDS_PER_CALL):
-                blob = b"".join(parts[start : start + _FIELDS_PER_CALL])
-                await self._script(keys=[SEQ], args=[0, blob, b"1" if changes_only else b"0"], client=pipe)
+            readies = self.hot.layout.readies
+            for shard, parts in enumerate(by_shard):
+                for start in range(0, len(parts), _FIELDS_PER_CALL):
+                    blob = b"".join(parts[start : start + _FIELDS_PER_CALL])
+                    args: list[int | bytes] = [0, blob, b"1" if changes_only else b"0"]
+                    await self._script(keys=[readies[shard]], args=args, client=pipe)
             await pipe.execute()
         if seq > 0:
             await self._script(keys=[SEQ], args=[seq, b"", b"0"])
 
-    def _schedule_parts(self, schedules: Sequence[tuple[bytes, Schedule]]) -> list[bytes]:
-        """The schedules' writes as `_WRITE` reads them (`HotRegistry.pref_location`, `encode_schedule`).
+    def _schedule_parts(self, schedules: Sequence[tuple[bytes, Schedule]]) -> list[list[bytes]]:
+        """The schedules' writes as `_WRITE` reads them (`HotRegistry.pref_location`, `encode_schedule`),
+        per shard.
 
         A million numbers pass through this loop per catch-up (and per 1M-row import), so it is
         written for speed: `pref_location` inlined (the hash is its shard's prefix and the bucket's
@@ -197,8 +203,7 @@ class BulkHotWriter:
         # By identity: a dataclass's hash costs more than encoding it (the list keeps every schedule
         # alive meanwhile, so an id is not reused while the loop runs).
         encoded: dict[int, tuple[bytes, int]] = {}
-        parts: list[bytes] = []
-        append = parts.append
+        by_shard: list[list[bytes]] = [[] for _ in range(shards)]
         for key, schedule in schedules:
             value = encoded.get(id(schedule))
             if value is None:
@@ -206,7 +211,7 @@ class BulkHotWriter:
                 value = encoded[id(schedule)] = (raw, len(raw))
             b = int.from_bytes(key[:3], "big") >> shift
             shard = b % shards
-            append(
+            by_shard[shard].append(
                 lengths(hash_lengths[shard], 6, value[1]) + prefixes[shard] + b.to_bytes(3, "big") + key[3:9] + value[0]
             )
-        return parts
+        return by_shard

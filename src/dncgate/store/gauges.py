@@ -19,29 +19,31 @@ from dncgate.store.hot import HotRegistry
 from dncgate.store.recorder import GROUP
 
 _HLEN_CHUNK = 4096  # buckets per script call: a millisecond or two of Redis, Checks run in between
-# The fields of buckets lo..hi (their 3-byte big-endian numbers after the prefix), summed in Redis: the
-# client sends one command per chunk instead of one per bucket (65,536 HLENs packed by redis-py would
-# cost the event loop about 0.3 s of CPU each time).
-# A bucket's hash is the prefix, its shard's tag ("{" bucket % S "}") and its number. (Keys a script does
-# not declare: on one node only; on a Redis Cluster the figure is not read.)
+# The fields of the buckets lo, lo + step, ... up to hi of one shard (their 3-byte big-endian numbers after
+# its prefix and tag, ARGV[1]), summed in Redis: the client sends one command per chunk instead of one
+# per bucket (65,536 HLENs packed by redis-py would cost the event loop about 0.3 s of CPU each time).
+# KEYS[1], a key of the shard (its ready marker, not touched), routes the call on a Redis Cluster.
 _SUM_HLEN = """
-local n, shards = 0, tonumber(ARGV[4])
-for i = tonumber(ARGV[2]), tonumber(ARGV[3]) do
-  n = n + redis.call('HLEN', ARGV[1] .. '{' .. (i % shards) .. '}' ..
-    string.char(math.floor(i / 65536) % 256, math.floor(i / 256) % 256, i % 256))
+local n = 0
+for i = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]) do
+  n = n + redis.call('HLEN', ARGV[1] .. string.char(math.floor(i / 65536) % 256, math.floor(i / 256) % 256, i % 256))
 end
 return n
 """
 
 
 async def registry_numbers(hot: HotRegistry) -> int:
-    """Numbers with a preference in the registry as Redis holds it: the fields of every `dncr` bucket."""
-    prefix = hot.layout.prefs[0][: -len(hot.layout.tags[0])]  # as `Layout` names the buckets
+    """Numbers with a preference in the registry as Redis holds it: the fields of every `dncr` bucket,
+    shard by shard (a bucket b is in shard b % S)."""
     script = hot.client.register_script(_SUM_HLEN)
+    layout, buckets = hot.layout, 1 << hot.bits
+    step = layout.shards
     total = 0
-    for lo in range(0, 1 << hot.bits, _HLEN_CHUNK):
-        hi = min(lo + _HLEN_CHUNK, 1 << hot.bits) - 1
-        total += int(await script(keys=[], args=[prefix, lo, hi, hot.shards]))
+    for shard in range(min(step, buckets)):
+        per_call = _HLEN_CHUNK * step
+        for lo in range(shard, buckets, per_call):
+            hi = min(lo + per_call, buckets) - 1
+            total += int(await script(keys=[layout.readies[shard]], args=[layout.prefs[shard], lo, hi, step]))
     return total
 
 
