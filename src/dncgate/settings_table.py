@@ -256,8 +256,7 @@ VARIABLES: tuple[Variable, ...] = (
         "DNCGATE_REDIS_CLUSTER",
         "redis_cluster",
         _boolean,
-        "`true`: DNCGATE_REDIS_URL names Redis Cluster nodes (`redis://host:port[,host:port...]`); "
-        "refused at start in this version (see Redis Cluster)",
+        "`true`: DNCGATE_REDIS_URL names Redis Cluster nodes (`redis://host:port[,host:port...]`; see Redis Cluster)",
     ),
     Variable(
         "DNCGATE_STREAM_SHARDS",

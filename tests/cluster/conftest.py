@@ -42,12 +42,22 @@ class Cluster:
         return RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", p) for p in self.ports])
 
     def primaries(self) -> list[int]:
+        """The ports of the nodes that answer as primaries now."""
         out = []
         for p in self.ports:
-            with redis.Redis(port=p, socket_timeout=2) as r:
-                if r.info("replication")["role"] == "master":
-                    out.append(p)
+            try:
+                with redis.Redis(port=p, socket_timeout=2) as r:
+                    if r.info("replication")["role"] == "master":
+                        out.append(p)
+            except redis.RedisError:
+                continue  # killed, or not answering
         return out
+
+    def kill(self, port: int) -> None:
+        """kill -9 the node on `port`."""
+        proc = self.processes[self.ports.index(port)]
+        proc.kill()
+        proc.wait()
 
 
 def _free_port() -> int:
@@ -90,9 +100,9 @@ def _cluster_ok(ports: list[int]) -> bool:
     return True
 
 
-@pytest.fixture(scope="session")
-def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    base = tmp_path_factory.mktemp("cluster")
+@contextlib.contextmanager
+def started_cluster(base: Path) -> Iterator[Cluster]:
+    """6 cluster-enabled redis-servers under `base`, joined as 3 primaries and 3 replicas."""
     ports: list[int] = []
     while len(ports) < NODES:
         p = _free_port()
@@ -130,15 +140,34 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]
         yield cluster
     finally:
         for proc in cluster.processes:
-            proc.terminate()
+            if proc.poll() is None:
+                proc.terminate()
         for proc in cluster.processes:
             try:
                 proc.wait(5)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """The session's cluster: never stopped or failed over by a test (one that does asks for
+    `private_cluster`)."""
+    base = tmp_path_factory.mktemp("cluster")
+    try:
+        with started_cluster(base) as cluster:
+            yield cluster
+    finally:
         with contextlib.suppress(OSError):
             shutil.rmtree(base)
+
+
+@pytest.fixture
+def private_cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """A cluster of this test's own, for a test that kills one of its nodes."""
+    with started_cluster(tmp_path) as cluster:
+        yield cluster
 
 
 @pytest.fixture

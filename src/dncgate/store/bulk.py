@@ -7,6 +7,7 @@ COPY and a script that writes hundreds of fields per call are what make millions
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -16,6 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from dncgate.domain.imports import Entry
 from dncgate.domain.registry import Consent, Schedule
+from dncgate.store.checkscript import is_noscript
 from dncgate.store.hot import SEQ, HotRegistry, encode_consent, encode_org_list, encode_schedule
 
 _COPY = (
@@ -144,6 +146,7 @@ class BulkHotWriter:
     def __init__(self, hot: HotRegistry) -> None:
         self.hot = hot
         self._script = hot.client.register_script(_WRITE)
+        self._sha = hashlib.sha1(_WRITE.encode()).hexdigest()
 
     async def write(
         self,
@@ -175,16 +178,31 @@ class BulkHotWriter:
             value = encode_org_list(listed) or b""
             by_shard[shard_of(key)].append(lengths(len(hkey), len(hfield), len(value)) + hkey + hfield + value)
         if any(by_shard):
-            pipe = self.hot.client.pipeline(transaction=False)
-            readies = self.hot.layout.readies
-            for shard, parts in enumerate(by_shard):
-                for start in range(0, len(parts), _FIELDS_PER_CALL):
-                    blob = b"".join(parts[start : start + _FIELDS_PER_CALL])
-                    args: list[int | bytes] = [0, blob, b"1" if changes_only else b"0"]
-                    await self._script(keys=[readies[shard]], args=args, client=pipe)
-            await pipe.execute()
+            readies, flag = self.hot.layout.readies, b"1" if changes_only else b"0"
+            calls = [
+                ("EVALSHA", self._sha, 1, readies[shard], 0, b"".join(parts[start : start + _FIELDS_PER_CALL]), flag)
+                for shard, parts in enumerate(by_shard)
+                for start in range(0, len(parts), _FIELDS_PER_CALL)
+            ]
+            await self._send(calls)
         if seq > 0:
             await self._script(keys=[SEQ], args=[seq, b"", b"0"])
+
+    async def _send(self, calls: Sequence[tuple[Any, ...]]) -> None:
+        """The calls in one pipeline (EVALSHA by hand: a redis-py Script cannot be pipelined on a Redis
+        Cluster); loaded and sent again if Redis lost the script; the first error raised."""
+        for attempt in range(2):
+            pipe = self.hot.client.pipeline(transaction=False)
+            for call in calls:
+                pipe.execute_command(*call)
+            replies = await pipe.execute(raise_on_error=False)
+            errors = [r for r in replies if isinstance(r, Exception)]
+            if attempt == 0 and any(is_noscript(e) for e in errors):
+                await self.hot.client.script_load(_WRITE)
+                continue
+            if errors:
+                raise errors[0]
+            return
 
     def _schedule_parts(self, schedules: Sequence[tuple[bytes, Schedule]]) -> list[list[bytes]]:
         """The schedules' writes as `_WRITE` reads them (`HotRegistry.pref_location`, `encode_schedule`),

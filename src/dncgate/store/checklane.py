@@ -49,6 +49,10 @@ from dncgate.store.resp import Multiplexer
 # What a Redis call of the Check path can fail with (the drivers' outages of `store/errors.py`): all of
 # them mean "nothing known to be logged", and the Check fails closed rather than raising.
 STORE_ERRORS: tuple[type[Exception], ...] = (*DRIVER_ERRORS, NotLoaded)
+# redis-py's cluster client can also raise AttributeError when a connection it is tearing down (a node
+# gone in a failover) is written by another caller ("'NoneType' object has no attribute 'writelines'"):
+# on a cluster that is one more way of Redis not answering.
+CLUSTER_STORE_ERRORS: tuple[type[Exception], ...] = (*STORE_ERRORS, AttributeError)
 _NO_CAPS: Mapping[str, int] = {}
 _NO_MODES: Mapping[str, bool] = {}
 
@@ -87,6 +91,7 @@ class CheckLane:
         self.script = CheckScript(hot)
         self.layout = hot.layout
         self.per_shard = per_shard  # a Redis Cluster: one shard per script call
+        self.errors = CLUSTER_STORE_ERRORS if per_shard else STORE_ERRORS
         self.caps = caps  # the frequency caps per day and per week (0: off)
         self.client: aioredis.Redis = hot.client
         self.calls = calls
@@ -237,7 +242,7 @@ class CheckLane:
     async def store_events(self, events: Sequence[CallEvent], deadline: float) -> list[bool]:
         """Append the events of Checks no script logged, within what is left of the deadline; for each,
         whether it is known stored."""
-        with contextlib.suppress(*STORE_ERRORS):
+        with contextlib.suppress(*self.errors):
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining > 0:
                 return await asyncio.wait_for(self.calls.store(events), remaining)
@@ -260,10 +265,10 @@ class CheckLane:
         for attempt in range(2):
             try:
                 replies = await self._send(commands, deadline, mux)
-            except STORE_ERRORS:
+            except self.errors:
                 break
             if attempt == 0 and any(is_noscript(r) for r in replies):
-                with contextlib.suppress(*STORE_ERRORS):
+                with contextlib.suppress(*self.errors):
                     async with asyncio.timeout_at(deadline):
                         await self.script.load()
                 continue
