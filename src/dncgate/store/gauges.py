@@ -56,45 +56,46 @@ async def stream_figures(
     client: aioredis.Redis, streams: Sequence[bytes], now_s: float | None = None
 ) -> tuple[int, int, float]:
     """(entries in all call streams, entries the recorder read and has not acknowledged, age in seconds
-    of the oldest event not yet recorded in any stream; 0 when there is none)."""
-    length = pending = 0
-    age = 0.0
-    for stream in streams:
-        n, p, a = await _stream_figures(client, stream, now_s)
-        length, pending, age = length + n, pending + p, max(age, a)
-    return length, pending, age
-
-
-async def _stream_figures(client: aioredis.Redis, stream: bytes, now_s: float | None) -> tuple[int, int, float]:
-    """(stream length, entries the recorder read and has not acknowledged, age in seconds of the oldest
-    event not yet recorded: pending, or after the group's last delivered id; 0 when there is none).
+    of the oldest event not yet recorded in any stream: pending, or after its group's last delivered id;
+    0 when there is none).
 
     A stream entry's id is the Redis clock in milliseconds when it was appended, so its age needs no read
-    of the event itself.
+    of the event itself. Two pipelined round trips whatever the number of streams: their lengths, groups
+    and pending summaries, then the first entry not yet delivered of those that have no pending one.
     """
     now_ms = (time.time() if now_s is None else now_s) * 1000
-    pipe = client.pipeline(transaction=True)
-    pipe.xlen(stream)
-    pipe.exists(stream)
-    length, exists = await pipe.execute()
-    if not exists:
-        return 0, 0, 0.0
-    groups: Sequence[dict[str, Any]] = await client.xinfo_groups(stream)
-    group = next((g for g in groups if g["name"] in (GROUP, GROUP.encode())), None)
-    if group is None:  # no recorder has started yet: everything is unrecorded
-        first = await client.xrange(stream, count=1)
-        return int(length), 0, (max(now_ms - _ms(first[0][0]), 0) / 1000 if first else 0.0)
-    summary = await client.xpending(stream, GROUP)
-    pending = int(summary["pending"])
-    if pending:
-        oldest = _ms(summary["min"])
-    else:
+    pipe = client.pipeline(transaction=False)
+    for stream in streams:
+        pipe.xlen(stream)
+        pipe.xinfo_groups(stream)
+        pipe.xpending(stream, GROUP)
+    replies = await pipe.execute(raise_on_error=False)
+    length = pending = 0
+    oldest: list[int] = []
+    after: list[tuple[bytes, bytes | None]] = []  # (stream, read after this id; None: from its start)
+    for i, stream in enumerate(streams):
+        n, groups, summary = replies[3 * i : 3 * i + 3]
+        if isinstance(groups, Exception):  # no such stream
+            continue
+        length += int(n)
+        group = next((g for g in groups if g["name"] in (GROUP, GROUP.encode())), None)
+        if group is None:  # no recorder has started on it yet: everything is unrecorded
+            after.append((stream, None))
+            continue
+        if not isinstance(summary, Exception) and int(summary["pending"]):
+            pending += int(summary["pending"])
+            oldest.append(_ms(summary["min"]))
+            continue
         last = group["last-delivered-id"]
-        after = await client.xrange(stream, min=b"(" + (last if isinstance(last, bytes) else last.encode()), count=1)
-        if not after:
-            return int(length), 0, 0.0
-        oldest = _ms(after[0][0])
-    return int(length), pending, max(now_ms - oldest, 0) / 1000
+        after.append((stream, last if isinstance(last, bytes) else last.encode()))
+    if after:
+        pipe = client.pipeline(transaction=False)
+        for stream, last in after:
+            pipe.xrange(stream, min=b"-" if last is None else b"(" + last, count=1)
+        for first in await pipe.execute():
+            if first:
+                oldest.append(_ms(first[0][0]))
+    return length, pending, (max(now_ms - min(oldest), 0) / 1000 if oldest else 0.0)
 
 
 async def complaint_figures(
