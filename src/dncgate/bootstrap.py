@@ -441,11 +441,8 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
             receipts = Receipts(signer)
             # Quiet days: China's public holidays, on the same calendar deadlines are counted on.
             check_rules = CheckRules(calendar.calendar.holidays)
-            # On a cluster: one shard per script call, through redis-py's cluster client (the multiplexed
-            # connection speaks to one server).
-            gateway = build_gateway(
-                settings, hot, keyer, receipts=receipts, rules=check_rules, multiplex=not cluster, per_shard=cluster
-            )
+            # On a cluster: one shard per script call, each on its primary's multiplexed connection.
+            gateway = build_gateway(settings, hot, keyer, receipts=receipts, rules=check_rules, per_shard=cluster)
             registry = RegistryService(
                 journal, hot, keyer, region=settings.default_region, default_mode=settings.mode, bulk=BulkHotWriter(hot)
             )

@@ -53,9 +53,11 @@ async def _journal(app: Any, rng: random.Random) -> None:
     await app.registry.set_org_policy("globex", Mode.MONITOR, None, actor="test")
 
 
-def _cluster_gateway(app: Any, client: RedisCluster) -> tuple[HotRegistry, Gateway]:
+def _cluster_gateway(app: Any, client: RedisCluster, multiplex: bool = False) -> tuple[HotRegistry, Gateway]:
+    """A gateway on the cluster: through redis-py's cluster client, or (`multiplex`) a multiplexed
+    connection per primary (`store/slots.py`)."""
     hot = HotRegistry(client, app.hot.bits, app.hot.fingerprint, app.hot.shards)
-    gateway = build_gateway(app.settings, hot, app.gateway.keyer, multiplex=False, per_shard=True)
+    gateway = build_gateway(app.settings, hot, app.gateway.keyer, multiplex=multiplex, per_shard=True)
     gateway.org_caps.caps, gateway.org_caps.monitors = app.gateway.org_caps.caps, app.gateway.org_caps.monitors
     return hot, gateway
 
@@ -74,15 +76,17 @@ def _answer(r: Any) -> tuple[Any, ...]:
     return (r.verdict, r.callee_e164, r.callee_masked, r.request_id)
 
 
+@pytest.mark.parametrize("multiplex", [False, True], ids=["redis-py cluster client", "a connection per primary"])
 async def test_checks_on_the_cluster_answer_as_on_one_node_for_callees_on_every_primary(
-    app: Any, cluster_client: RedisCluster, redis_cluster: Cluster
+    app: Any, cluster_client: RedisCluster, redis_cluster: Cluster, multiplex: bool
 ) -> None:
     """The registry rebuilt from the journal onto the cluster answers every single Check and every
     CheckBatch (one script call per shard) exactly as the single node does; the callees' keys are on
     all three primaries, and no call fails (a CROSSSLOT error would fail it closed)."""
     rng = random.Random(14)
     await _journal(app, rng)
-    hot, gateway = _cluster_gateway(app, cluster_client)
+    hot, gateway = _cluster_gateway(app, cluster_client, multiplex)
+    assert (gateway.lane.mux is not None) is multiplex
     report = await sync.rebuild(app.journal, hot)
     assert report.numbers > 100
     assert await hot.is_ready()
@@ -195,3 +199,49 @@ async def test_complaint_evidence_finds_an_undrained_call_on_the_consumers_own_s
         key_of(app, NUMBERS[5]), [CALLER], now - timedelta(minutes=5), now + timedelta(minutes=5)
     )
     assert [c.call_id for c in found] == [mine.call_id]
+
+
+def _migrate_slot(cluster: Cluster, slot: int, owner: int) -> int:
+    """Move one slot, keys and all, from its primary `owner` to another (CLUSTER SETSLOT, MIGRATE, as
+    `redis-cli --cluster reshard` does); the port of its new primary."""
+    import redis as sync_redis
+
+    ports = cluster.primaries()
+    ids = {}
+    for p in ports:
+        with sync_redis.Redis(port=p) as r:
+            ids[p] = r.execute_command("CLUSTER", "MYID").decode()
+    target = next(p for p in ports if p != owner)
+    with sync_redis.Redis(port=owner) as src, sync_redis.Redis(port=target) as dst:
+        dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[owner])
+        src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target])
+        while keys := src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100):
+            src.execute_command("MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *keys)
+    for p in ports:
+        with sync_redis.Redis(port=p) as r:
+            r.execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[target])
+    return target
+
+
+async def test_a_check_follows_its_slot_to_its_new_primary_after_a_reshard(
+    app: Any, cluster_client: RedisCluster, redis_cluster: Cluster
+) -> None:
+    """A slot moved to another primary: the multiplexed lane, still sending to the old owner, gets
+    MOVED, reads the slot map again and answers from the new owner; nothing fails closed."""
+    from redis.crc import key_slot
+
+    await app.registry.set_preference(NUMBERS[0], True, [], Source.APP, None, None, actor="test")
+    hot, gateway = _cluster_gateway(app, cluster_client, multiplex=True)
+    await sync.rebuild(app.journal, hot)
+    try:
+        assert (await gateway.check(check_input(NUMBERS[0]))).verdict.reason is Reason.REGISTERED
+        slot = key_slot(hot.layout.readies[hot.layout.shard(key_of(app, NUMBERS[0]))])
+        source = int(cluster_client.nodes_manager.get_node_from_slot(slot).port)
+        target = _migrate_slot(redis_cluster, slot, source)
+        for _ in range(3):
+            assert (await gateway.check(check_input(NUMBERS[0]))).verdict.reason is Reason.REGISTERED
+        [r] = await gateway.check_many([check_input(NUMBERS[0])])
+        assert r.verdict.reason is Reason.REGISTERED
+        assert int(cluster_client.nodes_manager.get_node_from_slot(slot).port) == target  # the map read again
+    finally:
+        await gateway.aclose()

@@ -14,6 +14,7 @@ import pytest
 
 from dncgate.bootstrap import cluster_seeds
 from dncgate.config import ConfigError, Settings
+from dncgate.store.slots import ClusterMultiplexer
 from dncgate.v1 import common_pb2, gateway_pb2, registry_pb2
 from tests.cluster.conftest import Cluster
 from tests.conftest import start_server
@@ -30,7 +31,8 @@ async def test_serve_on_the_cluster_answers_registers_records_and_follows_polici
 ) -> None:
     on_cluster = replace(settings, redis_url=redis_cluster.url, redis_cluster=True)
     async with start_server(on_cluster) as server:
-        assert server.app.gateway.lane.mux is None and server.app.gateway.lane.per_shard
+        lane = server.app.gateway.lane
+        assert isinstance(lane.mux, ClusterMultiplexer) and lane.per_shard  # a connection per primary
         reg, stub = registry(server), gate(server)
         for n in NUMBERS[::2]:
             await reg.SetPreference(

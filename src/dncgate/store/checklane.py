@@ -8,8 +8,9 @@ known to be logged (Redis failed, timed out, or holds no loaded registry). Event
 logged are stored by `store_events`.
 
 On a Redis Cluster (`per_shard=True`), every script call's keys are one shard's, so one slot: a
-scrub's callees are grouped by shard first, and redis-py's cluster client routes each call to the
-primary holding its slot (following MOVED and ASK). On one node a chunk mixes shards freely.
+scrub's callees are grouped by shard first, and each call goes to the primary holding its slot, on
+that primary's own multiplexed connection (`store/slots.py`: MOVED and ASK followed); without a
+multiplexer, through redis-py's cluster client. On one node a chunk mixes shards freely.
 
 Single Checks share one multiplexed connection (`store/resp.py`: the commands of one event-loop turn in
 one write, replies in order); scrubs get a second one, so a live Check never queues behind a scrub's
@@ -27,6 +28,7 @@ from typing import Any, NamedTuple
 
 import redis.asyncio as aioredis
 import redis.exceptions
+from redis.asyncio.cluster import RedisCluster
 
 from dncgate import metrics
 from dncgate.domain.calls import CallEvent
@@ -45,6 +47,10 @@ from dncgate.store.checkscript import (
 from dncgate.store.errors import DRIVER_ERRORS
 from dncgate.store.hot import HotRegistry, NotLoaded, consent_scope, org_list_scope
 from dncgate.store.resp import Multiplexer
+from dncgate.store.slots import ClusterMultiplexer
+
+# A multiplexed connection (one server), or one per primary of a Redis Cluster.
+Lane = Multiplexer | ClusterMultiplexer
 
 # What a Redis call of the Check path can fail with (the drivers' outages of `store/errors.py`): all of
 # them mean "nothing known to be logged", and the Check fails closed rather than raising.
@@ -97,8 +103,13 @@ class CheckLane:
         self.calls = calls
         # A reply later than this drops the connection (the next Check reconnects).
         stale_after_s = max(timeout_s * 10, 5.0)
-        self.mux = Multiplexer.for_client(hot.client, "dncgate-check", stale_after_s) if multiplex else None
-        self.bulk_mux = Multiplexer.for_client(hot.client, "dncgate-batch", stale_after_s) if multiplex else None
+        self.mux: Lane | None = None
+        self.bulk_mux: Lane | None = None
+        if multiplex and isinstance(hot.client, RedisCluster):
+            self.mux, self.bulk_mux = ClusterMultiplexer.for_client(hot.client, stale_after_s)
+        elif multiplex:
+            self.mux = Multiplexer.for_client(hot.client, "dncgate-check", stale_after_s)
+            self.bulk_mux = Multiplexer.for_client(hot.client, "dncgate-batch", stale_after_s)
         self.redis_seconds = metrics.TALLY.check_redis  # dncgate_check_redis_seconds, in plain ints
 
     # --- what the gateway prepares once and reuses ---------------------------------------------------
@@ -253,9 +264,7 @@ class CheckLane:
             if mux is not None:
                 await mux.aclose()
 
-    async def _execute(
-        self, commands: Sequence[tuple[Any, ...]], deadline: float, mux: Multiplexer | None
-    ) -> list[Any]:
+    async def _execute(self, commands: Sequence[tuple[Any, ...]], deadline: float, mux: Lane | None) -> list[Any]:
         """Run the commands in one round trip within the deadline.
 
         A reply is the command's result, or NOT_LOADED when that command failed (so its Check fails
@@ -276,7 +285,7 @@ class CheckLane:
         # Nothing is known to be logged, so nothing may be allowed: fail closed.
         return [NOT_LOADED] * len(commands)
 
-    async def _send(self, commands: Sequence[tuple[Any, ...]], deadline: float, mux: Multiplexer | None) -> list[Any]:
+    async def _send(self, commands: Sequence[tuple[Any, ...]], deadline: float, mux: Lane | None) -> list[Any]:
         if mux is not None:
             return await mux.execute(commands, deadline)  # enforces the deadline itself, without a timer per call
         async with asyncio.timeout_at(deadline):
