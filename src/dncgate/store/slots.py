@@ -42,6 +42,7 @@ class ClusterMultiplexer:
         self._password: str | None = kw.get("password")
         self._muxes: dict[tuple[str, int], Multiplexer] = {}
         self._refreshing: asyncio.Task[None] | None = None
+        self._where: dict[int, tuple[str, int]] = {}  # slot -> its primary, as last read from the map
 
     @classmethod
     def for_client(
@@ -55,7 +56,7 @@ class ClusterMultiplexer:
 
     def _mux(self, where: tuple[str, int]) -> Multiplexer:
         mux = self._muxes.get(where)
-        if mux is None:
+        if mux is None:  # a new primary (or one seen again)
             host, port = where
             mux = self._muxes[where] = Multiplexer(
                 host=host,
@@ -67,20 +68,29 @@ class ClusterMultiplexer:
             )
         return mux
 
-    async def _primary(self, slot: int) -> tuple[str, int]:
+    async def _lookup(self, slot: int) -> tuple[str, int]:
+        """The slot's primary from redis-py's map (read first if it has none yet), remembered."""
         manager = self.client.nodes_manager
         if not manager.slots_cache:
             await self.client.initialize()
         node = manager.get_node_from_slot(slot)
-        return node.host, int(node.port)
+        where = self._where[slot] = (node.host, int(node.port))
+        return where
 
     async def execute(self, commands: Sequence[Sequence[Any]], deadline: float | None = None) -> list[Any]:
         """Replies in order; an error reply (or a node not reachable) is an exception in the list."""
-        replies: list[Any] = [None] * len(commands)
+        if len(commands) == 1:  # a Check: no grouping, no task
+            slot = key_slot(commands[0][3])  # EVALSHA sha numkeys key...
+            where = self._where.get(slot) or await self._lookup(slot)
+            replies: list[Any] = [None]
+            await self._run(where, [0], commands, replies, deadline)
+            return replies
+        replies = [None] * len(commands)
         by_node: dict[tuple[str, int], list[int]] = {}
         for i, command in enumerate(commands):
-            slot = key_slot(command[3])  # EVALSHA sha numkeys key...
-            by_node.setdefault(await self._primary(slot), []).append(i)
+            slot = key_slot(command[3])
+            where = self._where.get(slot) or await self._lookup(slot)
+            by_node.setdefault(where, []).append(i)
         await asyncio.gather(*(self._run(where, idx, commands, replies, deadline) for where, idx in by_node.items()))
         return replies
 
@@ -101,7 +111,7 @@ class ClusterMultiplexer:
             return
         for i, reply in zip(idx, got, strict=True):
             replies[i] = reply
-            if isinstance(reply, redis.exceptions.ResponseError):
+            if reply.__class__ is redis.exceptions.ResponseError:
                 replies[i] = await self._redirected(commands[i], reply, deadline)
 
     async def _redirected(self, command: Sequence[Any], reply: Exception, deadline: float | None) -> Any:
@@ -117,6 +127,7 @@ class ClusterMultiplexer:
             try:
                 if kind == "MOVED":
                     await self.client.nodes_manager.initialize()
+                    self._where.clear()
                     [reply] = await self._mux(where).execute([command], deadline)
                 else:
                     _, reply = await self._mux(where).execute([("ASKING",), command], deadline)
@@ -135,6 +146,7 @@ class ClusterMultiplexer:
     async def _read_map(self) -> None:
         try:
             await self.client.nodes_manager.initialize()
+            self._where.clear()
         except Exception:  # no node answers yet: the next failure asks again
             return
 
