@@ -339,32 +339,54 @@ class StreamGroup:
     @_group_call
     async def trim(self) -> int:
         """Drop the entries every one of which is acknowledged, in the streams acknowledged in since the
-        last trim (all of them when none was); returns how many were dropped."""
+        last trim (all of them when none was); returns how many were dropped.
+
+        Each stream's pending summary and last-delivered id are read in one MULTI, so they describe the
+        same instant; whatever is delivered afterwards has a larger id than the bound and stays. On one
+        node one MULTI reads every stream's, and one pipeline trims them all: two round trips whatever
+        the number of streams; on a cluster, a MULTI per stream (its slot), pipelined.
+        """
         streams = [s for s in self.reading if s in self._touched] if self._touched else list(self.reading)
         self._touched = set()
-        dropped = 0
-        for stream in streams:
-            dropped += await self._trim(stream)
-        return dropped
-
-    async def _trim(self, stream: bytes) -> int:
-        """The pending summary and the last-delivered id are read in one MULTI, so they describe the same
-        instant; whatever is delivered afterwards has a larger id than the bound and stays."""
-        pipe = self.client.pipeline(transaction=True)
-        pipe.xpending(stream, self.group)
-        pipe.xinfo_groups(stream)
-        summary, groups = await pipe.execute()
-        if summary["pending"]:
-            minid = summary["min"]
+        if not streams:
+            return 0
+        if self.cluster:
+            summaries: list[Any] = []
+            for stream in streams:
+                pipe = self.client.pipeline(transaction=True)
+                pipe.xpending(stream, self.group)
+                pipe.xinfo_groups(stream)
+                summaries += await pipe.execute()
         else:
-            name = self.group.encode()
-            last = next((g["last-delivered-id"] for g in groups if g["name"] == name), b"0-0")
-            if last == b"0-0":
-                return 0
-            ms, seq = last.split(b"-")
-            minid = b"%d-%d" % (int(ms), int(seq) + 1)
-        dropped: int = await self.client.xtrim(stream, minid=minid)
-        return dropped
+            pipe = self.client.pipeline(transaction=True)
+            for stream in streams:
+                pipe.xpending(stream, self.group)
+                pipe.xinfo_groups(stream)
+            summaries = await pipe.execute()
+        bounds = [
+            (stream, bound)
+            for i, stream in enumerate(streams)
+            if (bound := self._bound(summaries[2 * i], summaries[2 * i + 1])) is not None
+        ]
+        if not bounds:
+            return 0
+        pipe = self.client.pipeline(transaction=False)
+        for stream, bound in bounds:
+            pipe.xtrim(stream, minid=bound)
+        return sum(int(n) for n in await pipe.execute())
+
+    def _bound(self, summary: Any, groups: Any) -> bytes | None:
+        """The lowest id to keep: the oldest pending entry, or just past the last one delivered (None:
+        nothing was ever delivered)."""
+        if summary["pending"]:
+            minid: bytes = summary["min"]
+            return minid
+        name = self.group.encode()
+        last = next((g["last-delivered-id"] for g in groups if g["name"] == name), b"0-0")
+        if last == b"0-0":
+            return None
+        ms, seq = last.split(b"-")
+        return b"%d-%d" % (int(ms), int(seq) + 1)
 
 
 class CallLogWriter:
