@@ -253,7 +253,8 @@ async def test_the_command_line_sets_and_lists_ranges_and_the_new_policy_fields(
 
 async def test_range_violations_are_counted_in_report_violations_and_pay_nothing(server: Any) -> None:
     """Monitor mode, a range block: the calls are ALLOWed and flagged; ReportViolations counts them; a
-    complaint about them finds no do-not-disturb at the call's time, so nothing is owed."""
+    complaint about them finds the range broken (RULE_VIOLATED) and no do-not-disturb at the call's
+    time, so nothing is owed; the report counts those findings apart from verified ones."""
     await _policy(server, mode=common_pb2.MODE_MONITOR)
     await _range(server, "+86138", registry_pb2.RANGE_ACTION_BLOCK)
     await _becomes(server, ("DECISION_ALLOW", "REASON_RANGE_BLOCKED", True))  # the first flagged call
@@ -265,8 +266,11 @@ async def test_range_violations_are_counted_in_report_violations_and_pay_nothing
 
     assert await until(lambda: _at_least(counted, 2), 30, what="the range violations in ReportViolations")
     c = await file(server, CALLER, A)
-    assert verdicts(c) == [(CALLER, "VERDICT_NOT_REGISTERED_AT_CALL_TIME"), (A, "VERDICT_NOT_REGISTERED_AT_CALL_TIME")]
+    assert verdicts(c) == [(CALLER, "VERDICT_RULE_VIOLATED"), (A, "VERDICT_RULE_VIOLATED")]
+    assert [list(f.rules_broken) for f in c.findings] == [[gateway_pb2.REASON_RANGE_BLOCKED]] * 2
     assert c.total_compensation.units == 0
+    r = await hotline(server).ReportViolations(V.ReportViolationsRequest(org_id=ORG))
+    assert (r.verified_complaints, r.rule_violation_complaints) == (0, 2)
 
 
 async def _at_least(read: Any, n: int) -> bool:

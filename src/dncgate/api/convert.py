@@ -24,6 +24,11 @@ _MODE_FROM_PB = {v: k for k, v in _MODE_TO_PB.items()}
 _CATEGORY = {int(c): c for c in Category}
 
 
+def reasons(rs: Iterable[Reason]) -> list[Any]:
+    """The wire values of domain reasons, in their order (a finding's rules broken)."""
+    return [_REASON[r] for r in rs]
+
+
 def ts(dt: datetime | None) -> Timestamp | None:
     if dt is None:
         return None

@@ -42,6 +42,21 @@ RANGE_BLOCKED = Verdict(Decision.BLOCK, Reason.RANGE_BLOCKED)
 NO_CONSENT = Verdict(Decision.BLOCK, Reason.NO_CONSENT)
 
 
+# The blocking reasons in `decide_case`'s precedence (its docstring; a unit test holds them equal):
+# the order a finding lists the rules a call broke in (`verification.rules_in_order`). A reason
+# missing here sorts after these, in enum order.
+BLOCKING_ORDER: tuple[Reason, ...] = (
+    Reason.UNKNOWN_CALLER_LINE,
+    Reason.REGISTERED,
+    Reason.ORG_LIST,
+    Reason.RANGE_BLOCKED,
+    Reason.NO_CONSENT,
+    Reason.FREQUENCY_CAP,
+    Reason.QUIET_DAY,
+    Reason.OUTSIDE_CALLING_HOURS,
+)
+
+
 def consent_on_file(consents: Sequence[Consent], org_id: str, agent_id: str, now: datetime) -> bool:
     """Whether a consent to this org (org-wide or for this very agent) is in force now."""
     return any(c.covers(org_id, agent_id) and c.active_at(now) for c in consents)
