@@ -66,7 +66,7 @@ from dncgate.config import Settings
 from dncgate.domain.hours import CallingHours
 from dncgate.embedded import EmbeddedPostgres, EmbeddedRedis
 from dncgate.service.gateway import Gateway
-from dncgate.store.hot import CALLS, HotRegistry
+from dncgate.store.hot import HotRegistry
 from dncgate.v1 import common_pb2, gateway_pb2
 
 BITS = 16
@@ -167,7 +167,7 @@ async def measure(ns: argparse.Namespace, redis_url: str, database_url: str | No
 async def _measure(ns: argparse.Namespace, redis_url: str, guard: Any, token: str) -> dict[str, Any]:
     client = aioredis.Redis.from_url(redis_url)
     hot = HotRegistry(client, BITS)
-    await client.set("dnc:ready", hot.ready_value)
+    await hot.finish_rebuild(0)  # every shard marked loaded
     keyer = phone.NumberKeyer(PEPPER)
     settings = Settings(
         calling_hours=CallingHours.parse("00:00-24:00"), redis_timeout_ms=1000, pepper=PEPPER, **_caps(ns)
@@ -247,7 +247,7 @@ async def _measure(ns: argparse.Namespace, redis_url: str, guard: Any, token: st
                 for mode, concurrency in (("seq", 1), ("conc", CONCURRENCY)):
                     rounds[name][mode].append(await timed(op, start, ns.calls, concurrency))
                     start += ns.calls
-                await client.delete(CALLS)
+                await client.delete(*hot.layout.streams)
         # Redis's own time per script call (the classify-and-log script of every Check, warm-up included).
         stats = await client.info("commandstats")
         script_us = float(stats.get("cmdstat_evalsha", {}).get("usec_per_call", 0.0))

@@ -65,7 +65,7 @@ def _serve(redis_url: str, registry: int, conn: Connection, database_url: str | 
     from dncgate.domain.hours import CallingHours
     from dncgate.domain.types import Category
     from dncgate.service.gateway import CheckInput, Gateway
-    from dncgate.store.hot import CALLS, HotRegistry
+    from dncgate.store.hot import HotRegistry
     from dncgate.v1 import gateway_pb2
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
@@ -76,7 +76,7 @@ def _serve(redis_url: str, registry: int, conn: Connection, database_url: str | 
             guard, token = await contextlib.AsyncExitStack().enter_async_context(dialer_guard(database_url, []))
         client = aioredis.Redis.from_url(redis_url)
         hot = HotRegistry(client, BITS)
-        await client.set("dnc:ready", hot.ready_value)
+        await hot.finish_rebuild(0)  # every shard marked loaded
 
         # Some methods call one callee again and again: frequency caps off.
         settings = Settings(
@@ -158,7 +158,8 @@ def _serve(redis_url: str, registry: int, conn: Connection, database_url: str | 
         conn.send((port, token))
         while True:  # keep the stream short; the recorder is not part of this measurement
             await asyncio.sleep(1)
-            await client.xtrim(CALLS, maxlen=10_000, approximate=True)
+            for stream in hot.layout.streams:
+                await client.xtrim(stream, maxlen=1_000, approximate=True)
 
     uvloop.run(main())
 

@@ -37,7 +37,7 @@ from dncgate.domain.receipts import Receipt
 from dncgate.domain.types import Decision, Reason
 from dncgate.embedded import EmbeddedRedis
 from dncgate.service.receipts import Receipts
-from dncgate.store.hot import CALLS, HotRegistry
+from dncgate.store.hot import HotRegistry
 from dncgate.v1 import gateway_pb2
 
 SEED = bytes(range(32))
@@ -73,7 +73,7 @@ def signature_cost(n: int) -> dict[str, float]:
 async def measure(ns: argparse.Namespace, redis_url: str) -> dict[str, Any]:
     client = aioredis.Redis.from_url(redis_url)
     hot = HotRegistry(client, BITS)
-    await client.set("dnc:ready", hot.ready_value)
+    await hot.finish_rebuild(0)  # every shard marked loaded
     keyer = phone.NumberKeyer(PEPPER)
     settings = Settings(
         calling_hours=CallingHours.parse("00:00-24:00"), redis_timeout_ms=1000, pepper=PEPPER, **cap_settings()
@@ -111,7 +111,7 @@ async def measure(ns: argparse.Namespace, redis_url: str) -> dict[str, Any]:
             for case, o in ops.items() if r % 2 == 0 else reversed(ops.items()):
                 rounds[case].append(await timed(o, start, ns.calls, ns.concurrency))
                 start += ns.calls
-            await client.delete(CALLS)
+            await client.delete(*hot.layout.streams)
     finally:
         for gw in gateways:
             await gw.aclose()

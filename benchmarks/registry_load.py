@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from dncgate.domain.registry import Schedule
 from dncgate.domain.types import ALL_CATEGORIES_MASK
 from dncgate.embedded import redis_server_binary
-from dncgate.store.hot import READY, HotRegistry, encode_schedule
+from dncgate.store.hot import LEGACY_READY, HotRegistry, encode_schedule, ready_key
 
 PEPPER = b"benchmark-pepper-0123456789abcdef"
 CHUNK = 1_000_000  # numbers per pass: bounds the loader's memory
@@ -152,10 +152,11 @@ async def load_product(url: str, n: int, bits: int, start: int = 0, db: int = 0,
 
 
 def server_bucket_bits(url: str, default: int = 16) -> int:
-    """The bucket bits of a loaded server's registry, from `dnc:ready` ("<layout>/<bits>")."""
+    """The bucket bits of a loaded server's registry, from shard 0's marker ("<layout>/<bits>/...") or
+    the layout before shards' `dnc:ready`."""
     client = redis.Redis.from_url(url)
     try:
-        raw = client.get(READY)
+        raw = client.get(ready_key(0)) or client.get(LEGACY_READY)
     finally:
         client.close()
     return int(raw.split(b"/")[1]) if isinstance(raw, bytes) and b"/" in raw else default

@@ -34,7 +34,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from benchmarks.common import SERVE_ARGS_ENV, SERVER_SRC_ENV
 from benchmarks.registry_load import PEPPER, consumer_number, load_fast, server_bucket_bits
-from dncgate.store.hot import CALLS
+from dncgate.store.hot import LEGACY_CALLS, Layout
 
 __all__ = [
     "BenchServer",
@@ -226,7 +226,8 @@ def settle(server: BenchServer, limit_s: float = 20.0) -> float:
     started = time.monotonic()
     client = redis.Redis.from_url(server.redis_url)
     try:
-        while time.monotonic() - started < limit_s and int(client.xlen(CALLS)) > 1000:
+        streams = [*Layout().streams, LEGACY_CALLS]
+        while time.monotonic() - started < limit_s and sum(int(client.xlen(s)) for s in streams) > 1000:
             time.sleep(0.1)
     finally:
         client.close()

@@ -16,8 +16,7 @@ from datetime import UTC, datetime
 
 from dncgate.domain.case import OPEN, Status
 from dncgate.domain.registry import Consent, Schedule, epoch_us
-from dncgate.domain.types import Mode
-from dncgate.store.hot import CAP_EXEMPT, MODES, ORG_LISTED, READY, HotRegistry, NotLoaded, decode_schedule
+from dncgate.store.hot import CAP_EXEMPT, ORG_LISTED, HotRegistry, NotLoaded, decode_schedule
 
 
 def mask_at(schedule: Schedule, at: datetime) -> int:
@@ -32,16 +31,15 @@ def mask_at(schedule: Schedule, at: datetime) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """What Redis knows about one callee, for one org and agent."""
+    """What Redis knows about one callee, for one org and agent (the org's mode is not in Redis)."""
 
     schedule: Schedule
     consents: tuple[Consent, ...]
-    mode: Mode | None
     org_listed: bool = False  # on the org's own list (the consents it came after are not in Redis)
 
 
 async def lookup(hot: HotRegistry, key: bytes, org_id: str, agent_id: str) -> Snapshot:
-    """NotLoaded when Redis holds no registry of `hot`'s layout and pepper."""
+    """NotLoaded when Redis holds no registry of `hot`'s layout and pepper in the callee's shard."""
     pkey, pfield = hot.pref_location(key)
     ckey, org_field = hot.consent_location(key, org_id, "")
     _, agent_field = hot.consent_location(key, org_id, agent_id)
@@ -49,10 +47,9 @@ async def lookup(hot: HotRegistry, key: bytes, org_id: str, agent_id: str) -> Sn
     pipe = hot.client.pipeline(transaction=False)
     pipe.hget(pkey, pfield)
     pipe.hmget(ckey, [org_field, agent_field])
-    pipe.hget(MODES, org_id)
-    pipe.get(READY)
+    pipe.get(hot.layout.readies[hot.layout.shard(key)])
     pipe.hget(ckey, list_field)
-    raw, (org_exp, agent_exp), mode, ready, listed = await pipe.execute()
+    raw, (org_exp, agent_exp), ready, listed = await pipe.execute()
     if ready != hot.ready_value:
         raise NotLoaded()
     consents = []
@@ -63,7 +60,7 @@ async def lookup(hot: HotRegistry, key: bytes, org_id: str, agent_id: str) -> Sn
             consents.append(Consent(org_id, agent, datetime.fromtimestamp(e, UTC) if e else None, exempt))
     if listed not in (None, ORG_LISTED):
         raise ValueError(f"an org-list field holds {listed!r}")
-    return Snapshot(decode_schedule(raw), tuple(consents), Mode(mode.decode()) if mode else None, listed is not None)
+    return Snapshot(decode_schedule(raw), tuple(consents), listed is not None)
 
 
 DAY_US = 86_400_000_000

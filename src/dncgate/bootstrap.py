@@ -6,16 +6,18 @@ import contextlib
 import json
 import os
 import socket
+import urllib.parse
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import psycopg.conninfo
 import redis.asyncio as aioredis
 import structlog
 from psycopg_pool import AsyncConnectionPool
+from redis.asyncio.cluster import ClusterNode
 
 from dncgate import calendars, metrics, phone, receipt_keys
 from dncgate.config import ConfigError, Settings
@@ -131,12 +133,13 @@ def build_notice_loop(settings: Settings, db: Database, sender: NotificationSend
 def build_compensation(
     settings: Settings,
     db: Database,
-    client: aioredis.Redis,
+    hot: HotRegistry,
     journal: Journal,
     keyer: phone.NumberKeyer,
     calendar: WorkdayCalendar,
 ) -> CompensationService:
-    cases, evidence = CaseStore(db), CallEvidence(db, client)
+    client = hot.client
+    cases, evidence = CaseStore(db), CallEvidence(db, client, hot.layout)
     sealer = sealer_of(settings)
     notifier = Notifier(sealer, settings.default_timezone, settings.default_region)
     payouts = PayoutDesk(
@@ -216,17 +219,20 @@ def build_gateway(
     multiplex: bool = True,
     receipts: Receipts | None = None,
     rules: CheckRules | None = None,
+    per_shard: bool = False,
 ) -> Gateway:
     """The Check use case over its lane to the registry's Redis (`multiplex=False`: redis-py's pool);
-    `receipts` None signs for no org; `rules` None: no range, quiet day or caller-line rule."""
+    `receipts` None signs for no org; `rules` None: no range, quiet day or caller-line rule;
+    `per_shard`: one shard per script call (a Redis Cluster, `hot.client` a cluster client)."""
     timeout_s = settings.redis_timeout_ms / 1000
     return Gateway(
         CheckLane(
             hot,
-            CallStream(hot.client),
+            CallStream(hot.client, hot.layout),
             timeout_s,
             multiplex=multiplex,
             caps=(settings.cap_per_day, settings.cap_per_week),
+            per_shard=per_shard,
         ),
         keyer,
         CheckSettings(
@@ -365,7 +371,12 @@ async def bootstrap_token(settings: Settings, **grants: Any) -> NewToken:
             return await AccessService(TokenStore(db), settings.resolve_pepper()).create("bootstrap", **grants)
 
 
-def redis_client(url: str, timeout_s: float) -> aioredis.Redis:
+def redis_client(url: str, timeout_s: float, cluster: bool = False) -> aioredis.Redis:
+    """A client of the registry's Redis; with `cluster`, of a Redis Cluster (redis-py's cluster client:
+    slots discovered from the seed nodes of `url`, MOVED and ASK followed, the slot map refreshed on a
+    topology change)."""
+    if cluster:
+        return cluster_client(url, timeout_s)
     return aioredis.Redis.from_url(
         url,
         socket_timeout=max(timeout_s, 1.0),
@@ -375,18 +386,57 @@ def redis_client(url: str, timeout_s: float) -> aioredis.Redis:
     )
 
 
+def cluster_seeds(url: str) -> tuple[list[tuple[str, int]], dict[str, Any]]:
+    """The seed nodes of `redis://[user:password@]host:port[,host:port...]` and the connection options
+    the URL carries (credentials, `rediss` for TLS); ConfigError naming DNCGATE_REDIS_URL otherwise."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("redis", "rediss"):
+        raise ConfigError("DNCGATE_REDIS_URL: a Redis Cluster is named redis://host:port[,host:port...]")
+    options: dict[str, Any] = {"ssl": scheme == "rediss"}
+    userinfo, at, hosts = rest.rpartition("@")
+    if at:
+        user, colon, password = userinfo.partition(":")
+        options["username"] = urllib.parse.unquote(user) if colon and user else None
+        options["password"] = urllib.parse.unquote(password if colon else user)
+    seeds: list[tuple[str, int]] = []
+    for part in hosts.rstrip("/").split(","):
+        host, colon, port = part.strip().rpartition(":")
+        if not colon or not host or not port.isdigit():
+            raise ConfigError(f"DNCGATE_REDIS_URL: {part!r} is not host:port")
+        seeds.append((host.strip("[]"), int(port)))
+    return seeds, options
+
+
+def cluster_client(url: str, timeout_s: float) -> aioredis.Redis:
+    seeds, options = cluster_seeds(url)
+    client = aioredis.RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in seeds],
+        socket_timeout=max(timeout_s, 1.0),
+        socket_connect_timeout=max(timeout_s, 1.0),
+        health_check_interval=30,
+        max_connections=256,
+        **options,
+    )
+    return cast(aioredis.Redis, client)  # the commands dncgate sends, routed by key
+
+
 @contextlib.asynccontextmanager
 async def open_app(settings: Settings, *, write_endpoints: bool = False) -> AsyncIterator[App]:
     """Start (or connect to) the stores, migrate the schema, and build the services."""
     calendar = workday_calendar(settings)  # a bad holidays file stops start-up before any store is touched
+    if settings.redis_cluster and settings.redis_url is None:
+        raise ConfigError(
+            "DNCGATE_REDIS_CLUSTER=true needs DNCGATE_REDIS_URL: the cluster's nodes (no embedded cluster)"
+        )
     with store_urls(settings) as (redis_url, database_url, started):
         if write_endpoints and started:
             ep = endpoints_file(settings.data_dir)
             ep.write_text(json.dumps({"redis_url": redis_url, "database_url": database_url, "pid": os.getpid()}))
-        client = redis_client(redis_url, settings.redis_timeout_ms / 1000)
+        cluster = settings.redis_cluster
+        client = redis_client(redis_url, settings.redis_timeout_ms / 1000, cluster)
         # The recorder blocks in XREADGROUP for a second at a time: it needs a socket timeout longer than
         # that, which the hot path's client (timed out in milliseconds) must not have.
-        recorder_client = redis_client(redis_url, 10.0)
+        recorder_client = redis_client(redis_url, 10.0, cluster)
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
             database_url, min_size=1, max_size=16, open=False, kwargs={"autocommit": True}
         )
@@ -404,12 +454,13 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
             # Before any consumer key is read or written: a journal keyed with another pepper would
             # read every number as never registered (PepperMismatch: `serve` refuses to start).
             await journal.claim_pepper(keyer.fingerprint())
-            hot = HotRegistry(client, settings.registry_bucket_bits, keyer.fingerprint())
+            hot = HotRegistry(client, settings.registry_bucket_bits, keyer.fingerprint(), settings.stream_shards)
             signer = receipt_signer(settings)
             receipts = Receipts(signer)
             # Quiet days: China's public holidays, on the same calendar deadlines are counted on.
             check_rules = CheckRules(calendar.calendar.holidays)
-            gateway = build_gateway(settings, hot, keyer, receipts=receipts, rules=check_rules)
+            # On a cluster: one shard per script call, each on its primary's multiplexed connection.
+            gateway = build_gateway(settings, hot, keyer, receipts=receipts, rules=check_rules, per_shard=cluster)
             registry = RegistryService(
                 journal, hot, keyer, region=settings.default_region, default_mode=settings.mode, bulk=BulkHotWriter(hot)
             )
@@ -421,9 +472,9 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
                 org_caps.set_org(org_id, policy)
 
             registry.on_policy = on_policy
-            outcomes = OutcomeService(OutcomeStore(db), StreamedCalls(client), registry, CapSlots(client))
+            outcomes = OutcomeService(OutcomeStore(db), StreamedCalls(client, hot.layout), registry, CapSlots(hot))
             recorder = Recorder(
-                StreamGroup(recorder_client),
+                StreamGroup(recorder_client, hot.layout.streams, cluster=cluster),
                 CallLogWriter(pool),
                 settings.recorder_consumer or socket.gethostname(),
                 batch=settings.recorder_batch,
@@ -445,7 +496,7 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
                 database_url=database_url,
                 outcomes=outcomes,
                 recorder=recorder,
-                compensation=build_compensation(settings, db, client, journal, keyer, calendar),
+                compensation=build_compensation(settings, db, hot, journal, keyer, calendar),
                 probe=StoreProbe(hot, pool, max(settings.redis_timeout_ms / 1000, 0.5)),
                 access=access,
                 authenticator=authenticator,

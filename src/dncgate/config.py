@@ -65,6 +65,8 @@ class Settings:
     log_format: LogFormat = "auto"
     log_level: LogLevel = "info"
     registry_bucket_bits: int = 16
+    redis_cluster: bool = False
+    stream_shards: int = 64
     sync_interval_s: float = 2.0  # not a variable: the registry's reconcile period; tests shorten it
     compensation: Money = field(default_factory=lambda: Money(10000, "CNY"))
     first_response_hours: int = 24

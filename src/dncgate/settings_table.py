@@ -137,6 +137,13 @@ def _flag(text: str) -> bool:
     return text == "1"
 
 
+def _boolean(text: str) -> bool:
+    value = text.lower()
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError("expected true or false")
+    return value in ("true", "1", "yes")
+
+
 # --- the variables ---------------------------------------------------------------------------------
 
 
@@ -245,6 +252,19 @@ VARIABLES: tuple[Variable, ...] = (
         Integer(0, 1_000_000),
         "most RPCs one server process handles at once (a stream counts while it is open); past it gRPC "
         "answers `RESOURCE_EXHAUSTED` at once; `0`: unlimited",
+    ),
+    Variable(
+        "DNCGATE_REDIS_CLUSTER",
+        "redis_cluster",
+        _boolean,
+        "`true`: DNCGATE_REDIS_URL names Redis Cluster nodes (`redis://host:port[,host:port...]`; see Redis Cluster)",
+    ),
+    Variable(
+        "DNCGATE_STREAM_SHARDS",
+        "stream_shards",
+        Integer(1, 16384),
+        "S, the shards of the registry's keys and call streams `dnc:calls:{s}`; fixed at deployment: a "
+        "change rebuilds Redis, and events left in streams past the new S are not drained",
     ),
     Variable(
         "DNCGATE_REGISTRY_BUCKET_BITS",

@@ -26,9 +26,9 @@ from structlog.testing import LogCapture
 
 from dncgate.api import limits
 from dncgate.api.interceptors import Registrar
-from dncgate.store.hot import CALLS
 from dncgate.v1 import compensation_pb2, gateway_pb2, registry_pb2, registry_pb2_grpc
 from tests.e2e.test_import_e2e import BLOCK, cli, decision, number
+from tests.integration.support import stream_length
 from tests.wait import until
 
 pytestmark = pytest.mark.e2e
@@ -157,7 +157,7 @@ async def _stored(server: Any) -> int:
             total += row[0] if row else 0
     client = aioredis.Redis.from_url(server.settings.redis_url)
     try:
-        total += await client.xlen(CALLS)
+        total += await stream_length(client)
     finally:
         await client.aclose()
     return total

@@ -17,10 +17,11 @@ import redis
 from dncgate.config import Settings
 from dncgate.embedded import EmbeddedRedis
 from dncgate.store.calls import decode_event
-from dncgate.store.hot import CALLS, READY
+from dncgate.store.hot import Layout
 from dncgate.v1 import common_pb2, gateway_pb2, registry_pb2
 from tests.conftest import Server, start_server, with_settings
 from tests.e2e.conftest import CONSUMER, check_request, gate, registry
+from tests.integration.support import ALL_STREAMS
 
 pytestmark = pytest.mark.e2e
 
@@ -74,7 +75,11 @@ def _stored(redis_url: str, database_url: str, call_ids: Sequence[str]) -> dict[
     """
     client = redis.Redis.from_url(redis_url)
     try:
-        entries: list[tuple[bytes, dict[bytes, bytes]]] = client.xrange(CALLS)  # type: ignore[assignment]
+        entries: list[tuple[bytes, dict[bytes, bytes]]] = [
+            e
+            for stream in ALL_STREAMS
+            for e in client.xrange(stream)  # type: ignore[union-attr]
+        ]
     finally:
         client.close()
     found = {e.call_id: (e.decision.value, e.reason.value) for e in (decode_event(f) for _, f in entries)}
@@ -127,7 +132,7 @@ async def test_with_the_registry_not_loaded_each_answer_points_to_its_stored_eve
     and every answer (REGISTRY_UNAVAILABLE, or INVALID_NUMBER for an invalid callee) points to it."""
     client = redis.Redis.from_url(own_redis.url)
     try:
-        client.delete(READY)
+        client.delete(*Layout().readies)
     finally:
         client.close()
     responses = await _every_way(own_server)

@@ -8,10 +8,12 @@ import redis.asyncio
 from dncgate import metrics
 from dncgate.api import observe
 from dncgate.store import gauges
-from dncgate.store.hot import CALLS
+from dncgate.store.hot import LEGACY_CALLS, calls_key
 from dncgate.store.recorder import GROUP
 from tests.e2e.compensation_support import A, B, C, file, story_calls
 from tests.wait import until
+
+CALLS = calls_key(7)
 
 pytestmark = pytest.mark.e2e
 
@@ -46,14 +48,16 @@ async def test_the_recorder_lag_is_the_age_of_the_oldest_event_not_yet_recorded(
         await client.xadd(CALLS, {"f": "1"}, id="1700000000000-0")
         await client.xadd(CALLS, {"f": "2"}, id="1700000005000-0")
         now = 1700000010.0
-        assert await gauges.stream_figures(client, now) == (2, 0, 10.0)  # no recorder has started
+        streams = [calls_key(s) for s in range(64)] + [LEGACY_CALLS]
+        assert await gauges.stream_figures(client, [CALLS], now) == (2, 0, 10.0)  # no recorder has started
+        assert await gauges.stream_figures(client, streams, now) == (2, 0, 10.0)  # the others are empty
         await client.xgroup_create(CALLS, GROUP, id="0")
         [[_, [(first, _)]]] = await client.xreadgroup(GROUP, "r1", {CALLS: ">"}, count=1)
-        assert await gauges.stream_figures(client, now) == (2, 1, 10.0)  # read, not recorded yet
+        assert await gauges.stream_figures(client, streams, now) == (2, 1, 10.0)  # read, not recorded yet
         await client.xack(CALLS, GROUP, first)
-        assert await gauges.stream_figures(client, now) == (2, 0, 5.0)  # the second, not delivered yet
+        assert await gauges.stream_figures(client, streams, now) == (2, 0, 5.0)  # the second, not delivered yet
         [[_, [(second, _)]]] = await client.xreadgroup(GROUP, "r1", {CALLS: ">"}, count=1)
         await client.xack(CALLS, GROUP, second)
-        assert await gauges.stream_figures(client, now) == (2, 0, 0.0)  # all recorded
+        assert await gauges.stream_figures(client, streams, now) == (2, 0, 0.0)  # all recorded
     finally:
         await client.aclose()

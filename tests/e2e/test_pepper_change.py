@@ -18,7 +18,6 @@ from structlog.testing import LogCapture
 from dncgate.bootstrap import open_app
 from dncgate.config import Settings
 from dncgate.service import sync
-from dncgate.store.hot import READY
 from dncgate.v1 import common_pb2, gateway_pb2, registry_pb2
 from tests.conftest import Server
 from tests.e2e.conftest import CONSUMER, check_request, gate, registry
@@ -105,10 +104,10 @@ async def test_a_gateway_whose_registry_was_loaded_under_another_pepper_blocks_a
         watched = time.monotonic() + settings.sync_interval_s * 5
         while time.monotonic() < watched:  # through more watcher rounds: none may rebuild
             assert await _checks(server) == [BLOCKED] * 4
-            assert await server.app.redis.get(READY) == theirs
+            assert await server.app.redis.get(server.app.hot.layout.readies[0]) == theirs
     finally:
         structlog.configure(**old)
     assert error["log_level"] == "error" and "DNCGATE_PEPPER" in error["detail"]
     assert [e["event"] for e in capture.entries].count("registry_pepper_mismatch") == 1  # said once, not every round
     assert "registry_rebuilt" not in [e["event"] for e in capture.entries]
-    assert await server.app.redis.get(READY) == theirs
+    assert await server.app.redis.get(server.app.hot.layout.readies[0]) == theirs

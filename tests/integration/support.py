@@ -17,7 +17,7 @@ from dncgate.domain.types import Category, Mode, Source
 from dncgate.service.checks import new_call_id as _new_call_id
 from dncgate.service.gateway import CheckInput
 from dncgate.store.calls import decode_event
-from dncgate.store.hot import CALLS, MODES
+from dncgate.store.hot import DEFAULT_SHARDS, LEGACY_CALLS, Layout
 
 # Consumers (never to be found in clear in any store) and a company line (may be stored in clear).
 CONSUMER = "13800138000"
@@ -59,12 +59,11 @@ def key_of(app: Any, number: str) -> bytes:
 
 
 async def registry_hashes(client: aioredis.Redis) -> dict[bytes, dict[bytes, bytes]]:
-    """HGETALL of every registry hash (dncr*, dncc*) and of dnc:mode."""
+    """HGETALL of every registry hash (dncr*, dncc*)."""
     out: dict[bytes, dict[bytes, bytes]] = {}
     for pattern in (b"dncr*", b"dncc*"):
         async for k in client.scan_iter(match=pattern, count=1000):
             out[k] = await client.hgetall(k)
-    out[MODES] = await client.hgetall(MODES)
     return out
 
 
@@ -98,10 +97,50 @@ def new_call_id(at: datetime) -> str:
     return _new_call_id(epoch_us(at))
 
 
+ALL_STREAMS = (*Layout(shards=DEFAULT_SHARDS).streams, LEGACY_CALLS)
+
+
+async def stream_entries(
+    client: aioredis.Redis, count: int = 10_000, streams: tuple[bytes, ...] = ALL_STREAMS
+) -> list[tuple[bytes, bytes, dict[bytes, bytes]]]:
+    """(stream, id, fields) of every entry still in the call streams (every shard's, and the old single
+    one), by call time (the streams' ids do not order entries across streams)."""
+    pipe = client.pipeline(transaction=False)
+    for stream in streams:
+        pipe.xrange(stream, count=count)
+    out = [
+        (stream, entry_id, fields)
+        for stream, entries in zip(streams, await pipe.execute(), strict=True)
+        for entry_id, fields in entries
+    ]
+    out.sort(key=lambda e: (int(e[2].get(b"us", b"0") or 0) if e[2].get(b"us", b"").isdigit() else 0, e[1]))
+    return out
+
+
+async def stream_length(client: aioredis.Redis, streams: tuple[bytes, ...] = ALL_STREAMS) -> int:
+    """Entries in all call streams."""
+    pipe = client.pipeline(transaction=False)
+    for stream in streams:
+        pipe.xlen(stream)
+    return sum(await pipe.execute())
+
+
+async def clear_streams(client: aioredis.Redis) -> None:
+    await client.delete(*ALL_STREAMS)
+
+
 async def stream_events(client: aioredis.Redis, count: int = 10_000) -> list[CallEvent]:
-    """Every call event still in the stream, oldest first."""
-    entries: list[tuple[bytes, dict[bytes, bytes]]] = await client.xrange(CALLS, count=count)  # type: ignore[assignment]
-    return [decode_event(fields) for _, fields in entries]
+    """Every call event still in the streams, by call time."""
+    return [decode_event(fields) for _, _, fields in await stream_entries(client, count)]
+
+
+def set_mode(app: Any, org_id: str, mode: Mode | None) -> None:
+    """The org's mode in the gateway's in-process copy of the policies (None: the default mode), as a
+    SetOrgPolicy or the journal watch puts it there."""
+    monitors = {o: m for o, m in app.gateway.org_caps.monitors.items() if o != org_id}
+    if mode is not None:
+        monitors[org_id] = mode is Mode.MONITOR
+    app.gateway.org_caps.monitors = monitors
 
 
 VARIED_NUMBERS = [f"139{i:08d}" for i in range(120)]

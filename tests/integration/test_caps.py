@@ -14,8 +14,7 @@ import pytest
 from dncgate.config import Settings
 from dncgate.domain.types import Decision, Mode, Reason, Source
 from dncgate.service.outcome import OutcomeReport
-from dncgate.store.hot import cap_key
-from tests.integration.support import CONSUMER, OTHER_CONSUMER, FakeClock, check_input, key_of
+from tests.integration.support import CONSUMER, OTHER_CONSUMER, FakeClock, check_input, key_of, set_mode
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +46,7 @@ async def test_fifty_concurrent_checks_for_one_consumer_allow_exactly_the_cap(ap
     assert len(allowed) == PER_DAY
     blocked = [r.verdict for r in results if r.verdict.decision is Decision.BLOCK]
     assert {(v.reason, v.next_allowed_time) for v in blocked} == {(Reason.FREQUENCY_CAP, T0 + DAY)}
-    key = cap_key(key_of(app, CONSUMER))
+    key = app.hot.layout.cap_key(key_of(app, CONSUMER))
     assert await app.redis.zcard(key) == PER_DAY
     assert 0 < await app.redis.pttl(key) <= 7 * 86_400_000
     assert (await _check(app, OTHER_CONSUMER)).verdict.decision is Decision.ALLOW  # her cap, not his
@@ -86,25 +85,25 @@ async def test_a_scrub_takes_no_slot_and_reads_the_caps(app: Any) -> None:
         (Reason.FREQUENCY_CAP, T0 + DAY),
         (Reason.NOT_REGISTERED, None),
     ]
-    assert await app.redis.zcard(cap_key(key_of(app, CONSUMER))) == PER_DAY
+    assert await app.redis.zcard(app.hot.layout.cap_key(key_of(app, CONSUMER))) == PER_DAY
 
 
 async def test_monitor_mode_allows_a_capped_call_flags_it_and_counts_it(app: Any) -> None:
     """Monitor mode: the capped call is ALLOW with a violation, and is counted (it is placed)."""
-    await app.hot.set_mode("acme", Mode.MONITOR)
+    set_mode(app, "acme", Mode.MONITOR)
     _at(app, T0)
     verdicts = [(await _check(app)).verdict for _ in range(PER_DAY + 1)]
     assert [v.violation for v in verdicts] == [False] * PER_DAY + [True]
     last = verdicts[-1]
     assert (last.decision, last.reason, last.next_allowed_time) == (Decision.ALLOW, Reason.FREQUENCY_CAP, T0 + DAY)
-    assert await app.redis.zcard(cap_key(key_of(app, CONSUMER))) == PER_DAY + 1
+    assert await app.redis.zcard(app.hot.layout.cap_key(key_of(app, CONSUMER))) == PER_DAY + 1
 
 
 async def test_do_not_disturb_comes_before_the_caps_and_a_consented_call_counts(app: Any) -> None:
     await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
     _at(app, T0)
     assert (await _check(app)).verdict.reason is Reason.REGISTERED
-    assert await app.redis.zcard(cap_key(key_of(app, CONSUMER))) == 0  # a BLOCK is not counted
+    assert await app.redis.zcard(app.hot.layout.cap_key(key_of(app, CONSUMER))) == 0  # a BLOCK is not counted
     await app.registry.grant_consent(CONSUMER, "acme", "", None, "signed form", None, actor="test")
     reasons = [(await _check(app)).verdict.reason for _ in range(PER_DAY + 1)]
     assert reasons == [Reason.CONSENT_ON_FILE] * PER_DAY + [Reason.FREQUENCY_CAP]
@@ -132,14 +131,14 @@ async def test_the_scripts_count_as_a_plain_fold_of_the_stored_calls(app: Any) -
     for round_ in range(150):
         day, week = rng.choice([0, 1, 2, 3]), rng.choice([0, 2, 4, 6])
         lane.caps = (day, week)
-        await app.redis.delete(cap_key(key))
+        await app.redis.delete(app.hot.layout.cap_key(key))
         offsets = [
             rng.choice([0, 1, 86_400_000_000, 86_400_000_001, 604_800_000_000, rng.randrange(8 * 86_400_000_000)])
             for _ in range(rng.randint(0, 8))
         ]
         times = sorted(now_us - o for o in offsets)
         if times:
-            await app.redis.zadd(cap_key(key), {f"c{i}": t for i, t in enumerate(times)})
+            await app.redis.zadd(app.hot.layout.cap_key(key), {f"c{i}": t for i, t in enumerate(times)})
         until = 0
         for cap, span in ((day, 86_400_000_000), (week, 604_800_000_000)):
             inside = [t for t in times if t > now_us - span]
@@ -156,7 +155,7 @@ async def test_the_scripts_count_as_a_plain_fold_of_the_stored_calls(app: Any) -
         single = (await _check(app)).verdict
         assert (single.reason, single.next_allowed_time) == expected, (round_, day, week, offsets)
         # A counted call drops those older than the longest window on; a capped one changes nothing.
-        counted = await app.redis.zcard(cap_key(key))
+        counted = await app.redis.zcard(app.hot.layout.cap_key(key))
         if until:
             assert counted == len(times)
         elif day or week:
@@ -185,7 +184,7 @@ async def test_an_orgs_own_daily_cap_binds_its_calls_only(app: Any) -> None:
     [scrub] = await app.gateway.check_many([check_input(CONSUMER)])
     assert (scrub.verdict.reason, scrub.verdict.next_allowed_time) == (Reason.FREQUENCY_CAP, T0 + DAY)
     assert (await _check(app, org="globex")).verdict.decision is Decision.ALLOW
-    assert await app.journal.org_caps() == {"acme": 1}
+    assert (await app.journal.check_policies())[0] == {"acme": 1}
     await _set_org_cap(app, "acme", 0)  # no cap of its own: the caps across orgs still count
     assert app.gateway.org_caps.caps == {}
     assert (await _check(app)).verdict.decision is Decision.ALLOW  # her third call today
@@ -197,8 +196,9 @@ async def test_an_orgs_cap_is_read_from_the_journal_by_other_replicas(app: Any) 
 
     await _set_org_cap(app, "acme", 2)
     other = OrgCaps()
-    await other.refresh(app.journal.org_caps)
+    await other.refresh(app.journal.check_policies)
     assert other.caps == {"acme": 2}
+    assert other.monitors == {"acme": False}  # its mode, read in the same step
 
 
 @pytest.mark.parametrize("cap", [-1, 1001])
@@ -241,7 +241,7 @@ async def test_a_consent_exempt_from_caps_is_neither_capped_nor_counted(app: Any
     _at(app, T0)
     reasons = {(await _check(app)).verdict.reason for _ in range(PER_WEEK + 2)}
     assert reasons == {Reason.CONSENT_ON_FILE}
-    assert await app.redis.zcard(cap_key(key_of(app, CONSUMER))) == 0
+    assert await app.redis.zcard(app.hot.layout.cap_key(key_of(app, CONSUMER))) == 0
 
     await app.registry.grant_consent(
         OTHER_CONSUMER, "acme", "agent-1", None, "cb", None, actor="t", exempt_from_caps=True

@@ -23,8 +23,15 @@ from dncgate.embedded import EmbeddedRedis
 from dncgate.service.gateway import CheckInput
 from dncgate.service.rules_ports import RulesSnapshot
 from dncgate.store.checkscript import CHUNK
-from dncgate.store.hot import CALLS, READY, cap_key, org_cap_key
-from tests.integration.support import CALLER, FakeClock, check_input, redis_is_stalled
+from tests.integration.support import (
+    CALLER,
+    FakeClock,
+    check_input,
+    clear_streams,
+    redis_is_stalled,
+    set_mode,
+    stream_entries,
+)
 from tests.integration.test_check_script import ORGS, _random_state
 from tests.wait import until
 
@@ -70,7 +77,15 @@ async def _random_batch(app: Any, rng: random.Random, n: int) -> list[CheckInput
 
 
 async def _events(app: Any) -> list[dict[bytes, bytes]]:
-    return [fields for _, fields in await app.redis.xrange(CALLS)]
+    """Every event in the streams (by call time: the streams do not order one batch's events)."""
+    return [fields for _, _, fields in await stream_entries(app.redis)]
+
+
+def _in_order(events: list[dict[bytes, bytes]], call_ids: list[str]) -> list[dict[bytes, bytes]]:
+    """The events in the order of their calls; each call's event once."""
+    by_id = {e[b"id"].decode(): e for e in events}
+    assert sorted(by_id) == sorted(call_ids) and len(events) == len(call_ids)
+    return [by_id[c] for c in call_ids]
 
 
 def _every_rule() -> RulesSnapshot:
@@ -119,7 +134,7 @@ async def test_a_batch_answers_and_logs_exactly_as_the_same_checks_one_by_one(
         default_mode=rng.choice([Mode.ENFORCE, Mode.MONITOR]),
     )
     for org in ORGS[1:]:
-        await app.hot.set_mode(org, rng.choice([Mode.ENFORCE, Mode.MONITOR]))
+        set_mode(app, org, rng.choice([Mode.ENFORCE, Mode.MONITOR]))
     reqs = await _random_batch(app, rng, 2 * CHUNK + 50)
     # The frequency caps on, across orgs and of one org's own, and each callee with 0 to 4 calls counted
     # already (some at a cap): the batch reads them as the single Checks do before counting their own.
@@ -135,7 +150,7 @@ async def test_a_batch_answers_and_logs_exactly_as_the_same_checks_one_by_one(
         keys_of.append(())
         if parsed is not None:
             key = app.gateway.keyer.digest(parsed.e164)
-            keys_of[-1] = (cap_key(key), org_cap_key(key, req.org_id))
+            keys_of[-1] = (app.hot.layout.cap_key(key), app.hot.layout.org_cap_key(key, req.org_id))
             for k in keys_of[-1]:
                 if k not in counted:
                     n = rng.randint(0, 4)
@@ -150,13 +165,13 @@ async def test_a_batch_answers_and_logs_exactly_as_the_same_checks_one_by_one(
                 await app.redis.zadd(k, counted[k])
 
     batch = await app.gateway.check_many(reqs)
-    batch_events = await _events(app)
-    await app.redis.delete(CALLS)
+    batch_events = _in_order(await _events(app), [r.call_id for r in batch])
+    await clear_streams(app.redis)
     singles = []
     for r, keys in zip(reqs, keys_of, strict=True):
         await as_the_batch_read(keys)
         singles.append(await app.gateway.check(r))
-    single_events = await _events(app)
+    single_events = _in_order(await _events(app), [r.call_id for r in singles])
 
     def answer(r: Any) -> tuple[Any, ...]:
         return (r.verdict, r.callee_e164, r.callee_masked, r.request_id)
@@ -187,10 +202,10 @@ async def test_a_failing_chunk_fails_closed_and_the_others_keep_their_answers(ap
     rng = random.Random(3)
     reqs = await _random_batch(app, rng, 3 * CHUNK)
     expected = await app.gateway.check_many(reqs)
-    await app.redis.delete(CALLS)
+    await clear_streams(app.redis)
     # Break the preference hash of one number of the middle chunk (and of no number outside it).
     buckets = [
-        app.hot.callee_location(app.gateway.keyer.digest(r.callee_e164))[0] if r.callee_e164 else None for r in expected
+        app.hot.callee_location(app.gateway.keyer.digest(r.callee_e164))[1] if r.callee_e164 else None for r in expected
     ]
     victim = next(b for b in buckets[CHUNK + 100 :: -1] if b and b not in buckets[:CHUNK] + buckets[2 * CHUNK :])
     await app.redis.delete(victim)
@@ -210,14 +225,16 @@ async def test_a_failing_chunk_fails_closed_and_the_others_keep_their_answers(ap
 
 
 async def test_a_batch_logs_invalid_numbers_and_blocks_the_rest_when_the_registry_is_not_loaded(app: Any) -> None:
-    """Without `dnc:ready` every valid number is REGISTRY_UNAVAILABLE, invalid ones INVALID_NUMBER, all logged."""
-    await app.redis.delete(READY)
+    """Without the shards' markers every valid number is REGISTRY_UNAVAILABLE, invalid ones INVALID_NUMBER,
+    all logged."""
+    await app.redis.delete(*app.hot.layout.readies)
     reqs = [check_input(n) for n in ("13800138000", "12345", "+8613912345678", "nope")]
     results = await app.gateway.check_many(reqs)
     reasons = [Reason.REGISTRY_UNAVAILABLE, Reason.INVALID_NUMBER, Reason.REGISTRY_UNAVAILABLE, Reason.INVALID_NUMBER]
     assert [r.verdict.reason for r in results] == reasons
     assert all(r.verdict.decision is Decision.BLOCK for r in results)
-    assert [e[b"rsn"].decode() for e in await _events(app)] == [r.value for r in reasons]
+    logged = _in_order(await _events(app), [r.call_id for r in results])
+    assert [e[b"rsn"].decode() for e in logged] == [r.value for r in reasons]
 
 
 async def test_a_batch_survives_a_flushed_script_cache(app: Any) -> None:

@@ -22,8 +22,17 @@ from dncgate.phone import zone
 from dncgate.service.rules_ports import RulesSnapshot
 from dncgate.store.calls import SEPARATOR, decode_event, event_context
 from dncgate.store.checkscript import CHUNK, CheckChunk, category_bit, encode_outcomes
-from dncgate.store.hot import CALLS, MODES, READY, cap_key, consent_scope, org_cap_key, org_list_scope
-from tests.integration.support import CALLER, CONSUMER, FakeClock, check_input, key_of
+from dncgate.store.hot import consent_scope, org_list_scope
+from tests.integration.support import (
+    CALLER,
+    CONSUMER,
+    FakeClock,
+    check_input,
+    clear_streams,
+    key_of,
+    set_mode,
+    stream_entries,
+)
 from tests.reference import cap_until, lookup, mask_at
 
 pytestmark = pytest.mark.integration
@@ -69,7 +78,7 @@ async def _random_counts(app: Any, rng: random.Random, key: bytes) -> tuple[list
     app.gateway.lane.caps = (rng.choice([0, 0, 1, 2, 3]), rng.choice([0, 0, 2, 4]))
     app.gateway.org_caps.caps = {ORG: rng.choice([1, 2])} if rng.random() < 0.3 else {}
     counted = []
-    for k in (cap_key(key), org_cap_key(key, ORG)):
+    for k in (app.hot.layout.cap_key(key), app.hot.layout.org_cap_key(key, ORG)):
         await app.redis.delete(k)
         times = [
             now_us - rng.choice([1, day, day + 1, 7 * day, rng.randrange(8 * day)]) for _ in range(rng.randint(0, 6))
@@ -99,10 +108,7 @@ async def test_the_script_and_the_python_fold_give_the_same_verdict_for_random_s
         schedule, consents, mode, lists = _random_state(rng)
         await app.hot.apply(key, schedule, consents, case + 1, lists)
         times, org_times = await _random_counts(app, rng, key)
-        if mode is None:
-            await app.redis.hdel(MODES, ORG)
-        else:
-            await app.hot.set_mode(ORG, mode)
+        set_mode(app, ORG, mode)
         app.gateway.settings = replace(app.gateway.settings, default_mode=rng.choice([Mode.ENFORCE, Mode.MONITOR]))
         category = rng.choice(list(Category))
         opt_in = _random_opt_in(rng)
@@ -119,7 +125,7 @@ async def test_the_script_and_the_python_fold_give_the_same_verdict_for_random_s
             attempt,
             mask_at(snap.schedule, NOW),
             snap.consents,
-            snap.mode or app.gateway.settings.default_mode,
+            mode or app.gateway.settings.default_mode,
             app.gateway.settings.hours,
             NOW,
             snap.org_listed,
@@ -133,9 +139,9 @@ async def test_the_script_and_the_python_fold_give_the_same_verdict_for_random_s
         state = (case, schedule, consents, mode, lists, category, times, org_times, day, week, org_cap, opt_in)
         assert got == expected, state
         counts = got.allowed and not exempt
-        counted = await app.redis.zscore(cap_key(key), result.call_id) is not None
+        counted = await app.redis.zscore(app.hot.layout.cap_key(key), result.call_id) is not None
         assert counted == (counts and (day > 0 or week > 0)), state
-        counted_for_org = await app.redis.zscore(org_cap_key(key, ORG), result.call_id) is not None
+        counted_for_org = await app.redis.zscore(app.hot.layout.org_cap_key(key, ORG), result.call_id) is not None
         assert counted_for_org == (counts and org_cap > 0), state
         reasons.add(got.reason)
     assert {
@@ -213,7 +219,7 @@ async def _random_callees(app: Any, rng: random.Random, n: int, first: int) -> l
 async def _expected_index(app: Any, c: Callee, default: Mode) -> int:
     """The case index the fold gives: 2 * (0 not covered, no consent, 1 covered with consent, 2 not covered
     with consent, 3 covered, 4 not covered but on the org's list with no consent) + monitor."""
-    mode = await app.hot.mode(c.org) or default
+    mode = _modes.get(c.org) or default
     monitor = int(mode is Mode.MONITOR)
     if c.key is None:
         return monitor
@@ -250,18 +256,35 @@ def _chunks(app: Any, callees: list[Callee], default: Mode) -> list[CheckChunk]:
     groups: dict[tuple[str, str, Category], bytes] = {}
     for c in callees:
         if not chunks or chunks[-1].size == CHUNK:
-            chunks.append(app.gateway.lane.script.chunk(epoch_us(NOW), default is Mode.MONITOR))
+            chunks.append(app.gateway.lane.script.chunk(epoch_us(NOW)))
             groups = {}
         chunk = chunks[-1]
         g = (c.org, c.agent, c.category)
         if g not in groups:
-            groups[g] = chunk.group(CALLER, c.org, c.agent, "spring", c.category, encode_outcomes(DISTINCT))
-        chunk.add(groups[g], c.key, c.call_id, c.mask, c.rid)
+            monitor = (_modes.get(c.org) or default) is Mode.MONITOR
+            groups[g] = chunk.group(CALLER, c.org, c.agent, "spring", c.category, encode_outcomes(DISTINCT), 0, monitor)
+        shard = app.hot.layout.shard(c.key) if c.key else 0
+        chunk.add(groups[g], c.key, c.call_id, c.mask, c.rid, shard)
     return chunks
 
 
 async def _entries(app: Any) -> list[list[tuple[bytes, bytes]]]:
-    return [list(fields.items()) for _, fields in await app.redis.xrange(CALLS)]
+    """Every event in the streams, by call id (the streams do not order events across shards), each in
+    its callee's shard's stream (an invalid number's in shard 0's)."""
+    found = []
+    for stream, _, fields in await stream_entries(app.redis):
+        callee = fields.get(b"callee", b"")
+        assert stream == app.hot.layout.streams[app.hot.layout.shard_of_hex(callee.decode())], fields
+        found.append(list(fields.items()))
+    return sorted(found, key=lambda f: dict(f)[b"id"])
+
+
+def _by_id(events: list[list[tuple[bytes, bytes]]]) -> list[list[tuple[bytes, bytes]]]:
+    return sorted(events, key=lambda f: dict(f)[b"id"])
+
+
+# The orgs' modes of the batch test's round (None: the default), as the gateway's copy holds them.
+_modes: dict[str, Mode | None] = {}
 
 
 async def test_the_batch_script_classifies_and_logs_like_the_fold_and_the_single_script(app: Any) -> None:
@@ -274,25 +297,21 @@ async def test_the_batch_script_classifies_and_logs_like_the_fold_and_the_single
     first = 0
     for round_ in range(3):
         for org in ORGS:
-            mode = rng.choice([None, Mode.ENFORCE, Mode.MONITOR])
-            if mode is None:
-                await app.redis.hdel(MODES, org)
-            else:
-                await app.hot.set_mode(org, mode)
+            _modes[org] = rng.choice([None, Mode.ENFORCE, Mode.MONITOR])
         default = rng.choice([Mode.ENFORCE, Mode.MONITOR])
         callees = await _random_callees(app, rng, 2 * CHUNK + 37, first)
         first += len(callees)
         expected = [await _expected_index(app, c, default) for c in callees]
-        await app.redis.delete(CALLS)
+        await clear_streams(app.redis)
 
         chunks = _chunks(app, callees, default)
         assert len(chunks) == 3
         replies = [await app.redis.execute_command(*chunk.command()) for chunk in chunks]
         assert b"".join(replies) == bytes(65 + i for i in expected), round_
         assert [p for chunk, r in zip(chunks, replies, strict=True) for p in chunk.decode(r) or ()] == expected
-        assert await _entries(app) == [_event(c, i) for c, i in zip(callees, expected, strict=True)]
+        assert await _entries(app) == _by_id([_event(c, i) for c, i in zip(callees, expected, strict=True)])
 
-        await app.redis.delete(CALLS)
+        await clear_streams(app.redis)
         for c, i in zip(callees, expected, strict=True):
             if c.key is not None:
                 context = SEPARATOR.join(event_context(_decode(_event(c, 0))))
@@ -304,12 +323,12 @@ async def test_the_batch_script_classifies_and_logs_like_the_fold_and_the_single
                     org_list_scope(c.org),
                     category_bit(c.category),
                     epoch_us(NOW),
-                    default is Mode.MONITOR,
+                    (_modes.get(c.org) or default) is Mode.MONITOR,
                     encode_outcomes(DISTINCT),
                     context,
                 )
                 assert await app.redis.execute_command(*command) == i
-        assert await _entries(app) == [_event(c, i) for c, i in zip(callees, expected, strict=True) if c.key]
+        assert await _entries(app) == _by_id([_event(c, i) for c, i in zip(callees, expected, strict=True) if c.key])
 
 
 def _decode(fields: list[tuple[bytes, bytes]]) -> CallEvent:
@@ -319,17 +338,36 @@ def _decode(fields: list[tuple[bytes, bytes]]) -> CallEvent:
 async def test_the_batch_script_answers_minus_one_and_logs_nothing_when_the_registry_is_not_loaded(
     app: Any,
 ) -> None:
-    """With `dnc:ready` absent or of another layout, every chunk returns -1 (fail closed) and appends nothing."""
+    """With the shards' markers absent or of another layout, every chunk returns -1 (fail closed) and
+    appends nothing."""
     rng = random.Random(7)
     await app.gateway.lane.script.load()
     callees = await _random_callees(app, rng, CHUNK + 5, 0)
-    for ready in (None, b"1/16"):
-        if ready is None:
-            await app.redis.delete(READY)
-        else:
-            await app.redis.set(READY, ready)
+    for ready in (None, b"2/16/pepper"):  # the layout before shards wrote "2/<bits>/<pepper>"
+        for marker in app.hot.layout.readies:
+            if ready is None:
+                await app.redis.delete(marker)
+            else:
+                await app.redis.set(marker, ready)
         chunks = _chunks(app, callees, Mode.ENFORCE)
         replies = [await app.redis.execute_command(*chunk.command()) for chunk in chunks]
         assert replies == [-1, -1]
         assert [chunk.decode(r) for chunk, r in zip(chunks, replies, strict=True)] == [None, None]
         assert await _entries(app) == []
+
+
+async def test_a_shard_without_its_marker_fails_closed_alone(app: Any) -> None:
+    """A shard whose marker is gone (its node lost its data) blocks its callees' Checks as unavailable;
+    a callee of another shard is answered from the registry as before."""
+    layout = app.hot.layout
+    numbers = [f"139{i:08d}" for i in range(200)]
+    by_shard: dict[int, str] = {}
+    for n in numbers:
+        by_shard.setdefault(layout.shard(key_of(app, n)), n)
+    (lost, victim), (_, other) = list(by_shard.items())[:2]
+    for n in (victim, other):
+        await app.registry.set_preference(n, True, [], Source.APP, None, None, actor="test")
+    await app.redis.delete(layout.readies[lost])
+    assert (await app.gateway.check(check_input(victim))).verdict == rules.REGISTRY_UNAVAILABLE
+    assert (await app.gateway.check(check_input(other))).verdict.reason is Reason.REGISTERED
+    assert not await app.hot.is_ready()  # the sync loop rebuilds

@@ -16,14 +16,15 @@ from dncgate.bootstrap import build_gateway
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.types import Category, Decision, Mode, Reason, Source
 from dncgate.embedded import EmbeddedRedis
-from dncgate.store.hot import CALLS
 from tests.integration.support import (
+    ALL_STREAMS,
     CALLER,
     CONSUMER,
     OTHER_CONSUMER,
     check_input,
     key_of,
     redis_is_stalled,
+    stream_entries,
     stream_events,
 )
 from tests.wait import until
@@ -31,8 +32,15 @@ from tests.wait import until
 pytestmark = pytest.mark.integration
 
 
-async def _entries(app: Any) -> list[dict[bytes, bytes]]:
-    return [fields for _, fields in await app.redis.xrange(CALLS)]
+async def _entries(app: Any, call_ids: list[str] | None = None) -> list[dict[bytes, bytes]]:
+    """The events in the streams, by call time, or in the order of `call_ids` (the streams do not order
+    one batch's events across shards)."""
+    events = [fields for _, _, fields in await stream_entries(app.redis)]
+    if call_ids is None:
+        return events
+    by_id = {e[b"id"].decode(): e for e in events}
+    assert len(by_id) == len(events) == len(call_ids)
+    return [by_id[c] for c in call_ids]
 
 
 async def test_check_appends_a_call_event_with_decision_reason_and_hashed_callee(app: Any) -> None:
@@ -102,7 +110,7 @@ async def test_check_many_keeps_order_and_answers_invalid_numbers_in_the_batch(a
         "",
         "+8613800138000",
     ]
-    events = await _entries(app)
+    events = await _entries(app, [r.call_id for r in results])
     assert [e[b"rid"] for e in events] == [f"r{i}".encode() for i in range(len(callees))]
     assert [e[b"id"].decode() for e in events] == [r.call_id for r in results]
     assert len({r.call_id for r in results}) == len(results)
@@ -183,7 +191,8 @@ async def test_allowed_calls_are_blocked_when_the_event_cannot_be_logged(app: An
     """If the call stream cannot be written, no call is allowed: every Check, an invalid callee's too, single
     or batched, is BLOCK REGISTRY_UNAVAILABLE with no call_id (there is no event to point to)."""
     await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
-    await app.redis.set(CALLS, b"not a stream")  # XADD now fails with WRONGTYPE
+    for stream in ALL_STREAMS:
+        await app.redis.set(stream, b"not a stream")  # XADD now fails with WRONGTYPE
     callees = [OTHER_CONSUMER, CONSUMER, "12345"]
     results = await app.gateway.check_many([check_input(c) for c in callees])
     results += [await app.gateway.check(check_input(c)) for c in callees]
@@ -242,7 +251,7 @@ async def test_both_redis_paths_answer_alike_single_and_batched(app: Any, multip
         await gw.aclose()
     assert single.verdict.reason is Reason.REGISTERED
     assert [r.verdict.reason for r in batch] == [Reason.REGISTERED, Reason.NOT_REGISTERED, Reason.INVALID_NUMBER]
-    events = await _entries(app)
+    events = await _entries(app, [single.call_id, *(r.call_id for r in batch)])
     assert [e[b"rsn"] for e in events] == [b"REGISTERED", b"REGISTERED", b"NOT_REGISTERED", b"INVALID_NUMBER"]
     assert single._replace(call_id="", request_id="") == batch[0]._replace(call_id="", request_id="")
 

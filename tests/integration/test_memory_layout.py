@@ -78,5 +78,6 @@ async def test_numbers_share_buckets_when_bucket_bits_are_few(settings: Settings
         )
         keys = [k async for k in app.redis.scan_iter(match=b"dncr*", count=1000)]
         assert len(keys) <= 256
-        assert all(len(k) == 4 + 3 for k in keys)
+        layout = app.hot.layout  # each the prefix with its shard's tag, then the bucket's 3 bytes
+        assert set(keys) <= {layout.prefs[b % layout.shards] + b.to_bytes(3, "big") for b in range(256)}
         assert sum([await app.redis.hlen(k) for k in keys]) == 300

@@ -16,7 +16,7 @@ from dncgate.domain.errors import PepperMismatch
 from dncgate.domain.types import Decision, Reason, Source
 from dncgate.phone import NumberKeyer
 from dncgate.service import sync
-from dncgate.store.hot import LAYOUT_VERSION, READY
+from dncgate.store.hot import LAYOUT_VERSION
 from tests.conftest import TEST_PEPPER
 from tests.integration.support import CONSUMER, check_input
 
@@ -47,7 +47,8 @@ async def test_the_journal_keeps_a_keyed_hash_of_the_pepper_never_the_pepper(app
     expected = hmac.new(TEST_PEPPER, b"dncgate pepper fingerprint v1", hashlib.sha256).digest()[:16].hex()
     assert await stored_fingerprints(app) == [expected]
     assert TEST_PEPPER.hex() not in expected and expected != NumberKeyer(OTHER_PEPPER).fingerprint()
-    assert await app.redis.get(READY) == b"%d/%d/%s" % (LAYOUT_VERSION, app.hot.bits, expected.encode())
+    ready = b"%d/%d/%d/%s" % (LAYOUT_VERSION, app.hot.bits, app.hot.shards, expected.encode())
+    assert [await app.redis.get(m) for m in app.hot.layout.readies] == [ready] * app.hot.shards
 
 
 async def test_another_pepper_on_the_same_database_is_refused_before_touching_anything(
@@ -56,14 +57,14 @@ async def test_another_pepper_on_the_same_database_is_refused_before_touching_an
     """Opening the stores with another pepper raises PepperMismatch naming DNCGATE_PEPPER; journal and Redis are as
     they were."""
     await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
-    ready = await app.redis.get(READY)
+    ready = await app.redis.get(app.hot.layout.readies[0])
     with pytest.raises(PepperMismatch) as err:
         async with open_app(replace(settings, pepper=OTHER_PEPPER)):
             pass
     assert "DNCGATE_PEPPER" in err.value.message
     assert TEST_PEPPER.hex() not in err.value.message and OTHER_PEPPER.hex() not in err.value.message
     assert await stored_fingerprints(app) == [app.hot.fingerprint]
-    assert await app.redis.get(READY) == ready
+    assert await app.redis.get(app.hot.layout.readies[0]) == ready
     assert await decision(app) == (Decision.BLOCK, Reason.REGISTERED)
 
 
@@ -94,9 +95,10 @@ async def test_a_redis_loaded_under_another_pepper_fails_closed_and_is_rebuilt_f
     start-up load rebuilds it."""
     await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
     other = NumberKeyer(OTHER_PEPPER).fingerprint().encode()
-    await app.redis.set(READY, b"%d/%d/%s" % (LAYOUT_VERSION, app.hot.bits, other))
+    for marker in app.hot.layout.readies:
+        await app.redis.set(marker, b"%d/%d/%d/%s" % (LAYOUT_VERSION, app.hot.bits, app.hot.shards, other))
     assert await decision(app) == (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE)
     assert await decision(app, "13912345678") == (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE)
     await sync.ensure_loaded(app.registry, app.journal, app.hot)
-    assert await app.redis.get(READY) == app.hot.ready_value
+    assert await app.hot.is_ready()
     assert await decision(app) == (Decision.BLOCK, Reason.REGISTERED)

@@ -17,9 +17,17 @@ from dncgate.domain.types import Category, Decision, Reason
 from dncgate.embedded import EmbeddedRedis
 from dncgate.service.recorder import Recorder
 from dncgate.store.calls import CallStream, encode_event
-from dncgate.store.hot import CALLS
-from dncgate.store.recorder import _STAGING, GROUP, CallLogWriter, StreamGroup, find_event, stream_events
-from tests.integration.support import CALLER, CONSUMER, check_input, key_of, new_call_id
+from dncgate.store.hot import LEGACY_CALLS
+from dncgate.store.recorder import _STAGING, GROUP, CallLogWriter, StreamGroup, entry_id, find_event, stream_events
+from tests.integration.support import (
+    CALLER,
+    CONSUMER,
+    check_input,
+    key_of,
+    new_call_id,
+    stream_entries,
+    stream_length,
+)
 from tests.wait import until
 
 pytestmark = pytest.mark.integration
@@ -28,7 +36,12 @@ pytestmark = pytest.mark.integration
 def recorder(app: Any, consumer: str = "host-a", *, pool: Any = None, **kw: Any) -> Recorder:
     """A recorder over the test stores that waits only briefly for new entries."""
     kw.setdefault("block_ms", 20)
-    return Recorder(StreamGroup(app.redis), CallLogWriter(pool or app.pool), consumer, **kw)
+    return Recorder(StreamGroup(app.redis, app.hot.layout.streams), CallLogWriter(pool or app.pool), consumer, **kw)
+
+
+def own_stream(app: Any) -> bytes:
+    """CONSUMER's shard's stream, where every event of hers goes."""
+    return app.hot.layout.streams[app.hot.layout.shard(key_of(app, CONSUMER))]
 
 
 def event(app: Any, **changes: Any) -> CallEvent:
@@ -55,7 +68,7 @@ async def append(app: Any, n: int) -> list[str]:
     """Append n call events to the stream as the gateway does; returns their call ids."""
     events = [event(app) for _ in range(n)]
     if events:
-        await CallStream(app.redis).append(events)
+        await CallStream(app.redis, app.hot.layout).append(events)
     return [e.call_id for e in events]
 
 
@@ -71,8 +84,8 @@ async def logged(app: Any) -> list[str]:
 
 
 async def in_stream(app: Any) -> dict[bytes, str]:
-    """Stream id -> call id of every entry still in the stream."""
-    return {sid: f.get(b"id", b"").decode() for sid, f in await app.redis.xrange(CALLS)}
+    """Stream id (as the recorder names it) -> call id of every entry still in the streams."""
+    return {entry_id(stream, sid): f.get(b"id", b"").decode() for stream, sid, f in await stream_entries(app.redis)}
 
 
 async def assert_nothing_lost(app: Any, expected: list[str]) -> None:
@@ -105,7 +118,7 @@ async def test_drained_calls_land_in_call_log_once_and_leave_the_stream(app: Any
     rec = recorder(app, batch=10)
     assert [await rec.drain_once() for _ in range(4)] == [10, 10, 5, 0]
     assert sorted(await logged(app)) == sorted(r.call_id for r in results)
-    assert await app.redis.xlen(CALLS) == 0
+    assert await stream_length(app.redis) == 0
     async with app.pool.connection() as conn:
         row = await (
             await conn.execute(
@@ -129,10 +142,10 @@ async def test_drained_calls_land_in_call_log_once_and_leave_the_stream(app: Any
 async def test_an_event_delivered_twice_is_recorded_once(app: Any) -> None:
     """The same call event appended again (a redelivery) adds no second row."""
     events = [event(app) for _ in range(5)]
-    await CallStream(app.redis).append(events)
+    await CallStream(app.redis, app.hot.layout).append(events)
     rec = recorder(app)
     await drain_all(rec)
-    await CallStream(app.redis).append(events)
+    await CallStream(app.redis, app.hot.layout).append(events)
     entries = await rec.fetch(block=False)
     report = await rec.commit(entries)
     assert (report.inserted, report.duplicates) == (0, 5)
@@ -146,10 +159,10 @@ async def test_a_crash_after_reading_before_committing_loses_nothing(app: Any) -
     assert len(await crashed.fetch()) == 30  # ... and host-a dies here
     assert await logged(app) == []
     await drain_all(recorder(app, "host-b"))  # another recorder's trim must not touch host-a's entries
-    assert await app.redis.xlen(CALLS) == 30
+    assert await stream_length(app.redis) == 30
     assert await recorder(app, "host-a").drain_once() == 30
     assert sorted(await logged(app)) == sorted(expected)
-    assert await app.redis.xlen(CALLS) == 0
+    assert await stream_length(app.redis) == 0
 
 
 async def test_a_crash_after_committing_before_acknowledging_duplicates_nothing(app: Any) -> None:
@@ -165,7 +178,7 @@ async def test_a_crash_after_committing_before_acknowledging_duplicates_nothing(
     await restarted.ack(entries)
     await restarted.trim()
     assert sorted(await logged(app)) == sorted(expected)
-    assert await app.redis.xlen(CALLS) == 0
+    assert await stream_length(app.redis) == 0
 
 
 async def test_a_restart_trims_what_a_crashed_recorder_acknowledged_but_did_not_trim(app: Any) -> None:
@@ -175,9 +188,9 @@ async def test_a_restart_trims_what_a_crashed_recorder_acknowledged_but_did_not_
     entries = await crashed.fetch()
     await crashed.commit(entries)
     await crashed.ack(entries)  # ... and host-a dies before trimming
-    assert await app.redis.xlen(CALLS) == 8
+    assert await stream_length(app.redis) == 8
     assert await recorder(app, "host-a").drain_once() == 0
-    assert await app.redis.xlen(CALLS) == 0
+    assert await stream_length(app.redis) == 0
 
 
 async def test_a_dead_consumers_entries_are_claimed_only_once_idle(app: Any) -> None:
@@ -187,13 +200,13 @@ async def test_a_dead_consumers_entries_are_claimed_only_once_idle(app: Any) -> 
     assert await recorder(app, "pod-2").drain_once() == 0  # 30 s idle by default: not yet
 
     async def idle_50_ms() -> bool:
-        pending = await app.redis.xpending_range(CALLS, GROUP, "-", "+", 100, consumername="pod-1")
+        pending = await app.redis.xpending_range(own_stream(app), GROUP, "-", "+", 100, consumername="pod-1")
         return len(pending) == 12 and all(p["time_since_delivered"] >= 50 for p in pending)
 
     await until(idle_50_ms, what="pod-1's entries idle for 50 ms")
     assert await recorder(app, "pod-3", claim_idle_ms=50).drain_once() == 12
     assert sorted(await logged(app)) == sorted(expected)
-    assert await app.redis.xlen(CALLS) == 0
+    assert await stream_length(app.redis) == 0
 
 
 async def test_the_stream_is_trimmed_only_behind_committed_entries(app: Any) -> None:
@@ -201,7 +214,7 @@ async def test_the_stream_is_trimmed_only_behind_committed_entries(app: Any) -> 
     first = await append(app, 5)
     fast = recorder(app, "fast", batch=5)
     assert await fast.drain_once() == 5
-    assert await app.redis.xlen(CALLS) == 0
+    assert await stream_length(app.redis) == 0
     await append(app, 5)
     slow = recorder(app, "slow", batch=5)
     held = await slow.fetch()
@@ -214,18 +227,18 @@ async def test_the_stream_is_trimmed_only_behind_committed_entries(app: Any) -> 
     await slow.commit(held)
     await slow.ack(held)
     assert await slow.trim() == 10
-    assert await app.redis.xlen(CALLS) == 0
+    assert await stream_length(app.redis) == 0
 
 
 async def test_a_malformed_entry_is_dead_lettered_and_does_not_block_the_stream(app: Any) -> None:
     """An undecodable entry goes to call_dead_letter with a warning; the calls around it are recorded."""
     good = await append(app, 3)
-    bad_id = await app.redis.xadd(CALLS, {b"id": b"not-a-call", b"cat": b"\xff"})
+    bad_id = entry_id(own_stream(app), await app.redis.xadd(own_stream(app), {b"id": b"not-a-call", b"cat": b"\xff"}))
     good += await append(app, 3)
     with capture_logs() as logs:
         assert await recorder(app).drain_once() == 7
     assert sorted(await logged(app)) == sorted(good)
-    assert await app.redis.xlen(CALLS) == 0
+    assert await stream_length(app.redis) == 0
     async with app.pool.connection() as conn:
         rows = await (await conn.execute("SELECT stream_id, fields, error FROM call_dead_letter")).fetchall()
     assert [(r[0], r[1]["id"], r[2].split(":")[0]) for r in rows] == [(bad_id.decode(), "not-a-call", "KeyError")]
@@ -236,7 +249,7 @@ async def test_a_row_postgresql_refuses_is_dead_lettered_alone(app: Any) -> None
     """A call PostgreSQL cannot store (a NUL in a text field) is set aside; the rest of its batch is kept."""
     events = [event(app) for _ in range(4)]
     poison = event(app, org_id="ac\x00me")
-    await CallStream(app.redis).append([*events[:2], poison, *events[2:]])
+    await CallStream(app.redis, app.hot.layout).append([*events[:2], poison, *events[2:]])
     assert await recorder(app).drain_once() == 5
     assert sorted(await logged(app)) == sorted(e.call_id for e in events)
     async with app.pool.connection() as conn:
@@ -249,14 +262,17 @@ async def test_an_event_with_an_impossible_time_is_dead_lettered_not_retried_for
     """A call time no datetime can hold is set aside like any malformed entry; searches of the stream skip it."""
     good = await append(app, 2)
     bad = event(app)
-    bad_id = await app.redis.xadd(CALLS, encode_event(bad) | {b"us": b"9" * 30})  # type: ignore[arg-type]
+    stream = own_stream(app)
+    bad_id = entry_id(stream, await app.redis.xadd(stream, encode_event(bad) | {b"us": b"9" * 30}))  # type: ignore[arg-type]
     now = datetime.now(UTC)
-    found = await stream_events(app.redis, bad.callee_key, now - timedelta(minutes=1), now + timedelta(minutes=1))
+    found = await stream_events(
+        app.redis, app.hot.layout, bad.callee_key, now - timedelta(minutes=1), now + timedelta(minutes=1)
+    )
     assert [e.call_id for e in found] == good
-    assert await find_event(app.redis, bad.call_id) is None
+    assert await find_event(app.redis, app.hot.layout, bad.call_id) is None
     assert await recorder(app).drain_once() == 3
     assert sorted(await logged(app)) == sorted(good)
-    assert await app.redis.xlen(CALLS) == 0
+    assert await stream_length(app.redis) == 0
     async with app.pool.connection() as conn:
         rows = await (await conn.execute("SELECT stream_id, error FROM call_dead_letter")).fetchall()
     assert [(r[0], r[1].split(":")[0]) for r in rows] == [(bad_id.decode(), "ValueError")]
@@ -330,7 +346,7 @@ async def test_random_crash_points_never_lose_or_duplicate_a_call(app: Any, seed
         await drain_all(recorder(app, host))
     rows = await logged(app)
     assert sorted(rows) == sorted(expected)
-    assert await app.redis.xlen(CALLS) == 0
+    assert await stream_length(app.redis) == 0
 
 
 async def test_cancelling_the_loop_at_random_moments_loses_and_duplicates_nothing(app: Any) -> None:
@@ -345,7 +361,7 @@ async def test_cancelling_the_loop_at_random_moments_loses_and_duplicates_nothin
         expected += await append(app, rng.randint(0, 30))
     await drain_all(recorder(app, "host-a"))
     assert sorted(await logged(app)) == sorted(expected)
-    assert await app.redis.xlen(CALLS) == 0
+    assert await stream_length(app.redis) == 0
 
 
 async def test_the_loop_survives_a_postgresql_outage_and_a_restart_resumes(app: Any) -> None:
@@ -370,7 +386,7 @@ async def test_the_loop_survives_a_postgresql_outage_and_a_restart_resumes(app: 
         await unreachable.close()
     assert any(e["event"] == "recorder_store_unavailable" for e in logs)
     assert await logged(app) == []
-    assert await app.redis.xlen(CALLS) == 10
+    assert await stream_length(app.redis) == 10
     assert await recorder(app, "host-a").drain_once() == 10
     assert sorted(await logged(app)) == sorted(expected)
 
@@ -383,7 +399,9 @@ async def test_the_loop_survives_a_redis_restart_and_recreates_its_group(
     with capture_logs() as logs:
         task = asyncio.create_task(rec.run())
         try:
-            await until(lambda: app.redis.exists(CALLS), what="the recorder's group created (with its stream)")
+            await until(
+                lambda: app.redis.exists(own_stream(app)), what="the recorder's group created (with its stream)"
+            )
             private_redis.stop()
             await until(
                 lambda: any(e["event"] == "recorder_store_unavailable" for e in logs),
@@ -401,3 +419,65 @@ async def test_the_loop_survives_a_redis_restart_and_recreates_its_group(
         finally:
             rec.stop()
             await asyncio.wait_for(task, 15)
+
+
+async def test_events_of_every_shard_are_recorded_once_and_every_stream_emptied(app: Any) -> None:
+    """Checks of callees spread over all the shards land in their shards' streams, and one recorder
+    drains every stream into call_log, each call once."""
+    numbers = [f"139{i:08d}" for i in range(400)]
+    results = await app.gateway.check_many([check_input(n) for n in numbers])
+    layout = app.hot.layout
+    lengths = [await app.redis.xlen(s) for s in layout.streams]
+    assert all(lengths) and sum(lengths) == len(numbers)  # every shard got some
+    for r in results:
+        shard = layout.shard(app.gateway.keyer.digest(r.callee_e164))
+        ids = [f[b"id"].decode() for _, f in await app.redis.xrange(layout.streams[shard])]
+        assert r.call_id in ids
+    await drain_all(recorder(app, batch=50))
+    assert sorted(await logged(app)) == sorted(r.call_id for r in results)
+    assert await stream_length(app.redis) == 0
+
+
+async def test_the_old_single_stream_is_drained_after_an_upgrade(app: Any) -> None:
+    """Events left in `dnc:calls` by the layout before shards (some already read, never acknowledged,
+    by the old recorder's group) are all recorded, once, beside the new streams' events."""
+    old = [event(app) for _ in range(30)]
+    for e in old:
+        await app.redis.xadd(LEGACY_CALLS, encode_event(e))  # type: ignore[arg-type]
+    await app.redis.xgroup_create(LEGACY_CALLS, GROUP, id="0")
+    await app.redis.xreadgroup(GROUP, "old-pod", {LEGACY_CALLS: ">"}, count=10)  # the old pod died holding these
+    new = await append(app, 5)
+    await drain_all(recorder(app, "new-pod", claim_idle_ms=0))
+    assert sorted(await logged(app)) == sorted([e.call_id for e in old] + new)
+    assert await app.redis.xlen(LEGACY_CALLS) == 0
+    # An old gateway still running in a rolling upgrade writes there once more: recorded too.
+    late = event(app)
+    await app.redis.xadd(LEGACY_CALLS, encode_event(late))  # type: ignore[arg-type]
+    await drain_all(recorder(app, "new-pod"))
+    assert late.call_id in await logged(app)
+
+
+async def test_an_old_single_stream_without_a_group_is_drained_and_none_is_made_when_absent(app: Any) -> None:
+    """A `dnc:calls` the old recorder never read gets a group and is drained; a fresh Redis gets no such stream."""
+    await drain_all(recorder(app))
+    assert not await app.redis.exists(LEGACY_CALLS)
+    old = event(app)
+    await app.redis.xadd(LEGACY_CALLS, encode_event(old))  # type: ignore[arg-type]
+    await drain_all(recorder(app, "other"))
+    assert await logged(app) == [old.call_id]
+
+
+async def test_two_replicas_split_the_streams_entries_between_them(app: Any) -> None:
+    """Two recorders reading all streams through the same groups each record a share, none twice."""
+    numbers = [f"139{i:08d}" for i in range(300)]
+    results = await app.gateway.check_many([check_input(n) for n in numbers])
+    a, b = recorder(app, "pod-a", batch=3), recorder(app, "pod-b", batch=3)
+    got = {"pod-a": 0, "pod-b": 0}
+    while True:
+        na, nb = await a.drain_once(block=False), await b.drain_once(block=False)
+        got["pod-a"] += na
+        got["pod-b"] += nb
+        if not na and not nb:
+            break
+    assert got["pod-a"] and got["pod-b"] and sum(got.values()) == len(results)
+    assert sorted(await logged(app)) == sorted(r.call_id for r in results)

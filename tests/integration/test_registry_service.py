@@ -204,27 +204,29 @@ async def test_consent_expires_at_its_expiry_time(app: Any, clock: FakeClock) ->
 
 
 async def test_org_policy_defaults_then_follows_the_journal_into_redis(app: Any) -> None:
-    """An org with no policy gets the default; a MONITOR policy is journalled, put in Redis, and flags calls."""
+    """An org with no policy gets the default; a MONITOR policy is journalled, put in the gateway's copy of
+    the policies (Redis holds no mode), and flags calls."""
     assert await app.registry.get_org_policy("acme") == OrgPolicyView(Mode.ENFORCE, explicit=False)
     await _set(app, True)
     await app.registry.set_org_policy("acme", Mode.MONITOR, None, actor="test")
     assert await app.registry.get_org_policy("acme") == OrgPolicyView(Mode.MONITOR, True, "test")
-    assert await app.hot.mode("acme") is Mode.MONITOR
+    assert app.gateway.org_caps.monitors == {"acme": True}
+    assert not await app.redis.exists(b"dnc:mode")
     v = (await app.gateway.check(check_input(CONSUMER))).verdict
     assert (v.decision, v.reason, v.violation) == (Decision.ALLOW, Reason.REGISTERED, True)
     await app.registry.set_org_policy("acme", Mode.ENFORCE, None, actor="test")
     assert await _decisions(app, ("acme", "agent-1")) == [BLOCKED]
 
 
-async def test_replaying_an_old_policy_request_id_keeps_the_latest_mode_in_redis(app: Any) -> None:
+async def test_replaying_an_old_policy_request_id_keeps_the_latest_mode_in_force(app: Any) -> None:
     """Retrying an earlier set_org_policy after a newer one returns the old entry, with who made it;
-    Redis keeps the newest mode."""
+    the Checks keep the newest mode."""
     await app.registry.set_org_policy("acme", Mode.MONITOR, "p-1", actor="alice (token a1)")
     await app.registry.set_org_policy("acme", Mode.ENFORCE, "p-2", actor="bob (token b2)")
     replayed = await app.registry.set_org_policy("acme", Mode.MONITOR, "p-1", actor="carol (token c3)")
     assert replayed == OrgPolicyEntry(Mode.MONITOR, "alice (token a1)")
     assert await app.registry.get_org_policy("acme") == OrgPolicyView(Mode.ENFORCE, True, "bob (token b2)")
-    assert await app.hot.mode("acme") is Mode.ENFORCE
+    assert app.gateway.org_caps.monitors == {"acme": False}
 
 
 async def test_a_masked_policy_change_keeps_the_other_fields_and_the_gateway_signs_at_once(app: Any) -> None:

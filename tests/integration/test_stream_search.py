@@ -9,7 +9,6 @@ import pytest
 
 from dncgate.domain.registry import epoch_us
 from dncgate.store.calls import encode_event
-from dncgate.store.hot import CALLS
 from dncgate.store.recorder import find_event, stream_events
 from tests.integration.support import CONSUMER, OTHER_CONSUMER, check_input, key_of, new_call_id
 from tests.integration.test_recorder import drain_all, event, recorder
@@ -22,7 +21,7 @@ async def test_calls_to_the_callee_in_the_window_are_found_before_they_are_drain
     mine = await app.gateway.check_many([check_input(CONSUMER) for _ in range(3)])
     await app.gateway.check(check_input(OTHER_CONSUMER))
     now = datetime.now(UTC)
-    found = await stream_events(app.redis, key_of(app, CONSUMER).hex(), now - timedelta(minutes=1), now)
+    found = await stream_events(app.redis, app.hot.layout, key_of(app, CONSUMER).hex(), now - timedelta(minutes=1), now)
     assert [e.call_id for e in found] == [r.call_id for r in mine]
 
 
@@ -34,9 +33,10 @@ async def test_the_window_is_the_calls_own_time_not_the_stream_id(app: Any) -> N
     # Redis's clock 15 s behind the gateway's: the stream id of `inside` lies before the window;
     # `outside` gets a stream id of now, inside the window, but its own time is not.
     skewed = b"%d-0" % (epoch_us(inside.at) // 1000 - 15_000)
-    await app.redis.xadd(CALLS, encode_event(inside), id=skewed)
-    await app.redis.xadd(CALLS, encode_event(outside))
-    found = await stream_events(app.redis, inside.callee_key, now - timedelta(seconds=20), now)
+    stream = app.hot.layout.streams[app.hot.layout.shard_of_hex(inside.callee_key)]
+    await app.redis.xadd(stream, encode_event(inside), id=skewed)
+    await app.redis.xadd(stream, encode_event(outside))
+    found = await stream_events(app.redis, app.hot.layout, inside.callee_key, now - timedelta(seconds=20), now)
     assert [e.call_id for e in found] == [inside.call_id]
 
 
@@ -45,7 +45,8 @@ async def test_drained_calls_are_no_longer_in_the_stream(app: Any) -> None:
     result = await app.gateway.check(check_input(CONSUMER))
     await drain_all(recorder(app))
     now = datetime.now(UTC)
-    assert await stream_events(app.redis, key_of(app, CONSUMER).hex(), now - timedelta(minutes=1), now) == []
+    key = key_of(app, CONSUMER).hex()
+    assert await stream_events(app.redis, app.hot.layout, key, now - timedelta(minutes=1), now) == []
     async with app.pool.connection() as conn:
         row = await (await conn.execute("SELECT 1 FROM call_log WHERE call_id = %s", (result.call_id,))).fetchone()
     assert row is not None
@@ -54,7 +55,7 @@ async def test_drained_calls_are_no_longer_in_the_stream(app: Any) -> None:
 async def test_a_call_is_found_by_its_id_while_it_is_in_the_stream(app: Any) -> None:
     """find_event returns the event of a call id still in the stream, and None for an unknown one."""
     results = await app.gateway.check_many([check_input(CONSUMER) for _ in range(5)])
-    found = await find_event(app.redis, results[2].call_id)
+    found = await find_event(app.redis, app.hot.layout, results[2].call_id)
     assert found is not None
     assert (found.call_id, found.callee_key) == (results[2].call_id, key_of(app, CONSUMER).hex())
-    assert await find_event(app.redis, new_call_id(datetime.now(UTC))) is None
+    assert await find_event(app.redis, app.hot.layout, new_call_id(datetime.now(UTC))) is None

@@ -17,7 +17,7 @@ from dncgate.domain.errors import Unavailable
 from dncgate.domain.types import ALL_CATEGORIES_MASK, Decision, Mode, Reason, Source
 from dncgate.embedded import EmbeddedRedis
 from dncgate.service import sync
-from dncgate.store.hot import LAYOUT_VERSION, READY
+from dncgate.store.hot import LAYOUT_VERSION, LEGACY_MODES, LEGACY_READY
 from tests.integration.support import (
     CONSUMER,
     OTHER_CONSUMER,
@@ -76,7 +76,6 @@ async def test_ensure_loaded_rebuilds_an_empty_redis(app: Any) -> None:
     await app.redis.flushdb()
     await sync.ensure_loaded(app.registry, app.journal, app.hot)
     assert await app.hot.is_ready()
-    assert await app.hot.mode("acme") is Mode.MONITOR
     snap = await lookup(app.hot, key_of(app, CONSUMER), "acme", "agent-1")
     assert snap.schedule.mask == ALL_CATEGORIES_MASK
 
@@ -84,27 +83,38 @@ async def test_ensure_loaded_rebuilds_an_empty_redis(app: Any) -> None:
 async def test_ensure_loaded_rebuilds_a_redis_laid_out_with_other_bucket_bits(app: Any) -> None:
     """A Redis loaded with another bucket size is treated as not loaded and rebuilt in this layout."""
     await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
-    await app.redis.set(READY, b"%d/12" % LAYOUT_VERSION)
+    shards = app.hot.shards
+    for marker in app.hot.layout.readies:
+        await app.redis.set(marker, b"%d/12/%d/%s" % (LAYOUT_VERSION, shards, app.hot.fingerprint.encode()))
     assert await _decision(app) == (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE)
     await sync.ensure_loaded(app.registry, app.journal, app.hot)
     bits, fingerprint = app.settings.registry_bucket_bits, app.hot.fingerprint.encode()
-    assert await app.redis.get(READY) == b"%d/%d/%s" % (LAYOUT_VERSION, bits, fingerprint)
+    for marker in app.hot.layout.readies:
+        assert await app.redis.get(marker) == b"%d/%d/%d/%s" % (LAYOUT_VERSION, bits, shards, fingerprint)
     assert await _decision(app) == (Decision.BLOCK, Reason.REGISTERED)
 
 
 async def test_ensure_loaded_rebuilds_a_redis_written_with_an_older_layout(app: Any) -> None:
-    """A Redis whose ready marker carries another layout version is rebuilt, never misread."""
+    """A Redis of the layout before shards (one `dnc:ready`, untagged buckets, `dnc:mode`) reads as not
+    loaded, is rebuilt in this layout (the old keys dropped), never misread."""
     await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
-    await app.redis.set(READY, b"%d" % app.settings.registry_bucket_bits)  # layout 1 wrote the bits alone
+    await app.redis.flushdb()
+    bits, fingerprint = app.settings.registry_bucket_bits, app.hot.fingerprint.encode()
+    await app.redis.set(LEGACY_READY, b"2/%d/%s" % (bits, fingerprint))
+    await app.redis.hset(LEGACY_MODES, "acme", "MONITOR")
+    await app.redis.hset(b"dncr\x00\x01\x02", b"abcdef", b"254")
+    assert not await app.hot.is_ready()
     assert await _decision(app) == (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE)
     await sync.ensure_loaded(app.registry, app.journal, app.hot)
     assert await _decision(app) == (Decision.BLOCK, Reason.REGISTERED)
+    assert not await app.redis.exists(LEGACY_READY, LEGACY_MODES, b"dncr\x00\x01\x02")
 
 
 async def test_checks_fail_closed_while_the_registry_is_not_loaded(app: Any) -> None:
-    """Without dnc:ready every Check, even for an unregistered number, is BLOCK REGISTRY_UNAVAILABLE."""
+    """Without the shards' markers every Check, even for an unregistered number, is BLOCK
+    REGISTRY_UNAVAILABLE."""
     await app.registry.set_preference(CONSUMER, True, [], Source.APP, None, None, actor="test")
-    await app.redis.delete(READY)
+    await app.redis.delete(*app.hot.layout.readies)
     assert await _decision(app) == (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE)
     assert await _decision(app, OTHER_CONSUMER) == (Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE)
     events = await stream_events(app.redis)
@@ -140,14 +150,6 @@ async def test_catch_up_reapplies_recent_consumers_below_the_watermark(app: Any)
     assert await _decision(app) == (Decision.ALLOW, Reason.NOT_REGISTERED)
     assert await sync.catch_up(app.registry, app.journal, app.hot) == 2
     assert await _decision(app) == (Decision.BLOCK, Reason.REGISTERED)
-
-
-async def test_catch_up_restores_org_modes(app: Any) -> None:
-    """An org mode missing from Redis is written back from the policy journal by catch_up."""
-    await app.registry.set_org_policy("acme", Mode.MONITOR, None, actor="test")
-    await app.redis.delete(b"dnc:mode")
-    await sync.catch_up(app.registry, app.journal, app.hot)
-    assert await app.hot.mode("acme") is Mode.MONITOR
 
 
 async def test_sync_loop_rebuilds_redis_after_a_flush(app: Any) -> None:

@@ -283,3 +283,30 @@ def test_a_bad_holidays_file_is_a_config_error_naming_the_variable_and_the_line(
         workday_calendar(Settings(holidays_file=tmp_path / "missing.csv"))
     bad.write_text("2027-02-08,holiday\n", encoding="utf-8")
     assert workday_calendar(Settings(holidays_file=bad)).calendar.knows(2027)
+
+
+def test_the_cluster_settings_are_read_and_bounded() -> None:
+    """DNCGATE_REDIS_CLUSTER takes true/false; DNCGATE_STREAM_SHARDS 1..16384 (default 64)."""
+    s = Settings.from_env({"DNCGATE_REDIS_CLUSTER": "true", "DNCGATE_STREAM_SHARDS": "16384"})
+    assert (s.redis_cluster, s.stream_shards) == (True, 16384)
+    assert (Settings().redis_cluster, Settings().stream_shards) == (False, 64)
+    for name, bad in (
+        ("DNCGATE_STREAM_SHARDS", "0"),
+        ("DNCGATE_STREAM_SHARDS", "16385"),
+        ("DNCGATE_REDIS_CLUSTER", "maybe"),
+    ):
+        with pytest.raises(ConfigError, match=name):
+            Settings.from_env({name: bad})
+
+
+async def test_cluster_mode_without_the_nodes_is_refused_before_any_store_is_touched(tmp_path: Path) -> None:
+    """DNCGATE_REDIS_CLUSTER=true with no DNCGATE_REDIS_URL (there is no embedded cluster) stops start-up
+    with a message naming both variables, before anything is started in the data dir."""
+    from dncgate.bootstrap import open_app
+
+    settings = Settings(data_dir=tmp_path, redis_cluster=True)
+    with pytest.raises(ConfigError) as err:
+        async with open_app(settings):
+            pass
+    assert "DNCGATE_REDIS_CLUSTER" in str(err.value) and "DNCGATE_REDIS_URL" in str(err.value)
+    assert not (tmp_path / "redis").exists() and not (tmp_path / "postgres").exists()

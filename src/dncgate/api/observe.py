@@ -20,6 +20,7 @@ from prometheus_client import Gauge
 from dncgate import metrics
 from dncgate.bootstrap import App
 from dncgate.store import gauges
+from dncgate.store.hot import LEGACY_CALLS
 
 log = structlog.get_logger("dncgate.metrics")
 
@@ -84,7 +85,7 @@ async def collect(app: App, parts: Parts, timeout_s: float = TIMEOUT_S) -> None:
         metrics.REGISTRY_NUMBERS.set(await gauges.registry_numbers(app.hot))
 
     async def stream() -> None:
-        length, pending, lag = await gauges.stream_figures(app.redis)
+        length, pending, lag = await gauges.stream_figures(app.redis, [*app.hot.layout.streams, LEGACY_CALLS])
         metrics.STREAM_LENGTH.set(length)
         metrics.RECORDER_PENDING.set(pending)
         metrics.RECORDER_LAG.set(lag)

@@ -230,7 +230,7 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
         if CALLGATE in served:
             await app.gateway.receipts.refresh(app.journal.receipt_orgs)  # before the first Check
             await app.gateway.rules.refresh(app.rules_source)
-            await app.gateway.org_caps.refresh(app.journal.org_caps)
+            await app.gateway.org_caps.refresh(app.journal.check_policies)
         if served:
             await ensure_admin_token(app)  # the embedded default stays two commands
             await app.authenticator.refresh()
@@ -285,7 +285,9 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
             )
             # ranges, quiet days, caller lines: the same, read again only when a journal moved
             tasks.append(asyncio.create_task(app.gateway.rules.watch(app.rules_source, stop), name="check-rules"))
-            tasks.append(asyncio.create_task(app.gateway.org_caps.watch(app.journal.org_caps, stop), name="org-caps"))
+            tasks.append(
+                asyncio.create_task(app.gateway.org_caps.watch(app.journal.check_policies, stop), name="org-caps")
+            )
         watcher = (
             asyncio.create_task(sync.run(app.registry, app.journal, app.hot, settings.sync_interval_s, stop))
             if served

@@ -49,6 +49,8 @@ def _child_env(settings: Settings, redis_url: str, database_url: str, role: str,
     env.update(
         DNCGATE_REDIS_URL=redis_url,
         DNCGATE_DATABASE_URL=database_url,
+        DNCGATE_REDIS_CLUSTER="true" if settings.redis_cluster else "false",
+        DNCGATE_STREAM_SHARDS=str(settings.stream_shards),
         DNCGATE_PEPPER=settings.resolve_pepper().hex(),
         DNCGATE_LISTEN=settings.listen,
         DNCGATE_DATA_DIR=str(settings.data_dir),

@@ -123,8 +123,9 @@ class BatchCheck:
         # The deadline bounds the Redis round trip, so it starts once the calls are built: taken before,
         # parsing and masking a huge batch used it up, and Checks failed closed without Redis being asked.
         deadline = self.settings.deadline(len(reqs))
+        policies = self.org_caps  # one version of the caps and modes for the whole batch, every shard's chunks
         cases = await self.lane.classify_and_log_many(
-            items, now_us, self.settings.default_monitor, deadline, self.org_caps.caps
+            items, now_us, self.settings.default_monitor, deadline, policies.caps, policies.monitors
         )
         verdicts: list[Verdict] = []
         unlogged: list[int] = []

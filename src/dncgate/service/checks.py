@@ -172,7 +172,7 @@ class CheckLane(Protocol):
         key: bytes,
         key_hex: str,
         now_us: int,
-        default_monitor: bool,
+        monitor: bool,
         code: bytes,
         call_id: str,
         mask: str,
@@ -181,7 +181,8 @@ class CheckLane(Protocol):
         org_cap: int = 0,
     ) -> int | None:
         """The callee's pick (its case index + the number of cases * the millisecond a slot frees up
-        under the frequency caps, `org_cap` the org's own daily cap: 0 none); an ALLOW is counted."""
+        under the frequency caps, `org_cap` the org's own daily cap: 0 none, `monitor` the org's mode);
+        an ALLOW is counted."""
 
     async def classify_and_log_many(
         self,
@@ -190,9 +191,10 @@ class CheckLane(Protocol):
         default_monitor: bool,
         deadline: float,
         org_caps: Mapping[str, int] = ...,
+        monitors: Mapping[str, bool] = ...,
     ) -> list[int | None]:
         """Each callee's pick, as `classify_and_log` answers it, with the caps read only (`org_caps`:
-        the orgs' own daily caps, by org)."""
+        the orgs' own daily caps, by org; `monitors`: the orgs' modes, `default_monitor` for the others)."""
 
     async def store_events(self, events: Sequence[CallEvent], deadline: float) -> list[bool]: ...
 

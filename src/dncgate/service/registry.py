@@ -113,8 +113,6 @@ class RegistryHot(Protocol):
         org_lists: Mapping[str, bool] | None = None,
     ) -> None: ...
 
-    async def set_mode(self, org_id: str, mode: Mode) -> None: ...
-
 
 J = TypeVar("J", bound=RegistryJournal)
 H = TypeVar("H", bound=RegistryHot)
@@ -487,9 +485,11 @@ class RegistryService(Generic[J, H]):
             raise InvalidArgument("org_id", "is required")
         given = {"mode": mode, **(changes or {})}
         org_policy.updated(OrgPolicyEntry(self.default_mode), given, update_mask, actor)  # refused before any lock
-        # Under the org's write lock, so concurrent changes reach Redis in journal order, and a mask
-        # merges into the entry in force, not one another change is replacing; and Redis gets the
-        # org's latest mode, not the entry a replayed (possibly superseded) request_id returns.
+        # Under the org's write lock, so concurrent changes reach this process's copy in journal order,
+        # and a mask merges into the entry in force, not one another change is replacing; and the copy
+        # gets the org's latest policy, not the entry a replayed (possibly superseded) request_id
+        # returns. Redis holds no mode: the Checks take it from the in-process copy (`service.org_caps`),
+        # which every other replica reads from the journal within a second or two.
         async with self.journal.org_writer(org_id) as conn:
             before = await self.journal.org_policy(org_id, conn) or OrgPolicyEntry(self.default_mode)
             entry = org_policy.updated(before, given, update_mask, actor)
@@ -497,10 +497,6 @@ class RegistryService(Generic[J, H]):
             current = await self.journal.org_policy(org_id, conn) or stored
             if self.on_policy is not None:
                 self.on_policy(org_id, current)
-            try:
-                await self.hot.set_mode(org_id, current.mode)
-            except StoreUnavailable as exc:
-                raise Unavailable("the policy is recorded in the journal but Redis could not be updated") from exc
         log.info("org_policy_set", org=org_id, mode=stored.mode.value, signed_receipts=stored.signed_receipts)
         return stored
 

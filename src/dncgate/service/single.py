@@ -113,18 +113,19 @@ class SingleCheck:
         key_hex = key.hex()
         masked = mask(e164, country_code)
         call_id = new_call_id(now_us)
+        policies = self.org_caps  # caps and modes read together, before any await: one version of both
         case = await self.lane.classify_and_log(
             route.wire,
             key,
             key_hex,
             now_us,
-            settings.default_monitor,
+            policies.monitors.get(req.org_id, settings.default_monitor),
             table.code,
             call_id,
             masked,
             rid,
             deadline,
-            self.org_caps.caps.get(req.org_id, 0),
+            policies.caps.get(req.org_id, 0),
         )
         if case is not None:
             verdicts = table.verdicts

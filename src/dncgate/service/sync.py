@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -20,7 +20,6 @@ import structlog
 
 from dncgate.domain.errors import PepperMismatch, StoreUnavailable
 from dncgate.domain.registry import Consent, Schedule, consents_at, consents_in_effect, org_lists_at, schedule_of
-from dncgate.domain.types import Mode
 from dncgate.service.catchup import reapply_many
 from dncgate.service.registry import RegistryService
 from dncgate.store import journal as journal_store
@@ -48,8 +47,6 @@ class LoadedRegistry(Protocol):
 
     async def applied_seq(self) -> int: ...
 
-    async def set_mode(self, org_id: str, mode: Mode) -> None: ...
-
     async def begin_rebuild(self) -> None: ...
 
     async def load(
@@ -59,7 +56,7 @@ class LoadedRegistry(Protocol):
         org_lists: Iterable[tuple[bytes, str]] = (),
     ) -> None: ...
 
-    async def finish_rebuild(self, modes: Mapping[str, Mode], seq: int) -> None: ...
+    async def finish_rebuild(self, seq: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +128,7 @@ async def _rebuild_locked(conn: journal_store.Conn, journal: Journal, hot: Loade
         listed += [(key, org) for org, on in org_lists_at(entries, (), now).items() if on]
     for start in range(0, len(listed), _BATCH):
         await hot.load((), (), listed[start : start + _BATCH])
-    await hot.finish_rebuild(await journal.org_modes(conn), seq)
+    await hot.finish_rebuild(seq)
     report = RebuildReport(numbers, consents, seq, time.monotonic() - started)
     log.info("registry_rebuilt", numbers=numbers, consents=consents, seq=seq, seconds=round(report.seconds, 3))
     return report
@@ -167,15 +164,13 @@ async def catch_up(service: Registry, journal: Journal, hot: LoadedRegistry) -> 
     (`catchup.reapply_many`: folded in slices under the exclusive rebuild lock, written by the
     import's bulk script, pipelined, fields already holding their value left alone), preferences
     and consents alike: about 4 s for a million consumers here, against 15 to 20 minutes one by one
-    (benchmarks/RESULTS.md). Then every org's mode.
+    (benchmarks/RESULTS.md). (The orgs' modes are not in Redis: `service.org_caps` copies them.)
     """
     started = time.monotonic()
     applied = await hot.applied_seq()
     changed = await journal_window(journal, applied, CATCH_UP_WINDOW)
     if changed.consumers:
         await reapply_many(service, changed)
-    for org, mode in (await journal.org_modes()).items():
-        await hot.set_mode(org, mode)
     if changed.consumers:
         seconds = round(time.monotonic() - started, 3)
         log.info("registry_caught_up", consumers=changed.consumers, from_seq=applied, seconds=seconds)

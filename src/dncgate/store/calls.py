@@ -1,4 +1,5 @@
-"""The call-event stream in Redis: every Check appends one entry before it is answered."""
+"""The call-event streams in Redis: every Check appends one entry, to its callee's shard's stream
+(`dnc:calls:{s}`, store/hot.py), before it is answered."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import redis.asyncio as aioredis
 from dncgate.domain.calls import CallEvent
 from dncgate.domain.registry import EPOCH, epoch_us
 from dncgate.domain.types import Category, Decision, Reason
-from dncgate.store.hot import CALLS
+from dncgate.store.hot import Layout
 
 # Between the fields and values of an event's context as the single-callee script receives it (ids and
 # masks never contain it: the gateway refuses control characters in ids).
@@ -106,16 +107,21 @@ def decode_event(fields: Mapping[bytes, bytes]) -> CallEvent:
 
 
 class CallStream:
-    """Appends call events to the `dnc:calls` stream."""
+    """Appends call events to their callees' shard streams (`hot.calls_key`); an event without a
+    callee key (an invalid number) goes to shard 0's."""
 
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis, layout: Layout) -> None:
         self.client = client
+        self.layout = layout
+
+    def stream_of(self, e: CallEvent) -> bytes:
+        return self.layout.streams[self.layout.shard_of_hex(e.callee_key) if e.callee_key else 0]
 
     async def append(self, events: Sequence[CallEvent]) -> list[bytes]:
         """Append in one round trip; returns the stream ids, in order."""
         pipe = self.client.pipeline(transaction=False)
         for e in events:
-            pipe.xadd(CALLS, encode_event(e))  # type: ignore[arg-type]
+            pipe.xadd(self.stream_of(e), encode_event(e))  # type: ignore[arg-type]
         ids: list[bytes] = await pipe.execute()
         return ids
 
@@ -124,6 +130,6 @@ class CallStream:
         alone, out of memory for one; a lost connection fails them all by raising)."""
         pipe = self.client.pipeline(transaction=False)
         for e in events:
-            pipe.xadd(CALLS, encode_event(e))  # type: ignore[arg-type]
+            pipe.xadd(self.stream_of(e), encode_event(e))  # type: ignore[arg-type]
         replies: list[object] = await pipe.execute(raise_on_error=False)
         return [isinstance(r, bytes) for r in replies]

@@ -8,22 +8,21 @@ report of the same call changes nothing.
 
 from __future__ import annotations
 
-import redis.asyncio as aioredis
-
 from dncgate.store.errors import translated
-from dncgate.store.hot import cap_key, org_cap_key
+from dncgate.store.hot import HotRegistry
 
 
 class CapSlots:
-    def __init__(self, client: aioredis.Redis) -> None:
-        self.client = client
+    def __init__(self, hot: HotRegistry) -> None:
+        self.client = hot.client
+        self.layout = hot.layout
 
     @translated
     async def give_back(self, callee_key: bytes, org_id: str, call_id: str) -> bool:
         """Take the call out of the callee's count and out of her count from its org; whether it was
         still counted in either (and no longer is)."""
         pipe = self.client.pipeline(transaction=True)
-        pipe.zrem(cap_key(callee_key), call_id)
-        pipe.zrem(org_cap_key(callee_key, org_id), call_id)
+        pipe.zrem(self.layout.cap_key(callee_key), call_id)  # one shard's tag: one slot, one MULTI
+        pipe.zrem(self.layout.org_cap_key(callee_key, org_id), call_id)
         removed: list[int] = await pipe.execute()
         return any(removed)

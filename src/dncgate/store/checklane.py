@@ -7,6 +7,11 @@ state each callee was sorted into (a case index of `domain.decision.CASES`), or 
 known to be logged (Redis failed, timed out, or holds no loaded registry). Events of Checks no script
 logged are stored by `store_events`.
 
+On a Redis Cluster (`per_shard=True`), every script call's keys are one shard's, so one slot: a
+scrub's callees are grouped by shard first, and each call goes to the primary holding its slot, on
+that primary's own multiplexed connection (`store/slots.py`: MOVED and ASK followed); without a
+multiplexer, through redis-py's cluster client. On one node a chunk mixes shards freely.
+
 Single Checks share one multiplexed connection (`store/resp.py`: the commands of one event-loop turn in
 one write, replies in order); scrubs get a second one, so a live Check never queues behind a scrub's
 scripts on the same socket. Without a multiplexer (TLS, or `multiplex=False`) redis-py's pool is used.
@@ -23,6 +28,7 @@ from typing import Any, NamedTuple
 
 import redis.asyncio as aioredis
 import redis.exceptions
+from redis.asyncio.cluster import RedisCluster
 
 from dncgate import metrics
 from dncgate.domain.calls import CallEvent
@@ -41,11 +47,20 @@ from dncgate.store.checkscript import (
 from dncgate.store.errors import DRIVER_ERRORS
 from dncgate.store.hot import HotRegistry, NotLoaded, consent_scope, org_list_scope
 from dncgate.store.resp import Multiplexer
+from dncgate.store.slots import ClusterMultiplexer
+
+# A multiplexed connection (one server), or one per primary of a Redis Cluster.
+Lane = Multiplexer | ClusterMultiplexer
 
 # What a Redis call of the Check path can fail with (the drivers' outages of `store/errors.py`): all of
 # them mean "nothing known to be logged", and the Check fails closed rather than raising.
 STORE_ERRORS: tuple[type[Exception], ...] = (*DRIVER_ERRORS, NotLoaded)
+# redis-py's cluster client can also raise AttributeError when a connection it is tearing down (a node
+# gone in a failover) is written by another caller ("'NoneType' object has no attribute 'writelines'"):
+# on a cluster that is one more way of Redis not answering.
+CLUSTER_STORE_ERRORS: tuple[type[Exception], ...] = (*STORE_ERRORS, AttributeError)
 _NO_CAPS: Mapping[str, int] = {}
+_NO_MODES: Mapping[str, bool] = {}
 
 
 class Route(NamedTuple):
@@ -77,15 +92,24 @@ class CheckLane:
         *,
         multiplex: bool = True,
         caps: tuple[int, int] = (0, 0),
+        per_shard: bool = False,
     ) -> None:
         self.script = CheckScript(hot)
+        self.layout = hot.layout
+        self.per_shard = per_shard  # a Redis Cluster: one shard per script call
+        self.errors = CLUSTER_STORE_ERRORS if per_shard else STORE_ERRORS
         self.caps = caps  # the frequency caps per day and per week (0: off)
         self.client: aioredis.Redis = hot.client
         self.calls = calls
         # A reply later than this drops the connection (the next Check reconnects).
         stale_after_s = max(timeout_s * 10, 5.0)
-        self.mux = Multiplexer.for_client(hot.client, "dncgate-check", stale_after_s) if multiplex else None
-        self.bulk_mux = Multiplexer.for_client(hot.client, "dncgate-batch", stale_after_s) if multiplex else None
+        self.mux: Lane | None = None
+        self.bulk_mux: Lane | None = None
+        if multiplex and isinstance(hot.client, RedisCluster):
+            self.mux, self.bulk_mux = ClusterMultiplexer.for_client(hot.client, stale_after_s)
+        elif multiplex:
+            self.mux = Multiplexer.for_client(hot.client, "dncgate-check", stale_after_s)
+            self.bulk_mux = Multiplexer.for_client(hot.client, "dncgate-batch", stale_after_s)
         self.redis_seconds = metrics.TALLY.check_redis  # dncgate_check_redis_seconds, in plain ints
 
     # --- what the gateway prepares once and reuses ---------------------------------------------------
@@ -128,7 +152,7 @@ class CheckLane:
         key: bytes,
         key_hex: str,
         now_us: int,
-        default_monitor: bool,
+        monitor: bool,
         code: bytes,
         call_id: str,
         mask: str,
@@ -137,8 +161,8 @@ class CheckLane:
         org_cap: int = 0,
     ) -> int | None:
         """One callee: the case its stored state is in (a pick: `checkscript.split_pick`), its event
-        appended (and an ALLOW counted under the caps, `org_cap` the org's own: 0 none) by the script;
-        None if not logged."""
+        appended (and an ALLOW counted under the caps, `org_cap` the org's own: 0 none) by the script,
+        `monitor` the org's mode; None if not logged."""
         context = single_context(
             call_id.encode(),
             now_us,
@@ -156,7 +180,7 @@ class CheckLane:
             route.list_scope,
             route.category_bit,
             now_us,
-            default_monitor,
+            monitor,
             code,
             context,
             self.caps,
@@ -174,24 +198,43 @@ class CheckLane:
         default_monitor: bool,
         deadline: float,
         org_caps: Mapping[str, int] = _NO_CAPS,
+        monitors: Mapping[str, bool] = _NO_MODES,
     ) -> list[int | None]:
         """A scrub: one script call per CHUNK callees (what callees share sent once per group), all in one
         round trip on the scrub connection; per callee its pick (`checkscript.split_pick`: the caps read,
-        `org_caps` the orgs' own daily caps among them, no slot taken), or None where its chunk failed."""
+        `org_caps` the orgs' own daily caps among them, no slot taken), or None where its chunk failed.
+        `monitors`: the orgs' modes (True: monitor), `default_monitor` for an org without one."""
+        shard_of = self.layout.shard
+        if self.per_shard:  # one shard per call: the callees grouped by shard, answers put back in order
+            by_shard: dict[int, list[int]] = {}
+            for i, item in enumerate(items):
+                key = item[6]
+                by_shard.setdefault(0 if key is None else shard_of(key), []).append(i)
+            runs = [(shard, [items[i] for i in idx]) for shard, idx in by_shard.items()]
+            order = [i for idx in by_shard.values() for i in idx]
+        else:
+            runs, order = [(-1, list(items))], []
         chunks: list[CheckChunk] = []
         caps = self.caps
-        chunk = self.script.chunk(now_us, default_monitor, caps)
-        groups: dict[tuple[str, str, str, str, Category, bytes], bytes] = {}
-        for item in items:
-            if chunk.size == CHUNK:
-                chunks.append(chunk)
-                chunk, groups = self.script.chunk(now_us, default_monitor, caps), {}
-            shared = item[:6]
-            group = groups.get(shared)
-            if group is None:
-                group = groups[shared] = chunk.group(*shared, org_caps.get(item[1], 0))
-            chunk.add(group, item[6], item[7], item[8], item[9])
-        chunks.append(chunk)
+        for run_shard, run in runs:
+            chunk = self.script.chunk(now_us, caps)
+            groups: dict[tuple[str, str, str, str, Category, bytes], bytes] = {}
+            shard = max(run_shard, 0)
+            for item in run:
+                if chunk.size == CHUNK:
+                    chunks.append(chunk)
+                    chunk, groups = self.script.chunk(now_us, caps), {}
+                shared = item[:6]
+                group = groups.get(shared)
+                if group is None:
+                    org = item[1]
+                    monitor = monitors.get(org, default_monitor)
+                    group = groups[shared] = chunk.group(*shared, org_caps.get(org, 0), monitor)
+                key = item[6]
+                if key is not None and run_shard < 0:
+                    shard = shard_of(key)  # an invalid number's event goes to the stream of the callee before it
+                chunk.add(group, key, item[7], item[8], item[9], shard)
+            chunks.append(chunk)
         replies = await self._execute([c.command() for c in chunks], deadline, self.bulk_mux)
         cases: list[int | None] = []
         for chunk, reply in zip(chunks, replies, strict=True):
@@ -200,12 +243,17 @@ class CheckLane:
                 cases += [None] * chunk.size
             else:
                 cases += picks
-        return cases
+        if not order:
+            return cases
+        answers: list[int | None] = [None] * len(items)
+        for i, case in zip(order, cases, strict=True):
+            answers[i] = case
+        return answers
 
     async def store_events(self, events: Sequence[CallEvent], deadline: float) -> list[bool]:
         """Append the events of Checks no script logged, within what is left of the deadline; for each,
         whether it is known stored."""
-        with contextlib.suppress(*STORE_ERRORS):
+        with contextlib.suppress(*self.errors):
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining > 0:
                 return await asyncio.wait_for(self.calls.store(events), remaining)
@@ -216,9 +264,7 @@ class CheckLane:
             if mux is not None:
                 await mux.aclose()
 
-    async def _execute(
-        self, commands: Sequence[tuple[Any, ...]], deadline: float, mux: Multiplexer | None
-    ) -> list[Any]:
+    async def _execute(self, commands: Sequence[tuple[Any, ...]], deadline: float, mux: Lane | None) -> list[Any]:
         """Run the commands in one round trip within the deadline.
 
         A reply is the command's result, or NOT_LOADED when that command failed (so its Check fails
@@ -228,10 +274,10 @@ class CheckLane:
         for attempt in range(2):
             try:
                 replies = await self._send(commands, deadline, mux)
-            except STORE_ERRORS:
+            except self.errors:
                 break
             if attempt == 0 and any(is_noscript(r) for r in replies):
-                with contextlib.suppress(*STORE_ERRORS):
+                with contextlib.suppress(*self.errors):
                     async with asyncio.timeout_at(deadline):
                         await self.script.load()
                 continue
@@ -239,7 +285,7 @@ class CheckLane:
         # Nothing is known to be logged, so nothing may be allowed: fail closed.
         return [NOT_LOADED] * len(commands)
 
-    async def _send(self, commands: Sequence[tuple[Any, ...]], deadline: float, mux: Multiplexer | None) -> list[Any]:
+    async def _send(self, commands: Sequence[tuple[Any, ...]], deadline: float, mux: Lane | None) -> list[Any]:
         if mux is not None:
             return await mux.execute(commands, deadline)  # enforces the deadline itself, without a timer per call
         async with asyncio.timeout_at(deadline):

@@ -17,8 +17,11 @@ time, default mode, and per group of callees with the same caller, org, agent, c
 verdicts: those and the sixteen outcomes) sent once, then six short values per callee. Both sort a callee
 the same way; the property test holds each to the fold.
 
-All keys must live on one Redis node (a single primary, or one behind Sentinel); Redis Cluster would
-need the keys co-located, which this layout does not do.
+Every key a script call touches carries one shard's hash tag (store/hot.py): a single Check's are
+its callee's, so it runs in one Redis Cluster slot. A chunk's callees may come from several shards
+(their markers and streams are among its keys, each callee names its own): on one node a scrub
+sends a chunk for any mix of shards, on a cluster one per shard (`CheckLane`). The org's mode is an
+argument (the in-process copy of the org policies), never read from Redis.
 """
 
 from __future__ import annotations
@@ -32,17 +35,7 @@ import redis.exceptions
 from dncgate.domain.decision import CAPPED_STATE_OFFSET, Verdict
 from dncgate.domain.decision import CASES as DOMAIN_CASES
 from dncgate.domain.types import Category, Decision, Reason
-from dncgate.store.hot import (
-    CALLS,
-    CAP_PREFIX,
-    MODES,
-    READY,
-    HotRegistry,
-    cap_key,
-    consent_scope,
-    org_cap_key,
-    org_list_scope,
-)
+from dncgate.store.hot import HotRegistry, consent_scope, org_list_scope
 
 NOT_LOADED = -1
 # The expected `dnc:ready` value while the registry is held: never stored, so nothing matches it.
@@ -164,13 +157,14 @@ _TABLES = (
     + _CLASSIFY
 )
 
-# The script for one callee. KEYS: READY, preference hash, consent hash, MODES, CALLS, and with a cap
-# on the callee's counted calls (`hot.cap_key`) and those from the org (`hot.org_cap_key`). ARGV: ready
-# value, preference field, org and agent consent fields, org, now_us, category bit, default monitor,
-# outcomes, the event's other fields and values joined by calls.SEPARATOR (the call id, counted under
-# the caps, is its second), the org-list field, and with a cap on "<per day> <per week> <the org's own
-# per day>" (each 0: off). Without a cap the call is what it was before caps: no key, no argument
-# more (every argument costs a Check ~70 ns to pack). Returns
+# The script for one callee. KEYS: her shard's ready marker, preference hash, consent hash, her
+# shard's stream, and with a cap on her counted calls (`hot.cap_key`) and those from the org
+# (`hot.org_cap_key`). ARGV: ready value, preference field, org and agent consent fields, now_us,
+# category bit, the org's mode ("1": monitor), outcomes, the event's other fields and values joined
+# by calls.SEPARATOR (the call id, counted under the caps, is its second), the org-list field, and
+# with a cap on "<per day> <per week> <the org's own per day>" (each 0: off). Without a cap the call
+# is what it was before caps: no key, no argument more (every argument costs a Check ~70 ns to
+# pack). Returns
 # the case index + NCASES * the millisecond a slot frees up (0 unless the callee is at a cap), or -1.
 #
 # The caps: a callee in case 0, 1 or 2 (the only ones a cap can decide) whose window is full is moved
@@ -183,25 +177,22 @@ _SINGLE_SCRIPT = (
     _TABLES
     + """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
-local now_us = tonumber(ARGV[6])
-local case, exempt = classify(KEYS[2], ARGV[2], KEYS[3], ARGV[3], ARGV[4], ARGV[11], tonumber(ARGV[7]), now_us)
-local mode = redis.call('HGET', KEYS[4], ARGV[5])
-local monitor
-if mode then monitor = (mode == 'MONITOR') else monitor = (ARGV[8] == '1') end
+local now_us = tonumber(ARGV[5])
+local case, exempt = classify(KEYS[2], ARGV[2], KEYS[3], ARGV[3], ARGV[4], ARGV[10], tonumber(ARGV[6]), now_us)
 local idx = case * 2
-if monitor then idx = idx + 1 end
+if ARGV[7] == '1' then idx = idx + 1 end
 local day, week, org_cap = 0, 0, 0
-if ARGV[12] then
-  local d, w, o = string.match(ARGV[12], '^(%d+) (%d+) (%d+)$')
+if ARGV[11] then
+  local d, w, o = string.match(ARGV[11], '^(%d+) (%d+) (%d+)$')
   day, week, org_cap = tonumber(d), tonumber(w), tonumber(o)
 end
 local capped_until = 0
 if (day > 0 or week > 0 or org_cap > 0) and case <= 2 and not exempt then
-  capped_until = cap_full(KEYS[6], KEYS[7], now_us, day, week, org_cap)
+  capped_until = cap_full(KEYS[5], KEYS[6], now_us, day, week, org_cap)
   if capped_until > 0 then idx = idx + CAPPED end
 end
 local fields = {}
-local ctx = ARGV[10]
+local ctx = ARGV[9]
 local start = 1
 while true do
   local sep = string.find(ctx, '\\031', start, true)
@@ -212,63 +203,60 @@ while true do
   fields[#fields + 1] = string.sub(ctx, start, sep - 1)
   start = sep + 1
 end
-local code = string.byte(ARGV[9], idx + 1) - 65
+local code = string.byte(ARGV[8], idx + 1) - 65
 fields[#fields + 1] = 'dec'
 fields[#fields + 1] = DECISIONS[math.floor(code / DSTRIDE) + 1]
 fields[#fields + 1] = 'rsn'
 fields[#fields + 1] = REASONS[math.floor(code / 2) % NREASONS + 1]
 fields[#fields + 1] = 'vio'
 fields[#fields + 1] = tostring(code % 2)
-redis.call('XADD', KEYS[5], '*', unpack(fields))
+redis.call('XADD', KEYS[4], '*', unpack(fields))
 if code < DSTRIDE and not exempt then
   if day > 0 or week > 0 then
     local span = DAY_US
     if week > 0 then span = WEEK_US end
-    redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', string.format('%d', now_us - span))
-    redis.call('ZADD', KEYS[6], ARGV[6], fields[2])
-    redis.call('PEXPIRE', KEYS[6], span / 1000)
+    redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', string.format('%d', now_us - span))
+    redis.call('ZADD', KEYS[5], ARGV[5], fields[2])
+    redis.call('PEXPIRE', KEYS[5], span / 1000)
   end
   if org_cap > 0 then
-    redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', string.format('%d', now_us - DAY_US))
-    redis.call('ZADD', KEYS[7], ARGV[6], fields[2])
-    redis.call('PEXPIRE', KEYS[7], DAY_US / 1000)
+    redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', string.format('%d', now_us - DAY_US))
+    redis.call('ZADD', KEYS[6], ARGV[5], fields[2])
+    redis.call('PEXPIRE', KEYS[6], DAY_US / 1000)
   end
 end
 return idx + NCASES * math.ceil(capped_until / 1000)
 """
 )
 
-# The script for a chunk of callees. KEYS: READY, MODES, CALLS, then per valid callee its preference and
-# consent hashes, and with any cap on (across orgs, or a group's org's own) her counted calls and those
-# from her group's org. ARGV: ready value, now_us, default
-# monitor ("1"/"0"), the caps per day and per week (0: off), the number of groups, then _GROUP_ARGS per
+# The script for a chunk of callees. KEYS: the ready marker and stream of each of the chunk's shards,
+# then per valid callee her preference and consent hashes, and with any cap on (across orgs, or a
+# group's org's own) her counted calls and those from her group's org. ARGV: ready value, now_us, the
+# number of shards, the caps per day and per week (0: off), the number of groups, then _GROUP_ARGS per
 # group (caller, agent, org, campaign, category, category bit, outcomes, org and agent consent scopes,
-# org-list scope, the org's own daily cap), then six per callee (group number, field or "" for an
-# invalid number, call id, callee key in hex, mask, request id). Returns the case indices as letters
-# ("A" + index), then for each callee at a cap, in order, ";" and the millisecond a slot frees up; or
-# -1. A scrub takes no slot: it reads the caps (a callee at one scrubs as case 5, 6 or 7) and counts
-# nothing. All reads come before the first append, so an error (wrong type, out of memory) leaves none
-# of a chunk's events behind: the gateway then answers and logs the chunk as unavailable.
+# org-list scope, the org's own daily cap, the org's mode: "1" monitor), then seven per callee (group
+# number, field or "" for an invalid number, call id, callee key in hex, mask, request id, her shard's
+# number among the chunk's, from 1). Returns the case indices as letters ("A" + index), then for each
+# callee at a cap, in order, ";" and the millisecond a slot frees up; or -1 when a shard's marker does
+# not match. A scrub takes no slot: it reads the caps (a callee at one scrubs as case 5, 6 or 7) and
+# counts nothing. All reads come before the first append, so an error (wrong type, out of memory)
+# leaves none of a chunk's events behind: the gateway then answers and logs the chunk as unavailable.
 _BATCH_SCRIPT = (
     _TABLES
     + """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local shards = tonumber(ARGV[3])
+for j = 1, shards do
+  if redis.call('GET', KEYS[2 * j - 1]) ~= ARGV[1] then return -1 end
+end
 local now = ARGV[2]
 local now_us = tonumber(now)
 local day, week = tonumber(ARGV[4]), tonumber(ARGV[5])
 local caps = day > 0 or week > 0
 local stride = 2
 if caps then stride = 4 end
-local groups, monitors = {}, {}
+local groups = {}
 local a = 7
 for g = 1, tonumber(ARGV[6]) do
-  local org = ARGV[a + 2]
-  local monitor = monitors[org]
-  if monitor == nil then
-    local mode = redis.call('HGET', KEYS[2], org)
-    if mode then monitor = (mode == 'MONITOR') else monitor = (ARGV[3] == '1') end
-    monitors[org] = monitor
-  end
   local outcomes = {}
   for i = 1, NCASES do
     local code = string.byte(ARGV[a + 6], i) - 65
@@ -276,13 +264,13 @@ for g = 1, tonumber(ARGV[6]) do
       DECISIONS[math.floor(code / DSTRIDE) + 1], REASONS[math.floor(code / 2) % NREASONS + 1], tostring(code % 2)}
   end
   groups[tostring(g)] = {
-    ARGV[a], ARGV[a + 1], org, ARGV[a + 3], ARGV[a + 4], tonumber(ARGV[a + 5]), ARGV[a + 7], ARGV[a + 8],
-    monitor, outcomes, ARGV[a + 9], tonumber(ARGV[a + 10])}
+    ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], tonumber(ARGV[a + 5]), ARGV[a + 7], ARGV[a + 8],
+    ARGV[a + 11] == '1', outcomes, ARGV[a + 9], tonumber(ARGV[a + 10])}
   if groups[tostring(g)][12] > 0 then stride = 4 end
-  a = a + 11
+  a = a + 12
 end
 local first, last = a, #ARGV
-local picked, letters, untils, n, k = {}, {}, {}, 0, 4
+local picked, letters, untils, n, k = {}, {}, {}, 0, 2 * shards + 1
 while a <= last do
   local g = groups[ARGV[a]]
   local f = ARGV[a + 1]
@@ -305,21 +293,21 @@ while a <= last do
   n = n + 1
   picked[n] = idx
   letters[n] = string.char(65 + idx)
-  a = a + 6
+  a = a + 7
 end
 a = first
 for i = 1, n do
   local g = groups[ARGV[a]]
   local o = g[10][picked[i] + 1]
-  redis.call('XADD', KEYS[3], '*', 'id', ARGV[a + 2], 'us', now, 'caller', g[1], 'callee', ARGV[a + 3],
-    'mask', ARGV[a + 4], 'agent', g[2], 'org', g[3], 'campaign', g[4], 'cat', g[5], 'rid', ARGV[a + 5],
-    'dec', o[1], 'rsn', o[2], 'vio', o[3])
-  a = a + 6
+  redis.call('XADD', KEYS[2 * tonumber(ARGV[a + 6])], '*', 'id', ARGV[a + 2], 'us', now, 'caller', g[1],
+    'callee', ARGV[a + 3], 'mask', ARGV[a + 4], 'agent', g[2], 'org', g[3], 'campaign', g[4], 'cat', g[5],
+    'rid', ARGV[a + 5], 'dec', o[1], 'rsn', o[2], 'vio', o[3])
+  a = a + 7
 end
 return table.concat(letters) .. table.concat(untils)
 """
 )
-_GROUP_ARGS = 11
+_GROUP_ARGS = 12
 _FIRST_CAPPED = 2 * CAPPED_STATE_OFFSET
 
 
@@ -346,10 +334,12 @@ class CheckScript:
         self.hot = hot
         self.sha = hashlib.sha1(_SINGLE_SCRIPT.encode()).hexdigest()
         self.batch_sha = hashlib.sha1(_BATCH_SCRIPT.encode()).hexdigest()
-        # The `dnc:ready` value the scripts expect: the registry's, or one no Redis holds while the
+        # The `dnc:ready:{s}` value the scripts expect: the registry's, or one no Redis holds while the
         # registry is held (not yet caught up with the journal), so every script call fails closed.
         self.ready_arg = hot.ready_value
         self._specs: dict[tuple[tuple[int, int], int], bytes] = {}  # the caps argument, per caps and org cap
+        layout = hot.layout
+        self._readies, self._streams, self._caps = layout.readies, layout.streams, layout.caps
 
     def hold(self) -> None:
         """Every Check from now on is BLOCK / REGISTRY_UNAVAILABLE (its event still logged) until release."""
@@ -376,36 +366,35 @@ class CheckScript:
         list_scope: bytes,
         category_bit: int,
         now_us: int,
-        default_monitor: bool,
+        monitor: bool,
         outcomes: bytes,
         context: bytes,
         caps: tuple[int, int] = (0, 0),
         org_cap: int = 0,
     ) -> tuple[Any, ...]:
-        """The EVALSHA for one callee. `org_scope` and `agent_scope` are the `consent_scope` of the org
-        and of its agent, `list_scope` the org's `org_list_scope`, `outcomes` the `encode_outcomes` of
-        the sixteen verdicts, `context` the event's other fields and values joined by `calls.SEPARATOR`
-        (`calls.single_context`), `caps` the caps per day and per week (0: off), `org_cap` the org's own
-        daily cap (0: none). Its reply is a pick (`split_pick`)."""
-        pkey, ckey, field = self.hot.callee_location(key)
+        """The EVALSHA for one callee; all its keys carry her shard's tag. `org_scope` and `agent_scope`
+        are the `consent_scope` of the org and of its agent, `list_scope` the org's `org_list_scope`,
+        `monitor` the org's mode, `outcomes` the `encode_outcomes` of the sixteen verdicts, `context` the
+        event's other fields and values joined by `calls.SEPARATOR` (`calls.single_context`), `caps` the
+        caps per day and per week (0: off), `org_cap` the org's own daily cap (0: none). Its reply is a
+        pick (`split_pick`)."""
+        shard, pkey, ckey, field = self.hot.callee_location(key)
         if not (caps[0] or caps[1] or org_cap):
             return (
                 "EVALSHA",
                 self.sha,
-                5,
-                READY,
+                4,
+                self._readies[shard],
                 pkey,
                 ckey,
-                MODES,
-                CALLS,
+                self._streams[shard],
                 self.ready_arg,
                 field,
                 field + org_scope,
                 field + agent_scope,
-                org_id,
                 now_us,
                 category_bit,
-                b"1" if default_monitor else b"0",
+                b"1" if monitor else b"0",
                 outcomes,
                 context,
                 field + list_scope,
@@ -413,33 +402,32 @@ class CheckScript:
         spec = self._specs.get((caps, org_cap))
         if spec is None:
             spec = self._specs[(caps, org_cap)] = b"%d %d %d" % (caps[0], caps[1], org_cap)
+        counted = self._caps[shard] + key  # hot.cap_key
         return (
             "EVALSHA",
             self.sha,
-            7,
-            READY,
+            6,
+            self._readies[shard],
             pkey,
             ckey,
-            MODES,
-            CALLS,
-            CAP_PREFIX + key,  # hot.cap_key
-            org_cap_key(key, org_id) if org_cap else CAP_PREFIX,  # the bare prefix: never written
+            self._streams[shard],
+            counted,
+            counted + b"@" + org_id.encode() if org_cap else self._caps[shard],  # the bare prefix: never written
             self.ready_arg,
             field,
             field + org_scope,
             field + agent_scope,
-            org_id,
             now_us,
             category_bit,
-            b"1" if default_monitor else b"0",
+            b"1" if monitor else b"0",
             outcomes,
             context,
             field + list_scope,
             spec,
         )
 
-    def chunk(self, now_us: int, default_monitor: bool, caps: tuple[int, int] = (0, 0)) -> CheckChunk:
-        return CheckChunk(self, now_us, default_monitor, caps)
+    def chunk(self, now_us: int, caps: tuple[int, int] = (0, 0)) -> CheckChunk:
+        return CheckChunk(self, now_us, caps)
 
 
 def split_pick(pick: int) -> tuple[int, int]:
@@ -448,20 +436,42 @@ def split_pick(pick: int) -> tuple[int, int]:
     return pick % CASES, pick // CASES
 
 
+_ORG_CAP_AT = 10  # a group's own daily cap among its _GROUP_ARGS
+
+
 class CheckChunk:
     """One script call for up to CHUNK callees, built callee by callee.
 
     `group` registers what a run of callees shares and gives its number; `add` appends one callee of
-    a group; `command` is the EVALSHA and `decode` reads its reply.
+    a group; `command` is the EVALSHA and `decode` reads its reply. The callees may be of any shards
+    (their markers and streams are added as they come); on a Redis Cluster the lane gives a chunk the
+    callees of one shard only.
     """
 
-    __slots__ = ("_args", "_callees", "_caps_on", "_groups", "_head", "_keys", "_locate", "_orgs", "_sha", "size")
+    __slots__ = (
+        "_args",
+        "_callees",
+        "_caps",
+        "_caps_on",
+        "_groups",
+        "_head",
+        "_keys",
+        "_locate",
+        "_orgs",
+        "_script",
+        "_sha",
+        "_shards",
+        "size",
+    )
 
-    def __init__(self, script: CheckScript, now_us: int, default_monitor: bool, caps: tuple[int, int]) -> None:
+    def __init__(self, script: CheckScript, now_us: int, caps: tuple[int, int]) -> None:
         self._sha = script.batch_sha
+        self._script = script
         self._locate = script.hot.callee_location
-        self._keys: list[bytes] = [READY, MODES, CALLS]
-        self._head = (script.ready_arg, now_us, b"1" if default_monitor else b"0", caps[0], caps[1])
+        self._shards: dict[int, bytes] = {}  # shard -> its number among the chunk's, from 1
+        self._keys: list[bytes] = []  # each callee's two registry hashes
+        self._head = (script.ready_arg, now_us)
+        self._caps = caps
         self._groups: list[Any] = []
         self._orgs: list[str] = []  # each group's org
         self._callees: list[Any] = []  # key, group of each valid callee (for the count keys, with a cap on)
@@ -478,9 +488,10 @@ class CheckChunk:
         category: Category,
         outcomes: bytes,
         org_cap: int = 0,
+        monitor: bool = False,
     ) -> bytes:
         """Register a group of callees; `outcomes` is `encode_outcomes` of its sixteen verdicts, `org_cap`
-        the org's own daily cap (0: none)."""
+        the org's own daily cap (0: none), `monitor` the org's mode."""
         self._orgs.append(org_id)
         self._groups += (
             caller_e164,
@@ -494,41 +505,64 @@ class CheckChunk:
             consent_scope(org_id, agent_id),
             org_list_scope(org_id),
             org_cap,
+            b"1" if monitor else b"0",
         )
         return b"%d" % (len(self._groups) // _GROUP_ARGS)
 
-    def add(self, group: bytes, key: bytes | None, call_id: str, mask: str, request_id: str) -> None:
-        """One callee: its storage key (None for an invalid number, which is logged but not looked up)."""
+    def add(self, group: bytes, key: bytes | None, call_id: str, mask: str, request_id: str, shard: int) -> None:
+        """One callee: its storage key (None for an invalid number, which is logged but not looked up)
+        and its shard (`Layout.shard`; any for an invalid number: its event goes to that shard's stream)."""
+        number = self._shards.get(shard)
+        if number is None:
+            number = self._shards[shard] = b"%d" % (len(self._shards) + 1)
         if key is None:
-            self._args += (group, b"", call_id, b"", mask, request_id)
+            self._args += (group, b"", call_id, b"", mask, request_id, number)
         else:
-            pkey, ckey, field = self._locate(key)
+            _, pkey, ckey, field = self._locate(key)
             self._keys += (pkey, ckey)
             self._callees += (key, group)
-            self._args += (group, field, call_id, key.hex(), mask, request_id)
+            self._args += (group, field, call_id, key.hex(), mask, request_id, number)
         self.size += 1
 
     def command(self) -> tuple[Any, ...]:
         """The EVALSHA. With a cap on (across orgs, or any group's org's own), each callee's two count keys
         follow her registry hashes; without, her two hashes alone, as before caps."""
-        keys = self._keys
-        if self._caps_on or any(self._groups[i] for i in range(_GROUP_ARGS - 1, len(self._groups), _GROUP_ARGS)):
-            callees, orgs = self._callees, self._orgs
-            keys = keys[:3]
+        script = self._script
+        keys: list[bytes] = []
+        for shard in self._shards:
+            keys += (script._readies[shard], script._streams[shard])
+        if self._caps_on or any(self._groups[i] for i in range(_ORG_CAP_AT, len(self._groups), _GROUP_ARGS)):
+            callees, orgs, caps = self._callees, self._orgs, script._caps
+            shard_of = script.hot.layout.shard
             for i in range(0, len(callees), 2):
                 key = callees[i]
+                counted = caps[shard_of(key)] + key
                 keys += (
-                    self._keys[3 + i],
-                    self._keys[4 + i],
-                    cap_key(key),
-                    org_cap_key(key, orgs[int(callees[i + 1]) - 1]),
+                    self._keys[i],
+                    self._keys[i + 1],
+                    counted,
+                    counted + b"@" + orgs[int(callees[i + 1]) - 1].encode(),
                 )
+        else:
+            keys += self._keys
         groups = len(self._groups) // _GROUP_ARGS
-        return ("EVALSHA", self._sha, len(keys), *keys, *self._head, groups, *self._groups, *self._args)
+        return (
+            "EVALSHA",
+            self._sha,
+            len(keys),
+            *keys,
+            *self._head,
+            len(self._shards),
+            self._caps[0],
+            self._caps[1],
+            groups,
+            *self._groups,
+            *self._args,
+        )
 
     def decode(self, reply: Any) -> list[int] | None:
         """Each callee's pick (`split_pick`: case index + CASES * the millisecond a slot frees up), in
-        order; None when the call failed (NOT_LOADED: an error, or -1: `dnc:ready` does not match)."""
+        order; None when the call failed (NOT_LOADED: an error, or -1: a shard's marker does not match)."""
         if not isinstance(reply, bytes) or len(reply) < self.size:
             return None
         letters, *untils = reply.split(b";")

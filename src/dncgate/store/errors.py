@@ -4,7 +4,8 @@ Adapters raise `StoreUnavailable` instead of what redis-py, psycopg or the OS ra
 catches one type and imports no driver. What counts as a store failing:
 
 * every `redis.exceptions.RedisError` (a lost connection, a timeout, and replies such as READONLY,
-  OOM or WRONGTYPE: the command did not do its work);
+  OOM or WRONGTYPE: the command did not do its work), and on a Redis Cluster every
+  `RedisClusterException` (no node holds a slot during a failover, the slot map cannot be read);
 * `psycopg.OperationalError` (a lost connection, a server shutting down, `PoolTimeout`) and
   `psycopg.InterfaceError` (a connection already closed). Not the errors an adapter handles itself
   (a `UniqueViolation` it turns into a replay, a `DataError` it dead-letters): they are caught
@@ -34,6 +35,7 @@ R = TypeVar("R")
 
 DRIVER_ERRORS: tuple[type[Exception], ...] = (
     redis.exceptions.RedisError,
+    redis.exceptions.RedisClusterException,
     psycopg.OperationalError,
     psycopg.InterfaceError,
     OSError,
@@ -46,7 +48,7 @@ PG_ERRORS: tuple[type[Exception], ...] = (psycopg.OperationalError, psycopg.Inte
 
 def store_error(exc: Exception) -> StoreUnavailable:
     """The StoreUnavailable standing for a driver's outage `exc` (one of DRIVER_ERRORS)."""
-    if isinstance(exc, redis.exceptions.RedisError):
+    if isinstance(exc, redis.exceptions.RedisError | redis.exceptions.RedisClusterException):
         store = "Redis"
     elif isinstance(exc, psycopg.Error):
         store = "PostgreSQL"

@@ -1,4 +1,8 @@
-"""The calls a complaint is judged by: PostgreSQL's call_log plus events still waiting in the Redis stream."""
+"""The calls a complaint is judged by: PostgreSQL's call_log plus events still waiting in the Redis streams.
+
+A complaint names its consumer, so her calls are looked for in her own shard's stream only (where every
+event of hers is appended); an org's calls are in every shard's.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from dncgate.domain.reports import OrgViolations
 from dncgate.domain.types import Category, Decision, Reason
 from dncgate.domain.verification import CallerVerdict, LoggedCall
 from dncgate.store.calls import decode_event
-from dncgate.store.hot import CALLS
+from dncgate.store.hot import LEGACY_CALLS, Layout
 from dncgate.store.pg import Database
 from dncgate.store.recorder import STREAM_CLOCK_PAD, stream_events
 
@@ -38,14 +42,26 @@ CALLS_TO = (
 )
 
 
-async def _org_events(client: aioredis.Redis, org_id: str, after: datetime, before: datetime) -> list[CallEvent]:
-    """An org's events still in the stream with after <= at < before, page by page."""
+async def _org_events(
+    client: aioredis.Redis, layout: Layout, org_id: str, after: datetime, before: datetime
+) -> list[CallEvent]:
+    """An org's events still in any stream with after <= at < before."""
+    out: list[CallEvent] = []
+    for stream in (*layout.streams, LEGACY_CALLS):
+        out += await _stream_org_events(client, stream, org_id, after, before)
+    return out
+
+
+async def _stream_org_events(
+    client: aioredis.Redis, stream: bytes, org_id: str, after: datetime, before: datetime
+) -> list[CallEvent]:
+    """An org's events still in one stream with after <= at < before, page by page."""
     start = b"%d" % max(epoch_us(after - STREAM_CLOCK_PAD) // 1000, 0)
     end = b"%d" % (epoch_us(before + STREAM_CLOCK_PAD) // 1000)
     out: list[CallEvent] = []
     while True:
         entries: list[tuple[bytes, dict[bytes, bytes]]] = await client.xrange(  # type: ignore[assignment]
-            CALLS, min=start, max=end, count=_PAGE
+            stream, min=start, max=end, count=_PAGE
         )
         for _, fields in entries:
             if fields.get(b"org") != org_id.encode():
@@ -68,9 +84,10 @@ def _logged(e: CallEvent, dialled: bool | None) -> LoggedCall:
 
 
 class CallEvidence:
-    def __init__(self, db: Database, client: aioredis.Redis) -> None:
+    def __init__(self, db: Database, client: aioredis.Redis, layout: Layout) -> None:
         self.db = db
         self.client = client
+        self.layout = layout
 
     async def calls_to(
         self, callee_key: bytes, callers: Sequence[str], after: datetime, before: datetime
@@ -82,7 +99,9 @@ class CallEvidence:
         """
         wanted = set(callers)
         pending = [
-            e for e in await stream_events(self.client, callee_key.hex(), after, before) if e.caller_e164 in wanted
+            e
+            for e in await stream_events(self.client, self.layout, callee_key.hex(), after, before)
+            if e.caller_e164 in wanted
         ]
         calls: dict[str, LoggedCall] = {}
         async with self.db.connection() as conn:
@@ -106,7 +125,7 @@ class CallEvidence:
         A violating call is one flagged in monitor mode, or a blocked call the dialer reported dialled.
         The window is half-open: after <= at < before.
         """
-        pending = await _org_events(self.client, org_id, after, before)
+        pending = await _org_events(self.client, self.layout, org_id, after, before)
         calls: dict[str, dict[Reason, int]] = {}
         findings: dict[CallerVerdict, set[tuple[str, str, int]]] = {
             CallerVerdict.VERIFIED: set(),

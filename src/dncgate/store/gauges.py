@@ -15,16 +15,17 @@ from psycopg_pool import AsyncConnectionPool
 
 from dncgate.domain.money import exponent
 from dncgate.store.cases import OVERDUE
-from dncgate.store.hot import CALLS, HotRegistry
+from dncgate.store.hot import HotRegistry
 from dncgate.store.recorder import GROUP
 
 _HLEN_CHUNK = 4096  # buckets per script call: a millisecond or two of Redis, Checks run in between
-# The fields of buckets lo..hi (their 3-byte big-endian numbers after the prefix), summed in Redis: the
-# client sends one command per chunk instead of one per bucket (65,536 HLENs packed by redis-py would
-# cost the event loop about 0.3 s of CPU each time).
+# The fields of the buckets lo, lo + step, ... up to hi of one shard (their 3-byte big-endian numbers after
+# its prefix and tag, ARGV[1]), summed in Redis: the client sends one command per chunk instead of one
+# per bucket (65,536 HLENs packed by redis-py would cost the event loop about 0.3 s of CPU each time).
+# KEYS[1], a key of the shard (its ready marker, not touched), routes the call on a Redis Cluster.
 _SUM_HLEN = """
 local n = 0
-for i = tonumber(ARGV[2]), tonumber(ARGV[3]) do
+for i = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]) do
   n = n + redis.call('HLEN', ARGV[1] .. string.char(math.floor(i / 65536) % 256, math.floor(i / 256) % 256, i % 256))
 end
 return n
@@ -32,13 +33,17 @@ return n
 
 
 async def registry_numbers(hot: HotRegistry) -> int:
-    """Numbers with a preference in the registry as Redis holds it: the fields of every `dncr` bucket."""
-    prefix = hot.pref_location(b"\0" * 9)[0][:-3]  # as `HotRegistry._bucket` numbers the buckets
+    """Numbers with a preference in the registry as Redis holds it: the fields of every `dncr` bucket,
+    shard by shard (a bucket b is in shard b % S)."""
     script = hot.client.register_script(_SUM_HLEN)
+    layout, buckets = hot.layout, 1 << hot.bits
+    step = layout.shards
     total = 0
-    for lo in range(0, 1 << hot.bits, _HLEN_CHUNK):
-        hi = min(lo + _HLEN_CHUNK, 1 << hot.bits) - 1
-        total += int(await script(keys=[], args=[prefix, lo, hi]))
+    for shard in range(min(step, buckets)):
+        per_call = _HLEN_CHUNK * step
+        for lo in range(shard, buckets, per_call):
+            hi = min(lo + per_call, buckets) - 1
+            total += int(await script(keys=[layout.readies[shard]], args=[layout.prefs[shard], lo, hi, step]))
     return total
 
 
@@ -47,36 +52,50 @@ def _ms(stream_id: Any) -> int:
     return int(raw.split("-", 1)[0])
 
 
-async def stream_figures(client: aioredis.Redis, now_s: float | None = None) -> tuple[int, int, float]:
-    """(stream length, entries the recorder read and has not acknowledged, age in seconds of the oldest
-    event not yet recorded: pending, or after the group's last delivered id; 0 when there is none).
+async def stream_figures(
+    client: aioredis.Redis, streams: Sequence[bytes], now_s: float | None = None
+) -> tuple[int, int, float]:
+    """(entries in all call streams, entries the recorder read and has not acknowledged, age in seconds
+    of the oldest event not yet recorded in any stream: pending, or after its group's last delivered id;
+    0 when there is none).
 
     A stream entry's id is the Redis clock in milliseconds when it was appended, so its age needs no read
-    of the event itself.
+    of the event itself. Two pipelined round trips whatever the number of streams: their lengths, groups
+    and pending summaries, then the first entry not yet delivered of those that have no pending one.
     """
     now_ms = (time.time() if now_s is None else now_s) * 1000
-    pipe = client.pipeline(transaction=True)
-    pipe.xlen(CALLS)
-    pipe.exists(CALLS)
-    length, exists = await pipe.execute()
-    if not exists:
-        return 0, 0, 0.0
-    groups: Sequence[dict[str, Any]] = await client.xinfo_groups(CALLS)
-    group = next((g for g in groups if g["name"] in (GROUP, GROUP.encode())), None)
-    if group is None:  # no recorder has started yet: everything is unrecorded
-        first = await client.xrange(CALLS, count=1)
-        return int(length), 0, (max(now_ms - _ms(first[0][0]), 0) / 1000 if first else 0.0)
-    summary = await client.xpending(CALLS, GROUP)
-    pending = int(summary["pending"])
-    if pending:
-        oldest = _ms(summary["min"])
-    else:
+    pipe = client.pipeline(transaction=False)
+    for stream in streams:
+        pipe.xlen(stream)
+        pipe.xinfo_groups(stream)
+        pipe.xpending(stream, GROUP)
+    replies = await pipe.execute(raise_on_error=False)
+    length = pending = 0
+    oldest: list[int] = []
+    after: list[tuple[bytes, bytes | None]] = []  # (stream, read after this id; None: from its start)
+    for i, stream in enumerate(streams):
+        n, groups, summary = replies[3 * i : 3 * i + 3]
+        if isinstance(groups, Exception):  # no such stream
+            continue
+        length += int(n)
+        group = next((g for g in groups if g["name"] in (GROUP, GROUP.encode())), None)
+        if group is None:  # no recorder has started on it yet: everything is unrecorded
+            after.append((stream, None))
+            continue
+        if not isinstance(summary, Exception) and int(summary["pending"]):
+            pending += int(summary["pending"])
+            oldest.append(_ms(summary["min"]))
+            continue
         last = group["last-delivered-id"]
-        after = await client.xrange(CALLS, min=b"(" + (last if isinstance(last, bytes) else last.encode()), count=1)
-        if not after:
-            return int(length), 0, 0.0
-        oldest = _ms(after[0][0])
-    return int(length), pending, max(now_ms - oldest, 0) / 1000
+        after.append((stream, last if isinstance(last, bytes) else last.encode()))
+    if after:
+        pipe = client.pipeline(transaction=False)
+        for stream, last in after:
+            pipe.xrange(stream, min=b"-" if last is None else b"(" + last, count=1)
+        for first in await pipe.execute():
+            if first:
+                oldest.append(_ms(first[0][0]))
+    return length, pending, (max(now_ms - min(oldest), 0) / 1000 if oldest else 0.0)
 
 
 async def complaint_figures(

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
+from redis.asyncio.cluster import RedisCluster
 
 from dncgate.store.hot import HotRegistry
 
@@ -36,9 +37,18 @@ class StoreProbe:
             return False
 
     async def redis_instance(self) -> str | None:
-        """The Redis server's run id, new at every start of redis-server (None when it can't be read)."""
+        """The Redis server's run id, new at every start of redis-server (None when it can't be read).
+
+        On a Redis Cluster, the run ids of its primaries: a failover (a replica promoted) or a primary's
+        restart changes it, and the Checks are held until the journal's recent writes are re-applied
+        (`readiness.keep_current`), which a failover may have lost although the old primary
+        acknowledged them."""
         try:
             async with asyncio.timeout(self.timeout_s):
+                if isinstance(self.hot.client, RedisCluster):
+                    infos: dict[str, Any] = await self.hot.client.info("server", target_nodes=RedisCluster.PRIMARIES)
+                    ids = sorted(str(i.get("run_id")) for i in infos.values())
+                    return ",".join(ids) if ids and "None" not in ids else None
                 info: dict[str, Any] = await self.hot.client.info("server")
             run_id = info.get("run_id")
             return str(run_id) if run_id else None

@@ -1,23 +1,35 @@
 """The registry as the hot path reads it from Redis: compact bucketed hashes keyed by HMAC digests.
 
-Layout (all keys binary and short, because at millions of numbers every byte counts):
+Layout (all keys binary and short, because at millions of numbers every byte counts). Every key a
+Check reads or writes for a callee carries the hash tag `{s}` of her shard (`Layout.shard`: her
+bucket modulo S = DNCGATE_STREAM_SHARDS), so one Check touches one Redis Cluster slot, and on one node
+the same keys are simply S groups of one namespace (one code path for both):
 
-    dncr<3-byte bucket>  HASH  digest[3:9] -> "mask" or "mask|epoch:mask|..."   do-not-disturb
-    dncc<3-byte bucket>  HASH  digest[3:9] + blake2b-64(org, agent) -> expiry epoch ("0": none)
-                         digest[3:9] + org_list_scope(org) -> "L"            on that org's own list
-    dnc:mode             HASH  org -> ENFORCE | MONITOR
-    dnc:ready            STRING "<layout version>/<bucket bits>/<pepper fingerprint>"; absent while
-                         empty or being rebuilt
-    dnc:seq              STRING highest journal seq applied
-    dnc:calls            STREAM call events (the evidence complaints are matched against)
+    dncr{s}<3-byte bucket>  HASH  digest[3:9] -> "mask" or "mask|epoch:mask|..."   do-not-disturb
+    dncc{s}<3-byte bucket>  HASH  digest[3:9] + blake2b-64(org, agent) -> expiry epoch ("0": none)
+                            digest[3:9] + org_list_scope(org) -> "L"            on that org's own list
+    dncq{s}<digest>[@org]   ZSET  her calls counted under the frequency caps
+    dnc:calls:{s}           STREAM call events of the shard's callees (the evidence complaints are matched against)
+    dnc:ready:{s}           STRING "<layout version>/<bucket bits>/<S>/<pepper fingerprint>"; absent while
+                            empty or being rebuilt
+    dnc:seq                 STRING highest journal seq applied
+
+No key is global to the Check: an org's mode reaches the script as an argument, from the in-process
+copy of the org policies (`service.org_caps`), not from Redis.
 
 The bucket is the top `bits` bits of the digest, so each hash holds a few dozen to a few hundred
 fields and stays in Redis's compact (ziplist/listpack) encoding: about 12 bytes per number plus the
-bucket's own overhead shared by all its numbers. Absent `dnc:ready` means "not loaded": the gateway
-then blocks (fail closed) instead of reading an empty registry as "nobody registered". So does a
-marker written with another layout, bucket size or pepper: a Redis loaded under another pepper holds
-keys no number of ours hashes to, and would read as "nobody registered" too. The comparison is the
-one every Check already makes, so the pepper check costs the hot path nothing.
+bucket's own overhead shared by all its numbers. The shard is a function of the bucket, so a bucket
+lives in one shard and the tag adds no hash (only its few bytes of name per bucket). Absent
+`dnc:ready:{s}` means "shard not loaded": its Checks then block (fail closed) instead of reading an
+empty registry as "nobody registered"; so a node that lost its data fails closed for exactly its
+shards. So does a marker written with another layout, bucket size, S or pepper: a Redis loaded under
+another pepper holds keys no number of ours hashes to, and would read as "nobody registered" too. The
+comparison is the one every Check already makes, so the pepper check costs the hot path nothing.
+
+Before layout 3 the keys had no tag, one `dnc:ready` marked the whole registry, `dnc:mode` held the
+orgs' modes and one stream `dnc:calls` took every event: such a Redis reads as not loaded and is
+rebuilt, and the recorder drains what is left in `dnc:calls` (`LEGACY_CALLS`).
 """
 
 from __future__ import annotations
@@ -29,33 +41,89 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from dncgate.domain.registry import Consent, Schedule
-from dncgate.domain.types import Mode
 from dncgate.store.errors import translated
 
-READY = b"dnc:ready"
 SEQ = b"dnc:seq"
-MODES = b"dnc:mode"
-CALLS = b"dnc:calls"
+READY_PREFIX = b"dnc:ready:"
+CALLS_PREFIX = b"dnc:calls:"
+# The layout before shards (version 2): one marker, one mode hash, one stream. The marker and the
+# mode hash are dropped by a rebuild; the stream is drained by the recorder, then left empty.
+LEGACY_READY = b"dnc:ready"
+LEGACY_MODES = b"dnc:mode"
+LEGACY_CALLS = b"dnc:calls"
 # Bumped whenever the encoding below changes: a Redis written with another layout reads as not
 # loaded, so the server rebuilds it instead of misreading it.
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
+DEFAULT_SHARDS = 64
 _PREF_PREFIX = b"dncr"
 _CONSENT_PREFIX = b"dncc"
 # A consumer's placed calls under the frequency caps (store/checkscript.py): a sorted set of call ids
 # scored by their time in microseconds, in a key of its own that expires a window after the last call,
 # so the registry's buckets (and their memory per number) never hold a count. Not dropped by a rebuild:
-# a count is not registry state.
+# a count is not registry state. (Under another bucket size or S a consumer's counts are in another
+# shard's key: they start again from zero, and the old keys expire within a week.)
 CAP_PREFIX = b"dncq"
 
 
-def cap_key(key: bytes) -> bytes:
-    """The key of a consumer's counted calls (`key`: her keyed hash)."""
-    return CAP_PREFIX + key
+def tag(shard: int) -> bytes:
+    """The hash tag of a shard: Redis Cluster hashes only what is between the braces."""
+    return b"{%d}" % shard
 
 
-def org_cap_key(key: bytes, org_id: str) -> bytes:
+def ready_key(shard: int) -> bytes:
+    return READY_PREFIX + tag(shard)
+
+
+def calls_key(shard: int) -> bytes:
+    """The call stream of a shard's callees."""
+    return CALLS_PREFIX + tag(shard)
+
+
+def cap_key(key: bytes, shard_tag: bytes) -> bytes:
+    """The key of a consumer's counted calls (`key`: her keyed hash, `shard_tag`: her shard's `tag`)."""
+    return CAP_PREFIX + shard_tag + key
+
+
+def org_cap_key(key: bytes, org_id: str, shard_tag: bytes) -> bytes:
     """The key of a consumer's counted calls from one org (for its own daily cap); `key` is of fixed length."""
-    return CAP_PREFIX + key + b"@" + org_id.encode()
+    return CAP_PREFIX + shard_tag + key + b"@" + org_id.encode()
+
+
+class Layout:
+    """Where a consumer's keys are: her bucket (top `bits` bits of her digest) and her shard (the
+    bucket modulo `shards`), with each shard's key names made once."""
+
+    __slots__ = ("_shift", "bits", "caps", "consents", "prefs", "readies", "shards", "streams", "tags")
+
+    def __init__(self, bits: int = 16, shards: int = DEFAULT_SHARDS) -> None:
+        self.bits, self.shards = bits, shards
+        self._shift = 24 - bits
+        self.tags = [tag(s) for s in range(shards)]
+        self.prefs = [_PREF_PREFIX + t for t in self.tags]
+        self.consents = [_CONSENT_PREFIX + t for t in self.tags]
+        self.caps = [CAP_PREFIX + t for t in self.tags]
+        self.readies = [READY_PREFIX + t for t in self.tags]
+        self.streams = [CALLS_PREFIX + t for t in self.tags]
+
+    def bucket(self, key: bytes) -> int:
+        return int.from_bytes(key[:3], "big") >> self._shift
+
+    def shard(self, key: bytes) -> int:
+        """The consumer's shard: every key of hers has its tag (`key`: her digest, or at least its first 3 bytes)."""
+        return (int.from_bytes(key[:3], "big") >> self._shift) % self.shards
+
+    def shard_of_hex(self, key_hex: str) -> int:
+        """The shard of a hex callee key; 0 for one that is not hex (a malformed event's)."""
+        try:
+            return self.shard(bytes.fromhex(key_hex[:6]))
+        except ValueError:
+            return 0
+
+    def cap_key(self, key: bytes) -> bytes:
+        return self.caps[self.shard(key)] + key
+
+    def org_cap_key(self, key: bytes, org_id: str) -> bytes:
+        return self.caps[self.shard(key)] + key + b"@" + org_id.encode()
 
 
 _MAX_SEQ = """
@@ -132,37 +200,56 @@ class NotLoaded(Exception):
 class HotRegistry:
     """Reads and writes of the registry in Redis; an outage raises StoreUnavailable (store/errors.py)."""
 
-    def __init__(self, client: aioredis.Redis, bucket_bits: int = 16, fingerprint: str = "") -> None:
+    def __init__(
+        self, client: aioredis.Redis, bucket_bits: int = 16, fingerprint: str = "", shards: int = DEFAULT_SHARDS
+    ) -> None:
         """`fingerprint`: the pepper's (`NumberKeyer.fingerprint`); tools that only locate keys omit it."""
         self.client = client
         self.bits = bucket_bits
+        self.layout = Layout(bucket_bits, shards)
+        self.shards = shards
         self._shift = 24 - bucket_bits
         self.fingerprint = fingerprint
-        self.ready_value = b"%d/%d/%s" % (LAYOUT_VERSION, bucket_bits, fingerprint.encode())
+        self.ready_value = b"%d/%d/%d/%s" % (LAYOUT_VERSION, bucket_bits, shards, fingerprint.encode())
         self._max_seq = client.register_script(_MAX_SEQ)
 
-    def _bucket(self, key: bytes) -> bytes:
-        return (int.from_bytes(key[:3], "big") >> (24 - self.bits)).to_bytes(3, "big")
+    def _bucket(self, key: bytes) -> tuple[int, bytes]:
+        b = int.from_bytes(key[:3], "big") >> self._shift
+        return b % self.shards, b.to_bytes(3, "big")
 
     def pref_location(self, key: bytes) -> tuple[bytes, bytes]:
-        return _PREF_PREFIX + self._bucket(key), key[3:9]
+        shard, bucket = self._bucket(key)
+        return self.layout.prefs[shard] + bucket, key[3:9]
 
     def consent_location(self, key: bytes, org_id: str, agent_id: str) -> tuple[bytes, bytes]:
-        return _CONSENT_PREFIX + self._bucket(key), key[3:9] + consent_scope(org_id, agent_id)
+        shard, bucket = self._bucket(key)
+        return self.layout.consents[shard] + bucket, key[3:9] + consent_scope(org_id, agent_id)
 
     def org_list_location(self, key: bytes, org_id: str) -> tuple[bytes, bytes]:
-        return _CONSENT_PREFIX + self._bucket(key), key[3:9] + org_list_scope(org_id)
+        shard, bucket = self._bucket(key)
+        return self.layout.consents[shard] + bucket, key[3:9] + org_list_scope(org_id)
 
-    def callee_location(self, key: bytes) -> tuple[bytes, bytes, bytes]:
-        """(preference hash, consent hash, field) of one number: its preference field, and the start of
-        its consent fields (each followed by a `consent_scope`). `_bucket` inlined: a scrub calls this
-        for every number."""
-        bucket = (int.from_bytes(key[:3], "big") >> self._shift).to_bytes(3, "big")
-        return _PREF_PREFIX + bucket, _CONSENT_PREFIX + bucket, key[3:9]
+    def callee_location(self, key: bytes) -> tuple[int, bytes, bytes, bytes]:
+        """(shard, preference hash, consent hash, field) of one number: its preference field, and the
+        start of its consent fields (each followed by a `consent_scope`). `_bucket` inlined: a scrub
+        calls this for every number."""
+        b = int.from_bytes(key[:3], "big") >> self._shift
+        shard = b % self.shards
+        bucket = b.to_bytes(3, "big")
+        layout = self.layout
+        return shard, layout.prefs[shard] + bucket, layout.consents[shard] + bucket, key[3:9]
 
     @translated
     async def is_ready(self) -> bool:
-        return bool(await self.client.get(READY) == self.ready_value)
+        """Every shard's marker holds our layout (one missing: that shard's Checks fail closed, and the
+        sync loop rebuilds)."""
+        return all(v == self.ready_value for v in await self._markers())
+
+    async def _markers(self) -> list[bytes | None]:
+        pipe = self.client.pipeline(transaction=False)
+        for k in self.layout.readies:
+            pipe.get(k)
+        return list(await pipe.execute())
 
     @translated
     async def applied_seq(self) -> int:
@@ -214,21 +301,13 @@ class HotRegistry:
         else:
             pipe.hset(hkey, field, value)
 
-    @translated
-    async def set_mode(self, org_id: str, mode: Mode) -> None:
-        await self.client.hset(MODES, org_id, mode.value)
-
-    @translated
-    async def mode(self, org_id: str) -> Mode | None:
-        raw: bytes | None = await self.client.hget(MODES, org_id)  # type: ignore[assignment]
-        return Mode(raw.decode()) if raw else None
-
     # --- rebuild -----------------------------------------------------------------------------
 
     @translated
     async def begin_rebuild(self) -> None:
-        """Mark the registry not loaded (Checks fail closed) and drop every registry key."""
-        await self.client.delete(READY)
+        """Mark the registry not loaded (Checks fail closed) and drop every registry key (and the old
+        layout's marker and mode hash)."""
+        await self.client.delete(*self.layout.readies, LEGACY_READY)
         for pattern in (_PREF_PREFIX + b"*", _CONSENT_PREFIX + b"*"):
             batch: list[bytes] = []
             async for k in self.client.scan_iter(match=pattern, count=5000):
@@ -238,7 +317,7 @@ class HotRegistry:
                     batch = []
             if batch:
                 await self.client.unlink(*batch)
-        await self.client.delete(MODES)
+        await self.client.delete(LEGACY_MODES)
 
     @translated
     async def load(
@@ -259,10 +338,10 @@ class HotRegistry:
         await pipe.execute()
 
     @translated
-    async def finish_rebuild(self, modes: Mapping[str, Mode], seq: int) -> None:
-        pipe = self.client.pipeline(transaction=True)
-        if modes:
-            pipe.hset(MODES, mapping={org: m.value for org, m in modes.items()})
-        pipe.set(SEQ, seq)
-        pipe.set(READY, self.ready_value)
+    async def finish_rebuild(self, seq: int) -> None:
+        """Mark every shard loaded, the watermark first (a shard marked loaded never has a lower one)."""
+        await self.client.set(SEQ, seq)
+        pipe = self.client.pipeline(transaction=False)
+        for k in self.layout.readies:
+            pipe.set(k, self.ready_value)
         await pipe.execute()

@@ -357,15 +357,12 @@ class Journal:
             cur = await c.execute(sql)
             return frozenset(r[0] for r in await cur.fetchall())
 
-    async def org_caps(self) -> dict[str, int]:
-        """The orgs whose policy in force has a daily cap of their own, and that cap."""
-        sql = (
-            "SELECT org_id, max_calls_per_day FROM (SELECT DISTINCT ON (org_id) org_id, max_calls_per_day"
-            " FROM org_policy_journal ORDER BY org_id, seq DESC) latest WHERE max_calls_per_day > 0"
-        )
-        async with self.db.connection() as c:
-            cur = await c.execute(sql)
-            return {r[0]: r[1] for r in await cur.fetchall()}
+    async def check_policies(self) -> tuple[dict[str, int], dict[str, bool]]:
+        """What the Check path copies of the policies in force, read at once (one version): the orgs'
+        own daily caps (those above 0), and every org's mode (True: MONITOR)."""
+        policies = await self.org_policies()
+        caps = {org: p.max_calls_per_day for org, p in policies.items() if p.max_calls_per_day > 0}
+        return caps, {org: p.mode is Mode.MONITOR for org, p in policies.items()}
 
     async def org_policy(self, org_id: str, conn: Conn | None = None) -> OrgPolicyEntry | None:
         """The org's current policy: its latest policy journal entry, None when it has none."""

@@ -1,4 +1,12 @@
-"""The recorder's mechanics: the `recorder` consumer group on `dnc:calls`, and batched call_log writes.
+"""The recorder's mechanics: the `recorder` consumer group on the call streams, and batched call_log writes.
+
+There are S streams (`dnc:calls:{s}`, one per shard, store/hot.py) and, after an upgrade from the
+layout before shards, the old single `dnc:calls` while it exists: one consumer group per stream, all
+named `recorder`, read together. Several recorder replicas read all of them through the same groups,
+which already split the entries between consumers: no replica owns a stream, a dead one's pending
+entries are claimed per stream by the others, and none needs to know how many replicas there are.
+An entry's id as the recorder sees it names its stream too (`<stream>/<id>`), so acknowledgements go
+to the right stream and a dead letter's `stream_id` is unique across streams.
 
 Exactly once into call_log rests on three rules, all kept here:
 
@@ -13,6 +21,7 @@ The stream also answers "which calls are not in call_log yet" (`stream_events`, 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +41,7 @@ from dncgate.domain.registry import epoch_us
 from dncgate.domain.types import Category, Decision, Reason
 from dncgate.store.calls import decode_event, decode_time
 from dncgate.store.errors import translated
-from dncgate.store.hot import CALLS
+from dncgate.store.hot import LEGACY_CALLS, Layout
 
 GROUP = "recorder"
 # Stream ids are the Redis server's clock, call times the gateway's: search this much either side.
@@ -192,80 +201,193 @@ def _group_call(method: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any,
     return translated(call)
 
 
-class StreamGroup:
-    """The `recorder` consumer group on the call stream."""
+def entry_id(stream: bytes, raw_id: bytes | str) -> bytes:
+    """The recorder's id of a stream entry: its stream's name, "/", its id in that stream."""
+    return stream + b"/" + (raw_id if isinstance(raw_id, bytes) else raw_id.encode())
 
-    def __init__(self, client: aioredis.Redis, stream: bytes = CALLS, group: str = GROUP) -> None:
+
+def split_id(composite: bytes) -> tuple[bytes, bytes]:
+    stream, _, raw = composite.rpartition(b"/")
+    return stream, raw
+
+
+class StreamGroup:
+    """The `recorder` consumer group on every call stream: each shard's, and the old single stream
+    while it exists (`LEGACY_CALLS`, drained after an upgrade; it may still be written to by a
+    gateway of the old version during a rolling upgrade, so it is looked for again at every claim).
+
+    On one node all streams are read by one XREADGROUP (blocking until any has an entry); on a Redis
+    Cluster (`cluster=True`) the streams are in many slots, so each is read by a command of its own,
+    pipelined, and an empty pass waits `block_ms` before the recorder asks again."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        streams: Sequence[bytes] | None = None,
+        group: str = GROUP,
+        *,
+        legacy: bytes | None = LEGACY_CALLS,
+        cluster: bool = False,
+    ) -> None:
         self.client = client
-        self.stream = stream
+        self.streams = list(streams if streams is not None else Layout().streams)
+        self.legacy = legacy
         self.group = group
+        self.cluster = cluster
+        self.reading: list[bytes] = list(self.streams)
+        self._touched: set[bytes] = set()
 
     @_group_call
     async def ensure(self) -> bool:
-        """Create the group at id 0 (so it reads every entry still there), and the stream if missing."""
-        try:
-            await self.client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
-        except redis.exceptions.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        """Create the group at id 0 (so it reads every entry still there) on every stream, creating the
+        shards' streams if missing; True if any group was created."""
+        created = await self._create(self.streams, mkstream=True)
+        return await self._find_legacy() or created
+
+    async def _find_legacy(self) -> bool:
+        """Read the old single stream too while it exists (its group created if it has none)."""
+        if self.legacy is None:
             return False
-        return True
+        if not await self.client.exists(self.legacy):
+            if self.legacy in self.reading:
+                self.reading.remove(self.legacy)
+            return False
+        created = await self._create([self.legacy], mkstream=False)
+        if self.legacy not in self.reading:
+            self.reading.append(self.legacy)
+        return created
+
+    async def _create(self, streams: Sequence[bytes], *, mkstream: bool) -> bool:
+        pipe = self.client.pipeline(transaction=False)
+        for stream in streams:
+            pipe.xgroup_create(stream, self.group, id="0", mkstream=mkstream)
+        created = False
+        for reply in await pipe.execute(raise_on_error=False):
+            if isinstance(reply, Exception):
+                if "BUSYGROUP" not in str(reply):
+                    raise reply
+            else:
+                created = True
+        return created
 
     @_group_call
     async def read(self, consumer: str, count: int, *, pending: bool, block_ms: int | None = None) -> list[Entry]:
-        """New entries (`>`), or with pending=True this consumer's delivered but unacknowledged ones."""
-        reply: Any = await self.client.xreadgroup(
-            self.group,
-            consumer,
-            {self.stream: "0" if pending else ">"},
-            count=count,
-            block=None if pending else block_ms,
-        )
-        if not reply:
-            return []
-        return [(entry_id, fields or {}) for entry_id, fields in reply[0][1]]
+        """New entries (`>`), or with pending=True this consumer's delivered but unacknowledged ones,
+        up to `count` per stream."""
+        since = "0" if pending else ">"
+        if not self.cluster:
+            reply: Any = await self.client.xreadgroup(
+                self.group,
+                consumer,
+                {s: since for s in self.reading},
+                count=count,
+                block=None if pending else block_ms,
+            )
+            return self._entries(reply or [])
+        pipe = self.client.pipeline(transaction=False)
+        for s in self.reading:
+            pipe.xreadgroup(self.group, consumer, {s: since}, count=count)
+        replies = await pipe.execute(raise_on_error=False)
+        found: list[Entry] = []
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+            found += self._entries(reply or [])
+        if not found and not pending and block_ms:
+            await asyncio.sleep(block_ms / 1000)  # no stream had anything: ask again after a while
+        return found
+
+    @staticmethod
+    def _entries(reply: Any) -> list[Entry]:
+        out: list[Entry] = []
+        for stream, entries in reply:
+            name = stream if isinstance(stream, bytes) else stream.encode()
+            out += [(entry_id(name, raw), fields or {}) for raw, fields in entries]
+        return out
 
     @_group_call
     async def claim_idle(self, consumer: str, min_idle_ms: int, count: int) -> int:
-        """Move to `consumer` every entry pending longer than min_idle_ms (left by a dead consumer)."""
-        moved, cursor = 0, b"0-0"
-        for _ in range(_MAX_CLAIM_PAGES):
-            reply: Any = await self.client.xautoclaim(
-                self.stream, self.group, consumer, min_idle_ms, cursor, count=count
-            )
-            moved += len(reply[1])
-            cursor = reply[0]
-            if cursor in (b"0-0", "0-0"):
-                break
+        """Move to `consumer` every entry pending longer than min_idle_ms (left by a dead consumer), in
+        every stream; and look for the old single stream again."""
+        await self._find_legacy()
+        moved = 0
+        for stream in self.reading:
+            cursor: Any = b"0-0"
+            for _ in range(_MAX_CLAIM_PAGES):
+                reply: Any = await self.client.xautoclaim(
+                    stream, self.group, consumer, min_idle_ms, cursor, count=count
+                )
+                moved += len(reply[1])
+                cursor = reply[0]
+                if cursor in (b"0-0", "0-0"):
+                    break
         return moved
 
     @_group_call
     async def ack(self, ids: Sequence[bytes]) -> None:
-        if ids:
-            await self.client.xack(self.stream, self.group, *ids)
+        by_stream: dict[bytes, list[bytes]] = {}
+        for composite in ids:
+            stream, raw = split_id(composite)
+            by_stream.setdefault(stream, []).append(raw)
+        if not by_stream:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for stream, raws in by_stream.items():
+            pipe.xack(stream, self.group, *raws)
+        await pipe.execute()
+        self._touched.update(by_stream)
 
     @_group_call
     async def trim(self) -> int:
-        """Drop the entries every one of which is acknowledged; returns how many were dropped.
+        """Drop the entries every one of which is acknowledged, in the streams acknowledged in since the
+        last trim (all of them when none was); returns how many were dropped.
 
-        The pending summary and the last-delivered id are read in one MULTI, so they describe the same
-        instant; whatever is delivered afterwards has a larger id than the bound and stays.
+        Each stream's pending summary and last-delivered id are read in one MULTI, so they describe the
+        same instant; whatever is delivered afterwards has a larger id than the bound and stays. On one
+        node one MULTI reads every stream's, and one pipeline trims them all: two round trips whatever
+        the number of streams; on a cluster, a MULTI per stream (its slot), pipelined.
         """
-        pipe = self.client.pipeline(transaction=True)
-        pipe.xpending(self.stream, self.group)
-        pipe.xinfo_groups(self.stream)
-        summary, groups = await pipe.execute()
-        if summary["pending"]:
-            minid = summary["min"]
+        streams = [s for s in self.reading if s in self._touched] if self._touched else list(self.reading)
+        self._touched = set()
+        if not streams:
+            return 0
+        if self.cluster:
+            summaries: list[Any] = []
+            for stream in streams:
+                pipe = self.client.pipeline(transaction=True)
+                pipe.xpending(stream, self.group)
+                pipe.xinfo_groups(stream)
+                summaries += await pipe.execute()
         else:
-            name = self.group.encode()
-            last = next((g["last-delivered-id"] for g in groups if g["name"] == name), b"0-0")
-            if last == b"0-0":
-                return 0
-            ms, seq = last.split(b"-")
-            minid = b"%d-%d" % (int(ms), int(seq) + 1)
-        dropped: int = await self.client.xtrim(self.stream, minid=minid)
-        return dropped
+            pipe = self.client.pipeline(transaction=True)
+            for stream in streams:
+                pipe.xpending(stream, self.group)
+                pipe.xinfo_groups(stream)
+            summaries = await pipe.execute()
+        bounds = [
+            (stream, bound)
+            for i, stream in enumerate(streams)
+            if (bound := self._bound(summaries[2 * i], summaries[2 * i + 1])) is not None
+        ]
+        if not bounds:
+            return 0
+        pipe = self.client.pipeline(transaction=False)
+        for stream, bound in bounds:
+            pipe.xtrim(stream, minid=bound)
+        return sum(int(n) for n in await pipe.execute())
+
+    def _bound(self, summary: Any, groups: Any) -> bytes | None:
+        """The lowest id to keep: the oldest pending entry, or just past the last one delivered (None:
+        nothing was ever delivered)."""
+        if summary["pending"]:
+            minid: bytes = summary["min"]
+            return minid
+        name = self.group.encode()
+        last = next((g["last-delivered-id"] for g in groups if g["name"] == name), b"0-0")
+        if last == b"0-0":
+            return None
+        ms, seq = last.split(b"-")
+        return b"%d-%d" % (int(ms), int(seq) + 1)
 
 
 class CallLogWriter:
@@ -338,11 +460,11 @@ def _ms(at: datetime) -> int:
     return max(epoch_us(at) // 1000, 0)
 
 
-async def _scan(client: aioredis.Redis, lo_ms: int, hi_ms: int) -> AsyncIterator[Entry]:
-    """Every entry whose stream id lies in [lo_ms, hi_ms] (whole milliseconds), oldest first, by pages."""
+async def _scan(client: aioredis.Redis, stream: bytes, lo_ms: int, hi_ms: int) -> AsyncIterator[Entry]:
+    """Every entry of `stream` whose id lies in [lo_ms, hi_ms] (whole milliseconds), oldest first, by pages."""
     start: bytes = b"%d" % lo_ms
     while True:
-        page: Any = await client.xrange(CALLS, min=start, max=b"%d" % hi_ms, count=_PAGE)
+        page: Any = await client.xrange(stream, min=start, max=b"%d" % hi_ms, count=_PAGE)
         for entry_id, fields in page:
             yield entry_id, fields
         if len(page) < _PAGE:
@@ -350,51 +472,73 @@ async def _scan(client: aioredis.Redis, lo_ms: int, hi_ms: int) -> AsyncIterator
         start = b"(" + page[-1][0]
 
 
+def callee_streams(layout: Layout, callee_key_hex: str) -> tuple[bytes, ...]:
+    """The streams a callee's undrained events can be in: her shard's, and the old single stream (empty
+    or absent once the recorder has drained it after an upgrade, where it costs one XRANGE)."""
+    return layout.streams[layout.shard_of_hex(callee_key_hex)], LEGACY_CALLS
+
+
 async def stream_events(
-    client: aioredis.Redis, callee_key_hex: str, after: datetime, before: datetime
+    client: aioredis.Redis, layout: Layout, callee_key_hex: str, after: datetime, before: datetime
 ) -> list[CallEvent]:
-    """Calls to this callee with `after <= at <= before` that are still in the stream, oldest first.
+    """Calls to this callee with `after <= at <= before` that are still in her streams, oldest first.
 
     The stream holds every event not yet committed to call_log (and maybe a few that are). Call this
     FIRST, query call_log AFTER it returns, and merge the two by call_id: an event trimmed in between
-    was committed before it was trimmed, so the later query finds it, and no call is missed.
+    was committed before it was trimmed, so the later query finds it, and no call is missed. Only her
+    own shard's stream is read: every event of hers is appended there (`calls.CallStream`).
     """
     key = callee_key_hex.encode()
     found: list[CallEvent] = []
-    async for _, fields in _scan(client, _ms(after - STREAM_CLOCK_PAD), _ms(before + STREAM_CLOCK_PAD)):
-        if fields.get(b"callee") != key:
-            continue
-        try:
-            event = decode_event(fields)
-        except (KeyError, ValueError):
-            continue  # malformed: the recorder dead-letters it
-        if after <= event.at <= before:
-            found.append(event)
+    lo, hi = _ms(after - STREAM_CLOCK_PAD), _ms(before + STREAM_CLOCK_PAD)
+    for stream in callee_streams(layout, callee_key_hex):
+        async for _, fields in _scan(client, stream, lo, hi):
+            if fields.get(b"callee") != key:
+                continue
+            try:
+                event = decode_event(fields)
+            except (KeyError, ValueError):
+                continue  # malformed: the recorder dead-letters it
+            if after <= event.at <= before:
+                found.append(event)
+    found.sort(key=lambda e: e.at)
     return found
 
 
-async def find_event(client: aioredis.Redis, call_id: str) -> CallEvent | None:
-    """The event of this call if it is still in the stream (call ids begin with their millisecond)."""
+async def find_event(client: aioredis.Redis, layout: Layout, call_id: str) -> CallEvent | None:
+    """The event of this call if it is still in a stream (call ids begin with their millisecond). The
+    call id does not say its callee's shard: every stream is asked, in one pipeline per pass."""
     ms = int(call_id[:12], 16)
     wanted = call_id.encode()
+    streams = [*layout.streams, LEGACY_CALLS]
     # Near the call's own millisecond first; the wider pass covers clock skew between gateway and Redis.
     for pad in (2_000, int(STREAM_CLOCK_PAD.total_seconds() * 1000)):
-        async for _, fields in _scan(client, max(ms - pad, 0), ms + pad):
-            if fields.get(b"id") == wanted:
-                try:
-                    return decode_event(fields)
-                except (KeyError, ValueError):
-                    return None
+        lo, hi = max(ms - pad, 0), ms + pad
+        pipe = client.pipeline(transaction=False)
+        for stream in streams:
+            pipe.xrange(stream, min=b"%d" % lo, max=b"%d" % hi, count=_PAGE)
+        pages: list[Any] = await pipe.execute()
+        for stream, page in zip(streams, pages, strict=True):
+            entries: Any = page
+            if len(page) == _PAGE:  # a busy stream: read the whole window page by page
+                entries = [e async for e in _scan(client, stream, lo, hi)]
+            for _, fields in entries:
+                if fields.get(b"id") == wanted:
+                    try:
+                        return decode_event(fields)
+                    except (KeyError, ValueError):
+                        return None
     return None
 
 
 class StreamedCalls:
-    """Calls looked up in the stream by call id: those the recorder has not committed yet."""
+    """Calls looked up in the streams by call id: those the recorder has not committed yet."""
 
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis, layout: Layout) -> None:
         self.client = client
+        self.layout = layout
 
     @translated
     async def find(self, call_id: str) -> CallEvent | None:
-        """The event of this call if it is still in the stream (`find_event`)."""
-        return await find_event(self.client, call_id)
+        """The event of this call if it is still in a stream (`find_event`)."""
+        return await find_event(self.client, self.layout, call_id)

@@ -170,8 +170,11 @@ class Multiplexer:
     def for_client(
         cls, client: aioredis.Redis, name: str = "dncgate", stale_after_s: float = 5.0, clock: Any = time.monotonic
     ) -> Multiplexer | None:
-        """A multiplexer to the same server as a redis-py client, or None if it needs what this lacks (TLS)."""
-        pool = client.connection_pool
+        """A multiplexer to the same server as a redis-py client, or None if it needs what this lacks (TLS,
+        or a Redis Cluster client: no one server)."""
+        pool = getattr(client, "connection_pool", None)
+        if pool is None:
+            return None
         kw = pool.connection_kwargs
         if pool.connection_class is aioredis.UnixDomainSocketConnection:
             where: dict[str, Any] = {"path": kw["path"]}
