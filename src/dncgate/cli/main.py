@@ -22,6 +22,7 @@ from dncgate.cli import (
     report,
     serve,
     token,
+    user,
 )
 from dncgate.cli.channel import run_client
 from dncgate.cli.output import console, rpc_error
@@ -44,6 +45,7 @@ GROUPS = (
     notices,
     report,
     token,
+    user,
 )
 
 
