@@ -93,11 +93,11 @@ class Headers:
 
 
 class Console:
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: Deps, clock: Callable[[], float] = time.monotonic) -> None:
         self.deps = deps
-        self.sessions = SessionStore(deps.idle_s)
-        self.status_limit = ClientLimit(STATUS_LOOKUPS_PER_CLIENT)
-        self.login_limit = ClientLimit(LOGINS_PER_CLIENT)
+        self.sessions = SessionStore(deps.idle_s, clock)
+        self.status_limit = ClientLimit(STATUS_LOOKUPS_PER_CLIENT, clock)
+        self.login_limit = ClientLimit(LOGINS_PER_CLIENT, clock)
         self.env = Environment(
             loader=PackageLoader("dncgate.console", "templates"),
             autoescape=select_autoescape(default=True),
