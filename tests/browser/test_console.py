@@ -5,7 +5,7 @@ the case is updated and extended on its page, the payments desk marks the payout
 looks her case up on the status page with her number and with a wrong one. Around it: a hotline login is
 refused the payments page by the gRPC layer (403), and a POST without the form's CSRF token is refused.
 Screenshots of the main pages land in the test's directory (and, with DNCGATE_CONSOLE_SHOTS set, in that
-directory too: how docs/console/ is made).
+directory too, in 64 colours: `DNCGATE_CONSOLE_SHOTS=docs/console pytest tests/browser` makes docs/console/).
 """
 
 from __future__ import annotations
@@ -115,9 +115,12 @@ def _story_calls(s: Served) -> None:
 def _shot(page: object, out: Path, name: str) -> None:
     path = out / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
-    if target := os.environ.get("DNCGATE_CONSOLE_SHOTS"):
+    if target := os.environ.get("DNCGATE_CONSOLE_SHOTS"):  # docs/console/: 64 colours keep them small
+        from PIL import Image
+
         Path(target).mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, Path(target) / path.name)
+        with Image.open(path) as shot:
+            shot.convert("RGB").quantize(64).save(Path(target) / path.name, optimize=True)
 
 
 def _login(page: object, url: str, user: str) -> None:
