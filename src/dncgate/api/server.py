@@ -98,6 +98,7 @@ class Running:
     health_port: int | None = None  # the plaintext health-only port; None: DNCGATE_HEALTH_LISTEN off
     http_port: int | None = None  # the HTTP/JSON face; None: DNCGATE_HTTP_LISTEN off, or a role without it
     console_port: int | None = None  # the web console; None: DNCGATE_CONSOLE_LISTEN off, or a role without it
+    console: console_serve.Running | None = None
 
     async def drain(self, seconds: float) -> None:
         """Health NOT_SERVING for every service name ("" included) from now on, while RPCs are still
@@ -374,6 +375,7 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
                 health_port,
                 face[1] if face is not None else None,
                 console.port if console is not None else None,
+                console,
             )
         finally:
             for name in ("", *served):
