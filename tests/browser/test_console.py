@@ -1,9 +1,11 @@
 """The web console in a real browser: Debian's Chromium, driven by Playwright, on a real `dncgate serve`.
 
 The hotline story's complaint is filed through the form by an operator who logged in with her password,
-the case is updated and extended on its page, the payments desk marks the payouts paid, and the consumer
-looks her case up on the status page with her number and with a wrong one. Around it: a hotline login is
-refused the payments page by the gRPC layer (403), and a POST without the form's CSRF token is refused.
+the case is updated and extended on its page, the payments desk marks the payouts paid, a supervisor
+hands it over and reads the compliance page, the operator records the consumer's sign-off and the
+revisit, and the consumer looks her case up on the status page with her number and with a wrong one.
+Around it: a hotline login is refused the payments page by the gRPC layer (403), and a POST without the
+form's CSRF token is refused.
 Screenshots of the main pages land in the test's directory (and, with DNCGATE_CONSOLE_SHOTS set, in that
 directory too, in 64 colours: `DNCGATE_CONSOLE_SHOTS=docs/console pytest tests/browser` makes docs/console/).
 """
@@ -135,21 +137,28 @@ def test_the_hotline_story_in_the_console(served: Served, tmp_path: Path) -> Non
     """An operator files, updates and extends the story's case; payments pays it; the consumer sees it."""
     s = served
     _story_calls(s)
-    for user, role in (("hotline zhao", "hotline"), ("payments li", "payments")):
-        made = s.cli("user", "create", user, "--role", role, "--password-stdin", stdin=PASSWORD + "\n")
+    for user, *roles in (
+        ("hotline zhao", "hotline"),
+        ("payments li", "payments"),
+        ("supervisor sun", "supervisor", "compliance"),
+    ):
+        grants = [a for r in roles for a in ("--role", r)]
+        made = s.cli("user", "create", user, *grants, "--password-stdin", stdin=PASSWORD + "\n")
         assert made.returncode == 0, made.stdout + made.stderr
 
     with playwright_sync.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
-            _operator(browser, s, tmp_path)
+            case_id = _operator(browser, s, tmp_path)
             _payments(browser, s, tmp_path)
+            _supervisor(browser, s, tmp_path, case_id)
+            _sign_off(browser, s, case_id)
             _consumer(browser, s, tmp_path)
         finally:
             browser.close()
 
 
-def _operator(browser: object, s: Served, out: Path) -> None:
+def _operator(browser: object, s: Served, out: Path) -> str:
     ctx = browser.new_context(viewport={"width": 1200, "height": 800}, locale="zh-CN")  # type: ignore[attr-defined]
     page = ctx.new_page()
     _login(page, s.url, "hotline zhao")
@@ -198,6 +207,45 @@ def _operator(browser: object, s: Served, out: Path) -> None:
     assert bare.status == 403
     page.goto(s.url + f"/cases/{case_id}")
     assert "forged" not in page.content()
+    page.click("header form button")  # log out: her session token is revoked
+    assert page.url.endswith("/login")
+    ctx.close()
+    return case_id
+
+
+def _supervisor(browser: object, s: Served, out: Path, case_id: str) -> None:
+    """A supervisor hands the case to zhao, logged out (a user is a principal, logged in or not), and
+    reads the violations per agent and the service report."""
+    ctx = browser.new_context(viewport={"width": 1200, "height": 800}, locale="zh-CN")  # type: ignore[attr-defined]
+    page = ctx.new_page()
+    _login(page, s.url, "supervisor sun")
+    page.goto(s.url + f"/cases/{case_id}")
+    page.fill("#assign input[name=assignee]", "hotline zhao")
+    page.fill("#assign input[name=note]", "请跟进")
+    page.click("#assign button")
+    assert "已保存" in page.inner_text("main"), page.inner_text("main")
+    page.goto(s.url + "/compliance?org=wuhan-01")
+    main = page.inner_text("main")
+    assert "a17" in main and page.locator("svg.chart rect.s0").count() >= 2
+    assert re.search(r"登记工单\s+1", main), main
+    _shot(page, out, "compliance")
+    ctx.close()
+
+
+def _sign_off(browser: object, s: Served, case_id: str) -> None:
+    """Zhao again: the consumer's confirmation (satisfied, 5 of 5), then the revisit."""
+    ctx = browser.new_context(locale="zh-CN")  # type: ignore[attr-defined]
+    page = ctx.new_page()
+    _login(page, s.url, "hotline zhao")
+    page.goto(s.url + f"/cases/{case_id}")
+    page.check("#confirm input[name=satisfied]")
+    page.fill("#confirm input[name=satisfaction]", "5")
+    page.click("#confirm button")
+    assert "CLOSED" in page.inner_text("dl.facts"), page.inner_text("main")
+    page.fill("#revisit input[name=rating]", "5")
+    page.fill("#revisit input[name=note]", "没有再接到电话")
+    page.click("#revisit button")
+    assert "已回访" in page.inner_text("dl.facts")
     ctx.close()
 
 
@@ -239,7 +287,7 @@ def _consumer(browser: object, s: Served, out: Path) -> None:
     status, text = look_up(case_id, CONSUMER)
     assert status == 200, text
     assert UPDATE in text and REASON in text and "CNY 200.00" in text and "已支付" in text
-    assert "已处理" in text  # paid: stage RESOLVED in the timeline
+    assert "已处理" in text and "消费者已确认" in text and "已回访" in text  # the whole timeline
     _shot(page, out, "status")
     wrong = look_up(case_id, "13900139000")
     unknown = look_up("DNC-20000101-000009", CONSUMER)

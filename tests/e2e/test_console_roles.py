@@ -117,3 +117,42 @@ async def test_role_console_without_a_target_is_a_config_error(settings: Setting
     with pytest.raises(ConfigError, match="DNCGATE_CONSOLE_TARGET"):
         async with running(_console(settings, role="console")):
             pass
+
+
+async def test_a_console_user_takes_cases_and_hand_overs_while_logged_out(settings: Settings) -> None:
+    """A user is a principal whether logged in or not: available, she gets the round robin's case, and
+    AssignComplaint hands her one, with no live token of hers."""
+    from tests.auth import admin_token
+    from tests.e2e.compensation_support import A, story_calls
+
+    async with _serving(settings) as r:
+        await r.app.logins.create_user("t", "hotline zhao", PASSWORD, ["hotline"])
+        async with aio_channel(f"127.0.0.1:{r.port}", admin_token(settings.data_dir)) as ch:
+            stub = compensation_pb2_grpc.CompensationStub(ch)
+            await story_calls(_Channel(ch, r))
+            await stub.SetOperatorAvailability(
+                compensation_pb2.SetOperatorAvailabilityRequest(available=True, operator="hotline zhao")
+            )
+            case = await stub.FileComplaint(
+                compensation_pb2.FileComplaintRequest(
+                    consumer_number="13800138000", caller_numbers=[A], channel=compensation_pb2.CHANNEL_HOTLINE
+                )
+            )
+            assert case.assignee == "hotline zhao"
+            case = await stub.AssignComplaint(
+                compensation_pb2.AssignComplaintRequest(case_id=case.case_id, assignee="hotline zhao", note="again")
+            )
+            assert case.assignee == "hotline zhao"
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await stub.AssignComplaint(
+                    compensation_pb2.AssignComplaintRequest(case_id=case.case_id, assignee="nobody at all")
+                )
+            assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+class _Channel:
+    """What the story's helpers take of a test server: its channel."""
+
+    def __init__(self, channel: Any, r: Running) -> None:
+        self.channel = channel
+        self.app = r.app

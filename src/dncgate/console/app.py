@@ -367,6 +367,14 @@ class Console:
                 ),
                 s.token,
             )
+        elif action == "assign":
+            await call(
+                stub.AssignComplaint,
+                V.AssignComplaintRequest(
+                    case_id=case_id, assignee=_text(form, "assignee").strip(), note=_text(form, "note"), request_id=rid
+                ),
+                s.token,
+            )
         elif action == "review":
             decision = _text(form, "decision")
             await call(

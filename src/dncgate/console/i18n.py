@@ -123,6 +123,7 @@ _ROWS: Final[dict[str, tuple[str, str]]] = {
     "case.rating": ("评分（1-5）", "Rating (1-5)"),
     "case.note": ("备注", "Note"),
     "case.review": ("主管复核", "Supervisor review"),
+    "case.assign": ("转派", "Hand over"),
     "case.decision": ("复核结论", "Decision"),
     "case.submit": ("提交", "Submit"),
     "case.saved": ("已保存。", "Saved."),
