@@ -427,6 +427,15 @@ VARIABLES: tuple[Variable, ...] = (
         "this process's gRPC port",
     ),
     Variable(
+        "DNCGATE_CONSOLE_TLS_CA",
+        "console_tls_ca",
+        Path,
+        "CA certificate (PEM file) the console verifies the gRPC API's certificate with, once the API is TLS "
+        "(in role `all`: once `DNCGATE_TLS_CERT` is set); the console presents no client certificate, so an "
+        "mTLS port (`DNCGATE_TLS_CLIENT_CA`) is refused at start-up",
+        "unset: plaintext; in role `all` with TLS, `DNCGATE_TLS_CERT` itself (a self-signed certificate)",
+    ),
+    Variable(
         "DNCGATE_CONSOLE_IDLE_MINUTES",
         "console_idle_minutes",
         Integer(1, 24 * 60),

@@ -8,11 +8,13 @@ import asyncio
 import contextlib
 import http.cookiejar
 import re
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -31,9 +33,13 @@ PASSWORD = "correct horse battery"
 class Browser:
     """A cookie-keeping HTTP client for the console (urllib, run off the event loop the server shares)."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, context: ssl.SSLContext | None = None) -> None:
         self.base = base
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.jar = http.cookiejar.CookieJar()
+        handlers: list[Any] = [urllib.request.HTTPCookieProcessor(self.jar)]
+        if context is not None:
+            handlers.append(urllib.request.HTTPSHandler(context=context))
+        self.opener = urllib.request.build_opener(*handlers)
 
     def _fetch(self, path: str, form: dict[str, str] | None) -> tuple[int, str, str]:
         data = urllib.parse.urlencode(form).encode() if form is not None else None
@@ -156,3 +162,24 @@ class _Channel:
     def __init__(self, channel: Any, r: Running) -> None:
         self.channel = channel
         self.app = r.app
+
+
+async def test_with_tls_the_console_is_https_with_a_secure_cookie_and_calls_the_tls_port(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """DNCGATE_TLS_CERT set: the console serves HTTPS with the same certificate, its cookie is Secure, and
+    it verifies the gRPC port with DNCGATE_CONSOLE_TLS_CA; an mTLS port is refused at start-up."""
+    from tests.e2e.test_tls import make_pki, tls
+
+    pki = make_pki(tmp_path)
+    ca = pki.ca.write(tmp_path / "ca.crt")
+    async with _serving(_console(tls(settings, pki), console_tls_ca=ca)) as r:
+        new = await r.app.access.create("t", name="hotline zhao", roles=["hotline"])
+        context = ssl.create_default_context(cafile=str(ca))
+        browser = Browser(f"https://127.0.0.1:{r.console_port}", context)
+        status, url, html = await browser.post("/login", {"token": new.token})
+        assert (status, url.rsplit("/", 1)[-1]) == (200, "queue"), html[:500]
+        assert any(c.secure for c in browser.jar)
+    with pytest.raises(ConfigError, match="mTLS"):
+        async with running(_console(tls(settings, pki, mtls=True))):
+            pass

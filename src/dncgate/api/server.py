@@ -194,7 +194,14 @@ async def start_console(app: App, grpc_port: int) -> console_serve.Running | Non
     if listen is None:
         return None
     target = settings.console_target or f"127.0.0.1:{grpc_port}"
-    roots = settings.tls_cert.read_bytes() if settings.tls_cert is not None else None
+    own = settings.console_target is None  # role all: this process's port, TLS when it is
+    if own and settings.tls_client_ca is not None:
+        raise ConfigError(
+            "DNCGATE_CONSOLE_LISTEN: the console presents no client certificate, and this gRPC port is mTLS "
+            "(DNCGATE_TLS_CLIENT_CA): turn the console off here and run role `console` against a TLS port"
+        )
+    roots_file = settings.console_tls_ca or (settings.tls_cert if own else None)
+    roots = roots_file.read_bytes() if roots_file is not None else None
     channel = console_client.channel(target, roots)
     # The status page's own credential: role `consumer`, whose one method is GetComplaintStatus.
     status = await app.access.create(
