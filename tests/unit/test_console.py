@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -256,3 +257,25 @@ async def test_an_idle_session_sends_the_browser_back_to_the_login_page() -> Non
     clock.now += 61
     status, headers, _ = await _request(app, "GET", "/", s.id)
     assert status == 303 and headers["location"] == "/login" and s.id not in headers["set-cookie"]
+
+
+class _Logins:
+    def __init__(self) -> None:
+        self.revoked: list[str] = []
+
+    async def logout(self, token_id: str) -> None:
+        self.revoked.append(token_id)
+
+
+async def test_the_sweep_revokes_the_session_tokens_of_idle_password_logins_only() -> None:
+    """A password login's minted token is revoked when its session idles out; a user's own token is not."""
+    clock = Clock()
+    logins = _Logins()
+    console = _console(clock)
+    console.deps = replace(console.deps, logins=logins)  # type: ignore[arg-type]
+    minted, own, anonymous = console.sessions.new(), console.sessions.new(), console.sessions.new()
+    minted.token, minted.token_id = "dnc_a_b", "a"
+    own.token = "dnc_c_d"  # logged in with a token of her own: not the console's to revoke
+    clock.now += 61
+    assert console.sessions.get(anonymous.id) is None  # idle too
+    assert await console.sweep() == 3 and logins.revoked == ["a"]

@@ -203,10 +203,13 @@ async def start_console(app: App, grpc_port: int) -> console_serve.Running | Non
     roots_file = settings.console_tls_ca or (settings.tls_cert if own else None)
     roots = roots_file.read_bytes() if roots_file is not None else None
     channel = console_client.channel(target, roots)
-    # The status page's own credential: role `consumer`, whose one method is GetComplaintStatus.
-    status = await app.access.create(
-        "console", name=f"console status page {socket.gethostname()}"[:128], roles=["consumer"]
-    )
+    # The status page's own credential: role `consumer`, whose one method is GetComplaintStatus. One per
+    # host: a console that died without revoking its own (kill -9) has it revoked by the next.
+    name = f"console status page {socket.gethostname()}"[:128]
+    for old in await app.access.list():
+        if old.created_by == "console" and old.name == name:
+            await app.access.revoke("console", old.id)
+    status = await app.access.create("console", name=name, roles=["consumer"])
 
     async def identify(token: str) -> tuple[str, frozenset[str]]:
         p = await app.authenticator.token(token)  # the gRPC side's own verification of a bearer token
