@@ -279,3 +279,18 @@ async def test_the_sweep_revokes_the_session_tokens_of_idle_password_logins_only
     clock.now += 61
     assert console.sessions.get(anonymous.id) is None  # idle too
     assert await console.sweep() == 3 and logins.revoked == ["a"]
+
+
+def test_a_full_store_evicts_the_oldest_anonymous_session_before_any_login(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flood of cookie-less requests cannot log anyone out."""
+    from dncgate.console import sessions
+
+    monkeypatch.setattr(sessions, "_MAX_SESSIONS", 3)
+    clock = Clock()
+    store = SessionStore(idle_s=600, clock=clock)
+    login = store.new()
+    login.token = "dnc_a_b"
+    for _ in range(10):
+        clock.now += 1
+        store.new()
+    assert store.get(login.id) is login and len(store) == 3

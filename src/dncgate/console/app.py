@@ -140,7 +140,7 @@ class Console:
             session = self.sessions.get(sent)
             if session is None:
                 session = self.sessions.new()
-                if sent:
+                if sent and not public:  # a login that ended (idle, restart): say so on the login page
                     session.flash = "login.expired"
             request.state.session = session
             try:

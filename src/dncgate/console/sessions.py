@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from dncgate.console import i18n
 
 COOKIE = "dncgate_session"
-_MAX_SESSIONS = 50_000  # anonymous sessions are cheap to make: past this, the oldest go first
+_MAX_SESSIONS = 50_000  # anonymous sessions are cheap to make: past this, the oldest anonymous one goes
 
 
 @dataclass(slots=True)
@@ -55,7 +55,8 @@ class SessionStore:
 
     def new(self, lang: str = i18n.DEFAULT) -> Session:
         if len(self._sessions) >= _MAX_SESSIONS:
-            oldest = min(self._sessions.values(), key=lambda s: s.last_seen)
+            # A flood of cookie-less requests evicts anonymous sessions (the oldest first), not logins.
+            oldest = min(self._sessions.values(), key=lambda s: (s.logged_in, s.last_seen))
             self._sessions.pop(oldest.id)
         s = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), self._clock(), i18n.language(lang))
         self._sessions[s.id] = s
