@@ -24,9 +24,10 @@ from pathlib import Path
 import grpc
 import psycopg
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dncgate.console.app import STATUS_LOOKUPS_PER_CLIENT
-from dncgate.v1 import common_pb2, gateway_pb2_grpc, registry_pb2, registry_pb2_grpc
+from dncgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc, registry_pb2, registry_pb2_grpc
 from tests.auth import admin_token, bearer
 from tests.e2e.conftest import CONSUMER, check_request, free_port, serve_env
 from tests.wait import until_sync
@@ -71,7 +72,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     )
     s = Served(proc, grpc_port, f"http://127.0.0.1:{console_port}", tmp / "data")
     try:
-        until_sync(lambda: proc.poll() is not None or _answers(s.url + "/login"), 90, what="the console")
+        # The console answers at once; Checks are BLOCK / REGISTRY_UNAVAILABLE until CallGate is SERVING.
+        until_sync(
+            lambda: proc.poll() is not None or (_answers(s.url + "/login") and _callgate_serving(grpc_port)),
+            90,
+            what="the console, and CallGate SERVING",
+        )
         assert proc.poll() is None, (tmp / "serve.log").read_text()[-3000:]
         yield s
     finally:
@@ -88,6 +94,17 @@ def _answers(url: str) -> bool:
             return bool(r.status == 200)
     except OSError:
         return False
+
+
+def _callgate_serving(port: int) -> bool:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        try:
+            r = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service="dncgate.v1.CallGate"), timeout=2
+            )
+        except grpc.RpcError:
+            return False
+    return bool(r.status == health_pb2.HealthCheckResponse.SERVING)
 
 
 def _logged(data: Path, call_id: str) -> bool:
@@ -109,7 +126,10 @@ def _story_calls(s: Served) -> None:
             registry_pb2.SetOrgPolicyRequest(org_id="wuhan-01", mode=common_pb2.MODE_MONITOR), metadata=meta
         )
         gate = gateway_pb2_grpc.CallGateStub(ch)
-        ids = [gate.Check(check_request(CONSUMER, caller_number=n), metadata=meta).call_id for n in (A, A, B)]
+        checked = [gate.Check(check_request(CONSUMER, caller_number=n), metadata=meta) for n in (A, A, B)]
+    # Monitor mode: placed (ALLOW) although she is registered, which is what the complaint is about.
+    assert [c.decision for c in checked] == [gateway_pb2.DECISION_ALLOW] * 3, checked
+    ids = [c.call_id for c in checked]
     for call_id in ids:  # the recorder's child writes call_log: the verdicts are read from it
         until_sync(lambda c=call_id: _logged(s.data, c), 30, what=f"call {call_id} in call_log")
 
