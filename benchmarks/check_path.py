@@ -17,9 +17,9 @@ what is measured is reading the counts and counting each ALLOWed Check); without
 those Checks answer BLOCK / ORG_LIST (a tree without org lists refuses it); without it the org list is
 empty, and those callees are NOT_REGISTERED.
 
-`--every-rule` configures ranges (43, two of them on the callees' own prefixes), quiet days and
-registered lines for the calling org, none of which blocks its calls (a tree without them refuses it),
-so what it adds is the rules' evaluation alone.
+`--every-rule` configures ranges (43, two of them on the callees' own prefixes), quiet days,
+registered lines and opt-in (for insurance calls; these are real-estate) for the calling org, none of
+which blocks its calls (a tree without them refuses it), so what it adds is the rules' evaluation alone.
 
 `--instrumented` calls the Check as the gRPC server does: through `api.interceptors.instrument` (its
 request decoding and limits, deadline binding, the per-RPC counting of /metrics and, on a tree with
@@ -218,6 +218,7 @@ async def _measure(ns: argparse.Namespace, redis_url: str, guard: Any, token: st
     if ns.every_rule:  # the rules are on the path, and none of them changes an answer
         probe = CallGateServicer(gateways[True], 5000, None, log_fields=False)  # type: ignore[arg-type]
         assert gateways[True].rules.active
+        assert getattr(gateways[True].rules, "consent_orgs", {"bench": 0}), "opt-in not configured"
         got = [
             (await probe.Check(gateway_pb2.CheckRequest.FromString(request(i, registry)), None)).reason for i in (0, 1)
         ]
@@ -266,16 +267,21 @@ def _every_rule(gw: Gateway) -> None:
     """Every rule beyond the registry configured for org "bench", none of them blocking its calls: ranges
     on other prefixes and on its callees' own (+86139..., an ALLOW under a +86 BLOCK, so the longest-prefix
     walk finds a rule at two lengths), quiet days on (today is no holiday), registered lines required and
-    the caller its line; so the answers stay what they are without rules and the cost is the rules' alone."""
+    the caller its line, opt-in for insurance calls (its calls are real-estate: the policy is looked up and
+    its categories compared on every Check); so the answers stay what they are without rules and the cost
+    is the rules' alone."""
     if not hasattr(gw, "rules"):
         raise SystemExit("--every-rule: this tree has no ranges, quiet days or caller lines")
     from datetime import UTC, date, datetime
 
     from dncgate.domain.lines import CallerLine
     from dncgate.domain.ranges import RangeAction, RangeRule
-    from dncgate.domain.types import ALL_CATEGORIES_MASK
+    from dncgate.domain.types import ALL_CATEGORIES_MASK, Category
     from dncgate.service.check_rules import CheckRules
     from dncgate.service.rules_ports import RulesSnapshot
+
+    def fields(cls: type) -> set[str]:  # an older tree's snapshot has no opt-in
+        return set(getattr(cls, "__dataclass_fields__", ()))
 
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -296,6 +302,7 @@ def _every_rule(gw: Gateway) -> None:
                 rule(3, "+1201", RangeAction.BLOCK),
                 *others,
             ),
+            **({"consent_orgs": {"bench": 1 << Category.INSURANCE}} if "consent_orgs" in fields(RulesSnapshot) else {}),
         )
     )
     gw.rules = rules

@@ -137,4 +137,4 @@ async def test_lines_register_and_list_from_the_command_line(server) -> None:
     assert filed.returncode == 0 and "CALLED_OUTSIDE_GATEWAY" in filed.stdout
     assert re.search(rf"line of {ORG} / a17", filed.stdout), filed.stdout
     report = await cli(server, "report", "violations", "--org", ORG)
-    assert re.search(r"a17\s+│\s+0\s+│\s+1\s+│\s+1", report.stdout), report.stdout
+    assert re.search(r"a17\s+│\s+0\s+│\s+-\s+│\s+1\s+│\s+1\s+│\s+0", report.stdout), report.stdout

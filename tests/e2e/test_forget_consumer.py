@@ -10,9 +10,9 @@ import grpc
 import psycopg
 import pytest
 
-from dncgate.v1 import gateway_pb2
-from tests.e2e.compensation_support import A, B, V, db_rows, file, hotline, refused, story_calls
-from tests.e2e.conftest import CONSUMER, check_request, gate
+from dncgate.v1 import common_pb2, gateway_pb2, registry_pb2
+from tests.e2e.compensation_support import ORG, A, B, V, db_rows, file, hotline, refused, story_calls
+from tests.e2e.conftest import CONSUMER, check_request, gate, registry
 from tests.e2e.test_hotline_cli import cli
 
 pytestmark = pytest.mark.e2e
@@ -146,3 +146,55 @@ async def test_the_command_line_forgets_a_consumer(server: Any) -> None:
     assert await db_rows(server, "SELECT complaints_erased, texts_rewritten FROM erasures") == [(1, 1)]
     bad = await cli(server, "complaint", "forget", "12")
     assert bad.returncode != 0 and "consumer_number" in bad.stdout + bad.stderr
+
+
+async def test_forgetting_erases_her_mask_from_her_org_list_reasons_and_consent_evidence_and_her_entries_still_bind(
+    server: Any,
+) -> None:
+    """Her org-list entry's reason and her consent's evidence lose her mask (her rows only, picked by her
+    keyed hash); the entry still blocks that org's call and the consent stays in force; the journals
+    still refuse every other change, inside an erasure too."""
+    reg = registry(server)
+    await reg.AddToOrgList(
+        registry_pb2.AddToOrgListRequest(org_id=ORG, number=CONSUMER, reason="she said on 138 0013 8000: never again")
+    )
+    await reg.GrantConsent(
+        registry_pb2.GrantConsentRequest(consumer_number=CONSUMER, org_id="other-org", evidence="form of 13800138000")
+    )
+    # Another consumer's entry naming her number: not her row, so not hers to erase (a mask is ambiguous).
+    await reg.AddToOrgList(
+        registry_pb2.AddToOrgListRequest(org_id=ORG, number="13900139000", reason="neighbour of 13800138000")
+    )
+    assert await db_rows(server, "SELECT count(*) FROM org_list_journal WHERE strpos(reason, %s) > 0", MASK) == [(2,)]
+
+    erased = await hotline(server).ForgetConsumer(V.ForgetConsumerRequest(consumer_number=CONSUMER))
+    assert (erased.complaints_erased, erased.texts_rewritten) == (0, 2)
+    reasons = await db_rows(server, "SELECT reason FROM org_list_journal ORDER BY seq")
+    assert reasons == [("she said on [erased]: never again",), (f"neighbour of {MASK}",)]
+    assert await db_rows(server, "SELECT evidence, granted FROM consent_journal") == [("form of [erased]", True)]
+
+    blocked = await gate(server).Check(check_request(CONSUMER, org_id=ORG))
+    assert (blocked.decision, blocked.reason) == (gateway_pb2.DECISION_BLOCK, gateway_pb2.REASON_ORG_LIST)
+    history = await reg.GetOrgListHistory(registry_pb2.GetOrgListHistoryRequest(number=CONSUMER, org_id=ORG))
+    assert history.listed and [e.reason for e in history.entries] == ["she said on [erased]: never again"]
+    await reg.SetPreference(
+        registry_pb2.SetPreferenceRequest(number=CONSUMER, do_not_disturb=True, source=common_pb2.SOURCE_APP)
+    )
+    consented = await gate(server).Check(check_request(CONSUMER, org_id="other-org"))
+    assert consented.reason == gateway_pb2.REASON_CONSENT_ON_FILE  # the consent is in force as before
+
+    on = "SELECT set_config('dncgate.erasure', 'on', true); "
+    refused = [
+        "UPDATE org_list_journal SET reason = 'x'",
+        "DELETE FROM org_list_journal",
+        "UPDATE consent_journal SET evidence = 'x'",
+        on + "UPDATE org_list_journal SET listed = false",
+        on + "UPDATE consent_journal SET granted = false",
+        on + "UPDATE preference_journal SET do_not_disturb = false",
+        on + "DELETE FROM org_list_journal",
+    ]
+    async with await psycopg.AsyncConnection.connect(server.settings.database_url) as conn:
+        for sql in refused:
+            with pytest.raises(psycopg.errors.RaiseException):
+                async with conn.transaction():
+                    await conn.execute(sql.encode())

@@ -51,7 +51,7 @@ async def test_the_story_from_the_command_line(server) -> None:
     summary = await cli(server, "payouts", "summary", "--period", "week")
     assert summary.returncode == 0 and summary.stdout.count("100.00 CNY") == 4
     report = await cli(server, "report", "violations", "--org", ORG)
-    assert re.search(r"a17\s+│\s+3\s+│\s+2", report.stdout), report.stdout
+    assert re.search(r"a17\s+│\s+3\s+│\s+REGISTERED 3\s+│\s+2\s+│\s+0\s+│\s+0", report.stdout), report.stdout
 
 
 async def test_review_and_confirm_from_the_command_line(server) -> None:

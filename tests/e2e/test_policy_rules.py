@@ -1,5 +1,5 @@
-"""Number ranges, quiet days and registered caller lines over gRPC: what each blocks, what lifts it and
-what it never lifts, monitor mode, CheckBatch answering as single Checks, and the command line."""
+"""Number ranges, quiet days, registered caller lines and opt-in over gRPC: what each blocks, what lifts
+it and what it never lifts, monitor mode, CheckBatch answering as single Checks, and the command line."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -161,6 +162,75 @@ async def test_a_quiet_day_blocks_until_calling_hours_on_the_next_day_that_is_no
         await _becomes(server, ("DECISION_ALLOW", "REASON_QUIET_DAY", True))
 
 
+NO_CONSENT = ("DECISION_BLOCK", "REASON_NO_CONSENT", False)
+CONSENTED = ("DECISION_ALLOW", "REASON_CONSENT_ON_FILE", False)
+NOT_REGISTERED = ("DECISION_ALLOW", "REASON_NOT_REGISTERED", False)
+
+
+async def _batch(server: Any, *reqs: Any) -> list[tuple[str, str, bool]]:
+    r = await gate(server).CheckBatch(gateway_pb2.CheckBatchRequest(requests=list(reqs)))
+    return [_answer(x) for x in r.responses]
+
+
+async def test_opt_in_blocks_a_call_without_a_consent_and_a_consent_allows_it(server: Any) -> None:
+    """consent_required through SetOrgPolicy's mask (the mode kept): an unregistered callee with no consent
+    is BLOCK / NO_CONSENT (single and batch alike), another org's call is untouched; GrantConsent allows
+    it as CONSENT_ON_FILE; a later org-list entry ends that consent (ORG_LIST), an agent's consent after
+    it allows that agent again."""
+    await _policy(server, mode=common_pb2.MODE_ENFORCE)
+    policy = await _policy(server, consent_required=True)
+    assert (policy.consent_required, list(policy.consent_required_categories), policy.mode) == (
+        True,
+        [],
+        common_pb2.MODE_ENFORCE,
+    )
+    got = await registry(server).GetOrgPolicy(registry_pb2.GetOrgPolicyRequest(org_id=ORG))
+    assert got.consent_required and not got.quiet_on_public_holidays
+    await _becomes(server, NO_CONSENT)
+    assert await _check(server, category=common_pb2.CATEGORY_UNSPECIFIED) == NO_CONSENT
+    assert await _check(server, org=RIVAL) == NOT_REGISTERED
+    assert await _batch(server, check_request(CONSUMER), check_request(CONSUMER, org_id=RIVAL)) == [
+        NO_CONSENT,
+        NOT_REGISTERED,
+    ]
+    await registry(server).GrantConsent(
+        registry_pb2.GrantConsentRequest(consumer_number=CONSUMER, org_id=ORG, evidence="form 7")
+    )
+    assert await _check(server) == CONSENTED
+    assert await _batch(server, check_request(CONSUMER)) == [CONSENTED]
+    await registry(server).AddToOrgList(registry_pb2.AddToOrgListRequest(org_id=ORG, number=CONSUMER))
+    assert await _check(server) == ("DECISION_BLOCK", "REASON_ORG_LIST", False)
+    await registry(server).GrantConsent(
+        registry_pb2.GrantConsentRequest(consumer_number=CONSUMER, org_id=ORG, agent_id="a17", evidence="call")
+    )
+    assert await _check(server) == CONSENTED
+    assert await _check(server, agent_id="a18") == ("DECISION_BLOCK", "REASON_ORG_LIST", False)
+
+
+async def test_opt_in_limited_to_categories_and_in_monitor_mode(server: Any) -> None:
+    """consent_required_categories: finance only binds finance calls (and calls of no category); a
+    real-estate call is answered as without opt-in. Monitor mode: ALLOW flagged NO_CONSENT."""
+    await _policy(server, consent_required=True, consent_required_categories=[common_pb2.CATEGORY_FINANCE])
+    await _becomes(server, NO_CONSENT, category=common_pb2.CATEGORY_FINANCE)
+    assert await _check(server) == NOT_REGISTERED  # real estate
+    assert await _check(server, category=common_pb2.CATEGORY_UNSPECIFIED) == NO_CONSENT
+    got = await registry(server).GetOrgPolicy(registry_pb2.GetOrgPolicyRequest(org_id=ORG))
+    assert list(got.consent_required_categories) == [common_pb2.CATEGORY_FINANCE]
+    await _policy(server, mode=common_pb2.MODE_MONITOR)
+    await _becomes(server, ("DECISION_ALLOW", "REASON_NO_CONSENT", True), category=common_pb2.CATEGORY_FINANCE)
+    got = await registry(server).GetOrgPolicy(registry_pb2.GetOrgPolicyRequest(org_id=ORG))
+    assert got.consent_required and list(got.consent_required_categories) == [common_pb2.CATEGORY_FINANCE]
+    await _policy(server, consent_required=False)
+    await _becomes(server, NOT_REGISTERED, category=common_pb2.CATEGORY_FINANCE)
+
+
+async def test_an_unknown_category_in_consent_required_categories_is_invalid_argument(server: Any) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as exc:
+        await _policy(server, consent_required_categories=[common_pb2.CATEGORY_UNSPECIFIED])
+    assert exc.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "consent_required_categories" in (exc.value.details() or "")
+
+
 async def _cli(server: Any, *args: str) -> str:
     done = await cli(server, *args)
     assert done.returncode == 0, done.stderr
@@ -183,7 +253,8 @@ async def test_the_command_line_sets_and_lists_ranges_and_the_new_policy_fields(
 
 async def test_range_violations_are_counted_in_report_violations_and_pay_nothing(server: Any) -> None:
     """Monitor mode, a range block: the calls are ALLOWed and flagged; ReportViolations counts them; a
-    complaint about them finds no do-not-disturb at the call's time, so nothing is owed."""
+    complaint about them finds the range broken (RULE_VIOLATED) and no do-not-disturb at the call's
+    time, so nothing is owed; the report counts those findings apart from verified ones."""
     await _policy(server, mode=common_pb2.MODE_MONITOR)
     await _range(server, "+86138", registry_pb2.RANGE_ACTION_BLOCK)
     await _becomes(server, ("DECISION_ALLOW", "REASON_RANGE_BLOCKED", True))  # the first flagged call
@@ -195,9 +266,39 @@ async def test_range_violations_are_counted_in_report_violations_and_pay_nothing
 
     assert await until(lambda: _at_least(counted, 2), 30, what="the range violations in ReportViolations")
     c = await file(server, CALLER, A)
-    assert verdicts(c) == [(CALLER, "VERDICT_NOT_REGISTERED_AT_CALL_TIME"), (A, "VERDICT_NOT_REGISTERED_AT_CALL_TIME")]
+    assert verdicts(c) == [(CALLER, "VERDICT_RULE_VIOLATED"), (A, "VERDICT_RULE_VIOLATED")]
+    assert [list(f.rules_broken) for f in c.findings] == [[gateway_pb2.REASON_RANGE_BLOCKED]] * 2
     assert c.total_compensation.units == 0
+    r = await hotline(server).ReportViolations(V.ReportViolationsRequest(org_id=ORG))
+    assert (r.verified_complaints, r.rule_violation_complaints) == (0, 2)
 
 
 async def _at_least(read: Any, n: int) -> bool:
     return bool(await read() >= n)
+
+
+async def test_the_command_line_sets_opt_in_with_the_mode_and_alone(server: Any) -> None:
+    """`org set-mode ORG enforce --consent-required --consent-categories finance,real-estate`, then
+    `org set --no-consent-required`: only the fields named change; `org get` shows them as typed."""
+    await _cli(server, "org", "set", ORG, "--cap-per-day", "3")
+    out = await _cli(
+        server, "org", "set-mode", ORG, "enforce", "--consent-required", "--consent-categories", "finance,real-estate"
+    )
+    assert "real-estate,finance" in out  # in the categories' order, as typed
+    got = await registry(server).GetOrgPolicy(registry_pb2.GetOrgPolicyRequest(org_id=ORG))
+    assert got.consent_required and got.max_calls_per_day == 3
+    assert list(got.consent_required_categories) == [common_pb2.CATEGORY_REAL_ESTATE, common_pb2.CATEGORY_FINANCE]
+    await _becomes(server, NO_CONSENT)
+    await _cli(server, "org", "set", ORG, "--no-consent-required")
+    got = await registry(server).GetOrgPolicy(registry_pb2.GetOrgPolicyRequest(org_id=ORG))
+    assert not got.consent_required and len(got.consent_required_categories) == 2 and got.max_calls_per_day == 3
+    out = await _cli(server, "org", "get", ORG)
+    assert "consent required" in out and "off" in out
+    await _cli(server, "org", "set-mode", ORG, "monitor")
+    got = await registry(server).GetOrgPolicy(registry_pb2.GetOrgPolicyRequest(org_id=ORG))
+    assert got.mode == common_pb2.MODE_MONITOR and len(got.consent_required_categories) == 2
+    await _cli(server, "org", "set", ORG, "--consent-required", "--consent-categories", "all")
+    out = await _cli(server, "org", "get", ORG)
+    assert "all" in out
+    done = await cli(server, "org", "set", ORG, "--consent-categories", "finance,gambling")
+    assert done.returncode != 0 and "gambling" in done.stderr

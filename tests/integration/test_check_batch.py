@@ -74,8 +74,9 @@ async def _events(app: Any) -> list[dict[bytes, bytes]]:
 
 
 def _every_rule() -> RulesSnapshot:
-    """Ranges (a block, a longer allow for one org, one for a category, a foreign one), quiet days for
-    one org, registered lines required by two orgs, the batch's caller the line of one of them."""
+    """Ranges (a block, a longer allow for each of two orgs, one for a category, a foreign one), quiet days for
+    one org, registered lines required by two orgs, the batch's caller the line of one of them, opt-in
+    for two orgs (one for finance and real estate, one for every category)."""
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
 
     def rule(seq: int, prefix: str, action: RangeAction, org: str = "", categories: int = 0) -> RangeRule:
@@ -91,7 +92,9 @@ def _every_rule() -> RulesSnapshot:
             rule(2, "+86139000001", RangeAction.ALLOW, org="acme"),
             rule(3, "+8613900002", RangeAction.BLOCK, categories=mask_of([Category.FINANCE])),
             rule(4, "+1212", RangeAction.BLOCK),
+            rule(5, "+86139000003", RangeAction.ALLOW, org="initech"),  # where initech's opt-in shows
         ),
+        consent_orgs={"acme": mask_of([Category.FINANCE, Category.REAL_ESTATE]), "initech": 0},
     )
 
 
@@ -105,7 +108,7 @@ async def test_a_batch_answers_and_logs_exactly_as_the_same_checks_one_by_one(
 ) -> None:
     """A batch spanning several script calls, in random stored states (org lists among them), org modes,
     spellings and countries, gets the verdicts, E.164s, masks and events that the same requests get as
-    single Checks; with ranges, quiet days and registered lines configured too."""
+    single Checks; with ranges, quiet days, registered lines and opt-in configured too."""
     rng = random.Random(at.hour)
     app.gateway.clock = FakeClock(at.timestamp())
     if rules:
@@ -173,7 +176,7 @@ async def test_a_batch_answers_and_logs_exactly_as_the_same_checks_one_by_one(
     assert (Reason.OUTSIDE_CALLING_HOURS in chinese) is (at is NIGHT)
     assert len({r.call_id for r in batch}) == len(batch)
     if rules:
-        assert {Reason.RANGE_BLOCKED, Reason.UNKNOWN_CALLER_LINE} <= reasons
+        assert {Reason.RANGE_BLOCKED, Reason.UNKNOWN_CALLER_LINE, Reason.NO_CONSENT} <= reasons
         assert (Reason.QUIET_DAY in reasons) is (at is HOLIDAY)
 
 

@@ -19,6 +19,7 @@ from dncgate.domain.decision import CallAttempt, Verdict
 from dncgate.domain.registry import Consent, Schedule, epoch_us
 from dncgate.domain.types import ALL_CATEGORIES_MASK, Category, Decision, Mode, Reason, Source, mask_covers
 from dncgate.phone import zone
+from dncgate.service.rules_ports import RulesSnapshot
 from dncgate.store.calls import SEPARATOR, decode_event, event_context
 from dncgate.store.checkscript import CHUNK, CheckChunk, category_bit, encode_outcomes
 from dncgate.store.hot import CALLS, MODES, READY, cap_key, consent_scope, org_cap_key, org_list_scope
@@ -79,10 +80,17 @@ async def _random_counts(app: Any, rng: random.Random, key: bytes) -> tuple[list
     return counted[0], counted[1]
 
 
+def _random_opt_in(rng: random.Random) -> dict[str, int]:
+    """ORG's opt-in about half the time: for every category (0) or for finance, or real estate and health."""
+    if rng.random() < 0.5:
+        return {}
+    return {ORG: rng.choice([0, 1 << Category.FINANCE, 1 << Category.REAL_ESTATE | 1 << Category.HEALTH])}
+
+
 async def test_the_script_and_the_python_fold_give_the_same_verdict_for_random_states(app: Any) -> None:
     """For 300 random stored states (org-list fields, consents exempt from the caps and counted calls
-    among them), caps, categories and default modes, one round trip decides as the fold does, and
-    counts the call exactly when it is ALLOWed under a cap on and no exempt consent."""
+    among them), caps, opt-in policies, categories and default modes, one round trip decides as the fold
+    does, and counts the call exactly when it is ALLOWed under a cap on and no exempt consent."""
     rng = random.Random(20261123)
     reasons: set[Reason] = set()
     key = key_of(app, CONSUMER)
@@ -97,6 +105,9 @@ async def test_the_script_and_the_python_fold_give_the_same_verdict_for_random_s
             await app.hot.set_mode(ORG, mode)
         app.gateway.settings = replace(app.gateway.settings, default_mode=rng.choice([Mode.ENFORCE, Mode.MONITOR]))
         category = rng.choice(list(Category))
+        opt_in = _random_opt_in(rng)
+        app.gateway.rules.load(RulesSnapshot((case, 0, 0), frozenset(), frozenset(), (), (), opt_in))
+        required = ORG in opt_in and (opt_in[ORG] == 0 or mask_covers(opt_in[ORG], category))
 
         snap = await lookup(app.hot, key, ORG, AGENT)
         attempt = CallAttempt(True, (zone("Asia/Shanghai"),), ORG, AGENT, category)
@@ -113,12 +124,13 @@ async def test_the_script_and_the_python_fold_give_the_same_verdict_for_random_s
             NOW,
             snap.org_listed,
             capped=until > 0,
+            standing=rules.CONSENT_REQUIRED if required else rules.NO_RULES,
         )
         if expected.reason is Reason.FREQUENCY_CAP:  # to the millisecond, rounded up
             expected = replace(expected, next_allowed_time=datetime.fromtimestamp(-(-until // 1000) / 1000, UTC))
         result = await app.gateway.check(check_input(CONSUMER, org=ORG, agent=AGENT, category=category))
         got = result.verdict
-        state = (case, schedule, consents, mode, lists, category, times, org_times, day, week, org_cap)
+        state = (case, schedule, consents, mode, lists, category, times, org_times, day, week, org_cap, opt_in)
         assert got == expected, state
         counts = got.allowed and not exempt
         counted = await app.redis.zscore(cap_key(key), result.call_id) is not None
@@ -132,6 +144,7 @@ async def test_the_script_and_the_python_fold_give_the_same_verdict_for_random_s
         Reason.CONSENT_ON_FILE,
         Reason.NOT_REGISTERED,
         Reason.FREQUENCY_CAP,
+        Reason.NO_CONSENT,
     } <= reasons
 
 
@@ -144,7 +157,7 @@ async def test_a_flushed_script_cache_is_reloaded_transparently(app: Any) -> Non
     assert result.verdict.reason.value == "REGISTERED"
 
 
-# Twelve verdicts that differ in (decision, reason, violation), so the logged event shows which case the
+# Sixteen verdicts that differ in (decision, reason, violation), so the logged event shows which case the
 # script picked even where the real verdicts of two cases coincide.
 DISTINCT = (
     Verdict(Decision.ALLOW, Reason.NOT_REGISTERED),
@@ -159,7 +172,12 @@ DISTINCT = (
     Verdict(Decision.ALLOW, Reason.FREQUENCY_CAP, violation=True),
     Verdict(Decision.BLOCK, Reason.FREQUENCY_CAP, violation=True),
     Verdict(Decision.ALLOW, Reason.FREQUENCY_CAP),
+    Verdict(Decision.BLOCK, Reason.NO_CONSENT),
+    Verdict(Decision.ALLOW, Reason.NO_CONSENT, violation=True),
+    Verdict(Decision.BLOCK, Reason.NO_CONSENT, violation=True),
+    Verdict(Decision.ALLOW, Reason.NO_CONSENT),
 )
+assert len(set(DISTINCT)) == len(rules.CASES)
 ORGS = ("acme", "globex", "initech")
 AGENTS = ("", "agent-1", "agent-2")
 
@@ -193,8 +211,8 @@ async def _random_callees(app: Any, rng: random.Random, n: int, first: int) -> l
 
 
 async def _expected_index(app: Any, c: Callee, default: Mode) -> int:
-    """The case index the fold gives: 2 * (0 not covered, 1 covered with consent, 2 covered, 3 not covered
-    but on the org's list with no consent) + monitor."""
+    """The case index the fold gives: 2 * (0 not covered, no consent, 1 covered with consent, 2 not covered
+    with consent, 3 covered, 4 not covered but on the org's list with no consent) + monitor."""
     mode = await app.hot.mode(c.org) or default
     monitor = int(mode is Mode.MONITOR)
     if c.key is None:
@@ -202,8 +220,8 @@ async def _expected_index(app: Any, c: Callee, default: Mode) -> int:
     snap = await lookup(app.hot, c.key, c.org, c.agent)
     consented = rules.consent_on_file(snap.consents, c.org, c.agent, NOW)
     if not mask_covers(mask_at(snap.schedule, NOW), c.category):
-        return (6 if snap.org_listed and not consented else 0) + monitor
-    return (2 if consented else 4) + monitor
+        return (4 if consented else 8 if snap.org_listed else 0) + monitor
+    return (2 if consented else 6) + monitor
 
 
 def _event(c: Callee, index: int) -> list[tuple[bytes, bytes]]:

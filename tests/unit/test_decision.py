@@ -282,14 +282,15 @@ def test_consent_on_file_is_false_without_consents() -> None:
     minute=st.integers(0, 7 * 24 * 60),
     zones=st.sampled_from([("Asia/Shanghai",), ("America/New_York", "America/Los_Angeles"), ("Asia/Kathmandu",)]),
     valid=st.booleans(),
-    standing=st.integers(0, 7),
+    standing=st.integers(0, 15),
 )
 def test_verdicts_by_case_are_decide_for_each_registry_state(
     category: Category, hours: str, minute: int, zones: tuple[str, ...], valid: bool, standing: int
 ) -> None:
-    """The twelve precomputed answers equal decide() for an uncovered, a consented, a covered and an
-    org-listed callee, then an uncovered and a consented one at a frequency cap, per mode, whatever the
-    rules beyond the registry say (`standing`, quiet days on the week the minutes span)."""
+    """The sixteen precomputed answers equal decide() for an uncovered, a covered consented, an uncovered
+    consented, a covered and an org-listed callee, then the first three at a frequency cap, per mode,
+    whatever the rules beyond the registry say (`standing`, opt-in and quiet days on the week the minutes
+    span among them)."""
     now = datetime(2026, 11, 23, tzinfo=UTC) + timedelta(minutes=minute)
     call = CallAttempt(valid, tuple(ZoneInfo(z) for z in zones) if valid else (), "org", "agent", category)
     window = CallingHours.parse(hours)
@@ -299,10 +300,12 @@ def test_verdicts_by_case_are_decide_for_each_registry_state(
         for mask, consents, listed, capped in (
             (0, [], False, False),
             (ALL_CATEGORIES_MASK, consent, False, False),
+            (0, consent, False, False),
             (ALL_CATEGORIES_MASK, [], False, False),
             (0, [], True, False),
             (0, [], False, True),
             (ALL_CATEGORIES_MASK, consent, False, True),
+            (0, consent, False, True),
         )
         for mode in (Mode.ENFORCE, Mode.MONITOR)
     )

@@ -7,7 +7,7 @@ import pytest
 from dncgate.domain import org_policy
 from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.registry import OrgPolicyEntry
-from dncgate.domain.types import Mode
+from dncgate.domain.types import Category, Mode
 
 CURRENT = OrgPolicyEntry(Mode.MONITOR, "alice", signed_receipts=True)
 GIVEN = {
@@ -16,6 +16,8 @@ GIVEN = {
     "quiet_on_public_holidays": True,
     "require_registered_lines": True,
     "max_calls_per_day": 2,
+    "consent_required": True,
+    "consent_required_categories": 1 << Category.FINANCE,
 }
 
 
@@ -37,6 +39,8 @@ def test_a_mask_changes_exactly_the_fields_it_names() -> None:
         quiet_on_public_holidays=True,
         require_registered_lines=True,
         max_calls_per_day=2,
+        consent_required=True,
+        consent_required_categories=1 << Category.FINANCE,
     )
     assert org_policy.updated(CURRENT, GIVEN, ["*"], "bob") == everything
     capped = org_policy.updated(CURRENT, GIVEN, ["max_calls_per_day"], "bob")
@@ -49,6 +53,29 @@ def test_quiet_days_and_registered_lines_change_only_when_named() -> None:
     lines = org_policy.updated(quiet, GIVEN, ["require_registered_lines"], "carol")
     assert lines.quiet_on_public_holidays and lines.require_registered_lines and lines.mode is Mode.MONITOR
     assert org_policy.updated(lines, GIVEN, ["mode"], "d").require_registered_lines  # set-mode keeps it
+
+
+def test_opt_in_and_its_categories_change_only_when_named() -> None:
+    """`org set-mode ORG enforce --consent-required` names mode and consent_required: the categories stay."""
+    limited = OrgPolicyEntry(Mode.MONITOR, "a", consent_required_categories=1 << Category.HEALTH)
+    on = org_policy.updated(limited, GIVEN, ["mode", "consent_required"], "bob")
+    assert on == OrgPolicyEntry(
+        Mode.ENFORCE, "bob", consent_required=True, consent_required_categories=1 << Category.HEALTH
+    )
+    cats = org_policy.updated(on, GIVEN, ["consent_required_categories"], "carol")
+    assert cats.consent_required and cats.consent_required_categories == 1 << Category.FINANCE
+    off = org_policy.updated(cats, {**GIVEN, "consent_required": False}, ["consent_required"], "d")
+    assert not off.consent_required and off.consent_required_categories == 1 << Category.FINANCE
+
+
+def test_opt_in_binds_its_categories_and_a_call_of_no_category() -> None:
+    every = OrgPolicyEntry(Mode.ENFORCE, consent_required=True)
+    assert all(every.requires_consent(c) for c in Category)
+    finance = OrgPolicyEntry(Mode.ENFORCE, consent_required=True, consent_required_categories=1 << Category.FINANCE)
+    assert finance.requires_consent(Category.FINANCE) and finance.requires_consent(Category.UNSPECIFIED)
+    assert not finance.requires_consent(Category.REAL_ESTATE)
+    off = OrgPolicyEntry(Mode.ENFORCE, consent_required_categories=1 << Category.FINANCE)
+    assert not any(off.requires_consent(c) for c in Category)
 
 
 def test_a_mask_without_the_mode_needs_no_mode() -> None:

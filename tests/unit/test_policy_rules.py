@@ -1,5 +1,5 @@
-"""Number ranges, quiet days and registered caller lines: each rule case by case, and where each sits
-in the decision's precedence (domain/decision.py `decide_case`), enforce and monitor."""
+"""Number ranges, quiet days, registered caller lines and opt-in: each rule case by case, and where each
+sits in the decision's precedence (domain/decision.py `decide_case`), enforce and monitor."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dncgate.domain import ranges
 from dncgate.domain.decision import (
     CAPPED_STATE_OFFSET,
     CASES,
+    CONSENT_REQUIRED,
     NO_RULES,
     QUIET,
     RANGE_BLOCK,
@@ -59,8 +60,10 @@ def verdict(
     mode: Mode = Mode.ENFORCE,
     now: datetime = NOON,
     quiet_days: QuietDays | None = NATIONAL_DAY,
+    capped: bool = False,
+    call: CallAttempt = CALL,
 ) -> Verdict:
-    return decide(CALL, mask, consents, mode, HOURS, now, listed, standing=standing, quiet_days=quiet_days)
+    return decide(call, mask, consents, mode, HOURS, now, listed, capped, standing, quiet_days)
 
 
 # --- ranges -----------------------------------------------------------------------------------------
@@ -210,6 +213,8 @@ def test_verdicts_by_case_carry_the_standing_into_every_case() -> None:
         Reason.RANGE_BLOCKED,
         Reason.RANGE_BLOCKED,  # consented: a consent does not lift a range block
         Reason.RANGE_BLOCKED,
+        Reason.RANGE_BLOCKED,  # not covered, consented
+        Reason.RANGE_BLOCKED,
         Reason.REGISTERED,
         Reason.REGISTERED,
         Reason.ORG_LIST,
@@ -218,8 +223,10 @@ def test_verdicts_by_case_carry_the_standing_into_every_case() -> None:
         Reason.RANGE_BLOCKED,
         Reason.RANGE_BLOCKED,
         Reason.RANGE_BLOCKED,
+        Reason.RANGE_BLOCKED,
+        Reason.RANGE_BLOCKED,
     ]
-    assert [v.violation for v in cases] == [False, True] * 6
+    assert [v.violation for v in cases] == [False, True] * 8
 
 
 def test_the_frequency_cap_sits_after_a_range_block_and_before_quiet_days() -> None:
@@ -233,6 +240,103 @@ def test_the_frequency_cap_sits_after_a_range_block_and_before_quiet_days() -> N
     assert capped(QUIET) == Verdict(Decision.BLOCK, Reason.FREQUENCY_CAP)
     assert capped(QUIET, Mode.MONITOR) == Verdict(Decision.ALLOW, Reason.FREQUENCY_CAP, violation=True)
     assert verdict(QUIET).reason is Reason.QUIET_DAY  # not capped: the quiet day
+
+
+# --- opt-in (NO_CONSENT) ---------------------------------------------------------------------------------
+
+ORDINARY = datetime(2026, 11, 23, 12, tzinfo=SHANGHAI)  # a Monday, no holiday, inside calling hours
+ORG_CONSENT = (Consent("wuhan-01", "", None),)
+
+
+def test_without_opt_in_an_uncovered_callee_with_a_consent_is_not_registered_as_before() -> None:
+    assert verdict(now=ORDINARY, consents=ORG_CONSENT) == Verdict(Decision.ALLOW, Reason.NOT_REGISTERED)
+    assert verdict(now=ORDINARY) == Verdict(Decision.ALLOW, Reason.NOT_REGISTERED)
+
+
+def test_under_opt_in_an_uncovered_callee_without_a_consent_is_blocked_as_no_consent() -> None:
+    assert verdict(CONSENT_REQUIRED, now=ORDINARY) == Verdict(Decision.BLOCK, Reason.NO_CONSENT)
+
+
+def test_under_opt_in_a_consent_on_file_allows_registered_or_not() -> None:
+    allowed = Verdict(Decision.ALLOW, Reason.CONSENT_ON_FILE)
+    assert verdict(CONSENT_REQUIRED, consents=ORG_CONSENT, now=ORDINARY) == allowed
+    assert verdict(CONSENT_REQUIRED, ALL_CATEGORIES_MASK, ORG_CONSENT, now=ORDINARY) == allowed
+
+
+def test_an_agents_consent_counts_for_that_agent_only_and_an_expired_one_not_at_all() -> None:
+    mine, other = (Consent("wuhan-01", "a17", None),), (Consent("wuhan-01", "a99", None),)
+    expired = (Consent("wuhan-01", "", ORDINARY - timedelta(seconds=1)),)
+    later = (Consent("wuhan-01", "", ORDINARY + timedelta(days=1)),)
+    assert verdict(CONSENT_REQUIRED, consents=mine, now=ORDINARY).reason is Reason.CONSENT_ON_FILE
+    assert verdict(CONSENT_REQUIRED, consents=other, now=ORDINARY).reason is Reason.NO_CONSENT
+    assert verdict(CONSENT_REQUIRED, consents=expired, now=ORDINARY).reason is Reason.NO_CONSENT
+    assert verdict(CONSENT_REQUIRED, consents=later, now=ORDINARY).reason is Reason.CONSENT_ON_FILE
+    another_org = (Consent("other-org", "", None),)
+    assert verdict(CONSENT_REQUIRED, consents=another_org, now=ORDINARY).reason is Reason.NO_CONSENT
+
+
+def test_do_not_disturb_the_org_list_a_line_and_a_range_come_before_opt_in() -> None:
+    assert verdict(CONSENT_REQUIRED, ALL_CATEGORIES_MASK, now=ORDINARY).reason is Reason.REGISTERED
+    assert verdict(CONSENT_REQUIRED, listed=True, now=ORDINARY).reason is Reason.ORG_LIST
+    assert verdict(CONSENT_REQUIRED | RANGE_BLOCK, now=ORDINARY).reason is Reason.RANGE_BLOCKED
+    assert verdict(CONSENT_REQUIRED | UNKNOWN_LINE, now=ORDINARY).reason is Reason.UNKNOWN_CALLER_LINE
+    # a consent lifts the org list and then satisfies opt-in; it does not lift a range block
+    assert verdict(CONSENT_REQUIRED, consents=ORG_CONSENT, listed=True, now=ORDINARY).reason is Reason.CONSENT_ON_FILE
+    assert verdict(CONSENT_REQUIRED | RANGE_BLOCK, consents=ORG_CONSENT, now=ORDINARY).reason is Reason.RANGE_BLOCKED
+
+
+def test_opt_in_comes_before_the_caps_quiet_days_and_calling_hours() -> None:
+    late = datetime(2026, 10, 1, 22, 30, tzinfo=SHANGHAI)  # National Day, after hours
+    assert verdict(CONSENT_REQUIRED | QUIET, capped=True, now=late).reason is Reason.NO_CONSENT
+    # with a consent, the caps, quiet days and hours still apply after it
+    assert verdict(CONSENT_REQUIRED | QUIET, ALL_CATEGORIES_MASK, ORG_CONSENT, capped=True, now=late).reason is (
+        Reason.FREQUENCY_CAP
+    )
+    assert verdict(CONSENT_REQUIRED | QUIET, consents=ORG_CONSENT, now=late).reason is Reason.QUIET_DAY
+    assert verdict(CONSENT_REQUIRED, consents=ORG_CONSENT, now=late).reason is Reason.OUTSIDE_CALLING_HOURS
+
+
+def test_monitor_mode_allows_a_call_without_consent_and_flags_it_no_consent() -> None:
+    v = verdict(CONSENT_REQUIRED, mode=Mode.MONITOR, now=ORDINARY)
+    assert v == Verdict(Decision.ALLOW, Reason.NO_CONSENT, violation=True)
+    ok = verdict(CONSENT_REQUIRED, consents=ORG_CONSENT, mode=Mode.MONITOR, now=ORDINARY)
+    assert ok == Verdict(Decision.ALLOW, Reason.CONSENT_ON_FILE)
+
+
+def test_verdicts_by_case_tell_the_two_uncovered_states_apart_only_under_opt_in() -> None:
+    plain = verdicts_by_case(CALL, HOURS, ORDINARY, NO_RULES, None)
+    assert plain[0:2] == plain[4:6]  # state 0 (no consent) and state 2 (a consent): the same answers
+    assert plain[10:12] == plain[14:16]  # and at a cap
+    opt_in = verdicts_by_case(CALL, HOURS, ORDINARY, CONSENT_REQUIRED, None)
+    assert [v.reason for v in opt_in[0:6]] == [
+        Reason.NO_CONSENT,
+        Reason.NO_CONSENT,
+        Reason.CONSENT_ON_FILE,
+        Reason.CONSENT_ON_FILE,
+        Reason.CONSENT_ON_FILE,
+        Reason.CONSENT_ON_FILE,
+    ]
+    assert [v.reason for v in opt_in[10:16]] == [
+        Reason.NO_CONSENT,  # at a cap, no consent: opt-in first
+        Reason.NO_CONSENT,
+        Reason.FREQUENCY_CAP,
+        Reason.FREQUENCY_CAP,
+        Reason.FREQUENCY_CAP,
+        Reason.FREQUENCY_CAP,
+    ]
+
+
+def test_the_copy_sets_consent_required_for_the_orgs_categories_and_a_call_of_none() -> None:
+    rules = CheckRules()
+    rules.load(snapshot(consent_orgs={"acme": 0, "globex": 1 << Category.FINANCE}))
+    assert rules.active
+    now = epoch_us(NOON)
+    for category in Category:
+        assert rules.standing("acme", category, "+8613800138000", 86, "+86", now) == CONSENT_REQUIRED
+    assert rules.standing("globex", Category.FINANCE, "+8613800138000", 86, "+86", now) == CONSENT_REQUIRED
+    assert rules.standing("globex", Category.UNSPECIFIED, "+8613800138000", 86, "+86", now) == CONSENT_REQUIRED
+    assert rules.standing("globex", Category.HEALTH, "+8613800138000", 86, "+86", now) == NO_RULES
+    assert rules.standing("initech", Category.FINANCE, "+8613800138000", 86, "+86", now) == NO_RULES
 
 
 # --- the in-process copy ---------------------------------------------------------------------------------
@@ -316,14 +420,14 @@ def test_an_assignment_ended_by_registering_it_again_ends_the_line() -> None:
 
 
 def test_a_cap_time_from_the_script_goes_only_to_a_frequency_cap_verdict() -> None:
-    """The script reports when a slot frees up for a callee at a cap; a range block or an unknown line
-    decided before the caps keeps its own answer, with no next_allowed_time."""
+    """The script reports when a slot frees up for a callee at a cap; a range block, an unknown line or
+    a missing consent under opt-in decided before the caps keeps its own answer, with no next_allowed_time."""
     ms = 1_790_000_000_000
     state0_capped = 2 * CAPPED_STATE_OFFSET  # state 0 at a cap, enforce mode
     pick = state0_capped + len(CASES) * ms
     capped = picked(verdicts_by_case(CALL, HOURS, NOON, NO_RULES, None), pick)
     assert capped.reason is Reason.FREQUENCY_CAP
     assert capped.next_allowed_time == datetime.fromtimestamp(ms / 1000, UTC)
-    for standing in (RANGE_BLOCK, UNKNOWN_LINE):
+    for standing in (RANGE_BLOCK, UNKNOWN_LINE, CONSENT_REQUIRED):
         blocked = picked(verdicts_by_case(CALL, HOURS, NOON, standing, None), pick)
         assert blocked.reason is not Reason.FREQUENCY_CAP and blocked.next_allowed_time is None

@@ -8,7 +8,7 @@ from typing import Any
 
 from google.type import money_pb2
 
-from dncgate.api.convert import ts
+from dncgate.api.convert import reasons, ts
 from dncgate.domain.case import (
     Case,
     Channel,
@@ -29,6 +29,7 @@ from dncgate.domain.errors import InvalidArgument
 from dncgate.domain.money import Money
 from dncgate.domain.notices import NoticeKind, SentNotice
 from dncgate.domain.reports import CurrencyTotals, FundSummary, ServiceFigures, ServiceReport, Share, ViolationReport
+from dncgate.domain.types import Reason
 from dncgate.domain.verification import CallerVerdict, Finding
 from dncgate.v1 import compensation_pb2 as pb
 
@@ -141,6 +142,7 @@ def finding(f: Finding) -> pb.Finding:
         compensated_by_case_id=f.compensated_by_case,
         org_id=f.org_id,
         agent_id=f.agent_id,
+        rules_broken=reasons(f.rules_broken),
     )
 
 
@@ -230,7 +232,12 @@ def case_progress(c: Case, payouts: Sequence[Payout], next_update_due: datetime 
         ],
         total_compensation=money(c.total),
         callers=[
-            pb.CallerOutcome(caller_number=f.caller_number, verdict=_VERDICT_TO_PB[f.verdict], amount=money(f.amount))
+            pb.CallerOutcome(
+                caller_number=f.caller_number,
+                verdict=_VERDICT_TO_PB[f.verdict],
+                amount=money(f.amount),
+                rules_broken=reasons(f.rules_broken),
+            )
             for f in c.findings
         ],
         payouts=[
@@ -308,13 +315,21 @@ def violation_report(r: ViolationReport) -> pb.ViolationReport:
                 violating_calls=a.violating_calls,
                 verified_complaints=a.verified_complaints,
                 calls_outside_gateway=a.calls_outside_gateway,
+                rule_violation_complaints=a.rule_violation_complaints,
+                violating_calls_by_reason=_reason_counts(a.by_reason),
             )
             for a in r.agents
         ],
         violating_calls=r.violating_calls,
         verified_complaints=r.verified_complaints,
         calls_outside_gateway=r.calls_outside_gateway,
+        rule_violation_complaints=r.rule_violation_complaints,
+        violating_calls_by_reason=_reason_counts(r.by_reason),
     )
+
+
+def _reason_counts(counts: Sequence[tuple[Reason, int]]) -> list[pb.ReasonCount]:
+    return [pb.ReasonCount(reason=w, calls=n) for w, (_, n) in zip(reasons(r for r, _ in counts), counts, strict=True)]
 
 
 def _share(s: Share) -> pb.Share:

@@ -24,6 +24,11 @@ _MODE_FROM_PB = {v: k for k, v in _MODE_TO_PB.items()}
 _CATEGORY = {int(c): c for c in Category}
 
 
+def reasons(rs: Iterable[Reason]) -> list[Any]:
+    """The wire values of domain reasons, in their order (a finding's rules broken)."""
+    return [_REASON[r] for r in rs]
+
+
 def ts(dt: datetime | None) -> Timestamp | None:
     if dt is None:
         return None
@@ -195,7 +200,19 @@ POLICY_FROM_PB: dict[str, Callable[[registry_pb2.SetOrgPolicyRequest], object]] 
     "quiet_on_public_holidays": lambda r: r.quiet_on_public_holidays,
     "require_registered_lines": lambda r: r.require_registered_lines,
     "max_calls_per_day": lambda r: r.max_calls_per_day,
+    "consent_required": lambda r: r.consent_required,
+    "consent_required_categories": lambda r: category_mask(r.consent_required_categories),
 }
+
+
+def category_mask(values: Iterable[int], field: str = "consent_required_categories") -> int:
+    """The categories named, as a preference mask: 0 when none is (`OrgPolicyEntry.consent_required_categories`)."""
+    return sum(1 << c for c in dict.fromkeys(categories(values, field)))
+
+
+def category_list(mask: int) -> list[Any]:
+    """`category_mask` back as wire categories (none: every category)."""
+    return [int(c) for c in categories_of(mask)] if mask else []
 
 
 def org_policy_changes(request: registry_pb2.SetOrgPolicyRequest) -> dict[str, object]:

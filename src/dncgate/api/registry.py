@@ -130,6 +130,8 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
             quiet_on_public_holidays=entry.quiet_on_public_holidays,
             require_registered_lines=entry.require_registered_lines,
             max_calls_per_day=entry.max_calls_per_day,
+            consent_required=entry.consent_required,
+            consent_required_categories=convert.category_list(entry.consent_required_categories),
         )
 
     async def GetOrgPolicy(self, request: registry_pb2.GetOrgPolicyRequest, context: Ctx) -> registry_pb2.OrgPolicy:
@@ -143,6 +145,8 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
             quiet_on_public_holidays=view.quiet_on_public_holidays,
             require_registered_lines=view.require_registered_lines,
             max_calls_per_day=view.max_calls_per_day,
+            consent_required=view.consent_required,
+            consent_required_categories=convert.category_list(view.consent_required_categories),
         )
 
     async def ImportRegistry(

@@ -134,9 +134,7 @@ def build_server(app: App, listen: str) -> tuple[grpc.aio.Server, int, health.He
     if CALLGATE in served:
         gateway_pb2_grpc.add_CallGateServicer_to_server(_callgate(app, lines), ours)
     if REGISTRY in served:
-        registry_pb2_grpc.add_RegistryServicer_to_server(
-            RegistryServicer(app.registry, lines=app.lines, ranges=app.ranges), ours
-        )
+        registry_pb2_grpc.add_RegistryServicer_to_server(_registry(app), ours)
     if COMPENSATION in served:
         compensation_pb2_grpc.add_CompensationServicer_to_server(
             CompensationServicer(app.compensation, app.notices), ours
@@ -170,14 +168,25 @@ def _callgate(app: App, lines: bool) -> CallGateServicer:
     )
 
 
+def _registry(app: App) -> RegistryServicer:
+    """The one Registry servicer shape both faces serve (gRPC, and the org list over HTTP/JSON)."""
+    return RegistryServicer(app.registry, lines=app.lines, ranges=app.ranges)
+
+
 def build_http(app: App, health_servicer: health.HealthServicer) -> http.Face:
-    """The HTTP/JSON face: CallGate's annotated methods, run by the handlers `instrument` makes of the same
-    servicer the gRPC server has (credentials, limits, log line, metrics, error mapping alike)."""
+    """The HTTP/JSON face: CallGate's annotated methods, and the Registry's where this role serves the
+    Registry over gRPC (a gateway or http-only process holds the Check path's stores only), run by the
+    handlers `instrument` makes of the same servicers the gRPC server has (credentials, limits, log
+    line, metrics, error mapping alike)."""
     lines = rpc_lines_logged()
     collector = http.Collector(lines, _guard(app))
     gateway_pb2_grpc.add_CallGateServicer_to_server(_callgate(app, lines), collector)
+    services = [gateway_pb2.DESCRIPTOR.services_by_name["CallGate"]]
+    if REGISTRY in ROLE_SERVICES[app.settings.role]:
+        registry_pb2_grpc.add_RegistryServicer_to_server(_registry(app), collector)
+        services.append(registry_pb2.DESCRIPTOR.services_by_name["Registry"])
     return http.Face(
-        http.routes([gateway_pb2.DESCRIPTOR.services_by_name["CallGate"]]),
+        http.routes(services),
         collector.handlers,
         health_servicer,
         CALLGATE,

@@ -9,7 +9,7 @@ import grpc
 from rich.table import Table
 
 from dncgate.cli.args import Subparsers, client, enum_arg, pages, request_id, time_arg
-from dncgate.cli.output import console, enum_name, fmt_ts, kv, money, next_page
+from dncgate.cli.output import console, enum_name, fmt_ts, kv, money, next_page, reason_names
 from dncgate.v1 import compensation_pb2 as pb
 from dncgate.v1 import compensation_pb2_grpc
 
@@ -20,7 +20,12 @@ _STATUS_COLOURS = {
     "MANUAL_REVIEW": "yellow",
     "ALREADY_COMPENSATED": "yellow",
 }
-_VERDICT_COLOURS = {"VERIFIED": "green", "CALLED_OUTSIDE_GATEWAY": "green", "ALREADY_COMPENSATED": "yellow"}
+_VERDICT_COLOURS = {
+    "VERIFIED": "green",
+    "CALLED_OUTSIDE_GATEWAY": "green",
+    "ALREADY_COMPENSATED": "yellow",
+    "RULE_VIOLATED": "yellow",
+}
 
 
 def _status(value: int) -> str:
@@ -36,9 +41,11 @@ def _verdict(value: int) -> str:
 
 
 def _basis(f: Any) -> str:
-    """What a verdict without calls rests on: the case that paid the number, the consent's evidence, or
-    (no Check on record) whose registered line the number was."""
+    """What a verdict without calls rests on: the case that paid the number, the consent's evidence, the
+    rules the calls broke (RULE_VIOLATED), or (no Check on record) whose registered line the number was."""
     parts = []
+    if f.rules_broken:
+        parts.append("broke " + ", ".join(reason_names(f.rules_broken)) + " (pays nothing)")
     if f.compensated_by_case_id:
         parts.append(f"paid by case {f.compensated_by_case_id}")
     if f.verdict == pb.VERDICT_CONSENT_ON_FILE:

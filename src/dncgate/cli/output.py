@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC
 from typing import Any
 
@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dncgate.domain.money import Money, exponent
+from dncgate.v1 import gateway_pb2
 
 console = Console()
 
@@ -28,6 +29,11 @@ def fmt_ts(t: Timestamp, present: bool = True) -> str:
 def enum_name(enum: Any, value: int, prefix: str) -> str:
     """A wire enum value's name without its prefix: `enum_name(Decision, 1, "DECISION_")` is "ALLOW"."""
     return str(enum.Name(value))[len(prefix) :]
+
+
+def reason_names(values: Iterable[int]) -> list[str]:
+    """Wire Reason values by name without the prefix (a finding's rules broken)."""
+    return [enum_name(gateway_pb2.Reason, v, "REASON_") for v in values]
 
 
 def money(m: Any) -> str:

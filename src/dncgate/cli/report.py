@@ -13,7 +13,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from rich.table import Table
 
 from dncgate.cli.args import Subparsers, client, time_arg
-from dncgate.cli.output import console
+from dncgate.cli.output import console, reason_names
 from dncgate.v1 import compensation_pb2 as pb
 from dncgate.v1 import compensation_pb2_grpc
 
@@ -23,18 +23,35 @@ def cmd_violations(ns: argparse.Namespace, channel: grpc.Channel) -> int:
         pb.ReportViolationsRequest(**{"org_id": ns.org, "from": ns.from_time, "to": ns.to_time}), timeout=ns.timeout
     )
     table = Table(title=f"violations of {r.org_id}, worst first")
-    for col in ("agent", "violating calls", "verified complaints", "of them outside the gateway"):
+    cols = (
+        "agent",
+        "violating calls",
+        "by reason",
+        "verified complaints",
+        "of them outside the gateway",
+        "rule violations (unpaid)",
+    )
+    for col in cols:
         table.add_column(col)
     for a in r.agents:
-        table.add_row(
-            a.agent_id or "(no agent)", str(a.violating_calls), str(a.verified_complaints), str(a.calls_outside_gateway)
-        )
+        table.add_row(a.agent_id or "(no agent)", *_counts(a))
     table.add_section()
-    table.add_row(
-        "[bold]org total[/bold]", str(r.violating_calls), str(r.verified_complaints), str(r.calls_outside_gateway)
-    )
+    table.add_row("[bold]org total[/bold]", *_counts(r))
     console.print(table)
     return 0
+
+
+def _counts(v: Any) -> tuple[str, ...]:
+    """An agent's (or the org's) figures, in the table's column order."""
+    names = reason_names(c.reason for c in v.violating_calls_by_reason)
+    by_reason = ", ".join(f"{n} {c.calls}" for n, c in zip(names, v.violating_calls_by_reason, strict=True))
+    return (
+        str(v.violating_calls),
+        by_reason or "-",
+        str(v.verified_complaints),
+        str(v.calls_outside_gateway),
+        str(v.rule_violation_complaints),
+    )
 
 
 def _share(s: Any) -> str:

@@ -39,6 +39,22 @@ INVALID_NUMBER = Verdict(Decision.BLOCK, Reason.INVALID_NUMBER)
 REGISTRY_UNAVAILABLE = Verdict(Decision.BLOCK, Reason.REGISTRY_UNAVAILABLE)
 UNKNOWN_CALLER_LINE = Verdict(Decision.BLOCK, Reason.UNKNOWN_CALLER_LINE)
 RANGE_BLOCKED = Verdict(Decision.BLOCK, Reason.RANGE_BLOCKED)
+NO_CONSENT = Verdict(Decision.BLOCK, Reason.NO_CONSENT)
+
+
+# The blocking reasons in `decide_case`'s precedence (its docstring; a unit test holds them equal):
+# the order a finding lists the rules a call broke in (`verification.rules_in_order`). A reason
+# missing here sorts after these, in enum order.
+BLOCKING_ORDER: tuple[Reason, ...] = (
+    Reason.UNKNOWN_CALLER_LINE,
+    Reason.REGISTERED,
+    Reason.ORG_LIST,
+    Reason.RANGE_BLOCKED,
+    Reason.NO_CONSENT,
+    Reason.FREQUENCY_CAP,
+    Reason.QUIET_DAY,
+    Reason.OUTSIDE_CALLING_HOURS,
+)
 
 
 def consent_on_file(consents: Sequence[Consent], org_id: str, agent_id: str, now: datetime) -> bool:
@@ -56,6 +72,8 @@ UNKNOWN_LINE = 1
 RANGE_BLOCK = 2
 # The org keeps quiet days and the callee's region has a holiday calendar (`QuietDays` tells the day).
 QUIET = 4
+# The org's policy requires a consent on file for the call's category (opt-in: no consent, no call).
+CONSENT_REQUIRED = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +112,8 @@ def decide(
     """Whether this call may be placed now, and why (the order is `decide_case`'s).
 
     `consents` are those in effect (`registry.consents_in_effect` drops the ones her org-list entry
-    came after); a consent excuses her do-not-disturb and her entry on the org's list, nothing else.
+    came after); a consent excuses her do-not-disturb, her entry on the org's list and, under opt-in
+    (`standing` has CONSENT_REQUIRED), the want of one, nothing else.
     `capped`: she has had as many placed calls in a rolling window as a cap allows (consented calls
     count too). `quiet_days`: the callee region's public holidays, when `standing` has QUIET (the org
     keeps them).
@@ -102,9 +121,8 @@ def decide(
     if not call.callee_valid:
         return INVALID_NUMBER
     covered = mask_covers(registered_mask, call.category)
-    on_file = (covered or org_listed) and consent_on_file(consents, call.org_id, call.agent_id, now)
-    consented = covered and on_file
-    listed = org_listed and not on_file
+    consented = consent_on_file(consents, call.org_id, call.agent_id, now)
+    listed = org_listed and not consented
     quiet = _quiet(call, hours, now, standing, quiet_days)
     return decide_case(
         covered, consented, mode, window_check(hours, call.callee_zones, now), listed, capped, standing, quiet
@@ -122,12 +140,12 @@ def decide_case(
     quiet: datetime | None = None,
 ) -> Verdict:
     """`decide` for a valid callee once the registry has been read: whether her do-not-disturb covers
-    the call's category, whether a consent to the org (or agent) is on file, the org's mode, when
-    the calling window opens (None: it is open now; `hours.window_check`), whether she is on the
-    org's own list with no consent in effect (`listed`), whether she is at a frequency cap (`capped`;
-    its `next_allowed_time` is when a slot frees up, which only the count knows: the Check fills it in
-    from what the script read), what the rules beyond the registry say (`standing`) and, on a quiet
-    day, when it ends (`quiet`).
+    the call's category, whether a consent to the org (or agent) is in force (`consented`, covered or
+    not), the org's mode, when the calling window opens (None: it is open now; `hours.window_check`),
+    whether she is on the org's own list with no consent in effect (`listed`), whether she is at a
+    frequency cap (`capped`; its `next_allowed_time` is when a slot frees up, which only the count
+    knows: the Check fills it in from what the script read), what the rules beyond the registry say
+    (`standing`) and, on a quiet day, when it ends (`quiet`).
 
     The precedence, the one place it is written (README "The decision"): an invalid number and an
     unavailable registry are answered before this; then
@@ -137,13 +155,15 @@ def decide_case(
       3. ORG_LIST: her refusal to this org, unless a later consent;
       4. RANGE_BLOCKED: company policy on her prefix; a consent does not lift it, a range ALLOW only
          lifts a shorter range BLOCK (`domain.ranges`), never 2 or 3;
-      5. [opt-in, NO_CONSENT: not built];
+      5. NO_CONSENT: the org's opt-in policy (`standing` has CONSENT_REQUIRED) and no consent in force,
+         registered or not: no clear consent is a refusal;
       6. FREQUENCY_CAP: as many placed calls in a rolling window as a cap allows (consented calls
          count too); before quiet days and calling hours: a slot that frees up later is the answer
          worth giving, not a day or an hour that opens sooner;
       7. QUIET_DAY: a public holiday in her local date, until the next day that is none;
       8. OUTSIDE_CALLING_HOURS;
-      9. ALLOW, CONSENT_ON_FILE or NOT_REGISTERED.
+      9. ALLOW, CONSENT_ON_FILE (covered, or under opt-in with a consent) or NOT_REGISTERED (not
+         covered and no opt-in, whatever consent she gave: the answer of an org without opt-in).
     Monitor mode turns each block of 1 to 8 into ALLOW with `violation` and the reason of the first
     rule that would have blocked (with its next_allowed_time).
     """
@@ -155,13 +175,16 @@ def decide_case(
         return _enforce(Verdict(Decision.BLOCK, Reason.ORG_LIST), mode)
     if standing & RANGE_BLOCK:
         return _enforce(RANGE_BLOCKED, mode)
+    opt_in = standing & CONSENT_REQUIRED
+    if opt_in and not consented:
+        return _enforce(NO_CONSENT, mode)
     if capped:
         return _enforce(Verdict(Decision.BLOCK, Reason.FREQUENCY_CAP), mode)
     if quiet is not None:
         return _enforce(Verdict(Decision.BLOCK, Reason.QUIET_DAY, next_allowed_time=quiet), mode)
     if opens is not None:
         return _enforce(Verdict(Decision.BLOCK, Reason.OUTSIDE_CALLING_HOURS, next_allowed_time=opens), mode)
-    return Verdict(Decision.ALLOW, Reason.CONSENT_ON_FILE if covered else Reason.NOT_REGISTERED)
+    return Verdict(Decision.ALLOW, Reason.CONSENT_ON_FILE if covered or opt_in else Reason.NOT_REGISTERED)
 
 
 def _quiet(
@@ -173,22 +196,27 @@ def _quiet(
 
 
 # The states the registry can hold for one call, in the order the Check scripts number them (case
-# index = 2 * state + monitor): (covered, consented, listed, capped) = 0 not covered (and not on the
-# org's list or excused from it by a consent), 1 covered with a consent on file, 2 covered without one
-# (whatever the list and caps say: do-not-disturb comes first), 3 not covered but on the org's list
-# with no consent (the list comes before caps), then states 0 and 1 at a frequency cap (4, 5): the
-# only ones whose verdict a cap can change; each in enforce then monitor mode.
+# index = 2 * state + monitor): (covered, consented, listed, capped) = 0 not covered, no consent in
+# force and not on the org's list, 1 covered with a consent in force, 2 not covered with a consent in
+# force (on the org's list or not: a consent in effect came after the entry), 3 covered without one
+# (whatever the list and caps say: do-not-disturb comes first), 4 not covered but on the org's list
+# with no consent (the list comes before caps), then states 0, 1 and 2 at a frequency cap (5, 6, 7):
+# the only ones whose verdict a cap can change; each in enforce then monitor mode. States 0 and 2 get
+# the same verdicts unless the org requires consent (CONSENT_REQUIRED), so an org without opt-in
+# answers as before the split.
 STATES = (
     (False, False, False, False),
     (True, True, False, False),
+    (False, True, False, False),
     (True, False, False, False),
     (False, False, True, False),
     (False, False, False, True),
     (True, True, False, True),
+    (False, True, False, True),
 )
 CASES = tuple((*state, mode) for state in STATES for mode in (Mode.ENFORCE, Mode.MONITOR))
-# What a cap turns state 0 and state 1 into (the scripts add this to a state at its cap).
-CAPPED_STATE_OFFSET = 4
+# What a cap turns states 0, 1 and 2 into (the scripts add this to a state at its cap).
+CAPPED_STATE_OFFSET = 5
 
 
 def verdicts_by_case(
@@ -199,9 +227,9 @@ def verdicts_by_case(
     quiet_days: QuietDays | None = None,
 ) -> tuple[Verdict, ...]:
     """`decide` for each of the registry's states (`CASES`), the calling window (and a quiet day) computed
-    once for all twelve; `standing` is the same for every case (it does not depend on what Redis holds).
+    once for all sixteen; `standing` is the same for every case (it does not depend on what Redis holds).
 
-    The gateway hands these twelve answers to Redis, which picks the one matching what it stores, so a
+    The gateway hands these sixteen answers to Redis, which picks the one matching what it stores, so a
     Check needs one round trip while every decision is still made here, by `decide_case`.
     """
     if not call.callee_valid:

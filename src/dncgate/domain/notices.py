@@ -103,17 +103,31 @@ def update_text(case_id: str, text: str, at: datetime, zone: str) -> str:
     return f"【dncgate】案件 {case_id} 进展（{local_time(at, zone)}）：{text}"
 
 
-def verdict_text(case_id: str, verified: int, named: int, owed: Money) -> str:
-    """The outcome of the verification: how many of the reported numbers were verified, and what is owed."""
+def verdict_text(case_id: str, verified: int, named: int, owed: Money, rule_violations: int = 0) -> str:
+    """The outcome of the verification: how many of the reported numbers were verified, and what is owed;
+    `rule_violations` numbers broke another calling rule (RULE_VIOLATED): violations, recorded against
+    the company, that pay nothing, which the text says rather than "no violation found"."""
+    rules = (
+        f"另有 {rule_violations} 个号码核实为违反呼叫规则（如呼叫频次、时段或节假日限制），已记入企业违规记录，"
+        "此类违规不产生补偿。"
+        if rule_violations
+        else ""
+    )
     if owed.minor > 0:
         return (
             f"【dncgate】案件 {case_id} 核实结果：您举报的 {named} 个号码中 {verified} 个核实为违规来电，"
-            f"应付您补偿 {owed}，将尽快支付。"
+            f"应付您补偿 {owed}，将尽快支付。{rules}"
         )
     if verified:
         return (
             f"【dncgate】案件 {case_id} 核实结果：您举报的 {named} 个号码中 {verified} 个核实为违规来电，"
-            "相关号码此前已补偿过，本案无新增补偿。"
+            f"相关号码此前已补偿过，本案无新增补偿。{rules}"
+        )
+    if rule_violations:
+        return (
+            f"【dncgate】案件 {case_id} 核实结果：您举报的 {named} 个号码中 {rule_violations} 个核实为违反呼叫规则"
+            "（如呼叫频次、时段或节假日限制）的来电，已记入企业违规记录；此类违规不产生补偿，本案暂无补偿。"
+            "如有异议请回电。"
         )
     return (
         f"【dncgate】案件 {case_id} 核实结果：您举报的 {named} 个号码暂未核实到违规来电，本案暂无补偿。如有异议请回电。"

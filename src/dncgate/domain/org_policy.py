@@ -19,6 +19,8 @@ POLICY_FIELDS: tuple[str, ...] = (
     "quiet_on_public_holidays",
     "require_registered_lines",
     "max_calls_per_day",
+    "consent_required",
+    "consent_required_categories",
 )
 MAX_CALLS_PER_DAY = 1000  # the most `max_calls_per_day` may be
 # Without a mask only `mode` changes, as before masks existed: `org set-mode` can't wipe other fields.

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from dncgate.domain.types import Mode, Source
+from dncgate.domain.types import Category, Mode, Source, mask_covers
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +113,14 @@ class OrgPolicyEntry:
     quiet_on_public_holidays: bool = False  # no calls on the callee's public holidays (QUIET_DAY)
     require_registered_lines: bool = False  # Checks only from the org's caller lines (UNKNOWN_CALLER_LINE)
     max_calls_per_day: int = 0  # the org's own frequency cap per consumer and rolling day (0: none)
+    consent_required: bool = False  # opt-in: calls only with a consent in force (NO_CONSENT)
+    consent_required_categories: int = 0  # the categories opt-in binds, a preference mask (0: every one)
+
+    def requires_consent(self, category: Category) -> bool:
+        """Whether opt-in binds a call of this category: every category when none is named, and a call of
+        no category whatever is named (as any registration covers it)."""
+        mask = self.consent_required_categories
+        return self.consent_required and (mask == 0 or mask_covers(mask, category))
 
 
 @dataclass(frozen=True, slots=True)

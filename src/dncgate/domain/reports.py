@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
 from dncgate.domain.money import Money
+from dncgate.domain.types import Reason
+from dncgate.domain.verification import rules_in_order
 
 
 class Period(Enum):
@@ -110,6 +112,10 @@ class AgentViolations:
     verified_complaints: int
     # Of verified_complaints: CALLED_OUTSIDE_GATEWAY findings naming the agent.
     calls_outside_gateway: int = 0
+    # RULE_VIOLATED findings resting on the agent's calls: violations that pay nothing.
+    rule_violation_complaints: int = 0
+    # Of violating_calls: how many per logged reason, in the Check's precedence.
+    by_reason: tuple[tuple[Reason, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +125,23 @@ class ViolationReport:
     violating_calls: int
     verified_complaints: int
     calls_outside_gateway: int = 0
+    rule_violation_complaints: int = 0
+    by_reason: tuple[tuple[Reason, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OrgViolations:
+    """What the call log and the findings say of an org's agents in a window (`violation_report`'s
+    input): violating calls per agent and logged reason, and (agent, case_id, finding position) for
+    each VERIFIED and each RULE_VIOLATED finding resting on one of the agent's calls."""
+
+    calls: Mapping[str, Mapping[Reason, int]]
+    verified: Set[tuple[str, str, int]]
+    rule_violated: Set[tuple[str, str, int]] = frozenset()
+
+
+def _by_reason(counts: Mapping[Reason, int]) -> tuple[tuple[Reason, int], ...]:
+    return tuple((r, counts[r]) for r in rules_in_order(r for r, n in counts.items() if n))
 
 
 def violation_report(
@@ -126,16 +149,22 @@ def violation_report(
     violating_calls: Mapping[str, int],
     verified: Iterable[tuple[str, str, int]],
     outside: Iterable[tuple[str, str, int]] = (),
+    rule_violated: Iterable[tuple[str, str, int]] = (),
+    by_reason: Mapping[str, Mapping[Reason, int]] | None = None,
 ) -> ViolationReport:
     """Per agent, worst first. `verified` holds (agent, case_id, finding position) for each verified
     finding that rests on one of the agent's calls; a finding resting on two agents' calls counts for
     each agent, and once in the org's total. `outside` holds the same for CALLED_OUTSIDE_GATEWAY
     findings (the agent their line belonged to, "" for the org's own line): they are verified
-    complaints too, and counted apart as calls outside the gateway."""
+    complaints too, and counted apart as calls outside the gateway. `rule_violated` holds the same for
+    RULE_VIOLATED findings, counted apart from verified complaints (they pay nothing); `by_reason`
+    splits each agent's violating calls by the reason the Check logged."""
     findings_by_agent: dict[str, set[tuple[str, int]]] = {}
     outside_by_agent: dict[str, set[tuple[str, int]]] = {}
+    rules_by_agent: dict[str, set[tuple[str, int]]] = {}
     every_finding: set[tuple[str, int]] = set()
     every_outside: set[tuple[str, int]] = set()
+    every_rule: set[tuple[str, int]] = set()
     for agent, case_id, position in verified:
         findings_by_agent.setdefault(agent, set()).add((case_id, position))
         every_finding.add((case_id, position))
@@ -144,14 +173,41 @@ def violation_report(
         outside_by_agent.setdefault(agent, set()).add((case_id, position))
         every_finding.add((case_id, position))
         every_outside.add((case_id, position))
+    for agent, case_id, position in rule_violated:
+        rules_by_agent.setdefault(agent, set()).add((case_id, position))
+        every_rule.add((case_id, position))
+    reasons = by_reason or {}
+    org_reasons: dict[Reason, int] = {}
+    for counts in reasons.values():
+        for r, n in counts.items():
+            org_reasons[r] = org_reasons.get(r, 0) + n
     agents = [
         AgentViolations(
-            a, violating_calls.get(a, 0), len(findings_by_agent.get(a, ())), len(outside_by_agent.get(a, ()))
+            a,
+            violating_calls.get(a, 0),
+            len(findings_by_agent.get(a, ())),
+            len(outside_by_agent.get(a, ())),
+            len(rules_by_agent.get(a, ())),
+            _by_reason(reasons.get(a, {})),
         )
-        for a in set(violating_calls) | set(findings_by_agent)
+        for a in set(violating_calls) | set(findings_by_agent) | set(rules_by_agent)
     ]
-    agents.sort(key=lambda a: (-a.violating_calls, -a.verified_complaints, a.agent_id))
-    return ViolationReport(org_id, tuple(agents), sum(violating_calls.values()), len(every_finding), len(every_outside))
+    agents.sort(key=lambda a: (-a.violating_calls, -a.verified_complaints, -a.rule_violation_complaints, a.agent_id))
+    return ViolationReport(
+        org_id,
+        tuple(agents),
+        sum(violating_calls.values()),
+        len(every_finding),
+        len(every_outside),
+        len(every_rule),
+        _by_reason(org_reasons),
+    )
+
+
+def org_report(org_id: str, facts: OrgViolations, outside: Iterable[tuple[str, str, int]]) -> ViolationReport:
+    """`violation_report` from what the store read (`OrgViolations`) and the org's calls outside the gateway."""
+    totals = {agent: sum(counts.values()) for agent, counts in facts.calls.items()}
+    return violation_report(org_id, totals, facts.verified, outside, facts.rule_violated, facts.calls)
 
 
 @dataclass(frozen=True, slots=True)

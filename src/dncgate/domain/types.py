@@ -69,6 +69,7 @@ class Reason(Enum):
     RANGE_BLOCKED = "RANGE_BLOCKED"  # a number-range rule blocks the callee's prefix (domain/ranges.py)
     QUIET_DAY = "QUIET_DAY"  # a public holiday in the callee's local date, for an org quiet on them
     UNKNOWN_CALLER_LINE = "UNKNOWN_CALLER_LINE"  # the caller is no line of the org, which requires it
+    NO_CONSENT = "NO_CONSENT"  # the org requires a consent on file (opt-in) and none is in force
 
 
 class Source(IntEnum):

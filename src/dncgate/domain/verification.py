@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 
-from dncgate.domain.decision import consent_on_file
+from dncgate.domain.decision import BLOCKING_ORDER, consent_on_file
 from dncgate.domain.lines import CallerLine, owner_at
 from dncgate.domain.money import Money
 from dncgate.domain.registry import (
@@ -20,12 +20,29 @@ from dncgate.domain.registry import (
     org_list_at,
     preference_at,
 )
-from dncgate.domain.types import Category, Decision, mask_covers
+from dncgate.domain.types import Category, Decision, Reason, mask_covers
+
+# The logged reasons that are no rule a placed call broke by themselves: the ALLOW reasons; her
+# do-not-disturb and the org's own list, which verification re-judges from the journal (and which pay);
+# and the Checks that could not judge the call (an invalid number, the registry unavailable). Every
+# other reason, a future one too, is a rule the Check found broken with the rules in force then.
+NOT_A_RULE = frozenset(
+    {
+        Reason.NOT_REGISTERED,
+        Reason.CONSENT_ON_FILE,
+        Reason.REGISTERED,
+        Reason.ORG_LIST,
+        Reason.INVALID_NUMBER,
+        Reason.REGISTRY_UNAVAILABLE,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
 class LoggedCall:
-    """A Check on record for the consumer, with what the dialer reported afterwards (None: nothing)."""
+    """A Check on record for the consumer, with what the dialer reported afterwards (None: nothing), and
+    the reason and violation flag the Check logged (monitor mode: ALLOW, the reason of the first rule
+    that would have blocked, and `violation`)."""
 
     call_id: str
     at: datetime
@@ -35,11 +52,27 @@ class LoggedCall:
     category: Category
     decision: Decision
     dialled: bool | None = None
+    reason: Reason = Reason.NOT_REGISTERED
+    violation: bool = False
 
     @property
     def placed(self) -> bool:
         """The consumer's phone rang as far as we know: allowed, or blocked and dialled anyway."""
         return self.decision is Decision.ALLOW or self.dialled is True
+
+    @property
+    def broken_rule(self) -> Reason | None:
+        """The rule beyond her registration this placed call broke, as the Check judged it at the call's
+        time with the rules then in force (its logged reason), or None.
+
+        Only a call that rang although the Check said it should not: flagged in monitor mode, or
+        blocked and dialled anyway. An ALLOW without the flag broke nothing, whatever its reason says.
+        """
+        if self.reason in NOT_A_RULE:
+            return None
+        if self.violation or (self.decision is Decision.BLOCK and self.dialled is True):
+            return self.reason
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +103,10 @@ class CallerVerdict(Enum):
     # No Check on record from the caller, but it was a registered line of an org (and agent) at the
     # complaint's time, and her do-not-disturb was violated: the dialer skipped the gateway.
     CALLED_OUTSIDE_GATEWAY = "CALLED_OUTSIDE_GATEWAY"
+    # Placed calls broke a rule beyond her registration (a cap, a quiet day, a range, calling hours, an
+    # unknown line, opt-in: `LoggedCall.broken_rule`) but neither her do-not-disturb nor the org's
+    # list: a violation, reported as such, that pays nothing.
+    RULE_VIOLATED = "RULE_VIOLATED"
 
 
 # The verdicts that earn the consumer the fixed amount.
@@ -81,9 +118,11 @@ class Finding:
     """The verdict for one reported caller number, the calls behind it, and what it earns.
 
     `call_ids` are the calls the verdict rests on: the violating calls (VERIFIED, and
-    ALREADY_COMPENSATED when this window has any), the consented calls (CONSENT_ON_FILE) or every
-    placed call (NOT_REGISTERED_AT_CALL_TIME). `caller_number` is E.164, or the text as given when it
-    could not be parsed. `consent_evidence` (CONSENT_ON_FILE) is the `evidence` of the consent entries
+    ALREADY_COMPENSATED when this window has any), the consented calls (CONSENT_ON_FILE), the calls
+    that broke another rule (RULE_VIOLATED) or every placed call (NOT_REGISTERED_AT_CALL_TIME).
+    `caller_number` is E.164, or the text as given when it could not be parsed. `rules_broken`
+    (RULE_VIOLATED) are the rules those calls broke, distinct, in the Check's precedence
+    (`rules_in_order`). `consent_evidence` (CONSENT_ON_FILE) is the `evidence` of the consent entries
     in force at those calls, distinct ones joined by "; " (masked like all free text when recorded).
     `compensated_by_case` (ALREADY_COMPENSATED) is the case whose payout `payout_id` is: the store
     fills it in from the ledger, where a payout's case never changes. `org_id` and `agent_id` name
@@ -101,10 +140,19 @@ class Finding:
     compensated_by_case: str = ""
     org_id: str = ""
     agent_id: str = ""
+    rules_broken: tuple[Reason, ...] = ()
 
     @property
     def owed(self) -> bool:
         return self.verdict in PAYING
+
+
+def rules_in_order(reasons: Iterable[Reason]) -> tuple[Reason, ...]:
+    """Distinct reasons in the Check's precedence (`decision.BLOCKING_ORDER`); any it does not name
+    after those, in enum order."""
+    rank = {r: i for i, r in enumerate(BLOCKING_ORDER)}
+    every = list(Reason)
+    return tuple(sorted(set(reasons), key=lambda r: (rank.get(r, len(rank)), every.index(r))))
 
 
 def judge(
@@ -170,7 +218,10 @@ def verify_caller(
     `line` the caller's registered line at the complaint's time (`window.before`), if it was one.
 
     A caller with no Check on record in the window (placed or not) is judged by its line instead
-    (`outside_gateway`); with no line either it is NO_MATCHING_CALL.
+    (`outside_gateway`); with no line either it is NO_MATCHING_CALL. Otherwise, first match wins:
+    VERIFIED (a call broke her do-not-disturb or the org's list: pays); CONSENT_ON_FILE (a consent
+    excused such a call: a review may still make it VERIFIED, so it outranks what can never pay);
+    RULE_VIOLATED (calls broke another rule: reported, pays nothing); NOT_REGISTERED_AT_CALL_TIME.
     """
     mine = [c for c in calls if c.caller_e164 == caller_e164 and c.at in window]
     placed = sorted((c for c in mine if c.placed), key=lambda c: (c.at, c.call_id))
@@ -192,6 +243,11 @@ def verify_caller(
         evidence = "; ".join(dict.fromkeys(e for c in consented if (e := consent_evidence(c, consents))))
         ids = tuple(c.call_id for c in consented)
         return Finding(caller_e164, CallerVerdict.CONSENT_ON_FILE, zero, ids, consent_evidence=evidence)
+    broke = [c for c in placed if c.broken_rule is not None]
+    if broke:
+        rules = rules_in_order(c.reason for c in broke)
+        ids = tuple(c.call_id for c in broke)
+        return Finding(caller_e164, CallerVerdict.RULE_VIOLATED, zero, ids, rules_broken=rules)
     if placed:
         return Finding(caller_e164, CallerVerdict.NOT_REGISTERED_AT_CALL_TIME, zero, tuple(c.call_id for c in placed))
     return Finding(caller_e164, CallerVerdict.NO_MATCHING_CALL, zero)

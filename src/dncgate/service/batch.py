@@ -1,7 +1,7 @@
 """Many Checks in one Redis round trip (`Gateway.check_many`): a list scrub, or a single Check whose
 callee is no valid number.
 
-Each request's callee is parsed, keyed and masked, its twelve verdicts taken from the domain once per
+Each request's callee is parsed, keyed and masked, its sixteen verdicts taken from the domain once per
 distinct (time zones, org, agent, category) in the batch (`now` is one value per batch), and the lot
 handed to the lane, which classifies and logs them in one script call per chunk of callees.
 """

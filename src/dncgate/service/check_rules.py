@@ -1,9 +1,12 @@
-"""The rules beyond the registry on the Check path: number ranges, quiet days, registered caller lines.
+"""The rules beyond the registry on the Check path: number ranges, quiet days, registered caller lines,
+opt-in (an org that requires a consent on file).
 
 Each is decided in Python before the Check's script, from a copy in this process (`CheckRules`),
 never read from PostgreSQL or Redis by a Check: `standing` sums what they say of one call into the
-bits of `domain.decision` (UNKNOWN_LINE, RANGE_BLOCK, QUIET), which the verdict tables are keyed by.
-With no rule configured anywhere, `active` is False and a Check pays one attribute read for all three.
+bits of `domain.decision` (UNKNOWN_LINE, RANGE_BLOCK, QUIET, CONSENT_REQUIRED), which the verdict
+tables are keyed by. With no rule configured anywhere, `active` is False and a Check pays one attribute
+read for all four. Opt-in needs the consent the script reads in Redis: the bit only says the org's
+policy wants one for this call's category, and the verdicts of the state the script picks say the rest.
 
 How fast a change reaches it: `watch` asks the journals' latest seqs (`RulesSource.version`, one small
 query) every WATCH_INTERVAL_S and reads the snapshot again when one moved, so a SetRangeRule,
@@ -25,11 +28,11 @@ from datetime import date
 
 import structlog
 
-from dncgate.domain.decision import NO_RULES, QUIET, RANGE_BLOCK, UNKNOWN_LINE, QuietDays
+from dncgate.domain.decision import CONSENT_REQUIRED, NO_RULES, QUIET, RANGE_BLOCK, UNKNOWN_LINE, QuietDays
 from dncgate.domain.lines import live
 from dncgate.domain.ranges import RangeTable
 from dncgate.domain.registry import epoch_us
-from dncgate.domain.types import Category
+from dncgate.domain.types import Category, mask_covers
 from dncgate.service.receipts import watch_journal
 from dncgate.service.rules_ports import RulesSnapshot, RulesSource
 
@@ -48,6 +51,8 @@ class CheckRules:
         self.version: tuple[int, int, int] | None = None
         self.quiet_orgs: frozenset[str] = frozenset()
         self.line_orgs: frozenset[str] = frozenset()
+        # per org requiring consent, the categories it binds (a preference mask, 0: every category)
+        self.consent_orgs: dict[str, int] = {}
         # per line, its live assignments newest first: (valid_from, valid_to or _FOREVER, org), in µs
         self.lines: dict[str, tuple[tuple[int, int, str], ...]] = {}
         self.ranges = RangeTable(())
@@ -59,10 +64,11 @@ class CheckRules:
             end = epoch_us(r.valid_to) if r.valid_to is not None else _FOREVER
             by_line.setdefault(r.caller_e164, []).append((epoch_us(r.valid_from), end, r.org_id))
         self.quiet_orgs, self.line_orgs = snap.quiet_orgs, snap.line_orgs
+        self.consent_orgs = dict(snap.consent_orgs)
         self.lines = {k: tuple(v) for k, v in by_line.items()}
         self.ranges = RangeTable(snap.ranges)
         self.version = snap.version
-        self.active = bool(self.quiet_orgs or self.line_orgs or self.ranges)
+        self.active = bool(self.quiet_orgs or self.line_orgs or self.ranges or self.consent_orgs)
 
     def standing(
         self, org_id: str, category: Category, callee_e164: str, country_code: int, caller_e164: str, now_us: int
@@ -76,6 +82,9 @@ class CheckRules:
             bits |= RANGE_BLOCK
         if org_id in self.quiet_orgs and country_code in self.quiet_days:
             bits |= QUIET
+        consent = self.consent_orgs.get(org_id)
+        if consent is not None and (consent == 0 or mask_covers(consent, category)):
+            bits |= CONSENT_REQUIRED  # as `OrgPolicyEntry.requires_consent`
         return bits
 
     def line_of(self, caller_e164: str, org_id: str, now_us: int) -> bool:
@@ -101,6 +110,7 @@ class CheckRules:
             lines=len(self.lines),
             quiet_orgs=len(snap.quiet_orgs),
             line_orgs=len(snap.line_orgs),
+            consent_orgs=len(self.consent_orgs),
         )
 
     async def watch(self, source: RulesSource, stop: asyncio.Event, interval_s: float = WATCH_INTERVAL_S) -> None:

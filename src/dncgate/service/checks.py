@@ -157,7 +157,7 @@ class CheckLane(Protocol):
         """The wire form of what a dialer's Checks repeat, built once per route."""
 
     def encode(self, verdicts: Sequence[Verdict]) -> bytes:
-        """The twelve verdicts as the scripts take them, built once per verdict table."""
+        """The sixteen verdicts as the scripts take them, built once per verdict table."""
 
     def hold(self) -> None: ...
 

@@ -422,7 +422,8 @@ class CompensationService:
     ) -> None:
         # A pair compensated by an earlier case was a violation all the same: the text says it was paid before.
         verified = sum(1 for f in findings if f.verdict in _VIOLATIONS)
-        text = notices.verdict_text(case.case_id, verified, len(findings), owed)
+        rules = sum(1 for f in findings if f.verdict is v.CallerVerdict.RULE_VIOLATED)
+        text = notices.verdict_text(case.case_id, verified, len(findings), owed, rules)
         await self.notifier.append(
             tx, case, notices.verdict_id(case.case_id, review), NoticeKind.VERDICT, text, now, consumer
         )

@@ -34,7 +34,7 @@ from dncgate.domain.lines import CallerLine
 from dncgate.domain.money import Money
 from dncgate.domain.notices import Notice
 from dncgate.domain.registry import ConsentChange, OrgListChange, PreferenceChange
-from dncgate.domain.reports import Period, ServiceFigures
+from dncgate.domain.reports import OrgViolations, Period, ServiceFigures
 from dncgate.domain.verification import Finding, LoggedCall
 
 
@@ -153,9 +153,7 @@ class CallsToConsumer(Protocol):
 
 
 class ViolationEvidence(Protocol):
-    async def org_violations(
-        self, org_id: str, after: datetime, before: datetime
-    ) -> tuple[dict[str, int], set[tuple[str, str, int]]]: ...
+    async def org_violations(self, org_id: str, after: datetime, before: datetime) -> OrgViolations: ...
 
     async def outside_gateway(self, org_id: str, after: datetime, before: datetime) -> set[tuple[str, str, int]]: ...
 

@@ -20,9 +20,11 @@ class ErasureDesk:
     """Shreds what could give her number back, keeps what keeps her from being called.
 
     Destroyed: the sealed number of her cases and payouts (nothing can decrypt it again), her mask in
-    their consumer_masked columns, in their free text and in the call log's callee_masked. Kept: the
-    keyed hashes (HMAC of the number with the pepper) on her do-not-disturb entry, cases, payouts and
-    calls. The do-not-disturb entry is what blocks the next call to her; the payouts' hashes are what
+    their consumer_masked columns, in their free text, in the call log's callee_masked and in the free
+    text of her journal rows (a consent's evidence, an org-list entry's reason). Kept: the keyed hashes
+    (HMAC of the number with the pepper) on her do-not-disturb entry, org-list entries, consents,
+    cases, payouts and calls. The do-not-disturb entry and the org-list entries are what block the next
+    call to her (an org she told not to call her still may not); the payouts' hashes are what
     keep a caller from being paid for twice. A keyed hash names no number without the pepper, and only
     a caller who already has the number can test it.
     """

@@ -20,7 +20,7 @@ class Gateway:
     """Answers Checks: ALLOW or BLOCK with a reason, each call's event logged before the answer.
 
     A Check goes down the layers once: the request's fields are validated (`checks.validate`), its
-    callee parsed, keyed and masked, and the domain asked for its verdict in each of the twelve states the
+    callee parsed, keyed and masked, and the domain asked for its verdict in each of the sixteen states the
     registry can hold for it (`verdicts.VerdictTables`, from `domain.decision.verdicts_by_case`); the
     lane (`CheckLane`, the store's side) then sorts the callee into one state and logs the event in one
     script call, and the verdict of that state is the answer. If nothing is known to be logged, the

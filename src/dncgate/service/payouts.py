@@ -15,7 +15,7 @@ from dncgate.domain.case import SYSTEM, HistoryEntry, Payout, PayoutStatus
 from dncgate.domain.errors import InvalidArgument, NotFound
 from dncgate.domain.money import Money
 from dncgate.domain.notices import NoticeKind
-from dncgate.domain.reports import FundPeriod, FundSummary, Period, ViolationReport, fund_summary, violation_report
+from dncgate.domain.reports import FundPeriod, FundSummary, Period, ViolationReport, fund_summary, org_report
 from dncgate.service.compensation_ports import CaseTransactions, PayoutLedger, ViolationEvidence
 from dncgate.service.notices import Notifier
 from dncgate.service.owners import restage
@@ -160,6 +160,6 @@ class PayoutDesk:
         before = before or self.now()
         after = after or before - DEFAULT_REPORT_WINDOW
         _range(after, before, "from")
-        per_agent, verified = await self.evidence.org_violations(org_id, after, before)
+        facts = await self.evidence.org_violations(org_id, after, before)
         outside = await self.evidence.outside_gateway(org_id, after, before)
-        return violation_report(org_id, per_agent, verified, outside)
+        return org_report(org_id, facts, outside)

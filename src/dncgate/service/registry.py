@@ -156,6 +156,8 @@ class OrgPolicyView:
     quiet_on_public_holidays: bool = False
     require_registered_lines: bool = False
     max_calls_per_day: int = 0
+    consent_required: bool = False
+    consent_required_categories: int = 0  # a preference mask, 0: every category
 
 
 @dataclass(frozen=True, slots=True)
@@ -516,4 +518,6 @@ class RegistryService(Generic[J, H]):
             quiet_on_public_holidays=entry.quiet_on_public_holidays,
             require_registered_lines=entry.require_registered_lines,
             max_calls_per_day=entry.max_calls_per_day,
+            consent_required=entry.consent_required,
+            consent_required_categories=entry.consent_required_categories,
         )

@@ -3,7 +3,8 @@ store.policy_rules.PolicyRuleStore)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -21,6 +22,9 @@ class RulesSnapshot:
     line_orgs: frozenset[str]  # orgs whose policy in force has require_registered_lines
     lines: tuple[CallerLine, ...]
     ranges: tuple[RangeRule, ...]
+    # orgs whose policy in force has consent_required, each with its consent_required_categories (a
+    # preference mask, 0: every category)
+    consent_orgs: Mapping[str, int] = field(default_factory=dict)
 
 
 class RulesSource(Protocol):

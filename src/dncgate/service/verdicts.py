@@ -1,4 +1,4 @@
-"""What a Check needs of its callee before Redis: the parsed number, its mask, and the domain's twelve verdicts.
+"""What a Check needs of its callee before Redis: the parsed number, its mask, and the domain's sixteen verdicts.
 
 The verdicts come from `domain.decision.verdicts_by_case` (each one `decide_case`, the rule `decide`
 applies) and are kept per callee time zone, org, agent and category for the current minute
@@ -25,7 +25,7 @@ from dncgate.service.check_rules import CheckRules
 
 # A valid callee as the gateway needs it: E.164, time zone names, country code.
 Callee = tuple[str, tuple[str, ...], int]
-# What the domain's twelve verdicts for a callee depend on: time zones (None: invalid number), org, agent,
+# What the domain's sixteen verdicts for a callee depend on: time zones (None: invalid number), org, agent,
 # category, the standing of the rules beyond the registry (`domain.decision` bits, `check_rules`), and
 # the callee's country code when its quiet days bind the call (else 0).
 TableKey = tuple[tuple[str, ...] | None, str, str, Category, int, int]
@@ -92,7 +92,7 @@ def picked(verdicts: Sequence[Verdict], pick: int) -> Verdict:
 
 
 class VerdictTable(NamedTuple):
-    """The domain's verdicts for the twelve cases a callee's stored state can be in (`domain.decision.CASES`),
+    """The domain's verdicts for the sixteen cases a callee's stored state can be in (`domain.decision.CASES`),
     and their code for the scripts (`CheckLane.encode`)."""
 
     verdicts: tuple[Verdict, ...]

@@ -22,6 +22,7 @@ from dncgate.domain.case import (
     UpdateKind,
 )
 from dncgate.domain.money import Money
+from dncgate.domain.types import Reason
 from dncgate.domain.verification import CallerVerdict, Finding, Window
 
 Conn = psycopg.AsyncConnection[Any]
@@ -65,14 +66,25 @@ async def load_cases(conn: Conn, where: str, params: Sequence[Any], suffix: str 
     cur = await conn.execute(
         # An ALREADY_COMPENSATED finding links to the case that booked its payout (a payout's case never changes).
         "SELECT f.case_id, f.caller_number, f.verdict, f.amount_minor, f.currency, f.call_ids, f.payout_id,"
-        " f.consent_evidence, p.case_id, f.org_id, f.agent_id FROM complaint_findings f"
+        " f.consent_evidence, p.case_id, f.org_id, f.agent_id, f.rules_broken FROM complaint_findings f"
         " LEFT JOIN payouts p ON f.verdict = 'ALREADY_COMPENSATED' AND p.payout_id = f.payout_id"
         " WHERE f.case_id = ANY(%s) ORDER BY f.case_id, f.position",
         (ids,),
     )
     for f in await cur.fetchall():
         findings[f[0]].append(
-            Finding(f[1], CallerVerdict(f[2]), Money(f[3], f[4]), tuple(f[5]), f[6], f[7], f[8] or "", f[9], f[10])
+            Finding(
+                f[1],
+                CallerVerdict(f[2]),
+                Money(f[3], f[4]),
+                tuple(f[5]),
+                f[6],
+                f[7],
+                f[8] or "",
+                f[9],
+                f[10],
+                tuple(Reason(r) for r in f[11]),
+            )
         )
     history: dict[str, list[HistoryEntry]] = {i: [] for i in ids}
     cur = await conn.execute(

@@ -237,12 +237,13 @@ class CaseWriter:
             await cur.executemany(
                 "INSERT INTO complaint_findings"
                 " (case_id, position, caller_number, verdict, call_ids, payout_id, amount_minor, currency,"
-                " consent_evidence, org_id, agent_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " consent_evidence, org_id, agent_id, rules_broken)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (case_id, position) DO UPDATE SET verdict = EXCLUDED.verdict,"
                 " call_ids = EXCLUDED.call_ids, payout_id = EXCLUDED.payout_id,"
                 " amount_minor = EXCLUDED.amount_minor, currency = EXCLUDED.currency,"
                 " consent_evidence = EXCLUDED.consent_evidence, org_id = EXCLUDED.org_id,"
-                " agent_id = EXCLUDED.agent_id",
+                " agent_id = EXCLUDED.agent_id, rules_broken = EXCLUDED.rules_broken",
                 [
                     (
                         case_id,
@@ -256,6 +257,7 @@ class CaseWriter:
                         f.consent_evidence,
                         f.org_id,
                         f.agent_id,
+                        [r.value for r in f.rules_broken],
                     )
                     for i, f in enumerate(findings)
                 ],

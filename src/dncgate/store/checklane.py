@@ -1,6 +1,6 @@
 """The Check path's side of Redis: one script call per Check (or per chunk of a scrub), built and decoded here.
 
-The gateway speaks in domain terms: a callee's key, the call's route, the domain's twelve verdicts as an
+The gateway speaks in domain terms: a callee's key, the call's route, the domain's sixteen verdicts as an
 opaque code (`encode`), the call id, mask and request id. `CheckLane` turns those into the EVALSHA of
 `store/checkscript.py`, sends it on its connection, and hands back what the script found: the registry
 state each callee was sorted into (a case index of `domain.decision.CASES`), or None when nothing is
@@ -105,7 +105,7 @@ class CheckLane:
 
     @staticmethod
     def encode(verdicts: Sequence[Verdict]) -> bytes:
-        """The twelve verdicts as the scripts take them (one letter per case)."""
+        """The sixteen verdicts as the scripts take them (one letter per case)."""
         return encode_outcomes(verdicts)
 
     # --- holding Checks closed -------------------------------------------------------------------------

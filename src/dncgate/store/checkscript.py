@@ -1,9 +1,10 @@
 """One Redis round trip per Check or list scrub: a Lua script classifies the stored state and logs the call.
 
 The decision itself stays in the pure domain: before the call, the gateway asks
-`domain.decision.verdicts_by_case` for the verdict in each of the twelve cases the stored state can be in
-(callee not covered / covered with a consent / covered without one / not covered but on the calling
-org's own list, times enforce / monitor), each
+`domain.decision.verdicts_by_case` for the verdict in each of the sixteen cases the stored state can be in
+(callee not covered / covered with a consent / not covered with a consent / covered without one / not
+covered but on the calling org's own list, the first three also at a frequency cap, times enforce /
+monitor), each
 answered by `decide_case`, the rule `decide` applies. The script only reads what
 `tests/reference.py lookup` reads, sorts each callee into one of those cases (`classify`, one Lua
 function shared by both scripts, as the Python fold does: schedule at `now`, category bit, consent
@@ -13,7 +14,7 @@ test holds the two classifications equal.
 A single Check uses the script for one callee (`CheckScript.command`). A list scrub uses the batch
 form (`CheckChunk`): one call classifies and logs a chunk of callees, with what they share (ready value,
 time, default mode, and per group of callees with the same caller, org, agent, campaign, category and
-verdicts: those and the twelve outcomes) sent once, then six short values per callee. Both sort a callee
+verdicts: those and the sixteen outcomes) sent once, then six short values per callee. Both sort a callee
 the same way; the property test holds each to the fold.
 
 All keys must live on one Redis node (a single primary, or one behind Sentinel); Redis Cluster would
@@ -47,9 +48,9 @@ NOT_LOADED = -1
 # The expected `dnc:ready` value while the registry is held: never stored, so nothing matches it.
 HELD = b"held: not caught up with the journal"
 
-# Case index = 2 * case + monitor, case 0: not covered, 1: covered + consent, 2: covered, no consent,
-# 3: not covered, on the org's list, no consent, 4 and 5: cases 0 and 1 at a frequency cap
-# (`domain.decision.CASES`).
+# Case index = 2 * case + monitor, case 0: not covered, no consent, 1: covered + consent, 2: not covered
+# + consent, 3: covered, no consent, 4: not covered, on the org's list, no consent, 5 to 7: cases 0 to 2
+# at a frequency cap (`domain.decision.CASES`).
 CASES = len(DOMAIN_CASES)
 assert CASES <= 26, "the batch script returns each callee's case index as one letter"
 DAY_US = 86_400_000_000
@@ -64,17 +65,19 @@ WEEK_US = 7 * DAY_US
 # flat out: p99 3-6 ms with chunks of 100 to 200 (as noisy as that), 10-14 ms with one call per batch.
 CHUNK = 200
 
-# How both scripts sort one callee into a registry state (`domain.decision.CASES`: 0 not covered, 1
-# covered with a consent on file, 2 covered without one, 3 not covered but on the org's list with no
-# consent), as `tests/reference.py lookup` reads the same fields and the Python fold judges them: the
+# How both scripts sort one callee into a registry state (`domain.decision.CASES`: 0 not covered with
+# no consent, 1 covered with a consent in force, 2 not covered with one, 3 covered without one, 4 not
+# covered but on the org's list with no consent), as `tests/reference.py lookup` reads the same fields
+# and the Python fold judges them: the
 # preference's schedule at `now_us` (its mask, then each "at:mask" step already in effect), the call
 # category's bit (0: any registration covers), then, in one HMGET of the consent hash, the org's and
 # the agent's consent expiry (0: none; in force while now < expiry) and the org-list field (present:
 # on the list; the consents it came after are gone from Redis, so one still there came later and wins).
 # Its second result: whether a consent in force is exempt from the frequency caps (its value ends in
 # `hot.CAP_EXEMPT`): then the call is neither held to the caps nor counted.
-# The HMGET is made for every valid callee, covered or not: the org list binds callees without a
-# do-not-disturb too.
+# The HMGET is made for every valid callee, covered or not: the org list and opt-in bind callees
+# without a do-not-disturb too. States 0 and 2 differ only under opt-in (the verdicts say so), so the
+# split costs an org without it nothing but two letters more of outcomes.
 _CLASSIFY = """
 local function classify(pkey, field, ckey, org_field, agent_field, list_field, bitv, now_us)
   local mask = 0
@@ -114,13 +117,14 @@ local function classify(pkey, field, ckey, org_field, agent_field, list_field, b
   end
   if covered then
     if consented then return 1, exempt end
-    return 2, false
+    return 3, false
   end
-  if exps[3] and not consented then return 3, false end
-  return 0, exempt
+  if consented then return 2, exempt end
+  if exps[3] then return 4, false end
+  return 0, false
 end
 
--- The frequency caps (`domain.decision.CASES` 4 and 5). A consumer's counted calls are the members of
+-- The frequency caps (`domain.decision.CASES` 5 to 7). A consumer's counted calls are the members of
 -- her own sorted set (call id, scored by its time in us). A window holds the calls of the last `span`
 -- us (a call exactly `span` old has aged out). At its cap when the window holds `cap` calls or more;
 -- then a slot frees up when the oldest call that keeps it full ages out. Returns 0 when a slot is
@@ -169,8 +173,8 @@ _TABLES = (
 # more (every argument costs a Check ~70 ns to pack). Returns
 # the case index + NCASES * the millisecond a slot frees up (0 unless the callee is at a cap), or -1.
 #
-# The caps: a callee in case 0 or 1 (the only ones a cap can decide) whose window is full is moved to
-# case 4 or 5; then, if the picked outcome is ALLOW (monitor mode's ALLOW at a cap included: the call
+# The caps: a callee in case 0, 1 or 2 (the only ones a cap can decide) whose window is full is moved
+# to case 5, 6 or 7; then, if the picked outcome is ALLOW (monitor mode's ALLOW at a cap included: the call
 # is placed), the call is counted, in the same atomic script, so two Checks can't both take the last
 # slot: in the callee's key while a cap across orgs is on, in the org's key while the org has a cap of
 # its own. Calls older than the longest window on are dropped, and a key expires a window after the
@@ -192,7 +196,7 @@ if ARGV[12] then
   day, week, org_cap = tonumber(d), tonumber(w), tonumber(o)
 end
 local capped_until = 0
-if (day > 0 or week > 0 or org_cap > 0) and case <= 1 and not exempt then
+if (day > 0 or week > 0 or org_cap > 0) and case <= 2 and not exempt then
   capped_until = cap_full(KEYS[6], KEYS[7], now_us, day, week, org_cap)
   if capped_until > 0 then idx = idx + CAPPED end
 end
@@ -242,7 +246,7 @@ return idx + NCASES * math.ceil(capped_until / 1000)
 # org-list scope, the org's own daily cap), then six per callee (group number, field or "" for an
 # invalid number, call id, callee key in hex, mask, request id). Returns the case indices as letters
 # ("A" + index), then for each callee at a cap, in order, ";" and the millisecond a slot frees up; or
-# -1. A scrub takes no slot: it reads the caps (a callee at one scrubs as case 4 or 5) and counts
+# -1. A scrub takes no slot: it reads the caps (a callee at one scrubs as case 5, 6 or 7) and counts
 # nothing. All reads come before the first append, so an error (wrong type, out of memory) leaves none
 # of a chunk's events behind: the gateway then answers and logs the chunk as unavailable.
 _BATCH_SCRIPT = (
@@ -287,7 +291,7 @@ while a <= last do
   if f ~= '' then
     local exempt
     case, exempt = classify(KEYS[k], f, KEYS[k + 1], f .. g[7], f .. g[8], f .. g[11], g[6], now_us)
-    if (caps or g[12] > 0) and case <= 1 and not exempt then
+    if (caps or g[12] > 0) and case <= 2 and not exempt then
       local t = cap_full(KEYS[k + 2], KEYS[k + 3], now_us, day, week, g[12])
       if t > 0 then
         idx = CAPPED
@@ -380,7 +384,7 @@ class CheckScript:
     ) -> tuple[Any, ...]:
         """The EVALSHA for one callee. `org_scope` and `agent_scope` are the `consent_scope` of the org
         and of its agent, `list_scope` the org's `org_list_scope`, `outcomes` the `encode_outcomes` of
-        the twelve verdicts, `context` the event's other fields and values joined by `calls.SEPARATOR`
+        the sixteen verdicts, `context` the event's other fields and values joined by `calls.SEPARATOR`
         (`calls.single_context`), `caps` the caps per day and per week (0: off), `org_cap` the org's own
         daily cap (0: none). Its reply is a pick (`split_pick`)."""
         pkey, ckey, field = self.hot.callee_location(key)
@@ -475,7 +479,7 @@ class CheckChunk:
         outcomes: bytes,
         org_cap: int = 0,
     ) -> bytes:
-        """Register a group of callees; `outcomes` is `encode_outcomes` of its twelve verdicts, `org_cap`
+        """Register a group of callees; `outcomes` is `encode_outcomes` of its sixteen verdicts, `org_cap`
         the org's own daily cap (0: none)."""
         self._orgs.append(org_id)
         self._groups += (

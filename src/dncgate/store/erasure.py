@@ -47,6 +47,14 @@ TEXT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("payouts", "payment_reference"),
     ("notifications", "text"),
 )
+# Free text of her own journal rows (masked when written), picked by her keyed hash like the call log:
+# each occurrence of her mask becomes ERASED; the rows stay and bind as before (her org-list entry
+# still keeps the org from calling her, a consent keeps its effect). The journal trigger (migration
+# 0019) lets this transaction, and only it, rewrite these columns.
+JOURNAL_TEXT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("consent_journal", "evidence"),
+    ("org_list_journal", "reason"),
+)
 
 
 class ErasureWriter:
@@ -74,8 +82,8 @@ class ErasureWriter:
         return [str(r[0]) for r in await cur.fetchall()]
 
     async def shred(self, consumer_key: bytes, case_ids: Sequence[str], masked: str) -> dict[str, int]:
-        """Drop the sealed numbers of her cases and payouts and erase `masked` (her mask) from their text
-        and from the call log.
+        """Drop the sealed numbers of her cases and payouts and erase `masked` (her mask) from their text,
+        from the call log and from the free text of her journal rows.
 
         Returns the rows changed per table of SEALED_COLUMNS, under "calls" the call-log rows masked
         anew, and under "texts" the text fields rewritten.
@@ -103,6 +111,13 @@ class ErasureWriter:
                 f"UPDATE {table} SET {column} = replace({column}, %s, %s) WHERE case_id = ANY(%s)"
                 f" AND strpos({column}, %s) > 0",
                 (masked, ERASED, ids, masked),
+            )
+            counts["texts"] += cur.rowcount
+        for table, column in JOURNAL_TEXT_COLUMNS:
+            cur = await self.conn.execute(
+                f"UPDATE {table} SET {column} = replace({column}, %s, %s) WHERE consumer_key = %s"
+                f" AND strpos({column}, %s) > 0",
+                (masked, ERASED, consumer_key, masked),
             )
             counts["texts"] += cur.rowcount
         return counts

@@ -10,8 +10,9 @@ import redis.asyncio as aioredis
 
 from dncgate.domain.calls import CallEvent
 from dncgate.domain.registry import epoch_us
-from dncgate.domain.types import Category, Decision
-from dncgate.domain.verification import LoggedCall
+from dncgate.domain.reports import OrgViolations
+from dncgate.domain.types import Category, Decision, Reason
+from dncgate.domain.verification import CallerVerdict, LoggedCall
 from dncgate.store.calls import decode_event
 from dncgate.store.hot import CALLS
 from dncgate.store.pg import Database
@@ -19,6 +20,8 @@ from dncgate.store.recorder import STREAM_CLOCK_PAD, stream_events
 
 _PAGE = 1000
 _VIOLATING = "(l.violation OR (l.decision = 'BLOCK' AND o.dialled IS TRUE))"
+# The findings ReportViolations counts by the calls they rest on.
+_BY_CALLS = "f.verdict IN ('VERIFIED', 'RULE_VIOLATED')"
 
 
 async def _org_events(client: aioredis.Redis, org_id: str, after: datetime, before: datetime) -> list[CallEvent]:
@@ -45,7 +48,9 @@ async def _org_events(client: aioredis.Redis, org_id: str, after: datetime, befo
 
 
 def _logged(e: CallEvent, dialled: bool | None) -> LoggedCall:
-    return LoggedCall(e.call_id, e.at, e.caller_e164, e.org_id, e.agent_id, e.category, e.decision, dialled)
+    return LoggedCall(
+        e.call_id, e.at, e.caller_e164, e.org_id, e.agent_id, e.category, e.decision, dialled, e.reason, e.violation
+    )
 
 
 class CallEvidence:
@@ -68,60 +73,69 @@ class CallEvidence:
         calls: dict[str, LoggedCall] = {}
         async with self.db.connection() as conn:
             cur = await conn.execute(
-                "SELECT l.call_id, l.at, l.caller_e164, l.org_id, l.agent_id, l.category, l.decision, o.dialled"
-                " FROM call_log l LEFT JOIN call_outcome o USING (call_id)"
+                "SELECT l.call_id, l.at, l.caller_e164, l.org_id, l.agent_id, l.category, l.decision, o.dialled,"
+                " l.reason, l.violation FROM call_log l LEFT JOIN call_outcome o USING (call_id)"
                 " WHERE l.callee_key = %s AND l.caller_e164 = ANY(%s) AND l.at BETWEEN %s AND %s",
                 (callee_key, sorted(wanted), after, before),
             )
             for r in await cur.fetchall():
-                calls[r[0]] = LoggedCall(r[0], r[1], r[2], r[3], r[4], Category(r[5]), Decision(r[6]), r[7])
+                calls[r[0]] = LoggedCall(
+                    r[0], r[1], r[2], r[3], r[4], Category(r[5]), Decision(r[6]), r[7], Reason(r[8]), r[9]
+                )
             outcomes = await _outcomes(conn, [e.call_id for e in pending if e.call_id not in calls])
         for e in pending:
             if e.call_id not in calls:
                 calls[e.call_id] = _logged(e, outcomes.get(e.call_id))
         return sorted(calls.values(), key=lambda c: (c.at, c.call_id))
 
-    async def org_violations(
-        self, org_id: str, after: datetime, before: datetime
-    ) -> tuple[dict[str, int], set[tuple[str, str, int]]]:
-        """Violating calls per agent, and (agent, case, finding) for verified findings resting on them.
+    async def org_violations(self, org_id: str, after: datetime, before: datetime) -> OrgViolations:
+        """Violating calls per agent and logged reason, and (agent, case, finding) for the VERIFIED and
+        the RULE_VIOLATED findings resting on them.
 
         A violating call is one flagged in monitor mode, or a blocked call the dialer reported dialled.
         The window is half-open: after <= at < before.
         """
         pending = await _org_events(self.client, org_id, after, before)
+        calls: dict[str, dict[Reason, int]] = {}
+        findings: dict[CallerVerdict, set[tuple[str, str, int]]] = {
+            CallerVerdict.VERIFIED: set(),
+            CallerVerdict.RULE_VIOLATED: set(),
+        }
         async with self.db.connection() as conn:
             cur = await conn.execute(
-                "SELECT l.agent_id, count(*) FROM call_log l LEFT JOIN call_outcome o USING (call_id)"
-                f" WHERE l.org_id = %s AND l.at >= %s AND l.at < %s AND {_VIOLATING} GROUP BY l.agent_id",
+                "SELECT l.agent_id, l.reason, count(*) FROM call_log l LEFT JOIN call_outcome o USING (call_id)"
+                f" WHERE l.org_id = %s AND l.at >= %s AND l.at < %s AND {_VIOLATING} GROUP BY l.agent_id, l.reason",
                 (org_id, after, before),
             )
-            per_agent = {r[0]: int(r[1]) for r in await cur.fetchall()}
+            for agent, reason, n in await cur.fetchall():
+                calls.setdefault(agent, {})[Reason(reason)] = int(n)
             cur = await conn.execute(
-                "SELECT DISTINCT l.agent_id, f.case_id, f.position FROM complaint_findings f"
+                "SELECT DISTINCT f.verdict, l.agent_id, f.case_id, f.position FROM complaint_findings f"
                 " CROSS JOIN LATERAL unnest(f.call_ids) AS c(call_id) JOIN call_log l ON l.call_id = c.call_id"
-                " WHERE f.verdict = 'VERIFIED' AND l.org_id = %s AND l.at >= %s AND l.at < %s",
+                f" WHERE {_BY_CALLS} AND l.org_id = %s AND l.at >= %s AND l.at < %s",
                 (org_id, after, before),
             )
-            verified = {(r[0], r[1], int(r[2])) for r in await cur.fetchall()}
+            for verdict, agent, case_id, position in await cur.fetchall():
+                findings[CallerVerdict(verdict)].add((agent, case_id, int(position)))
             ids = [e.call_id for e in pending]
             cur = await conn.execute("SELECT call_id FROM call_log WHERE call_id = ANY(%s)", (ids,))
             drained = {r[0] for r in await cur.fetchall()}
             undrained = {e.call_id: e for e in pending if e.call_id not in drained}
             outcomes = await _outcomes(conn, list(undrained))
             cur = await conn.execute(
-                "SELECT case_id, position, call_ids FROM complaint_findings"
-                " WHERE verdict = 'VERIFIED' AND call_ids && %s::text[]",
+                "SELECT f.verdict, f.case_id, f.position, f.call_ids FROM complaint_findings f"
+                f" WHERE {_BY_CALLS} AND f.call_ids && %s::text[]",
                 (list(undrained),),
             )
-            for case_id, position, call_ids in await cur.fetchall():
+            for verdict, case_id, position, call_ids in await cur.fetchall():
                 for call_id in call_ids:
                     if call_id in undrained:
-                        verified.add((undrained[call_id].agent_id, case_id, int(position)))
+                        findings[CallerVerdict(verdict)].add((undrained[call_id].agent_id, case_id, int(position)))
         for e in undrained.values():
             if e.violation or (e.decision is Decision.BLOCK and outcomes.get(e.call_id) is True):
-                per_agent[e.agent_id] = per_agent.get(e.agent_id, 0) + 1
-        return per_agent, verified
+                mine = calls.setdefault(e.agent_id, {})
+                mine[e.reason] = mine.get(e.reason, 0) + 1
+        return OrgViolations(calls, findings[CallerVerdict.VERIFIED], findings[CallerVerdict.RULE_VIOLATED])
 
     async def outside_gateway(self, org_id: str, after: datetime, before: datetime) -> set[tuple[str, str, int]]:
         """(agent, case, finding) for the org's CALLED_OUTSIDE_GATEWAY findings whose complaint's time

@@ -430,7 +430,7 @@ async def _grouped(conn: Conn, sql: str, make: Any) -> AsyncIterator[tuple[bytes
         yield current, batch
 
 
-# An org policy entry's columns (migrations 0001, 0005, 0013, 0016, 0017), in OrgPolicyEntry's terms: a
+# An org policy entry's columns (migrations 0001, 0005, 0013, 0016, 0017, 0018), in OrgPolicyEntry's terms: a
 # later policy field is one more column here, read and written as its field is.
 _POLICY = (
     "mode",
@@ -439,6 +439,8 @@ _POLICY = (
     "quiet_on_public_holidays",
     "require_registered_lines",
     "max_calls_per_day",
+    "consent_required",
+    "consent_required_categories",
 )
 _POLICY_COLUMNS = ", ".join(_POLICY)
 
@@ -451,6 +453,8 @@ def _policy_row(entry: OrgPolicyEntry) -> tuple[object, ...]:
         entry.quiet_on_public_holidays,
         entry.require_registered_lines,
         entry.max_calls_per_day,
+        entry.consent_required,
+        entry.consent_required_categories,
     )
 
 
@@ -462,4 +466,6 @@ def _policy_of(row: Sequence[Any]) -> OrgPolicyEntry:
         quiet_on_public_holidays=row[3],
         require_registered_lines=row[4],
         max_calls_per_day=row[5],
+        consent_required=row[6],
+        consent_required_categories=row[7],
     )

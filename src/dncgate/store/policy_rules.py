@@ -1,5 +1,5 @@
 """The range-rule journal in PostgreSQL, and what the Check path copies into its process: the range
-rules, the caller lines, and which orgs keep quiet days or require registered lines."""
+rules, the caller lines, and which orgs keep quiet days, require registered lines or require consent."""
 
 from __future__ import annotations
 
@@ -15,12 +15,14 @@ from dncgate.store.pg import Database
 
 _COLS = "seq, prefix, org_id, action, categories, effective_from, recorded_at, recorded_by"
 _LINE_COLS = "seq, caller_e164, org_id, agent_id, valid_from, valid_to, recorded_at, recorded_by"
-# The latest policy entry of each org, with the two fields the Check path reads.
+# The latest policy entry of each org, with the fields the Check path reads.
 _POLICY_FLAGS = (
-    "SELECT org_id, quiet_on_public_holidays, require_registered_lines FROM"
-    " (SELECT DISTINCT ON (org_id) org_id, quiet_on_public_holidays, require_registered_lines"
+    "SELECT org_id, quiet_on_public_holidays, require_registered_lines, consent_required,"
+    " consent_required_categories FROM"
+    " (SELECT DISTINCT ON (org_id) org_id, quiet_on_public_holidays, require_registered_lines,"
+    " consent_required, consent_required_categories"
     " FROM org_policy_journal ORDER BY org_id, seq DESC) latest"
-    " WHERE quiet_on_public_holidays OR require_registered_lines"
+    " WHERE quiet_on_public_holidays OR require_registered_lines OR consent_required"
 )
 # One small query a second per replica: the snapshot is read again only when one of these moved.
 _VERSION = (
@@ -95,4 +97,5 @@ class PolicyRuleStore:
             line_orgs=frozenset(r[0] for r in flags if r[2]),
             lines=tuple(CallerLine(*r) for r in lines),
             ranges=tuple(_rule(r) for r in rules),
+            consent_orgs={r[0]: int(r[4]) for r in flags if r[3]},
         )

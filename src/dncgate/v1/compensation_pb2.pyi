@@ -1,5 +1,6 @@
 import datetime
 
+from dncgate.v1 import gateway_pb2 as _gateway_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.type import money_pb2 as _money_pb2
 from google.protobuf.internal import containers as _containers
@@ -58,6 +59,7 @@ class Verdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     VERDICT_NOT_REGISTERED_AT_CALL_TIME: _ClassVar[Verdict]
     VERDICT_ALREADY_COMPENSATED: _ClassVar[Verdict]
     VERDICT_CALLED_OUTSIDE_GATEWAY: _ClassVar[Verdict]
+    VERDICT_RULE_VIOLATED: _ClassVar[Verdict]
 
 class PayoutStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -115,6 +117,7 @@ VERDICT_CONSENT_ON_FILE: Verdict
 VERDICT_NOT_REGISTERED_AT_CALL_TIME: Verdict
 VERDICT_ALREADY_COMPENSATED: Verdict
 VERDICT_CALLED_OUTSIDE_GATEWAY: Verdict
+VERDICT_RULE_VIOLATED: Verdict
 PAYOUT_STATUS_UNSPECIFIED: PayoutStatus
 PAYOUT_STATUS_PENDING: PayoutStatus
 PAYOUT_STATUS_PAID: PayoutStatus
@@ -154,7 +157,7 @@ class FileComplaintRequest(_message.Message):
     def __init__(self, consumer_number: _Optional[str] = ..., caller_numbers: _Optional[_Iterable[str]] = ..., occurred_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., channel: _Optional[_Union[Channel, str]] = ..., description: _Optional[str] = ..., request_id: _Optional[str] = ..., disputes_consent: _Optional[bool] = ..., escalate: _Optional[bool] = ...) -> None: ...
 
 class Finding(_message.Message):
-    __slots__ = ("caller_number", "verdict", "call_ids", "payout_id", "amount", "consent_evidence", "compensated_by_case_id", "org_id", "agent_id")
+    __slots__ = ("caller_number", "verdict", "call_ids", "payout_id", "amount", "consent_evidence", "compensated_by_case_id", "org_id", "agent_id", "rules_broken")
     CALLER_NUMBER_FIELD_NUMBER: _ClassVar[int]
     VERDICT_FIELD_NUMBER: _ClassVar[int]
     CALL_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -164,6 +167,7 @@ class Finding(_message.Message):
     COMPENSATED_BY_CASE_ID_FIELD_NUMBER: _ClassVar[int]
     ORG_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    RULES_BROKEN_FIELD_NUMBER: _ClassVar[int]
     caller_number: str
     verdict: Verdict
     call_ids: _containers.RepeatedScalarFieldContainer[str]
@@ -173,7 +177,8 @@ class Finding(_message.Message):
     compensated_by_case_id: str
     org_id: str
     agent_id: str
-    def __init__(self, caller_number: _Optional[str] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., call_ids: _Optional[_Iterable[str]] = ..., payout_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., consent_evidence: _Optional[str] = ..., compensated_by_case_id: _Optional[str] = ..., org_id: _Optional[str] = ..., agent_id: _Optional[str] = ...) -> None: ...
+    rules_broken: _containers.RepeatedScalarFieldContainer[_gateway_pb2.Reason]
+    def __init__(self, caller_number: _Optional[str] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., call_ids: _Optional[_Iterable[str]] = ..., payout_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., consent_evidence: _Optional[str] = ..., compensated_by_case_id: _Optional[str] = ..., org_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., rules_broken: _Optional[_Iterable[_Union[_gateway_pb2.Reason, str]]] = ...) -> None: ...
 
 class HistoryEntry(_message.Message):
     __slots__ = ("at", "actor", "action", "note")
@@ -612,30 +617,46 @@ class ReportViolationsRequest(_message.Message):
     def __init__(self, org_id: _Optional[str] = ..., to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., **kwargs) -> None: ...
 
 class AgentViolations(_message.Message):
-    __slots__ = ("agent_id", "violating_calls", "verified_complaints", "calls_outside_gateway")
+    __slots__ = ("agent_id", "violating_calls", "verified_complaints", "calls_outside_gateway", "rule_violation_complaints", "violating_calls_by_reason")
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     VIOLATING_CALLS_FIELD_NUMBER: _ClassVar[int]
     VERIFIED_COMPLAINTS_FIELD_NUMBER: _ClassVar[int]
     CALLS_OUTSIDE_GATEWAY_FIELD_NUMBER: _ClassVar[int]
+    RULE_VIOLATION_COMPLAINTS_FIELD_NUMBER: _ClassVar[int]
+    VIOLATING_CALLS_BY_REASON_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     violating_calls: int
     verified_complaints: int
     calls_outside_gateway: int
-    def __init__(self, agent_id: _Optional[str] = ..., violating_calls: _Optional[int] = ..., verified_complaints: _Optional[int] = ..., calls_outside_gateway: _Optional[int] = ...) -> None: ...
+    rule_violation_complaints: int
+    violating_calls_by_reason: _containers.RepeatedCompositeFieldContainer[ReasonCount]
+    def __init__(self, agent_id: _Optional[str] = ..., violating_calls: _Optional[int] = ..., verified_complaints: _Optional[int] = ..., calls_outside_gateway: _Optional[int] = ..., rule_violation_complaints: _Optional[int] = ..., violating_calls_by_reason: _Optional[_Iterable[_Union[ReasonCount, _Mapping]]] = ...) -> None: ...
+
+class ReasonCount(_message.Message):
+    __slots__ = ("reason", "calls")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    reason: _gateway_pb2.Reason
+    calls: int
+    def __init__(self, reason: _Optional[_Union[_gateway_pb2.Reason, str]] = ..., calls: _Optional[int] = ...) -> None: ...
 
 class ViolationReport(_message.Message):
-    __slots__ = ("org_id", "agents", "violating_calls", "verified_complaints", "calls_outside_gateway")
+    __slots__ = ("org_id", "agents", "violating_calls", "verified_complaints", "calls_outside_gateway", "rule_violation_complaints", "violating_calls_by_reason")
     ORG_ID_FIELD_NUMBER: _ClassVar[int]
     AGENTS_FIELD_NUMBER: _ClassVar[int]
     VIOLATING_CALLS_FIELD_NUMBER: _ClassVar[int]
     VERIFIED_COMPLAINTS_FIELD_NUMBER: _ClassVar[int]
     CALLS_OUTSIDE_GATEWAY_FIELD_NUMBER: _ClassVar[int]
+    RULE_VIOLATION_COMPLAINTS_FIELD_NUMBER: _ClassVar[int]
+    VIOLATING_CALLS_BY_REASON_FIELD_NUMBER: _ClassVar[int]
     org_id: str
     agents: _containers.RepeatedCompositeFieldContainer[AgentViolations]
     violating_calls: int
     verified_complaints: int
     calls_outside_gateway: int
-    def __init__(self, org_id: _Optional[str] = ..., agents: _Optional[_Iterable[_Union[AgentViolations, _Mapping]]] = ..., violating_calls: _Optional[int] = ..., verified_complaints: _Optional[int] = ..., calls_outside_gateway: _Optional[int] = ...) -> None: ...
+    rule_violation_complaints: int
+    violating_calls_by_reason: _containers.RepeatedCompositeFieldContainer[ReasonCount]
+    def __init__(self, org_id: _Optional[str] = ..., agents: _Optional[_Iterable[_Union[AgentViolations, _Mapping]]] = ..., violating_calls: _Optional[int] = ..., verified_complaints: _Optional[int] = ..., calls_outside_gateway: _Optional[int] = ..., rule_violation_complaints: _Optional[int] = ..., violating_calls_by_reason: _Optional[_Iterable[_Union[ReasonCount, _Mapping]]] = ...) -> None: ...
 
 class Notification(_message.Message):
     __slots__ = ("notification_id", "case_id", "kind", "text", "destination_masked", "created_at", "delivered_at", "attempts", "last_error")
@@ -698,14 +719,16 @@ class ConsumerUpdate(_message.Message):
     def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., text: _Optional[str] = ..., kind: _Optional[_Union[UpdateKind, str]] = ..., new_resolution_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CallerOutcome(_message.Message):
-    __slots__ = ("caller_number", "verdict", "amount")
+    __slots__ = ("caller_number", "verdict", "amount", "rules_broken")
     CALLER_NUMBER_FIELD_NUMBER: _ClassVar[int]
     VERDICT_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    RULES_BROKEN_FIELD_NUMBER: _ClassVar[int]
     caller_number: str
     verdict: Verdict
     amount: _money_pb2.Money
-    def __init__(self, caller_number: _Optional[str] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+    rules_broken: _containers.RepeatedScalarFieldContainer[_gateway_pb2.Reason]
+    def __init__(self, caller_number: _Optional[str] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., rules_broken: _Optional[_Iterable[_Union[_gateway_pb2.Reason, str]]] = ...) -> None: ...
 
 class PayoutProgress(_message.Message):
     __slots__ = ("caller_number", "amount", "status", "due_at", "paid_at")

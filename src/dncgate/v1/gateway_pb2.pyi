@@ -32,6 +32,7 @@ class Reason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REASON_RANGE_BLOCKED: _ClassVar[Reason]
     REASON_QUIET_DAY: _ClassVar[Reason]
     REASON_UNKNOWN_CALLER_LINE: _ClassVar[Reason]
+    REASON_NO_CONSENT: _ClassVar[Reason]
 
 class OptOutScope(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -53,6 +54,7 @@ REASON_FREQUENCY_CAP: Reason
 REASON_RANGE_BLOCKED: Reason
 REASON_QUIET_DAY: Reason
 REASON_UNKNOWN_CALLER_LINE: Reason
+REASON_NO_CONSENT: Reason
 OPT_OUT_SCOPE_UNSPECIFIED: OptOutScope
 OPT_OUT_SCOPE_ALL: OptOutScope
 OPT_OUT_SCOPE_ORG: OptOutScope

@@ -1,6 +1,7 @@
 import datetime
 
 from dncgate.v1 import common_pb2 as _common_pb2
+from google.api import annotations_pb2 as _annotations_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -258,7 +259,7 @@ class Consent(_message.Message):
     def __init__(self, consumer_number_masked: _Optional[str] = ..., org_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., granted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., evidence: _Optional[str] = ..., revoked: _Optional[bool] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., journal_seq: _Optional[int] = ..., recorded_by: _Optional[str] = ..., exempt_from_caps: _Optional[bool] = ...) -> None: ...
 
 class SetOrgPolicyRequest(_message.Message):
-    __slots__ = ("org_id", "mode", "request_id", "signed_receipts", "update_mask", "quiet_on_public_holidays", "require_registered_lines", "max_calls_per_day")
+    __slots__ = ("org_id", "mode", "request_id", "signed_receipts", "update_mask", "quiet_on_public_holidays", "require_registered_lines", "max_calls_per_day", "consent_required", "consent_required_categories")
     ORG_ID_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
@@ -267,6 +268,8 @@ class SetOrgPolicyRequest(_message.Message):
     QUIET_ON_PUBLIC_HOLIDAYS_FIELD_NUMBER: _ClassVar[int]
     REQUIRE_REGISTERED_LINES_FIELD_NUMBER: _ClassVar[int]
     MAX_CALLS_PER_DAY_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_REQUIRED_CATEGORIES_FIELD_NUMBER: _ClassVar[int]
     org_id: str
     mode: _common_pb2.Mode
     request_id: str
@@ -275,7 +278,9 @@ class SetOrgPolicyRequest(_message.Message):
     quiet_on_public_holidays: bool
     require_registered_lines: bool
     max_calls_per_day: int
-    def __init__(self, org_id: _Optional[str] = ..., mode: _Optional[_Union[_common_pb2.Mode, str]] = ..., request_id: _Optional[str] = ..., signed_receipts: _Optional[bool] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., quiet_on_public_holidays: _Optional[bool] = ..., require_registered_lines: _Optional[bool] = ..., max_calls_per_day: _Optional[int] = ...) -> None: ...
+    consent_required: bool
+    consent_required_categories: _containers.RepeatedScalarFieldContainer[_common_pb2.Category]
+    def __init__(self, org_id: _Optional[str] = ..., mode: _Optional[_Union[_common_pb2.Mode, str]] = ..., request_id: _Optional[str] = ..., signed_receipts: _Optional[bool] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., quiet_on_public_holidays: _Optional[bool] = ..., require_registered_lines: _Optional[bool] = ..., max_calls_per_day: _Optional[int] = ..., consent_required: _Optional[bool] = ..., consent_required_categories: _Optional[_Iterable[_Union[_common_pb2.Category, str]]] = ...) -> None: ...
 
 class GetOrgPolicyRequest(_message.Message):
     __slots__ = ("org_id",)
@@ -284,7 +289,7 @@ class GetOrgPolicyRequest(_message.Message):
     def __init__(self, org_id: _Optional[str] = ...) -> None: ...
 
 class OrgPolicy(_message.Message):
-    __slots__ = ("org_id", "mode", "explicit", "recorded_by", "signed_receipts", "quiet_on_public_holidays", "require_registered_lines", "max_calls_per_day")
+    __slots__ = ("org_id", "mode", "explicit", "recorded_by", "signed_receipts", "quiet_on_public_holidays", "require_registered_lines", "max_calls_per_day", "consent_required", "consent_required_categories")
     ORG_ID_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     EXPLICIT_FIELD_NUMBER: _ClassVar[int]
@@ -293,6 +298,8 @@ class OrgPolicy(_message.Message):
     QUIET_ON_PUBLIC_HOLIDAYS_FIELD_NUMBER: _ClassVar[int]
     REQUIRE_REGISTERED_LINES_FIELD_NUMBER: _ClassVar[int]
     MAX_CALLS_PER_DAY_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_REQUIRED_CATEGORIES_FIELD_NUMBER: _ClassVar[int]
     org_id: str
     mode: _common_pb2.Mode
     explicit: bool
@@ -301,7 +308,9 @@ class OrgPolicy(_message.Message):
     quiet_on_public_holidays: bool
     require_registered_lines: bool
     max_calls_per_day: int
-    def __init__(self, org_id: _Optional[str] = ..., mode: _Optional[_Union[_common_pb2.Mode, str]] = ..., explicit: _Optional[bool] = ..., recorded_by: _Optional[str] = ..., signed_receipts: _Optional[bool] = ..., quiet_on_public_holidays: _Optional[bool] = ..., require_registered_lines: _Optional[bool] = ..., max_calls_per_day: _Optional[int] = ...) -> None: ...
+    consent_required: bool
+    consent_required_categories: _containers.RepeatedScalarFieldContainer[_common_pb2.Category]
+    def __init__(self, org_id: _Optional[str] = ..., mode: _Optional[_Union[_common_pb2.Mode, str]] = ..., explicit: _Optional[bool] = ..., recorded_by: _Optional[str] = ..., signed_receipts: _Optional[bool] = ..., quiet_on_public_holidays: _Optional[bool] = ..., require_registered_lines: _Optional[bool] = ..., max_calls_per_day: _Optional[int] = ..., consent_required: _Optional[bool] = ..., consent_required_categories: _Optional[_Iterable[_Union[_common_pb2.Category, str]]] = ...) -> None: ...
 
 class ImportRegistryRequest(_message.Message):
     __slots__ = ("number", "do_not_disturb", "categories", "source", "effective_from", "rows")

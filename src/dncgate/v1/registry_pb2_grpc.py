@@ -185,7 +185,8 @@ class RegistryServicer:
         """Put a consumer on one org's own do-not-call list (roles registry and admin): journaled, keyed by
         the number's keyed hash; `reason` is masked. Between a consent to the org and an entry on its
         list, the later one wins: the entry ends the effect of the consents given the org before it, and
-        an org-wide consent granted after it ends the entry.
+        an org-wide consent granted after it ends the entry. Over HTTP/JSON too (a CRM records the refusal
+        it took): the consumer's number travels in the body, never in the path, which proxies log.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -199,7 +200,7 @@ class RegistryServicer:
 
     def GetOrgListHistory(self, request, context):
         """A consumer's entries on one org's list, oldest first, and whether she was on it as of a time
-        (roles registry, compliance and admin).
+        (roles registry, compliance and admin). A POST over HTTP/JSON: a GET would put her number in the URL.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
