@@ -294,3 +294,10 @@ def test_a_full_store_evicts_the_oldest_anonymous_session_before_any_login(monke
         clock.now += 1
         store.new()
     assert store.get(login.id) is login and len(store) == 3
+
+
+def test_a_broken_rule_is_shown_as_the_code_the_check_answers() -> None:
+    from dncgate.v1 import gateway_pb2
+
+    assert views.reason(gateway_pb2.REASON_OUTSIDE_CALLING_HOURS) == "OUTSIDE_CALLING_HOURS"
+    assert views.reason(999) == "999"

@@ -104,7 +104,13 @@ class Console:
             undefined=StrictUndefined,
         )
         self.env.globals.update(
-            V=V, money=views.money, name=views.name, short=views.short, show=deps.clock.show, field=deps.clock.field
+            V=V,
+            money=views.money,
+            name=views.name,
+            short=views.short,
+            reason=views.reason,
+            show=deps.clock.show,
+            field=deps.clock.field,
         )
 
     # --- plumbing ----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.type import money_pb2
 
-from dncgate.v1 import compensation_pb2
+from dncgate.v1 import compensation_pb2, gateway_pb2
 
 V = compensation_pb2  # the messages and enums, named as the tests name them
 
@@ -80,9 +80,14 @@ def name(enum: Any, value: int) -> str:
         return str(value)
 
 
+def reason(value: int) -> str:
+    """A `Reason` (a rule a call broke, Finding.rules_broken) as the code the Check answers: `FREQUENCY_CAP`."""
+    return short(name(gateway_pb2.Reason, value))
+
+
 def short(enum_name: str) -> str:
     """`VERDICT_NO_MATCHING_CALL` -> `NO_MATCHING_CALL`: the code the hotline reads beside the words."""
-    for prefix in ("VERDICT_", "COMPLAINT_STATUS_", "STAGE_", "PAYOUT_STATUS_", "CHANNEL_"):
+    for prefix in ("VERDICT_", "COMPLAINT_STATUS_", "STAGE_", "PAYOUT_STATUS_", "CHANNEL_", "REASON_"):
         if enum_name.startswith(prefix):
             return enum_name[len(prefix) :]
     return enum_name
