@@ -160,6 +160,8 @@ def settings(stores: Stores, tmp_path: Path, request: pytest.FixtureRequest) -> 
         metrics_listen="off",
         # The HTTP/JSON face's default 8081 is the quick start's; its tests ask for a free port.
         http_listen="off",
+        # The console's default 8080 is the quick start's; its tests ask for a free port.
+        console_listen="off",
     )
 
 

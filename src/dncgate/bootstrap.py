@@ -32,6 +32,7 @@ from dncgate.service.compensation import CompensationService
 from dncgate.service.compensation_ports import WorkdayCalendar
 from dncgate.service.gateway import Gateway
 from dncgate.service.lines import CallerLineService
+from dncgate.service.logins import LoginService, UserRow
 from dncgate.service.lookup import LOOKUP, StatusLookup
 from dncgate.service.maintenance import MaintenanceReport, PartitionMaintenance
 from dncgate.service.notice_ports import NotificationSender
@@ -67,6 +68,7 @@ from dncgate.store.quotas import RedisQuotas
 from dncgate.store.recorder import CallLogWriter, StreamedCalls, StreamGroup
 from dncgate.store.service_report import ServiceReportStore
 from dncgate.store.tokens import TokenStore
+from dncgate.store.users import UserStore
 
 log = structlog.get_logger("dncgate.bootstrap")
 
@@ -96,6 +98,7 @@ class App:
     lines: CallerLineService  # RegisterCallerLine, ListCallerLines
     ranges: RangeRuleService  # SetRangeRule, ListRangeRules
     rules_source: PolicyRuleStore  # what the Check path copies of ranges, lines and policies (`check_rules`)
+    logins: LoginService  # the console's password logins: a session token per login
     embedded: list[Any] = field(default_factory=list)  # the embedded servers started for this app
 
 
@@ -371,6 +374,27 @@ async def bootstrap_token(settings: Settings, **grants: Any) -> NewToken:
             return await AccessService(TokenStore(db), settings.resolve_pepper()).create("bootstrap", **grants)
 
 
+def build_logins(settings: Settings, db: Database, access: AccessService) -> LoginService:
+    """Console users: argon2 password checks, a session token per login living at most the session's life."""
+    return LoginService(UserStore(db), access, settings.console_session_hours * 3600)
+
+
+async def bootstrap_user(settings: Settings, actor: str, **user: Any) -> UserRow:
+    """`dncgate user create`: a console user written straight into the database (that of the running
+    `serve`, or DNCGATE_DATABASE_URL), migrated first, as `bootstrap_token` does."""
+    async with _database(settings) as (_, url):
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            url, min_size=1, max_size=1, open=False, kwargs={"autocommit": True}
+        )
+        await pool.open(wait=True, timeout=30)
+        async with pool:
+            async with pool.connection() as conn:
+                await migrate(conn)
+            db = Database(pool, settings.db_timeout_ms / 1000)
+            access = AccessService(TokenStore(db), settings.resolve_pepper())
+            return await build_logins(settings, db, access).create_user(actor, **user)
+
+
 def redis_client(url: str, timeout_s: float, cluster: bool = False) -> aioredis.Redis:
     """A client of the registry's Redis; with `cluster`, of a Redis Cluster (redis-py's cluster client:
     slots discovered from the seed nodes of `url`, MOVED and ASK followed, the slot map refreshed on a
@@ -508,6 +532,7 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
                 lines=CallerLineService(CallerLineStore(db), region=settings.default_region),
                 ranges=RangeRuleService(PolicyRuleStore(db)),
                 rules_source=PolicyRuleStore(db),
+                logins=build_logins(settings, db, access),
                 embedded=started,
             )
         finally:

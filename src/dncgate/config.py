@@ -89,6 +89,11 @@ class Settings:
     call_log_retention_days: int = 1825  # five years, as US call records are kept; 0: forever
     metrics_listen: str = "127.0.0.1:9464"  # or "off"
     http_listen: str = "127.0.0.1:8081"  # the HTTP/JSON face (api/http.py), or "off"
+    console_listen: str = "127.0.0.1:8080"  # the web console (console/), or "off"
+    console_target: str | None = None  # None: this process's own gRPC port (role all)
+    console_tls_ca: Path | None = None  # what the console verifies a TLS API with
+    console_idle_minutes: int = 30
+    console_session_hours: int = 12
     # TLS on the gRPC port (api/tls.py): certificate and key files, and for mTLS the client CA.
     tls_cert: Path | None = None
     tls_key: Path | None = None

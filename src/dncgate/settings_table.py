@@ -23,7 +23,8 @@ from dncgate.domain.types import Mode
 # What one `dncgate serve` process runs: everything, or one part per deployment.
 # "api" is every gRPC service without the recorder: what each `serve --workers` process runs.
 # "http" is the HTTP/JSON face alone, with the Check path's stores it needs.
-Role = Literal["all", "api", "gateway", "registry", "compensation", "recorder", "http"]
+# "console" is the web console alone (console/), a client of the gRPC API at DNCGATE_CONSOLE_TARGET.
+Role = Literal["all", "api", "gateway", "registry", "compensation", "recorder", "http", "console"]
 # Where role `all` runs its recorder: in a child process (a recorder batch would otherwise stall the
 # Checks sharing its event loop), or inline as a task of the serving process.
 RecorderMode = Literal["process", "inline"]
@@ -395,8 +396,8 @@ VARIABLES: tuple[Variable, ...] = (
         "role",
         Choice(ROLES, expected="one of " + ", ".join(ROLES)),
         "what `serve` runs: `all`, `api` (every service but the recorder: what each `serve --workers` process "
-        "runs), `gateway`, `registry`, `compensation`, `recorder` or `http` (the HTTP/JSON face alone) "
-        "(`serve --role`)",
+        "runs), `gateway`, `registry`, `compensation`, `recorder`, `http` (the HTTP/JSON face alone) or "
+        "`console` (the web console alone, see Console) (`serve --role`)",
     ),
     Variable(
         "DNCGATE_RECORDER_CONSUMER",
@@ -448,6 +449,41 @@ VARIABLES: tuple[Variable, ...] = (
         "where the HTTP/JSON face (`POST /v1/check` & co, `GET /healthz`) is served in roles `all`, `api`, "
         "`gateway` and `http`, or `off`; HTTPS with the gRPC port's certificate once `DNCGATE_TLS_CERT` is set "
         "(see HTTP/JSON)",
+    ),
+    Variable(
+        "DNCGATE_CONSOLE_LISTEN",
+        "console_listen",
+        _metrics_listen,
+        "where the web console is served (roles `all` and `console`, one process), or `off`; HTTPS with the "
+        "gRPC port's certificate once `DNCGATE_TLS_CERT` is set (see Console)",
+    ),
+    Variable(
+        "DNCGATE_CONSOLE_TARGET",
+        "console_target",
+        str,
+        "the gRPC API the console calls with each user's credential; in role `all` unset is this process's own port",
+        "this process's gRPC port",
+    ),
+    Variable(
+        "DNCGATE_CONSOLE_TLS_CA",
+        "console_tls_ca",
+        Path,
+        "CA certificate (PEM file) the console verifies the gRPC API's certificate with, once the API is TLS "
+        "(in role `all`: once `DNCGATE_TLS_CERT` is set); the console presents no client certificate, so an "
+        "mTLS port (`DNCGATE_TLS_CLIENT_CA`) is refused at start-up",
+        "unset: plaintext; in role `all` with TLS, `DNCGATE_TLS_CERT` itself (a self-signed certificate)",
+    ),
+    Variable(
+        "DNCGATE_CONSOLE_IDLE_MINUTES",
+        "console_idle_minutes",
+        Integer(1, 24 * 60),
+        "a console session this long without a request ends (its session token revoked)",
+    ),
+    Variable(
+        "DNCGATE_CONSOLE_SESSION_HOURS",
+        "console_session_hours",
+        Integer(1, 24 * 7),
+        "the longest a console login lasts, however busy: its session token expires then",
     ),
     Variable(
         "DNCGATE_TLS_CERT",

@@ -89,5 +89,7 @@ def serve_env(port: int, data_dir: Path, **extra: str) -> dict[str, str]:
         "DNCGATE_METRICS_LISTEN": "127.0.0.1:0",
         # The HTTP/JSON face on a free port too: the default 8081 is the quick start's.
         "DNCGATE_HTTP_LISTEN": "127.0.0.1:0",
+        # The console off unless asked for (`extra`): its default 8080 is the quick start's.
+        "DNCGATE_CONSOLE_LISTEN": "off",
     }
     return env | {f"DNCGATE_{k}": v for k, v in extra.items()}

@@ -88,7 +88,7 @@ def test_logging_s_other_names_for_a_level_are_read_as_that_level(text: str, lev
     [
         (
             {"DNCGATE_ROLE": "cache"},
-            "DNCGATE_ROLE: expected one of all, api, gateway, registry, compensation, recorder, http",
+            "DNCGATE_ROLE: expected one of all, api, gateway, registry, compensation, recorder, http, console",
         ),
         ({"DNCGATE_REUSE_PORT": "yes"}, "DNCGATE_REUSE_PORT: expected 0 or 1"),
         ({"DNCGATE_PAYOUT_KEY": "00ff"}, "DNCGATE_PAYOUT_KEY: expected 64 hex characters (an AES-256 key)"),

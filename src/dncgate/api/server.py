@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import signal
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -25,7 +26,11 @@ from dncgate.api.registry import RegistryServicer
 from dncgate.api.tls import http_context, server_credentials
 from dncgate.api.workers import RecorderProcess
 from dncgate.bootstrap import App, ensure_admin_token, open_app
-from dncgate.config import Settings
+from dncgate.config import ConfigError, Settings
+from dncgate.console import app as console_app
+from dncgate.console import client as console_client
+from dncgate.console import serve as console_serve
+from dncgate.console import views as console_views
 from dncgate.embedded import supervise
 from dncgate.service import readiness, sync
 from dncgate.settings_table import parse_listen
@@ -66,9 +71,13 @@ ROLE_SERVICES: dict[str, tuple[str, ...]] = {
     "compensation": (COMPENSATION,),
     "recorder": (),
     "http": (),  # the HTTP/JSON face alone: no gRPC service of ours (health and reflection only)
+    "console": (),  # the web console alone: a client of the gRPC API at DNCGATE_CONSOLE_TARGET
 }
 # The roles that serve the HTTP/JSON face (api/http.py) on DNCGATE_HTTP_LISTEN: it transcodes CallGate.
 HTTP_ROLES = frozenset({"all", "api", "gateway", "http"})
+# The roles that serve the web console (console/) on DNCGATE_CONSOLE_LISTEN: one process of a deployment,
+# never the `serve --workers` API processes (role `api`).
+CONSOLE_ROLES = frozenset({"all", "console"})
 
 
 def readied(role: str) -> tuple[str, ...]:
@@ -88,6 +97,8 @@ class Running:
     exporter: metrics.Exporter | None = None  # /metrics; None: DNCGATE_METRICS_LISTEN off, or its port busy
     health_port: int | None = None  # the plaintext health-only port; None: DNCGATE_HEALTH_LISTEN off
     http_port: int | None = None  # the HTTP/JSON face; None: DNCGATE_HTTP_LISTEN off, or a role without it
+    console_port: int | None = None  # the web console; None: DNCGATE_CONSOLE_LISTEN off, or a role without it
+    console: console_serve.Running | None = None
 
     async def drain(self, seconds: float) -> None:
         """Health NOT_SERVING for every service name ("" included) from now on, while RPCs are still
@@ -184,6 +195,60 @@ def build_http(app: App, health_servicer: health.HealthServicer) -> http.Face:
     )
 
 
+async def start_console(app: App, grpc_port: int) -> console_serve.Running | None:
+    """The web console of roles `all` and `console`, calling the gRPC API with each user's credential:
+    this process's own port (role `all`) or DNCGATE_CONSOLE_TARGET."""
+    settings = app.settings
+    listen = parse_listen(settings.console_listen) if settings.role in CONSOLE_ROLES else None
+    if listen is None:
+        return None
+    target = settings.console_target or f"127.0.0.1:{grpc_port}"
+    own = settings.console_target is None  # role all: this process's port, TLS when it is
+    if own and settings.tls_client_ca is not None:
+        raise ConfigError(
+            "DNCGATE_CONSOLE_LISTEN: the console presents no client certificate, and this gRPC port is mTLS "
+            "(DNCGATE_TLS_CLIENT_CA): turn the console off here and run role `console` against a TLS port"
+        )
+    roots_file = settings.console_tls_ca or (settings.tls_cert if own else None)
+    roots = roots_file.read_bytes() if roots_file is not None else None
+    channel = console_client.channel(target, roots)
+    # The status page's own credential: role `consumer`, whose one method is GetComplaintStatus. One per
+    # host: a console that died without revoking its own (kill -9) has it revoked by the next.
+    name = f"console status page {socket.gethostname()}"[:128]
+    for old in await app.access.list():
+        if old.created_by == "console" and old.name == name:
+            await app.access.revoke("console", old.id)
+    status = await app.access.create("console", name=name, roles=["consumer"])
+
+    async def identify(token: str) -> tuple[str, frozenset[str]]:
+        p = await app.authenticator.token(token)  # the gRPC side's own verification of a bearer token
+        return p.name, p.roles
+
+    deps = console_app.Deps(
+        logins=app.logins,
+        identify=identify,
+        stub=compensation_pb2_grpc.CompensationStub(channel),
+        status_token=status.token,
+        clock=console_views.Clock(settings.default_timezone),
+        idle_s=settings.console_idle_minutes * 60,
+        secure_cookie=settings.tls_cert is not None,
+    )
+    tls = (
+        (settings.tls_cert, settings.tls_key)
+        if settings.tls_cert is not None and settings.tls_key is not None
+        else None
+    )
+    try:
+        running = await console_serve.start(console_app.Console(deps), listen[0], listen[1], tls)
+    except BaseException:
+        await app.access.revoke("console", status.row.id)
+        await channel.close()
+        raise
+    running.on_stop.append(lambda: app.access.revoke("console", status.row.id))
+    running.on_stop.append(channel.close)
+    return running
+
+
 def _status(serving: bool) -> health_pb2.HealthCheckResponse.ServingStatus.ValueType:
     return health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -223,6 +288,8 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
     """
     role = settings.role
     served = readied(role)
+    if role == "console" and settings.console_target is None:
+        raise ConfigError("DNCGATE_CONSOLE_TARGET: role `console` calls the gRPC API there: set it (host:port)")
     http_listen = parse_listen(settings.http_listen) if role in HTTP_ROLES else None
     tls_http = http_context(settings) if http_listen is not None else None  # a bad file: ConfigError now
     async with open_app(settings, write_endpoints=write_endpoints) as app:
@@ -246,6 +313,7 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
         face = None
         if http_listen is not None:
             face = await http.start(build_http(app, h), http_listen[0], http_listen[1], tls_http, settings.reuse_port)
+        console = await start_console(app, port)
         exporter = metrics.serve_metrics(settings.metrics_listen)  # a busy port is logged, not fatal
         stop, current, changed = asyncio.Event(), asyncio.Event(), asyncio.Event()
         if not served:
@@ -316,10 +384,21 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
             transport=transport,
             health_port=health_port,
             http_port=face[1] if face is not None else None,
+            console_port=console.port if console is not None else None,
         )
         try:
             yield Running(
-                server, port, app, h, recorder, current, exporter, health_port, face[1] if face is not None else None
+                server,
+                port,
+                app,
+                h,
+                recorder,
+                current,
+                exporter,
+                health_port,
+                face[1] if face is not None else None,
+                console.port if console is not None else None,
+                console,
             )
         finally:
             for name in ("", *served):
@@ -337,6 +416,8 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
                 done, pending = await asyncio.wait(tasks, timeout=_RECORDER_STOP_S)
                 for task in pending:  # a load still running: Redis stays "not loaded" or is caught up next time
                     task.cancel()
+            if console is not None:  # before the gRPC server it calls
+                await console.stop()
             if face is not None:  # no new connection; those open end as their requests are answered
                 face[0].close()
             await server.stop(grace=5)

@@ -7,8 +7,9 @@ dies and stopped after the gRPC server.
 One Python process serves gRPC on about one core. On a host with more, the kernel spreads incoming
 connections over N workers that bind the same address. `serve --workers N` starts the embedded stores
 (if no URLs are set), runs the migrations once, then supervises: N `--role api` workers and one
-`--role recorder`, all pointed at the same stores and pepper. Ctrl-C (or SIGTERM) is passed on to
-every child; if one dies, the others are stopped too and the exit status says so. The embedded
+`--role recorder` (and, unless DNCGATE_CONSOLE_LISTEN is off, one `--role console`: the web console
+in one process, a client of the workers' port), all pointed at the same stores and pepper. Ctrl-C (or
+SIGTERM) is passed on to every child; if one dies, the others are stopped too and the exit status says so. The embedded
 stores it started are supervised like those of a single `serve`: restarted if they die.
 """
 
@@ -82,6 +83,18 @@ def _child_env(settings: Settings, redis_url: str, database_url: str, role: str,
         # The probes' port is its parent's (or the workers'): a recorder there would answer for no service.
         env["DNCGATE_HEALTH_LISTEN"] = "off"
         env["DNCGATE_HTTP_LISTEN"] = "off"  # not a role of the face (api/server.py HTTP_ROLES) all the same
+    if role == "console":
+        # The console's one process beside the workers: a client of their shared port. Its own gRPC
+        # port (health only) is the kernel's choice, as the recorder's is.
+        host, _, port = settings.listen.rpartition(":")
+        env["DNCGATE_CONSOLE_TARGET"] = settings.console_target or (
+            f"{'127.0.0.1' if host in ('', '0.0.0.0', '[::]') else host}:{port}"
+        )
+        env["DNCGATE_LISTEN"] = f"{host}:0"
+        env["DNCGATE_REUSE_PORT"] = "0"
+        env["DNCGATE_DRAIN_SECONDS"] = "0"
+        env["DNCGATE_HEALTH_LISTEN"] = "off"
+        env["DNCGATE_HTTP_LISTEN"] = "off"
     return env
 
 
@@ -217,7 +230,8 @@ def run_workers(settings: Settings, workers: int) -> int:
             )
         # Metrics: this supervisor on the port itself, worker k (1..N) on port + k, the recorder port + N + 1.
         exporter = metrics.serve_metrics(settings.metrics_listen)
-        roles = ["api"] * workers + ["recorder"]
+        # The console, unless off, in one process of its own (never in every worker).
+        roles = ["api"] * workers + ["recorder"] + ([] if settings.console_listen == "off" else ["console"])
         children = [
             subprocess.Popen(
                 # The parent-death signal set by setpriv before exec, not by a preexec_fn (Python between

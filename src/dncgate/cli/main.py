@@ -25,6 +25,7 @@ from dncgate.cli import (
     scrub,
     serve,
     token,
+    user,
 )
 from dncgate.cli.channel import run_client
 from dncgate.cli.output import DisplayZoneError, err_console, rpc_error
@@ -62,6 +63,7 @@ GROUPS = (
     report,
     token,
     health,
+    user,
 )
 
 

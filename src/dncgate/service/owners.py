@@ -57,7 +57,8 @@ class OwnerDesk:
         self.mask = mask
 
     async def assign(self, case_id: str, assignee: str, note: str, request_id: str = "", *, actor: str) -> Case:
-        """Hand a case that is not CLOSED to `assignee`, an operator with a live hotline or supervisor token."""
+        """Hand a case that is not CLOSED to `assignee`, an operator with a live hotline or supervisor token
+        (or a console user with one of those roles)."""
         access.actor(actor)
         if not case_id.strip():
             raise InvalidArgument("case_id", "is required")
@@ -75,7 +76,7 @@ class OwnerDesk:
                 now = self.now()
                 if not await tx.operator_live(assignee, now):
                     roles = ", ".join(sorted(access.QUEUE_ROLES))
-                    raise FailedPrecondition(f"{assignee!r} has no live token with a role of {roles}")
+                    raise FailedPrecondition(f"{assignee!r} has no live token (or console user) with a role of {roles}")
                 text = self.mask(note, "note", frozenset(f.caller_number for f in case.findings))
                 before = case.assignee or "nobody"
                 await tx.set_assignee(case.case_id, assignee, now)

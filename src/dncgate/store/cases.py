@@ -36,9 +36,13 @@ Conn = psycopg.AsyncConnection[Any]
 _QUEUE_LOCK_ID = 0x646E6371  # "dncq"
 # A name that may take cases: some live (unrevoked, unexpired) token or certificate of that name has a
 # role of the queue (domain/access.py QUEUE_ROLES).
+# A principal of the queue: a live token or certificate, or a console user (who is one whether logged in
+# or not: her session tokens come and go with her logins), of that name with a queue role.
 _LIVE_OPERATOR = (
-    "EXISTS (SELECT 1 FROM api_tokens t WHERE t.name = {name} AND t.revoked_at IS NULL"
-    " AND (t.expires_at IS NULL OR t.expires_at > %s) AND t.roles && %s)"
+    "EXISTS (SELECT 1 FROM (SELECT t.name, t.roles FROM api_tokens t WHERE t.revoked_at IS NULL"
+    " AND (t.expires_at IS NULL OR t.expires_at > %s)"
+    " UNION ALL SELECT u.name, u.roles FROM console_users u WHERE u.disabled_at IS NULL) p"
+    " WHERE p.name = {name} AND p.roles && %s)"
 )
 
 
@@ -129,9 +133,9 @@ class CaseWriter:
         return str(row[0])
 
     async def operator_live(self, name: str, now: datetime) -> bool:
-        """Whether `name` has a live token or certificate with a role of the queue."""
+        """Whether `name` has a live token or certificate, or is a console user, with a role of the queue."""
         row = await (
-            await self.conn.execute(f"SELECT {_LIVE_OPERATOR.format(name='%s')}", (name, now, sorted(QUEUE_ROLES)))
+            await self.conn.execute(f"SELECT {_LIVE_OPERATOR.format(name='%s')}", (now, name, sorted(QUEUE_ROLES)))
         ).fetchone()
         return bool(row and row[0])
 
