@@ -3,6 +3,10 @@ operators, every figure of every row asserted, the assignee filter, the range, a
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -265,6 +269,19 @@ async def test_the_cli_shows_the_report_as_a_table_in_percentages(server: Server
     )
     assert one.returncode == 0, one.stderr
     assert "week of 2026-03-02 op-a 1 100% (1/1)" in " ".join(one.stdout.replace("│", " ").split()), one.stdout
+    # at 80 columns the figures wrap and the period (a time) stays whole on its line
+    narrow = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "dncgate.cli", "report", "service", "--to", "2026-05-01T00:00:00+08:00"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DNCGATE_TARGET": server.target, "DNCGATE_TOKEN": server.token, "COLUMNS": "80"},
+        timeout=60,
+    )
+    assert narrow.returncode == 0, narrow.stderr
+    firsts = [line.replace("│", " ").split()[:1] for line in narrow.stdout.splitlines()]
+    assert ["2026-03"] in firsts and ["2026-04"] in firsts, narrow.stdout
+    assert all(len(line) <= 80 for line in narrow.stdout.splitlines()), narrow.stdout
     bad = await cli(
         server, "report", "service", "--from", "2026-05-01T00:00:00+08:00", "--to", "2026-04-01T00:00:00+08:00"
     )

@@ -116,10 +116,12 @@ def cmd_service(ns: argparse.Namespace, channel: grpc.Channel) -> int:
         "recurred",
         "payouts on time",
     )
-    for col in columns:
+    names = [_period(p.period_start, r.period, r.time_zone) for p in r.periods]
+    # the period (a time) is never cut or wrapped, at any width: the figures' columns wrap instead
+    table.add_column(columns[0], no_wrap=True, min_width=max([len(columns[0]), *map(len, names)]))
+    for col in columns[1:]:
         table.add_column(col)
-    for p in r.periods:
-        name = _period(p.period_start, r.period, r.time_zone)
+    for p, name in zip(r.periods, names, strict=True):
         for a in p.assignees:
             table.add_row(name, a.assignee or "(unassigned)", *_figures(a.figures))
         if len(p.assignees) > 1:
