@@ -339,19 +339,30 @@ async def migrate_only(settings: Settings) -> tuple[str, list[str]]:
             return where, await migrate(conn)
 
 
+@contextlib.asynccontextmanager
+async def _local_db(
+    settings: Settings, migrated: bool = True, connections: int = 1
+) -> AsyncIterator[tuple[str, Database]]:
+    """The database of a one-shot local command (`_database`) behind a small pool, its schema migrated
+    first unless `migrated` is False (maintenance wants the schema as it is); closed on the way out."""
+    async with _database(settings) as (where, url):
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            url, min_size=1, max_size=connections, open=False, kwargs={"autocommit": True}
+        )
+        await pool.open(wait=True, timeout=30)
+        async with pool:
+            if migrated:
+                async with pool.connection() as conn:
+                    await migrate(conn)
+            yield where, Database(pool, settings.db_timeout_ms / 1000)
+
+
 async def maintain_once(settings: Settings) -> tuple[str, MaintenanceReport]:
     """One pass of the partition maintenance loop (`dncgate maintenance`): months ahead made, months past
     DNCGATE_CALL_LOG_RETENTION_DAYS dropped. The schema must be migrated; Redis is not touched."""
-    async with _database(settings) as (where, url):
-        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            url, min_size=1, max_size=2, open=False, kwargs={"autocommit": True}
-        )
-        await pool.open(wait=True, timeout=30)
-        try:
-            store = PartitionStore(Database(pool, settings.db_timeout_ms / 1000))
-            return where, await PartitionMaintenance(store, settings.call_log_retention_days).run_once()
-        finally:
-            await pool.close()
+    async with _local_db(settings, migrated=False, connections=2) as (where, db):
+        store = PartitionStore(db)
+        return where, await PartitionMaintenance(store, settings.call_log_retention_days).run_once()
 
 
 async def bootstrap_token(settings: Settings, **grants: Any) -> NewToken:
@@ -360,18 +371,10 @@ async def bootstrap_token(settings: Settings, **grants: Any) -> NewToken:
     For the first admin token of a deployment on external stores. The schema is migrated first; the
     token is keyed with this process's pepper (DNCGATE_PEPPER), which the servers must share.
     """
-    async with _database(settings) as (_, url):
-        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            url, min_size=1, max_size=1, open=False, kwargs={"autocommit": True}
-        )
-        await pool.open(wait=True, timeout=30)
-        async with pool:
-            async with pool.connection() as conn:
-                await migrate(conn)
-            keyer = phone.NumberKeyer(settings.resolve_pepper())
-            db = Database(pool, settings.db_timeout_ms / 1000)
-            await Journal(db).claim_pepper(keyer.fingerprint())  # another deployment's pepper: PepperMismatch
-            return await AccessService(TokenStore(db), settings.resolve_pepper()).create("bootstrap", **grants)
+    async with _local_db(settings) as (_, db):
+        keyer = phone.NumberKeyer(settings.resolve_pepper())
+        await Journal(db).claim_pepper(keyer.fingerprint())  # another deployment's pepper: PepperMismatch
+        return await AccessService(TokenStore(db), settings.resolve_pepper()).create("bootstrap", **grants)
 
 
 def build_logins(settings: Settings, db: Database, access: AccessService) -> LoginService:
@@ -382,17 +385,9 @@ def build_logins(settings: Settings, db: Database, access: AccessService) -> Log
 async def bootstrap_user(settings: Settings, actor: str, **user: Any) -> UserRow:
     """`dncgate user create`: a console user written straight into the database (that of the running
     `serve`, or DNCGATE_DATABASE_URL), migrated first, as `bootstrap_token` does."""
-    async with _database(settings) as (_, url):
-        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            url, min_size=1, max_size=1, open=False, kwargs={"autocommit": True}
-        )
-        await pool.open(wait=True, timeout=30)
-        async with pool:
-            async with pool.connection() as conn:
-                await migrate(conn)
-            db = Database(pool, settings.db_timeout_ms / 1000)
-            access = AccessService(TokenStore(db), settings.resolve_pepper())
-            return await build_logins(settings, db, access).create_user(actor, **user)
+    async with _local_db(settings) as (_, db):
+        access = AccessService(TokenStore(db), settings.resolve_pepper())
+        return await build_logins(settings, db, access).create_user(actor, **user)
 
 
 def redis_client(url: str, timeout_s: float, cluster: bool = False) -> aioredis.Redis:

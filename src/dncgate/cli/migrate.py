@@ -49,7 +49,7 @@ def cmd_maintenance(ns: argparse.Namespace) -> int:
     try:
         where, report = asyncio.run(maintain_once(settings))
     except psycopg.Error as exc:
-        console.print(f"[red]error[/red]: PostgreSQL: {str(exc).strip()}")
+        err_console.print(f"[red]error[/red]: PostgreSQL: {str(exc).strip()}")
         return 1
 
     def months(pairs: Sequence[tuple[str, date]]) -> str:
