@@ -53,3 +53,19 @@ def until_sync(
         if time.monotonic() >= deadline:
             raise _timed_out(what, within_s, value)
         time.sleep(every_s)
+
+
+def callgate_serving(port: int) -> bool:
+    """Whether a `serve` on 127.0.0.1:`port` reports CallGate SERVING (its registry caught up): a
+    predicate for `until_sync`, False while nothing answers."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        try:
+            r = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service="dncgate.v1.CallGate"), timeout=2
+            )
+        except grpc.RpcError:
+            return False
+    return bool(r.status == health_pb2.HealthCheckResponse.SERVING)

@@ -24,13 +24,12 @@ from pathlib import Path
 import grpc
 import psycopg
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dncgate.console.app import STATUS_LOOKUPS_PER_CLIENT
 from dncgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc, registry_pb2, registry_pb2_grpc
 from tests.auth import admin_token, bearer
 from tests.e2e.conftest import CONSUMER, check_request, free_port, serve_env
-from tests.wait import until_sync
+from tests.wait import callgate_serving, until_sync
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -74,7 +73,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     try:
         # The console answers at once; Checks are BLOCK / REGISTRY_UNAVAILABLE until CallGate is SERVING.
         until_sync(
-            lambda: proc.poll() is not None or (_answers(s.url + "/login") and _callgate_serving(grpc_port)),
+            lambda: proc.poll() is not None or (_answers(s.url + "/login") and callgate_serving(grpc_port)),
             90,
             what="the console, and CallGate SERVING",
         )
@@ -94,17 +93,6 @@ def _answers(url: str) -> bool:
             return bool(r.status == 200)
     except OSError:
         return False
-
-
-def _callgate_serving(port: int) -> bool:
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        try:
-            r = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(service="dncgate.v1.CallGate"), timeout=2
-            )
-        except grpc.RpcError:
-            return False
-    return bool(r.status == health_pb2.HealthCheckResponse.SERVING)
 
 
 def _logged(data: Path, call_id: str) -> bool:

@@ -17,11 +17,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
-import grpc
 import psutil
 import psycopg
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dncgate.api.server import running
 from dncgate.config import Settings
@@ -30,7 +28,7 @@ from tests.auth import admin_token, aio_channel
 from tests.e2e.conftest import check_request, free_port, serve_env
 from tests.e2e.test_quick_start import README_CHECK
 from tests.e2e.test_roles import logged_call_ids, wait_until_logged
-from tests.wait import until_sync
+from tests.wait import callgate_serving, until_sync
 
 pytestmark = pytest.mark.e2e
 
@@ -112,17 +110,6 @@ def _cli(port: int, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _callgate_serving(port: int) -> bool:
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        try:
-            r = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(service="dncgate.v1.CallGate"), timeout=2
-            )
-        except grpc.RpcError:
-            return False
-    return bool(r.status == health_pb2.HealthCheckResponse.SERVING)
-
-
 def _serve(
     tmp_path: Path, *args: str, metrics_listen: str = "127.0.0.1:0"
 ) -> tuple[subprocess.Popen[str], int, dict[str, str]]:
@@ -143,7 +130,7 @@ def _serve(
     deadline = time.monotonic() + 90
     # The port opens before the registry is loaded: wait for the CLI to be answered and for CallGate to
     # say SERVING (until then a Check is BLOCK / REGISTRY_UNAVAILABLE).
-    while _cli(port, "org", "get", "x").returncode != 0 or not _callgate_serving(port):
+    while _cli(port, "org", "get", "x").returncode != 0 or not callgate_serving(port):
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             output, _ = proc.communicate()
