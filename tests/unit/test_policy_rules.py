@@ -3,6 +3,7 @@ sits in the decision's precedence (domain/decision.py `decide_case`), enforce an
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -431,3 +432,51 @@ def test_a_cap_time_from_the_script_goes_only_to_a_frequency_cap_verdict() -> No
     for standing in (RANGE_BLOCK, UNKNOWN_LINE, CONSENT_REQUIRED):
         blocked = picked(verdicts_by_case(CALL, HOURS, NOON, standing, None), pick)
         assert blocked.reason is not Reason.FREQUENCY_CAP and blocked.next_allowed_time is None
+
+
+def test_the_memoized_standing_equals_the_walk_for_random_rules_calls_and_times() -> None:
+    """`standing` answers from its memo (per org, category, callee prefix, country, caller; restarted at
+    every instant a rule takes effect or a line starts or ends): the same as walking the rules afresh,
+    for random ranges, lines and policies, with calls in time order, backwards, and on the very instants
+    of the changes."""
+    rng = random.Random(1302)
+    orgs, callers = ("acme", "globex", ""), ("+862787654321", "+862711112222", "+862799990000")
+    for _ in range(60):
+        instants = sorted(T0 + timedelta(hours=rng.randrange(0, 200)) for _ in range(6))
+        prefixes = ("+86", "+861", "+86138", "+86139", "+8613800", "+1201", "+4420")
+        snap = snapshot(
+            quiet_orgs=frozenset(rng.sample(orgs[:2], rng.randrange(0, 3))),
+            line_orgs=frozenset(rng.sample(orgs[:2], rng.randrange(0, 3))),
+            lines=tuple(
+                line(i, rng.choice(callers), rng.choice(orgs[:2]), rng.choice(instants), rng.choice([None, *instants]))
+                for i in range(rng.randrange(0, 5))
+            ),
+            ranges=tuple(
+                rule(
+                    i,
+                    rng.choice(prefixes),
+                    rng.choice(list(RangeAction)),
+                    rng.choice(orgs),
+                    tuple(rng.sample(list(Category)[1:], rng.randrange(0, 3))),
+                    rng.choice(instants),
+                )
+                for i in range(1, rng.randrange(1, 12))
+            ),
+            consent_orgs={o: rng.choice([0, mask_of((Category.FINANCE,))]) for o in rng.sample(orgs[:2], 1)},
+        )
+        memo, fresh = CheckRules(frozenset({date(2026, 10, 1)})), CheckRules(frozenset({date(2026, 10, 1)}))
+        memo.load(snap)
+        fresh.load(snap)
+        times = [epoch_us(t) for t in instants] + [epoch_us(t) + d for t in instants for d in (-1, 1)]
+        times += [epoch_us(T0 + timedelta(minutes=rng.randrange(0, 12_000))) for _ in range(30)]
+        for now_us in times + sorted(times) + sorted(times, reverse=True):
+            for _ in range(3):
+                args = (
+                    rng.choice(orgs[:2]),
+                    rng.choice(list(Category)),
+                    rng.choice(("+8613800138000", "+8613912345678", "+8612000000000", "+12015550123", "+442079460000")),
+                    rng.choice((86, 1, 44)),
+                    rng.choice(callers),
+                    now_us,
+                )
+                assert memo.standing(*args) == fresh._standing(*args), (args, snap)

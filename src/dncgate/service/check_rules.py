@@ -15,6 +15,13 @@ two at most (this one's too). `effective_from`, `valid_from` and `valid_to` are 
 Check's own time, not at the refresh's. While PostgreSQL can't be read the last copy stays in force
 (logged); the Checks never wait for it.
 
+What a Check pays with rules configured: `standing` is memoized per (org, category, the callee's first
+digits as long as the longest rule prefix, country code, caller), since nothing else of the call moves
+its answer, until the next instant a range rule takes effect or a line assignment starts or ends (then
+the memo starts over): a Check pays a key and one dict lookup; the walk over prefixes, lines and
+policies runs once per key (`_standing`). The memo is bounded (MEMO_LIMIT keys, then emptied) and
+dropped with the copy it was made from.
+
 Quiet days: China's public holidays (`calendars.package_calendar`, the maintained chinese-calendar
 schedule, with the operator's holidays file over it) for callees whose country code is 86. No other
 region has a calendar installed, so an org's quiet days bind its calls to China only, and a callee
@@ -24,6 +31,7 @@ elsewhere never has a quiet day (tests/unit/test_check_rules.py).
 from __future__ import annotations
 
 import asyncio
+import bisect
 from datetime import date
 
 import structlog
@@ -41,6 +49,7 @@ log = structlog.get_logger("dncgate.check_rules")
 WATCH_INTERVAL_S = 1.0
 CHINA_CODE = 86
 _FOREVER = 1 << 62  # an open-ended assignment's end
+MEMO_LIMIT = 1 << 16  # standing's memo keys before it is emptied
 
 
 class CheckRules:
@@ -57,6 +66,11 @@ class CheckRules:
         self.lines: dict[str, tuple[tuple[int, int, str], ...]] = {}
         self.ranges = RangeTable(())
         self.active = False
+        self._memo: dict[tuple[str, Category, str, int, str], int] = {}
+        self._prefix_len = 0  # the longest range prefix: digits beyond it move no rule's answer
+        self._changes: tuple[int, ...] = ()  # every instant a rule's answer may change, in µs, sorted
+        self._memo_from = 0  # the memo holds from this instant (the last change at or before its start)
+        self._memo_until = 0  # until this one (the next change after it)
 
     def load(self, snap: RulesSnapshot) -> None:
         by_line: dict[str, list[tuple[int, int, str]]] = {}
@@ -68,13 +82,41 @@ class CheckRules:
         self.lines = {k: tuple(v) for k, v in by_line.items()}
         self.ranges = RangeTable(snap.ranges)
         self.version = snap.version
+        self._prefix_len = max(map(len, self.ranges.entries), default=0)
+        changes = {t for by_org in self.ranges.entries.values() for es in by_org.values() for t, _ in es}
+        changes.update(t for spans in self.lines.values() for start, end, _ in spans for t in (start, end))
+        self._changes = tuple(sorted(changes))
+        self._memo = {}
+        self._memo_from = self._memo_until = 0
         self.active = bool(self.quiet_orgs or self.line_orgs or self.ranges or self.consent_orgs)
 
     def standing(
         self, org_id: str, category: Category, callee_e164: str, country_code: int, caller_e164: str, now_us: int
     ) -> int:
         """What the rules say of this call at `now_us` (µs since the epoch): `domain.decision` bits,
-        NO_RULES when none binds it."""
+        NO_RULES when none binds it (memoized: module docstring)."""
+        if now_us >= self._memo_until or now_us < self._memo_from:
+            self._restart_memo(now_us)
+        key = (org_id, category, callee_e164[: self._prefix_len], country_code, caller_e164)
+        bits = self._memo.get(key)
+        if bits is None:
+            bits = self._standing(org_id, category, callee_e164, country_code, caller_e164, now_us)
+            if len(self._memo) >= MEMO_LIMIT:
+                self._memo = {}
+            self._memo[key] = bits
+        return bits
+
+    def _restart_memo(self, now_us: int) -> None:
+        """An empty memo for the span of time around `now_us` in which no rule's answer changes."""
+        changes = self._changes
+        i = bisect.bisect_right(changes, now_us)
+        self._memo = {}
+        self._memo_from = changes[i - 1] if i else 0
+        self._memo_until = changes[i] if i < len(changes) else _FOREVER
+
+    def _standing(
+        self, org_id: str, category: Category, callee_e164: str, country_code: int, caller_e164: str, now_us: int
+    ) -> int:
         bits = NO_RULES
         if org_id in self.line_orgs and not self.line_of(caller_e164, org_id, now_us):
             bits |= UNKNOWN_LINE
