@@ -83,7 +83,7 @@ async def measure_import(single_url: str, cluster_url: str, numbers: int, rounds
     hots = {name: HotRegistry(c, BITS) for name, c in clients.items()}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in hots}
     try:
-        for name, hot in hots.items():  # warm-up: connections to every primary, the slot map
+        for hot in hots.values():  # warm-up: connections to every primary, the slot map
             await _round(hot, batches[:2])
         for r in range(rounds):
             for name in hots if r % 2 == 0 else reversed(list(hots)):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -97,41 +97,80 @@ async def _rebuild_locked(conn: journal_store.Conn, journal: Journal, hot: Loade
     now = datetime.now(UTC)
     seq = await journal.max_seq(conn)
     await hot.begin_rebuild()
-    batch: list[tuple[bytes, Schedule]] = []
-    async for key, changes in journal_store.stream_preferences(conn):
-        batch.append((key, schedule_of(changes, now)))
-        numbers += 1
-        if len(batch) >= _BATCH:
-            await hot.load(batch, ())
-            batch = []
-    if batch:
-        await hot.load(batch, ())
-    # Read before the consents: a consent granted before the consumer's latest entry on that org's
-    # list has no effect (`consents_in_effect`), and the list entry none after a later org-wide grant.
-    org_entries = await journal_store.stream_org_lists(conn)
-    listed: list[tuple[bytes, str]] = []
-    cbatch: list[tuple[bytes, str, str, Consent]] = []
-    async for key, cchanges in journal_store.stream_consents(conn):
-        entries = org_entries.get(key)
-        if entries:
-            listed += [(key, org) for org, on in org_lists_at(entries, cchanges, now).items() if on]
-            del org_entries[key]
-        for c in consents_in_effect(cchanges, entries, now) if entries else consents_at(cchanges, now):
-            cbatch.append((key, c.org_id, c.agent_id, c))
-            consents += 1
-        if len(cbatch) >= _BATCH:
-            await hot.load((), cbatch)
-            cbatch = []
-    if cbatch:
-        await hot.load((), cbatch)
-    for key, entries in org_entries.items():  # on a list, and no consent on file
-        listed += [(key, org) for org, on in org_lists_at(entries, (), now).items() if on]
-    for start in range(0, len(listed), _BATCH):
-        await hot.load((), (), listed[start : start + _BATCH])
+    writes = _Writes(hot)
+    try:
+        batch: list[tuple[bytes, Schedule]] = []
+        async for key, changes in journal_store.stream_preferences(conn):
+            batch.append((key, schedule_of(changes, now)))
+            numbers += 1
+            if len(batch) >= _BATCH:
+                await writes.load(batch)
+                batch = []
+        await writes.load(batch)
+        # Read before the consents: a consent granted before the consumer's latest entry on that org's
+        # list has no effect (`consents_in_effect`), and the list entry none after a later org-wide grant.
+        org_entries = await journal_store.stream_org_lists(conn)
+        listed: list[tuple[bytes, str]] = []
+        cbatch: list[tuple[bytes, str, str, Consent]] = []
+        async for key, cchanges in journal_store.stream_consents(conn):
+            entries = org_entries.get(key)
+            if entries:
+                listed += [(key, org) for org, on in org_lists_at(entries, cchanges, now).items() if on]
+                del org_entries[key]
+            for c in consents_in_effect(cchanges, entries, now) if entries else consents_at(cchanges, now):
+                cbatch.append((key, c.org_id, c.agent_id, c))
+                consents += 1
+            if len(cbatch) >= _BATCH:
+                await writes.load((), cbatch)
+                cbatch = []
+        await writes.load((), cbatch)
+        for key, entries in org_entries.items():  # on a list, and no consent on file
+            listed += [(key, org) for org, on in org_lists_at(entries, (), now).items() if on]
+        for start in range(0, len(listed), _BATCH):
+            await writes.load((), (), listed[start : start + _BATCH])
+        await writes.done()  # every batch written before any shard is marked loaded
+    except BaseException:
+        await writes.abandon()
+        raise
     await hot.finish_rebuild(seq)
     report = RebuildReport(numbers, consents, seq, time.monotonic() - started)
     log.info("registry_rebuilt", numbers=numbers, consents=consents, seq=seq, seconds=round(report.seconds, 3))
     return report
+
+
+class _Writes:
+    """A rebuild's batches written one at a time, each while the journal's next one is read and folded:
+    batch n+1 starts once batch n is written, so they land in the order given (schedules, then consents,
+    then org lists), and PostgreSQL, this process and Redis work at once."""
+
+    def __init__(self, hot: LoadedRegistry) -> None:
+        self.hot = hot
+        self.writing: asyncio.Task[None] | None = None
+
+    async def load(
+        self,
+        schedules: Sequence[tuple[bytes, Schedule]],
+        consents: Sequence[tuple[bytes, str, str, Consent]] = (),
+        org_lists: Sequence[tuple[bytes, str]] = (),
+    ) -> None:
+        """Start writing the batch once the one before it is written (its failure raised here)."""
+        if not (schedules or consents or org_lists):
+            return
+        await self.done()
+        self.writing = asyncio.create_task(self.hot.load(schedules, consents, org_lists))
+
+    async def done(self) -> None:
+        writing, self.writing = self.writing, None
+        if writing is not None:
+            await writing
+
+    async def abandon(self) -> None:
+        """Cancel the batch in flight and wait for it (the rebuild failed: its registry stays not loaded)."""
+        writing, self.writing = self.writing, None
+        if writing is not None:
+            writing.cancel()
+            with contextlib.suppress(BaseException):
+                await writing
 
 
 async def catch_up(service: Registry, journal: Journal, hot: LoadedRegistry) -> int:

@@ -179,24 +179,24 @@ class BulkHotWriter:
             by_shard[shard_of(key)].append(lengths(len(hkey), len(hfield), len(value)) + hkey + hfield + value)
         if any(by_shard):
             readies, flag = self.hot.layout.readies, b"1" if changes_only else b"0"
+            sha, step = self._sha, _FIELDS_PER_CALL
             calls = [
-                ("EVALSHA", self._sha, 1, readies[shard], 0, b"".join(parts[start : start + _FIELDS_PER_CALL]), flag)
+                [
+                    ("EVALSHA", sha, 1, readies[shard], 0, b"".join(parts[start : start + step]), flag)
+                    for start in range(0, len(parts), step)
+                ]
                 for shard, parts in enumerate(by_shard)
-                for start in range(0, len(parts), _FIELDS_PER_CALL)
             ]
             await self._send(calls)
         if seq > 0:
             await self._script(keys=[SEQ], args=[seq, b"", b"0"])
 
-    async def _send(self, calls: Sequence[tuple[Any, ...]]) -> None:
-        """The calls in one pipeline (EVALSHA by hand: a redis-py Script cannot be pipelined on a Redis
+    async def _send(self, calls: Sequence[Sequence[tuple[Any, ...]]]) -> None:
+        """The calls (`calls[s]`: shard s's) in one pipeline, on a cluster one per primary, the primaries
+        at once (`fanout.ShardFanout`; EVALSHA by hand: a redis-py Script cannot be pipelined on a Redis
         Cluster); loaded and sent again if Redis lost the script; the first error raised."""
         for attempt in range(2):
-            pipe = self.hot.client.pipeline(transaction=False)
-            for call in calls:
-                pipe.execute_command(*call)
-            replies = await pipe.execute(raise_on_error=False)
-            errors = [r for r in replies if isinstance(r, Exception)]
+            errors = await self.hot.fanout.execute(calls)
             if attempt == 0 and any(is_noscript(e) for e in errors):
                 await self.hot.client.script_load(_WRITE)
                 continue

@@ -42,6 +42,7 @@ import redis.asyncio as aioredis
 
 from dncgate.domain.registry import Consent, Schedule
 from dncgate.store.errors import translated
+from dncgate.store.fanout import Command, ShardFanout
 
 SEQ = b"dnc:seq"
 READY_PREFIX = b"dnc:ready:"
@@ -212,6 +213,7 @@ class HotRegistry:
         self.fingerprint = fingerprint
         self.ready_value = b"%d/%d/%d/%s" % (LAYOUT_VERSION, bucket_bits, shards, fingerprint.encode())
         self._max_seq = client.register_script(_MAX_SEQ)
+        self.fanout = ShardFanout(client, self.layout.readies)
 
     def _bucket(self, key: bytes) -> tuple[int, bytes]:
         b = int.from_bytes(key[:3], "big") >> self._shift
@@ -327,7 +329,15 @@ class HotRegistry:
         org_lists: Iterable[tuple[bytes, str]] = (),
     ) -> None:
         """Write a batch of folded state during a rebuild (no transaction: the registry is not live);
-        `org_lists`: (consumer, org) of each org list the consumer is on."""
+        `org_lists`: (consumer, org) of each org list the consumer is on.
+
+        On a cluster the batch is sent by shard, a pipeline per primary (`fanout.ShardFanout`); on one
+        node, in one pipeline."""
+        if self.fanout.cluster is not None:
+            errors = await self.fanout.execute(self._grouped(schedules, consents, org_lists))
+            if errors:
+                raise errors[0]
+            return
         pipe = self.client.pipeline(transaction=False)
         for key, schedule in schedules:
             self._queue_schedule(pipe, key, schedule)
@@ -336,6 +346,33 @@ class HotRegistry:
         for key, org in org_lists:
             self._queue_org_list(pipe, key, org, True)
         await pipe.execute()
+
+    def _grouped(
+        self,
+        schedules: Iterable[tuple[bytes, Schedule]],
+        consents: Iterable[tuple[bytes, str, str, Consent]],
+        org_lists: Iterable[tuple[bytes, str]],
+    ) -> list[list[Command]]:
+        """`load`'s writes as commands per shard (the locations of `pref_location`, `consent_location`,
+        `org_list_location` inlined: a rebuild passes every number through here)."""
+        layout, shift, shards = self.layout, self._shift, self.shards
+        prefs, hashes = layout.prefs, layout.consents
+        groups: list[list[Command]] = [[] for _ in range(shards)]
+        for key, schedule in schedules:
+            b = int.from_bytes(key[:3], "big") >> shift
+            value = encode_schedule(schedule)
+            hkey = prefs[b % shards] + b.to_bytes(3, "big")
+            groups[b % shards].append(("HDEL", hkey, key[3:9]) if value is None else ("HSET", hkey, key[3:9], value))
+        for key, org, agent, consent in consents:
+            b = int.from_bytes(key[:3], "big") >> shift
+            value = encode_consent(consent)
+            hkey, field = hashes[b % shards] + b.to_bytes(3, "big"), key[3:9] + consent_scope(org, agent)
+            groups[b % shards].append(("HDEL", hkey, field) if value is None else ("HSET", hkey, field, value))
+        for key, org in org_lists:
+            b = int.from_bytes(key[:3], "big") >> shift
+            hkey, field = hashes[b % shards] + b.to_bytes(3, "big"), key[3:9] + org_list_scope(org)
+            groups[b % shards].append(("HSET", hkey, field, ORG_LISTED))
+        return groups
 
     @translated
     async def finish_rebuild(self, seq: int) -> None:
