@@ -463,6 +463,7 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
         db = Database(pool, settings.db_timeout_ms / 1000)  # RPCs wait for PostgreSQL this long at most
         gateway: Gateway | None = None
         quotas: Quotas | None = None
+        hot: HotRegistry | None = None
         try:
             async with pool.connection() as conn:
                 applied = await migrate(conn)
@@ -535,6 +536,8 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
                 await quotas.aclose()
             if gateway is not None:
                 await gateway.aclose()
+            if hot is not None:
+                await hot.aclose()
             await pool.close()
             await recorder_client.aclose()
             await client.aclose()

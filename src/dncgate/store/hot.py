@@ -215,6 +215,10 @@ class HotRegistry:
         self._max_seq = client.register_script(_MAX_SEQ)
         self.fanout = ShardFanout(client, self.layout.readies)
 
+    async def aclose(self) -> None:
+        """Close the bulk writer's own connections (a cluster's, one per primary); not the client."""
+        await self.fanout.aclose()
+
     def _bucket(self, key: bytes) -> tuple[int, bytes]:
         b = int.from_bytes(key[:3], "big") >> self._shift
         return b % self.shards, b.to_bytes(3, "big")
