@@ -123,13 +123,19 @@ async def _cap_counters(url: str, callees: int) -> dict[str, float]:
     try:
         before = streams_deleted()
         await timed(check, 0, callees, CONCURRENCY)
+        undrained = settled_used_memory(sync_client)  # every call's event still in its stream (no recorder)
         after = streams_deleted()
         keys = sum(1 for _ in sync_client.scan_iter(match=CAP_PREFIX + b"*", count=1000))
     finally:
         await gw.aclose()
         await client.aclose()
         sync_client.close()
-    return {"callees": callees, "cap_keys": keys, "bytes_per_callee": (after - before) / callees}
+    return {
+        "callees": callees,
+        "cap_keys": keys,
+        "bytes_per_callee": (after - before) / callees,
+        "bytes_per_undrained_event": (undrained - after) / callees,
+    }
 
 
 def cap_counters(callees: int) -> dict[str, float]:
@@ -214,7 +220,8 @@ def main() -> None:
             f"Frequency caps (3 a day, 7 a week, `serve`'s defaults): after allowed Checks to {caps['callees']:,} "
             f"distinct callees (16 at a time, call streams deleted before each reading), their counters "
             f"({caps['cap_keys']:,} keys, each expiring a week after its last call) hold "
-            f"**{caps['bytes_per_callee']:.0f} B per callee called in the week**.",
+            f"**{caps['bytes_per_callee']:.0f} B per callee called in the week**. A call event not yet drained by "
+            f"the recorder holds **{caps['bytes_per_undrained_event']:.0f} B** of its stream.",
         ]
     record(
         "registry_memory",
