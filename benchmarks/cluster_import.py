@@ -5,10 +5,12 @@
 What a `registry rebuild` sends Redis (`HotRegistry.load`, batches of `sync._BATCH` numbers, as
 benchmarks.registry_load's `load_product` does): every number's do-not-disturb field, then a consent
 field for a quarter of them and an org-list field for a tenth, each batch awaited before the next is
-sent, into one embedded Redis and into a Redis Cluster of 3 primaries and 3 replicas (started as the
-cluster tests start it: tests/cluster/conftest.py). The keyed hashes are computed before the clock
-starts: the figure is the write path alone (our client's CPU and Redis's). Every Redis is flushed
-before each round; rounds alternate between the two, and the figures are the medians of the rounds.
+sent, into one embedded Redis (a unix socket), one redis-server over TCP (benchmarks.cluster's
+`tcp_node`: the like-for-like baseline, cluster nodes are reached over TCP) and a Redis Cluster of 3
+primaries and 3 replicas (started as the cluster tests start it: tests/cluster/conftest.py). The keyed
+hashes are computed before the clock starts: the figure is the write path alone (our client's CPU and
+Redis's). Every Redis is flushed before each round; rounds alternate between the targets (reversed
+every other round), and the figures are the medians of the rounds.
 
 `measure_import` is called by benchmarks.cluster too.
 """
@@ -72,14 +74,19 @@ async def _round(hot: HotRegistry, batches: list[Any]) -> dict[str, float]:
     return {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
 
 
-async def measure_import(single_url: str, cluster_url: str, numbers: int, rounds: int = 3) -> dict[str, Any]:
+async def measure_import(
+    single_url: str, cluster_url: str, numbers: int, rounds: int = 3, tcp_url: str | None = None
+) -> dict[str, Any]:
     """Numbers written a second by the rebuild's path (`HotRegistry.load`) into one node (`single_url`) and
     into the cluster (`cluster_url`: every node, comma-separated), medians of `rounds` alternating rounds;
-    `ratio`: the cluster's rate over one node's."""
+    `ratio`: the cluster's rate over one node's. With `tcp_url` (one redis-server over TCP, as cluster
+    nodes are reached), that node too (`single_tcp`) and `ratio_tcp`, the cluster's rate over its."""
     batches = _batches(numbers)
     fields = sum(len(s) + len(c) + len(lst) for s, c, lst in batches)
     clients = {"single": aioredis.Redis.from_url(single_url), "cluster": cluster_client(cluster_url, 5.0)}
     flush_urls = {"single": [single_url], "cluster": [f"redis://{n}" for n in cluster_url[8:].split(",")]}
+    if tcp_url is not None:
+        clients["single_tcp"], flush_urls["single_tcp"] = aioredis.Redis.from_url(tcp_url), [tcp_url]
     hots = {name: HotRegistry(c, BITS) for name, c in clients.items()}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in hots}
     try:
@@ -102,6 +109,8 @@ async def measure_import(single_url: str, cluster_url: str, numbers: int, rounds
             "cpu_us_per_field": median([x["cpu_s"] for x in rs]) / fields * 1e6,
         }
     out["ratio"] = out["cluster"]["numbers_per_s"] / out["single"]["numbers_per_s"]
+    if tcp_url is not None:
+        out["ratio_tcp"] = out["cluster"]["numbers_per_s"] / out["single_tcp"]["numbers_per_s"]
     return out
 
 
@@ -114,13 +123,16 @@ def main() -> None:
     if ns.quick:
         ns.numbers, ns.rounds = 5_000, 3
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    from benchmarks.cluster import tcp_node  # not at import: benchmarks.cluster imports this module
+
     with tempfile.TemporaryDirectory(prefix="dncgate-bench-") as tmp:
         single = EmbeddedRedis(Path(tmp) / "redis", persistent=False).start()
         (Path(tmp) / "cluster").mkdir()
+        (Path(tmp) / "tcp").mkdir()
         try:
-            with started_cluster(Path(tmp) / "cluster") as cluster:
+            with started_cluster(Path(tmp) / "cluster") as cluster, tcp_node(Path(tmp) / "tcp") as tcp_url:
                 info = machine(single.url)
-                s = uvloop.run(measure_import(single.url, cluster.url, ns.numbers, ns.rounds))
+                s = uvloop.run(measure_import(single.url, cluster.url, ns.numbers, ns.rounds, tcp_url))
         finally:
             single.stop()
 
@@ -137,17 +149,19 @@ def main() -> None:
             "",
             f"What a rebuild writes (`HotRegistry.load` in batches of {_BATCH:,}, each awaited before the next): "
             f"{ns.numbers:,} numbers' do-not-disturb fields, consents for a quarter and org-list entries for a "
-            f"tenth of them ({s['fields']:,} fields), into one embedded Redis and into a local Redis Cluster of "
-            f"3 primaries and 3 replicas on the same machine. Keyed hashes computed beforehand; every Redis "
-            f"flushed before each round; medians of {ns.rounds} alternating rounds.",
+            f"tenth of them ({s['fields']:,} fields), into one embedded Redis, one redis-server over TCP and a "
+            f"local Redis Cluster of 3 primaries and 3 replicas on the same machine. Keyed hashes computed "
+            f"beforehand; every Redis flushed before each round; medians of {ns.rounds} alternating rounds.",
             "",
             "| Redis | numbers/s | fields/s | seconds | our CPU per field (µs) |",
             "|---|---|---|---|---|",
-            row("one node", "single"),
-            row("cluster, 3 primaries", "cluster"),
+            row("one node, unix socket (as `serve` embeds it)", "single"),
+            row("one node over TCP, as a cluster node runs", "single_tcp"),
+            row("cluster, 3 primaries, a pipeline per primary", "cluster"),
             "",
-            f"Ratio cluster / one node: **{s['ratio']:.2f}**. Every Redis server runs on this machine's cores "
-            f"beside the writer, so three primaries share the CPU one node has to itself.",
+            f"Ratio cluster / one node: **{s['ratio']:.2f}** (unix socket), **{s['ratio_tcp']:.2f}** (TCP). "
+            f"Every Redis server runs on this machine's cores beside the writer, so three primaries share the "
+            f"CPU one node has to itself.",
         ]
     )
     record("cluster_import", {"summary": s}, table, command_line(), info, Output.at(ns.out))
