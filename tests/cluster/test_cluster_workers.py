@@ -102,8 +102,9 @@ async def test_serve_workers_on_the_cluster_answer_and_their_recorder_child_logs
                 rows = await (await conn.execute("SELECT call_id FROM call_log")).fetchall()
             return {r[0] for r in rows} == answered
 
-        await until(recorded, 20, what="every answered call in call_log (the recorder child on every shard stream)")
+        await until(recorded, 30, what="every answered call in call_log (the recorder child on every shard stream)")
     finally:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
+        print(output[-6000:])  # shown by pytest when the test fails: the workers' and the recorder's log
     assert proc.returncode == 0, output[-3000:]
