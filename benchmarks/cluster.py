@@ -72,7 +72,7 @@ from dncgate.domain.hours import CallingHours
 from dncgate.domain.registry import Schedule
 from dncgate.domain.types import ALL_CATEGORIES_MASK
 from dncgate.embedded import REDIS_COMPACT_SETTINGS, EmbeddedRedis, redis_server_binary
-from dncgate.store.hot import DEFAULT_SHARDS, HotRegistry
+from dncgate.store.hot import DEFAULT_SHARDS, HotRegistry, bucket_bits_for
 from dncgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc, registry_pb2, registry_pb2_grpc
 from tests.cluster.conftest import Cluster, started_cluster  # the cluster the tests run on, started the same way
 from tests.wait import until, until_sync
@@ -388,9 +388,10 @@ def check_part(ns: argparse.Namespace) -> None:
 def memory_part(ns: argparse.Namespace) -> None:
     results = []
     for n in ns.memory_numbers:
+        bits = ns.memory_bits or bucket_bits_for(n)  # as the capacity plan sizes DNCGATE_REGISTRY_BUCKET_BITS
         # A primary busy with its share of the load must not be failed over meanwhile.
         with tempfile.TemporaryDirectory(prefix="dncgate-bench-") as tmp, started_cluster(Path(tmp), 60_000) as cluster:
-            results.append(measure_memory(cluster, n))
+            results.append({**measure_memory(cluster, n, bits), "bucket_bits": bits})
             info = machine(f"redis://127.0.0.1:{cluster.ports[0]}")
     rows = []
     for r in results:
@@ -399,6 +400,7 @@ def memory_part(ns: argparse.Namespace) -> None:
         rows.append(
             [
                 f"{r['numbers']:,}",
+                f"{r['bucket_bits']}",
                 f"**{r['bytes_per_number']:.1f}**",
                 f"{r['bytes_per_number_with_replicas']:.1f}",
                 shares,
@@ -411,15 +413,19 @@ def memory_part(ns: argparse.Namespace) -> None:
             "## Registry memory across a Redis Cluster",
             "",
             f"A local Redis Cluster of 3 primaries and 3 replicas (redis-server {info.get('redis-server', '?')}, "
-            f"as the cluster tests start it), {DEFAULT_SHARDS} shards, bucket bits {BITS}: N numbers registered "
+            f"as the cluster tests start it), {DEFAULT_SHARDS} shards: N numbers registered "
             "(do-not-disturb, every category) in HotRegistry's layout, each primary's share of the buckets "
             "piped straight into it (benchmarks.registry_load's fast loader, routed by each shard's slot). "
             "used_memory deltas once settled, replicas once in sync (`cluster-node-timeout 60000`: no failover "
-            "of a primary busy loading on this 2-core machine). Goal: ≤ 16 B per number (primaries) at 100M.",
+            "of a primary busy loading on this 2-core machine). Bucket bits: `bucket_bits_for(N)` (store/hot.py), "
+            "the fewest that keep 512 numbers a bucket or fewer, so every bucket stays a compact listpack "
+            "(Redis turns a hash of more than 1024 fields into a hash table: at 100M numbers on 16 bits, "
+            "1,526 a bucket, it measured 83 B a number). Goal: ≤ 16 B per number (primaries) at 100M.",
             "",
             *table(
                 [
                     "numbers",
+                    "bucket bits",
                     "primaries (B/number)",
                     "with replicas (B/number)",
                     "each primary (MiB)",
@@ -481,6 +487,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3000, help="calls per round and mode")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--memory-numbers", type=int, nargs="+", default=[10_000_000])
+    parser.add_argument("--memory-bits", type=int, default=0, help="bucket bits (default: bucket_bits_for(N))")
     parser.add_argument("--failover-runs", type=int, default=3)
     add_common_args(parser)
     ns = parser.parse_args()

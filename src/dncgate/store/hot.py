@@ -56,6 +56,19 @@ LEGACY_CALLS = b"dnc:calls"
 # loaded, so the server rebuilds it instead of misreading it.
 LAYOUT_VERSION = 3
 DEFAULT_SHARDS = 64
+# Numbers a bucket hash should hold at most on average: Redis keeps a hash of up to 1024 fields
+# (`hash-max-ziplist-entries`, as serve starts Redis) as one compact listpack, about 12 B a number, and
+# a fuller one as a hash table, about 80 B a number. Half of 1024 leaves room for the fullest buckets.
+BUCKET_TARGET = 512
+BUCKET_FULL = 1024
+
+
+def bucket_bits_for(numbers: int) -> int:
+    """The DNCGATE_REGISTRY_BUCKET_BITS that keeps `numbers` at BUCKET_TARGET a bucket or fewer (16 at least)."""
+    bits = 16
+    while bits < 24 and numbers > BUCKET_TARGET << bits:
+        bits += 1
+    return bits
 _PREF_PREFIX = b"dncr"
 _CONSENT_PREFIX = b"dncc"
 # A consumer's placed calls under the frequency caps (store/checkscript.py): a sorted set of call ids
