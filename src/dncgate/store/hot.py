@@ -69,6 +69,8 @@ def bucket_bits_for(numbers: int) -> int:
     while bits < 24 and numbers > BUCKET_TARGET << bits:
         bits += 1
     return bits
+
+
 _PREF_PREFIX = b"dncr"
 _CONSENT_PREFIX = b"dncc"
 # A consumer's placed calls under the frequency caps (store/checkscript.py): a sorted set of call ids
