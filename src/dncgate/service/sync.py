@@ -58,6 +58,8 @@ class LoadedRegistry(Protocol):
 
     async def finish_rebuild(self, seq: int) -> None: ...
 
+    def roomier_bits(self, numbers: int) -> int | None: ...  # bucket bits a registry this big wants
+
 
 @dataclass(frozen=True, slots=True)
 class RebuildReport:
@@ -135,6 +137,9 @@ async def _rebuild_locked(conn: journal_store.Conn, journal: Journal, hot: Loade
     await hot.finish_rebuild(seq)
     report = RebuildReport(numbers, consents, seq, time.monotonic() - started)
     log.info("registry_rebuilt", numbers=numbers, consents=consents, seq=seq, seconds=round(report.seconds, 3))
+    if (bits := hot.roomier_bits(numbers)) is not None:
+        # Still correct, but each number then costs Redis about 80 B instead of 12 (README: capacity).
+        log.warning("registry_buckets_overfull", numbers=numbers, advice=f"set DNCGATE_REGISTRY_BUCKET_BITS={bits}")
     return report
 
 

@@ -230,6 +230,13 @@ class HotRegistry:
         self._max_seq = client.register_script(_MAX_SEQ)
         self.fanout = ShardFanout(client, self.layout.readies)
 
+    def roomier_bits(self, numbers: int) -> int | None:
+        """The bucket bits `numbers` want when the buckets of this layout are so full (768 a bucket on
+        average) that the fullest pass 1024 fields and Redis stores them as hash tables; else None."""
+        if numbers <= (BUCKET_FULL * 3 // 4) << self.bits:
+            return None
+        return bucket_bits_for(numbers)
+
     async def aclose(self) -> None:
         """Close the bulk writer's own connections (a cluster's, one per primary); not the client."""
         await self.fanout.aclose()
