@@ -26,7 +26,7 @@ SUITE: list[tuple[str, list[str]]] = [
     ("benchmarks.open_loop", ["--registry", "1000000", "--rate", "1500", "--duration", "30", "--sweep-duration", "4"]),
     ("benchmarks.scrub", ["--registry", "1000000", "--batch", "1000", "--batches", "10", "--rounds", "3"]),
     ("benchmarks.bulk_import", ["--rows", "1000000", "--repeats", "3"]),
-    ("benchmarks.memory", ["--numbers", "1000000", "10000000"]),
+    ("benchmarks.memory", ["--numbers", "1000000", "10000000", "--cap-callees", "200000"]),
     ("benchmarks.complaint", ["--rows", "10000000", "--complaints", "200"]),
     ("benchmarks.http_face", ["--requests", "20000", "--clients", "8", "--rounds", "5"]),
     ("benchmarks.server_cpu", ["--requests", "10000", "--clients", "8", "--rounds", "3"]),

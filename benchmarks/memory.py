@@ -11,6 +11,7 @@ measured again at more bucket bits (`--sweep-bits`), as data for choosing DNCGAT
 from __future__ import annotations
 
 import argparse
+import asyncio
 import tempfile
 import time
 from collections.abc import Callable
@@ -19,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import redis
+import redis.asyncio as aioredis
 
-from benchmarks.common import Output, add_common_args, command_line, machine, record, table
-from benchmarks.registry_load import assert_same_layout, digest_chunks, load_fast, mset_protocol, pipe_into
+from benchmarks.common import Output, add_common_args, cap_settings, command_line, machine, record, table
+from benchmarks.registry_load import PEPPER, assert_same_layout, digest_chunks, load_fast, mset_protocol, pipe_into
 from dncgate.embedded import EmbeddedRedis
 
 GOAL_BYTES = 24.0
@@ -86,6 +88,65 @@ def measure(n: int, bits: list[int], sweep: list[int]) -> dict[str, Any]:
     return out
 
 
+async def _cap_counters(url: str, callees: int) -> dict[str, float]:
+    """Checks (caps on: 3 a day, 7 a week, as `serve`'s defaults) to `callees` distinct unregistered
+    numbers, 16 at a time; used_memory of the cap counters they leave (the call streams deleted first)."""
+    from benchmarks.check_path import CONCURRENCY, request, timed
+    from dncgate import phone
+    from dncgate.api.gateway import CallGateServicer
+    from dncgate.bootstrap import build_gateway
+    from dncgate.config import Settings
+    from dncgate.domain.hours import CallingHours
+    from dncgate.store.hot import CALLS_PREFIX, CAP_PREFIX, HotRegistry
+    from dncgate.v1 import gateway_pb2
+
+    client = aioredis.Redis.from_url(url)
+    sync_client = redis.Redis.from_url(url)
+    hot = HotRegistry(client, 16)
+    await hot.finish_rebuild(0)
+    settings = Settings(
+        calling_hours=CallingHours.parse("00:00-24:00"), redis_timeout_ms=2000, pepper=PEPPER, **cap_settings(3, 7)
+    )
+    gw = build_gateway(settings, hot, phone.NumberKeyer(PEPPER))
+    servicer = CallGateServicer(gw, 5000, None, log_fields=False)  # type: ignore[arg-type]
+
+    async def check(i: int) -> None:
+        # odd i: an unregistered number, every one distinct (registry size 0)
+        reply = await servicer.Check(gateway_pb2.CheckRequest.FromString(request(2 * i + 1, 0)), None)
+        assert reply.decision == gateway_pb2.DECISION_ALLOW, reply
+
+    def streams_deleted() -> int:
+        for k in sync_client.scan_iter(match=CALLS_PREFIX + b"*", count=1000):
+            sync_client.delete(k)
+        return settled_used_memory(sync_client)
+
+    try:
+        before = streams_deleted()
+        await timed(check, 0, callees, CONCURRENCY)
+        undrained = settled_used_memory(sync_client)  # every call's event still in its stream (no recorder)
+        after = streams_deleted()
+        keys = sum(1 for _ in sync_client.scan_iter(match=CAP_PREFIX + b"*", count=1000))
+    finally:
+        await gw.aclose()
+        await client.aclose()
+        sync_client.close()
+    return {
+        "callees": callees,
+        "cap_keys": keys,
+        "bytes_per_callee": (after - before) / callees,
+        "bytes_per_undrained_event": (undrained - after) / callees,
+    }
+
+
+def cap_counters(callees: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="dncgate-mem-") as tmp:
+        server = EmbeddedRedis(Path(tmp), persistent=False).start()
+        try:
+            return asyncio.run(_cap_counters(server.url, callees))
+        finally:
+            server.stop()
+
+
 def check_layout(bits: list[int]) -> None:
     with tempfile.TemporaryDirectory(prefix="dncgate-mem-") as tmp:
         server = EmbeddedRedis(Path(tmp), persistent=False).start()
@@ -101,10 +162,13 @@ def main() -> None:
     parser.add_argument("--numbers", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--bucket-bits", type=int, nargs="+", default=[16], help="measured at every size")
     parser.add_argument("--sweep-bits", type=int, nargs="*", default=[16, 17, 18], help="tried if over the goal")
+    parser.add_argument(
+        "--cap-callees", type=int, default=0, help="also measure the frequency caps' counters after Checks to N callees"
+    )
     add_common_args(parser)
     ns = parser.parse_args()
     if ns.quick:
-        ns.numbers = [20_000]
+        ns.numbers, ns.cap_callees = [20_000], 2_000
     check_layout(sorted({*ns.bucket_bits, *ns.sweep_bits}))
     results = {str(n): measure(n, ns.bucket_bits, ns.sweep_bits) for n in ns.numbers}
     rows = []
@@ -149,9 +213,19 @@ def main() -> None:
         "",
         f"At {max(ns.numbers):,} numbers the goal is met with bucket bits: {', '.join(map(str, meets)) or 'none'}.",
     ]
+    caps = cap_counters(ns.cap_callees) if ns.cap_callees else None
+    if caps:
+        lines += [
+            "",
+            f"Frequency caps (3 a day, 7 a week, `serve`'s defaults): after allowed Checks to {caps['callees']:,} "
+            f"distinct callees (16 at a time, call streams deleted before each reading), their counters "
+            f"({caps['cap_keys']:,} keys, each expiring a week after its last call) hold "
+            f"**{caps['bytes_per_callee']:.0f} B per callee called in the week**. A call event not yet drained by "
+            f"the recorder holds **{caps['bytes_per_undrained_event']:.0f} B** of its stream.",
+        ]
     record(
         "registry_memory",
-        {"goal_bytes": GOAL_BYTES, "bucket_bits_meeting_goal": meets, "results": results},
+        {"goal_bytes": GOAL_BYTES, "bucket_bits_meeting_goal": meets, "results": results, "cap_counters": caps},
         "\n".join(lines),
         command_line(),
         {**machine(), "redis-server": largest["redis_version"]},

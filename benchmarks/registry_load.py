@@ -13,7 +13,7 @@ import asyncio
 import hashlib
 import multiprocessing
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from dncgate.domain.registry import Schedule
 from dncgate.domain.types import ALL_CATEGORIES_MASK
 from dncgate.embedded import redis_server_binary
-from dncgate.store.hot import LEGACY_READY, HotRegistry, encode_schedule, ready_key
+from dncgate.store.hot import DEFAULT_SHARDS, LEGACY_READY, HotRegistry, encode_schedule, ready_key
 
 PEPPER = b"benchmark-pepper-0123456789abcdef"
 CHUNK = 1_000_000  # numbers per pass: bounds the loader's memory
@@ -73,7 +73,16 @@ def digest_chunks(start: int, stop: int) -> Iterator[np.ndarray]:
 
 def registry_protocol(d: np.ndarray, bits: int) -> Iterator[bytes]:
     """`HSET <bucket> <field> <value> ...` per bucket, as Redis protocol, numbers in order within a bucket."""
-    hot = HotRegistry(aioredis.Redis(), bits)  # only pref_location: no connection is ever opened
+    for _, chunk in registry_protocol_by_shard(d, bits, lambda shard: 0):
+        yield chunk
+
+
+def registry_protocol_by_shard(
+    d: np.ndarray, bits: int, group_of: Callable[[int], int], shards: int = DEFAULT_SHARDS
+) -> Iterator[tuple[int, bytes]]:
+    """registry_protocol's commands, grouped: (group_of(shard), protocol) for the buckets of the shards
+    of each group (on a Redis Cluster, a group is the primary that holds those shards' slots)."""
+    hot = HotRegistry(aioredis.Redis(), bits, shards=shards)  # only pref_location: no connection is ever opened
     value = encode_schedule(Schedule(ALL_CATEGORIES_MASK))
     assert value is not None
     sample = d[0].tobytes()
@@ -87,15 +96,19 @@ def registry_protocol(d: np.ndarray, bits: int) -> Iterator[bytes]:
     starts = np.flatnonzero(np.diff(top[order], prepend=-1))
     ends = [*starts[1:].tolist(), len(d)]
     size = len(entry)
-    batch: list[bytes] = []
+    batches: dict[int, list[bytes]] = {}
     for lo, hi in zip(starts.tolist(), ends, strict=True):
-        hkey = hot.pref_location(d[order[lo]].tobytes())[0]
+        key = d[order[lo]].tobytes()
+        hkey = hot.pref_location(key)[0]
+        group = group_of(hot.callee_location(key)[0])
+        batch = batches.setdefault(group, [])
         batch.append(b"*%d\r\n$4\r\nHSET\r\n$%d\r\n%s\r\n" % (2 + 2 * (hi - lo), len(hkey), hkey))
         batch.append(raw[lo * size : hi * size])
         if len(batch) >= 4096:
-            yield b"".join(batch)
-            batch = []
-    yield b"".join(batch)
+            yield group, b"".join(batch)
+            batches[group] = []
+    for group, batch in batches.items():
+        yield group, b"".join(batch)
 
 
 def mset_protocol(d: np.ndarray, per_command: int = 1000) -> bytes:

@@ -137,6 +137,7 @@ def spawn(data_dir: Path, port: int, extra_env: dict[str, str] | None = None) ->
         "DNCGATE_CAP_PER_WEEK": "0",
         "DNCGATE_LOG_LEVEL": "warning",
         "DNCGATE_HTTP_LISTEN": "off",  # the HTTP/JSON face's benchmark gives it a free port
+        "DNCGATE_CONSOLE_LISTEN": "off",  # the console's default 8080 is the quick start's (and one serve's)
         **(extra_env or {}),
     }
     if src := os.environ.get(SERVER_SRC_ENV):  # serve from another tree; its own imports only
