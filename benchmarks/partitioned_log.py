@@ -64,6 +64,16 @@ def flat_copy(url: str) -> float:
     return time.perf_counter() - started
 
 
+def log_bytes(url: str) -> int:
+    """call_log's partitions on disk: tables, their indexes and TOAST (pg_total_relation_size)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits WHERE inhparent = 'call_log'::regclass"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def use(url: str, partitioned: bool) -> None:
     """Put the partitioned log or its unpartitioned copy under the name call_log."""
     with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
@@ -113,6 +123,7 @@ def run_size(rows: int, ns: argparse.Namespace, now: datetime) -> dict[str, Any]
         url = server.database_url
         partitions = make_partitions(url, log, now)
         took = load(url, log, ns.workers)
+        disk = log_bytes(url)
         took["flat_copy_s"] = None if ns.no_baseline else flat_copy(url)
         register(url, chosen[::2], now)
         hotline = bearer(server.token("hotline"))
@@ -154,7 +165,14 @@ def run_size(rows: int, ns: argparse.Namespace, now: datetime) -> dict[str, Any]
             "mean_ms": statistics.fmean(ms),
             "statuses": statuses[partitioned],
         }
-    result.update(partitions=partitions, partitions_read=read, load_seconds=took, machine=info)
+    result.update(
+        partitions=partitions,
+        partitions_read=read,
+        load_seconds=took,
+        machine=info,
+        bytes=disk,
+        bytes_per_row=disk / rows,
+    )
     return result
 
 
@@ -196,7 +214,8 @@ def main() -> None:
                 ]
             )
     loads = "; ".join(
-        f"{res['rows']:,} rows: COPY {res['load_seconds']['copy_s']:.0f} s, indexes "
+        f"{res['rows']:,} rows ({res['bytes'] / 1e9:.1f} GB on disk with their indexes, "
+        f"{res['bytes_per_row']:.0f} B a row): COPY {res['load_seconds']['copy_s']:.0f} s, indexes "
         f"{res['load_seconds']['index_s']:.0f} s"
         + (
             ""

@@ -140,7 +140,7 @@ def pipe_into(url: str, chunks: Iterator[bytes], db: int = 0) -> None:
     proc.stdin.close()
     report = proc.stdout.read().decode()
     if proc.wait() != 0 or "errors: 0," not in report:
-        raise RuntimeError(f"redis-cli --pipe failed: {report.strip()}")
+        raise RuntimeError(f"redis-cli --pipe failed: ...{report.strip()[-1500:]}")
 
 
 def load_fast(url: str, n: int, bits: int, start: int = 0, db: int = 0, chunks: list[np.ndarray] | None = None) -> None:

@@ -107,8 +107,11 @@ def _cluster_ok(ports: list[int]) -> bool:
 
 
 @contextlib.contextmanager
-def started_cluster(base: Path) -> Iterator[Cluster]:
-    """6 cluster-enabled redis-servers under `base`, joined as 3 primaries and 3 replicas."""
+def started_cluster(base: Path, node_timeout_ms: int = 2000) -> Iterator[Cluster]:
+    """6 cluster-enabled redis-servers under `base`, joined as 3 primaries and 3 replicas.
+
+    `node_timeout_ms`: how long a node may not answer before it is failed over (short for the failover
+    tests; a bulk load on a busy machine wants longer)."""
     ports: list[int] = []
     while len(ports) < NODES:
         p = _free_port()
@@ -121,7 +124,7 @@ def started_cluster(base: Path) -> Iterator[Cluster]:
             d.mkdir()
             args = [redis_server_binary(), "--port", str(p), "--bind", "127.0.0.1", "--dir", str(d)]
             args += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
-            args += ["--cluster-node-timeout", "2000", "--save", "", "--appendonly", "no"]
+            args += ["--cluster-node-timeout", str(node_timeout_ms), "--save", "", "--appendonly", "no"]
             args += ["--logfile", str(d / "redis.log")]
             for key, value in REDIS_COMPACT_SETTINGS.items():
                 args += [f"--{key}", value]

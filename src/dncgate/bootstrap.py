@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import socket
@@ -254,6 +255,46 @@ def endpoints_file(data_dir: Path) -> Path:
     return data_dir / "endpoints.json"
 
 
+def record_endpoints(settings: Settings, redis_url: str, database_url: str) -> None:
+    """What a running `serve` started or was given, for the local commands run beside it (`registry
+    rebuild`, `token create --bootstrap`, ...): the store URLs, whether Redis is a cluster, and whether
+    its pepper came from DNCGATE_PEPPER (they must then be given the same) or the data dir."""
+    endpoints_file(settings.data_dir).write_text(
+        json.dumps(
+            {
+                "redis_url": redis_url,
+                "database_url": database_url,
+                "redis_cluster": settings.redis_cluster,
+                "pepper": "configured" if settings.pepper is not None else "data dir",
+                "pid": os.getpid(),
+            }
+        )
+    )
+
+
+def beside_running_serve(settings: Settings) -> Settings:
+    """A local command's settings, on the stores of the `serve` running over the same data dir (if its
+    endpoints file is there and no store URL is set here). Refused when that serve was given its
+    pepper and this command is not: keyed with another one, it would write keys nothing ever finds."""
+    ep = endpoints_file(settings.data_dir)
+    if not ep.exists():
+        return settings
+    running = json.loads(ep.read_text())
+    if running.get("pepper") == "configured" and settings.pepper is None:
+        raise ConfigError(
+            "DNCGATE_PEPPER must be set: the running serve over this data dir was started with "
+            "DNCGATE_PEPPER; run this command with the same value (and its other DNCGATE_* settings)"
+        )
+    if not settings.embedded:
+        return settings
+    return dataclasses.replace(
+        settings,
+        redis_url=running["redis_url"],
+        database_url=running["database_url"],
+        redis_cluster=bool(running.get("redis_cluster", False)),
+    )
+
+
 def admin_token_file(data_dir: Path) -> Path:
     """Where `serve` writes the admin token it creates, and where client commands look last for one."""
     return data_dir / "admin.token"
@@ -371,6 +412,7 @@ async def bootstrap_token(settings: Settings, **grants: Any) -> NewToken:
     For the first admin token of a deployment on external stores. The schema is migrated first; the
     token is keyed with this process's pepper (DNCGATE_PEPPER), which the servers must share.
     """
+    beside_running_serve(settings)  # its pepper, if it was given one
     async with _local_db(settings) as (_, db):
         keyer = phone.NumberKeyer(settings.resolve_pepper())
         await Journal(db).claim_pepper(keyer.fingerprint())  # another deployment's pepper: PepperMismatch
@@ -385,6 +427,7 @@ def build_logins(settings: Settings, db: Database, access: AccessService) -> Log
 async def bootstrap_user(settings: Settings, actor: str, **user: Any) -> UserRow:
     """`dncgate user create`: a console user written straight into the database (that of the running
     `serve`, or DNCGATE_DATABASE_URL), migrated first, as `bootstrap_token` does."""
+    beside_running_serve(settings)  # its pepper, if it was given one
     async with _local_db(settings) as (_, db):
         access = AccessService(TokenStore(db), settings.resolve_pepper())
         return await build_logins(settings, db, access).create_user(actor, **user)
@@ -449,8 +492,7 @@ async def open_app(settings: Settings, *, write_endpoints: bool = False) -> Asyn
         )
     with store_urls(settings) as (redis_url, database_url, started):
         if write_endpoints and started:
-            ep = endpoints_file(settings.data_dir)
-            ep.write_text(json.dumps({"redis_url": redis_url, "database_url": database_url, "pid": os.getpid()}))
+            record_endpoints(settings, redis_url, database_url)
         cluster = settings.redis_cluster
         client = redis_client(redis_url, settings.redis_timeout_ms / 1000, cluster)
         # The recorder blocks in XREADGROUP for a second at a time: it needs a socket timeout longer than

@@ -273,3 +273,23 @@ def test_a_child_whose_parent_is_already_gone_exits_at_once() -> None:
     assert done.returncode == 1 and "is gone" in done.stderr
     fine = "import os; from dncgate.embedded import die_with_parent_pid; die_with_parent_pid(str(os.getppid()))"
     assert subprocess.run([sys.executable, "-c", fine], timeout=60).returncode == 0
+
+
+@pytest.mark.parametrize("face", ["CONSOLE_LISTEN", "HTTP_LISTEN"])
+def test_a_face_whose_port_is_taken_stops_serve_with_the_setting_named(face: str, tmp_path: Path) -> None:
+    """Another process on the console's (or HTTP face's) port: `serve` exits 2 naming the variable and the
+    address, no traceback, and leaves no embedded store running."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        where = f"127.0.0.1:{taken.getsockname()[1]}"
+        env = serve_env(free_port(), tmp_path / "data", **{face: where})
+        done = subprocess.run(
+            [sys.executable, "-m", "dncgate.cli", "serve"], env=env, capture_output=True, text=True, timeout=120
+        )
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert f"DNCGATE_{face}: cannot listen on {where}" in done.stderr, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    assert not _processes_using(tmp_path / "data")

@@ -148,7 +148,7 @@ def build_server(app: App, listen: str) -> tuple[grpc.aio.Server, int, health.He
     reflection.enable_server_reflection((*served, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     port = server.add_insecure_port(listen) if tls is None else server.add_secure_port(listen, tls[0])
     if port == 0:
-        raise OSError(f"cannot listen on {listen}")
+        raise ConfigError(f"DNCGATE_LISTEN: cannot listen on {listen}")
     return server, port, health_servicer
 
 
@@ -311,9 +311,23 @@ async def running(settings: Settings, *, write_endpoints: bool = False) -> Async
         if probes is not None:
             await probes[0].start()
         face = None
-        if http_listen is not None:
-            face = await http.start(build_http(app, h), http_listen[0], http_listen[1], tls_http, settings.reuse_port)
-        console = await start_console(app, port)
+        try:
+            if http_listen is not None:
+                try:
+                    face = await http.start(
+                        build_http(app, h), http_listen[0], http_listen[1], tls_http, settings.reuse_port
+                    )
+                except OSError as exc:
+                    where = f"{http_listen[0]}:{http_listen[1]}"
+                    raise ConfigError(f"DNCGATE_HTTP_LISTEN: cannot listen on {where}: {exc.strerror}") from None
+            console = await start_console(app, port)
+        except BaseException:  # a face that cannot start (its port taken): stop what did, then say why
+            if face is not None:
+                face[0].close()
+            await server.stop(None)
+            if probes is not None:
+                await probes[0].stop(None)
+            raise
         exporter = metrics.serve_metrics(settings.metrics_listen)  # a busy port is logged, not fatal
         stop, current, changed = asyncio.Event(), asyncio.Event(), asyncio.Event()
         if not served:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -28,7 +27,7 @@ from types import FrameType
 import structlog
 
 from dncgate import metrics
-from dncgate.bootstrap import endpoints_file, store_urls
+from dncgate.bootstrap import endpoints_file, record_endpoints, store_urls
 from dncgate.config import Settings
 from dncgate.embedded import supervise, with_parent_death_signal
 
@@ -225,9 +224,7 @@ def run_workers(settings: Settings, workers: int) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     with store_urls(settings) as (redis_url, database_url, started):
         if started:
-            endpoints_file(settings.data_dir).write_text(
-                json.dumps({"redis_url": redis_url, "database_url": database_url, "pid": os.getpid()})
-            )
+            record_endpoints(settings, redis_url, database_url)
         # Metrics: this supervisor on the port itself, worker k (1..N) on port + k, the recorder port + N + 1.
         exporter = metrics.serve_metrics(settings.metrics_listen)
         # The console, unless off, in one process of its own (never in every worker).

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -185,15 +183,12 @@ def cmd_history(ns: argparse.Namespace, channel: grpc.Channel) -> int:
 
 def cmd_rebuild(ns: argparse.Namespace) -> int:
     # Imported when run: a client command has no use for the adapters' import time.
-    from dncgate.bootstrap import endpoints_file, open_app
+    from dncgate.bootstrap import beside_running_serve, open_app
     from dncgate.service import sync
 
-    settings = local_settings()
-    ep = endpoints_file(settings.data_dir)
-    if settings.embedded and ep.exists():
-        # A running `dncgate serve` owns the embedded servers: connect to them, don't start new ones.
-        urls = json.loads(ep.read_text())
-        settings = dataclasses.replace(settings, redis_url=urls["redis_url"], database_url=urls["database_url"])
+    # A running `dncgate serve` owns the embedded servers (and knows whether Redis is a cluster):
+    # connect to its stores, don't start new ones.
+    settings = beside_running_serve(local_settings())
 
     async def run() -> None:
         async with open_app(settings) as app:

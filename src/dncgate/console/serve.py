@@ -17,6 +17,7 @@ from pathlib import Path
 import structlog
 import uvicorn
 
+from dncgate.config import ConfigError
 from dncgate.console.app import Console
 
 log = structlog.get_logger("dncgate.console")
@@ -57,7 +58,11 @@ def bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if reuse_port:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"DNCGATE_CONSOLE_LISTEN: cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.set_inheritable(True)
     return sock
 
