@@ -8,6 +8,15 @@ These suite-wide stores are never stopped, stalled or disconnected by a test (on
 nine other tests in one run). A test that does that to a store asks for `private_redis` or
 `private_postgres`: a server of its own, embedded whatever DNCGATE_TEST_* say, which `settings` (and so
 `app` and `server`) then point at.
+
+With DNCGATE_TEST_REDIS_CLUSTER=1 the suite-wide Redis is a local Redis Cluster instead (3 primaries and
+3 replicas, `tests.redis_cluster.started_cluster`, started once for the session): `settings` says
+`redis_cluster=True` with the cluster's URL, and every primary is flushed before every test. `make test`
+runs the gateway, registry, recorder and complaint suites a second time this way (the Makefile's
+CLUSTER_SUITES). A test that is single-node by nature (a `private_redis`, RESP framing of the
+single-node multiplexer, a MULTI across slots, the legacy un-sharded layout...) is marked
+`single_node_redis` and skipped there; a test asking for `private_redis` is skipped there too. Test code
+that talks to Redis itself opens its client with `redis_client` / `sync_redis_client`.
 """
 
 from __future__ import annotations
@@ -24,19 +33,62 @@ from typing import Any
 import psycopg
 import pytest
 import redis
+import redis.asyncio as aioredis
 
 from dncgate.config import Settings
 from dncgate.domain.hours import CallingHours
 from dncgate.embedded import EmbeddedPostgres, EmbeddedRedis
+from tests.redis_cluster import Cluster, started_cluster
 
 TEST_PEPPER = bytes.fromhex("5eed" * 16)
+
+# `make test`'s second pass: the suite-wide Redis is a local Redis Cluster (see the docstring).
+CLUSTER_MODE = os.environ.get("DNCGATE_TEST_REDIS_CLUSTER", "").lower() in ("1", "true", "yes")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On the cluster, skip the tests that are single-node by nature (marker, or a `private_redis`)."""
+    if not CLUSTER_MODE:
+        return
+    for item in items:
+        marker = item.get_closest_marker("single_node_redis")
+        if marker is not None:
+            why = marker.args[0] if marker.args else marker.kwargs.get("reason", "single-node Redis only")
+            item.add_marker(pytest.mark.skip(reason=f"DNCGATE_TEST_REDIS_CLUSTER: {why}"))
+        elif "private_redis" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.skip(reason="DNCGATE_TEST_REDIS_CLUSTER: uses a private single-node Redis"))
 
 
 @dataclass
 class Stores:
     redis_url: str
     database_url: str
-    redis_server: EmbeddedRedis | None  # None when an external Redis is used
+    redis_server: EmbeddedRedis | None  # None when an external Redis (or the cluster) is used
+    cluster: Cluster | None = None  # DNCGATE_TEST_REDIS_CLUSTER: the session's Redis Cluster
+
+
+def redis_client(url: str, cluster: bool, **options: Any) -> aioredis.Redis:
+    """An asyncio client of the Redis at `url`: a cluster client when `cluster` (url: `redis://h:p,h:p`)."""
+    if not cluster:
+        return aioredis.Redis.from_url(url, **options)
+    from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+    from dncgate.bootstrap import cluster_seeds
+
+    seeds, _ = cluster_seeds(url)
+    client = RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in seeds], **options)
+    return client  # type: ignore[return-value]  # routed by key: the commands tests send
+
+
+def sync_redis_client(url: str, cluster: bool) -> redis.Redis:
+    """A blocking client of the Redis at `url`: a cluster client when `cluster` (the caller closes it)."""
+    if not cluster:
+        return redis.Redis.from_url(url)
+    from dncgate.bootstrap import cluster_seeds
+
+    seeds, _ = cluster_seeds(url)
+    client = redis.RedisCluster(startup_nodes=[redis.cluster.ClusterNode(h, p) for h, p in seeds])
+    return client  # type: ignore[return-value]  # routed by key: the commands tests send
 
 
 def _database_url(base: str, name: str) -> str:
@@ -49,8 +101,16 @@ def _database_url(base: str, name: str) -> str:
 def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stores]:
     base = tmp_path_factory.mktemp("stores")
     embedded_redis = None
+    cleanup = contextlib.ExitStack()
+    cluster: Cluster | None = None
     redis_url = os.environ.get("DNCGATE_TEST_REDIS_URL")
-    if not redis_url:
+    if CLUSTER_MODE:
+        if redis_url:
+            raise pytest.UsageError("DNCGATE_TEST_REDIS_CLUSTER starts a local cluster: unset DNCGATE_TEST_REDIS_URL")
+        (base / "cluster").mkdir()
+        cluster = cleanup.enter_context(started_cluster(base / "cluster"))
+        redis_url = cluster.url
+    elif not redis_url:
         embedded_redis = EmbeddedRedis(base / "redis").start()
         redis_url = embedded_redis.url
     pg = None
@@ -62,8 +122,9 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stores]:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"'.encode())
     try:
-        yield Stores(redis_url, _database_url(admin_url, name), embedded_redis)
+        yield Stores(redis_url, _database_url(admin_url, name), embedded_redis, cluster)
     finally:
+        cleanup.close()
         with contextlib.suppress(psycopg.Error), psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
         if embedded_redis is not None:
@@ -73,10 +134,14 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stores]:
 
 
 def reset_stores(stores: Stores) -> None:
-    """Empty Redis and every table (TRUNCATE skips the journal's append-only row triggers)."""
-    client = redis.Redis.from_url(stores.redis_url)
-    client.flushdb()
-    client.close()
+    """Empty Redis (every primary of the cluster) and every table (TRUNCATE skips the journal's
+    append-only row triggers)."""
+    if stores.cluster is not None:
+        stores.cluster.flush()
+    else:
+        client = redis.Redis.from_url(stores.redis_url)
+        client.flushdb()
+        client.close()
     with psycopg.connect(stores.database_url, autocommit=True) as conn:
         rows = conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
@@ -137,14 +202,17 @@ def settings(stores: Stores, tmp_path: Path, request: pytest.FixtureRequest) -> 
     """
     reset_stores(stores)
     redis_url, database_url = stores.redis_url, stores.database_url
+    on_cluster = stores.cluster is not None
     if "private_redis" in request.fixturenames:
         redis_url = request.getfixturevalue("private_redis").url
+        on_cluster = False
     if "private_postgres" in request.fixturenames:
         database_url = request.getfixturevalue("private_postgres").url
     return Settings(
         listen="127.0.0.1:0",
         data_dir=tmp_path / "data",
         redis_url=redis_url,
+        redis_cluster=on_cluster,
         database_url=database_url,
         pepper=TEST_PEPPER,
         calling_hours=CallingHours.parse("00:00-24:00"),

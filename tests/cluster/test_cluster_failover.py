@@ -20,10 +20,10 @@ import pytest
 from dncgate.config import Settings
 from dncgate.domain.types import ALL_CATEGORIES_MASK, Source
 from dncgate.v1 import common_pb2, gateway_pb2, registry_pb2
-from tests.cluster.conftest import Cluster
 from tests.conftest import start_server
 from tests.e2e.conftest import check_request, gate, registry
 from tests.integration.support import key_of
+from tests.redis_cluster import Cluster
 from tests.wait import until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]

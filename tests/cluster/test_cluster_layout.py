@@ -27,8 +27,8 @@ from dncgate.store.evidence import CallEvidence
 from dncgate.store.hot import HotRegistry
 from dncgate.store.pg import Database
 from dncgate.store.recorder import CallLogWriter, StreamGroup
-from tests.cluster.conftest import Cluster
 from tests.integration.support import CALLER, FakeClock, check_input, key_of
+from tests.redis_cluster import Cluster
 
 pytestmark = [pytest.mark.cluster, pytest.mark.integration]
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.cluster.conftest import Cluster
+from tests.redis_cluster import Cluster
 from tests.wait import callgate_serving, until_sync
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]

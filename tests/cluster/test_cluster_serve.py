@@ -16,9 +16,9 @@ from dncgate.bootstrap import cluster_seeds
 from dncgate.config import ConfigError, Settings
 from dncgate.store.slots import ClusterMultiplexer
 from dncgate.v1 import common_pb2, gateway_pb2, registry_pb2
-from tests.cluster.conftest import Cluster
 from tests.conftest import start_server
 from tests.e2e.conftest import check_request, gate, registry
+from tests.redis_cluster import Cluster
 from tests.wait import until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]

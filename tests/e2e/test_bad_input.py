@@ -15,7 +15,6 @@ from typing import Any
 import grpc
 import psycopg
 import pytest
-import redis.asyncio as aioredis
 import structlog
 from google.protobuf import message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
@@ -27,6 +26,7 @@ from structlog.testing import LogCapture
 from dncgate.api import limits
 from dncgate.api.interceptors import Registrar
 from dncgate.v1 import compensation_pb2, gateway_pb2, registry_pb2, registry_pb2_grpc
+from tests.conftest import redis_client
 from tests.e2e.test_import_e2e import BLOCK, cli, decision, number
 from tests.integration.support import stream_length
 from tests.wait import until
@@ -155,7 +155,7 @@ async def _stored(server: Any) -> int:
         for (table,) in tables:
             row = await (await conn.execute(f'SELECT count(*) FROM "{table}"'.encode())).fetchone()
             total += row[0] if row else 0
-    client = aioredis.Redis.from_url(server.settings.redis_url)
+    client = redis_client(server.settings.redis_url or "", server.settings.redis_cluster)
     try:
         total += await stream_length(client)
     finally:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-import redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from dncgate.embedded import EmbeddedRedis
 from dncgate.v1 import common_pb2, gateway_pb2, registry_pb2
-from tests.conftest import start_server
+from tests.conftest import start_server, sync_redis_client
 from tests.e2e.conftest import CONSUMER, check_request, gate, registry
 from tests.wait import until
 
@@ -52,7 +51,7 @@ async def test_redis_outage_blocks_every_check_then_recovers_by_rebuilding(
 async def test_flushed_redis_fails_closed_until_rebuilt(server, stores) -> None:
     """An emptied Redis never answers ALLOW for a registered number; the watcher rebuilds it."""
     await _register(server)
-    client = redis.Redis.from_url(stores.redis_url)
+    client = sync_redis_client(stores.redis_url, stores.cluster is not None)
     client.flushdb()
     client.close()
     r = await gate(server).Check(check_request())
@@ -66,7 +65,7 @@ async def test_restart_rebuilds_redis_from_the_journal(settings, stores) -> None
     async with start_server(settings) as s:
         await _register(s)
         await registry(s).SetOrgPolicy(registry_pb2.SetOrgPolicyRequest(org_id="m-org", mode=common_pb2.MODE_MONITOR))
-    client = redis.Redis.from_url(stores.redis_url)
+    client = sync_redis_client(stores.redis_url, stores.cluster is not None)
     client.flushdb()
     client.close()
     async with start_server(replace(settings, sync_interval_s=3600)) as s:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import redis.exceptions
+from redis.asyncio.cluster import RedisCluster
 
 from dncgate.domain.registry import Consent, Schedule
 from dncgate.domain.types import ALL_CATEGORIES_MASK, Decision, Reason, Source
@@ -201,7 +202,10 @@ async def test_bulk_writes_land_where_hot_registry_writes_them_in_any_key_order(
 
 
 async def _changes(app: Any) -> int:
-    """Writes Redis has logged (AOF) and would replicate since its last save."""
+    """Writes Redis has logged (AOF) and would replicate since its last save (on a cluster, every primary's)."""
+    if isinstance(app.redis, RedisCluster):
+        infos = await app.redis.info("persistence", target_nodes=RedisCluster.PRIMARIES)
+        return sum(int(info["rdb_changes_since_last_save"]) for info in infos.values())
     return int((await app.redis.info("persistence"))["rdb_changes_since_last_save"])
 
 

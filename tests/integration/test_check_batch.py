@@ -195,6 +195,7 @@ async def test_a_batch_answers_and_logs_exactly_as_the_same_checks_one_by_one(
         assert (Reason.QUIET_DAY in reasons) is (at is HOLIDAY)
 
 
+@pytest.mark.single_node_redis("chunks are slices of the batch on one node (one shard per script call on a cluster)")
 async def test_a_failing_chunk_fails_closed_and_the_others_keep_their_answers(app: Any) -> None:
     """When one script call fails (a registry hash of the wrong type), that chunk's numbers are BLOCK
     REGISTRY_UNAVAILABLE (invalid ones stay INVALID_NUMBER) and logged so, none with the script's verdict;

@@ -287,6 +287,9 @@ def _by_id(events: list[list[tuple[bytes, bytes]]]) -> list[list[tuple[bytes, by
 _modes: dict[str, Mode | None] = {}
 
 
+@pytest.mark.single_node_redis(
+    "script calls mixing shards, as one node takes them; tests/cluster/test_cluster_layout.py runs the per-shard calls"
+)
 async def test_the_batch_script_classifies_and_logs_like_the_fold_and_the_single_script(app: Any) -> None:
     """For chunks of callees in random stored states (schedules due or not, category bits, consent expiries
     at the boundary, org modes, default mode), spanning several script calls: the batch script returns the
@@ -335,6 +338,9 @@ def _decode(fields: list[tuple[bytes, bytes]]) -> CallEvent:
     return decode_event(dict(fields))
 
 
+@pytest.mark.single_node_redis(
+    "script calls mixing shards, as one node takes them; tests/cluster/test_cluster_layout.py runs the per-shard calls"
+)
 async def test_the_batch_script_answers_minus_one_and_logs_nothing_when_the_registry_is_not_loaded(
     app: Any,
 ) -> None:

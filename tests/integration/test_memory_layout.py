@@ -15,7 +15,10 @@ from dncgate.domain.types import Category, Source
 from dncgate.service import sync
 from tests.conftest import with_settings
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.single_node_redis("measures one node's used_memory and encodings"),
+]
 
 NUMBERS = 2000
 COMPACT = {b"ziplist", b"listpack"}

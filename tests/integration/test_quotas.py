@@ -14,6 +14,7 @@ from dncgate.domain.errors import InvalidArgument, ResourceExhausted, StoreUnava
 from dncgate.embedded import EmbeddedRedis
 from dncgate.service.quotas import Quotas
 from dncgate.store.quotas import SCRUB_PREFIX, STREAMS_PREFIX, RedisQuotas
+from tests.conftest import redis_client
 from tests.integration.support import FakeClock
 from tests.wait import until
 
@@ -28,7 +29,7 @@ def dialer(token_id: str = "tok1") -> Any:
 
 @pytest.fixture
 async def client(settings: Settings) -> Any:
-    c = aioredis.Redis.from_url(settings.redis_url or "")
+    c = redis_client(settings.redis_url or "", settings.redis_cluster)
     yield c
     await c.aclose()
 
@@ -36,7 +37,7 @@ async def client(settings: Settings) -> Any:
 async def test_concurrent_batches_cannot_together_take_more_than_the_quota(settings: Settings) -> None:
     """30 batches of 7 racing for a quota of 100 over 5 connections: exactly 14 are counted, each of the
     rest refused with a wait and nothing counted, so the window holds 98."""
-    clients = [aioredis.Redis.from_url(settings.redis_url or "") for _ in range(5)]
+    clients = [redis_client(settings.redis_url or "", settings.redis_cluster) for _ in range(5)]
     try:
         stores = [RedisQuotas(c) for c in clients]
         results = await asyncio.gather(*(stores[i % 5].take("tok1", 7, 100, T0 + 5, *HOUR) for i in range(30)))

@@ -18,6 +18,8 @@ from dncgate.store.resp import Multiplexer
 from tests.conftest import Stores
 from tests.wait import until
 
+pytestmark = pytest.mark.single_node_redis("the single-node multiplexer's RESP framing, DB selection and blocking")
+
 
 @contextlib.asynccontextmanager
 async def mux(url: str, **kw: object) -> AsyncIterator[Multiplexer]:

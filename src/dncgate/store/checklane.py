@@ -96,8 +96,10 @@ class CheckLane:
     ) -> None:
         self.script = CheckScript(hot)
         self.layout = hot.layout
-        self.per_shard = per_shard  # a Redis Cluster: one shard per script call
-        self.errors = CLUSTER_STORE_ERRORS if per_shard else STORE_ERRORS
+        # A Redis Cluster: one shard per script call (whatever the caller said: a cluster client refuses a
+        # script call whose keys span slots).
+        self.per_shard = per_shard or isinstance(hot.client, RedisCluster)
+        self.errors = CLUSTER_STORE_ERRORS if self.per_shard else STORE_ERRORS
         self.caps = caps  # the frequency caps per day and per week (0: off)
         self.client: aioredis.Redis = hot.client
         self.calls = calls

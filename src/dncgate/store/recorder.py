@@ -33,6 +33,7 @@ import redis.asyncio as aioredis
 import redis.exceptions
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
+from redis.asyncio.cluster import RedisCluster
 
 from dncgate import metrics
 from dncgate.domain.calls import CallEvent
@@ -233,7 +234,8 @@ class StreamGroup:
         self.streams = list(streams if streams is not None else Layout().streams)
         self.legacy = legacy
         self.group = group
-        self.cluster = cluster
+        # A cluster client refuses one XREADGROUP over streams of many slots, whatever the caller said.
+        self.cluster = cluster or isinstance(client, RedisCluster)
         self.reading: list[bytes] = list(self.streams)
         self._touched: set[bytes] = set()
 
