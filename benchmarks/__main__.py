@@ -21,6 +21,7 @@ SUITE: list[tuple[str, list[str]]] = [
     ("benchmarks.check_latency", ["--registry", "1000000", "--calls", "2000", "--rounds", "5"]),
     ("benchmarks.check_path", ["--registry", "100000", "--calls", "5000", "--rounds", "3"]),
     ("benchmarks.cluster", ["--registry", "100000", "--calls", "3000", "--rounds", "3"]),
+    ("benchmarks.cluster_import", ["--numbers", "200000", "--rounds", "3"]),
     ("benchmarks.grpc_floor", ["--registry", "100000", "--duration", "1", "--sequential", "0.5", "--rounds", "9"]),
     ("benchmarks.throughput", ["--registry", "1000000", "--concurrency", "4", "16", "64", "--duration", "2"]),
     ("benchmarks.open_loop", ["--registry", "1000000", "--rate", "1500", "--duration", "30", "--sweep-duration", "4"]),

@@ -23,9 +23,9 @@ Parts (`--parts`, default all), each its own section of RESULTS.md:
   streams over gRPC, then `kill -9` of a primary: seconds from the kill to its last REGISTRY_UNAVAILABLE
   answer (after which every Check is answered from the registry), and that no registered callee was
   ever allowed. With the test clusters' `cluster-node-timeout 2000`.
-- `import`: benchmarks.cluster_import (the bulk write rate, 3 primaries against one).
 
-FileComplaint over a partitioned call log (100M rows) is benchmarks.partitioned_log.
+Beside it (`make bench` runs both): the import rate across 3 primaries against one is
+benchmarks.cluster_import; FileComplaint over a partitioned call log (100M rows) is benchmarks.partitioned_log.
 """
 
 from __future__ import annotations
