@@ -271,7 +271,8 @@ VARIABLES: tuple[Variable, ...] = (
         "DNCGATE_REGISTRY_BUCKET_BITS",
         "registry_bucket_bits",
         Integer(8, 24),
-        "Redis hash buckets = 2^bits; changing it triggers a rebuild",
+        "Redis hash buckets = 2^bits: 16 keeps up to 33M numbers compact, then a bit more for each doubling "
+        "(18 at 100M; docs/capacity.md); changing it triggers a rebuild",
     ),
     Variable(
         "DNCGATE_LOG_FORMAT",
