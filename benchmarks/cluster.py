@@ -340,17 +340,24 @@ def _pings(port: int) -> bool:
         return False
 
 
-def check_part(ns: argparse.Namespace) -> None:
+@contextlib.contextmanager
+def three_targets() -> Iterator[tuple[str, str, str, dict[str, Any]]]:
+    """One embedded Redis (unix socket), one redis-server on TCP and a 3 + 3 cluster, side by side: their
+    URLs (single, tcp, cluster) and the machine's description."""
     with tempfile.TemporaryDirectory(prefix="dncgate-bench-") as tmp:
         single = EmbeddedRedis(Path(tmp) / "redis", persistent=False).start()
         (Path(tmp) / "cluster").mkdir()
         (Path(tmp) / "tcp").mkdir()
         try:
             with started_cluster(Path(tmp) / "cluster") as cluster, tcp_node(Path(tmp) / "tcp") as tcp_url:
-                info = machine(single.url)
-                s = uvloop.run(measure(ns, single.url, tcp_url, cluster.url))
+                yield single.url, tcp_url, cluster.url, machine(single.url)
         finally:
             single.stop()
+
+
+def check_part(ns: argparse.Namespace) -> None:
+    with three_targets() as (single_url, tcp_url, cluster_url, info):
+        s = uvloop.run(measure(ns, single_url, tcp_url, cluster_url))
 
     def row(label: str, name: str) -> str:
         x = s[name]

@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import tempfile
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import redis
@@ -30,15 +28,13 @@ import redis.asyncio as aioredis
 import structlog
 import uvloop
 
-from benchmarks.common import Output, add_common_args, command_line, machine, median, record
+from benchmarks.common import Output, add_common_args, command_line, median, record
 from benchmarks.registry_load import digests
 from dncgate.bootstrap import cluster_client
 from dncgate.domain.registry import Consent, Schedule
 from dncgate.domain.types import ALL_CATEGORIES_MASK
-from dncgate.embedded import EmbeddedRedis
 from dncgate.service.sync import _BATCH
 from dncgate.store.hot import HotRegistry
-from tests.cluster.conftest import started_cluster
 
 BITS = 16
 _CONSENT = Consent("acme", "", datetime(2036, 1, 1, tzinfo=UTC))
@@ -123,18 +119,10 @@ def main() -> None:
     if ns.quick:
         ns.numbers, ns.rounds = 5_000, 3
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    from benchmarks.cluster import tcp_node  # not at import: benchmarks.cluster imports this module
+    from benchmarks.cluster import three_targets  # not at import: benchmarks.cluster imports this module
 
-    with tempfile.TemporaryDirectory(prefix="dncgate-bench-") as tmp:
-        single = EmbeddedRedis(Path(tmp) / "redis", persistent=False).start()
-        (Path(tmp) / "cluster").mkdir()
-        (Path(tmp) / "tcp").mkdir()
-        try:
-            with started_cluster(Path(tmp) / "cluster") as cluster, tcp_node(Path(tmp) / "tcp") as tcp_url:
-                info = machine(single.url)
-                s = uvloop.run(measure_import(single.url, cluster.url, ns.numbers, ns.rounds, tcp_url))
-        finally:
-            single.stop()
+    with three_targets() as (single_url, tcp_url, cluster_url, info):
+        s = uvloop.run(measure_import(single_url, cluster_url, ns.numbers, ns.rounds, tcp_url))
 
     def row(label: str, name: str) -> str:
         x = s[name]

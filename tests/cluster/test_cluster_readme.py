@@ -21,12 +21,12 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.e2e.test_quick_start import readme_curl_check
 from tests.redis_cluster import Cluster
 from tests.wait import callgate_serving, until_sync
 
@@ -130,7 +130,7 @@ def test_serve_on_the_cluster_answers_the_readme_commands(
         assert no_pepper.returncode == 2 and "DNCGATE_PEPPER must be set" in no_pepper.stderr, no_pepper
         assert "Traceback" not in no_pepper.stderr
         assert (tmp_path / "dialable.csv").read_text().splitlines()[0] == "name,mobile"
-        decision, reason = _readme_curl(tmp_path, http_port)
+        decision, reason = readme_curl_check(tmp_path, http_port)
         assert (decision, reason) == ("DECISION_ALLOW", "REASON_NOT_REGISTERED")  # finance only, a real-estate call
         assert (tmp_path / ".dncgate" / "endpoints.json").exists()
         assert json.loads((tmp_path / ".dncgate" / "endpoints.json").read_text())["redis_url"] == redis_cluster.url
@@ -146,23 +146,3 @@ def test_serve_on_the_cluster_answers_the_readme_commands(
     assert proc.returncode == 0, log_text[-3000:]
     assert "Traceback" not in log_text, log_text[-3000:]
     assert "13800138000" not in log_text and "13900139000" not in log_text
-
-
-def _readme_curl(cwd: Path, http_port: int) -> tuple[str, str]:
-    """The README's quick-start curl, sent as written but to this server's HTTP port: its decision and reason."""
-    readme = (ROOT / "README.md").read_text()
-    line = next(x for x in readme.splitlines() if x.startswith('curl -H "Authorization: Bearer $(cat .dncgate/'))
-    found = re.fullmatch(
-        r"""curl -H "Authorization: Bearer \$\(cat ([^)]+)\)" -d '([^']+)' 127\.0\.0\.1:8081(\S+)""", line
-    )
-    assert found is not None, line
-    token_file, body, path = found.groups()
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{http_port}{path}",
-        data=body.encode(),
-        headers={"Authorization": f"Bearer {(cwd / token_file).read_text().strip()}"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as reply:
-        assert reply.status == 200
-        answer = json.loads(reply.read())
-        return str(answer["decision"]), str(answer["reason"])

@@ -89,7 +89,7 @@ def test_the_readme_quick_start_runs_as_written_with_nothing_set(tmp_path: Path)
             assert time.monotonic() < deadline, f"serve did not answer: {out.stdout}{out.stderr}"
             time.sleep(0.3)
         assert any(answer in out.stdout for answer in _first_answers()), out.stdout
-        decision, reason = _readme_curl_check(tmp_path)  # the same question over HTTP/JSON on :8081
+        decision, reason = readme_curl_check(tmp_path)  # the same question over HTTP/JSON on :8081
         assert decision in ("DECISION_ALLOW", "DECISION_BLOCK") and reason.removeprefix("REASON_") in out.stdout
         data_dir = tmp_path / ".dncgate"
         assert (data_dir / "endpoints.json").exists() and (data_dir / "pepper").exists()
@@ -133,16 +133,19 @@ def test_the_readme_quick_start_runs_as_written_with_nothing_set(tmp_path: Path)
         time.sleep(0.2)
 
 
-def _readme_curl_check(cwd: Path) -> tuple[str, str]:
+def readme_curl_check(cwd: Path, port: int = 8081) -> tuple[str, str]:
     """The README's quick-start `curl ... 127.0.0.1:8081/v1/check`, sent as written (its token file read
-    from `cwd`, as `$(cat .dncgate/admin.token)` does): the answer's decision and reason."""
+    from `cwd`, as `$(cat .dncgate/admin.token)` does; to `port` for a serve on another one): the
+    answer's decision and reason."""
     readme = (ROOT / "README.md").read_text()
     line = next(x for x in readme.splitlines() if x.startswith('curl -H "Authorization: Bearer $(cat .dncgate/'))
-    found = re.fullmatch(r"""curl -H "Authorization: Bearer \$\(cat ([^)]+)\)" -d '([^']+)' (\S+)""", line)
+    found = re.fullmatch(
+        r"""curl -H "Authorization: Bearer \$\(cat ([^)]+)\)" -d '([^']+)' 127\.0\.0\.1:8081(\S+)""", line
+    )
     assert found is not None, line
-    token_file, body, url = found.groups()
+    token_file, body, path = found.groups()
     request = urllib.request.Request(
-        f"http://{url}",
+        f"http://127.0.0.1:{port}{path}",
         data=body.encode(),
         headers={"Authorization": f"Bearer {(cwd / token_file).read_text().strip()}"},
     )
