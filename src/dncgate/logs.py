@@ -23,6 +23,10 @@ def configure(fmt: str = "auto", level: str = "info") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        # One write per line (WriteLogger: message and newline together). Python's stderr into a pipe is
+        # unbuffered, so `print` wrote the message and its newline in two, and the lines of `serve
+        # --workers`' processes, which share one stderr, could run into each other (a pipe keeps a
+        # write of up to 4096 bytes whole).
+        logger_factory=structlog.WriteLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
