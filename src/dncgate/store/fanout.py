@@ -28,7 +28,7 @@ import redis.exceptions
 from redis.asyncio.cluster import PipelineCommand, RedisCluster
 from redis.crc import key_slot
 
-from dncgate.store.resp import Multiplexer
+from dncgate.store.slots import Primaries
 
 Command = tuple[Any, ...]
 
@@ -61,11 +61,9 @@ class ShardFanout:
         self.client = client
         self.cluster: RedisCluster | None = client if isinstance(client, RedisCluster) else None
         self._slots = [key_slot(k) for k in routes]
-        self._muxes: dict[tuple[str, int], Multiplexer] = {}
         kw: dict[str, Any] = self.cluster.connection_kwargs if self.cluster is not None else {}
         self._plain = kw.get("connection_class") is aioredis.Connection  # not TLS: a multiplexer can speak it
-        self._username: str | None = kw.get("username")
-        self._password: str | None = kw.get("password")
+        self._primaries = Primaries(self.cluster, "dncgate-bulk", _BATCH_TIMEOUT_S) if self.cluster else None
 
     async def execute(self, groups: Sequence[Sequence[Command]]) -> list[Exception]:
         """Run every group's commands, replies dropped; the error replies, in no particular order."""
@@ -78,9 +76,8 @@ class ShardFanout:
         return await self._per_primary(self.cluster, groups)
 
     async def aclose(self) -> None:
-        muxes, self._muxes = list(self._muxes.values()), {}
-        for mux in muxes:
-            await mux.aclose()
+        if self._primaries is not None:
+            await self._primaries.aclose()
 
     async def _per_primary(self, client: RedisCluster, groups: Sequence[Sequence[Command]]) -> list[Exception]:
         manager = client.nodes_manager
@@ -118,18 +115,8 @@ class ShardFanout:
 
     async def _send(self, client: RedisCluster, where: tuple[str, int], commands: list[Command]) -> list[Any]:
         """One primary's commands in one batch; their replies (error replies as exceptions), in order."""
-        if self._plain:
-            mux = self._muxes.get(where)
-            if mux is None:
-                host, port = where
-                mux = self._muxes[where] = Multiplexer(
-                    host=host,
-                    port=port,
-                    username=self._username,
-                    password=self._password,
-                    name="dncgate-bulk",
-                    stale_after_s=_BATCH_TIMEOUT_S,
-                )
+        if self._plain and self._primaries is not None:
+            mux = self._primaries.get(where)
             return await mux.execute(commands, asyncio.get_running_loop().time() + _BATCH_TIMEOUT_S)
         node = client.get_node(*where)
         if node is None:

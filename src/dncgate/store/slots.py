@@ -29,32 +29,19 @@ from dncgate.store.resp import Multiplexer
 _MAX_REDIRECTS = 3
 
 
-class ClusterMultiplexer:
-    """`execute` as `resp.Multiplexer.execute`, each command sent to the primary of its first key's slot
-    (commands are EVALSHA: the first key follows the number of keys)."""
+class Primaries:
+    """A multiplexed connection per primary, made on first use: `get((host, port))`. The credentials
+    are the cluster client's."""
 
     def __init__(self, client: RedisCluster, name: str, stale_after_s: float) -> None:
-        self.client = client
+        kw = client.connection_kwargs
         self.name = name
         self.stale_after_s = stale_after_s
-        kw = client.connection_kwargs
         self._username: str | None = kw.get("username")
         self._password: str | None = kw.get("password")
         self._muxes: dict[tuple[str, int], Multiplexer] = {}
-        self._refreshing: asyncio.Task[None] | None = None
-        self._where: dict[int, tuple[str, int]] = {}  # slot -> its primary, as last read from the map
 
-    @classmethod
-    def for_client(
-        cls, client: RedisCluster, stale_after_s: float
-    ) -> tuple[ClusterMultiplexer, ClusterMultiplexer] | tuple[None, None]:
-        """The Checks' and the scrubs' lanes (one connection per primary each), or none over TLS (the
-        multiplexer speaks plain TCP only: redis-py's cluster client is used)."""
-        if client.connection_kwargs.get("connection_class") is not aioredis.Connection:
-            return None, None
-        return cls(client, "dncgate-check", stale_after_s), cls(client, "dncgate-batch", stale_after_s)
-
-    def _mux(self, where: tuple[str, int]) -> Multiplexer:
+    def get(self, where: tuple[str, int]) -> Multiplexer:
         mux = self._muxes.get(where)
         if mux is None:  # a new primary (or one seen again)
             host, port = where
@@ -67,6 +54,35 @@ class ClusterMultiplexer:
                 password=self._password,
             )
         return mux
+
+    async def aclose(self) -> None:
+        muxes, self._muxes = list(self._muxes.values()), {}
+        for mux in muxes:
+            await mux.aclose()
+
+
+class ClusterMultiplexer:
+    """`execute` as `resp.Multiplexer.execute`, each command sent to the primary of its first key's slot
+    (commands are EVALSHA: the first key follows the number of keys)."""
+
+    def __init__(self, client: RedisCluster, name: str, stale_after_s: float) -> None:
+        self.client = client
+        self.name = name
+        self.stale_after_s = stale_after_s
+        self._primaries = Primaries(client, name, stale_after_s)
+        self._mux = self._primaries.get
+        self._refreshing: asyncio.Task[None] | None = None
+        self._where: dict[int, tuple[str, int]] = {}  # slot -> its primary, as last read from the map
+
+    @classmethod
+    def for_client(
+        cls, client: RedisCluster, stale_after_s: float
+    ) -> tuple[ClusterMultiplexer, ClusterMultiplexer] | tuple[None, None]:
+        """The Checks' and the scrubs' lanes (one connection per primary each), or none over TLS (the
+        multiplexer speaks plain TCP only: redis-py's cluster client is used)."""
+        if client.connection_kwargs.get("connection_class") is not aioredis.Connection:
+            return None, None
+        return cls(client, "dncgate-check", stale_after_s), cls(client, "dncgate-batch", stale_after_s)
 
     async def _lookup(self, slot: int) -> tuple[str, int]:
         """The slot's primary from redis-py's map (read first if it has none yet), remembered."""
@@ -151,6 +167,4 @@ class ClusterMultiplexer:
             return
 
     async def aclose(self) -> None:
-        muxes, self._muxes = list(self._muxes.values()), {}
-        for mux in muxes:
-            await mux.aclose()
+        await self._primaries.aclose()
